@@ -1,0 +1,35 @@
+# Front door. `make demo` and `make test` work on a fresh Debian 12 machine.
+BUILD_DIR ?= build
+PRESET    ?= default
+
+.PHONY: all deps npm-deps configure build test test-unit test-e2e bench demo clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+# near-api-js for the compatibility tests, installed from the npm registry.
+npm-deps: deps
+	@cd tests/compat && { [ -d node_modules/near-api-js ] || npm ci --no-audit --no-fund --loglevel=error; }
+
+configure: deps
+	@[ -f $(BUILD_DIR)/build.ninja ] || cmake --preset $(PRESET) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR)
+
+test: build npm-deps
+	@ctest --preset $(PRESET)
+
+test-unit: build
+	@ctest --preset $(PRESET) -L unit
+
+bench: build
+	@scripts/bench.sh
+
+demo: build
+	@scripts/demo.sh
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,65 @@
+// The MPC contract as pure logic: no I/O, no clocks, no randomness.
+// The sandbox hosts it; tests drive it with plain values.
+//
+// Thread safety: none; the host serialises calls.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/near_key.h"
+#include "core/result.h"
+
+namespace mpc::contract {
+
+using u128 = unsigned __int128;
+
+// What the host knows about the function call being executed.
+struct CallContext {
+  std::string signer_account_id;
+  std::string predecessor_account_id;   // == signer for direct calls
+  core::NearPublicKey signer_public_key;  // the access key that signed the tx
+  u128 attached_deposit = 0;
+  std::uint64_t block_height = 0;
+};
+
+struct CallOutcome {
+  core::Bytes return_value;        // JSON bytes (may be empty for unit returns)
+  std::vector<std::string> logs;
+  u128 refund = 0;                 // part of the attached deposit to return to the signer
+};
+
+class MpcContract {
+ public:
+  // A contract in state NotInitialized.
+  MpcContract();
+  ~MpcContract();
+  MpcContract(MpcContract&&) noexcept;
+  MpcContract& operator=(MpcContract&&) noexcept;
+  MpcContract(const MpcContract&) = delete;
+  MpcContract& operator=(const MpcContract&) = delete;
+  MpcContract clone() const;
+
+  // Executes a change method. On error the contract is unchanged (the whole
+  // call reverts) and Error.message is the panic text.
+  // Unknown method -> kNotFound; unparseable args -> kInvalidArgument.
+  core::Result<CallOutcome> call(const CallContext& ctx, std::string_view method, core::ByteView args_json);
+
+  // Executes a view method (`state`, `migration_info`, ...); returns JSON bytes.
+  core::Result<core::Bytes> view(std::string_view method, core::ByteView args_json) const;
+
+  // Durable form of the whole contract state (JSON text), and back.
+  std::string serialize() const;
+  static core::Result<MpcContract> deserialize(std::string_view text);
+
+ private:
+  struct State;
+  explicit MpcContract(std::unique_ptr<State> s);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace mpc::contract

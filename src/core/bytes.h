@@ -1,0 +1,40 @@
+// Byte buffers and the text encodings the protocol uses.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace mpc::core {
+
+using Bytes = std::vector<std::uint8_t>;
+using ByteView = std::span<const std::uint8_t>;
+
+inline ByteView as_bytes(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+inline std::string to_string(ByteView b) { return std::string(b.begin(), b.end()); }
+
+// Lowercase hex. Decoding accepts either case, rejects odd length and any
+// non-hex character (whitespace included).
+std::string hex_encode(ByteView data);
+Result<Bytes> hex_decode(std::string_view text);
+
+// Base58 with the Bitcoin alphabet (as NEAR uses it).
+std::string base58_encode(ByteView data);
+Result<Bytes> base58_decode(std::string_view text);
+
+// Standard base64 with padding. Decoding is strict: no whitespace, padding
+// required, non-zero trailing bits rejected.
+std::string base64_encode(ByteView data);
+Result<Bytes> base64_decode(std::string_view text);
+
+// Constant-time equality for equal-length buffers (false if lengths differ).
+bool constant_time_equal(ByteView a, ByteView b);
+
+}  // namespace mpc::core

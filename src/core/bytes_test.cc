@@ -1,0 +1,70 @@
+#include "core/bytes.h"
+
+#include <gtest/gtest.h>
+
+namespace mpc::core {
+namespace {
+
+TEST(Hex, round_trips_and_accepts_either_case) {
+  Bytes b{0x00, 0x01, 0xab, 0xff};
+  EXPECT_EQ(hex_encode(b), "0001abff");
+  EXPECT_EQ(*hex_decode("0001ABff"), b);
+  EXPECT_EQ(*hex_decode(""), Bytes{});
+}
+
+TEST(Hex, rejects_odd_length_and_non_hex) {
+  EXPECT_FALSE(hex_decode("abc"));
+  EXPECT_FALSE(hex_decode("zz"));
+  EXPECT_FALSE(hex_decode("ab\n"));
+  EXPECT_FALSE(hex_decode("a "));
+  EXPECT_NE(hex_decode("0g").error().message.find("position 1"), std::string::npos);
+}
+
+TEST(Base58, matches_known_vectors) {
+  EXPECT_EQ(base58_encode(as_bytes("Hello World!")), "2NEpo7TZRRrLZSi2U");
+  EXPECT_EQ(base58_encode(Bytes{0, 0, 1}), "112");
+  EXPECT_EQ(base58_encode(Bytes{}), "");
+  EXPECT_EQ(to_string(*base58_decode("2NEpo7TZRRrLZSi2U")), "Hello World!");
+  EXPECT_EQ(*base58_decode("112"), (Bytes{0, 0, 1}));
+}
+
+TEST(Base58, round_trips_random_lengths) {
+  for (std::size_t n = 0; n < 80; ++n) {
+    Bytes b(n);
+    for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::uint8_t>((i * 97 + n) % (i % 3 == 0 ? 1 : 256));
+    EXPECT_EQ(*base58_decode(base58_encode(b)), b) << n;
+  }
+}
+
+TEST(Base58, rejects_characters_outside_the_alphabet) {
+  EXPECT_FALSE(base58_decode("0OIl"));
+  EXPECT_FALSE(base58_decode("abc "));
+  EXPECT_FALSE(base58_decode(std::string(2000, '2')));
+}
+
+TEST(Base64, matches_rfc4648_vectors) {
+  const char* plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+  const char* enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ(base64_encode(as_bytes(plain[i])), enc[i]);
+    EXPECT_EQ(to_string(*base64_decode(enc[i])), plain[i]);
+  }
+}
+
+TEST(Base64, is_strict) {
+  EXPECT_FALSE(base64_decode("Zg"));        // missing padding
+  EXPECT_FALSE(base64_decode("Zh=="));      // non-zero trailing bits
+  EXPECT_FALSE(base64_decode("Zm9v\n"));    // whitespace
+  EXPECT_FALSE(base64_decode("Zm=v"));      // data after padding
+  EXPECT_FALSE(base64_decode("Zg==Zg=="));  // padding in the middle
+  EXPECT_FALSE(base64_decode("Zm9-"));      // url-safe alphabet
+}
+
+TEST(ConstantTimeEqual, compares_content_and_length) {
+  EXPECT_TRUE(constant_time_equal(Bytes{1, 2}, Bytes{1, 2}));
+  EXPECT_FALSE(constant_time_equal(Bytes{1, 2}, Bytes{1, 3}));
+  EXPECT_FALSE(constant_time_equal(Bytes{1, 2}, Bytes{1}));
+}
+
+}  // namespace
+}  // namespace mpc::core
