@@ -68,3 +68,22 @@ TEST(ConstantTimeEqual, compares_content_and_length) {
 
 }  // namespace
 }  // namespace mpc::core
+
+#include "core/u128.h"
+
+namespace mpc::core {
+namespace {
+
+TEST(U128, round_trips_decimal_text_up_to_the_maximum) {
+  EXPECT_EQ(u128_to_string(0), "0");
+  EXPECT_EQ(*parse_u128("1000000000000000000000000"), static_cast<u128>(1000000000000000000ull) * 1000000);
+  const std::string max = "340282366920938463463374607431768211455";
+  EXPECT_EQ(u128_to_string(*parse_u128(max)), max);
+  EXPECT_FALSE(parse_u128("340282366920938463463374607431768211456"));
+  EXPECT_FALSE(parse_u128("-1"));
+  EXPECT_FALSE(parse_u128(""));
+  EXPECT_FALSE(parse_u128("1e3"));
+}
+
+}  // namespace
+}  // namespace mpc::core

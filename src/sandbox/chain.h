@@ -1,0 +1,116 @@
+// The sandbox chain: verifies and executes signed NEAR transactions against
+// accounts, access keys and the hosted MPC contract, and produces blocks.
+//
+// Execution model: a transaction is validated and executed when it arrives
+// (against the pending state), and becomes final when the next block is
+// committed to the Store together with every state change it made. Only
+// then is it reported as executed, so a reported transaction survives a
+// crash. A rejected transaction (bad signature, nonce, permissions, ...)
+// changes nothing. A transaction whose actions fail is included with a
+// Failure outcome; its actions are reverted as a whole and deposits refunded.
+//
+// Thread safety: all public methods are safe to call concurrently.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "contract/contract.h"
+#include "sandbox/ledger.h"
+#include "sandbox/store.h"
+
+namespace mpc::sandbox {
+
+struct GenesisAccount {
+  std::string account_id;
+  u128 balance = 0;
+  std::vector<std::pair<core::NearPublicKey, KeyPermission>> keys;
+};
+
+// The genesis file: {"chain_id", "genesis_time_ns", "contract_account_id",
+// "contract_state": <MpcContract::deserialize form> | null,
+// "accounts": [{"account_id", "balance": "<yocto>", "keys": [{"public_key", "permission"}]}]}
+struct Genesis {
+  std::string chain_id = "mpc-sandbox";
+  std::uint64_t genesis_time_ns = 0;
+  std::string contract_account_id = "mpc.sandbox";
+  json contract_state;  // null: the contract starts NotInitialized
+  std::vector<GenesisAccount> accounts;
+};
+
+json genesis_to_json(const Genesis& g);
+core::Result<Genesis> genesis_from_json(const json& j);
+
+// Why a transaction was rejected, in NEAR's error shape.
+struct TxRejection {
+  json invalid_tx_error;  // e.g. {"InvalidNonce":{"tx_nonce":5,"ak_nonce":7}}
+  std::string message;    // human-readable
+};
+
+struct ViewResult {
+  core::Bytes result;
+  std::vector<std::string> logs;
+};
+
+// Errors of a view call, classified as NEAR RPC's query errors.
+enum class QueryErrorKind { kUnknownAccount, kUnknownAccessKey, kNoContractCode, kContractExecution, kInvalidArgs };
+struct QueryError {
+  QueryErrorKind kind;
+  std::string message;
+};
+
+class Chain {
+ public:
+  struct Options {
+    std::uint64_t tx_validity_blocks = 86'400;
+  };
+
+  // Writes the genesis block into an empty store.
+  static core::Status create(Store& store, const Genesis& genesis);
+  // Loads the chain from a store that holds a genesis.
+  static core::Result<std::unique_ptr<Chain>> open(std::unique_ptr<Store> store, Options options);
+
+  // Verifies and executes a borsh SignedTransaction. Returns its hash; a
+  // transaction already known returns its hash again without re-executing.
+  std::expected<core::Hash256, TxRejection> submit(core::ByteView signed_tx_borsh);
+
+  // Calls `done` once the transaction is final (immediately if it already is),
+  // or with std::nullopt if it is unknown. Called outside the chain lock.
+  void when_final(const core::Hash256& hash, std::function<void(std::optional<TxRecord>)> done);
+  // A final transaction's record, if any.
+  core::Result<std::optional<TxRecord>> final_tx(const core::Hash256& hash);
+  bool is_pending(const core::Hash256& hash);
+
+  // Seals the pending transactions into a new block and commits it.
+  core::Status produce_block(std::uint64_t timestamp_ns);
+
+  Block head();
+  std::string chain_id();
+  core::Result<std::optional<Block>> block_by_height(std::uint64_t height);
+  core::Result<std::optional<Block>> block_by_hash(const core::Hash256& hash);
+
+  std::expected<Account, QueryError> view_account(const std::string& account_id);
+  std::expected<AccessKeyEntry, QueryError> view_access_key(const std::string& account_id, const core::NearPublicKey& key);
+  std::expected<ViewResult, QueryError> call_view(const std::string& account_id, const std::string& method,
+                                                  core::ByteView args);
+
+ private:
+  struct Pending;
+  Chain(std::unique_ptr<Store> store, Options options, StoredChain loaded, contract::MpcContract contract);
+
+  std::mutex mu_;
+  std::unique_ptr<Store> store_;
+  Options options_;
+  std::string chain_id_;
+  std::string contract_account_id_;
+  std::map<std::string, Account> accounts_;  // includes pending changes
+  contract::MpcContract contract_;           // includes pending changes
+  Block head_;
+  std::unique_ptr<Pending> pending_;
+};
+
+}  // namespace mpc::sandbox

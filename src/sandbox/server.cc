@@ -1,0 +1,91 @@
+#include "sandbox/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include "core/file_util.h"
+
+namespace mpc::sandbox {
+
+std::filesystem::path database_path(const std::filesystem::path& home) { return home / "chain.sqlite"; }
+std::filesystem::path rpc_addr_file(const std::filesystem::path& home) { return home / "rpc.addr"; }
+
+std::uint64_t now_ns() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+core::Result<std::unique_ptr<SandboxServer>> SandboxServer::start(const ServerOptions& options) {
+  MPC_ASSIGN(auto endpoint, net::parse_listen_address(options.rpc_addr));
+  if (!std::filesystem::exists(database_path(options.home))) {
+    return core::fail(core::ErrorCode::kNotFound, "no chain in " + options.home.string() +
+                                                     "; create one first with: mpc-sandbox init --home " + options.home.string());
+  }
+  MPC_ASSIGN(auto store, Store::open(database_path(options.home)));
+  MPC_ASSIGN(bool has_genesis, store->has_genesis());
+  if (!has_genesis) {
+    return core::fail(core::ErrorCode::kFailedPrecondition,
+                      "the chain database in " + options.home.string() + " has no genesis block (a half-finished init?); "
+                      "remove the directory and run mpc-sandbox init again");
+  }
+  MPC_ASSIGN(auto chain, Chain::open(std::move(store), Chain::Options{}));
+
+  std::unique_ptr<SandboxServer> s(new SandboxServer());
+  s->options_ = options;
+  s->chain_ = std::move(chain);
+  s->rpc_ = std::make_unique<RpcService>(s->ioc_, *s->chain_);
+  net::HttpServerOptions http_options;
+  http_options.body_limit = options.max_body_bytes;
+  RpcService* rpc = s->rpc_.get();
+  s->http_ = std::make_shared<net::HttpServer>(
+      s->ioc_, http_options, [rpc](net::HttpRequest&& req, net::Responder respond) { rpc->handle(std::move(req), std::move(respond)); });
+  MPC_ASSIGN(s->endpoint_, s->http_->listen(endpoint));
+  const std::string bound = s->endpoint_.address().is_v6()
+                                ? "[" + s->endpoint_.address().to_string() + "]:" + std::to_string(s->endpoint_.port())
+                                : s->endpoint_.address().to_string() + ":" + std::to_string(s->endpoint_.port());
+  MPC_TRY(core::write_file_atomic(rpc_addr_file(options.home), core::as_bytes(bound + "\n"), 0644));
+
+  s->block_timer_ = std::make_unique<boost::asio::steady_timer>(s->ioc_);
+  s->work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(s->ioc_.get_executor());
+  s->schedule_block();
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, options.threads); ++i) {
+    s->threads_.emplace_back([io = &s->ioc_] { io->run(); });
+  }
+  return s;
+}
+
+void SandboxServer::schedule_block() {
+  block_timer_->expires_after(options_.block_interval);
+  block_timer_->async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto st = chain_->produce_block(now_ns()); !st) {
+      spdlog::error("could not commit block: {}; retrying at the next interval", st.error().message);
+    }
+    schedule_block();
+  });
+}
+
+std::string SandboxServer::rpc_url() const {
+  if (endpoint_.address().is_v6()) return "http://[" + endpoint_.address().to_string() + "]:" + std::to_string(endpoint_.port());
+  return "http://" + endpoint_.address().to_string() + ":" + std::to_string(endpoint_.port());
+}
+
+void SandboxServer::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  http_->stop();
+  boost::asio::post(ioc_, [this] { block_timer_->cancel(); });
+  // Seal whatever was accepted so that waiting clients get their outcomes.
+  if (auto st = chain_->produce_block(now_ns()); !st) spdlog::error("final block: {}", st.error().message);
+  work_.reset();
+  // Give in-flight responses a moment to be written, then stop.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ioc_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  std::error_code ec;
+  std::filesystem::remove(rpc_addr_file(options_.home), ec);
+}
+
+SandboxServer::~SandboxServer() { stop(); }
+
+}  // namespace mpc::sandbox

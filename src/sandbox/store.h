@@ -1,0 +1,63 @@
+// Durable chain storage on SQLite (WAL, synchronous=FULL).
+//
+// One block is one SQLite transaction: the block row, every account and
+// contract state the block changed, and the block's transaction records are
+// committed together, so after a crash the store holds whole blocks only.
+//
+// Thread safety: none; the Chain serialises access.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sandbox/ledger.h"
+
+struct sqlite3;
+
+namespace mpc::sandbox {
+
+struct BlockCommit {
+  Block block;
+  std::map<std::string, Account> accounts;      // changed or created
+  std::vector<std::string> deleted_accounts;
+  std::map<std::string, std::string> contracts;  // account id -> serialised contract state
+  std::vector<TxRecord> txs;
+  std::map<std::string, std::string> meta;
+};
+
+struct StoredChain {
+  std::map<std::string, std::string> meta;
+  std::map<std::string, Account> accounts;
+  std::map<std::string, std::string> contracts;
+  Block head;
+};
+
+class Store {
+ public:
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  static core::Result<std::unique_ptr<Store>> open(const std::filesystem::path& path);
+
+  // True once a genesis block has been committed.
+  core::Result<bool> has_genesis();
+  core::Result<StoredChain> load();
+  core::Status commit(const BlockCommit& commit);
+
+  core::Result<std::optional<Block>> block_by_height(std::uint64_t height);
+  core::Result<std::optional<Block>> block_by_hash(const core::Hash256& hash);
+  core::Result<std::optional<TxRecord>> find_tx(const core::Hash256& hash);
+
+ private:
+  explicit Store(sqlite3* db) : db_(db) {}
+  core::Status exec(const char* sql);
+  core::Result<std::optional<Block>> block_where(const char* where, const void* key, int key_size, std::int64_t num);
+  sqlite3* db_;
+};
+
+}  // namespace mpc::sandbox
