@@ -207,6 +207,8 @@ Chain::Chain(std::unique_ptr<Store> store, Options options, StoredChain loaded, 
       head_(std::move(loaded.head)),
       pending_(std::make_unique<Pending>()) {}
 
+Chain::~Chain() = default;
+
 std::expected<core::Hash256, TxRejection> Chain::submit(core::ByteView signed_tx_borsh) {
   auto decoded = near::decode_signed_transaction(signed_tx_borsh);
   if (!decoded) {

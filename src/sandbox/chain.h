@@ -73,6 +73,9 @@ class Chain {
   static core::Status create(Store& store, const Genesis& genesis);
   // Loads the chain from a store that holds a genesis.
   static core::Result<std::unique_ptr<Chain>> open(std::unique_ptr<Store> store, Options options);
+  ~Chain();
+  Chain(const Chain&) = delete;
+  Chain& operator=(const Chain&) = delete;
 
   // Verifies and executes a borsh SignedTransaction. Returns its hash; a
   // transaction already known returns its hash again without re-executing.
