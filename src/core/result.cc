@@ -11,6 +11,8 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::kAlreadyExists: return "already exists";
     case ErrorCode::kUnavailable: return "unavailable";
     case ErrorCode::kTimeout: return "timeout";
+    case ErrorCode::kTxRejected: return "transaction rejected";
+    case ErrorCode::kContractPanic: return "contract panicked";
     case ErrorCode::kInternal: return "internal error";
   }
   return "unknown error";

@@ -17,6 +17,8 @@ enum class ErrorCode {
   kAlreadyExists,     // refusing to overwrite
   kUnavailable,       // network unreachable, peer down
   kTimeout,           // a deadline passed
+  kTxRejected,        // the chain refused a transaction before executing it (nonce, signature, permission)
+  kContractPanic,     // a contract call executed and failed (panic, unknown method)
   kInternal,          // a bug or an environment failure (I/O, OpenSSL)
 };
 

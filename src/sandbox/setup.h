@@ -1,0 +1,29 @@
+// Creating a sandbox home: a genesis (generated or given) written into a new
+// chain database, with near-cli credential files for generated accounts.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "sandbox/chain.h"
+
+namespace mpc::sandbox {
+
+struct LocalChainSpec {
+  int participants = 3;   // node0.sandbox ... ; 0 = contract NotInitialized
+  int threshold = 2;
+  std::string chain_id = "mpc-sandbox";
+};
+
+// The generated genesis: mpc.sandbox plus participants, each with a fresh
+// full-access key (HOME/credentials/<id>.json) and, for participants, a TLS
+// identity key (HOME/credentials/<id>.tls_key.json). With participants the
+// contract starts Running at epoch 0 with no domains. Writes HOME/genesis.json.
+core::Result<Genesis> write_local_genesis(const std::filesystem::path& home, const LocalChainSpec& spec);
+
+// Creates the chain database in `home` from `genesis`. Refuses an existing chain.
+core::Status create_chain(const std::filesystem::path& home, const Genesis& genesis);
+
+core::Result<Genesis> read_genesis_file(const std::filesystem::path& path);
+
+}  // namespace mpc::sandbox
