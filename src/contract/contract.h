@@ -22,6 +22,7 @@ using u128 = unsigned __int128;
 struct CallContext {
   std::string signer_account_id;
   std::string predecessor_account_id;   // == signer for direct calls
+  std::string current_account_id;       // the contract's own account
   core::NearPublicKey signer_public_key;  // the access key that signed the tx
   u128 attached_deposit = 0;
   std::uint64_t block_height = 0;
@@ -56,8 +57,10 @@ class MpcContract {
   std::string serialize() const;
   static core::Result<MpcContract> deserialize(std::string_view text);
 
- private:
+  // Opaque; defined in contract.cc.
   struct State;
+
+ private:
   explicit MpcContract(std::unique_ptr<State> s);
   std::unique_ptr<State> state_;
 };

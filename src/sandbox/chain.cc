@@ -389,7 +389,7 @@ std::expected<core::Hash256, TxRejection> Chain::submit(core::ByteView signed_tx
         break;
       }
       if (!contract_copy) contract_copy = contract_.clone();
-      contract::CallContext ctx{tx.signer_id, tx.signer_id, tx.public_key, fc->deposit, height};
+      contract::CallContext ctx{tx.signer_id, tx.signer_id, contract_account_id_, tx.public_key, fc->deposit, height};
       auto out = contract_copy->call(ctx, fc->method_name, fc->args);
       if (!out) {
         if (out.error().code == core::ErrorCode::kNotFound && out.error().message.starts_with("Method ")) {

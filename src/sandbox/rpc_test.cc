@@ -293,7 +293,9 @@ TEST(SandboxRpc, oversized_request_bodies_are_refused) {
   net::HttpClient http(*net::Url::parse(c.rpc_url()));
   auto r = http.request(boost::beast::http::verb::post, std::string(5 << 20, 'x'));
   // The server answers 413 or closes the connection; either way nothing is parsed.
-  if (r) EXPECT_EQ(r->status, 413u);
+  if (r) {
+    EXPECT_EQ(r->status, 413u);
+  }
   EXPECT_TRUE(c.rpc().status());
 }
 
