@@ -500,10 +500,9 @@ std::expected<core::Hash256, TxRejection> Chain::submit(core::ByteView signed_tx
            {"gas_burnt", gas},
            {"tokens_burnt", "0"},
            {"executor_id", tx.receiver_id},
-           {"status", result.ok ? json{{"SuccessValue", b64(result.return_value)}} : status["Failure"]},
+           {"status", status},
            {"metadata", metadata}}}}}},
   };
-  if (!result.ok) outcome["receipts_outcome"][0]["outcome"]["status"] = json{{"Failure", status["Failure"]}};
   pending_->txs.push_back(TxRecord{hash, tx.signer_id, height, std::move(outcome)});
   return hash;
 }
