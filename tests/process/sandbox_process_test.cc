@@ -1,0 +1,117 @@
+// mpc-sandbox as an operator runs it: a real process, killed with SIGKILL.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "core/near_key.h"
+#include "near/rpc_client.h"
+#include "sandbox/test_chain.h"
+#include "support/process.h"
+
+namespace mpc {
+namespace {
+
+using near::json;
+using testsupport::Child;
+
+class SandboxProcess : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    home_ = sandbox::testing::make_temp_dir("mpc-sandbox-proc-");
+    chain_home_ = home_ / "chain";
+    auto r = testsupport::run({bin_.string(), "init", "--home", chain_home_.string(), "--participants", "3", "--threshold", "2"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  void TearDown() override {
+    child_.reset();
+    std::filesystem::remove_all(home_);
+  }
+
+  // Starts `run` and connects an RPC client to it.
+  void start() {
+    std::filesystem::remove(chain_home_ / "rpc.addr");
+    child_ = std::make_unique<Child>(std::vector<std::string>{bin_.string(), "run", "--home", chain_home_.string(), "--rpc-addr",
+                                                              "127.0.0.1:0", "--block-interval-ms", "100"},
+                                     home_ / "sandbox.log");
+    auto addr = testsupport::wait_for_file(chain_home_ / "rpc.addr", std::chrono::seconds(10));
+    ASSERT_TRUE(addr) << "mpc-sandbox did not start";
+    rpc_ = std::move(*near::RpcClient::create("http://" + *addr));
+  }
+
+  std::unique_ptr<near::Signer> signer(const std::string& account) {
+    auto c = core::read_credentials_file(chain_home_ / "credentials" / (account + ".json"));
+    return std::make_unique<near::Signer>(*rpc_, c->account_id, std::move(c->secret_key));
+  }
+
+  std::filesystem::path bin_ = testsupport::binary("apps/mpc-sandbox");
+  std::filesystem::path home_;
+  std::filesystem::path chain_home_;
+  std::unique_ptr<Child> child_;
+  std::unique_ptr<near::RpcClient> rpc_;
+};
+
+TEST_F(SandboxProcess, an_executed_transaction_survives_kill_9) {
+  start();
+  auto backup = core::Ed25519SecretKey::generate();
+  const std::string backup_text = core::ed25519_public_key_to_string(backup.public_key());
+  auto out = signer("node0.sandbox")->call("mpc.sandbox", "register_backup_service",
+                                           json{{"backup_service_info", {{"public_key", backup_text}}}}, 1);
+  ASSERT_TRUE(out) << out.error().message;
+  const auto height = rpc_->final_block()->height;
+  child_->kill_hard();  // no chance to flush anything
+
+  start();
+  EXPECT_GE(rpc_->final_block()->height, height);
+  auto info = rpc_->view("mpc.sandbox", "migration_info");
+  ASSERT_TRUE(info) << info.error().message;
+  EXPECT_EQ((*info)["node0.sandbox"][0]["public_key"], backup_text);
+  // The nonce survived too: signing continues from where it was.
+  EXPECT_TRUE(signer("node0.sandbox")->call("mpc.sandbox", "register_backup_service",
+                                            json{{"backup_service_info", {{"public_key", backup_text}}}}, 1));
+  EXPECT_EQ(child_->terminate(), 0);
+}
+
+TEST_F(SandboxProcess, sigterm_exits_cleanly_and_removes_the_address_file) {
+  start();
+  EXPECT_EQ(child_->terminate(), 0);
+  EXPECT_FALSE(std::filesystem::exists(chain_home_ / "rpc.addr"));
+}
+
+TEST_F(SandboxProcess, init_refuses_to_overwrite_an_existing_chain) {
+  auto before = std::filesystem::last_write_time(chain_home_ / "genesis.json");
+  auto r = testsupport::run({bin_.string(), "init", "--home", chain_home_.string()});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("refusing to overwrite"), std::string::npos) << r.output;
+  EXPECT_EQ(std::filesystem::last_write_time(chain_home_ / "genesis.json"), before);
+}
+
+TEST_F(SandboxProcess, run_without_a_chain_or_on_a_busy_port_fails_clearly) {
+  auto missing = testsupport::run({bin_.string(), "run", "--home", (home_ / "nothing").string(), "--rpc-addr", "127.0.0.1:0"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.output.find("mpc-sandbox init"), std::string::npos) << missing.output;
+
+  start();
+  auto addr = testsupport::wait_for_file(chain_home_ / "rpc.addr", std::chrono::seconds(1));
+  auto second_home = home_ / "second";
+  ASSERT_EQ(testsupport::run({bin_.string(), "init", "--home", second_home.string()}).exit_code, 0);
+  auto busy = testsupport::run({bin_.string(), "run", "--home", second_home.string(), "--rpc-addr", *addr});
+  EXPECT_NE(busy.exit_code, 0);
+  EXPECT_NE(busy.output.find("another process is using this port"), std::string::npos) << busy.output;
+
+  auto bad_addr = testsupport::run({bin_.string(), "run", "--home", chain_home_.string(), "--rpc-addr", "127.0.0.1"});
+  EXPECT_NE(bad_addr.exit_code, 0);
+  EXPECT_NE(bad_addr.output.find("HOST:PORT"), std::string::npos) << bad_addr.output;
+}
+
+TEST_F(SandboxProcess, a_bad_genesis_file_is_rejected_and_creates_no_chain) {
+  auto genesis = home_ / "genesis.json";
+  std::ofstream(genesis) << R"({"accounts":[{"account_id":"Bad Account"}]})";
+  auto target = home_ / "from-genesis";
+  auto r = testsupport::run({bin_.string(), "init", "--home", target.string(), "--genesis", genesis.string()});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("account_id"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(target / "chain.sqlite"));
+}
+
+}  // namespace
+}  // namespace mpc

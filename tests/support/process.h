@@ -1,0 +1,45 @@
+// Test support: start real binaries, wait for files they write, kill them.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mpc::testsupport {
+
+// Path of a binary built by this project (from MPC_BINARY_DIR).
+std::filesystem::path binary(const std::string& relative);
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs to completion (bounded by `timeout`; killed if it overruns).
+RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// A child process, killed with SIGKILL on destruction if still running.
+class Child {
+ public:
+  Child(const std::vector<std::string>& argv, const std::filesystem::path& log_file);
+  ~Child();
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void kill_hard();                       // SIGKILL and reap
+  int terminate(std::chrono::milliseconds grace = std::chrono::seconds(10));  // SIGTERM, wait, exit code
+  bool running();
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// Waits until `path` exists and is non-empty; returns its content (trimmed).
+std::optional<std::string> wait_for_file(const std::filesystem::path& path, std::chrono::milliseconds timeout);
+
+}  // namespace mpc::testsupport
