@@ -54,7 +54,10 @@ int wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
 
 std::filesystem::path binary(const std::string& relative) {
   const char* dir = std::getenv("MPC_BINARY_DIR");
-  if (dir == nullptr) throw std::runtime_error("MPC_BINARY_DIR is not set (run the tests through ctest)");
+#ifdef MPC_BINARY_DIR_DEFAULT
+  if (dir == nullptr) dir = MPC_BINARY_DIR_DEFAULT;
+#endif
+  if (dir == nullptr) throw std::runtime_error("MPC_BINARY_DIR is not set");
   return std::filesystem::path(dir) / relative;
 }
 
