@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "core/types.h"
 #include "core/u128.h"
 
 namespace mpc::contract {
@@ -24,10 +25,9 @@ std::unexpected<core::Error> bad_args(const std::string& what) {
 // ---- argument and state validation ----
 
 core::Result<std::uint64_t> u64_field(const json& obj, const char* name, const std::string& path) {
-  if (!obj.is_object() || !obj.contains(name) || !obj[name].is_number_unsigned()) {
-    return bad_args(path + "." + name + " must be an unsigned integer");
-  }
-  return obj[name].get<std::uint64_t>();
+  auto n = obj.is_object() && obj.contains(name) ? core::json_u64(obj[name]) : std::nullopt;
+  if (!n) return bad_args(path + "." + name + " must be an unsigned integer");
+  return *n;
 }
 
 core::Result<std::string> string_field(const json& obj, const char* name, const std::string& path) {
@@ -64,11 +64,11 @@ core::Status check_threshold_parameters(const json& p, const std::string& path) 
   for (std::size_t i = 0; i < ps["participants"].size(); ++i) {
     const json& e = ps["participants"][i];
     const std::string where = path + ".participants.participants[" + std::to_string(i) + "]";
-    if (!e.is_array() || e.size() != 3 || !e[0].is_string() || !e[1].is_number_unsigned() || !e[2].is_object()) {
+    if (!e.is_array() || e.size() != 3 || !e[0].is_string() || !core::json_u64(e[1]) || !e[2].is_object()) {
       return bad_args(where + " must be [account_id, participant_id, {url, tls_public_key}]");
     }
     const std::string account = e[0].get<std::string>();
-    const std::uint64_t id = e[1].get<std::uint64_t>();
+    const std::uint64_t id = *core::json_u64(e[1]);
     if (!core::is_valid_account_id(account)) return bad_args(where + " has an invalid account id");
     if (!accounts.insert(account).second) return panic("Participant " + account + " is listed twice.");
     if (!ids.insert(id).second) return panic("Participant id " + std::to_string(id) + " is used twice.");
@@ -102,7 +102,8 @@ core::Status check_public_key_extended(const json& k, const std::string& path) {
       return bad_args(path + ".Ed25519.edwards_point must be 32 bytes");
     }
     for (const auto& b : body["edwards_point"]) {
-      if (!b.is_number_unsigned() || b.get<std::uint64_t>() > 255) return bad_args(path + ".Ed25519.edwards_point must hold bytes");
+      auto byte = core::json_u64(b);
+      if (!byte || *byte > 255) return bad_args(path + ".Ed25519.edwards_point must hold bytes");
     }
     return {};
   }

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <set>
 
+#include "core/types.h"
 #include "near/transaction.h"
 
 namespace mpc::sandbox {
@@ -109,8 +110,9 @@ core::Result<Genesis> genesis_from_json(const json& j) {
   Genesis g;
   g.chain_id = j.value("chain_id", std::string("mpc-sandbox"));
   if (j.contains("genesis_time_ns")) {
-    if (!j["genesis_time_ns"].is_number_unsigned()) return core::invalid("genesis.genesis_time_ns must be an unsigned integer");
-    g.genesis_time_ns = j["genesis_time_ns"].get<std::uint64_t>();
+    auto t = core::json_u64(j["genesis_time_ns"]);
+    if (!t) return core::invalid("genesis.genesis_time_ns must be an unsigned integer");
+    g.genesis_time_ns = *t;
   }
   g.contract_account_id = j.value("contract_account_id", std::string("mpc.sandbox"));
   if (!core::is_valid_account_id(g.contract_account_id)) return core::invalid("genesis.contract_account_id is not a valid account id");

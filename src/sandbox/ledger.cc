@@ -1,5 +1,7 @@
 #include "sandbox/ledger.h"
 
+#include "core/types.h"
+
 namespace mpc::sandbox {
 
 json permission_to_json(const KeyPermission& p) {
@@ -41,11 +43,11 @@ json access_key_to_json(const AccessKeyEntry& k) {
 }
 
 core::Result<AccessKeyEntry> access_key_from_json(const json& j) {
-  if (!j.is_object() || !j.contains("nonce") || !j["nonce"].is_number_unsigned()) {
+  if (!j.is_object() || !j.contains("nonce") || !core::json_u64(j["nonce"])) {
     return core::invalid("access key must have an unsigned \"nonce\"");
   }
   AccessKeyEntry k;
-  k.nonce = j["nonce"].get<std::uint64_t>();
+  k.nonce = *core::json_u64(j["nonce"]);
   MPC_ASSIGN(k.permission, permission_from_json(j.value("permission", json("FullAccess"))));
   return k;
 }

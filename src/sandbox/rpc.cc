@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "core/types.h"
 #include "near/transaction.h"
 
 namespace mpc::sandbox {
@@ -128,8 +129,8 @@ void RpcService::handle_body(const std::string& body, std::function<void(json)> 
     if (params.is_object() && params.contains("block_id")) {
       const json& bid = params["block_id"];
       core::Result<std::optional<Block>> found = std::optional<Block>();
-      if (bid.is_number_unsigned()) {
-        found = chain_.block_by_height(bid.get<std::uint64_t>());
+      if (auto height = core::json_u64(bid)) {
+        found = chain_.block_by_height(*height);
       } else if (bid.is_string()) {
         auto h = hash_from_base58(bid.get<std::string>());
         if (!h) return err(request_validation_error("PARSE_ERROR", "block_id must be a height or a base58 block hash"));
