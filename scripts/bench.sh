@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Runs the benchmarks and prints their figures.
+# Runs the benchmarks and prints their figures. Extra arguments go to the
+# sandbox load driver (e.g. --seconds 30).
 set -euo pipefail
 build=${BUILD_DIR:-build}
 echo "== crypto micro-benchmarks"
 "$build/bench/crypto_bench" --benchmark_min_time=0.2
 echo
-echo "== mpc-sandbox load: signed function calls over JSON-RPC, 100 participants"
-"$build/bench/sandbox_load" "$@"
+echo "== mpc-sandbox: signed function calls over JSON-RPC on loopback, 100 participants"
+"$build/bench/sandbox_load" --block-interval-ms 500 "$@"
+echo
+"$build/bench/sandbox_load" --block-interval-ms 50 --views 500 "$@"

@@ -390,9 +390,14 @@ std::expected<core::Hash256, TxRejection> Chain::submit(core::ByteView signed_tx
         fail(json{{"FunctionCallError", {{"CompilationError", {{"CodeDoesNotExist", {{"account_id", tx.receiver_id}}}}}}}});
         break;
       }
-      if (!contract_copy) contract_copy = contract_.clone();
+      // MpcContract::call is atomic by itself; a copy is needed only when a
+      // later action of the same transaction could still fail.
+      const bool only_action = tx.actions.size() == 1;
+      if (!only_action && !contract_copy) contract_copy = contract_.clone();
+      contract::MpcContract& target = only_action ? contract_ : *contract_copy;
       contract::CallContext ctx{tx.signer_id, tx.signer_id, contract_account_id_, tx.public_key, fc->deposit, height};
-      auto out = contract_copy->call(ctx, fc->method_name, fc->args);
+      auto out = target.call(ctx, fc->method_name, fc->args);
+      if (out && only_action) pending_->contract_dirty = true;
       if (!out) {
         if (out.error().code == core::ErrorCode::kNotFound && out.error().message.starts_with("Method ")) {
           fail(json{{"FunctionCallError", {{"MethodResolveError", "MethodNotFound"}}}});
