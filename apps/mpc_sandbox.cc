@@ -8,6 +8,8 @@
 
 #include "core/file_util.h"
 #include "core/near_key.h"
+#include "core/u128.h"
+#include "near/rpc_client.h"
 #include "sandbox/chain.h"
 #include "sandbox/server.h"
 #include "sandbox/setup.h"
@@ -30,6 +32,70 @@ core::Status init_home(const std::filesystem::path& home, const sandbox::LocalCh
     MPC_ASSIGN(genesis, sandbox::write_local_genesis(home, spec));
   }
   return sandbox::create_chain(home, genesis);
+}
+
+constexpr int kExitUsage = 2;
+constexpr int kExitNetwork = 3;
+constexpr int kExitRejected = 4;
+constexpr int kExitPanicked = 5;
+
+struct ClientOptions {
+  std::string rpc_url;
+  std::string contract_id = "mpc.sandbox";
+  int timeout_seconds = 30;
+  std::string credentials;
+  std::string method;
+  std::string args = "{}";
+  std::string deposit = "0";
+  bool full_access = false;
+};
+
+enum class Command { kView, kCall, kAddKey };
+
+int exit_code_for(const core::Error& e) {
+  switch (e.code) {
+    case core::ErrorCode::kUnavailable:
+    case core::ErrorCode::kTimeout: return kExitNetwork;
+    case core::ErrorCode::kTxRejected:
+    case core::ErrorCode::kPermissionDenied: return kExitRejected;
+    case core::ErrorCode::kContractPanic: return kExitPanicked;
+    case core::ErrorCode::kInvalidArgument: return kExitUsage;
+    default: return 1;
+  }
+}
+
+int run_client(Command command, const ClientOptions& o) {
+  json args = json::parse(o.args, nullptr, false);
+  if (args.is_discarded() || !args.is_object()) return fail_with(core::Error{core::ErrorCode::kInvalidArgument, "--args must be a JSON object"}, kExitUsage);
+  auto deposit = core::parse_u128(o.deposit);
+  if (!deposit) return fail_with(core::Error{core::ErrorCode::kInvalidArgument, "--deposit-yocto: " + deposit.error().message}, kExitUsage);
+  auto rpc = near::RpcClient::create(o.rpc_url, near::RpcClientOptions{std::chrono::seconds(o.timeout_seconds)});
+  if (!rpc) return fail_with(rpc.error(), kExitUsage);
+  if (command == Command::kView) {
+    auto r = (*rpc)->view(o.contract_id, o.method, args);
+    if (!r) return fail_with(r.error(), exit_code_for(r.error()));
+    std::cout << r->dump(2) << "\n";
+    return 0;
+  }
+  auto creds = core::read_credentials_file(o.credentials);
+  if (!creds) return fail_with(creds.error(), kExitUsage);
+  near::Signer signer(**rpc, creds->account_id, std::move(creds->secret_key));
+  core::Result<near::TxOutcome> out = core::fail(core::ErrorCode::kInternal, "no command");
+  if (command == Command::kCall) {
+    out = signer.call(o.contract_id, o.method, args, *deposit);
+  } else {
+    auto pk = core::NearPublicKey::parse(o.method);
+    if (!pk) return fail_with(core::Error{core::ErrorCode::kInvalidArgument, "public_key: " + pk.error().message}, kExitUsage);
+    near::AccessKey key;
+    if (!o.full_access) key.permission = near::FunctionCallPermission{std::nullopt, o.contract_id, {}};
+    out = signer.send(creds->account_id, {near::AddKeyAction{*pk, key}});
+  }
+  if (!out) return fail_with(out.error(), exit_code_for(out.error()));
+  std::cout << "transaction " << out->tx_hash << " succeeded";
+  for (const auto& l : out->logs) std::cout << "\n  log: " << l;
+  if (!out->success_value.empty()) std::cout << "\n  result: " << core::to_string(out->success_value);
+  std::cout << "\n";
+  return 0;
 }
 
 }  // namespace
@@ -65,7 +131,50 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1024, 64 << 20))
       ->capture_default_str();
 
-  CLI11_PARSE(app, argc, argv);
+  // Client commands: talk to mpc-sandbox (or any NEAR RPC) like near-cli.
+  ClientOptions client;
+  auto add_client_options = [&](CLI::App* cmd, bool signs) {
+    cmd->add_option("--rpc-url", client.rpc_url, "NEAR JSON-RPC endpoint, e.g. http://127.0.0.1:3030")
+        ->envname("MPC_RPC_URL")
+        ->required();
+    cmd->add_option("--contract-id", client.contract_id, "The contract account")->capture_default_str();
+    cmd->add_option("--timeout-seconds", client.timeout_seconds, "Deadline of each RPC request")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
+    if (signs) {
+      cmd->add_option("--credentials", client.credentials, "near-cli credential file of the signing account")
+          ->required()
+          ->check(CLI::ExistingFile);
+    }
+  };
+  auto* view = app.add_subcommand("view", "Call a view method of the contract and print its JSON result");
+  add_client_options(view, false);
+  view->add_option("method", client.method, "View method (state, migration_info, ...)")->required();
+  view->add_option("--args", client.args, "JSON arguments")->capture_default_str();
+
+  auto* call = app.add_subcommand("call", "Sign and send a function call to the contract; print its outcome");
+  add_client_options(call, true);
+  call->add_option("method", client.method, "Method name")->required();
+  call->add_option("--args", client.args, "JSON arguments")->capture_default_str();
+  call->add_option("--deposit-yocto", client.deposit, "Attached deposit in yoctoNEAR")->capture_default_str();
+
+  auto* add_key = app.add_subcommand("add-key", "Add an access key to the signing account (full access, or limited to the contract)");
+  add_client_options(add_key, true);
+  add_key->add_option("public_key", client.method, "The key to add, ed25519:<base58>")->required();
+  add_key->add_flag("--full-access", client.full_access, "Full-access key (default: a function-call key for --contract-id)");
+
+  std::string keygen_account;
+  std::string keygen_out;
+  auto* keygen = app.add_subcommand("keygen", "Create a new ed25519 key as a near-cli credential file (0600) and print its public key");
+  keygen->add_option("--account-id", keygen_account, "Account the key is for")->required();
+  keygen->add_option("--out", keygen_out, "File to create (refuses to overwrite)")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  }
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ mpc-sandbox %v");
 
   if (init->parsed()) {
@@ -73,6 +182,20 @@ int main(int argc, char** argv) {
     std::cout << "created chain in " << home << "\n";
     if (genesis_file.empty()) std::cout << "credential files (0600): " << (std::filesystem::path(home) / "credentials") << "\n";
     return 0;
+  }
+
+  if (keygen->parsed()) {
+    if (!core::is_valid_account_id(keygen_account)) {
+      return fail_with(core::Error{core::ErrorCode::kInvalidArgument, "--account-id is not a valid NEAR account id"}, kExitUsage);
+    }
+    core::NearCredentials creds{keygen_account, core::Ed25519SecretKey::generate()};
+    if (auto st = core::write_credentials_file(keygen_out, creds); !st) return fail_with(st.error());
+    std::cout << core::ed25519_public_key_to_string(creds.secret_key.public_key()) << "\n";
+    return 0;
+  }
+  if (view->parsed() || call->parsed() || add_key->parsed()) {
+    const Command command = view->parsed() ? Command::kView : call->parsed() ? Command::kCall : Command::kAddKey;
+    return run_client(command, client);
   }
 
   run_options.home = home;

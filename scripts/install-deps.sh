@@ -7,13 +7,17 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libssl-dev libsodium-dev nlohmann-json3-dev libcli11-dev
   libspdlog-dev libsqlite3-dev sqlite3 libgtest-dev libgmock-dev libbenchmark-dev
-  nodejs npm curl openssl procps
+  openssl procps
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm (compatibility tests, demo): use the machine's if present
+# (it may come from another source than Debian), else Debian's.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "install-deps: installing ${missing[*]}"
