@@ -70,19 +70,29 @@ core::Status check_threshold_parameters(const json& p, const std::string& path) 
     const std::string account = e[0].get<std::string>();
     const std::uint64_t id = *core::json_u64(e[1]);
     if (!core::is_valid_account_id(account)) return bad_args(where + " has an invalid account id");
-    if (!accounts.insert(account).second) return panic("Participant " + account + " is listed twice.");
-    if (!ids.insert(id).second) return panic("Participant id " + std::to_string(id) + " is used twice.");
-    if (id >= next_id) return panic("Participant id " + std::to_string(id) + " is not below next_id " + std::to_string(next_id) + ".");
+    if (!accounts.insert(account).second) return panic("Duplicate account IDs found.");
+    if (!ids.insert(id).second) return panic("Duplicate participant IDs found.");
+    if (id >= next_id) {
+      return panic("Participant ID " + std::to_string(id) + " is not less than next_id " + std::to_string(next_id) + ".");
+    }
     MPC_TRY(check_participant_info(e[2], where + "[2]"));
     if (!tls_keys.insert(e[2]["tls_public_key"].get<std::string>()).second) {
       return panic("Two participants share the TLS key " + e[2]["tls_public_key"].get<std::string>() + ".");
     }
   }
   MPC_ASSIGN(std::uint64_t threshold, u64_field(p, "threshold", path));
+  // The reference's rules: 2 <= threshold <= n and threshold >= ceil(60% of n).
   const std::uint64_t n = ps["participants"].size();
-  if (n < 2) return panic("There must be at least 2 participants.");
-  if (threshold < 2 || threshold > n) return panic("Threshold must be between 2 and the number of participants.");
-  if (5 * threshold < 3 * n) return panic("Threshold must be at least 60% of the number of participants.");
+  if (threshold > n) {
+    return panic("Threshold must not exceed number of participants: max " + std::to_string(n) + ", found " +
+                 std::to_string(threshold));
+  }
+  if (threshold < 2) return panic("Threshold does not meet the minimum absolute requirement");
+  const std::uint64_t at_least = (3 * n + 4) / 5;
+  if (threshold < at_least) {
+    return panic("Threshold does not meet the minimum relative requirement: require at least " + std::to_string(at_least) +
+                 ", found " + std::to_string(threshold));
+  }
   return {};
 }
 
@@ -151,6 +161,22 @@ core::Status check_running_body(const json& r, const std::string& path) {
   return check_threshold_parameters(r["parameters"], path + ".parameters");
 }
 
+// A key event as this contract keeps it (the generating or resharing key).
+core::Status check_key_event(const json& e, const std::string& path) {
+  if (!e.is_object()) return bad_args(path + " must be an object");
+  MPC_TRY(u64_field(e, "epoch_id", path));
+  MPC_TRY(u64_field(e, "next_attempt_id", path));
+  if (!e.contains("domain")) return bad_args(path + ".domain is missing");
+  MPC_TRY(check_domain_config(e["domain"], path + ".domain"));
+  if (!e.contains("parameters")) return bad_args(path + ".parameters is missing");
+  MPC_TRY(check_threshold_parameters(e["parameters"], path + ".parameters"));
+  const json& instance = e.value("instance", json());
+  MPC_TRY(u64_field(instance, "attempt_id", path + ".instance"));
+  if (!instance.value("completed", json()).is_array()) return bad_args(path + ".instance.completed must be an array");
+  if (!instance.contains("public_key")) return bad_args(path + ".instance.public_key is missing");
+  return {};
+}
+
 // An empty vote map, as the reference contract shows it.
 json empty_votes() { return json{{"proposal_by_account", json::object()}}; }
 
@@ -179,7 +205,7 @@ const json* find_participant(const json& parameters, const std::string& account)
 
 std::size_t participant_count(const json& parameters) { return parameters["participants"]["participants"].size(); }
 
-std::uint64_t threshold_of(const json& parameters) { return parameters["threshold"].get<std::uint64_t>(); }
+std::uint64_t threshold_of(const json& parameters) { return core::json_u64(parameters["threshold"]).value_or(0); }
 
 std::string state_name(const json& protocol) {
   if (protocol.is_string()) return protocol.get<std::string>();
@@ -249,6 +275,8 @@ namespace {
 
 using Handler = core::Result<CallOutcome> (*)(MpcContract::State&, const CallContext&, const json&);
 
+std::unexpected<core::Error> not_participant(const std::string& account) { return panic("Not a participant: " + account); }
+
 core::Status require_no_deposit(const CallContext& ctx, std::string_view method) {
   if (ctx.attached_deposit != 0) return panic("Method " + std::string(method) + " doesn't accept deposit");
   return {};
@@ -257,22 +285,20 @@ core::Status require_no_deposit(const CallContext& ctx, std::string_view method)
 core::Result<core::u128> require_deposit(const CallContext& ctx) {
   if (ctx.attached_deposit < 1) {
     return panic("Attached deposit is lower than required. Attached: " + core::u128_to_string(ctx.attached_deposit) +
-                 ", required: 1.");
+                 ", required: 1");
   }
   return ctx.attached_deposit - 1;  // refund everything above 1 yoctoNEAR
 }
 
 core::Status require_direct_call(const CallContext& ctx) {
   if (ctx.signer_account_id != ctx.predecessor_account_id) {
-    return panic("This method must be called directly by the signer, not through another contract.");
+    return panic("Caller is not the signer account.");
   }
   return {};
 }
 
 core::Status require_participant(const MpcContract::State& s, const CallContext& ctx) {
-  if (!s.is_participant(ctx.signer_account_id)) {
-    return panic("Caller " + ctx.signer_account_id + " is not a participant.");
-  }
+  if (!s.is_participant(ctx.signer_account_id)) return not_participant(ctx.signer_account_id);
   return {};
 }
 
@@ -295,9 +321,9 @@ core::Result<CallOutcome> m_init(MpcContract::State& s, const CallContext& ctx, 
 
 core::Result<CallOutcome> m_register_backup_service(MpcContract::State& s, const CallContext& ctx, const json& args) {
   MPC_TRY(require_direct_call(ctx));
-  if (s.is("NotInitialized")) return panic("The contract is not initialized.");
+  if (s.is("NotInitialized")) return panic("Unexpected protocol state: NotInitialized");
   if (!s.is_participant(ctx.signer_account_id) && !s.is_prospective(ctx.signer_account_id)) {
-    return panic("Caller " + ctx.signer_account_id + " is neither a participant nor a prospective participant.");
+    return not_participant(ctx.signer_account_id);
   }
   MPC_ASSIGN(auto refund, require_deposit(ctx));
   if (!args.contains("backup_service_info")) return bad_args("backup_service_info is missing");
@@ -327,18 +353,22 @@ core::Result<CallOutcome> m_start_node_migration(MpcContract::State& s, const Ca
 core::Result<CallOutcome> m_conclude_node_migration(MpcContract::State& s, const CallContext& ctx, const json& args) {
   MPC_TRY(require_direct_call(ctx));
   MPC_TRY(require_no_deposit(ctx, "conclude_node_migration"));
-  if (!args.contains("keyset")) return bad_args("keyset is missing");
-  MPC_TRY(check_keyset(args["keyset"], "keyset"));
+  if (!args.contains("keyset") || !args["keyset"].is_object()) return bad_args("keyset must be a Keyset object");
+  // Order as in the reference: state, participant, keyset (converted only
+  // now, so the first two errors take precedence), migration, signer key.
   if (!s.is("Running")) return panic("The protocol is not Running.");
   MPC_TRY(require_participant(s, ctx));
-  if (args["keyset"] != s.protocol["Running"]["keyset"]) {
-    return panic("The provided keyset does not match the current keyset.");
+  MPC_TRY(check_keyset(args["keyset"], "keyset"));
+  const json& expected = s.protocol["Running"]["keyset"];
+  if (args["keyset"] != expected) {
+    return panic("The submitted keyset differs from the expected keyset. Found: " + args["keyset"].dump() +
+                 ", expected: " + expected.dump());
   }
   auto it = s.migrations.find(ctx.signer_account_id);
   if (it == s.migrations.end()) return panic("Node does not have an ongoing recovery");
   if (ctx.signer_public_key.to_string() != it->second["signer_account_pk"].get<std::string>()) {
-    return panic("The transaction's signer key " + ctx.signer_public_key.to_string() +
-                 " is not the destination node's access key " + it->second["signer_account_pk"].get<std::string>() + ".");
+    return panic("The transaction was submitted by a different public key than expected. Found: " +
+                 ctx.signer_public_key.to_string() + ", expected: " + it->second["signer_account_pk"].get<std::string>());
   }
   for (auto& e : s.protocol["Running"]["parameters"]["participants"]["participants"]) {
     if (e[0] == ctx.signer_account_id) e[2] = it->second["destination_node_info"];
@@ -348,70 +378,47 @@ core::Result<CallOutcome> m_conclude_node_migration(MpcContract::State& s, const
 }
 
 core::Result<CallOutcome> m_cancel_node_migration(MpcContract::State& s, const CallContext& ctx, const json&) {
+  // Payable like the reference's: only the operator's full-access key can
+  // cancel, never the node's function-call key.
   MPC_TRY(require_direct_call(ctx));
-  MPC_TRY(require_no_deposit(ctx, "cancel_node_migration"));
   MPC_TRY(require_participant(s, ctx));
+  MPC_ASSIGN(auto refund, require_deposit(ctx));
   if (s.migrations.erase(ctx.signer_account_id) == 0) return panic("Node does not have an ongoing recovery");
-  return unit_outcome(0, {"cancelled node migration for " + ctx.signer_account_id});
+  return unit_outcome(refund, {"cancelled node migration for " + ctx.signer_account_id});
 }
 
 core::Result<CallOutcome> m_update_participant_url(MpcContract::State& s, const CallContext& ctx, const json& args) {
+  // Reference order: state, participant, deposit. The TLS key and id stay.
   MPC_TRY(require_direct_call(ctx));
-  MPC_TRY(require_no_deposit(ctx, "update_participant_url"));
+  MPC_ASSIGN(std::string url, string_field(args, "url", "args"));
   if (!s.is("Running")) return panic("The protocol is not Running.");
   MPC_TRY(require_participant(s, ctx));
-  MPC_ASSIGN(std::string url, string_field(args, "url", "args"));
-  if (url.empty()) return bad_args("url must not be empty");
+  MPC_ASSIGN(auto refund, require_deposit(ctx));
+  if (url.empty()) return panic("The participant url must not be empty.");
   for (auto& e : s.protocol["Running"]["parameters"]["participants"]["participants"]) {
     if (e[0] == ctx.signer_account_id) e[2]["url"] = url;
   }
-  return unit_outcome();
+  return unit_outcome(refund, {"updated the url of " + ctx.signer_account_id});
 }
 
 // ---- protocol lifecycle ----
+//
+// A simplification of the reference's key events: there is no leader and no
+// explicit "start instance" call; the current attempt of a key event is open
+// from the moment the event exists. Every participant of the event must vote
+// for an attempt to succeed; a conflicting public key fails the attempt and
+// opens the next one (attempts are counted in `next_attempt_id`).
 
-core::Result<CallOutcome> m_vote_add_domains(MpcContract::State& s, const CallContext& ctx, const json& args) {
-  MPC_TRY(require_no_deposit(ctx, "vote_add_domains"));
-  if (!s.is("Running")) return panic("The protocol is not Running.");
-  MPC_TRY(require_participant(s, ctx));
-  if (!args.contains("domains") || !args["domains"].is_array() || args["domains"].empty()) {
-    return bad_args("domains must be a non-empty array of DomainConfig");
-  }
-  json& running = s.protocol["Running"];
-  std::uint64_t expected = running["domains"]["next_domain_id"].get<std::uint64_t>();
-  for (std::size_t i = 0; i < args["domains"].size(); ++i) {
-    MPC_TRY(check_domain_config(args["domains"][i], "domains[" + std::to_string(i) + "]"));
-    if (args["domains"][i]["id"].get<std::uint64_t>() != expected++) {
-      return panic("New domain ids must be consecutive, starting at next_domain_id " +
-                   running["domains"]["next_domain_id"].dump() + ".");
-    }
-  }
-  running["add_domains_votes"]["proposal_by_account"][ctx.signer_account_id] = args["domains"];
-  std::uint64_t agreeing = 0;
-  for (const auto& [account, proposal] : running["add_domains_votes"]["proposal_by_account"].items()) {
-    if (proposal == args["domains"] && find_participant(running["parameters"], account)) ++agreeing;
-  }
-  if (agreeing < threshold_of(running["parameters"])) return unit_outcome(0, {"vote recorded"});
-  json domains = running["domains"];
-  for (const auto& d : args["domains"]) domains["domains"].push_back(d);
-  domains["next_domain_id"] = expected;
-  const std::uint64_t epoch = running["keyset"]["epoch_id"].get<std::uint64_t>();
-  s.transition(json{{"Initializing",
-                     {{"domains", domains},
-                      {"epoch_id", epoch},
-                      {"generated_keys", running["keyset"]["domains"]},
-                      {"generating_key", key_event(epoch, args["domains"][0], running["parameters"], 0)},
-                      {"cancel_votes", json::array()}}}});
-  return unit_outcome(0, {"adding domains: key generation started"});
-}
+std::uint64_t u64_of(const json& j) { return core::json_u64(j).value_or(0); }
 
-// The domain after `domain_id` in the registry that has no key yet, if any.
-const json* next_domain_after(const json& domains, const json& have_keys, std::uint64_t domain_id) {
+std::unexpected<core::Error> key_event_id_mismatch() { return panic("Key event Id mismatch"); }
+
+// The registry's domain after `domain_id` (registry order), if any.
+const json* next_domain_after(const json& domains, std::uint64_t domain_id) {
+  bool seen = false;
   for (const auto& d : domains["domains"]) {
-    const std::uint64_t id = d["id"].get<std::uint64_t>();
-    if (id <= domain_id) continue;
-    bool has = std::any_of(have_keys.begin(), have_keys.end(), [&](const json& k) { return k["domain_id"] == id; });
-    if (!has) return &d;
+    if (seen) return &d;
+    if (u64_of(d["id"]) == domain_id) seen = true;
   }
   return nullptr;
 }
@@ -422,15 +429,15 @@ core::Status check_key_event_id(const json& args, const json& event) {
   MPC_ASSIGN(auto epoch, u64_field(id, "epoch_id", "key_event_id"));
   MPC_ASSIGN(auto domain, u64_field(id, "domain_id", "key_event_id"));
   MPC_ASSIGN(auto attempt, u64_field(id, "attempt_id", "key_event_id"));
-  if (epoch != event["epoch_id"] || domain != event["domain"]["id"] || attempt != event["instance"]["attempt_id"]) {
-    return panic("The key event id does not match the current key event (epoch " + event["epoch_id"].dump() +
-                 ", domain " + event["domain"]["id"].dump() + ", attempt " + event["instance"]["attempt_id"].dump() + ").");
+  if (epoch != u64_of(event["epoch_id"]) || domain != u64_of(event["domain"]["id"]) ||
+      attempt != u64_of(event["instance"]["attempt_id"])) {
+    return key_event_id_mismatch();
   }
   return {};
 }
 
-// Records `account`'s completion vote; returns true once every participant of
-// the event has voted.
+// Records `account`'s completion vote (by participant id); true once every
+// participant of the event has voted.
 bool record_completion(json& event, const std::string& account) {
   const json* p = find_participant(event["parameters"], account);
   json& completed = event["instance"]["completed"];
@@ -440,22 +447,65 @@ bool record_completion(json& event, const std::string& account) {
 }
 
 void restart_attempt(json& event) {
-  const std::uint64_t next = event["next_attempt_id"].get<std::uint64_t>();
+  const std::uint64_t next = u64_of(event["next_attempt_id"]);
   event["instance"] = {{"attempt_id", next}, {"completed", json::array()}, {"public_key", nullptr}};
   event["next_attempt_id"] = next + 1;
 }
 
-core::Result<CallOutcome> m_vote_pk(MpcContract::State& s, const CallContext& ctx, const json& args) {
-  MPC_TRY(require_no_deposit(ctx, "vote_pk"));
-  if (!s.is("Initializing")) return panic("The protocol is not Initializing.");
-  json& init = s.protocol["Initializing"];
-  json& event = init["generating_key"];
-  if (!find_participant(event["parameters"], ctx.signer_account_id)) {
-    return panic("Caller " + ctx.signer_account_id + " is not a participant.");
+core::Result<CallOutcome> m_vote_add_domains(MpcContract::State& s, const CallContext& ctx, const json& args) {
+  if (!args.contains("domains") || !args["domains"].is_array()) return bad_args("domains must be an array of DomainConfig");
+  MPC_TRY(require_no_deposit(ctx, "vote_add_domains"));
+  if (!s.is("Running")) return panic("The protocol is not Running.");
+  MPC_TRY(require_participant(s, ctx));
+  const json& proposal = args["domains"];
+  if (proposal.empty()) return panic("vote_add_domains must add at least one domain");
+  json& running = s.protocol["Running"];
+  const std::uint64_t first_id = u64_of(running["domains"]["next_domain_id"]);
+  std::uint64_t expected = first_id;
+  for (std::size_t i = 0; i < proposal.size(); ++i) {
+    MPC_TRY(check_domain_config(proposal[i], "domains[" + std::to_string(i) + "]"));
+    if (u64_of(proposal[i]["id"]) != expected++) {
+      return panic("Newly proposed domain IDs are not contiguous. Expected id: " + std::to_string(first_id));
+    }
   }
-  MPC_TRY(check_key_event_id(args, event));
+  // Votes are keyed by participant id, replacing the voter's earlier vote.
+  const json& parameters = running["parameters"];
+  const json voter_id = (*find_participant(parameters, ctx.signer_account_id))[1];
+  json& votes = running["add_domains_votes"]["proposal_by_account"];
+  votes[voter_id.dump()] = proposal;
+  std::uint64_t agreeing = 0;
+  for (const auto& e : parameters["participants"]["participants"]) {
+    auto it = votes.find(e[1].dump());
+    if (it != votes.end() && *it == proposal) ++agreeing;
+  }
+  // The reference requires every participant to agree.
+  if (agreeing < participant_count(parameters)) {
+    return unit_outcome(0, {"add-domains vote recorded (" + std::to_string(agreeing) + " of " +
+                            std::to_string(participant_count(parameters)) + ")"});
+  }
+  json domains = running["domains"];
+  for (const auto& d : proposal) domains["domains"].push_back(d);
+  domains["next_domain_id"] = expected;
+  const std::uint64_t epoch = u64_of(running["keyset"]["epoch_id"]);
+  json init = {{"domains", domains},
+               {"epoch_id", epoch},
+               {"generated_keys", running["keyset"]["domains"]},
+               {"generating_key", key_event(epoch, proposal[0], parameters, 0)},
+               {"cancel_votes", json::array()}};
+  s.transition(json{{"Initializing", std::move(init)}});
+  return unit_outcome(0, {"adding domains: key generation started"});
+}
+
+core::Result<CallOutcome> m_vote_pk(MpcContract::State& s, const CallContext& ctx, const json& args) {
+  if (!args.contains("key_event_id")) return bad_args("key_event_id is missing");
   if (!args.contains("public_key")) return bad_args("public_key is missing");
   MPC_TRY(check_public_key_extended(args["public_key"], "public_key"));
+  MPC_TRY(require_no_deposit(ctx, "vote_pk"));
+  if (!s.is("Initializing")) return panic("Protocol state is not initializing.");
+  json& init = s.protocol["Initializing"];
+  json& event = init["generating_key"];
+  if (!find_participant(event["parameters"], ctx.signer_account_id)) return not_participant(ctx.signer_account_id);
+  MPC_TRY(check_key_event_id(args, event));
   json& instance = event["instance"];
   if (!instance["public_key"].is_null() && instance["public_key"] != args["public_key"]) {
     restart_attempt(event);  // participants disagree: this attempt failed
@@ -464,161 +514,192 @@ core::Result<CallOutcome> m_vote_pk(MpcContract::State& s, const CallContext& ct
   instance["public_key"] = args["public_key"];
   if (!record_completion(event, ctx.signer_account_id)) return unit_outcome(0, {"vote recorded"});
 
-  const std::uint64_t domain_id = event["domain"]["id"].get<std::uint64_t>();
+  const std::uint64_t domain_id = u64_of(event["domain"]["id"]);
   init["generated_keys"].push_back(
       json{{"domain_id", domain_id}, {"key", instance["public_key"]}, {"attempt", instance["attempt_id"]}});
-  if (const json* next = next_domain_after(init["domains"], init["generated_keys"], domain_id)) {
-    event = key_event(init["epoch_id"].get<std::uint64_t>(), *next, event["parameters"], 0);
+  if (const json* next = next_domain_after(init["domains"], domain_id)) {
+    event = key_event(u64_of(init["epoch_id"]), *next, event["parameters"], 0);
     return unit_outcome(0, {"key generated for domain " + std::to_string(domain_id)});
   }
   json parameters = event["parameters"];
-  s.transition(json{{"Running", running_body(init["domains"], json{{"epoch_id", init["epoch_id"]}, {"domains", init["generated_keys"]}},
-                                             parameters)}});
+  json keyset = {{"epoch_id", init["epoch_id"]}, {"domains", init["generated_keys"]}};
+  json domains = init["domains"];
+  s.transition(json{{"Running", running_body(std::move(domains), std::move(keyset), std::move(parameters))}});
   return unit_outcome(0, {"all keys generated: Running"});
 }
 
 core::Result<CallOutcome> m_vote_cancel_keygen(MpcContract::State& s, const CallContext& ctx, const json& args) {
+  MPC_ASSIGN(auto next_domain_id, u64_field(args, "next_domain_id", "args"));
   MPC_TRY(require_no_deposit(ctx, "vote_cancel_keygen"));
-  if (!s.is("Initializing")) return panic("The protocol is not Initializing.");
+  if (!s.is("Initializing")) return panic("Protocol state is not initializing.");
   json& init = s.protocol["Initializing"];
-  const json& parameters = init["generating_key"]["parameters"];
+  const json parameters = init["generating_key"]["parameters"];
   const json* p = find_participant(parameters, ctx.signer_account_id);
-  if (!p) return panic("Caller " + ctx.signer_account_id + " is not a participant.");
-  if (args.contains("next_domain_id") && args["next_domain_id"] != init["domains"]["next_domain_id"]) {
-    return panic("next_domain_id does not match the domains being added.");
-  }
+  if (!p) return not_participant(ctx.signer_account_id);
+  if (next_domain_id != u64_of(init["domains"]["next_domain_id"])) return panic("Next domain ID mismatch");
   json& votes = init["cancel_votes"];
   if (std::find(votes.begin(), votes.end(), (*p)[1]) == votes.end()) votes.push_back((*p)[1]);
-  if (votes.size() < threshold_of(parameters)) return unit_outcome(0, {"vote recorded"});
-  // Keep only domains that have keys; ids stay consumed.
+  if (votes.size() < threshold_of(parameters)) return unit_outcome(0, {"cancel vote recorded"});
+  // Keep only the domains that have keys; their ids stay consumed.
   json domains = init["domains"];
   json kept = json::array();
+  const json& generated = init["generated_keys"];
   for (const auto& d : domains["domains"]) {
-    const json& gk = init["generated_keys"];
-    if (std::any_of(gk.begin(), gk.end(), [&](const json& k) { return k["domain_id"] == d["id"]; })) kept.push_back(d);
+    if (std::any_of(generated.begin(), generated.end(), [&](const json& k) { return k["domain_id"] == d["id"]; })) {
+      kept.push_back(d);
+    }
   }
-  domains["domains"] = kept;
-  json parameters_copy = parameters;
-  s.transition(json{{"Running", running_body(domains, json{{"epoch_id", init["epoch_id"]}, {"domains", init["generated_keys"]}},
-                                             parameters_copy)}});
+  domains["domains"] = std::move(kept);
+  json keyset = {{"epoch_id", init["epoch_id"]}, {"domains", generated}};
+  s.transition(json{{"Running", running_body(std::move(domains), std::move(keyset), parameters)}});
   return unit_outcome(0, {"key generation cancelled: Running"});
 }
 
+// The epoch a resharing from this Running state must use: never one a
+// cancelled resharing already used.
+std::uint64_t prospective_epoch_id(const json& running) {
+  const json& cancelled = running.contains("previously_cancelled_resharing_epoch_id")
+                              ? running["previously_cancelled_resharing_epoch_id"]
+                              : json();
+  return (cancelled.is_null() ? u64_of(running["keyset"]["epoch_id"]) : u64_of(cancelled)) + 1;
+}
+
+// The reference's rules for a proposal against the current parameters.
+core::Status check_incoming_proposal(const json& current, const json& proposal) {
+  std::map<std::uint64_t, std::string> old_by_id;
+  for (const auto& e : current["participants"]["participants"]) old_by_id[u64_of(e[1])] = e[0].get<std::string>();
+  std::uint64_t n_old = 0;
+  std::uint64_t min_new = UINT64_MAX;
+  std::uint64_t max_new = 0;
+  for (const auto& e : proposal["participants"]["participants"]) {
+    const std::string account = e[0].get<std::string>();
+    const std::uint64_t id = u64_of(e[1]);
+    if (const json* old = find_participant(current, account)) {
+      if (u64_of((*old)[1]) != id) {
+        return panic("Existing participant " + account + " changed ID from " + (*old)[1].dump() + " to " +
+                     std::to_string(id) + ".");
+      }
+      if ((*old)[2] != e[2]) return panic("Existing participant " + account + " changed info (url or tls_public_key).");
+      ++n_old;
+    } else {
+      if (auto it = old_by_id.find(id); it != old_by_id.end()) {
+        return panic("New participant " + account + " reuses ID " + std::to_string(id) +
+                     " already assigned to existing participant " + it->second + ".");
+      }
+      min_new = std::min(min_new, id);
+      max_new = std::max(max_new, id);
+    }
+  }
+  if (n_old < threshold_of(current)) {
+    return panic("Set of proposed participants must contain at least `threshold` old participants.");
+  }
+  const std::uint64_t n_new = participant_count(proposal) - n_old;
+  if (n_new > 0) {
+    if (n_new - 1 != max_new - min_new || min_new != u64_of(current["participants"]["next_id"])) {
+      return panic("New Participant ids need to be unique and contiguous.");
+    }
+    if (max_new + 1 != u64_of(proposal["participants"]["next_id"])) {
+      return panic("New Participant ids need to not skip any unused participant ids.");
+    }
+  }
+  return {};
+}
+
 core::Result<CallOutcome> m_vote_new_parameters(MpcContract::State& s, const CallContext& ctx, const json& args) {
+  MPC_ASSIGN(auto epoch, u64_field(args, "prospective_epoch_id", "args"));
+  if (!args.contains("proposal") || !args["proposal"].is_object()) return bad_args("proposal must be a ThresholdParameters object");
   MPC_TRY(require_no_deposit(ctx, "vote_new_parameters"));
   if (!s.is("Running")) return panic("The protocol is not Running.");
   json& running = s.protocol["Running"];
-  MPC_ASSIGN(auto epoch, u64_field(args, "prospective_epoch_id", "args"));
-  if (!args.contains("proposal")) return bad_args("proposal is missing");
   const json& proposal = args["proposal"];
+  const std::uint64_t expected_epoch = prospective_epoch_id(running);
+  if (epoch != expected_epoch) {
+    return panic("Provided Epoch Id, " + std::to_string(epoch) + ", does not match expected, " +
+                 std::to_string(expected_epoch) + ".");
+  }
   MPC_TRY(check_threshold_parameters(proposal, "proposal"));
-  const std::uint64_t current_epoch = running["keyset"]["epoch_id"].get<std::uint64_t>();
-  if (epoch != current_epoch + 1) {
-    return panic("prospective_epoch_id must be the current epoch + 1 (" + std::to_string(current_epoch + 1) + ").");
-  }
-  const bool is_old = find_participant(running["parameters"], ctx.signer_account_id) != nullptr;
-  const bool is_new = find_participant(proposal, ctx.signer_account_id) != nullptr;
-  if (!is_old && !is_new) return panic("Caller " + ctx.signer_account_id + " is neither a participant nor in the proposal.");
-  // Participants that stay keep their ids; new ones get fresh ids.
-  const json& old = running["parameters"]["participants"];
-  if (proposal["participants"]["next_id"].get<std::uint64_t>() < old["next_id"].get<std::uint64_t>()) {
-    return panic("proposal.participants.next_id must not decrease.");
-  }
-  for (const auto& e : proposal["participants"]["participants"]) {
-    const json* prev = find_participant(running["parameters"], e[0].get<std::string>());
-    if (prev ? (*prev)[1] != e[1] : e[1].get<std::uint64_t>() < old["next_id"].get<std::uint64_t>()) {
-      return panic("Participant " + e[0].get<std::string>() + " must keep its id, and new participants need new ids.");
+  const json& current = running["parameters"];
+  MPC_TRY(check_incoming_proposal(current, proposal));
+  // Only members of the proposal vote; a newcomer only after `threshold`
+  // current participants have voted for the same proposal.
+  if (!find_participant(proposal, ctx.signer_account_id)) return not_participant(ctx.signer_account_id);
+  json& votes = running["parameters_votes"]["proposal_by_account"];
+  if (!find_participant(current, ctx.signer_account_id)) {
+    std::uint64_t admitted_by = 0;
+    for (const auto& [account, p] : votes.items()) {
+      if (p == proposal && find_participant(current, account)) ++admitted_by;
+    }
+    if (admitted_by < threshold_of(current)) {
+      return panic("Candidates can only cast a vote after `threshold` participants casted one to admit them");
     }
   }
-  std::uint64_t old_in_proposal = 0;
-  for (const auto& e : proposal["participants"]["participants"]) {
-    if (find_participant(running["parameters"], e[0].get<std::string>())) ++old_in_proposal;
+  votes[ctx.signer_account_id] = proposal;
+  std::uint64_t n_votes = 0;
+  for (const auto& [account, p] : votes.items()) {
+    if (p == proposal && find_participant(proposal, account)) ++n_votes;
   }
-  if (old_in_proposal < threshold_of(running["parameters"])) {
-    return panic("The proposal must keep at least threshold current participants, or the keys cannot be reshared.");
+  if (n_votes < participant_count(proposal)) {
+    return unit_outcome(0, {"parameters vote recorded (" + std::to_string(n_votes) + " of " +
+                            std::to_string(participant_count(proposal)) + ")"});
   }
-  running["parameters_votes"]["proposal_by_account"][ctx.signer_account_id] = proposal;
-  std::uint64_t old_votes = 0;
-  std::uint64_t new_votes = 0;
-  for (const auto& [account, p] : running["parameters_votes"]["proposal_by_account"].items()) {
-    if (p != proposal) continue;
-    if (find_participant(running["parameters"], account)) ++old_votes;
-    if (find_participant(proposal, account)) ++new_votes;
-  }
-  if (old_votes < threshold_of(running["parameters"]) || new_votes < participant_count(proposal)) {
-    return unit_outcome(0, {"vote recorded"});
-  }
-  json previous = running;
-  previous["parameters_votes"] = empty_votes();
-  previous["add_domains_votes"] = empty_votes();
-  if (previous["keyset"]["domains"].empty()) {
+  json previous = running_body(running["domains"], running["keyset"], running["parameters"]);
+  if (previous["domains"]["domains"].empty()) {
     // Nothing to reshare: the new parameters take effect at once.
-    s.transition(json{{"Running", running_body(previous["domains"], json{{"epoch_id", epoch}, {"domains", json::array()}}, proposal)}});
-    return unit_outcome(0, {"new parameters: Running (no keys to reshare)"});
+    s.transition(json{{"Running", running_body(previous["domains"], json{{"epoch_id", epoch}, {"domains", json::array()}},
+                                               proposal)}});
+    return unit_outcome(0, {"new parameters: Running at epoch " + std::to_string(epoch) + " (no keys to reshare)"});
   }
-  const std::uint64_t first_domain = previous["keyset"]["domains"][0]["domain_id"].get<std::uint64_t>();
-  json first_config;
-  for (const auto& d : previous["domains"]["domains"]) {
-    if (d["id"] == first_domain) first_config = d;
-  }
-  s.transition(json{{"Resharing",
-                     {{"previous_running_state", previous},
-                      {"reshared_keys", json::array()},
-                      {"resharing_key", key_event(epoch, first_config, proposal, 0)},
-                      {"cancellation_requests", json::array()}}}});
+  json first_domain = previous["domains"]["domains"][0];
+  json resharing = {{"previous_running_state", previous},
+                    {"reshared_keys", json::array()},
+                    {"resharing_key", key_event(epoch, first_domain, proposal, 0)},
+                    {"cancellation_requests", json::array()}};
+  s.transition(json{{"Resharing", std::move(resharing)}});
   return unit_outcome(0, {"resharing started for epoch " + std::to_string(epoch)});
 }
 
 core::Result<CallOutcome> m_vote_reshared(MpcContract::State& s, const CallContext& ctx, const json& args) {
+  if (!args.contains("key_event_id")) return bad_args("key_event_id is missing");
   MPC_TRY(require_no_deposit(ctx, "vote_reshared"));
-  if (!s.is("Resharing")) return panic("The protocol is not Resharing.");
+  if (!s.is("Resharing")) return panic("Protocol state is not resharing.");
   json& r = s.protocol["Resharing"];
   json& event = r["resharing_key"];
-  if (!find_participant(event["parameters"], ctx.signer_account_id)) {
-    return panic("Caller " + ctx.signer_account_id + " is not a participant of the new parameters.");
-  }
+  if (!find_participant(event["parameters"], ctx.signer_account_id)) return not_participant(ctx.signer_account_id);
   MPC_TRY(check_key_event_id(args, event));
   if (!record_completion(event, ctx.signer_account_id)) return unit_outcome(0, {"vote recorded"});
-  const std::uint64_t domain_id = event["domain"]["id"].get<std::uint64_t>();
+  const std::uint64_t domain_id = u64_of(event["domain"]["id"]);
   const json& previous = r["previous_running_state"];
   json key;
-  const json* next_config = nullptr;
-  bool seen = false;
   for (const auto& k : previous["keyset"]["domains"]) {
-    if (seen && next_config == nullptr) {
-      for (const auto& d : previous["domains"]["domains"]) {
-        if (d["id"] == k["domain_id"]) next_config = &d;
-      }
-    }
-    if (k["domain_id"] == domain_id) {
-      key = k["key"];
-      seen = true;
-    }
+    if (u64_of(k["domain_id"]) == domain_id) key = k["key"];
   }
   r["reshared_keys"].push_back(json{{"domain_id", domain_id}, {"key", key}, {"attempt", event["instance"]["attempt_id"]}});
-  if (next_config != nullptr) {
-    event = key_event(event["epoch_id"].get<std::uint64_t>(), *next_config, event["parameters"], 0);
+  if (const json* next = next_domain_after(previous["domains"], domain_id)) {
+    event = key_event(u64_of(event["epoch_id"]), *next, event["parameters"], 0);
     return unit_outcome(0, {"domain " + std::to_string(domain_id) + " reshared"});
   }
   json parameters = event["parameters"];
   json keyset = {{"epoch_id", event["epoch_id"]}, {"domains", r["reshared_keys"]}};
   json domains = previous["domains"];
-  s.transition(json{{"Running", running_body(domains, keyset, parameters)}});
-  return unit_outcome(0, {"resharing complete: Running at epoch " + keyset["epoch_id"].dump()});
+  const std::string done = "resharing complete: Running at epoch " + keyset["epoch_id"].dump();
+  s.transition(json{{"Running", running_body(std::move(domains), std::move(keyset), std::move(parameters))}});
+  return unit_outcome(0, {done});
 }
 
 core::Result<CallOutcome> m_vote_cancel_resharing(MpcContract::State& s, const CallContext& ctx, const json&) {
   MPC_TRY(require_no_deposit(ctx, "vote_cancel_resharing"));
-  if (!s.is("Resharing")) return panic("The protocol is not Resharing.");
+  if (!s.is("Resharing")) return panic("Protocol state is not resharing.");
   json& r = s.protocol["Resharing"];
   const json& parameters = r["previous_running_state"]["parameters"];
   const json* p = find_participant(parameters, ctx.signer_account_id);
-  if (!p) return panic("Caller " + ctx.signer_account_id + " is not a participant.");
+  if (!p) return not_participant(ctx.signer_account_id);
   json& votes = r["cancellation_requests"];
   if (std::find(votes.begin(), votes.end(), (*p)[0]) == votes.end()) votes.push_back((*p)[0]);
-  if (votes.size() < threshold_of(parameters)) return unit_outcome(0, {"vote recorded"});
+  if (votes.size() < threshold_of(parameters)) return unit_outcome(0, {"cancel vote recorded"});
+  // Back to the previous Running state; the cancelled epoch is never reused.
   json previous = r["previous_running_state"];
-  s.transition(json{{"Running", previous}});
+  previous["previously_cancelled_resharing_epoch_id"] = r["resharing_key"]["epoch_id"];
+  s.transition(json{{"Running", std::move(previous)}});
   return unit_outcome(0, {"resharing cancelled: Running"});
 }
 
@@ -711,28 +792,39 @@ core::Result<MpcContract> MpcContract::deserialize(std::string_view text) {
     if (!p["Running"].contains("parameters_votes")) s->protocol["Running"]["parameters_votes"] = empty_votes();
     if (!p["Running"].contains("add_domains_votes")) s->protocol["Running"]["add_domains_votes"] = empty_votes();
   } else if (s->is("Resharing")) {
-    auto st = check_running_body(p["Resharing"].value("previous_running_state", json()), "protocol_state.Resharing.previous_running_state");
-    if (!st) return core::invalid(st.error().message);
-    if (!p["Resharing"].contains("resharing_key")) return core::invalid("protocol_state.Resharing.resharing_key is missing");
-  } else if (s->is("Initializing")) {
-    if (!p["Initializing"].contains("generating_key") || !p["Initializing"].contains("domains")) {
-      return core::invalid("protocol_state.Initializing needs domains and generating_key");
+    const json& r = p["Resharing"];
+    auto st = check_running_body(r.value("previous_running_state", json()), "protocol_state.Resharing.previous_running_state");
+    if (st) st = check_key_event(r.value("resharing_key", json()), "protocol_state.Resharing.resharing_key");
+    if (st && !r.value("cancellation_requests", json()).is_array()) {
+      st = bad_args("protocol_state.Resharing.cancellation_requests must be an array");
     }
+    if (!st) return core::invalid(st.error().message);
+  } else if (s->is("Initializing")) {
+    const json& i = p["Initializing"];
+    auto st = check_key_event(i.value("generating_key", json()), "protocol_state.Initializing.generating_key");
+    if (st && !i.value("cancel_votes", json()).is_array()) st = bad_args("protocol_state.Initializing.cancel_votes must be an array");
+    if (!st) return core::invalid(st.error().message);
   } else {
     return core::invalid("protocol_state has unknown state " + state_name(p));
+  }
+  // Whatever the shape checks above let through must also parse as the
+  // typed protocol state that clients read.
+  if (auto typed = core::parse_protocol_state(s->protocol); !typed) {
+    return core::invalid("protocol_state: " + typed.error().message);
   }
   for (const char* map : {"backup_services", "migrations"}) {
     if (!j.contains(map)) continue;
     if (!j[map].is_object()) return core::invalid(std::string(map) + " must be an object keyed by account id");
     for (const auto& [account, value] : j[map].items()) {
+      const std::string where = std::string(map) + "." + account;
       if (std::string(map) == "backup_services") {
-        auto st = check_ed25519_key(value, "public_key", std::string(map) + "." + account);
-        if (!st) return core::invalid(st.error().message);
-        s->backup_services[account] = value;
+        auto b = core::parse_backup_service_info(value);
+        if (!b) return core::invalid(where + ": " + b.error().message);
+        s->backup_services[account] = core::to_json(*b);
       } else {
-        auto st = check_ed25519_key(value, "signer_account_pk", std::string(map) + "." + account);
-        if (!st) return core::invalid(st.error().message);
-        s->migrations[account] = value;
+        auto d = core::parse_destination_node_info(value);
+        if (!d) return core::invalid(where + ": " + d.error().message);
+        s->migrations[account] = core::to_json(*d);
       }
     }
   }

@@ -53,7 +53,36 @@ class MpcContract {
   // Executes a view method (`state`, `migration_info`, ...); returns JSON bytes.
   core::Result<core::Bytes> view(std::string_view method, core::ByteView args_json) const;
 
-  // Durable form of the whole contract state (JSON text), and back.
+  // Durable form of the whole contract state (JSON text), and back:
+  //   {"version":1,
+  //    "protocol_state": <exactly what view `state` returns, vote
+  //                       bookkeeping and key events included>,
+  //    "backup_services": {account_id: BackupServiceInfo, ...},
+  //    "migrations":      {account_id: DestinationNodeInfo, ...}}
+  // deserialize() also accepts a genesis form: only "protocol_state" is
+  // required (e.g. a reference `state` view such as a mainnet Running body
+  // with its keyset); "version", "backup_services" and "migrations" are
+  // optional, and a Running body without vote maps gets empty ones. Unknown
+  // fields inside the protocol state (legacy "curve", ...) are kept as given.
+  // The state must parse as core::ProtocolState, else kInvalidArgument.
+  //
+  // Change methods (args as the reference contract takes them):
+  //   init{parameters}                     NotInitialized -> Running, epoch 0, no domains;
+  //                                        predecessor must be the contract account
+  //   vote_add_domains{domains}            every participant -> Initializing
+  //   vote_pk{key_event_id, public_key}    every participant of the event -> key recorded
+  //   vote_cancel_keygen{next_domain_id}   threshold -> Running with the keys generated so far
+  //   vote_new_parameters{prospective_epoch_id, proposal}
+  //                                        every member of the proposal -> Resharing
+  //                                        (newcomers only after threshold current ones)
+  //   vote_reshared{key_event_id}          every new participant, per domain -> Running, epoch+1
+  //   vote_cancel_resharing{}              threshold of the old participants -> previous Running
+  //   register_backup_service{backup_service_info}   payable (>= 1 yoctoNEAR, excess refunded)
+  //   start_node_migration{destination_node_info}    payable
+  //   conclude_node_migration{keyset}                non-payable, signed by the new node's key
+  //   cancel_node_migration{}                        payable (our addition)
+  //   update_participant_url{url}                    payable
+  // Views: `state`, `migration_info`, `version`.
   std::string serialize() const;
   static core::Result<MpcContract> deserialize(std::string_view text);
 

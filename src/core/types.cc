@@ -1,7 +1,10 @@
 #include "core/types.h"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
+
+#include "core/bytes.h"
 
 namespace mpc::core {
 
@@ -260,7 +263,6 @@ Keyshare Keyshare::clone() const {
   k.kind = kind;
   k.private_share = SecretString(private_share.reveal());
   k.public_key = public_key;
-  k.bls_data = bls_data;
   return k;
 }
 
@@ -279,6 +281,16 @@ Result<ParticipantInfo> parse_participant_info(const json& j) { return participa
 Result<Participants> parse_participants(const json& j) { return participants(j, "participants"); }
 Result<ThresholdParameters> parse_threshold_parameters(const json& j) { return threshold_parameters(j, "parameters"); }
 Result<DomainConfig> parse_domain_config(const json& j) { return domain_config(j, "domain"); }
+Result<DomainRegistry> parse_domain_registry(const json& j) { return domain_registry(j, "domains"); }
+Result<KeyEventId> parse_key_event_id(const json& j) {
+  Obj o(j, "key_event_id");
+  MPC_TRY(o.ok());
+  KeyEventId id;
+  MPC_ASSIGN(id.epoch_id, o.u64("epoch_id"));
+  MPC_ASSIGN(id.domain_id, o.u64("domain_id"));
+  MPC_ASSIGN(id.attempt_id, o.u64("attempt_id"));
+  return id;
+}
 Result<PublicKeyExtended> parse_public_key_extended(const json& j) { return public_key_extended(j, "key"); }
 Result<KeyForDomain> parse_key_for_domain(const json& j) { return key_for_domain(j, "key_for_domain"); }
 Result<Keyset> parse_keyset(const json& j) { return keyset(j, "keyset"); }
@@ -296,24 +308,22 @@ Result<Keyshare> parse_keyshare(const json& j) {
   MPC_ASSIGN(const json* data, o.get("data"));
   MPC_ASSIGN(auto t, tagged(*data, o.at("data")));
   const auto& [variant, body] = t;
-  if (variant == "Bls12381") {
-    k.kind = CurveKind::kBls12381;
-    k.bls_data = *body;
-    return k;
-  }
   Obj d(*body, o.at("data") + "." + variant);
   MPC_TRY(d.ok());
-  std::size_t share_len = 64;
-  std::size_t pk_len = 0;
+  const std::size_t share_len = 64;
+  std::size_t pk_len = 0;  // 0: any non-empty even length
   if (variant == "Secp256k1") {
     k.kind = CurveKind::kSecp256k1;
     pk_len = 66;
   } else if (variant == "Ed25519") {
     k.kind = CurveKind::kEd25519;
     pk_len = 64;
+  } else if (variant == "Bls12381") {
+    k.kind = CurveKind::kBls12381;
   } else {
-    return invalid(o.at("data") + " has an unknown variant \"" + variant + "\"");
+    return invalid(o.at("data") + " has an unknown variant \"" + variant + "\" (expected Secp256k1, Ed25519 or Bls12381)");
   }
+  // The share text is never echoed, not even in part.
   MPC_ASSIGN(const json* share, d.get("private_share"));
   if (!share->is_string() || share->get_ref<const std::string&>().size() != share_len ||
       !is_hex(share->get_ref<const std::string&>())) {
@@ -321,8 +331,10 @@ Result<Keyshare> parse_keyshare(const json& j) {
   }
   k.private_share = SecretString(share->get<std::string>());
   MPC_ASSIGN(k.public_key, d.str("public_key"));
-  if (k.public_key.size() != pk_len || !is_hex(k.public_key)) {
-    return invalid(d.at("public_key") + " must be " + std::to_string(pk_len) + " hex characters");
+  const bool length_ok = pk_len != 0 ? k.public_key.size() == pk_len : (!k.public_key.empty() && k.public_key.size() % 2 == 0);
+  if (!length_ok || !is_hex(k.public_key)) {
+    return invalid(d.at("public_key") + " must be " + (pk_len != 0 ? std::to_string(pk_len) : std::string("an even number of")) +
+                   " hex characters");
   }
   std::transform(k.public_key.begin(), k.public_key.end(), k.public_key.begin(), ::tolower);
   if (k.kind == CurveKind::kSecp256k1 && !(k.public_key.starts_with("02") || k.public_key.starts_with("03"))) {
@@ -476,12 +488,7 @@ json to_json(const KeyshareKeyId& v) {
 }
 
 json to_json(const Keyshare& v) {
-  json data;
-  if (v.kind == CurveKind::kBls12381) {
-    data = json{{"Bls12381", v.bls_data}};
-  } else {
-    data = json{{curve_name(v.kind), {{"private_share", v.private_share.reveal()}, {"public_key", v.public_key}}}};
-  }
+  json data = json{{curve_name(v.kind), {{"private_share", v.private_share.reveal()}, {"public_key", v.public_key}}}};
   return json{{"key_id", to_json(v.key_id)}, {"data", data}};
 }
 
@@ -579,7 +586,12 @@ Status check_keyshare_consistent(const Keyshare& share, std::uint64_t epoch_id, 
     if ((*pk)[0] != expected_prefix || !std::equal(pk->begin() + 1, pk->end(), xy.begin())) return mismatch();
     return {};
   }
-  return invalid(which + ": Bls12381 shares cannot be checked by this version");
+  // Bls12381: the keyset holds "bls12381g2:" + base58 of the group key bytes.
+  constexpr std::string_view kBlsPrefix = "bls12381g2:";
+  if (!entry.key.bls_public_key.starts_with(kBlsPrefix)) return mismatch();
+  auto expected = base58_decode(std::string_view(entry.key.bls_public_key).substr(kBlsPrefix.size()));
+  if (!expected || !constant_time_equal(*pk, *expected)) return mismatch();
+  return {};
 }
 
 Status check_keyshares_cover_keyset(const std::vector<Keyshare>& shares, const Keyset& keyset) {

@@ -97,15 +97,17 @@ struct KeyshareKeyId {
   std::uint64_t attempt_id = 0;
   bool operator==(const KeyshareKeyId&) const = default;
 };
+// The contract's key event id ({epoch_id, domain_id, attempt_id}) has the
+// same shape as a keyshare's key id.
+using KeyEventId = KeyshareKeyId;
 
 // One participant's share of one domain's key. The private share is secret:
 // wiped on destruction, never printed; to_json is the only way out.
 struct Keyshare {
   KeyshareKeyId key_id;
   CurveKind kind = CurveKind::kSecp256k1;
-  SecretString private_share;  // hex; Secp256k1 big-endian, Ed25519 little-endian scalar
-  std::string public_key;      // hex of the GROUP key: 33-byte SEC1 or 32-byte Edwards
-  json bls_data;               // Bls12381: the data object as given
+  SecretString private_share;  // 64 hex; Secp256k1 big-endian, Ed25519 little-endian scalar
+  std::string public_key;      // lower-case hex of the GROUP key: 33-byte SEC1, 32-byte Edwards, or BLS G2 bytes
   Keyshare clone() const;
 };
 
@@ -179,6 +181,8 @@ Result<ParticipantInfo> parse_participant_info(const json& j);
 Result<Participants> parse_participants(const json& j);
 Result<ThresholdParameters> parse_threshold_parameters(const json& j);
 Result<DomainConfig> parse_domain_config(const json& j);
+Result<DomainRegistry> parse_domain_registry(const json& j);
+Result<KeyEventId> parse_key_event_id(const json& j);
 Result<PublicKeyExtended> parse_public_key_extended(const json& j);
 Result<KeyForDomain> parse_key_for_domain(const json& j);
 Result<Keyset> parse_keyset(const json& j);
@@ -211,6 +215,7 @@ json to_json(const ProtocolState& v);
 // The keyset a backup must hold (interop §6): Running -> keyset;
 // Resharing -> previous_running_state.keyset; otherwise none.
 std::optional<Keyset> keyset_to_back_up(const ProtocolState& state);
+inline std::optional<Keyset> which_keyset_to_back_up(const ProtocolState& state) { return keyset_to_back_up(state); }
 
 // Interop §5: key_id == (keyset.epoch_id, entry.domain_id, entry.attempt) and
 // the share's group public key equals the entry's key. The error says which.

@@ -198,5 +198,109 @@ TEST(Rules, which_keyset_to_back_up_follows_the_protocol_state) {
   EXPECT_FALSE(keyset_to_back_up(ProtocolState{empty}));
 }
 
+
+TEST(Types, out_of_range_and_non_integer_ids_are_rejected_by_name) {
+  auto msg = [](const char* text) {
+    auto r = parse_key_event_id(json::parse(text));
+    EXPECT_FALSE(r) << text;
+    return r ? std::string() : r.error().message;
+  };
+  EXPECT_NE(msg(R"({"epoch_id":18446744073709551616,"domain_id":0,"attempt_id":0})").find("key_event_id.epoch_id"), std::string::npos);
+  EXPECT_NE(msg(R"({"epoch_id":1,"domain_id":"0","attempt_id":0})").find("key_event_id.domain_id"), std::string::npos);
+  EXPECT_NE(msg(R"({"epoch_id":1,"domain_id":0,"attempt_id":2.0})").find("key_event_id.attempt_id"), std::string::npos);
+  auto ok = parse_key_event_id(json::parse(R"({"epoch_id":18446744073709551615,"domain_id":0,"attempt_id":7})"));
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->epoch_id, 18446744073709551615ull);
+  EXPECT_EQ(to_json(*ok).dump(), R"({"attempt_id":7,"domain_id":0,"epoch_id":18446744073709551615})");
+}
+
+TEST(Types, participant_errors_name_the_entry) {
+  json p = json::parse(R"({"next_id":2,"participants":[["a.near",0,{"url":"https://a","tls_public_key":"ed25519:G9hwngxWNKdmqMCmU1Yt6LPhFpayJeKFxyAV1HqMNLtF"}],
+                                                    ["b.near",-1,{"url":"https://b","tls_public_key":"ed25519:G9hwngxWNKdmqMCmU1Yt6LPhFpayJeKFxyAV1HqMNLtF"}]]})");
+  auto r = parse_participants(p);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("participants.participants[1][1]"), std::string::npos) << r.error().message;
+  p["participants"][1][1] = 1;
+  p["participants"][1][2]["tls_public_key"] = "ed25519:not-base58!";
+  r = parse_participants(p);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("participants.participants[1][2].tls_public_key"), std::string::npos) << r.error().message;
+  p["participants"][1][2]["tls_public_key"] = "ed25519:G9hwngxWNKdmqMCmU1Yt6LPhFpayJeKFxyAV1HqMNLtF";
+  r = parse_participants(p);
+  ASSERT_TRUE(r) << r.error().message;
+  const auto& key = r->participants[0].info.tls_public_key;
+  EXPECT_EQ(r->find_by_tls_key(key)->account_id, "a.near");  // first match
+  EXPECT_EQ(r->find("b.near")->id, 1u);
+  EXPECT_EQ(r->find("c.near"), nullptr);
+  EXPECT_EQ(to_json(*r), p);
+}
+
+TEST(Types, initializing_and_resharing_states_round_trip_with_their_vote_bookkeeping) {
+  json running = mainnet_state()["Running"];
+  json event = {{"epoch_id", 5}, {"domain", running["domains"]["domains"][0]}, {"parameters", running["parameters"]},
+                {"instance", {{"attempt_id", 3}, {"completed", json::array({1, 2})}, {"public_key", nullptr}}},
+                {"next_attempt_id", 4}};
+  json resharing = {{"Resharing",
+                     {{"previous_running_state", running},
+                      {"reshared_keys", json::array({running["keyset"]["domains"][0]})},
+                      {"resharing_key", event},
+                      {"cancellation_requests", json::array({"a.near"})}}}};
+  auto r = parse_protocol_state(resharing);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_STREQ(r->name(), "Resharing");
+  EXPECT_EQ(to_json(*r), resharing);
+  EXPECT_EQ(keyset_to_back_up(*r)->epoch_id, 4u);
+
+  json initializing = {{"Initializing",
+                        {{"domains", running["domains"]},
+                         {"epoch_id", 4},
+                         {"generated_keys", json::array({running["keyset"]["domains"][0]})},
+                         {"generating_key", event},
+                         {"cancel_votes", json::array({0})}}}};
+  auto i = parse_protocol_state(initializing);
+  ASSERT_TRUE(i) << i.error().message;
+  EXPECT_EQ(to_json(*i), initializing);
+  EXPECT_FALSE(which_keyset_to_back_up(*i));
+  EXPECT_EQ(to_json(ProtocolState{}), json("NotInitialized"));
+
+  initializing["Initializing"]["generated_keys"][0]["attempt"] = -3;
+  auto bad = parse_protocol_state(initializing);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("Initializing.generated_keys[0].attempt"), std::string::npos) << bad.error().message;
+}
+
+TEST(Types, public_key_extended_needs_exactly_one_known_variant) {
+  EXPECT_FALSE(parse_public_key_extended(json::object()));
+  auto unknown = parse_public_key_extended(json::parse(R"({"Ristretto":{}})"));
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("Ristretto"), std::string::npos);
+  auto bls = parse_public_key_extended(json::parse(R"({"Bls12381":{"public_key":"bls12381g2:abc"}})"));
+  ASSERT_TRUE(bls) << bls.error().message;
+  EXPECT_EQ(to_json(*bls), json::parse(R"({"Bls12381":{"public_key":"bls12381g2:abc"}})"));
+  auto bad_point = parse_public_key_extended(json::parse(R"({"Ed25519":{"near_public_key_compressed":
+      "ed25519:G9hwngxWNKdmqMCmU1Yt6LPhFpayJeKFxyAV1HqMNLtF","edwards_point":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,
+      17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,256]}})"));
+  ASSERT_FALSE(bad_point);
+  EXPECT_NE(bad_point.error().message.find("key.Ed25519.edwards_point"), std::string::npos) << bad_point.error().message;
+}
+
+TEST(Keyshares, bls12381_shares_keep_the_private_share_secret_and_check_against_the_keyset) {
+  const Bytes group(96, 0x5a);
+  KeyForDomain entry;
+  entry.domain_id = 2;
+  entry.attempt = 1;
+  entry.key.kind = CurveKind::kBls12381;
+  entry.key.bls_public_key = "bls12381g2:" + base58_encode(group);
+  json share = {{"key_id", {{"epoch_id", 9}, {"domain_id", 2}, {"attempt_id", 1}}},
+                {"data", {{"Bls12381", {{"private_share", std::string(64, 'c')}, {"public_key", hex_encode(group)}}}}}};
+  auto k = parse_keyshare(share);
+  ASSERT_TRUE(k) << k.error().message;
+  EXPECT_EQ(k->private_share.reveal(), std::string(64, 'c'));
+  EXPECT_EQ(to_json(*k), share);
+  EXPECT_TRUE(check_keyshare_consistent(*k, 9, entry));
+  entry.key.bls_public_key = "bls12381g2:" + base58_encode(Bytes(96, 0x5b));
+  EXPECT_FALSE(check_keyshare_consistent(*k, 9, entry));
+}
+
 }  // namespace
 }  // namespace mpc::core
