@@ -51,6 +51,12 @@ core::Result<std::string> BorshReader::string(const char* what) {
   return std::string(v.begin(), v.end());
 }
 
+core::Result<bool> BorshReader::option_tag(const char* what) {
+  MPC_ASSIGN(auto tag, u8(what));
+  if (tag > 1) return core::invalid(std::string("borsh: invalid Option tag ") + std::to_string(tag) + " in " + what);
+  return tag == 1;
+}
+
 core::Result<std::uint32_t> BorshReader::count(const char* what, std::size_t min_element_size) {
   MPC_ASSIGN(auto n, u32(what));
   if (min_element_size > 0 && n > remaining() / min_element_size) {

@@ -2,6 +2,7 @@
 // u32 length prefixes for strings and vectors, u8 enum tags.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -28,6 +29,10 @@ class BorshWriter {
     fixed(b);
   }
   void string(std::string_view s) { bytes(core::as_bytes(s)); }
+  // Option<T>: writes the 0/1 tag; the caller writes the value when present.
+  void option_tag(bool present) { u8(present ? 1 : 0); }
+  // Vec<T>: writes the u32 element count; the caller writes the elements.
+  void count(std::size_t n) { u32(static_cast<std::uint32_t>(n)); }
 
   const core::Bytes& data() const { return out_; }
   core::Bytes take() { return std::move(out_); }
@@ -39,8 +44,10 @@ class BorshWriter {
   core::Bytes out_;
 };
 
-// Strict reader: every read is bounds-checked; finish() rejects trailing bytes.
-// Errors name the field being read.
+// Strict reader over a borrowed buffer (which must outlive it): every read is
+// bounds-checked, length prefixes are checked against the remaining bytes
+// before anything is allocated, finish() rejects trailing bytes. Errors are
+// kInvalidArgument and name the field being read.
 class BorshReader {
  public:
   explicit BorshReader(core::ByteView data) : data_(data) {}
@@ -52,6 +59,15 @@ class BorshReader {
   core::Result<core::ByteView> fixed(std::size_t n, const char* what);
   core::Result<core::Bytes> bytes(const char* what);      // u32 length + bytes
   core::Result<std::string> string(const char* what);     // u32 length + UTF-8
+  template <std::size_t N>
+  core::Result<std::array<std::uint8_t, N>> array(const char* what) {
+    MPC_ASSIGN(auto v, fixed(N, what));
+    std::array<std::uint8_t, N> out;
+    std::copy(v.begin(), v.end(), out.begin());
+    return out;
+  }
+  // Option<T> tag: false for 0, true for 1, an error for anything else.
+  core::Result<bool> option_tag(const char* what);
   // A u32 element count that cannot claim more elements than bytes remain.
   core::Result<std::uint32_t> count(const char* what, std::size_t min_element_size = 1);
   core::Status finish() const;

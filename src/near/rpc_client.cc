@@ -1,13 +1,31 @@
 #include "near/rpc_client.h"
 
+#include "core/u128.h"
+
 namespace mpc::near {
 
 namespace {
 
-std::string first_key(const json& j) { return j.is_object() && !j.empty() ? j.begin().key() : (j.is_string() ? j.get<std::string>() : ""); }
+// Null-safe member access: nullptr unless `j` is an object holding `key`.
+const json* field(const json& j, const char* key) {
+  if (!j.is_object()) return nullptr;
+  auto it = j.find(key);
+  return it == j.end() ? nullptr : &*it;
+}
+
+std::string string_field(const json& j, const char* key) {
+  const json* f = field(j, key);
+  return f != nullptr && f->is_string() ? f->get<std::string>() : std::string();
+}
+
+std::string clip(std::string s, std::size_t n = 500) {
+  if (s.size() > n) s = s.substr(0, n) + "…";
+  return s;
+}
 
 // A readable one-line description of NEAR's nested error enums:
-// {"InvalidNonce":{"tx_nonce":5,"ak_nonce":7}} -> InvalidNonce {"tx_nonce":5,"ak_nonce":7}
+// {"InvalidNonce":{"tx_nonce":5,"ak_nonce":7}} -> InvalidNonce {"ak_nonce":7,"tx_nonce":5}
+// {"TxExecutionError":{"InvalidTxError":"Expired"}} -> TxExecutionError.InvalidTxError: Expired
 std::string describe(const json& j) {
   if (j.is_string()) return j.get<std::string>();
   if (j.is_object() && j.size() == 1) {
@@ -15,45 +33,119 @@ std::string describe(const json& j) {
     if (inner.is_object() && inner.size() == 1 && !inner.begin().value().is_primitive()) {
       return j.begin().key() + "." + describe(inner);
     }
+    if (inner.is_object() && inner.size() == 1 && inner.begin().value().is_string()) {
+      return j.begin().key() + "." + inner.begin().key() + ": " + inner.begin().value().get<std::string>();
+    }
     if (inner.is_string()) return j.begin().key() + ": " + inner.get<std::string>();
-    return j.begin().key() + " " + inner.dump();
+    return j.begin().key() + " " + clip(inner.dump());
   }
-  return j.dump();
+  return clip(j.dump());
 }
 
-core::Error classify_rpc_error(const json& error) {
-  const json cause = error.value("cause", json::object());
-  const std::string cause_name = cause.value("name", std::string());
-  const json info = cause.value("info", json::object());
-  const json data = error.value("data", json());
-  std::string text = info.is_object() ? info.value("error_message", std::string()) : std::string();
-  if (text.empty()) text = data.is_string() ? data.get<std::string>() : data.dump();
-  if (cause_name == "INVALID_TRANSACTION") {
-    json why = data;
-    if (why.is_object() && why.contains("TxExecutionError")) why = why["TxExecutionError"];
-    if (why.is_object() && why.contains("InvalidTxError")) why = why["InvalidTxError"];
-    std::string msg = "transaction rejected: " + describe(why);
-    if (!text.empty() && text != data.dump()) msg += " (" + text + ")";
-    return core::Error{core::ErrorCode::kTxRejected, msg};
+// "Smart contract panicked: msg" -> "msg"; leaves other texts alone.
+std::string strip_panic_prefix(std::string msg) {
+  constexpr std::string_view kPrefix = "Smart contract panicked: ";
+  if (auto pos = msg.find(kPrefix); pos != std::string::npos) {
+    msg = msg.substr(pos + kPrefix.size());
+    // Legacy debug form: ...ExecutionError("Smart contract panicked: msg"))
+    if (auto end = msg.find("\")"); end != std::string::npos) msg = msg.substr(0, end);
   }
-  if (cause_name == "UNKNOWN_ACCOUNT" || cause_name == "UNKNOWN_ACCESS_KEY" || cause_name == "UNKNOWN_TRANSACTION" ||
-      cause_name == "UNKNOWN_BLOCK" || cause_name == "NO_CONTRACT_CODE") {
-    return core::Error{core::ErrorCode::kNotFound, text};
+  return msg;
+}
+
+// The message of a FunctionCallError value (several generations of nearcore).
+std::string function_call_error_message(const json& fce) {
+  if (const json* e = field(fce, "ExecutionError"); e != nullptr && e->is_string()) {
+    return strip_panic_prefix(e->get<std::string>());
   }
-  if (cause_name == "CONTRACT_EXECUTION_ERROR") {
-    return core::Error{core::ErrorCode::kContractPanic, "contract panicked: " + text};
+  if (const json* host = field(fce, "HostError")) {
+    if (const json* gp = field(*host, "GuestPanic")) {
+      std::string m = string_field(*gp, "panic_msg");
+      if (!m.empty()) return m;
+    }
   }
-  if (cause_name == "TIMEOUT_ERROR") {
-    return core::Error{core::ErrorCode::kTimeout, "the RPC node timed out waiting for the transaction: " + text};
-  }
-  std::string name = cause_name.empty() ? error.value("name", std::string("RPC error")) : cause_name;
-  return core::Error{core::ErrorCode::kInternal, "RPC error " + name + ": " + text};
+  return describe(fce);
+}
+
+core::Error tx_rejected(const json& why) {
+  const json* inner = &why;
+  if (const json* t = field(*inner, "TxExecutionError")) inner = t;
+  if (const json* t = field(*inner, "InvalidTxError")) inner = t;
+  return core::Error{core::ErrorCode::kTxRejected, "transaction rejected: " + describe(*inner)};
 }
 
 }  // namespace
 
+core::Error classify_rpc_error(const json& error) {
+  if (!error.is_object()) {
+    return core::Error{core::ErrorCode::kInternal, "RPC error: " + clip(error.dump())};
+  }
+  const json empty = json::object();
+  const json* cause = field(error, "cause");
+  const std::string cause_name = cause != nullptr ? string_field(*cause, "name") : std::string();
+  const json& info = cause != nullptr && field(*cause, "info") != nullptr ? *field(*cause, "info") : empty;
+  const json* data = field(error, "data");
+  const std::string type = string_field(error, "name");
+
+  // Human text: the cause's info, else the legacy data/message fields.
+  std::string text = string_field(info, "error_message");
+  if (text.empty()) text = string_field(info, "vm_error");
+  if (text.empty() && data != nullptr) text = data->is_string() ? data->get<std::string>() : describe(*data);
+  if (text.empty() && info.is_object() && !info.empty()) text = describe(info);
+  if (text.empty()) text = string_field(error, "message");
+
+  if (cause_name == "INVALID_TRANSACTION") {
+    // Details live in the legacy `data` ({"TxExecutionError":{"InvalidTxError":…}})
+    // or, on newer nodes, in cause.info.
+    if (data != nullptr && data->is_object() && !data->empty()) return tx_rejected(*data);
+    if (info.is_object() && !info.empty()) return tx_rejected(info);
+    return core::Error{core::ErrorCode::kTxRejected, "transaction rejected: " + clip(text)};
+  }
+  if (cause_name == "UNKNOWN_ACCOUNT" || cause_name == "UNKNOWN_ACCESS_KEY" || cause_name == "UNKNOWN_TRANSACTION" ||
+      cause_name == "UNKNOWN_BLOCK" || cause_name == "UNKNOWN_CHUNK" || cause_name == "NO_CONTRACT_CODE" ||
+      cause_name == "UNKNOWN_RECEIPT") {
+    return core::Error{core::ErrorCode::kNotFound, cause_name + ": " + clip(text)};
+  }
+  if (cause_name == "CONTRACT_EXECUTION_ERROR") {
+    return core::Error{core::ErrorCode::kContractPanic, "contract panicked: " + clip(strip_panic_prefix(text))};
+  }
+  if (cause_name == "TIMEOUT_ERROR" || type == "TIMEOUT_ERROR") {
+    return core::Error{core::ErrorCode::kTimeout,
+                       "RPC node timed out waiting for the transaction (it may still execute): " + clip(text)};
+  }
+  if (cause_name == "NO_SYNCED_BLOCKS" || cause_name == "NOT_SYNCED_YET" || cause_name == "SHARD_UNAVAILABLE" ||
+      type == "INTERNAL_ERROR") {
+    return core::Error{core::ErrorCode::kUnavailable, "RPC node cannot serve the request: " + cause_name + " " + clip(text)};
+  }
+  if (type == "REQUEST_VALIDATION_ERROR") {
+    return core::Error{core::ErrorCode::kInvalidArgument, "RPC rejected the request: " + cause_name + " " + clip(text)};
+  }
+  const std::string name = cause_name.empty() ? (type.empty() ? std::string("RPC error") : type) : cause_name;
+  return core::Error{core::ErrorCode::kInternal, "RPC error " + name + ": " + clip(text)};
+}
+
+core::Result<AccessKeyPermission> parse_access_key_permission(const json& j) {
+  if (j.is_string() && j.get<std::string>() == "FullAccess") return AccessKeyPermission{FullAccessPermission{}};
+  const json* fc = field(j, "FunctionCall");
+  if (fc == nullptr || !fc->is_object()) return core::invalid("access key permission is neither FullAccess nor FunctionCall");
+  FunctionCallPermission p;
+  if (const json* a = field(*fc, "allowance"); a != nullptr && !a->is_null()) {
+    if (!a->is_string()) return core::invalid("access key allowance is not a decimal string");
+    MPC_ASSIGN(p.allowance, core::parse_u128(a->get<std::string>()));
+  }
+  p.receiver_id = string_field(*fc, "receiver_id");
+  if (const json* m = field(*fc, "method_names"); m != nullptr) {
+    if (!m->is_array()) return core::invalid("access key method_names is not an array");
+    for (const auto& name : *m) {
+      if (!name.is_string()) return core::invalid("access key method name is not a string");
+      p.method_names.push_back(name.get<std::string>());
+    }
+  }
+  return AccessKeyPermission{std::move(p)};
+}
+
 RpcClient::RpcClient(net::Url url, RpcClientOptions options)
-    : http_(std::move(url), net::HttpClientOptions{options.timeout, 64 << 20}) {}
+    : http_(std::move(url), net::HttpClientOptions{options.timeout, options.response_limit}) {}
 
 core::Result<std::unique_ptr<RpcClient>> RpcClient::create(std::string_view url, RpcClientOptions options) {
   auto parsed = net::Url::parse(url);
@@ -63,48 +155,61 @@ core::Result<std::unique_ptr<RpcClient>> RpcClient::create(std::string_view url,
 
 core::Result<json> RpcClient::call(const std::string& method, const json& params) {
   std::lock_guard lock(mu_);
-  const std::uint64_t id = next_id_++;
-  json req = {{"jsonrpc", "2.0"}, {"id", std::to_string(id)}, {"method", method}, {"params", params}};
-  auto res = http_.request(boost::beast::http::verb::post, req.dump());
+  const std::string where = http_.url().host_port();
+  const std::string id = std::to_string(next_id_++);
+  const json req = {{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}};
+  auto res = http_.post(req.dump());
   if (!res) {
     auto e = res.error();
-    if (e.code == core::ErrorCode::kUnavailable || e.code == core::ErrorCode::kTimeout) {
-      e.message = "RPC unreachable: " + e.message;
-    }
+    if (is_rpc_unreachable(e)) e.message = "RPC unreachable: " + e.message;
     return std::unexpected(e);
   }
-  json body = json::parse(res->body, nullptr, false);
+  json body = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded() || !body.is_object()) {
-    return core::fail(core::ErrorCode::kInternal, "RPC at " + http_.url().host_port() + " answered HTTP " +
+    if (res->status == 429 || res->status >= 500) {
+      return core::fail(core::ErrorCode::kUnavailable, "RPC unreachable: " + where +
+                                                           " answered HTTP " + std::to_string(res->status));
+    }
+    return core::fail(core::ErrorCode::kInternal, "RPC " + method + ": " + where + " answered HTTP " +
                                                       std::to_string(res->status) + " with a body that is not JSON-RPC");
   }
-  if (body.contains("error") && !body["error"].is_null()) return std::unexpected(classify_rpc_error(body["error"]));
-  if (!body.contains("result")) {
-    return core::fail(core::ErrorCode::kInternal, "RPC at " + http_.url().host_port() + " answered without a result");
+  if (const json* e = field(body, "error"); e != nullptr && !e->is_null()) {
+    return std::unexpected(classify_rpc_error(*e));
   }
-  json result = std::move(body["result"]);
-  // Older nodes report query errors inside the result.
-  if (result.is_object() && result.contains("error") && result["error"].is_string()) {
-    const std::string text = result["error"].get<std::string>();
-    if (text.find("does not exist") != std::string::npos) return core::fail(core::ErrorCode::kNotFound, text);
-    return core::fail(core::ErrorCode::kContractPanic, "contract panicked: " + text);
+  if (const json* rid = field(body, "id"); rid != nullptr && !rid->is_null() && *rid != json(id)) {
+    return core::fail(core::ErrorCode::kInternal, "RPC " + method + ": " + where + " answered another request's id");
   }
-  return result;
+  const json* result = field(body, "result");
+  if (result == nullptr) {
+    return core::fail(core::ErrorCode::kInternal, "RPC " + method + ": " + where + " answered without a result");
+  }
+  // Older nodes report query errors inside the result: {"error":"…","logs":[]}.
+  if (const json* qe = field(*result, "error"); qe != nullptr && qe->is_string()) {
+    const std::string text = qe->get<std::string>();
+    if (text.find("does not exist") != std::string::npos || text.find("UnknownAccount") != std::string::npos) {
+      return core::fail(core::ErrorCode::kNotFound, clip(text));
+    }
+    return core::fail(core::ErrorCode::kContractPanic, "contract panicked: " + clip(strip_panic_prefix(text)));
+  }
+  return std::move(body["result"]);
 }
 
 core::Result<json> RpcClient::status() { return call("status", json::array()); }
 
-core::Result<BlockRef> RpcClient::final_block() {
+core::Result<BlockRef> RpcClient::block_final() {
   MPC_ASSIGN(json block, call("block", json{{"finality", "final"}}));
-  const json header = block.value("header", json::object());
-  if (!header.contains("height") || !header["height"].is_number_unsigned() || !header.contains("hash") ||
-      !header["hash"].is_string()) {
-    return core::fail(core::ErrorCode::kInternal, "RPC block response has no header.height/hash");
+  const json* header = field(block, "header");
+  const json* height = header != nullptr ? field(*header, "height") : nullptr;
+  const std::string hash_text = header != nullptr ? string_field(*header, "hash") : std::string();
+  if (height == nullptr || !height->is_number_unsigned() || hash_text.empty()) {
+    return core::fail(core::ErrorCode::kInternal, "RPC block: the answer has no header.height/hash");
+  }
+  auto hash = core::base58_decode(hash_text);
+  if (!hash || hash->size() != 32) {
+    return core::fail(core::ErrorCode::kInternal, "RPC block: the block hash is not 32 bytes of base58");
   }
   BlockRef ref;
-  ref.height = header["height"].get<std::uint64_t>();
-  auto hash = core::base58_decode(header["hash"].get<std::string>());
-  if (!hash || hash->size() != 32) return core::fail(core::ErrorCode::kInternal, "RPC block hash is not 32 bytes of base58");
+  ref.height = height->get<std::uint64_t>();
   std::copy(hash->begin(), hash->end(), ref.hash.begin());
   return ref;
 }
@@ -113,15 +218,45 @@ core::Result<json> RpcClient::view_account(const std::string& account_id) {
   return call("query", json{{"request_type", "view_account"}, {"finality", "final"}, {"account_id", account_id}});
 }
 
+namespace {
+core::Result<AccessKeyView> parse_access_key_view(const json& j, const char* what) {
+  const json* nonce = field(j, "nonce");
+  const json* perm = field(j, "permission");
+  if (nonce == nullptr || !nonce->is_number_unsigned() || perm == nullptr) {
+    return core::fail(core::ErrorCode::kInternal, std::string(what) + ": the answer has no nonce/permission");
+  }
+  auto p = parse_access_key_permission(*perm);
+  if (!p) return core::fail(core::ErrorCode::kInternal, std::string(what) + ": " + p.error().message);
+  return AccessKeyView{nonce->get<std::uint64_t>(), std::move(*p)};
+}
+}  // namespace
+
 core::Result<AccessKeyView> RpcClient::view_access_key(const std::string& account_id, const core::NearPublicKey& key) {
   MPC_ASSIGN(json r, call("query", json{{"request_type", "view_access_key"},
                                         {"finality", "final"},
                                         {"account_id", account_id},
                                         {"public_key", key.to_string()}}));
-  if (!r.contains("nonce") || !r["nonce"].is_number_unsigned()) {
-    return core::fail(core::ErrorCode::kInternal, "RPC access key response has no nonce");
+  return parse_access_key_view(r, "RPC view_access_key");
+}
+
+core::Result<std::vector<AccessKeyInfo>> RpcClient::view_access_key_list(const std::string& account_id) {
+  MPC_ASSIGN(json r, call("query", json{{"request_type", "view_access_key_list"},
+                                        {"finality", "final"},
+                                        {"account_id", account_id}}));
+  const json* keys = field(r, "keys");
+  if (keys == nullptr || !keys->is_array()) {
+    return core::fail(core::ErrorCode::kInternal, "RPC view_access_key_list: the answer has no keys array");
   }
-  return AccessKeyView{r["nonce"].get<std::uint64_t>(), r.value("permission", json())};
+  std::vector<AccessKeyInfo> out;
+  for (const auto& k : *keys) {
+    auto pk = core::NearPublicKey::parse(string_field(k, "public_key"));
+    if (!pk) return core::fail(core::ErrorCode::kInternal, "RPC view_access_key_list: bad public_key: " + pk.error().message);
+    const json* ak = field(k, "access_key");
+    if (ak == nullptr) return core::fail(core::ErrorCode::kInternal, "RPC view_access_key_list: entry without access_key");
+    MPC_ASSIGN(auto view, parse_access_key_view(*ak, "RPC view_access_key_list"));
+    out.push_back(AccessKeyInfo{std::move(*pk), std::move(view)});
+  }
+  return out;
 }
 
 core::Result<CallResult> RpcClient::call_function(const std::string& contract_id, const std::string& method,
@@ -132,18 +267,22 @@ core::Result<CallResult> RpcClient::call_function(const std::string& contract_id
                                         {"account_id", contract_id},
                                         {"method_name", method},
                                         {"args_base64", core::base64_encode(core::as_bytes(args_text))}}));
-  if (!r.contains("result") || !r["result"].is_array()) {
-    return core::fail(core::ErrorCode::kInternal, "RPC call_function response has no result bytes");
+  const json* bytes = field(r, "result");
+  if (bytes == nullptr || !bytes->is_array()) {
+    return core::fail(core::ErrorCode::kInternal, "RPC call_function " + method + ": the answer has no result bytes");
   }
   CallResult out;
-  for (const auto& b : r["result"]) {
+  out.result.reserve(bytes->size());
+  for (const auto& b : *bytes) {
     if (!b.is_number_unsigned() || b.get<std::uint64_t>() > 255) {
-      return core::fail(core::ErrorCode::kInternal, "RPC call_function result is not an array of bytes");
+      return core::fail(core::ErrorCode::kInternal, "RPC call_function " + method + ": result is not an array of bytes");
     }
     out.result.push_back(static_cast<std::uint8_t>(b.get<std::uint64_t>()));
   }
-  for (const auto& l : r.value("logs", json::array())) {
-    if (l.is_string()) out.logs.push_back(l.get<std::string>());
+  if (const json* logs = field(r, "logs"); logs != nullptr && logs->is_array()) {
+    for (const auto& l : *logs) {
+      if (l.is_string()) out.logs.push_back(l.get<std::string>());
+    }
   }
   return out;
 }
@@ -158,56 +297,76 @@ core::Result<json> RpcClient::view(const std::string& contract_id, const std::st
 }
 
 core::Result<TxOutcome> parse_outcome(const json& outcome) {
-  if (!outcome.is_object() || !outcome.contains("status")) {
-    return core::fail(core::ErrorCode::kInternal, "transaction outcome has no status");
-  }
+  const json* status = field(outcome, "status");
+  if (status == nullptr) return core::fail(core::ErrorCode::kInternal, "transaction outcome has no status");
   TxOutcome out;
   out.raw = outcome;
-  if (outcome.contains("transaction_outcome")) out.tx_hash = outcome["transaction_outcome"].value("id", std::string());
-  for (const auto& r : outcome.value("receipts_outcome", json::array())) {
-    for (const auto& l : r.value("outcome", json::object()).value("logs", json::array())) {
-      if (l.is_string()) out.logs.push_back(l.get<std::string>());
+  if (const json* to = field(outcome, "transaction_outcome")) out.tx_hash = string_field(*to, "id");
+  const std::string tx_note = out.tx_hash.empty() ? "" : " (transaction " + out.tx_hash + ")";
+  if (const json* receipts = field(outcome, "receipts_outcome"); receipts != nullptr && receipts->is_array()) {
+    for (const auto& r : *receipts) {
+      const json* o = field(r, "outcome");
+      const json* logs = o != nullptr ? field(*o, "logs") : nullptr;
+      if (logs == nullptr || !logs->is_array()) continue;
+      for (const auto& l : *logs) {
+        if (l.is_string()) out.logs.push_back(l.get<std::string>());
+      }
     }
   }
-  const json& status = outcome["status"];
-  if (status.is_object() && status.contains("SuccessValue")) {
-    const json& v = status["SuccessValue"];
-    if (v.is_string() && !v.get<std::string>().empty()) {
-      auto bytes = core::base64_decode(v.get<std::string>());
+  if (const json* v = field(*status, "SuccessValue")) {
+    if (!v->is_string()) return core::fail(core::ErrorCode::kInternal, "transaction SuccessValue is not a string");
+    if (!v->get<std::string>().empty()) {
+      auto bytes = core::base64_decode(v->get<std::string>());
       if (!bytes) return core::fail(core::ErrorCode::kInternal, "transaction SuccessValue is not base64");
       out.success_value = std::move(*bytes);
     }
     return out;
   }
-  if (status.is_object() && status.contains("Failure")) {
-    const json& f = status["Failure"];
-    std::string msg;
-    // {"ActionError":{"index":0,"kind":{"FunctionCallError":{"ExecutionError":"Smart contract panicked: ..."}}}}
-    const json kind = f.contains("ActionError") ? f["ActionError"].value("kind", json()) : f;
-    if (kind.is_object() && kind.contains("FunctionCallError") && kind["FunctionCallError"].is_object() &&
-        kind["FunctionCallError"].contains("ExecutionError") && kind["FunctionCallError"]["ExecutionError"].is_string()) {
-      msg = kind["FunctionCallError"]["ExecutionError"].get<std::string>();
-      constexpr std::string_view kPrefix = "Smart contract panicked: ";
-      if (msg.starts_with(kPrefix)) msg = msg.substr(kPrefix.size());
-    } else {
-      msg = describe(kind);
+  if (const json* f = field(*status, "Failure")) {
+    if (const json* ae = field(*f, "ActionError")) {
+      const json* kind = field(*ae, "kind");
+      const json* index = field(*ae, "index");
+      const std::string where = index != nullptr && index->is_number_unsigned()
+                                    ? "action " + std::to_string(index->get<std::uint64_t>()) + ": "
+                                    : std::string();
+      if (kind != nullptr) {
+        if (const json* fce = field(*kind, "FunctionCallError")) {
+          return core::fail(core::ErrorCode::kContractPanic,
+                            "contract panicked: " + clip(function_call_error_message(*fce)) + tx_note);
+        }
+        return core::fail(core::ErrorCode::kFailedPrecondition, "transaction failed: " + where + describe(*kind) + tx_note);
+      }
     }
-    return core::fail(core::ErrorCode::kContractPanic,
-                      "contract panicked: " + msg + (out.tx_hash.empty() ? "" : " (transaction " + out.tx_hash + ")"));
+    if (const json* ie = field(*f, "InvalidTxError")) {
+      auto e = tx_rejected(*ie);
+      e.message += tx_note;
+      return std::unexpected(e);
+    }
+    return core::fail(core::ErrorCode::kFailedPrecondition, "transaction failed: " + describe(*f) + tx_note);
   }
-  return core::fail(core::ErrorCode::kInternal, "transaction outcome status is neither SuccessValue nor Failure: " +
-                                                    first_key(status));
+  if (status->is_string()) {
+    // "NotStarted" / "Started": the transaction has not finished executing.
+    return core::fail(core::ErrorCode::kTimeout, "transaction has not finished executing: " + status->get<std::string>() + tx_note);
+  }
+  return core::fail(core::ErrorCode::kInternal, "transaction outcome status is neither SuccessValue nor Failure");
 }
 
 core::Result<TxOutcome> RpcClient::send_tx(const SignedTransaction& tx, const std::string& wait_until) {
   const auto bytes = encode_signed_transaction(tx);
   MPC_ASSIGN(json r, call("send_tx", json{{"signed_tx_base64", core::base64_encode(bytes)}, {"wait_until", wait_until}}));
-  if (wait_until == "NONE") {
+  if (field(r, "status") == nullptr) {
+    // Below EXECUTED_OPTIMISTIC the node answers {"final_execution_status": …} only.
     TxOutcome out;
     out.tx_hash = core::base58_encode(transaction_hash(tx.transaction));
-    out.raw = r;
+    out.raw = std::move(r);
     return out;
   }
+  return parse_outcome(r);
+}
+
+core::Result<TxOutcome> RpcClient::broadcast_tx_commit(const SignedTransaction& tx) {
+  const auto bytes = encode_signed_transaction(tx);
+  MPC_ASSIGN(json r, call("broadcast_tx_commit", json::array({core::base64_encode(bytes)})));
   return parse_outcome(r);
 }
 
@@ -215,6 +374,8 @@ core::Result<TxOutcome> RpcClient::tx_status(const std::string& tx_hash_base58, 
   MPC_ASSIGN(json r, call("tx", json{{"tx_hash", tx_hash_base58}, {"sender_account_id", sender_id}, {"wait_until", "FINAL"}}));
   return parse_outcome(r);
 }
+
+// ---------------------------------------------------------------- Signer
 
 Signer::Signer(RpcClient& rpc, std::string account_id, core::Ed25519SecretKey key)
     : rpc_(rpc), account_id_(std::move(account_id)), key_(std::move(key)) {}
@@ -232,11 +393,11 @@ core::Result<SignedTransaction> Signer::build(const std::string& receiver_id, co
     }
     nonce_ = ak->nonce;
   }
-  MPC_ASSIGN(auto block, rpc_.final_block());
+  MPC_ASSIGN(auto block, rpc_.block_final());
   Transaction tx;
   tx.signer_id = account_id_;
   tx.public_key = public_key();
-  tx.nonce = ++*nonce_;
+  tx.nonce = *nonce_ + 1;
   tx.receiver_id = receiver_id;
   tx.block_hash = block.hash;
   tx.actions = actions;
@@ -246,22 +407,40 @@ core::Result<SignedTransaction> Signer::build(const std::string& receiver_id, co
 core::Result<TxOutcome> Signer::send(const std::string& receiver_id, std::vector<Action> actions) {
   std::lock_guard lock(mu_);
   for (int attempt = 0; attempt < 2; ++attempt) {
-    MPC_ASSIGN(auto stx, build(receiver_id, actions, attempt > 0));
-    auto r = rpc_.send_tx(stx);
-    if (!r && r.error().code == core::ErrorCode::kTxRejected && attempt == 0 &&
-        (r.error().message.find("InvalidNonce") != std::string::npos ||
-         r.error().message.find("Expired") != std::string::npos)) {
-      continue;  // another client used this key, or the block hash aged: refresh and sign again
+    auto stx = build(receiver_id, actions, /*refresh=*/attempt > 0);
+    if (!stx) {
+      nonce_.reset();
+      return std::unexpected(stx.error());
     }
-    if (!r && r.error().code != core::ErrorCode::kContractPanic) nonce_.reset();
-    return r;
+    const std::uint64_t used = stx->transaction.nonce;
+    auto r = rpc_.send_tx(*stx);
+    if (r || is_contract_panic(r.error()) || r.error().code == core::ErrorCode::kFailedPrecondition) {
+      nonce_ = used;  // the transaction executed: its nonce is spent
+      return r;
+    }
+    nonce_.reset();  // unknown state: ask the chain next time
+    const bool stale = is_tx_rejected(r.error()) && (r.error().message.find("InvalidNonce") != std::string::npos ||
+                                                     r.error().message.find("Expired") != std::string::npos);
+    if (!stale || attempt > 0) return r;
+    // Another client used this key, or the block hash aged: refresh and sign again.
   }
-  return core::fail(core::ErrorCode::kTxRejected, "transaction rejected twice for its nonce");
+  return core::fail(core::ErrorCode::kInternal, "unreachable");
 }
 
 core::Result<TxOutcome> Signer::call(const std::string& contract_id, const std::string& method, const json& args,
                                      u128 deposit, std::uint64_t gas) {
   return send(contract_id, {function_call(method, args.dump(), gas, deposit)});
+}
+
+core::Result<json> Signer::call_function_json(const std::string& contract_id, const std::string& method,
+                                              const json& args, u128 deposit, std::uint64_t gas) {
+  MPC_ASSIGN(auto out, call(contract_id, method, args, deposit, gas));
+  if (out.success_value.empty()) return json();
+  json j = json::parse(out.success_value.begin(), out.success_value.end(), nullptr, false);
+  if (j.is_discarded()) {
+    return core::fail(core::ErrorCode::kInternal, method + " on " + contract_id + " returned a value that is not JSON");
+  }
+  return j;
 }
 
 }  // namespace mpc::near

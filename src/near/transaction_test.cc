@@ -25,6 +25,29 @@ constexpr const char* kSignedB64 =
     "6vXe+miR5HDtVsocpZ4FZPb79og0g7XZ1buNfbMw1Ag=";
 constexpr const char* kHash = "5DvhNDZNUbwhhXMqG4VGjpZ6agqX649HC7iz2hfCKfng";
 
+// Second vector, produced the same way (near-api-js 5.1.1 installed in a
+// scratch dir outside the repo, @near-js/transactions 1.3.3): signer
+// node0.sandbox, nonce 43, receiver mpc.sandbox, block hash 32 x 0x03, key as
+// above; actions actionCreators.deployContract([0,97,115,109]),
+// stake(1000, secp256k1 key with bytes 1..64), addKey(pk, fullAccessKey()),
+// deleteAccount("beneficiary.sandbox"), and signedDelegate of
+// buildDelegateAction({senderId: node1.sandbox, receiverId: mpc.sandbox,
+// actions: [functionCall("m", {x:2}, 1 Tgas, 0), transfer(7)], nonce 5,
+// maxBlockHeight 1000, publicKey pk}) signed with signDelegateAction by the
+// same key (its message signer hashing with sha256 first, as InMemorySigner
+// does: the signature covers the NEP-461 hash). signTransaction(tx, InMemorySigner) gave the hash;
+// SignedTransaction.encode() the bytes.
+constexpr const char* kSecp = "secp256k1:2Ana1pUpv2ZbMVkwF5FXapYeBEjdxDatLn7nvJkhgTSXbs59SyZSx866bXirPgj8QQVB57uxHJBG1YFvkRbFj4T";
+constexpr const char* kSigned2B64 =
+    "DQAAAG5vZGUwLnNhbmRib3gA6kpsY+KcUgq+9VB7Ey7F+ZVHdq6+vnuSQh7qaRRG0iwrAAAAAAAAAAsAAABtcGMuc2FuZGJveAMDAwMDAwMDAwMDAwMD"
+    "AwMDAwMDAwMDAwMDAwMDAwMDBQAAAAEEAAAAAGFzbQToAwAAAAAAAAAAAAAAAAAAAQECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUm"
+    "JygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0AFAOpKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIsAAAAAAAAAAABBxMAAABiZW5lZmljaWFyeS5z"
+    "YW5kYm94CA0AAABub2RlMS5zYW5kYm94CwAAAG1wYy5zYW5kYm94AgAAAAIBAAAAbQcAAAB7IngiOjJ9ABCl1OgAAAAAAAAAAAAAAAAAAAAAAAAAAwcA"
+    "AAAAAAAAAAAAAAAAAAAFAAAAAAAAAOgDAAAAAAAAAOpKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIsABH/Lu/o+nX3+JvuyX/FQW3Kbxv9ZxMJ"
+    "E69/QbyKvuUnQ6lNsVtUvVWx/TQJRZ+cRGHDCyRpbfjzfyMFwUeeXAMAGbnW8WOc94YzxHOhF3Xo3ekpe0IhqXnH5BpF7W1ou67Nt6IVKrfjqCv2210A"
+    "xLbN1DSbvlxBZl5Dv9wSOvRjCA==";
+constexpr const char* kHash2 = "CLBJV9cXFzMpehevGdTVpRUp3jM3Xw8WHqJneHXBh7BJ";
+
 Transaction reference_transaction() {
   auto key = *core::parse_ed25519_secret_key(kSecret);
   core::NearPublicKey pk{key.public_key()};
@@ -40,6 +63,106 @@ Transaction reference_transaction() {
   tx.actions.push_back(DeleteKeyAction{pk});
   tx.actions.push_back(CreateAccountAction{});
   return tx;
+}
+
+Transaction reference_transaction2() {
+  auto key = *core::parse_ed25519_secret_key(kSecret);
+  core::NearPublicKey pk{key.public_key()};
+  DelegateAction d;
+  d.sender_id = "node1.sandbox";
+  d.receiver_id = "mpc.sandbox";
+  d.actions = {function_call("m", R"({"x":2})", 1'000'000'000'000ull, 0), TransferAction{7}};
+  d.nonce = 5;
+  d.max_block_height = 1000;
+  d.public_key = pk;
+  Transaction tx;
+  tx.signer_id = "node0.sandbox";
+  tx.public_key = pk;
+  tx.nonce = 43;
+  tx.receiver_id = "mpc.sandbox";
+  tx.block_hash.fill(3);
+  tx.actions.push_back(DeployContractAction{{0, 97, 115, 109}});
+  tx.actions.push_back(StakeAction{1000, *core::NearPublicKey::parse(kSecp)});
+  tx.actions.push_back(AddKeyAction{pk, AccessKey{0, FullAccessPermission{}}});
+  tx.actions.push_back(DeleteAccountAction{"beneficiary.sandbox"});
+  tx.actions.push_back(sign_delegate_action(std::move(d), key));
+  return tx;
+}
+
+TEST(Transaction, encodes_the_other_actions_and_delegate_exactly_as_near_api_js) {
+  auto key = *core::parse_ed25519_secret_key(kSecret);
+  auto signed_tx = sign_transaction(reference_transaction2(), key);
+  EXPECT_EQ(core::base64_encode(encode_signed_transaction(signed_tx)), kSigned2B64);
+  EXPECT_EQ(core::base58_encode(transaction_hash(signed_tx.transaction)), kHash2);
+
+  auto bytes = *core::base64_decode(kSigned2B64);
+  auto decoded = decode_signed_transaction(bytes);
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  EXPECT_EQ(decoded->transaction, reference_transaction2());
+  EXPECT_TRUE(verify_signature(*decoded));
+  // The delegate signature near-api-js made verifies under our NEP-461 hash.
+  const auto& delegate = std::get<SignedDelegateAction>(decoded->transaction.actions.at(4));
+  EXPECT_TRUE(verify_signature(delegate));
+  auto tampered = delegate;
+  tampered.delegate_action.max_block_height += 1;
+  EXPECT_FALSE(verify_signature(tampered));
+}
+
+TEST(Transaction, every_truncation_of_the_delegate_vector_is_rejected) {
+  auto bytes = *core::base64_decode(kSigned2B64);
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_FALSE(decode_signed_transaction(core::ByteView(bytes).first(n))) << n;
+  }
+}
+
+TEST(Transaction, a_delegate_inside_a_delegate_is_rejected) {
+  BorshWriter w;
+  w.string("a");
+  w.u8(0);
+  w.fixed(core::Bytes(32, 1));
+  w.u64(1);
+  w.string("b");
+  w.fixed(core::Bytes(32, 2));
+  w.u32(1);  // one action
+  w.u8(8);   // Delegate
+  w.string("s");
+  w.string("r");
+  w.u32(1);
+  w.u8(8);  // nested Delegate
+  auto r = decode_transaction(w.data());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("another delegate"), std::string::npos) << r.error().message;
+}
+
+TEST(Transaction, bad_option_and_permission_tags_are_rejected) {
+  auto tx = reference_transaction();
+  tx.actions = {AddKeyAction{tx.public_key, AccessKey{0, FunctionCallPermission{std::nullopt, "r", {}}}}};
+  auto bytes = encode_transaction(tx);
+  ASSERT_TRUE(decode_transaction(bytes));
+  // Layout from the end: perm tag(1) option tag(1) receiver "r"(4+1) count(4).
+  auto bad_option = bytes;
+  bad_option[bad_option.size() - 10] = 2;
+  auto r = decode_transaction(bad_option);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("Option"), std::string::npos) << r.error().message;
+  auto bad_perm = bytes;
+  bad_perm[bad_perm.size() - 11] = 2;
+  r = decode_transaction(bad_perm);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("permission tag 2"), std::string::npos) << r.error().message;
+}
+
+TEST(Transaction, encode_decode_round_trips_every_action) {
+  auto tx = reference_transaction2();
+  for (const auto& a : reference_transaction().actions) tx.actions.push_back(a);
+  auto decoded = decode_transaction(encode_transaction(tx));
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  EXPECT_EQ(*decoded, tx);
+  SignedTransaction secp{tx, Signature{1, core::Bytes(65, 9)}};
+  auto d2 = decode_signed_transaction(encode_signed_transaction(secp));
+  ASSERT_TRUE(d2) << d2.error().message;
+  EXPECT_EQ(*d2, secp);
+  EXPECT_FALSE(verify_signature(secp));
 }
 
 TEST(Transaction, encodes_and_signs_exactly_as_near_api_js) {
@@ -121,6 +244,26 @@ TEST(Borsh, integers_are_little_endian_and_u128_round_trips) {
   EXPECT_EQ(*r.u32("a"), 0x01020304u);
   EXPECT_EQ(static_cast<std::uint64_t>(*r.u128("b") >> 64), 0x1122334455667788ull);
   EXPECT_TRUE(r.finish());
+}
+
+}  // namespace
+}  // namespace mpc::near
+
+namespace mpc::near {
+namespace {
+
+TEST(Transaction, corrupting_any_byte_never_crashes_and_round_trips_when_accepted) {
+  const auto original = *core::base64_decode(kSigned2B64);
+  for (std::size_t i = 0; i < original.size(); ++i) {
+    for (std::uint8_t v : {std::uint8_t{0x00}, std::uint8_t{0xff}, std::uint8_t{0x09}}) {
+      auto bytes = original;
+      bytes[i] = v;
+      auto r = decode_signed_transaction(bytes);
+      if (r) {
+        EXPECT_EQ(encode_signed_transaction(*r), bytes) << "byte " << i;
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -1,12 +1,16 @@
 #include "net/http_client.h"
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <cctype>
 #include <charconv>
 #include <optional>
 
@@ -17,57 +21,166 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+// ---------------------------------------------------------------- Url
+
+namespace {
+
+bool is_host_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+}
+
+}  // namespace
 
 core::Result<Url> Url::parse(std::string_view text) {
+  if (text.size() > 8192) return core::invalid("URL is longer than 8192 characters");
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+      return core::invalid("URL contains whitespace or a control character");
+    }
+  }
   Url u;
-  auto scheme_end = text.find("://");
+  const auto scheme_end = text.find("://");
   if (scheme_end == std::string_view::npos) return core::invalid("URL must start with http:// or https://");
-  u.scheme = std::string(text.substr(0, scheme_end));
-  if (u.scheme != "http" && u.scheme != "https") return core::invalid("URL scheme must be http or https");
+  std::string scheme(text.substr(0, scheme_end));
+  for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (scheme != "http" && scheme != "https") return core::invalid("URL scheme must be http or https");
+  u.scheme = std::move(scheme);
+
   std::string_view rest = text.substr(scheme_end + 3);
-  auto path_start = rest.find_first_of("/?");
+  if (auto hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
+  const auto path_start = rest.find_first_of("/?");
   std::string_view authority = rest.substr(0, path_start);
   u.target = path_start == std::string_view::npos ? "/" : std::string(rest.substr(path_start));
-  if (!u.target.empty() && u.target[0] == '?') u.target = "/" + u.target;
+  if (u.target[0] == '?') u.target = "/" + u.target;
   if (auto at = authority.rfind('@'); at != std::string_view::npos) authority = authority.substr(at + 1);
   if (authority.empty()) return core::invalid("URL has no host");
+
   std::string_view port;
+  bool has_port = false;
   if (authority.front() == '[') {
-    auto close = authority.find(']');
+    const auto close = authority.find(']');
     if (close == std::string_view::npos) return core::invalid("URL has an unterminated IPv6 address");
     u.host = std::string(authority.substr(1, close - 1));
-    std::string_view after = authority.substr(close + 1);
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address_v6(u.host, ec);
+    if (ec) return core::invalid("URL has an invalid IPv6 address");
+    (void)addr;
+    const std::string_view after = authority.substr(close + 1);
     if (!after.empty()) {
       if (after[0] != ':') return core::invalid("URL has garbage after the IPv6 address");
       port = after.substr(1);
+      has_port = true;
     }
   } else {
-    auto colon = authority.find(':');
+    const auto colon = authority.find(':');
     u.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-  }
-  if (u.host.empty()) return core::invalid("URL has no host");
-  for (char c : u.host) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '_')) {
-      return core::invalid("URL host contains an invalid character");
+    if (colon != std::string_view::npos) {
+      port = authority.substr(colon + 1);
+      has_port = true;
+    }
+    if (u.host.empty()) return core::invalid("URL has no host");
+    if (u.host.size() > 253) return core::invalid("URL host is too long");
+    for (char c : u.host) {
+      if (!is_host_char(c)) return core::invalid("URL host contains an invalid character");
     }
   }
-  if (port.empty()) {
+  if (u.host.empty()) return core::invalid("URL has no host");
+  if (!has_port) {
     u.port = u.scheme == "https" ? "443" : "80";
   } else {
     unsigned p = 0;
     auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-    if (ec != std::errc() || ptr != port.data() + port.size() || p == 0 || p > 65535) {
+    if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || p == 0 || p > 65535) {
       return core::invalid("URL has an invalid port");
     }
-    u.port = std::string(port);
+    u.port = std::to_string(p);
   }
   return u;
 }
 
+std::string Url::host_port() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + port;
+  return host + ":" + port;
+}
+
+// ---------------------------------------------------------------- client
+
+namespace {
+
+// Runs one asynchronous operation to completion on `ioc` and returns its
+// error code. Deadlines are enforced by the stream (beast::tcp_stream
+// expiry), which completes the operation with beast::error::timeout.
+template <typename Start>
+beast::error_code run_op(asio::io_context& ioc, Start&& start) {
+  beast::error_code result = asio::error::would_block;
+  start([&result](beast::error_code ec, auto&&...) { result = ec; });
+  ioc.restart();
+  ioc.run();
+  return result;
+}
+
+bool is_http_parse_error(const beast::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_version).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message;
+}
+
+core::Error classify(const beast::error_code& ec, const std::string& what, const HttpClientOptions& options) {
+  if (ec == beast::error::timeout) {
+    return core::Error{core::ErrorCode::kTimeout,
+                       what + ": no answer within " + std::to_string(options.timeout.count()) + " ms"};
+  }
+  if (ec == http::error::body_limit) {
+    return core::Error{core::ErrorCode::kInvalidArgument,
+                       what + ": the response body is larger than the " + std::to_string(options.body_limit) +
+                           "-byte limit"};
+  }
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+    return core::Error{core::ErrorCode::kInvalidArgument, what + ": the response header is too large"};
+  }
+  if (is_http_parse_error(ec)) {
+    return core::Error{core::ErrorCode::kInvalidArgument, what + ": malformed HTTP response (" + ec.message() + ")"};
+  }
+  return core::Error{core::ErrorCode::kUnavailable, what + ": " + ec.message()};
+}
+
+bool is_ip_literal(const std::string& host) {
+  boost::system::error_code ec;
+  (void)asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+}  // namespace
+
 struct HttpClient::Impl {
   asio::io_context ioc;
-  std::optional<beast::tcp_stream> plain;  // kept alive between requests
+  std::optional<beast::tcp_stream> plain;  // a kept-alive http:// connection
+  std::optional<ssl::context> tls;         // created on first https:// request
+
+  core::Result<tcp::resolver::results_type> resolve(const Url& url) {
+    tcp::resolver resolver(ioc);
+    tcp::resolver::results_type results;
+    auto ec = run_op(ioc, [&](auto handler) {
+      resolver.async_resolve(url.host, url.port,
+                             [&results, handler](beast::error_code ec, tcp::resolver::results_type r) mutable {
+                               results = std::move(r);
+                               handler(ec);
+                             });
+    });
+    if (ec) return core::fail(core::ErrorCode::kUnavailable, "cannot resolve " + url.host_port() + ": " + ec.message());
+    return results;
+  }
+
+  core::Status connect(beast::tcp_stream& stream, const Url& url, Clock::time_point deadline,
+                       const HttpClientOptions& options) {
+    MPC_ASSIGN(auto endpoints, resolve(url));
+    if (Clock::now() >= deadline) return core::fail(core::ErrorCode::kTimeout, "resolving " + url.host_port() + ": deadline passed");
+    stream.expires_at(deadline);
+    auto ec = run_op(ioc, [&](auto handler) { stream.async_connect(endpoints, handler); });
+    if (ec) return std::unexpected(classify(ec, "cannot connect to " + url.host_port(), options));
+    return {};
+  }
 };
 
 HttpClient::HttpClient(Url url, HttpClientOptions options)
@@ -77,87 +190,124 @@ HttpClient::~HttpClient() = default;
 
 namespace {
 
-core::Error net_error(const beast::error_code& ec, const std::string& where) {
-  if (ec == beast::error::timeout) {
-    return core::Error{core::ErrorCode::kTimeout, where + ": no answer before the deadline"};
-  }
-  if (ec == http::error::body_limit || ec == http::error::header_limit) {
-    return core::Error{core::ErrorCode::kInvalidArgument, where + ": the response is larger than the limit"};
-  }
-  return core::Error{core::ErrorCode::kUnavailable, where + ": " + ec.message()};
-}
+struct Exchange {
+  beast::error_code ec;
+  bool wrote = false;       // the request was written completely
+  bool got_some = false;    // some response bytes arrived
+  bool keep_alive = false;
+  HttpResult result;
+};
 
 template <typename Stream>
-core::Result<HttpResult> exchange(Stream& stream, beast::tcp_stream& tcp_layer, const Url& url, http::verb method,
-                                  std::string body, std::string_view content_type, const HttpClientOptions& options) {
-  http::request<http::string_body> req{method, url.target, 11};
-  req.set(http::field::host, url.host);
-  req.set(http::field::user_agent, "mpc-backup");
-  req.set(http::field::content_type, content_type);
-  req.keep_alive(true);
-  req.body() = std::move(body);
-  req.prepare_payload();
-  beast::error_code ec;
-  tcp_layer.expires_after(options.timeout);
-  http::write(stream, req, ec);
-  if (ec) return std::unexpected(net_error(ec, "HTTP request to " + url.host_port()));
+Exchange exchange(asio::io_context& ioc, Stream& stream, beast::tcp_stream& tcp_layer, Clock::time_point deadline,
+                  const http::request<http::string_body>& req, const HttpClientOptions& options) {
+  Exchange x;
+  tcp_layer.expires_at(deadline);
+  x.ec = run_op(ioc, [&](auto handler) { http::async_write(stream, req, handler); });
+  if (x.ec) return x;
+  x.wrote = true;
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(options.body_limit);
-  http::read(stream, buffer, parser, ec);
-  if (ec) return std::unexpected(net_error(ec, "HTTP response from " + url.host_port()));
+  parser.header_limit(64 << 10);
+  x.ec = run_op(ioc, [&](auto handler) { http::async_read(stream, buffer, parser, handler); });
+  x.got_some = parser.got_some();
+  if (x.ec) return x;
   auto res = parser.release();
-  return HttpResult{res.result_int(), std::move(res.body())};
+  x.keep_alive = res.keep_alive();
+  x.result.status = res.result_int();
+  x.result.content_type = std::string(res[http::field::content_type]);
+  x.result.body = std::move(res.body());
+  return x;
 }
 
 }  // namespace
 
-core::Result<HttpResult> HttpClient::request(http::verb method, std::string body, std::string_view content_type) {
+core::Result<HttpResult> HttpClient::request(http::verb method, std::string body, std::string_view content_type,
+                                             const HttpHeaders& headers) {
+  const auto deadline = Clock::now() + options_.timeout;
   const std::string where = url_.host_port();
-  beast::error_code ec;
-  tcp::resolver resolver(impl_->ioc);
-  auto connect = [&](beast::tcp_stream& stream) -> core::Status {
-    auto endpoints = resolver.resolve(url_.host, url_.port, ec);
-    if (ec) return core::fail(core::ErrorCode::kUnavailable, "cannot resolve " + where + ": " + ec.message());
-    stream.expires_after(options_.timeout);
-    stream.connect(endpoints, ec);
-    if (ec) return std::unexpected(net_error(ec, "cannot connect to " + where));
-    return {};
-  };
+
+  http::request<http::string_body> req{method, url_.target, 11};
+  req.set(http::field::host, url_.port == (url_.scheme == "https" ? "443" : "80")
+                                 ? (url_.host.find(':') != std::string::npos ? "[" + url_.host + "]" : url_.host)
+                                 : where);
+  req.set(http::field::user_agent, "mpc-backup");
+  if (!body.empty() || method == http::verb::post || method == http::verb::put) {
+    req.set(http::field::content_type, content_type);
+  }
+  for (const auto& [name, value] : headers) {
+    if (name.find_first_of("\r\n:") != std::string::npos || value.find_first_of("\r\n") != std::string::npos) {
+      return core::invalid("HTTP header '" + name.substr(0, name.find_first_of("\r\n")) + "' contains a line break");
+    }
+    req.set(name, value);
+  }
+  req.keep_alive(url_.scheme == "http");
+  req.body() = std::move(body);
+  req.prepare_payload();
 
   if (url_.scheme == "http") {
-    // Reuse a kept-alive connection once; if it was closed by the peer, reconnect.
+    // A kept-alive connection may have been closed by the server meanwhile:
+    // if it fails before any response byte arrives, reconnect once.
     for (int attempt = 0; attempt < 2; ++attempt) {
       const bool reused = impl_->plain.has_value();
       if (!reused) {
         impl_->plain.emplace(impl_->ioc);
-        if (auto st = connect(*impl_->plain); !st) {
+        if (auto st = impl_->connect(*impl_->plain, url_, deadline, options_); !st) {
           impl_->plain.reset();
           return std::unexpected(st.error());
         }
       }
-      auto r = exchange(*impl_->plain, *impl_->plain, url_, method, body, content_type, options_);
-      if (r) return r;
+      auto x = exchange(impl_->ioc, *impl_->plain, *impl_->plain, deadline, req, options_);
+      if (!x.ec) {
+        if (!x.keep_alive) impl_->plain.reset();
+        return std::move(x.result);
+      }
       impl_->plain.reset();
-      if (!reused || r.error().code != core::ErrorCode::kUnavailable) return r;
+      const bool stale = reused && !x.got_some && x.ec != beast::error::timeout;
+      if (!stale) {
+        return std::unexpected(classify(x.ec, (x.wrote ? "HTTP response from " : "HTTP request to ") + where, options_));
+      }
     }
     return core::fail(core::ErrorCode::kUnavailable, "connection to " + where + " keeps closing");
   }
 
-  ssl::context ctx(ssl::context::tls_client);
-  ctx.set_default_verify_paths(ec);
-  ctx.set_verify_mode(ssl::verify_peer);
-  beast::ssl_stream<beast::tcp_stream> stream(impl_->ioc, ctx);
-  if (!SSL_set_tlsext_host_name(stream.native_handle(), url_.host.c_str())) {
-    return core::fail(core::ErrorCode::kInternal, "cannot set TLS server name for " + where);
+  if (!impl_->tls) {
+    impl_->tls.emplace(ssl::context::tls_client);
+    beast::error_code ec;
+    impl_->tls->set_default_verify_paths(ec);
+    if (ec) {
+      impl_->tls.reset();
+      return core::fail(core::ErrorCode::kInternal, "cannot load the system CA certificates: " + ec.message());
+    }
+    impl_->tls->set_verify_mode(ssl::verify_peer);
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(impl_->ioc, *impl_->tls);
+  if (!is_ip_literal(url_.host) && !SSL_set_tlsext_host_name(stream.native_handle(), url_.host.c_str())) {
+    return core::fail(core::ErrorCode::kInternal, "cannot set the TLS server name for " + where);
   }
   stream.set_verify_callback(ssl::host_name_verification(url_.host));
-  MPC_TRY(connect(beast::get_lowest_layer(stream)));
-  stream.handshake(ssl::stream_base::client, ec);
-  if (ec) return std::unexpected(net_error(ec, "TLS handshake with " + where));
-  auto r = exchange(stream, beast::get_lowest_layer(stream), url_, method, std::move(body), content_type, options_);
-  stream.shutdown(ec);
-  return r;
+  MPC_TRY(impl_->connect(beast::get_lowest_layer(stream), url_, deadline, options_));
+  beast::get_lowest_layer(stream).expires_at(deadline);
+  auto ec = run_op(impl_->ioc, [&](auto handler) { stream.async_handshake(ssl::stream_base::client, handler); });
+  if (ec) {
+    auto e = classify(ec, "TLS handshake with " + where, options_);
+    return std::unexpected(e);
+  }
+  auto x = exchange(impl_->ioc, stream, beast::get_lowest_layer(stream), deadline, req, options_);
+  if (x.ec) return std::unexpected(classify(x.ec, (x.wrote ? "HTTP response from " : "HTTP request to ") + where, options_));
+  // Best-effort close_notify, bounded by a short deadline; the answer is already in hand.
+  beast::get_lowest_layer(stream).expires_after(std::chrono::milliseconds(500));
+  (void)run_op(impl_->ioc, [&](auto handler) { stream.async_shutdown(handler); });
+  return std::move(x.result);
+}
+
+core::Result<HttpResult> HttpClient::get(const HttpHeaders& headers) {
+  return request(http::verb::get, std::string(), "application/json", headers);
+}
+
+core::Result<HttpResult> HttpClient::post(std::string body, std::string_view content_type, const HttpHeaders& headers) {
+  return request(http::verb::post, std::move(body), content_type, headers);
 }
 
 }  // namespace mpc::net
