@@ -612,4 +612,19 @@ Status check_keyshares_cover_keyset(const std::vector<Keyshare>& shares, const K
   return {};
 }
 
+void wipe_private_shares(json& j) {
+  if (j.is_array()) {
+    for (auto& item : j) wipe_private_shares(item);
+  } else if (j.is_object()) {
+    for (auto& [name, value] : j.items()) {
+      if (name == "private_share" && value.is_string()) {
+        auto& s = value.get_ref<std::string&>();
+        secure_wipe(s.data(), s.size());
+      } else if (value.is_structured()) {
+        wipe_private_shares(value);
+      }
+    }
+  }
+}
+
 }  // namespace mpc::core

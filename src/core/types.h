@@ -210,6 +210,11 @@ json to_json(const MigrationInfo& v);
 json to_json(const RunningState& v);
 json to_json(const ProtocolState& v);
 
+// Overwrites, in place, every "private_share" string inside a JSON value
+// holding keyshares (an array of Keyshare, or {"keyshares":[…]}), so that a
+// parsed or built tree can be dropped without leaving secrets in memory.
+void wipe_private_shares(json& j);
+
 // ---- rules ----
 
 // The keyset a backup must hold (interop §6): Running -> keyset;

@@ -1,0 +1,537 @@
+#include "backup/home.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <ctime>
+#include <numeric>
+
+#include "core/bytes.h"
+#include "core/file_util.h"
+
+namespace mpc::backup {
+
+using core::Error;
+using core::ErrorCode;
+using core::fail;
+using core::invalid;
+using core::json;
+using core::Result;
+using core::SecretBytes;
+using core::SecretString;
+using core::Status;
+
+namespace {
+
+constexpr std::size_t kSeedSize = 32;
+constexpr std::size_t kMaxSecretsFile = 64 << 10;
+constexpr std::size_t kMaxBackupFile = 64 << 20;
+constexpr std::string_view kDataTempPrefix = ".tmp-";      // in permanent_keys/
+constexpr std::string_view kLinkTempPrefix = ".key.tmp-";  // in the home directory
+
+// Overwrites every string and number inside a parsed JSON value (parsed
+// secrets and decrypted key shares) before it is freed.
+void wipe_json(json& j) {
+  if (j.is_string()) {
+    auto& s = j.get_ref<std::string&>();
+    core::secure_wipe(s.data(), s.size());
+  } else if (j.is_number()) {
+    j = 0;
+  } else if (j.is_structured()) {
+    for (auto& e : j) wipe_json(e);
+  }
+}
+
+struct JsonWiper {
+  json& j;
+  ~JsonWiper() { wipe_json(j); }
+};
+
+Error io_error(const std::string& what, const fs::path& path, int err) {
+  return Error{err == ENOENT ? ErrorCode::kNotFound
+               : err == EEXIST ? ErrorCode::kAlreadyExists
+               : err == EACCES ? ErrorCode::kPermissionDenied
+                               : ErrorCode::kInternal,
+               what + " " + path.string() + ": " + std::strerror(err)};
+}
+
+Status sync_directory(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return std::unexpected(io_error("cannot open directory", dir, errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return std::unexpected(io_error("cannot fsync directory", dir, err));
+  return {};
+}
+
+std::string random_suffix() { return core::hex_encode(core::random_bytes(8)); }
+
+// Holds an exclusive flock on a directory for its lifetime.
+class DirLock {
+ public:
+  static Result<DirLock> acquire(const fs::path& dir) {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return std::unexpected(io_error("cannot open directory", dir, errno));
+    while (::flock(fd, LOCK_EX) != 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return std::unexpected(io_error("cannot lock directory", dir, err));
+    }
+    return DirLock(fd);
+  }
+  DirLock(DirLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  DirLock(const DirLock&) = delete;
+  DirLock& operator=(const DirLock&) = delete;
+  DirLock& operator=(DirLock&&) = delete;
+  ~DirLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
+  }
+
+ private:
+  explicit DirLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+// Removes leftovers of interrupted stores (only names we create as temporaries).
+void remove_temporaries(const fs::path& dir, std::string_view prefix) {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.starts_with(prefix) && it->symlink_status(ec).type() == fs::file_type::regular) {
+      ::unlink(it->path().c_str());
+    }
+  }
+}
+
+Result<SecretBytes> secret_byte_array(const json& obj, const char* field, std::size_t n) {
+  const std::string what = std::string("secrets.json field \"") + field + "\"";
+  const std::string shape = " must be an array of " + std::to_string(n) + " integers in 0..255";
+  auto it = obj.find(field);
+  if (it == obj.end()) return invalid(what + " is missing");
+  if (!it->is_array()) return invalid(what + shape);
+  if (it->size() != n) return invalid(what + shape + " (it has " + std::to_string(it->size()) + " elements)");
+  SecretBytes out(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const json& e = (*it)[i];
+    std::uint64_t v = 256;
+    if (e.is_number_unsigned()) {
+      v = e.get<std::uint64_t>();
+    } else if (e.is_number_integer() && e.get<std::int64_t>() >= 0) {
+      v = static_cast<std::uint64_t>(e.get<std::int64_t>());
+    }
+    if (v > 255) return invalid(what + shape + " (element " + std::to_string(i) + " is not)");
+    out.data()[i] = static_cast<std::uint8_t>(v);
+  }
+  return out;
+}
+
+void append_byte_array(std::string& out, const char* field, core::ByteView bytes) {
+  out += '"';
+  out += field;
+  out += "\":[";
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    if (i != 0) out += ',';
+    char buf[4];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, static_cast<unsigned>(bytes[i]));
+    out.append(buf, end);
+    core::secure_wipe(buf, sizeof buf);
+  }
+  out += ']';
+}
+
+std::string utc_timestamp() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  return buf;
+}
+
+std::optional<std::uint64_t> parse_decimal(std::string_view s) {
+  if (s.empty() || (s.size() > 1 && s[0] == '0')) return std::nullopt;  // canonical form only
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
+
+bool same_share(const core::Keyshare& a, const core::Keyshare& b) {
+  return a.key_id == b.key_id && a.kind == b.kind && a.public_key == b.public_key &&
+         core::constant_time_equal(core::as_bytes(a.private_share.reveal()), core::as_bytes(b.private_share.reveal()));
+}
+
+bool same_backup(const StoredBackup& a, const std::vector<const core::Keyshare*>& b, std::uint64_t epoch) {
+  if (a.epoch_id != epoch || a.keyshares.size() != b.size()) return false;
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    if (!same_share(a.keyshares[i], *b[i])) return false;
+  }
+  return true;
+}
+
+std::string domain_list(const std::vector<std::uint64_t>& ids) {
+  std::string out;
+  for (auto id : ids) out += (out.empty() ? "" : ", ") + std::to_string(id);
+  return out;
+}
+
+}  // namespace
+
+// ---- secrets ----
+
+Secrets Secrets::generate() {
+  SecretBytes aes(kAesKeySize);
+  core::random_fill(aes.mutable_view());
+  return Secrets{core::Ed25519SecretKey::generate(), core::Ed25519SecretKey::generate(), std::move(aes)};
+}
+
+Secrets Secrets::clone() const {
+  return Secrets{p2p_private_key.clone(), near_signer_key.clone(), local_storage_aes_key.clone()};
+}
+
+Result<Secrets> parse_secrets_json(std::string_view text) {
+  // No exceptions and no parser message: it could quote the input.
+  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  JsonWiper wiper{j};
+  if (j.is_discarded()) return invalid("secrets.json is not valid JSON");
+  if (!j.is_object()) return invalid("secrets.json must be a JSON object");
+  MPC_ASSIGN(SecretBytes p2p, secret_byte_array(j, "p2p_private_key", kSeedSize));
+  MPC_ASSIGN(SecretBytes signer, secret_byte_array(j, "near_signer_key", kSeedSize));
+  MPC_ASSIGN(SecretBytes aes, secret_byte_array(j, "local_storage_aes_key", Secrets::kAesKeySize));
+  auto p2p_key = core::Ed25519SecretKey::from_seed(p2p.view());
+  if (!p2p_key) return invalid("secrets.json field \"p2p_private_key\" is not a usable Ed25519 seed");
+  auto signer_key = core::Ed25519SecretKey::from_seed(signer.view());
+  if (!signer_key) return invalid("secrets.json field \"near_signer_key\" is not a usable Ed25519 seed");
+  return Secrets{std::move(*p2p_key), std::move(*signer_key), std::move(aes)};
+}
+
+SecretString secrets_to_json(const Secrets& secrets) {
+  std::string out;
+  out.reserve(512);  // no reallocation: no stray copies of the text
+  out += '{';
+  append_byte_array(out, "p2p_private_key", secrets.p2p_private_key.seed().view());
+  out += ',';
+  append_byte_array(out, "near_signer_key", secrets.near_signer_key.seed().view());
+  out += ',';
+  append_byte_array(out, "local_storage_aes_key", secrets.local_storage_aes_key.view());
+  out += '}';
+  return SecretString(std::move(out));
+}
+
+// ---- home ----
+
+Result<Secrets> BackupHome::load_secrets() const {
+  const fs::path path = secrets_file();
+  auto text = core::read_file(path, kMaxSecretsFile);
+  if (!text) {
+    if (text.error().code == ErrorCode::kNotFound) {
+      return fail(ErrorCode::kNotFound, "no secrets.json in " + dir_.string() + " (generate the keys first)");
+    }
+    return std::unexpected(text.error());
+  }
+  SecretString guard(std::move(*text));
+  auto secrets = parse_secrets_json(guard.reveal());
+  if (!secrets) return std::unexpected(secrets.error().context(path.string()));
+  return secrets;
+}
+
+Result<std::optional<fs::path>> BackupHome::write_secrets(const Secrets& secrets, bool force) const {
+  if (secrets.local_storage_aes_key.size() != Secrets::kAesKeySize) {
+    return invalid("local_storage_aes_key must be 16 bytes");
+  }
+  MPC_TRY(core::ensure_directory(dir_, 0700));
+  const fs::path path = secrets_file();
+  SecretString text = secrets_to_json(secrets);
+  const core::ByteView data = core::as_bytes(text.reveal());
+  if (!force) {
+    auto st = core::write_file_exclusive(path, data, 0600);
+    if (!st && st.error().code == ErrorCode::kAlreadyExists) {
+      return fail(ErrorCode::kAlreadyExists, path.string() +
+                                                 " already exists; refusing to overwrite it (forcing replaces it and "
+                                                 "keeps a timestamped copy of the old file)");
+    }
+    MPC_TRY(st);
+    return std::optional<fs::path>{};
+  }
+
+  std::optional<fs::path> copy;
+  auto old = core::read_file(path, kMaxSecretsFile);
+  if (old) {
+    SecretString old_text(std::move(*old));
+    const std::string base = path.filename().string() + ".bak-" + utc_timestamp();
+    for (int i = 1;; ++i) {
+      fs::path candidate = dir_ / (i == 1 ? base : base + "-" + std::to_string(i));
+      auto st = core::write_file_exclusive(candidate, core::as_bytes(old_text.reveal()), 0600);
+      if (st) {
+        copy = candidate;
+        break;
+      }
+      if (st.error().code != ErrorCode::kAlreadyExists || i >= 100) {
+        return std::unexpected(st.error().context("keeping a copy of the old secrets.json"));
+      }
+    }
+  } else if (old.error().code != ErrorCode::kNotFound) {
+    return std::unexpected(old.error());
+  }
+  MPC_TRY(core::write_file_atomic(path, data, 0600));
+  return copy;
+}
+
+Result<GenerateOutcome> BackupHome::generate_secrets(bool force) const {
+  Secrets secrets = Secrets::generate();
+  MPC_ASSIGN(auto copy, write_secrets(secrets, force));
+  return GenerateOutcome{std::move(secrets), std::move(copy)};
+}
+
+// ---- backup store ----
+
+std::string BackupStore::file_name(std::uint64_t epoch_id, std::uint64_t domains) {
+  return "epoch_" + std::to_string(epoch_id) + "_with_" + std::to_string(domains) + "_domains";
+}
+
+std::optional<BackupFileInfo> BackupStore::parse_file_name(std::string_view name) {
+  constexpr std::string_view kPrefix = "epoch_", kMiddle = "_with_", kSuffix = "_domains";
+  if (!name.starts_with(kPrefix) || !name.ends_with(kSuffix)) return std::nullopt;
+  std::string_view body = name.substr(kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size());
+  auto mid = body.find(kMiddle);
+  if (mid == std::string_view::npos) return std::nullopt;
+  auto epoch = parse_decimal(body.substr(0, mid));
+  auto domains = parse_decimal(body.substr(mid + kMiddle.size()));
+  if (!epoch || !domains) return std::nullopt;
+  return BackupFileInfo{*epoch, *domains, fs::path(name), false};
+}
+
+Result<std::vector<BackupFileInfo>> BackupStore::list() const {
+  std::vector<BackupFileInfo> out;
+  const fs::path dir = home_.permanent_keys_dir();
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return out;
+  struct stat key_st {};
+  const bool have_key = ::stat(home_.key_link().c_str(), &key_st) == 0;
+  fs::directory_iterator it(dir, ec);
+  if (ec) return fail(ErrorCode::kInternal, "cannot list " + dir.string() + ": " + ec.message());
+  for (fs::directory_iterator end; it != end; it.increment(ec)) {
+    if (ec) return fail(ErrorCode::kInternal, "cannot list " + dir.string() + ": " + ec.message());
+    auto info = parse_file_name(it->path().filename().string());
+    if (!info || it->symlink_status(ec).type() != fs::file_type::regular) continue;
+    info->path = it->path();
+    struct stat st {};
+    info->is_current = have_key && ::stat(info->path.c_str(), &st) == 0 && same_file(st, key_st);
+    out.push_back(std::move(*info));
+  }
+  std::sort(out.begin(), out.end(), [](const BackupFileInfo& a, const BackupFileInfo& b) {
+    return std::pair(a.epoch_id, a.domains) < std::pair(b.epoch_id, b.domains);
+  });
+  return out;
+}
+
+Result<StoredBackup> BackupStore::decrypt_and_parse(const fs::path& path, std::optional<BackupFileInfo> named) const {
+  if (key_.size() != Secrets::kAesKeySize) return invalid("local_storage_aes_key must be 16 bytes");
+  MPC_ASSIGN(std::string sealed, core::read_file(path, kMaxBackupFile));
+  auto plain = core::aes_gcm_decrypt(key_, core::as_bytes(sealed));
+  if (!plain) {
+    if (plain.error().code == ErrorCode::kPermissionDenied) {
+      return fail(ErrorCode::kPermissionDenied,
+                  "cannot decrypt " + path.string() +
+                      ": wrong local_storage_aes_key, or the file is corrupted or was tampered with");
+    }
+    return fail(ErrorCode::kInvalidArgument, path.string() + " is not a backup file: " + plain.error().message);
+  }
+  const auto* p = reinterpret_cast<const char*>(plain->data());
+  json j = json::parse(p, p + plain->size(), nullptr, /*allow_exceptions=*/false);
+  JsonWiper wiper{j};
+  auto bad = [&](const std::string& why) { return invalid(path.string() + ": " + why); };
+  if (j.is_discarded() || !j.is_object()) return bad("the decrypted content is not a JSON object");
+  StoredBackup out;
+  out.path = path;
+  auto epoch_it = j.find("epoch_id");
+  auto shares_it = j.find("keyshares");
+  if (epoch_it == j.end() || !core::json_u64(*epoch_it)) return bad("\"epoch_id\" is missing or not a u64");
+  out.epoch_id = *core::json_u64(*epoch_it);
+  if (shares_it == j.end()) return bad("\"keyshares\" is missing");
+  auto shares = core::parse_keyshares(*shares_it);
+  if (!shares) return bad(shares.error().message);
+  out.keyshares = std::move(*shares);
+  if (out.keyshares.empty()) return bad("it holds no keyshares");
+  std::sort(out.keyshares.begin(), out.keyshares.end(),
+            [](const core::Keyshare& a, const core::Keyshare& b) { return a.key_id.domain_id < b.key_id.domain_id; });
+  for (std::size_t i = 0; i < out.keyshares.size(); ++i) {
+    const auto& id = out.keyshares[i].key_id;
+    if (id.epoch_id != out.epoch_id) {
+      return bad("the keyshare for domain " + std::to_string(id.domain_id) + " is of epoch " + std::to_string(id.epoch_id) +
+                 ", the backup says epoch " + std::to_string(out.epoch_id));
+    }
+    if (i > 0 && out.keyshares[i - 1].key_id.domain_id == id.domain_id) {
+      return bad("two keyshares for domain " + std::to_string(id.domain_id));
+    }
+  }
+  if (named && (named->epoch_id != out.epoch_id || named->domains != out.keyshares.size())) {
+    return bad("the file name says epoch " + std::to_string(named->epoch_id) + " with " + std::to_string(named->domains) +
+               " domains, the content is epoch " + std::to_string(out.epoch_id) + " with " +
+               std::to_string(out.keyshares.size()) + " domains");
+  }
+  return out;
+}
+
+Result<StoredBackup> BackupStore::load_file(const fs::path& path) const {
+  return decrypt_and_parse(path, parse_file_name(path.filename().string()));
+}
+
+Result<std::optional<StoredBackup>> BackupStore::load_newest() const {
+  const fs::path key = home_.key_link();
+  struct stat st {};
+  if (::stat(key.c_str(), &st) != 0) {
+    if (errno != ENOENT) return std::unexpected(io_error("cannot read", key, errno));
+    MPC_ASSIGN(auto files, list());
+    if (files.empty()) return std::optional<StoredBackup>{};
+    MPC_ASSIGN(StoredBackup b, load_file(files.back().path));
+    return std::optional<StoredBackup>(std::move(b));
+  }
+  // Name the file `key` links to, and hold its content to that name.
+  MPC_ASSIGN(auto files, list());
+  std::optional<BackupFileInfo> target;
+  for (const auto& f : files) {
+    if (f.is_current) target = f;
+  }
+  MPC_ASSIGN(StoredBackup b, decrypt_and_parse(key, target));
+  if (target) b.path = target->path;
+  return std::optional<StoredBackup>(std::move(b));
+}
+
+Result<StoreOutcome> BackupStore::store(const std::vector<core::Keyshare>& keyshares) const {
+  if (key_.size() != Secrets::kAesKeySize) return invalid("local_storage_aes_key must be 16 bytes");
+  if (keyshares.empty()) return invalid("refusing to store an empty list of keyshares");
+
+  // The shares, sorted by domain, all of one epoch, one per domain.
+  std::vector<const core::Keyshare*> sorted;
+  for (const auto& k : keyshares) sorted.push_back(&k);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const core::Keyshare* a, const core::Keyshare* b) { return a->key_id.domain_id < b->key_id.domain_id; });
+  const std::uint64_t epoch = sorted.front()->key_id.epoch_id;
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    if (sorted[i]->key_id.epoch_id != epoch) {
+      return invalid("keyshares of different epochs (" + std::to_string(epoch) + " and " +
+                     std::to_string(sorted[i]->key_id.epoch_id) + ") cannot be stored together");
+    }
+    if (i > 0 && sorted[i - 1]->key_id.domain_id == sorted[i]->key_id.domain_id) {
+      return invalid("two keyshares for domain " + std::to_string(sorted[i]->key_id.domain_id));
+    }
+  }
+  const std::uint64_t domains = sorted.size();
+
+  const fs::path dir = home_.permanent_keys_dir();
+  MPC_TRY(core::ensure_directory(home_.dir(), 0700));
+  MPC_TRY(core::ensure_directory(dir, 0700));
+  MPC_ASSIGN(DirLock lock, DirLock::acquire(dir));
+  remove_temporaries(dir, kDataTempPrefix);
+  remove_temporaries(home_.dir(), kLinkTempPrefix);
+
+  // Validate against the newest stored backup.
+  MPC_ASSIGN(auto files, list());
+  const fs::path final_path = dir / file_name(epoch, domains);
+  bool already_stored = false;
+  if (!files.empty()) {
+    const BackupFileInfo& newest = files.back();
+    const std::string what = "refusing to store the keyshares of epoch " + std::to_string(epoch) + " (" +
+                             std::to_string(domains) + " domains): ";
+    if (newest.epoch_id > epoch) {
+      return fail(ErrorCode::kFailedPrecondition, what + "a backup of the newer epoch " + std::to_string(newest.epoch_id) +
+                                                      " is already stored (" + newest.path.filename().string() +
+                                                      "); a backup never goes back to an older epoch");
+    }
+    if (newest.epoch_id == epoch && newest.domains > domains) {
+      return fail(ErrorCode::kFailedPrecondition, what + "a backup of the same epoch with " +
+                                                      std::to_string(newest.domains) + " domains is already stored");
+    }
+    MPC_ASSIGN(StoredBackup old, load_file(newest.path));
+    if (newest.path.filename() == final_path.filename()) {
+      if (!same_backup(old, sorted, epoch)) {
+        return fail(ErrorCode::kAlreadyExists, what + final_path.string() +
+                                                   " already exists with different content; it is kept unchanged");
+      }
+      already_stored = true;
+    } else {
+      std::vector<std::uint64_t> dropped, changed_key, changed_id;
+      for (const auto& o : old.keyshares) {
+        auto it = std::find_if(sorted.begin(), sorted.end(),
+                               [&](const core::Keyshare* n) { return n->key_id.domain_id == o.key_id.domain_id; });
+        if (it == sorted.end()) {
+          dropped.push_back(o.key_id.domain_id);
+        } else if ((*it)->kind != o.kind || (*it)->public_key != o.public_key) {
+          changed_key.push_back(o.key_id.domain_id);
+        } else if (old.epoch_id == epoch && !((*it)->key_id == o.key_id)) {
+          changed_id.push_back(o.key_id.domain_id);
+        }
+      }
+      const std::string against = " (against " + newest.path.filename().string() + ")";
+      if (!dropped.empty()) {
+        return fail(ErrorCode::kFailedPrecondition, what + "it lacks domains " + domain_list(dropped) +
+                                                        " that the stored backup holds" + against);
+      }
+      if (!changed_key.empty()) {
+        return fail(ErrorCode::kFailedPrecondition, what + "the group public key of domains " + domain_list(changed_key) +
+                                                        " differs from the stored backup's" + against);
+      }
+      if (!changed_id.empty()) {
+        return fail(ErrorCode::kFailedPrecondition, what + "the key id (attempt) of domains " + domain_list(changed_id) +
+                                                        " differs from the stored backup's in the same epoch" + against);
+      }
+    }
+  }
+
+  if (!already_stored) {
+    // Plaintext {"epoch_id":E,"keyshares":[…]}, held as secret text.
+    json doc = json::object();
+    JsonWiper doc_wiper{doc};
+    doc["epoch_id"] = epoch;
+    json& list = doc["keyshares"] = json::array();
+    for (const auto* k : sorted) list.push_back(core::to_json(*k));
+    SecretString plain(doc.dump());
+    MPC_ASSIGN(core::Bytes sealed, core::aes_gcm_encrypt(key_, core::as_bytes(plain.reveal())));
+
+    // Complete and fsynced under a temporary name, then linked to the final
+    // name: link() never replaces, so the final name is exclusive too.
+    const fs::path temp = dir / (std::string(kDataTempPrefix) + random_suffix());
+    MPC_TRY(core::write_file_exclusive(temp, sealed, 0600));
+    if (::link(temp.c_str(), final_path.c_str()) != 0) {
+      int err = errno;
+      ::unlink(temp.c_str());
+      if (err == EEXIST) {
+        return fail(ErrorCode::kAlreadyExists, final_path.string() + " already exists; it is kept unchanged");
+      }
+      return std::unexpected(io_error("cannot create", final_path, err));
+    }
+    ::unlink(temp.c_str());
+    MPC_TRY(sync_directory(dir));
+  }
+
+  // Point `key` at the new file: link under a temporary name, rename over `key`.
+  struct stat key_st {}, new_st {};
+  if (::stat(home_.key_link().c_str(), &key_st) == 0 && ::stat(final_path.c_str(), &new_st) == 0 &&
+      same_file(key_st, new_st)) {
+    return already_stored ? StoreOutcome::kAlreadyStored : StoreOutcome::kStored;
+  }
+  const fs::path link_temp = home_.dir() / (std::string(kLinkTempPrefix) + random_suffix());
+  if (::link(final_path.c_str(), link_temp.c_str()) != 0) {
+    return std::unexpected(io_error("cannot link", link_temp, errno));
+  }
+  if (::rename(link_temp.c_str(), home_.key_link().c_str()) != 0) {
+    int err = errno;
+    ::unlink(link_temp.c_str());
+    return std::unexpected(io_error("cannot replace", home_.key_link(), err));
+  }
+  MPC_TRY(sync_directory(home_.dir()));
+  return already_stored ? StoreOutcome::kAlreadyStored : StoreOutcome::kStored;
+}
+
+}  // namespace mpc::backup

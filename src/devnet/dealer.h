@@ -1,0 +1,57 @@
+// A trusted dealer for local networks: real Shamir shares of fresh random
+// group keys, in the reference's formats (interop §5), so that a devnet's
+// nodes hold shares that reconstruct to the keyset's group keys.
+//
+// Participant id p receives f(p + 1), where f is a random polynomial of
+// degree threshold - 1 whose constant term is the group secret. Any
+// `threshold` shares determine the secret; fewer reveal nothing about it.
+//
+// Curves: Secp256k1 (scalars mod the group order, OpenSSL BIGNUM/EC) and
+// Ed25519 (libsodium's scalar and point functions). Bls12381 is refused.
+// Not for production: the dealer sees every secret. Secrets are wiped
+// (BN_clear_free, sodium_memzero) as soon as they are encoded.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/result.h"
+#include "core/types.h"
+
+namespace mpc::devnet {
+
+struct DealtDomain {
+  core::KeyForDomain key;                     // the keyset entry
+  std::vector<std::uint64_t> participant_ids;  // in the order given
+  std::vector<core::Keyshare> shares;          // shares[i] belongs to participant_ids[i]
+};
+
+// Deals one domain's key to the given participants.
+// REQUIRES (else kInvalidArgument): participant_ids non-empty and distinct,
+// 1 <= threshold <= participant_ids.size(), kind is Secp256k1 or Ed25519.
+core::Result<DealtDomain> deal(core::CurveKind kind, std::uint64_t domain_id, std::span<const std::uint64_t> participant_ids,
+                               std::size_t threshold, std::uint64_t epoch_id, std::uint64_t attempt);
+// Participants 0 .. participants-1.
+core::Result<DealtDomain> deal(core::CurveKind kind, std::uint64_t domain_id, std::size_t participants,
+                               std::size_t threshold, std::uint64_t epoch_id, std::uint64_t attempt);
+
+struct DomainToDeal {
+  std::uint64_t domain_id = 0;
+  core::CurveKind kind = core::CurveKind::kSecp256k1;
+  std::uint64_t attempt = 0;
+};
+
+struct DealtKeyset {
+  core::Keyset keyset;
+  std::vector<std::uint64_t> participant_ids;
+  // shares[i]: participant_ids[i]'s keyshares, one per domain, in keyset order.
+  std::vector<std::vector<core::Keyshare>> shares;
+};
+
+// Deals every domain of a keyset (domain ids must be distinct).
+core::Result<DealtKeyset> deal_keyset(std::span<const DomainToDeal> domains, std::span<const std::uint64_t> participant_ids,
+                                      std::size_t threshold, std::uint64_t epoch_id);
+
+}  // namespace mpc::devnet
