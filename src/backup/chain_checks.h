@@ -1,0 +1,31 @@
+// What backup-cli checks against the contract before it acts, as pure
+// functions of the contract's views (unit-tested without a chain).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backup/coverage.h"
+#include "core/types.h"
+
+namespace mpc::backup {
+
+// put-keyshares with --rpc-url: the contract must show an ongoing migration
+// for `account_id` whose destination TLS key is `node_key`, and be Running.
+// The error names what is wrong (no migration, another destination, state).
+core::Status check_migration_destination(const core::ProtocolState& state, const core::MigrationInfo& migrations,
+                                         const std::string& account_id, const core::Ed25519PublicKey& node_key);
+
+// The readable summary of `backup-cli status`.
+struct StatusReport {
+  std::vector<std::string> lines;
+  bool backup_up_to_date = false;
+  bool backup_key_matches = false;
+};
+
+StatusReport build_status_report(const core::ProtocolState& state, const core::MigrationInfo& migrations,
+                                 const std::string& account_id, const core::Ed25519PublicKey& home_p2p_key,
+                                 const std::optional<StoredBackup>& newest);
+
+}  // namespace mpc::backup

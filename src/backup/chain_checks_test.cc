@@ -1,0 +1,129 @@
+#include "backup/chain_checks.h"
+
+#include <gtest/gtest.h>
+
+#include "devnet/dealer.h"
+
+namespace mpc::backup {
+namespace {
+
+core::Ed25519PublicKey key(std::uint8_t tag) {
+  core::Ed25519PublicKey k;
+  k.bytes.fill(tag);
+  return k;
+}
+
+struct World {
+  core::ProtocolState state;
+  core::MigrationInfo migrations;
+  std::vector<core::Keyshare> shares;  // node0's
+  core::Keyset keyset;
+};
+
+World running_world(std::uint64_t epoch) {
+  const std::vector<devnet::DomainToDeal> domains = {{0, core::CurveKind::kSecp256k1, 0}, {1, core::CurveKind::kEd25519, 0}};
+  const std::vector<std::uint64_t> ids = {0, 1};
+  auto dealt = devnet::deal_keyset(domains, ids, 2, epoch);
+  EXPECT_TRUE(dealt);
+  core::RunningState r;
+  r.keyset = dealt->keyset;
+  r.parameters.threshold = 2;
+  r.parameters.participants.next_id = 2;
+  r.parameters.participants.participants = {{"op.test", 0, {"https://old:1", key(1)}}, {"other.test", 1, {"https://b:1", key(2)}}};
+  World w;
+  w.state.state = r;
+  w.keyset = dealt->keyset;
+  w.shares = std::move(dealt->shares[0]);
+  return w;
+}
+
+void migrate(World& w, core::Ed25519PublicKey dest) {
+  w.migrations["op.test"].migration = core::DestinationNodeInfo{key(7), {"https://new:2", dest}};
+}
+
+StoredBackup stored(const World& w) {
+  StoredBackup b;
+  b.epoch_id = w.keyset.epoch_id;
+  for (const auto& s : w.shares) b.keyshares.push_back(s.clone());
+  b.path = "/x/permanent_keys/epoch_3_with_2_domains";
+  return b;
+}
+
+TEST(MigrationDestination, AcceptsTheContractsDestination) {
+  auto w = running_world(3);
+  migrate(w, key(8));
+  EXPECT_TRUE(check_migration_destination(w.state, w.migrations, "op.test", key(8)));
+}
+
+TEST(MigrationDestination, NamesTheDestinationWhenTheKeyDiffers) {
+  auto w = running_world(3);
+  migrate(w, key(8));
+  auto st = check_migration_destination(w.state, w.migrations, "op.test", key(9));
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find(core::ed25519_public_key_to_string(key(8))), std::string::npos);
+  EXPECT_NE(st.error().message.find(core::ed25519_public_key_to_string(key(9))), std::string::npos);
+  EXPECT_NE(st.error().message.find("https://new:2"), std::string::npos);
+}
+
+TEST(MigrationDestination, RefusesWithoutAnOngoingMigration) {
+  auto w = running_world(3);
+  w.migrations["op.test"].backup_service = core::BackupServiceInfo{key(5)};
+  auto st = check_migration_destination(w.state, w.migrations, "op.test", key(8));
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("no ongoing migration for op.test"), std::string::npos);
+  // Another account's migration is not ours.
+  w.migrations["other.test"].migration = core::DestinationNodeInfo{key(7), {"https://x:1", key(8)}};
+  EXPECT_FALSE(check_migration_destination(w.state, w.migrations, "op.test", key(8)));
+}
+
+TEST(MigrationDestination, RefusesWhenNotRunning) {
+  auto w = running_world(3);
+  migrate(w, key(8));
+  core::ResharingState rs;
+  rs.previous_running_state = *w.state.running();
+  w.state.state = rs;
+  auto st = check_migration_destination(w.state, w.migrations, "op.test", key(8));
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("not Running"), std::string::npos);
+}
+
+TEST(StatusReport, SummarisesRegistrationMigrationAndCoverage) {
+  auto w = running_world(3);
+  w.migrations["op.test"].backup_service = core::BackupServiceInfo{key(5)};
+  migrate(w, key(8));
+  auto r = build_status_report(w.state, w.migrations, "op.test", key(5), stored(w));
+  EXPECT_TRUE(r.backup_key_matches);
+  EXPECT_TRUE(r.backup_up_to_date);
+  std::string all;
+  for (const auto& l : r.lines) all += l + "\n";
+  EXPECT_NE(all.find("Running (epoch 3)"), std::string::npos) << all;
+  EXPECT_NE(all.find("participant 0"), std::string::npos) << all;
+  EXPECT_NE(all.find("matches this home's key"), std::string::npos) << all;
+  EXPECT_NE(all.find("ongoing, to https://new:2"), std::string::npos) << all;
+  EXPECT_NE(all.find("up to date"), std::string::npos) << all;
+}
+
+TEST(StatusReport, FlagsAForeignBackupKeyAndAStaleBackup) {
+  auto w = running_world(3);
+  auto old = stored(w);
+  w.migrations["op.test"].backup_service = core::BackupServiceInfo{key(5)};
+  auto newer = running_world(5);
+  newer.migrations = w.migrations;
+  // The old backup has other group keys: a mismatch, not "behind".
+  auto r = build_status_report(newer.state, newer.migrations, "op.test", key(6), std::move(old));
+  EXPECT_FALSE(r.backup_key_matches);
+  EXPECT_FALSE(r.backup_up_to_date);
+  std::string all;
+  for (const auto& l : r.lines) all += l + "\n";
+  EXPECT_NE(all.find("does NOT match"), std::string::npos) << all;
+  EXPECT_NE(all.find("migration:       none"), std::string::npos) << all;
+
+  auto none = build_status_report(newer.state, {}, "op.test", key(6), std::nullopt);
+  std::string none_text;
+  for (const auto& l : none.lines) none_text += l + "\n";
+  EXPECT_NE(none_text.find("none registered"), std::string::npos) << none_text;
+  EXPECT_NE(none_text.find("no backup"), std::string::npos) << none_text;
+}
+
+}  // namespace
+}  // namespace mpc::backup
