@@ -1,0 +1,127 @@
+// `backup-cli run`: the hard-launch backup service. It follows the contract
+// and, with no operator action:
+//   - backs up the node whenever the contract's keyset is not covered by the
+//     newest backup (start-up, a new epoch after a resharing, a domain added);
+//     while Resharing it holds the previous Running keyset; never downgrades;
+//   - restores: when the contract shows an ongoing migration for the
+//     operator's account, pushes the newest backup to the destination named in
+//     the contract (its URL and TLS key, authenticated by that key only) until
+//     the migration is concluded or cancelled, then backs up the new node,
+//     whose TLS key and address now come from the contract's participant info.
+//     A backup that does not cover the running keyset is never pushed (logged
+//     and counted as blocked).
+// Failures are retried with capped backoff; an unreadable contract keeps the
+// last known state. Decisions are a pure function (plan_step) of plain values.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backup/coverage.h"
+#include "backup/home.h"
+#include "backup/node_client.h"
+#include "core/types.h"
+#include "net/metrics.h"
+
+namespace mpc::backup {
+
+struct ChainState {
+  core::ProtocolState state;
+  core::MigrationInfo migrations;
+};
+
+struct NodeTarget {
+  NodeAddress address;
+  core::Ed25519PublicKey key;
+  bool operator==(const NodeTarget& o) const {
+    return address.host == o.address.host && address.port == o.address.port && key == o.key;
+  }
+};
+
+// "https://host:port[/...]" -> host:port (the participant/destination URL).
+core::Result<NodeAddress> node_address_from_url(const std::string& url);
+
+enum class ActionKind { kIdle, kBackup, kPush, kAwaitConclusion, kBlocked };
+const char* action_name(ActionKind kind);
+
+struct Action {
+  ActionKind kind = ActionKind::kIdle;
+  std::optional<NodeTarget> target;  // kBackup: the node; kPush: the destination
+  std::optional<core::Keyset> keyset;
+  std::string reason;
+  // Memory updates: the node backups now come from (the contract's
+  // participant info for the account), and whether a pushed migration ended.
+  std::optional<NodeTarget> adopt_node;
+  bool forget_push = false;
+};
+
+struct DaemonMemory {
+  NodeTarget node;                          // where backups come from
+  std::optional<core::DestinationNodeInfo> pushed_to;  // a push the node accepted, for this migration
+};
+
+// What to do next, given the chain, the newest backup and what we remember.
+Action plan_step(const ChainState& chain, const std::string& account_id, const std::optional<StoredBackup>& newest,
+                 const DaemonMemory& memory);
+
+// Ports (real: files/RPC/mTLS; tests: fakes).
+struct DaemonPorts {
+  std::function<core::Result<ChainState>()> read_chain;
+  std::function<core::Result<std::optional<StoredBackup>>()> load_newest;
+  std::function<core::Status(const std::vector<core::Keyshare>&)> store;
+  std::function<core::Result<std::vector<core::Keyshare>>(const NodeTarget&, const core::Keyset&)> fetch;
+  std::function<core::Status(const NodeTarget&, const std::vector<core::Keyshare>&)> push;
+};
+
+struct DaemonOptions {
+  std::string account_id;
+  NodeTarget initial_node;
+  std::chrono::milliseconds poll_interval{60'000};
+  std::chrono::milliseconds max_backoff{60'000};
+};
+
+class BackupDaemon {
+ public:
+  BackupDaemon(DaemonOptions options, DaemonPorts ports, net::MetricsRegistry& metrics);
+
+  // One iteration: read the chain, plan, act. Returns the action taken.
+  Action step();
+  // Loops until stop(): step, then wait the poll interval (or the backoff
+  // after a failure). Returns when stopped.
+  void run();
+  void stop();
+
+  const DaemonMemory& memory() const { return memory_; }
+
+ private:
+  void failure(const char* kind, const std::string& message);
+
+  DaemonOptions options_;
+  DaemonPorts ports_;
+  net::MetricsRegistry& metrics_;
+  DaemonMemory memory_;
+  std::optional<ChainState> last_chain_;
+  bool last_step_failed_ = false;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+};
+
+// Keeps backups in memory only (--memory-only): nothing is written to disk.
+class MemoryBackupStore {
+ public:
+  core::Result<std::optional<StoredBackup>> load_newest() const;
+  core::Status store(const std::vector<core::Keyshare>& shares);
+
+ private:
+  mutable std::mutex mu_;
+  std::optional<StoredBackup> newest_;
+};
+
+}  // namespace mpc::backup

@@ -1,0 +1,213 @@
+#include "backup/daemon.h"
+
+#include <gtest/gtest.h>
+
+#include "devnet/dealer.h"
+
+namespace mpc::backup {
+namespace {
+
+core::Ed25519PublicKey key(std::uint8_t tag) {
+  core::Ed25519PublicKey k;
+  k.bytes.fill(tag);
+  return k;
+}
+
+NodeTarget target(std::uint16_t port, std::uint8_t tag) { return NodeTarget{NodeAddress{"127.0.0.1", port}, key(tag)}; }
+
+struct Dealt {
+  core::Keyset keyset;
+  std::vector<core::Keyshare> shares;  // participant 0's
+};
+
+Dealt deal(std::uint64_t epoch, std::size_t domains) {
+  std::vector<devnet::DomainToDeal> to_deal;
+  for (std::size_t d = 0; d < domains; ++d) to_deal.push_back({d, d % 2 ? core::CurveKind::kEd25519 : core::CurveKind::kSecp256k1, 0});
+  const std::vector<std::uint64_t> ids = {0, 1};
+  auto dealt = devnet::deal_keyset(to_deal, ids, 2, epoch);
+  EXPECT_TRUE(dealt);
+  return Dealt{dealt->keyset, std::move(dealt->shares[0])};
+}
+
+ChainState running(const core::Keyset& keyset, core::Ed25519PublicKey op_tls, const std::string& op_url = "https://127.0.0.1:1000") {
+  core::RunningState r;
+  r.keyset = keyset;
+  r.parameters.threshold = 2;
+  r.parameters.participants.next_id = 2;
+  r.parameters.participants.participants = {{"op.test", 0, {op_url, op_tls}}, {"b.test", 1, {"https://127.0.0.1:1001", key(2)}}};
+  ChainState c;
+  c.state.state = r;
+  return c;
+}
+
+StoredBackup stored(const Dealt& d) {
+  StoredBackup b;
+  b.epoch_id = d.keyset.epoch_id;
+  for (const auto& s : d.shares) b.keyshares.push_back(s.clone());
+  return b;
+}
+
+std::vector<core::Keyshare> clone_all(const std::vector<core::Keyshare>& v) {
+  std::vector<core::Keyshare> out;
+  for (const auto& s : v) out.push_back(s.clone());
+  return out;
+}
+
+TEST(PlanStep, BacksUpWhenNothingIsStored) {
+  auto d = deal(3, 2);
+  DaemonMemory m{target(1000, 1), {}};
+  auto a = plan_step(running(d.keyset, key(1)), "op.test", std::nullopt, m);
+  EXPECT_EQ(a.kind, ActionKind::kBackup);
+  EXPECT_EQ(*a.target, target(1000, 1));
+  EXPECT_EQ(a.keyset->epoch_id, 3u);
+}
+
+TEST(PlanStep, IdleWhenUpToDateAndBacksUpANewEpochOrDomain) {
+  auto d = deal(3, 2);
+  DaemonMemory m{target(1000, 1), {}};
+  EXPECT_EQ(plan_step(running(d.keyset, key(1)), "op.test", stored(d), m).kind, ActionKind::kIdle);
+  auto more = deal(3, 3);  // fresh keys: different group keys -> mismatch, needs an operator
+  EXPECT_EQ(plan_step(running(more.keyset, key(1)), "op.test", stored(d), m).kind, ActionKind::kBlocked);
+  auto added = d.keyset;  // same epoch, one more domain
+  auto extra = deal(3, 3);
+  added.domains.push_back(extra.keyset.domains[2]);
+  auto a = plan_step(running(added, key(1)), "op.test", stored(d), m);
+  EXPECT_EQ(a.kind, ActionKind::kBackup) << a.reason;
+}
+
+TEST(PlanStep, HoldsThePreviousKeysetWhileResharing) {
+  auto d = deal(3, 2);
+  auto c = running(d.keyset, key(1));
+  core::ResharingState rs;
+  rs.previous_running_state = *c.state.running();
+  c.state.state = rs;
+  DaemonMemory m{target(1000, 1), {}};
+  EXPECT_EQ(plan_step(c, "op.test", stored(d), m).kind, ActionKind::kIdle);
+  auto a = plan_step(c, "op.test", std::nullopt, m);
+  EXPECT_EQ(a.kind, ActionKind::kBackup);
+  EXPECT_EQ(a.keyset->epoch_id, 3u);
+}
+
+TEST(PlanStep, PushesToTheContractsDestinationThenAwaitsConclusion) {
+  auto d = deal(3, 2);
+  auto c = running(d.keyset, key(1));
+  core::DestinationNodeInfo dest{key(7), {"https://127.0.0.1:2000", key(9)}};
+  c.migrations["op.test"].migration = dest;
+  DaemonMemory m{target(1000, 1), {}};
+  auto a = plan_step(c, "op.test", stored(d), m);
+  ASSERT_EQ(a.kind, ActionKind::kPush) << a.reason;
+  EXPECT_EQ(*a.target, target(2000, 9));  // the contract's destination, not the flag's node
+  m.pushed_to = dest;
+  EXPECT_EQ(plan_step(c, "op.test", stored(d), m).kind, ActionKind::kAwaitConclusion);
+  // A new destination (the operator restarted the migration) is pushed again.
+  c.migrations["op.test"].migration->destination_node_info.tls_public_key = key(10);
+  EXPECT_EQ(plan_step(c, "op.test", stored(d), m).kind, ActionKind::kPush);
+}
+
+TEST(PlanStep, NeverPushesABackupThatDoesNotCoverTheKeyset) {
+  auto d = deal(3, 2);
+  auto c = running(d.keyset, key(1));
+  c.migrations["op.test"].migration = core::DestinationNodeInfo{key(7), {"https://127.0.0.1:2000", key(9)}};
+  DaemonMemory m{target(1000, 1), {}};
+  // No backup at all: try the current node first (it may still be alive).
+  EXPECT_EQ(plan_step(c, "op.test", std::nullopt, m).kind, ActionKind::kBackup);
+  // A stale backup whose keys differ: blocked, loudly.
+  auto other = deal(3, 2);
+  auto a = plan_step(c, "op.test", stored(other), m);
+  EXPECT_EQ(a.kind, ActionKind::kBlocked);
+  EXPECT_NE(a.reason.find("NOT restoring"), std::string::npos);
+}
+
+TEST(PlanStep, AfterConclusionAdoptsTheContractsNodeAndBacksItUp) {
+  auto d = deal(3, 2);
+  DaemonMemory m{target(1000, 1), core::DestinationNodeInfo{key(7), {"https://127.0.0.1:2000", key(9)}}};
+  auto c = running(d.keyset, key(9), "https://127.0.0.1:2000");  // concluded: the participant is the new node
+  auto a = plan_step(c, "op.test", stored(d), m);
+  EXPECT_TRUE(a.forget_push);
+  ASSERT_TRUE(a.adopt_node);
+  EXPECT_EQ(*a.adopt_node, target(2000, 9));
+  EXPECT_EQ(a.kind, ActionKind::kBackup);
+  EXPECT_EQ(*a.target, target(2000, 9));
+}
+
+TEST(PlanStep, CancelledMigrationStopsPushing) {
+  auto d = deal(3, 2);
+  DaemonMemory m{target(1000, 1), core::DestinationNodeInfo{key(7), {"https://127.0.0.1:2000", key(9)}}};
+  auto a = plan_step(running(d.keyset, key(1)), "op.test", stored(d), m);
+  EXPECT_TRUE(a.forget_push);
+  EXPECT_FALSE(a.adopt_node);
+  EXPECT_EQ(a.kind, ActionKind::kIdle);
+}
+
+TEST(BackupDaemon, BacksUpRestoresAndSurvivesOutages) {
+  auto d = deal(3, 2);
+  ChainState chain = running(d.keyset, key(1));
+  bool chain_down = false, node_down = false;
+  MemoryBackupStore store;
+  std::vector<NodeTarget> fetched_from, pushed_to;
+  DaemonPorts ports;
+  ports.read_chain = [&]() -> core::Result<ChainState> {
+    if (chain_down) return core::fail(core::ErrorCode::kUnavailable, "RPC unreachable");
+    return ChainState{chain.state, chain.migrations};
+  };
+  ports.load_newest = [&] { return store.load_newest(); };
+  ports.store = [&](const std::vector<core::Keyshare>& s) { return store.store(s); };
+  ports.fetch = [&](const NodeTarget& t, const core::Keyset&) -> core::Result<std::vector<core::Keyshare>> {
+    fetched_from.push_back(t);
+    if (node_down) return core::fail(core::ErrorCode::kUnavailable, "connection refused");
+    return clone_all(d.shares);
+  };
+  ports.push = [&](const NodeTarget& t, const std::vector<core::Keyshare>&) -> core::Status {
+    pushed_to.push_back(t);
+    if (node_down) return core::fail(core::ErrorCode::kUnavailable, "connection refused");
+    return {};
+  };
+  net::MetricsRegistry metrics;
+  BackupDaemon daemon({"op.test", target(1000, 1), std::chrono::milliseconds(10), std::chrono::milliseconds(20)}, std::move(ports),
+                      metrics);
+
+  // Node down at start: a failure, then a backup once it is back.
+  node_down = true;
+  EXPECT_EQ(daemon.step().kind, ActionKind::kBackup);
+  EXPECT_FALSE(*store.load_newest());
+  node_down = false;
+  EXPECT_EQ(daemon.step().kind, ActionKind::kBackup);
+  ASSERT_TRUE(*store.load_newest());
+  EXPECT_EQ(daemon.step().kind, ActionKind::kIdle);
+
+  // Chain down: keeps the last state, no crash.
+  chain_down = true;
+  EXPECT_EQ(daemon.step().kind, ActionKind::kIdle);
+  chain_down = false;
+
+  // A migration: pushed once to the destination, then awaited.
+  core::DestinationNodeInfo dest{key(7), {"https://127.0.0.1:2000", key(9)}};
+  chain.migrations["op.test"].migration = dest;
+  node_down = true;
+  EXPECT_EQ(daemon.step().kind, ActionKind::kPush);  // destination unreachable: retried
+  node_down = false;
+  EXPECT_EQ(daemon.step().kind, ActionKind::kPush);
+  EXPECT_EQ(daemon.step().kind, ActionKind::kAwaitConclusion);
+  ASSERT_EQ(pushed_to.size(), 2u);
+  EXPECT_EQ(pushed_to.back(), target(2000, 9));
+
+  // Concluded: the daemon adopts the new node and backs it up.
+  chain = running(d.keyset, key(9), "https://127.0.0.1:2000");
+  EXPECT_EQ(daemon.step().kind, ActionKind::kBackup);
+  EXPECT_EQ(fetched_from.back(), target(2000, 9));
+  EXPECT_EQ(daemon.memory().node, target(2000, 9));
+  EXPECT_EQ(daemon.step().kind, ActionKind::kIdle);
+  EXPECT_NE(metrics.render().find("backup_restores_total{outcome=\"accepted\"} 1"), std::string::npos) << metrics.render();
+}
+
+TEST(MemoryBackupStore, RefusesOlderEpochs) {
+  auto newer = deal(5, 1);
+  auto older = deal(4, 1);
+  MemoryBackupStore store;
+  ASSERT_TRUE(store.store(newer.shares));
+  EXPECT_FALSE(store.store(older.shares));
+  EXPECT_EQ((*store.load_newest())->epoch_id, 5u);
+}
+
+}  // namespace
+}  // namespace mpc::backup
