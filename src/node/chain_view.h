@@ -1,0 +1,68 @@
+// What the chain says about this node, derived from the contract's views.
+// Pure functions of plain values: every decision the node makes from chain
+// state (whom to accept, whether to accept shares, when to conclude) lives
+// here and is unit-tested without a chain.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/types.h"
+
+namespace mpc::node {
+
+// The two contract views the node follows.
+struct ChainSnapshot {
+  core::ProtocolState state;
+  core::MigrationInfo migrations;
+  bool operator==(const ChainSnapshot&) const = default;
+};
+
+struct NodeView {
+  std::string protocol;  // "Running", "Resharing", ...
+  bool running = false;
+  std::optional<core::Keyset> running_keyset;  // only while Running
+  // The backup service registered on-chain for this node's account: the only
+  // peer the migration endpoint accepts.
+  std::optional<core::Ed25519PublicKey> backup_service_key;
+  // This account's ongoing migration, if any (whoever its destination is).
+  std::optional<core::DestinationNodeInfo> account_migration;
+  // True when that migration's destination TLS key is this node's key.
+  bool is_migration_destination = false;
+  // This account is a participant and the contract lists this node's TLS key.
+  bool is_active_participant = false;
+  std::optional<std::uint64_t> participant_id;
+
+  bool operator==(const NodeView&) const = default;
+};
+
+NodeView derive_node_view(const ChainSnapshot& snapshot, const std::string& account_id,
+                          const core::Ed25519PublicKey& tls_key);
+
+// Whether open migration connections must be dropped: the peer they were
+// authorised for, or this node's migration status, changed.
+bool authorization_changed(const NodeView& before, const NodeView& after);
+
+// Whether the node accepts shares now (PUT /set_keyshares). The error says why
+// not, for the HTTP answer: protocol not Running, or not the destination.
+core::Status may_accept_shares(const NodeView& view);
+
+enum class OnboardingStep {
+  kIdle,            // no migration towards this node
+  kAwaitingShares,  // destination of a migration; shares for the running keyset not held yet
+  kConcluding,      // shares held: call conclude_node_migration with `keyset`
+  kDone,            // the contract lists this node (by its TLS key) for its account
+};
+const char* onboarding_step_name(OnboardingStep step);
+
+struct OnboardingDecision {
+  OnboardingStep step = OnboardingStep::kIdle;
+  std::optional<core::Keyset> conclude_with;
+  std::string reason;
+};
+
+// `holds_running_keyset`: the node's store holds exactly one consistent share
+// per domain of the view's running keyset.
+OnboardingDecision decide_onboarding(const NodeView& view, bool holds_running_keyset);
+
+}  // namespace mpc::node

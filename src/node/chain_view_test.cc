@@ -1,0 +1,194 @@
+#include "node/chain_view.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "node/chain_watcher.h"
+
+namespace mpc::node {
+namespace {
+
+using core::Ed25519SecretKey;
+
+core::Ed25519PublicKey key(std::uint8_t tag) {
+  core::Ed25519PublicKey k;
+  k.bytes.fill(tag);
+  return k;
+}
+
+core::Keyset keyset(std::uint64_t epoch) {
+  core::Keyset ks;
+  ks.epoch_id = epoch;
+  core::KeyForDomain d;
+  d.domain_id = 0;
+  d.attempt = 0;
+  d.key.kind = core::CurveKind::kEd25519;
+  d.key.near_public_key = core::NearPublicKey{key(9)};
+  d.key.edwards_point = key(9).bytes;
+  ks.domains.push_back(d);
+  return ks;
+}
+
+ChainSnapshot running(std::uint64_t epoch, core::Ed25519PublicKey node0_tls) {
+  core::RunningState r;
+  r.keyset = keyset(epoch);
+  r.parameters.threshold = 2;
+  r.parameters.participants.next_id = 2;
+  r.parameters.participants.participants = {{"node0.test", 0, {"https://a:1", node0_tls}},
+                                            {"node1.test", 1, {"https://b:1", key(2)}}};
+  ChainSnapshot s;
+  s.state.state = r;
+  return s;
+}
+
+void add_migration(ChainSnapshot& s, const std::string& account, core::Ed25519PublicKey dest_tls) {
+  core::DestinationNodeInfo d;
+  d.signer_account_pk = key(7);
+  d.destination_node_info = {"https://new:1", dest_tls};
+  s.migrations[account].migration = d;
+}
+
+TEST(NodeView, ActiveParticipantWithRegisteredBackupKey) {
+  auto s = running(3, key(1));
+  s.migrations["node0.test"].backup_service = core::BackupServiceInfo{key(5)};
+  auto v = derive_node_view(s, "node0.test", key(1));
+  EXPECT_TRUE(v.running);
+  EXPECT_TRUE(v.is_active_participant);
+  EXPECT_EQ(v.participant_id, 0u);
+  ASSERT_TRUE(v.backup_service_key);
+  EXPECT_EQ(*v.backup_service_key, key(5));
+  EXPECT_FALSE(v.is_migration_destination);
+  EXPECT_EQ(decide_onboarding(v, true).step, OnboardingStep::kDone);
+}
+
+TEST(NodeView, AnotherAccountsBackupKeyIsNotOurs) {
+  auto s = running(3, key(1));
+  s.migrations["node1.test"].backup_service = core::BackupServiceInfo{key(5)};
+  auto v = derive_node_view(s, "node0.test", key(1));
+  EXPECT_FALSE(v.backup_service_key);
+}
+
+TEST(NodeView, DestinationAwaitsSharesThenConcludesWithTheRunningKeyset) {
+  auto s = running(3, key(1));
+  add_migration(s, "node0.test", key(8));
+  auto v = derive_node_view(s, "node0.test", key(8));
+  EXPECT_TRUE(v.is_migration_destination);
+  EXPECT_FALSE(v.is_active_participant);
+  EXPECT_TRUE(may_accept_shares(v));
+  EXPECT_EQ(decide_onboarding(v, false).step, OnboardingStep::kAwaitingShares);
+  auto d = decide_onboarding(v, true);
+  EXPECT_EQ(d.step, OnboardingStep::kConcluding);
+  ASSERT_TRUE(d.conclude_with);
+  EXPECT_EQ(*d.conclude_with, keyset(3));
+}
+
+TEST(NodeView, MigrationToAnotherNodeIsNotOurs) {
+  auto s = running(3, key(1));
+  add_migration(s, "node0.test", key(8));
+  auto v = derive_node_view(s, "node0.test", key(9));
+  EXPECT_FALSE(v.is_migration_destination);
+  auto refusal = may_accept_shares(v);
+  ASSERT_FALSE(refusal);
+  EXPECT_NE(refusal.error().message.find("not the destination"), std::string::npos);
+  EXPECT_NE(refusal.error().message.find(core::ed25519_public_key_to_string(key(8))), std::string::npos);
+  EXPECT_EQ(decide_onboarding(v, true).step, OnboardingStep::kIdle);
+}
+
+TEST(NodeView, NoMigrationRefusesShares) {
+  auto v = derive_node_view(running(3, key(1)), "node0.test", key(8));
+  auto refusal = may_accept_shares(v);
+  ASSERT_FALSE(refusal);
+  EXPECT_NE(refusal.error().message.find("shows none"), std::string::npos);
+}
+
+TEST(NodeView, NotRunningRefusesSharesAndSuspendsOnboarding) {
+  auto s = running(3, key(1));
+  core::ResharingState rs;
+  rs.previous_running_state = *s.state.running();
+  s.state.state = rs;
+  add_migration(s, "node0.test", key(8));
+  auto v = derive_node_view(s, "node0.test", key(8));
+  EXPECT_FALSE(v.running);
+  EXPECT_FALSE(v.running_keyset);
+  auto refusal = may_accept_shares(v);
+  ASSERT_FALSE(refusal);
+  EXPECT_NE(refusal.error().message.find("not Running"), std::string::npos);
+  EXPECT_EQ(decide_onboarding(v, true).step, OnboardingStep::kIdle);
+}
+
+TEST(NodeView, AuthorizationChangesOnRegistrationAndMigration) {
+  auto s = running(3, key(1));
+  auto before = derive_node_view(s, "node0.test", key(1));
+  s.migrations["node0.test"].backup_service = core::BackupServiceInfo{key(5)};
+  auto registered = derive_node_view(s, "node0.test", key(1));
+  EXPECT_TRUE(authorization_changed(before, registered));
+  add_migration(s, "node0.test", key(8));
+  auto migrating = derive_node_view(s, "node0.test", key(1));
+  EXPECT_TRUE(authorization_changed(registered, migrating));
+  EXPECT_FALSE(authorization_changed(migrating, migrating));
+  // A change elsewhere (another account's registration) does not.
+  s.migrations["node1.test"].backup_service = core::BackupServiceInfo{key(6)};
+  EXPECT_FALSE(authorization_changed(migrating, derive_node_view(s, "node0.test", key(1))));
+}
+
+class FakeSource : public ChainSource {
+ public:
+  core::Result<ChainSnapshot> fetch() override {
+    ++calls;
+    if (fail.load()) return core::fail(core::ErrorCode::kUnavailable, "RPC unreachable: fake");
+    std::lock_guard lock(mu);
+    return snapshot;
+  }
+  std::atomic<int> calls{0};
+  std::atomic<bool> fail{false};
+  std::mutex mu;
+  ChainSnapshot snapshot;
+};
+
+TEST(ChainWatcher, ReportsChangesOnlyAndSurvivesOutages) {
+  FakeSource source;
+  source.snapshot = running(1, key(1));
+  std::atomic<int> changes{0};
+  ChainWatcher watcher(source, {std::chrono::milliseconds(5), std::chrono::milliseconds(20)},
+                       [&](const ChainSnapshot&) { ++changes; });
+  ASSERT_TRUE(watcher.start());
+  EXPECT_EQ(changes.load(), 1);
+  while (source.calls.load() < 5) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_EQ(changes.load(), 1);  // unchanged snapshots are not reported
+
+  source.fail = true;
+  int calls_at_outage = source.calls.load();
+  while (source.calls.load() < calls_at_outage + 3) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_GE(watcher.failures(), 3u);
+  ASSERT_TRUE(watcher.latest());  // the last known state is kept
+  EXPECT_EQ(watcher.latest()->state.running()->keyset.epoch_id, 1u);
+
+  {
+    std::lock_guard lock(source.mu);
+    source.snapshot = running(2, key(1));
+  }
+  source.fail = false;
+  watcher.poke();
+  for (int i = 0; i < 500 && changes.load() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_EQ(changes.load(), 2);
+  EXPECT_EQ(watcher.latest()->state.running()->keyset.epoch_id, 2u);
+  watcher.stop();
+}
+
+TEST(ChainWatcher, FirstPollFailureIsReportedButNotFatal) {
+  FakeSource source;
+  source.fail = true;
+  ChainWatcher watcher(source, {std::chrono::milliseconds(5), std::chrono::milliseconds(10)}, nullptr);
+  auto first = watcher.start();
+  EXPECT_FALSE(first);
+  EXPECT_FALSE(watcher.latest());
+  source.snapshot = running(1, key(1));
+  source.fail = false;
+  for (int i = 0; i < 500 && !watcher.latest(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_TRUE(watcher.latest());
+}
+
+}  // namespace
+}  // namespace mpc::node

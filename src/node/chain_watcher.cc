@@ -1,0 +1,103 @@
+#include "node/chain_watcher.h"
+
+#include <spdlog/spdlog.h>
+
+namespace mpc::node {
+
+core::Result<ChainSnapshot> RpcChainSource::fetch() {
+  MPC_ASSIGN(auto state_json, rpc_.view(contract_id_, "state"));
+  MPC_ASSIGN(auto migrations_json, rpc_.view(contract_id_, "migration_info"));
+  ChainSnapshot snapshot;
+  {
+    auto state = core::parse_protocol_state(state_json);
+    if (!state) return std::unexpected(state.error().context("contract view `state`"));
+    snapshot.state = std::move(*state);
+  }
+  {
+    auto migrations = core::parse_migration_info(migrations_json);
+    if (!migrations) return std::unexpected(migrations.error().context("contract view `migration_info`"));
+    snapshot.migrations = std::move(*migrations);
+  }
+  return snapshot;
+}
+
+ChainWatcher::ChainWatcher(ChainSource& source, ChainWatcherOptions options, OnChange on_change)
+    : source_(source), options_(options), on_change_(std::move(on_change)) {}
+
+ChainWatcher::~ChainWatcher() { stop(); }
+
+core::Status ChainWatcher::start() {
+  auto first = poll_once();
+  thread_ = std::thread([this] { loop(); });
+  return first;
+}
+
+void ChainWatcher::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ChainWatcher::poke() {
+  {
+    std::lock_guard lock(mu_);
+    poked_ = true;
+  }
+  cv_.notify_all();
+}
+
+std::optional<ChainSnapshot> ChainWatcher::latest() const {
+  std::lock_guard lock(mu_);
+  return latest_;
+}
+
+core::Status ChainWatcher::poll_once() {
+  auto snapshot = source_.fetch();
+  if (!snapshot) {
+    failures_.fetch_add(1);
+    return std::unexpected(snapshot.error());
+  }
+  last_success_unix_.store(std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count());
+  bool changed = false;
+  {
+    std::lock_guard lock(mu_);
+    if (!latest_ || !(*latest_ == *snapshot)) {
+      latest_ = *snapshot;
+      changed = true;
+    }
+  }
+  if (changed && on_change_) on_change_(*snapshot);
+  return {};
+}
+
+void ChainWatcher::loop() {
+  auto delay = options_.interval;
+  std::uint64_t consecutive_failures = 0;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, delay, [&] { return stopping_ || poked_; });
+      if (stopping_) return;
+      poked_ = false;
+    }
+    auto status = poll_once();
+    if (status) {
+      if (consecutive_failures > 0)
+        spdlog::info("chain: reachable again after {} failed poll(s)", consecutive_failures);
+      consecutive_failures = 0;
+      delay = options_.interval;
+    } else {
+      ++consecutive_failures;
+      delay = std::min(options_.max_backoff, std::max(options_.interval, delay * 2));
+      spdlog::warn("chain: poll failed ({}); keeping the last known state, next try in {} ms", status.error().message,
+                   delay.count());
+    }
+  }
+}
+
+}  // namespace mpc::node

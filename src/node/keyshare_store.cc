@@ -1,0 +1,128 @@
+#include "node/keyshare_store.h"
+
+#include <algorithm>
+
+#include "core/bytes.h"
+#include "core/crypto.h"
+#include "core/file_util.h"
+
+namespace mpc::node {
+
+using json = nlohmann::json;
+
+namespace {
+
+std::string key_id_text(const core::KeyshareKeyId& id) {
+  return "(epoch " + std::to_string(id.epoch_id) + ", domain " + std::to_string(id.domain_id) + ", attempt " +
+         std::to_string(id.attempt_id) + ")";
+}
+
+// The canonical plaintext of a set of shares (secret: the caller wipes it).
+core::SecretString shares_plaintext(const std::vector<core::Keyshare>& shares) {
+  json array = json::array();
+  for (const auto& s : shares) array.push_back(core::to_json(s));
+  core::SecretString text(array.dump());
+  core::wipe_private_shares(array);
+  return text;
+}
+
+std::vector<core::Keyshare> clone_all(const std::vector<core::Keyshare>& v) {
+  std::vector<core::Keyshare> out;
+  out.reserve(v.size());
+  for (const auto& s : v) out.push_back(s.clone());
+  return out;
+}
+
+}  // namespace
+
+core::Result<std::unique_ptr<KeyshareStore>> KeyshareStore::open(std::filesystem::path path, core::SecretBytes local_key) {
+  if (local_key.size() != 32) return core::invalid("the local storage key must be 32 bytes");
+  std::unique_ptr<KeyshareStore> store(new KeyshareStore(std::move(path), std::move(local_key)));
+  MPC_TRY(store->load());
+  return store;
+}
+
+core::Status KeyshareStore::load() {
+  std::error_code ec;
+  if (!std::filesystem::exists(path_, ec)) return {};
+  MPC_ASSIGN(std::string sealed, core::read_file(path_, 256 << 20));
+  auto plain = core::aes_gcm_decrypt(key_, core::as_bytes(sealed));
+  if (!plain)
+    return core::fail(core::ErrorCode::kInternal, path_.string() +
+                                                      " does not decrypt with this home's local storage key: the key file "
+                                                      "does not belong to this store, or the store is damaged");
+  core::SecretString text(core::to_string(plain->view()));
+  json j = json::parse(text.reveal(), nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("keyshares"))
+    return core::fail(core::ErrorCode::kInternal, path_.string() + " decrypts but is not a key-share store (damaged?)");
+  auto shares = core::parse_keyshares(j["keyshares"]);
+  core::wipe_private_shares(j);
+  if (!shares) return core::fail(core::ErrorCode::kInternal, path_.string() + ": " + shares.error().message);
+  std::sort(shares->begin(), shares->end(), [](const auto& a, const auto& b) { return a.key_id.domain_id < b.key_id.domain_id; });
+  held_ = std::move(*shares);
+  return {};
+}
+
+core::Status KeyshareStore::import(std::vector<core::Keyshare> shares, const core::Keyset& keyset) {
+  std::lock_guard lock(mu_);
+  if (auto st = core::check_keyshares_cover_keyset(shares, keyset); !st)
+    return core::invalid("the shares do not match the keyset of epoch " + std::to_string(keyset.epoch_id) + ": " + st.error().message);
+  if (!held_.empty()) {
+    const auto held_epoch = held_.front().key_id.epoch_id;
+    if (keyset.epoch_id < held_epoch)
+      return core::fail(core::ErrorCode::kFailedPrecondition,
+                        "refusing shares of epoch " + std::to_string(keyset.epoch_id) + ": this node holds the newer epoch " +
+                            std::to_string(held_epoch));
+    for (const auto& h : held_) {
+      auto it = std::find_if(shares.begin(), shares.end(), [&](const auto& s) { return s.key_id.domain_id == h.key_id.domain_id; });
+      if (it == shares.end())
+        return core::fail(core::ErrorCode::kFailedPrecondition,
+                          "refusing a keyset without domain " + std::to_string(h.key_id.domain_id) +
+                              ", which this node holds (domains are never removed)");
+      if (it->public_key != h.public_key || it->kind != h.kind)
+        return core::fail(core::ErrorCode::kFailedPrecondition,
+                          "refusing to change the group public key of domain " + std::to_string(h.key_id.domain_id) +
+                              " held as " + key_id_text(h.key_id));
+    }
+  }
+  std::sort(shares.begin(), shares.end(), [](const auto& a, const auto& b) { return a.key_id.domain_id < b.key_id.domain_id; });
+  json doc = {{"version", 1}, {"keyshares", json::array()}};
+  for (const auto& s : shares) doc["keyshares"].push_back(core::to_json(s));
+  core::SecretString text(doc.dump());
+  core::wipe_private_shares(doc);
+  auto sealed = core::aes_gcm_encrypt(key_, core::as_bytes(text.reveal()));
+  if (!sealed) return std::unexpected(sealed.error());
+  if (auto st = core::write_file_atomic(path_, *sealed, 0600); !st)
+    return core::fail(core::ErrorCode::kInternal, "cannot write " + path_.string() + ": " + st.error().message);
+  held_ = std::move(shares);
+  return {};
+}
+
+core::Result<std::vector<core::Keyshare>> KeyshareStore::shares_for(const core::Keyset& keyset) const {
+  std::lock_guard lock(mu_);
+  if (held_.empty())
+    return core::fail(core::ErrorCode::kNotFound, "this node holds no key shares (requested epoch " + std::to_string(keyset.epoch_id) + ")");
+  if (auto st = core::check_keyshares_cover_keyset(held_, keyset); !st)
+    return core::fail(core::ErrorCode::kFailedPrecondition, "this node holds epoch " + std::to_string(held_.front().key_id.epoch_id) +
+                                                                " with " + std::to_string(held_.size()) +
+                                                                " domain(s), not the requested keyset: " + st.error().message);
+  return clone_all(held_);
+}
+
+bool KeyshareStore::holds(const core::Keyset& keyset) const {
+  std::lock_guard lock(mu_);
+  return !held_.empty() && core::check_keyshares_cover_keyset(held_, keyset).has_value();
+}
+
+StoreSummary KeyshareStore::summary() const {
+  std::lock_guard lock(mu_);
+  StoreSummary s;
+  if (held_.empty()) return s;
+  s.epoch_id = held_.front().key_id.epoch_id;
+  for (const auto& h : held_) s.domains.push_back({h.key_id.domain_id, h.key_id.attempt_id, h.kind, h.public_key});
+  auto text = shares_plaintext(held_);
+  s.digest = core::hex_encode(core::sha256(core::as_bytes(text.reveal())));
+  return s;
+}
+
+}  // namespace mpc::node

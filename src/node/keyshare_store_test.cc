@@ -1,0 +1,235 @@
+#include "node/keyshare_store.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "core/crypto.h"
+#include "core/file_util.h"
+#include "devnet/dealer.h"
+
+namespace mpc::node {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Dealt {
+  core::Keyset keyset;
+  std::vector<std::vector<core::Keyshare>> shares;  // per participant
+};
+
+Dealt deal(std::uint64_t epoch, std::size_t domains = 2) {
+  std::vector<devnet::DomainToDeal> to_deal;
+  for (std::size_t d = 0; d < domains; ++d) to_deal.push_back({d, d % 2 ? core::CurveKind::kEd25519 : core::CurveKind::kSecp256k1, 0});
+  const std::vector<std::uint64_t> ids = {0, 1, 2};
+  auto dealt = devnet::deal_keyset(to_deal, ids, 2, epoch);
+  EXPECT_TRUE(dealt);
+  return Dealt{dealt->keyset, std::move(dealt->shares)};
+}
+
+std::vector<core::Keyshare> clone_all(const std::vector<core::Keyshare>& v) {
+  std::vector<core::Keyshare> out;
+  for (const auto& s : v) out.push_back(s.clone());
+  return out;
+}
+
+// The same group keys at a later epoch (what a resharing produces for the keys).
+Dealt reshared(const Dealt& d, std::uint64_t epoch) {
+  Dealt out{d.keyset, {}};
+  out.keyset.epoch_id = epoch;
+  for (const auto& p : d.shares) {
+    auto c = clone_all(p);
+    for (auto& s : c) s.key_id.epoch_id = epoch;
+    out.shares.push_back(std::move(c));
+  }
+  return out;
+}
+
+class KeyshareStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("mpc-store-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    key_ = core::SecretBytes(32);
+    core::random_fill(key_.mutable_view());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path file() const { return dir_ / "keyshares.enc"; }
+  std::unique_ptr<KeyshareStore> open() {
+    auto s = KeyshareStore::open(file(), key_.clone());
+    EXPECT_TRUE(s) << (s ? "" : s.error().message);
+    return s ? std::move(*s) : nullptr;
+  }
+  std::string bytes() const { return *core::read_file(file()); }
+
+  fs::path dir_;
+  core::SecretBytes key_;
+};
+
+TEST_F(KeyshareStoreTest, ImportPersistsAndReopens) {
+  auto d = deal(3);
+  auto store = open();
+  EXPECT_TRUE(store->summary().domains.empty());
+  ASSERT_TRUE(store->import(clone_all(d.shares[0]), d.keyset));
+  EXPECT_TRUE(store->holds(d.keyset));
+  struct stat st {};
+  ASSERT_EQ(::stat(file().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto reopened = open();
+  auto shares = reopened->shares_for(d.keyset);
+  ASSERT_TRUE(shares);
+  EXPECT_EQ(shares->size(), 2u);
+  EXPECT_EQ(reopened->summary().digest, store->summary().digest);
+  EXPECT_EQ(reopened->summary().epoch_id, 3u);
+  // Another participant's shares have another digest.
+  auto other = KeyshareStore::open(dir_ / "other.enc", key_.clone());
+  ASSERT_TRUE((*other)->import(clone_all(d.shares[1]), d.keyset));
+  EXPECT_NE((*other)->summary().digest, store->summary().digest);
+}
+
+TEST_F(KeyshareStoreTest, EveryImportRuleRefusesAndChangesNothing) {
+  auto d = deal(3);
+  auto store = open();
+  ASSERT_TRUE(store->import(clone_all(d.shares[0]), d.keyset));
+  const std::string before = bytes();
+
+  auto expect_refused = [&](std::vector<core::Keyshare> shares, const core::Keyset& keyset, core::ErrorCode code,
+                            const std::string& text) {
+    auto st = store->import(std::move(shares), keyset);
+    ASSERT_FALSE(st) << text;
+    EXPECT_EQ(st.error().code, code) << st.error().message;
+    EXPECT_NE(st.error().message.find(text), std::string::npos) << st.error().message;
+    EXPECT_EQ(bytes(), before);
+    EXPECT_TRUE(store->holds(d.keyset));
+  };
+  {  // missing domain
+    auto s = clone_all(d.shares[0]);
+    s.pop_back();
+    expect_refused(std::move(s), d.keyset, core::ErrorCode::kInvalidArgument, "do not match");
+  }
+  {  // extra domain
+    auto bigger = deal(3, 3);
+    expect_refused(clone_all(bigger.shares[0]), d.keyset, core::ErrorCode::kInvalidArgument, "do not match");
+  }
+  {  // duplicate domain
+    auto s = clone_all(d.shares[0]);
+    s[1] = s[0].clone();
+    expect_refused(std::move(s), d.keyset, core::ErrorCode::kInvalidArgument, "do not match");
+  }
+  {  // wrong epoch in a share
+    auto s = clone_all(d.shares[0]);
+    s[0].key_id.epoch_id = 4;
+    expect_refused(std::move(s), d.keyset, core::ErrorCode::kInvalidArgument, "do not match");
+  }
+  {  // wrong attempt
+    auto s = clone_all(d.shares[0]);
+    s[0].key_id.attempt_id = 1;
+    expect_refused(std::move(s), d.keyset, core::ErrorCode::kInvalidArgument, "do not match");
+  }
+  {  // group key differs from the keyset
+    auto other = deal(3);
+    expect_refused(clone_all(other.shares[0]), d.keyset, core::ErrorCode::kInvalidArgument, "do not match");
+  }
+  {  // older epoch over a newer one
+    auto newer = reshared(d, 5);
+    ASSERT_TRUE(store->import(clone_all(newer.shares[0]), newer.keyset));
+    const std::string at5 = bytes();
+    auto st = store->import(clone_all(d.shares[0]), d.keyset);
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().code, core::ErrorCode::kFailedPrecondition);
+    EXPECT_NE(st.error().message.find("newer epoch 5"), std::string::npos) << st.error().message;
+    EXPECT_EQ(bytes(), at5);
+    // changed public key for a held domain, at a later epoch
+    auto other = deal(6);
+    st = store->import(clone_all(other.shares[0]), other.keyset);
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().message.find("change the group public key of domain 0"), std::string::npos) << st.error().message;
+    // a keyset that drops a held domain
+    auto fewer = reshared(newer, 7);
+    fewer.keyset.domains.pop_back();
+    auto s = clone_all(fewer.shares[0]);
+    s.pop_back();
+    st = store->import(std::move(s), fewer.keyset);
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().message.find("without domain 1"), std::string::npos) << st.error().message;
+    EXPECT_EQ(bytes(), at5);
+  }
+}
+
+TEST_F(KeyshareStoreTest, ServesOnlyTheHeldKeyset) {
+  auto d = deal(3);
+  auto store = open();
+  auto none = store->shares_for(d.keyset);
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message.find("holds no key shares"), std::string::npos);
+  ASSERT_TRUE(store->import(clone_all(d.shares[0]), d.keyset));
+  auto later = reshared(d, 4);
+  auto r = store->shares_for(later.keyset);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("holds epoch 3"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(store->holds(later.keyset));
+}
+
+TEST_F(KeyshareStoreTest, WrongKeyTruncatedOrTamperedFileIsAClearError) {
+  auto d = deal(3);
+  ASSERT_TRUE(open()->import(clone_all(d.shares[0]), d.keyset));
+  core::SecretBytes wrong(32);
+  core::random_fill(wrong.mutable_view());
+  auto w = KeyshareStore::open(file(), std::move(wrong));
+  ASSERT_FALSE(w);
+  EXPECT_NE(w.error().message.find("does not decrypt"), std::string::npos);
+  std::string data = bytes();
+  data[data.size() / 2] ^= 1;
+  ASSERT_TRUE(core::write_file_atomic(file(), core::as_bytes(data)));
+  EXPECT_FALSE(KeyshareStore::open(file(), key_.clone()));
+  data.resize(10);
+  ASSERT_TRUE(core::write_file_atomic(file(), core::as_bytes(data)));
+  EXPECT_FALSE(KeyshareStore::open(file(), key_.clone()));
+}
+
+// kill -9 at random moments while a child imports ever newer epochs: the
+// file always opens and holds one complete set.
+TEST_F(KeyshareStoreTest, KillDuringImportLeavesOldOrNewSet) {
+  auto base = deal(1);
+  std::vector<Dealt> epochs;
+  for (std::uint64_t e = 1; e <= 40; ++e) epochs.push_back(reshared(base, e));
+  std::mt19937 rng(42);
+  int landed_mid_run = 0;
+  for (int round = 0; round < 12; ++round) {
+    fs::remove(file());
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto s = KeyshareStore::open(file(), key_.clone());
+      if (!s) ::_exit(2);
+      for (auto& e : epochs)
+        if (!(*s)->import(clone_all(e.shares[0]), e.keyset)) ::_exit(3);
+      ::_exit(0);
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<int>(0, 20000)(rng)));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status)) ++landed_mid_run;
+    auto store = KeyshareStore::open(file(), key_.clone());
+    ASSERT_TRUE(store) << store.error().message;
+    auto summary = (*store)->summary();
+    if (summary.domains.empty()) continue;  // killed before the first import completed
+    ASSERT_GE(summary.epoch_id, 1u);
+    ASSERT_LE(summary.epoch_id, 40u);
+    EXPECT_TRUE((*store)->holds(epochs[summary.epoch_id - 1].keyset));
+  }
+  EXPECT_GT(landed_mid_run, 0);
+}
+
+}  // namespace
+}  // namespace mpc::node

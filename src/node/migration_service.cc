@@ -1,0 +1,145 @@
+#include "node/migration_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include "core/bytes.h"
+#include "core/crypto.h"
+
+namespace mpc::node {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+net::HttpResponse answer(const net::HttpRequest& req, unsigned status, std::string body,
+                         std::string content_type = "text/plain") {
+  return net::make_response(status, std::move(body), std::move(content_type), req.version(), req.keep_alive());
+}
+
+unsigned status_for_import_error(const core::Error& e) {
+  switch (e.code) {
+    case core::ErrorCode::kInvalidArgument: return 400;
+    case core::ErrorCode::kFailedPrecondition:
+    case core::ErrorCode::kAlreadyExists: return 409;
+    default: return 500;
+  }
+}
+
+}  // namespace
+
+std::string target_path(std::string_view target) {
+  if (auto scheme = target.find("://"); scheme != std::string_view::npos && target.front() != '/') {
+    auto path_start = target.find('/', scheme + 3);
+    target = path_start == std::string_view::npos ? std::string_view("/") : target.substr(path_start);
+  }
+  if (auto q = target.find_first_of("?#"); q != std::string_view::npos) target = target.substr(0, q);
+  return std::string(target.empty() ? "/" : target);
+}
+
+MigrationService::MigrationService(KeyshareStore& store, core::SecretBytes encryption_key,
+                                   net::MetricsRegistry& metrics, std::function<void()> on_imported)
+    : store_(store), encryption_key_(std::move(encryption_key)), metrics_(metrics), on_imported_(std::move(on_imported)) {}
+
+void MigrationService::update_view(NodeView view) {
+  std::lock_guard lock(mu_);
+  view_ = std::move(view);
+  have_view_ = true;
+}
+
+NodeView MigrationService::view() const {
+  std::lock_guard lock(mu_);
+  return view_;
+}
+
+std::optional<std::string> MigrationService::authorize(const core::Ed25519PublicKey& peer) const {
+  std::lock_guard lock(mu_);
+  if (!have_view_) return "chain_state_unknown";
+  if (!view_.backup_service_key) return "no_backup_service_registered";
+  if (!(peer == *view_.backup_service_key)) return "unauthorized_key";
+  return std::nullopt;
+}
+
+net::HttpResponse MigrationService::handle(const net::HttpRequest& req) {
+  const std::string path = target_path(req.target());
+  if (path == "/hello" && req.method() == http::verb::get) return answer(req, 200, "Hello, world!");
+  if (path == "/get_keyshares" && req.method() == http::verb::get) return get_keyshares(req);
+  if (path == "/set_keyshares" && req.method() == http::verb::put) return set_keyshares(req);
+  if (path == "/hello" || path == "/get_keyshares" || path == "/set_keyshares")
+    return answer(req, 405, "Method not allowed for " + path);
+  return answer(req, 404, "Not found");
+}
+
+net::HttpResponse MigrationService::get_keyshares(const net::HttpRequest& req) {
+  auto parsed = nlohmann::json::parse(req.body(), nullptr, false);
+  if (parsed.is_discarded()) return answer(req, 400, "Invalid keyset: the body is not JSON");
+  auto keyset = core::parse_keyset(parsed);
+  if (!keyset) return answer(req, 400, "Invalid keyset: " + keyset.error().message);
+  auto shares = store_.shares_for(*keyset);
+  if (!shares) {
+    spdlog::warn("migration: refused get_keyshares for epoch {}: {}", keyset->epoch_id, shares.error().message);
+    metrics_.counter("mpc_keyshares_served_total", "GET /get_keyshares answers by outcome", {{"outcome", "not_held"}}).inc();
+    return answer(req, 500, "Cannot serve keyset: " + shares.error().message);
+  }
+  nlohmann::json array = nlohmann::json::array();
+  for (const auto& share : *shares) array.push_back(core::to_json(share));
+  core::SecretString plaintext(array.dump());
+  core::wipe_private_shares(array);
+  auto sealed = core::aes_gcm_encrypt(encryption_key_, core::as_bytes(plaintext.reveal()));
+  if (!sealed) return answer(req, 500, "Cannot encrypt the key shares: " + sealed.error().message);
+  metrics_.gauge("mpc_last_backup_served_epoch", "Epoch of the last keyset served to the backup service")
+      .set(static_cast<double>(keyset->epoch_id));
+  metrics_.gauge("mpc_last_backup_served_timestamp_seconds", "Unix time of the last keyset served to the backup service")
+      .set(net::unix_now_seconds());
+  metrics_.counter("mpc_keyshares_served_total", "GET /get_keyshares answers by outcome", {{"outcome", "served"}}).inc();
+  spdlog::info("migration: served {} key share(s) of epoch {} to the backup service", shares->size(), keyset->epoch_id);
+  return answer(req, 200, core::base64_encode(*sealed), "application/json");
+}
+
+net::HttpResponse MigrationService::set_keyshares(const net::HttpRequest& req) {
+  auto imports = [&](const char* outcome) -> net::Counter& {
+    return metrics_.counter("mpc_keyshare_imports_total", "PUT /set_keyshares imports by outcome", {{"outcome", outcome}});
+  };
+  const NodeView view = this->view();
+  if (auto ok = may_accept_shares(view); !ok) {
+    imports("not_destination").inc();
+    spdlog::warn("migration: refused set_keyshares: {}", ok.error().message);
+    return answer(req, 409, "Refused: " + ok.error().message);
+  }
+  auto sealed = core::base64_decode(req.body());
+  if (!sealed) {
+    imports("bad_encoding").inc();
+    return answer(req, 400, "Invalid Json or encryption: the body is not standard base64: " + sealed.error().message);
+  }
+  auto plaintext = core::aes_gcm_decrypt(encryption_key_, *sealed);
+  if (!plaintext) {
+    imports("decrypt_failed").inc();
+    spdlog::warn("migration: refused set_keyshares: the blob does not decrypt");
+    return answer(req, 400,
+                  "Invalid Json or encryption: the blob does not decrypt with this node's backup encryption key "
+                  "(wrong key, or the data was tampered with)");
+  }
+  core::SecretString text(core::to_string(plaintext->view()));
+  auto parsed = nlohmann::json::parse(text.reveal(), nullptr, false);
+  if (parsed.is_discarded()) {
+    imports("bad_json").inc();
+    return answer(req, 400, "Invalid Json or encryption: the decrypted blob is not JSON");
+  }
+  auto shares = core::parse_keyshares(parsed);
+  core::wipe_private_shares(parsed);  // the tree's copies of the shares
+  if (!shares) {
+    imports("bad_json").inc();
+    return answer(req, 400, "Invalid Json or encryption: " + shares.error().message);
+  }
+  const std::size_t count = shares->size();
+  if (auto st = store_.import(std::move(*shares), *view.running_keyset); !st) {
+    imports("rejected").inc();
+    spdlog::warn("migration: refused set_keyshares: {}", st.error().message);
+    return answer(req, status_for_import_error(st.error()), "Refused: " + st.error().message);
+  }
+  imports("imported").inc();
+  spdlog::info("migration: imported {} key share(s) of epoch {}", count, view.running_keyset->epoch_id);
+  if (on_imported_) on_imported_();
+  return answer(req, 200, "Keyshares received.");
+}
+
+}  // namespace mpc::node

@@ -1,0 +1,63 @@
+// The node's migration endpoint logic (interop §4): who may connect, and the
+// three routes. Transport-free: the mTLS server calls authorize() after each
+// handshake and handle() for each request, so every answer is unit-tested
+// with plain values.
+//
+//   GET /hello           200 "Hello, world!"
+//   GET /get_keyshares   body: Keyset JSON -> 200, body: base64(AES-256-GCM(shares JSON))
+//                        400 "Invalid keyset: …"; 500 when the store does not hold that keyset
+//   PUT /set_keyshares   body: base64 blob -> validated and durably imported, then
+//                        200 "Keyshares received."; 400 "Invalid Json or encryption: …"
+//                        for a blob that does not decrypt or parse, 400/409 for shares
+//                        the import rules refuse, 409 when this node is not the
+//                        destination of an ongoing migration or the protocol is not Running
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "core/secret.h"
+#include "net/http_server.h"
+#include "net/metrics.h"
+#include "node/chain_view.h"
+#include "node/keyshare_store.h"
+
+namespace mpc::node {
+
+struct NodeMetrics;
+
+class MigrationService {
+ public:
+  // `on_imported` runs after a successful import (wakes onboarding).
+  MigrationService(KeyshareStore& store, core::SecretBytes encryption_key, net::MetricsRegistry& metrics,
+                   std::function<void()> on_imported = nullptr);
+
+  // The chain's latest word on this node (from the watcher).
+  void update_view(NodeView view);
+  NodeView view() const;
+
+  // nullopt to accept the peer; otherwise the refusal reason (metrics label).
+  std::optional<std::string> authorize(const core::Ed25519PublicKey& peer) const;
+
+  net::HttpResponse handle(const net::HttpRequest& request);
+
+ private:
+  net::HttpResponse get_keyshares(const net::HttpRequest& request);
+  net::HttpResponse set_keyshares(const net::HttpRequest& request);
+
+  KeyshareStore& store_;
+  core::SecretBytes encryption_key_;
+  net::MetricsRegistry& metrics_;
+  std::function<void()> on_imported_;
+  mutable std::mutex mu_;
+  NodeView view_;
+  bool have_view_ = false;
+};
+
+// The path of a request target, for origin-form ("/x?y") and absolute-form
+// ("http://host/x?y") targets alike.
+std::string target_path(std::string_view target);
+
+}  // namespace mpc::node
