@@ -4,6 +4,7 @@
 
 #include "core/bytes.h"
 #include "core/crypto.h"
+#include "net/mtls_server.h"
 
 namespace mpc::node {
 
@@ -26,15 +27,6 @@ unsigned status_for_import_error(const core::Error& e) {
 }
 
 }  // namespace
-
-std::string target_path(std::string_view target) {
-  if (auto scheme = target.find("://"); scheme != std::string_view::npos && target.front() != '/') {
-    auto path_start = target.find('/', scheme + 3);
-    target = path_start == std::string_view::npos ? std::string_view("/") : target.substr(path_start);
-  }
-  if (auto q = target.find_first_of("?#"); q != std::string_view::npos) target = target.substr(0, q);
-  return std::string(target.empty() ? "/" : target);
-}
 
 MigrationService::MigrationService(KeyshareStore& store, core::SecretBytes encryption_key,
                                    net::MetricsRegistry& metrics, std::function<void()> on_imported)
@@ -60,7 +52,7 @@ std::optional<std::string> MigrationService::authorize(const core::Ed25519Public
 }
 
 net::HttpResponse MigrationService::handle(const net::HttpRequest& req) {
-  const std::string path = target_path(req.target());
+  const std::string path = net::request_path(req.target());
   if (path == "/hello" && req.method() == http::verb::get) return answer(req, 200, "Hello, world!");
   if (path == "/get_keyshares" && req.method() == http::verb::get) return get_keyshares(req);
   if (path == "/set_keyshares" && req.method() == http::verb::put) return set_keyshares(req);

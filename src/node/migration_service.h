@@ -56,8 +56,4 @@ class MigrationService {
   bool have_view_ = false;
 };
 
-// The path of a request target, for origin-form ("/x?y") and absolute-form
-// ("http://host/x?y") targets alike.
-std::string target_path(std::string_view target);
-
 }  // namespace mpc::node

@@ -1,0 +1,227 @@
+// mpc-node: holds key shares, serves them encrypted to its registered backup
+// service over mutual TLS, and onboards as the destination of a migration.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+
+#include "core/file_util.h"
+#include "core/types.h"
+#include "near/rpc_client.h"
+#include "node/home.h"
+#include "node/keyshare_store.h"
+#include "node/node_runtime.h"
+
+namespace {
+
+using namespace mpc;
+using json = nlohmann::json;
+
+constexpr int kExitUsage = 2;
+constexpr int kExitNetwork = 3;
+constexpr int kExitValidation = 5;
+
+int fail_with(const core::Error& e, int code = 1) {
+  std::cerr << "mpc-node: error: " << e.message << "\n";
+  return code;
+}
+
+int exit_code_for(const core::Error& e) {
+  switch (e.code) {
+    case core::ErrorCode::kUnavailable:
+    case core::ErrorCode::kTimeout: return kExitNetwork;
+    case core::ErrorCode::kInvalidArgument: return kExitUsage;
+    case core::ErrorCode::kFailedPrecondition:
+    case core::ErrorCode::kPermissionDenied: return kExitValidation;
+    default: return 1;
+  }
+}
+
+// The operator's AES-256 key from MPC_BACKUP_ENCRYPTION_KEY_HEX: exactly 64
+// hex characters. The value is never echoed.
+core::Result<core::SecretBytes> encryption_key_from_env() {
+  const char* value = std::getenv("MPC_BACKUP_ENCRYPTION_KEY_HEX");
+  if (value == nullptr || *value == '\0')
+    return core::invalid(
+        "MPC_BACKUP_ENCRYPTION_KEY_HEX is not set: the node needs the operator's AES-256 key (64 hex characters) "
+        "to serve or accept key shares");
+  return core::parse_aes256_key_hex(value, "MPC_BACKUP_ENCRYPTION_KEY_HEX");
+}
+
+// A keyset from a file holding either a Keyset or a whole contract state
+// (view `state`), or from the chain.
+core::Result<core::Keyset> load_keyset(const std::string& keyset_file, const std::string& rpc_url,
+                                       const std::string& contract_id) {
+  json j;
+  if (!keyset_file.empty()) {
+    MPC_ASSIGN(std::string text, core::read_file(keyset_file, 64 << 20));
+    j = json::parse(text, nullptr, false);
+    if (j.is_discarded()) return core::invalid("--keyset-file: " + keyset_file + " is not JSON");
+    if (j.is_object() && j.contains("epoch_id") && j.contains("domains")) {
+      auto ks = core::parse_keyset(j);
+      if (!ks) return std::unexpected(ks.error().context("--keyset-file"));
+      return *ks;
+    }
+  } else {
+    MPC_ASSIGN(auto rpc, near::RpcClient::create(rpc_url));
+    MPC_ASSIGN(j, rpc->view(contract_id, "state"));
+  }
+  auto state = core::parse_protocol_state(j);
+  if (!state) return std::unexpected(state.error().context("contract state"));
+  auto keyset = core::keyset_to_back_up(*state);
+  if (!keyset)
+    return core::fail(core::ErrorCode::kFailedPrecondition,
+                      std::string("the contract is ") + state->name() + " with no keyset to hold yet");
+  return *keyset;
+}
+
+int cmd_import(const std::string& home_dir, const std::string& shares_file, const std::string& keyset_file,
+               const std::string& rpc_url, const std::string& contract_id) {
+  auto home = node::NodeHome::load(home_dir);
+  if (!home) return fail_with(home.error(), kExitUsage);
+  auto keyset = load_keyset(keyset_file, rpc_url, contract_id);
+  if (!keyset) return fail_with(keyset.error(), exit_code_for(keyset.error()));
+  auto raw = core::read_file(shares_file, 64 << 20);
+  if (!raw) return fail_with(raw.error(), kExitUsage);
+  core::SecretString text(std::move(*raw));
+  json parsed = json::parse(text.reveal(), nullptr, false);
+  if (parsed.is_discarded()) return fail_with(core::invalid("--shares-file: not JSON").error(), kExitUsage);
+  auto shares = core::parse_keyshares(parsed);
+  core::wipe_private_shares(parsed);
+  if (!shares) return fail_with(shares.error().context("--shares-file"), kExitUsage);
+  auto store = node::KeyshareStore::open(home->keyshare_file(), home->local_storage_key.clone());
+  if (!store) return fail_with(store.error());
+  const std::size_t count = shares->size();
+  if (auto st = (*store)->import(std::move(*shares), *keyset); !st) return fail_with(st.error(), kExitValidation);
+  std::cout << "imported " << count << " key share(s) of epoch " << keyset->epoch_id << " into "
+            << home->keyshare_file().string() << "\n";
+  return 0;
+}
+
+int cmd_shares(const std::string& home_dir) {
+  auto home = node::NodeHome::load(home_dir);
+  if (!home) return fail_with(home.error(), kExitUsage);
+  auto store = node::KeyshareStore::open(home->keyshare_file(), home->local_storage_key.clone());
+  if (!store) return fail_with(store.error());
+  auto summary = (*store)->summary();
+  if (summary.domains.empty()) {
+    std::cout << "no key shares held\n";
+    return 0;
+  }
+  std::cout << "epoch " << summary.epoch_id << ", " << summary.domains.size() << " domain(s)\n";
+  for (const auto& d : summary.domains)
+    std::cout << "  domain " << d.domain_id << " attempt " << d.attempt_id << " " << core::curve_name(d.kind)
+              << " group key " << d.public_key << "\n";
+  std::cout << "digest " << summary.digest << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "mpc-node: holds MPC key shares, serves them encrypted to its registered backup service over mutual TLS, "
+      "and onboards as the destination of a node migration.\n"
+      "Secrets come only from the home directory and MPC_BACKUP_ENCRYPTION_KEY_HEX (never from flags).\n"
+      "Exit codes: 0 ok, 1 other failure, 2 usage or bad input, 3 chain unreachable, 5 refused by validation."};
+  app.require_subcommand(1);
+  std::string home;
+
+  std::string account_id;
+  auto* init = app.add_subcommand("init", "Create a node home: TLS (P2P) key, NEAR access key, local storage key (0600)");
+  init->add_option("--home", home, "Node home directory (created 0700)")->envname("MPC_NODE_HOME")->required();
+  init->add_option("--account-id", account_id, "The operator's NEAR account this node serves")->required();
+
+  auto* keys = app.add_subcommand("keys", "Print the node's public keys (TLS key and access key) as JSON");
+  keys->add_option("--home", home, "Node home directory")->envname("MPC_NODE_HOME")->required();
+
+  node::NodeRunOptions run_options;
+  int poll_interval_ms = 1000;
+  auto* run = app.add_subcommand("run", "Follow the contract, serve the migration endpoint, onboard when migrated to");
+  run->add_option("--home", home, "Node home directory")->envname("MPC_NODE_HOME")->required();
+  run->add_option("--rpc-url", run_options.rpc_url, "NEAR JSON-RPC endpoint")->envname("MPC_RPC_URL")->required();
+  run->add_option("--contract-id", run_options.contract_id, "The MPC contract account")
+      ->envname("MPC_CONTRACT_ID")
+      ->required();
+  run->add_option("--migration-addr", run_options.migration_addr,
+                  "Listen address of the mutual-TLS migration endpoint, HOST:PORT (port 0 picks one; see HOME/migration.addr)")
+      ->envname("MPC_MIGRATION_ADDR")
+      ->required();
+  run->add_option("--metrics-addr", run_options.metrics_addr, "Plain-HTTP address for /metrics, HOST:PORT (off when empty)")
+      ->envname("MPC_METRICS_ADDR");
+  run->add_option("--poll-interval-ms", poll_interval_ms, "How often to read the contract")
+      ->envname("MPC_CHAIN_POLL_INTERVAL_MS")
+      ->check(CLI::Range(50, 600'000))
+      ->capture_default_str();
+
+  std::string shares_file, keyset_file, rpc_url, contract_id;
+  auto* import = app.add_subcommand(
+      "import-shares",
+      "Operator action: import plaintext key shares (e.g. from a trusted dealer on a local network) after checking them "
+      "against the keyset; run it while the node is stopped");
+  import->add_option("--home", home, "Node home directory")->envname("MPC_NODE_HOME")->required();
+  import->add_option("--shares-file", shares_file, "JSON array of Keyshare (interop §5 plaintext)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  auto* keyset_opt = import->add_option("--keyset-file", keyset_file, "A Keyset JSON, or a contract state JSON")
+                         ->check(CLI::ExistingFile);
+  auto* rpc_opt = import->add_option("--rpc-url", rpc_url, "Take the keyset from the chain instead")->envname("MPC_RPC_URL");
+  import->add_option("--contract-id", contract_id, "The MPC contract account (with --rpc-url)")->envname("MPC_CONTRACT_ID");
+  keyset_opt->excludes(rpc_opt);
+
+  auto* shares = app.add_subcommand("shares", "Summarise the held key shares (epoch, domains, group keys, digest; no secrets)");
+  shares->add_option("--home", home, "Node home directory")->envname("MPC_NODE_HOME")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  }
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ mpc-node %v");
+
+  if (init->parsed()) {
+    auto h = node::NodeHome::init(home, account_id);
+    if (!h) return fail_with(h.error(), h.error().code == core::ErrorCode::kAlreadyExists ? 1 : kExitUsage);
+    std::cout << "created node home " << home << " for " << account_id << "\n"
+              << "tls_public_key    " << core::ed25519_public_key_to_string(h->tls_key.public_key()) << "\n"
+              << "access public key " << core::ed25519_public_key_to_string(h->access_key.secret_key.public_key()) << "\n";
+    return 0;
+  }
+  if (keys->parsed()) {
+    auto h = node::NodeHome::load(home);
+    if (!h) return fail_with(h.error(), kExitUsage);
+    std::cout << json{{"account_id", h->account_id},
+                      {"tls_public_key", core::ed25519_public_key_to_string(h->tls_key.public_key())},
+                      {"access_public_key", core::ed25519_public_key_to_string(h->access_key.secret_key.public_key())}}
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  if (import->parsed()) {
+    if (keyset_file.empty() && (rpc_url.empty() || contract_id.empty()))
+      return fail_with(core::invalid("import-shares needs --keyset-file, or --rpc-url with --contract-id").error(), kExitUsage);
+    return cmd_import(home, shares_file, keyset_file, rpc_url, contract_id);
+  }
+  if (shares->parsed()) return cmd_shares(home);
+
+  // run
+  auto key = encryption_key_from_env();
+  if (!key) return fail_with(key.error(), kExitUsage);
+  run_options.home = home;
+  run_options.poll_interval = std::chrono::milliseconds(poll_interval_ms);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // threads inherit the mask; sigwait below
+  auto runtime = node::NodeRuntime::start(run_options, std::move(*key));
+  if (!runtime) return fail_with(runtime.error(), exit_code_for(runtime.error()) == kExitNetwork ? 1 : exit_code_for(runtime.error()));
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  (*runtime)->stop();
+  return 0;
+}

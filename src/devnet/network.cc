@@ -1,0 +1,238 @@
+#include "devnet/network.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <cctype>
+
+#include "core/bytes.h"
+#include "core/crypto.h"
+#include "core/file_util.h"
+#include "core/near_key.h"
+#include "core/u128.h"
+#include "devnet/dealer.h"
+#include "node/home.h"
+#include "node/keyshare_store.h"
+#include "sandbox/setup.h"
+
+namespace mpc::devnet {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr const char* kBalance = "1000000000000000000000000000";  // 1000 NEAR
+
+const char* protocol_for(core::CurveKind kind) {
+  return kind == core::CurveKind::kSecp256k1 ? "CaitSith" : "Frost";
+}
+
+core::Status write_layout(const Devnet& net, const fs::path& dir) {
+  std::string text = net.to_json().dump(2) + "\n";
+  return core::write_file_exclusive(dir / "devnet.json", core::as_bytes(text), 0600);
+}
+
+core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetSpec& spec, Devnet& net) {
+  MPC_TRY(core::ensure_directory(tmp, 0700));
+  MPC_TRY(core::ensure_directory(tmp / "nodes", 0700));
+  MPC_TRY(core::ensure_directory(tmp / "operators", 0700));
+  MPC_TRY(core::ensure_directory(tmp / "run", 0700));
+  net.dir = final_dir;
+  net.threshold = spec.threshold;
+  {
+    MPC_ASSIGN(auto port, pick_free_port(spec.host));
+    net.rpc_addr = spec.host + ":" + std::to_string(port);
+  }
+
+  // Keys: every node home, operator key and AES key.
+  std::vector<node::NodeHome> homes;
+  sandbox::Genesis genesis;
+  genesis.chain_id = "mpc-devnet";
+  genesis.genesis_time_ns = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  genesis.contract_account_id = net.contract_id;
+  const auto balance = *core::parse_u128(kBalance);
+  {
+    core::NearCredentials contract{net.contract_id, core::Ed25519SecretKey::generate()};
+    MPC_TRY(core::write_credentials_file(tmp / "operators" / (net.contract_id + ".json"), contract));
+    genesis.accounts.push_back({net.contract_id, balance, {{core::NearPublicKey{contract.secret_key.public_key()}, {}}}});
+  }
+  for (std::size_t i = 0; i < spec.nodes; ++i) {
+    DevnetNode n;
+    n.account_id = "node" + std::to_string(i) + ".devnet";
+    n.participant_id = i;
+    n.home = fs::path("nodes") / ("node" + std::to_string(i));
+    MPC_ASSIGN(auto mport, pick_free_port(spec.host));
+    MPC_ASSIGN(auto xport, pick_free_port(spec.host));
+    n.migration_addr = spec.host + ":" + std::to_string(mport);
+    n.metrics_addr = spec.host + ":" + std::to_string(xport);
+    n.operator_key = fs::path("operators") / (n.account_id + ".json");
+    n.encryption_key = fs::path("operators") / (n.account_id + ".backup_encryption_key");
+
+    MPC_ASSIGN(auto home, node::NodeHome::init(tmp / n.home, n.account_id));
+    core::NearCredentials op{n.account_id, core::Ed25519SecretKey::generate()};
+    MPC_TRY(core::write_credentials_file(tmp / n.operator_key, op));
+    core::SecretBytes aes(32);
+    core::random_fill(aes.mutable_view());
+    core::SecretString aes_hex(core::hex_encode(aes.view()));
+    MPC_TRY(core::write_file_exclusive(tmp / n.encryption_key, core::as_bytes(aes_hex.reveal()), 0600));
+
+    sandbox::KeyPermission node_key;  // the node's own key: function calls to the contract only
+    node_key.full_access = false;
+    node_key.receiver_id = net.contract_id;
+    genesis.accounts.push_back(
+        {n.account_id,
+         balance,
+         {{core::NearPublicKey{op.secret_key.public_key()}, sandbox::KeyPermission{}},
+          {core::NearPublicKey{home.access_key.secret_key.public_key()}, node_key}}});
+    homes.push_back(std::move(home));
+    net.nodes.push_back(std::move(n));
+  }
+
+  // The keyset, dealt by a trusted dealer, and each node's shares.
+  std::vector<DomainToDeal> to_deal;
+  core::RunningState running;
+  for (std::size_t d = 0; d < spec.domains.size(); ++d) {
+    to_deal.push_back({d, spec.domains[d], 0});
+    core::DomainConfig config;
+    config.id = d;
+    config.protocol = protocol_for(spec.domains[d]);
+    config.purpose = "Sign";
+    running.domains.domains.push_back(config);
+  }
+  running.domains.next_domain_id = spec.domains.size();
+  std::vector<std::uint64_t> ids;
+  for (std::size_t i = 0; i < spec.nodes; ++i) ids.push_back(i);
+  MPC_ASSIGN(auto dealt, deal_keyset(to_deal, ids, spec.threshold, 0));
+  running.keyset = dealt.keyset;
+  running.parameters.threshold = spec.threshold;
+  running.parameters.participants.next_id = spec.nodes;
+  for (std::size_t i = 0; i < spec.nodes; ++i) {
+    running.parameters.participants.participants.push_back(
+        {net.nodes[i].account_id, i, {"https://" + net.nodes[i].migration_addr, homes[i].tls_key.public_key()}});
+    MPC_ASSIGN(auto store, node::KeyshareStore::open(tmp / net.nodes[i].home / "keyshares.enc",
+                                                     homes[i].local_storage_key.clone()));
+    MPC_TRY(store->import(std::move(dealt.shares[i]), dealt.keyset));
+  }
+  running.parameters_votes = {{"proposal_by_account", json::object()}};
+  running.add_domains_votes = {{"proposal_by_account", json::object()}};
+  core::ProtocolState state;
+  state.state = running;
+  genesis.contract_state = {{"protocol_state", core::to_json(state)}};
+
+  MPC_TRY(core::write_file_exclusive(tmp / "chain.genesis.json",
+                                     core::as_bytes(sandbox::genesis_to_json(genesis).dump(2) + "\n"), 0644));
+  MPC_TRY(sandbox::create_chain(tmp / "chain", genesis));
+  return write_layout(net, tmp);
+}
+
+}  // namespace
+
+core::Result<std::vector<core::CurveKind>> parse_domain_list(std::string_view text) {
+  std::vector<core::CurveKind> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto comma = text.find(',', start);
+    std::string item(text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+    std::transform(item.begin(), item.end(), item.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (item == "secp256k1") out.push_back(core::CurveKind::kSecp256k1);
+    else if (item == "ed25519") out.push_back(core::CurveKind::kEd25519);
+    else return core::invalid("--domains: '" + item + "' is not a supported domain curve (secp256k1, ed25519)");
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  if (out.empty()) return core::invalid("--domains: give at least one of secp256k1, ed25519");
+  return out;
+}
+
+core::Result<std::uint16_t> pick_free_port(const std::string& host) {
+  boost::asio::io_context ioc;
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(host, ec);
+  if (ec) return core::invalid("not an IP address: " + host);
+  boost::asio::ip::tcp::acceptor acceptor(ioc);
+  acceptor.open(address.is_v4() ? boost::asio::ip::tcp::v4() : boost::asio::ip::tcp::v6(), ec);
+  if (!ec) acceptor.bind({address, 0}, ec);
+  if (ec) return core::fail(core::ErrorCode::kUnavailable, "cannot bind a port on " + host + ": " + ec.message());
+  return acceptor.local_endpoint().port();
+}
+
+core::Result<Devnet> create_devnet(const fs::path& dir, const DevnetSpec& spec) {
+  if (spec.nodes < 1 || spec.nodes > 64) return core::invalid("--nodes must be between 1 and 64");
+  if (spec.threshold < 1 || spec.threshold > spec.nodes)
+    return core::invalid("--threshold must be between 1 and --nodes");
+  if (spec.domains.empty()) return core::invalid("--domains: at least one domain");
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    if (fs::exists(dir / "devnet.json", ec))
+      return core::fail(core::ErrorCode::kAlreadyExists, dir.string() + " already holds a devnet; use `mpc-devnet up`, or choose another --dir");
+    if (!fs::is_directory(dir, ec) || !fs::is_empty(dir, ec))
+      return core::fail(core::ErrorCode::kAlreadyExists,
+                        dir.string() + " exists and is not an empty directory (a half-created devnet?); remove it or choose another --dir");
+    fs::remove(dir, ec);  // an empty directory: replaced by the complete one below
+  }
+  const fs::path absolute = fs::absolute(dir).lexically_normal();
+  const fs::path tmp = absolute.parent_path() / ("." + absolute.filename().string() + ".creating-" + std::to_string(::getpid()));
+  fs::remove_all(tmp, ec);
+  Devnet net;
+  if (auto st = build(tmp, absolute, spec, net); !st) {
+    fs::remove_all(tmp, ec);
+    return std::unexpected(st.error());
+  }
+  fs::rename(tmp, absolute, ec);
+  if (ec) {
+    fs::remove_all(tmp, ec);
+    return core::fail(core::ErrorCode::kInternal, "cannot move the new devnet into " + absolute.string() + ": " + ec.message());
+  }
+  return net;
+}
+
+json Devnet::to_json() const {
+  json nodes_json = json::array();
+  for (const auto& n : nodes)
+    nodes_json.push_back({{"account_id", n.account_id},
+                          {"participant_id", n.participant_id},
+                          {"home", n.home.string()},
+                          {"migration_addr", n.migration_addr},
+                          {"metrics_addr", n.metrics_addr},
+                          {"operator_key", n.operator_key.string()},
+                          {"encryption_key", n.encryption_key.string()}});
+  return {{"version", 1}, {"contract_id", contract_id}, {"rpc_addr", rpc_addr}, {"threshold", threshold}, {"nodes", nodes_json}};
+}
+
+core::Result<Devnet> Devnet::load(const fs::path& dir) {
+  const auto file = dir / "devnet.json";
+  std::error_code ec;
+  if (!fs::exists(file, ec))
+    return core::fail(core::ErrorCode::kNotFound,
+                      file.string() + " not found: " + dir.string() + " is not a devnet (create one with `mpc-devnet create`)");
+  MPC_ASSIGN(std::string text, core::read_file(file, 1 << 20));
+  json j = json::parse(text, nullptr, false);
+  try {
+    if (j.is_discarded() || !j.is_object()) throw std::runtime_error("not a JSON object");
+    Devnet net;
+    net.dir = fs::absolute(dir).lexically_normal();
+    net.contract_id = j.at("contract_id").get<std::string>();
+    net.rpc_addr = j.at("rpc_addr").get<std::string>();
+    net.threshold = j.at("threshold").get<std::size_t>();
+    for (const auto& n : j.at("nodes")) {
+      DevnetNode node;
+      node.account_id = n.at("account_id").get<std::string>();
+      node.participant_id = n.at("participant_id").get<std::uint64_t>();
+      node.home = n.at("home").get<std::string>();
+      node.migration_addr = n.at("migration_addr").get<std::string>();
+      node.metrics_addr = n.at("metrics_addr").get<std::string>();
+      node.operator_key = n.at("operator_key").get<std::string>();
+      node.encryption_key = n.at("encryption_key").get<std::string>();
+      net.nodes.push_back(std::move(node));
+    }
+    return net;
+  } catch (const std::exception& e) {
+    return core::invalid(file.string() + " is damaged: " + e.what());
+  }
+}
+
+}  // namespace mpc::devnet

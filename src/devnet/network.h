@@ -1,0 +1,74 @@
+// A local MPC network on one machine: a sandbox chain that starts Running
+// with a dealt keyset, and one mpc-node home per participant.
+//
+//   DIR/devnet.json                 the layout below, ports included
+//   DIR/chain/                      mpc-sandbox home (genesis.json, chain database)
+//   DIR/nodes/node<i>/              mpc-node homes (keys 0600, key shares imported)
+//   DIR/operators/<account>.json    each operator's full-access NEAR key (near-cli format, 0600)
+//   DIR/operators/<account>.backup_encryption_key
+//                                   each operator's AES-256 key (64 hex, 0600): the node's
+//                                   MPC_BACKUP_ENCRYPTION_KEY_HEX and the backup side's
+//                                   BACKUP_ENCRYPTION_KEY_HEX
+//   DIR/run/                        pid files, bound addresses, logs (mpc-devnet up/down)
+//
+// `create` builds everything under a temporary sibling directory and renames
+// it into place at the end, so DIR either is a complete devnet or does not
+// exist.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/result.h"
+#include "core/types.h"
+
+namespace mpc::devnet {
+
+struct DevnetSpec {
+  std::size_t nodes = 3;
+  std::size_t threshold = 2;
+  std::vector<core::CurveKind> domains = {core::CurveKind::kSecp256k1, core::CurveKind::kEd25519};
+  std::string host = "127.0.0.1";
+};
+
+struct DevnetNode {
+  std::string account_id;
+  std::uint64_t participant_id = 0;
+  std::filesystem::path home;             // relative to the devnet dir
+  std::string migration_addr;             // HOST:PORT
+  std::string metrics_addr;               // HOST:PORT
+  std::filesystem::path operator_key;     // relative: operators/<account>.json
+  std::filesystem::path encryption_key;   // relative: operators/<account>.backup_encryption_key
+};
+
+struct Devnet {
+  std::filesystem::path dir;
+  std::string contract_id = "mpc.devnet";
+  std::string rpc_addr;  // HOST:PORT of the sandbox
+  std::size_t threshold = 0;
+  std::vector<DevnetNode> nodes;
+
+  std::string rpc_url() const { return "http://" + rpc_addr; }
+  std::filesystem::path chain_home() const { return dir / "chain"; }
+  std::filesystem::path run_dir() const { return dir / "run"; }
+  std::filesystem::path path(const std::filesystem::path& relative) const { return dir / relative; }
+
+  static core::Result<Devnet> load(const std::filesystem::path& dir);
+  nlohmann::json to_json() const;
+};
+
+// Parses "secp256k1,ed25519" (case-insensitive; duplicates allowed: each
+// entry is one domain).
+core::Result<std::vector<core::CurveKind>> parse_domain_list(std::string_view text);
+
+core::Result<Devnet> create_devnet(const std::filesystem::path& dir, const DevnetSpec& spec);
+
+// A free TCP port on `host` (bound and released; racy by nature, checked
+// again when the service binds).
+core::Result<std::uint16_t> pick_free_port(const std::string& host);
+
+}  // namespace mpc::devnet

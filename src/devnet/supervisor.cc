@@ -1,0 +1,257 @@
+#include "devnet/supervisor.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "core/file_util.h"
+#include "net/http_client.h"
+#include "net/http_server.h"
+
+namespace mpc::devnet {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path pid_file(const Devnet& net, const std::string& name) { return net.run_dir() / (name + ".pid"); }
+fs::path log_file(const Devnet& net, const std::string& name) { return net.run_dir() / (name + ".log"); }
+
+std::string read_cmdline(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  for (auto& c : s)
+    if (c == '\0') c = ' ';
+  return s;
+}
+
+// A recorded pid that is alive and still runs one of our binaries for this devnet.
+std::optional<pid_t> live_pid(const Devnet& net, const std::string& name) {
+  auto text = core::read_file(pid_file(net, name), 64);
+  if (!text) return std::nullopt;
+  pid_t pid = 0;
+  try {
+    pid = static_cast<pid_t>(std::stol(*text));
+  } catch (...) {
+    return std::nullopt;
+  }
+  if (pid <= 1 || ::kill(pid, 0) != 0) return std::nullopt;
+  const std::string cmd = read_cmdline(pid);
+  if (cmd.find(net.dir.string()) == std::string::npos) return std::nullopt;  // pid reused by something else
+  if (cmd.find("mpc-sandbox") == std::string::npos && cmd.find("mpc-node") == std::string::npos) return std::nullopt;
+  // A zombie child of ours (only possible in-process) counts as gone.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat_line;
+  std::getline(stat, stat_line);
+  if (auto p = stat_line.rfind(')'); p != std::string::npos && p + 2 < stat_line.size() && stat_line[p + 2] == 'Z') return std::nullopt;
+  return pid;
+}
+
+std::string log_tail(const fs::path& log, std::size_t lines = 15) {
+  std::ifstream in(log);
+  std::vector<std::string> all;
+  for (std::string l; std::getline(in, l);) all.push_back(l);
+  std::string out;
+  for (std::size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) out += "\n    | " + all[i];
+  return out;
+}
+
+core::Status check_port_free(const std::string& addr, const std::string& what) {
+  auto endpoint = net::parse_listen_address(addr);
+  if (!endpoint) return std::unexpected(endpoint.error());
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor acceptor(ioc);
+  boost::system::error_code ec;
+  acceptor.open(endpoint->protocol(), ec);
+  if (!ec) acceptor.bind(*endpoint, ec);
+  if (ec)
+    return core::fail(core::ErrorCode::kUnavailable,
+                      "port " + addr + " (" + what + ") is not free: " + ec.message() +
+                          "; stop what uses it, or recreate the devnet to get new ports");
+  return {};
+}
+
+// Starts `argv` detached: own session, stdin /dev/null, output appended to `log`.
+core::Result<pid_t> spawn_detached(const std::vector<std::string>& argv, const fs::path& log,
+                                   const std::vector<std::pair<std::string, std::string>>& env) {
+  int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return core::fail(core::ErrorCode::kInternal, "cannot open " + log.string());
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fd);
+    return core::fail(core::ErrorCode::kInternal, "fork failed");
+  }
+  if (pid == 0) {
+    ::setsid();
+    int devnull = ::open("/dev/null", O_RDONLY);
+    ::dup2(devnull, 0);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(fd);
+  return pid;
+}
+
+bool reap_if_exited(pid_t pid) {
+  int status = 0;
+  pid_t r = ::waitpid(pid, &status, WNOHANG);
+  if (r == pid) return true;
+  if (r < 0) return ::kill(pid, 0) != 0;  // not our child: alive iff signalable
+  return false;
+}
+
+core::Status wait_until(const std::string& what, pid_t pid, const fs::path& log, std::chrono::milliseconds timeout,
+                        const std::function<bool()>& ready) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (reap_if_exited(pid))
+      return core::fail(core::ErrorCode::kUnavailable, what + " exited during startup; its log " + log.string() + " ends:" + log_tail(log));
+    if (ready()) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return core::fail(core::ErrorCode::kTimeout, what + " was not ready after " + std::to_string(timeout.count()) + " ms; its log " +
+                                                   log.string() + " ends:" + log_tail(log));
+}
+
+bool http_ok(const std::string& url) {
+  auto parsed = net::Url::parse(url);
+  if (!parsed) return false;
+  net::HttpClient client(*parsed, net::HttpClientOptions{std::chrono::milliseconds(1000)});
+  auto r = client.get();
+  return r && r->status == 200;
+}
+
+core::Status record_pid(const Devnet& net, const std::string& name, pid_t pid) {
+  return core::write_file_atomic(pid_file(net, name), core::as_bytes(std::to_string(pid) + "\n"), 0600);
+}
+
+}  // namespace
+
+fs::path self_dir() {
+  std::error_code ec;
+  auto exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::current_path() : exe.parent_path();
+}
+
+std::vector<ProcessInfo> devnet_processes(const Devnet& net) {
+  std::vector<ProcessInfo> out;
+  auto add = [&](const std::string& name) {
+    auto pid = live_pid(net, name);
+    out.push_back({name, pid.value_or(0), pid.has_value(), log_file(net, name)});
+  };
+  add("sandbox");
+  for (std::size_t i = 0; i < net.nodes.size(); ++i) add("node" + std::to_string(i));
+  return out;
+}
+
+core::Result<ProcessInfo> start_node(const Devnet& net, std::size_t index, const UpOptions& options) {
+  const auto& n = net.nodes.at(index);
+  const std::string name = "node" + std::to_string(index);
+  if (auto pid = live_pid(net, name)) return ProcessInfo{name, *pid, true, log_file(net, name)};
+  const fs::path bin = options.bin_dir / "mpc-node";
+  if (!fs::exists(bin)) return core::fail(core::ErrorCode::kNotFound, "binary not found: " + bin.string() + " (build the project first, or set MPC_BIN_DIR)");
+  MPC_TRY(check_port_free(n.migration_addr, name + " migration endpoint"));
+  MPC_TRY(check_port_free(n.metrics_addr, name + " metrics"));
+  MPC_ASSIGN(std::string key_raw, core::read_file(net.path(n.encryption_key), 256));
+  core::SecretString key(std::move(key_raw));
+  std::error_code ec;
+  fs::remove(net.path(n.home) / "migration.addr", ec);
+  MPC_ASSIGN(pid_t pid, spawn_detached({bin.string(), "run", "--home", net.path(n.home).string(), "--rpc-url", net.rpc_url(),
+                                        "--contract-id", net.contract_id, "--migration-addr", n.migration_addr, "--metrics-addr",
+                                        n.metrics_addr, "--poll-interval-ms", std::to_string(options.poll_interval.count())},
+                                       log_file(net, name), {{"MPC_BACKUP_ENCRYPTION_KEY_HEX", key.reveal()}}));
+  MPC_TRY(record_pid(net, name, pid));
+  const std::string metrics_url = "http://" + n.metrics_addr + "/metrics";
+  MPC_TRY(wait_until(name, pid, log_file(net, name), options.ready_timeout, [&] {
+    return fs::exists(net.path(n.home) / "migration.addr") && http_ok(metrics_url);
+  }));
+  return ProcessInfo{name, pid, true, log_file(net, name)};
+}
+
+core::Result<std::vector<ProcessInfo>> devnet_up(const Devnet& net, const UpOptions& options) {
+  MPC_TRY(core::ensure_directory(net.run_dir(), 0700));
+  for (const char* bin : {"mpc-sandbox", "mpc-node"})
+    if (!fs::exists(options.bin_dir / bin))
+      return core::fail(core::ErrorCode::kNotFound, std::string("binary not found: ") + (options.bin_dir / bin).string() +
+                                                        " (build the project first, or set MPC_BIN_DIR)");
+  std::vector<ProcessInfo> started;
+  auto undo = [&](core::Error e) -> core::Result<std::vector<ProcessInfo>> {
+    for (auto it = started.rbegin(); it != started.rend(); ++it) (void)stop_process(net, it->name, false);
+    return std::unexpected(std::move(e));
+  };
+
+  if (auto running = live_pid(net, "sandbox")) {
+    started.push_back({"sandbox", *running, true, log_file(net, "sandbox")});
+  } else {
+    if (auto st = check_port_free(net.rpc_addr, "sandbox JSON-RPC"); !st) return std::unexpected(st.error());
+    std::error_code ec;
+    fs::remove(net.chain_home() / "rpc.addr", ec);
+    auto pid = spawn_detached({(options.bin_dir / "mpc-sandbox").string(), "run", "--home", net.chain_home().string(), "--rpc-addr",
+                               net.rpc_addr, "--block-interval-ms", std::to_string(options.block_interval.count())},
+                              log_file(net, "sandbox"), {});
+    if (!pid) return std::unexpected(pid.error());
+    if (auto st = record_pid(net, "sandbox", *pid); !st) return undo(st.error());
+    started.push_back({"sandbox", *pid, true, log_file(net, "sandbox")});
+    auto ready = wait_until("sandbox", *pid, log_file(net, "sandbox"), options.ready_timeout, [&] {
+      if (!fs::exists(net.chain_home() / "rpc.addr")) return false;
+      return true;
+    });
+    if (!ready) return undo(ready.error());
+  }
+  for (std::size_t i = 0; i < net.nodes.size(); ++i) {
+    auto node = start_node(net, i, options);
+    if (!node) return undo(node.error());
+    started.push_back(*node);
+  }
+  return started;
+}
+
+core::Status stop_process(const Devnet& net, const std::string& name, bool hard, std::chrono::milliseconds grace) {
+  auto pid = live_pid(net, name);
+  std::error_code ec;
+  if (!pid) {
+    fs::remove(pid_file(net, name), ec);
+    return {};
+  }
+  ::kill(*pid, hard ? SIGKILL : SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (std::chrono::steady_clock::now() < deadline) {
+    reap_if_exited(*pid);
+    if (!live_pid(net, name)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (live_pid(net, name)) {
+    ::kill(*pid, SIGKILL);
+    for (int i = 0; i < 100 && live_pid(net, name); ++i) {
+      reap_if_exited(*pid);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  if (live_pid(net, name)) return core::fail(core::ErrorCode::kInternal, "cannot stop " + name + " (pid " + std::to_string(*pid) + ")");
+  fs::remove(pid_file(net, name), ec);
+  return {};
+}
+
+core::Result<std::vector<ProcessInfo>> devnet_down(const Devnet& net, std::chrono::milliseconds grace) {
+  auto before = devnet_processes(net);
+  for (std::size_t i = net.nodes.size(); i-- > 0;) MPC_TRY(stop_process(net, "node" + std::to_string(i), false, grace));
+  MPC_TRY(stop_process(net, "sandbox", false, grace));
+  return before;
+}
+
+}  // namespace mpc::devnet

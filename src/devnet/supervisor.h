@@ -1,0 +1,50 @@
+// mpc-devnet up/down: start the sandbox and every node of a devnet as
+// detached processes (their own session, logs in DIR/run/), record their pids,
+// wait until each is healthy; stop them by their recorded pids.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "core/result.h"
+#include "devnet/network.h"
+
+namespace mpc::devnet {
+
+struct UpOptions {
+  std::filesystem::path bin_dir;  // where mpc-sandbox and mpc-node are
+  std::chrono::milliseconds block_interval{200};
+  std::chrono::milliseconds poll_interval{200};
+  std::chrono::milliseconds ready_timeout{20'000};
+};
+
+struct ProcessInfo {
+  std::string name;  // "sandbox", "node0", ...
+  pid_t pid = 0;
+  bool running = false;
+  std::filesystem::path log;
+};
+
+// The directory holding this executable (for sibling binaries).
+std::filesystem::path self_dir();
+
+// Starts what is not running. Errors: a missing binary, a busy port, a
+// process that exits or is not healthy in time (its log's tail is quoted);
+// on error everything this call started is stopped again.
+core::Result<std::vector<ProcessInfo>> devnet_up(const Devnet& net, const UpOptions& options);
+
+// Stops every recorded process (nodes first, then the chain): SIGTERM, then
+// SIGKILL after `grace`. A pid whose command line is not ours is left alone.
+core::Result<std::vector<ProcessInfo>> devnet_down(const Devnet& net, std::chrono::milliseconds grace = std::chrono::seconds(10));
+
+std::vector<ProcessInfo> devnet_processes(const Devnet& net);
+
+// Starts or stops a single node (used by tests and the demo's "machine fails").
+core::Result<ProcessInfo> start_node(const Devnet& net, std::size_t index, const UpOptions& options);
+core::Status stop_process(const Devnet& net, const std::string& name, bool hard, std::chrono::milliseconds grace = std::chrono::seconds(10));
+
+}  // namespace mpc::devnet

@@ -1,0 +1,264 @@
+#include "net/mtls_server.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/near_key.h"
+#include "tls/tls.h"
+
+namespace mpc::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+std::string request_path(std::string_view target) {
+  if (!target.empty() && target.front() != '/') {
+    if (auto scheme = target.find("://"); scheme != std::string_view::npos) {
+      auto path_start = target.find('/', scheme + 3);
+      target = path_start == std::string_view::npos ? std::string_view("/") : target.substr(path_start);
+    }
+  }
+  if (auto q = target.find_first_of("?#"); q != std::string_view::npos) target = target.substr(0, q);
+  return std::string(target.empty() ? "/" : target);
+}
+
+class MtlsServer::Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, std::shared_ptr<MtlsServer> server)
+      : stream_(beast::tcp_stream(std::move(socket)), *server->tls_), server_(std::move(server)) {}
+  ~Connection() { server_->open_.fetch_sub(1); }
+
+  void start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      beast::get_lowest_layer(self->stream_).expires_after(self->server_->options_.handshake_timeout);
+      self->stream_.async_handshake(asio::ssl::stream_base::server,
+                                    [self](beast::error_code ec) { self->on_handshake(ec); });
+    });
+  }
+
+  // From any thread.
+  void drop() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->close(); });
+  }
+
+ private:
+  void on_handshake(beast::error_code ec) {
+    if (ec) {
+      const bool no_cert = SSL_get0_peer_certificate(stream_.native_handle()) == nullptr &&
+                           ec.category() == asio::error::get_ssl_category();
+      server_->refuse(ec == beast::error::timeout ? "timeout" : no_cert ? "handshake_failed" : "handshake_failed");
+      spdlog::info("migration endpoint: TLS handshake with {} failed: {}", peer_text(), ec.message());
+      return close();
+    }
+    auto key = tls::peer_key(stream_.native_handle());
+    if (!key) {
+      server_->refuse("no_client_cert");
+      spdlog::info("migration endpoint: refused {}: {}", peer_text(), key.error().message);
+      return close();
+    }
+    peer_ = *key;
+    if (auto reason = server_->authorize_(peer_)) {
+      server_->refuse(*reason);
+      spdlog::warn("migration endpoint: refused {} with key {}: {}", peer_text(), core::ed25519_public_key_to_string(peer_), *reason);
+      return close();
+    }
+    read_request(true);
+  }
+
+  std::string peer_text() {
+    beast::error_code ec;
+    auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    return ec ? "a peer" : ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
+  void read_request(bool first) {
+    parser_.emplace();
+    parser_->body_limit(server_->options_.body_limit);
+    parser_->header_limit(static_cast<std::uint32_t>(server_->options_.header_limit));
+    beast::get_lowest_layer(stream_).expires_after(first ? server_->options_.request_timeout : server_->options_.idle_timeout);
+    first_byte_pending_ = !first;
+    http::async_read_some(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->on_read_some(ec);
+    });
+  }
+
+  void on_read_some(beast::error_code ec) {
+    if (!ec && first_byte_pending_) {
+      // The idle limit covered the wait for the next request; now the request deadline applies.
+      first_byte_pending_ = false;
+      beast::get_lowest_layer(stream_).expires_after(server_->options_.request_timeout);
+    }
+    if (!ec && !parser_->is_done()) {
+      http::async_read_some(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code e, std::size_t) {
+        self->on_read_some(e);
+      });
+      return;
+    }
+    if (ec == beast::error::timeout) {
+      server_->refuse("timeout");
+      return close();
+    }
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+        ec == asio::error::operation_aborted || ec == asio::ssl::error::stream_truncated)
+      return close();
+    if (ec == http::error::body_limit)
+      return send_error(413, "request body is larger than the limit of " + std::to_string(server_->options_.body_limit) + " bytes\n");
+    if (ec == http::error::header_limit) return send_error(431, "request headers are too large\n");
+    if (ec) return send_error(400, "malformed HTTP request: " + ec.message() + "\n");
+
+    beast::get_lowest_layer(stream_).expires_never();
+    auto request = parser_->release();
+    keep_alive_ = request.keep_alive();
+    version_ = request.version();
+    auto self = shared_from_this();
+    auto responded = std::make_shared<std::atomic<bool>>(false);
+    Responder responder = [self, responded](HttpResponse res) {
+      if (responded->exchange(true)) return;
+      asio::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
+    };
+    try {
+      server_->handler_(std::move(request), peer_, std::move(responder));
+    } catch (const std::exception& e) {
+      spdlog::error("migration endpoint handler threw: {}", e.what());
+      if (!responded->exchange(true)) write(make_response(500, "internal error\n", "text/plain", version_, false));
+    }
+  }
+
+  void send_error(unsigned status, std::string body) {
+    keep_alive_ = false;
+    write(make_response(status, std::move(body), "text/plain", 11, false));
+  }
+
+  void write(HttpResponse res) {
+    if (closed_) return;
+    res.version(version_ == 10 ? 10 : 11);
+    if (!keep_alive_) res.keep_alive(false);
+    keep_alive_ = res.keep_alive();
+    response_ = std::make_shared<HttpResponse>(std::move(res));
+    beast::get_lowest_layer(stream_).expires_after(server_->options_.write_timeout);
+    http::async_write(stream_, *response_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->response_.reset();
+      if (ec || !self->keep_alive_) return self->shutdown();
+      self->read_request(false);
+    });
+  }
+
+  void shutdown() {
+    // A short, bounded TLS close_notify, then close.
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(1));
+    stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->close(); });
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ec;
+    auto& socket = beast::get_lowest_layer(stream_).socket();
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+  }
+
+  beast::ssl_stream<beast::tcp_stream> stream_;
+  std::shared_ptr<MtlsServer> server_;
+  beast::flat_buffer buffer_{8192};
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<HttpResponse> response_;
+  core::Ed25519PublicKey peer_;
+  bool keep_alive_ = true;
+  bool first_byte_pending_ = false;
+  bool closed_ = false;
+  unsigned version_ = 11;
+};
+
+MtlsServer::MtlsServer(asio::io_context& ioc, std::shared_ptr<asio::ssl::context> tls, MtlsServerOptions options,
+                       PeerAuthorizer authorize, MtlsHandler handler, MetricsRegistry* metrics)
+    : ioc_(ioc),
+      tls_(std::move(tls)),
+      options_(options),
+      authorize_(std::move(authorize)),
+      handler_(std::move(handler)),
+      metrics_(metrics),
+      acceptor_(asio::make_strand(ioc)) {}
+
+MtlsServer::~MtlsServer() = default;
+
+void MtlsServer::refuse(const std::string& reason) {
+  if (metrics_)
+    metrics_->counter("mpc_connections_refused_total", "Migration endpoint connections refused, by reason", {{"reason", reason}}).inc();
+}
+
+core::Result<tcp::endpoint> MtlsServer::listen(const tcp::endpoint& endpoint) {
+  beast::error_code ec;
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    std::string hint = ec == asio::error::address_in_use ? " (another process is using this port; choose another)" : "";
+    return core::fail(core::ErrorCode::kUnavailable, "cannot listen on " + endpoint.address().to_string() + ":" +
+                                                         std::to_string(endpoint.port()) + ": " + ec.message() + hint);
+  }
+  auto bound = acceptor_.local_endpoint(ec);
+  do_accept();
+  return bound;
+}
+
+void MtlsServer::stop() {
+  asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+    beast::error_code ec;
+    self->acceptor_.close(ec);
+  });
+  drop_all_connections();
+}
+
+void MtlsServer::drop_all_connections() {
+  std::lock_guard lock(mu_);
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    if (auto c = it->lock()) {
+      c->drop();
+      ++it;
+    } else {
+      it = connections_.erase(it);
+    }
+  }
+}
+
+void MtlsServer::do_accept() {
+  acceptor_.async_accept(asio::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+    if (ec) {
+      spdlog::warn("migration endpoint: accept failed: {}; the listener keeps going", ec.message());
+      auto timer = std::make_shared<asio::steady_timer>(self->acceptor_.get_executor(), std::chrono::milliseconds(50));
+      timer->async_wait([self, timer](beast::error_code) { self->do_accept(); });
+      return;
+    }
+    if (self->open_.fetch_add(1) >= self->options_.max_connections) {
+      self->open_.fetch_sub(1);
+      self->refuse("too_many_connections");
+      spdlog::warn("migration endpoint: connection refused: {} connections open (limit)", self->options_.max_connections);
+      beast::error_code ignored;
+      socket.close(ignored);
+    } else {
+      auto conn = std::make_shared<Connection>(std::move(socket), self);
+      {
+        std::lock_guard lock(self->mu_);
+        // Prune dead entries as we go, so the list stays as long as the open set.
+        for (auto it = self->connections_.begin(); it != self->connections_.end();)
+          it = it->expired() ? self->connections_.erase(it) : std::next(it);
+        self->connections_.push_back(conn);
+      }
+      conn->start();
+    }
+    self->do_accept();
+  });
+}
+
+}  // namespace mpc::net

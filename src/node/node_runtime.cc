@@ -1,0 +1,171 @@
+#include "node/node_runtime.h"
+
+#include <spdlog/spdlog.h>
+
+#include "core/file_util.h"
+#include "net/mtls_server.h"
+#include "tls/tls.h"
+
+namespace mpc::node {
+
+namespace fs = std::filesystem;
+
+fs::path migration_addr_file(const fs::path& home) { return home / "migration.addr"; }
+fs::path metrics_addr_file(const fs::path& home) { return home / "metrics.addr"; }
+
+namespace {
+
+std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep) {
+  const auto a = ep.address();
+  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+}
+
+}  // namespace
+
+NodeRuntime::~NodeRuntime() { stop(); }
+
+core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptions& options, core::SecretBytes encryption_key) {
+  std::unique_ptr<NodeRuntime> rt(new NodeRuntime());
+  rt->options_ = options;
+  {
+    MPC_ASSIGN(auto home, NodeHome::load(options.home));
+    rt->home_ = std::make_unique<NodeHome>(std::move(home));
+  }
+  MPC_ASSIGN(rt->store_, KeyshareStore::open(rt->home_->keyshare_file(), rt->home_->local_storage_key.clone()));
+  MPC_ASSIGN(auto migration_ep, net::parse_listen_address(options.migration_addr));
+  std::optional<boost::asio::ip::tcp::endpoint> metrics_ep;
+  if (!options.metrics_addr.empty()) {
+    MPC_ASSIGN(auto ep, net::parse_listen_address(options.metrics_addr));
+    metrics_ep = ep;
+  }
+  {
+    auto rpc = near::RpcClient::create(options.rpc_url, near::RpcClientOptions{options.rpc_timeout});
+    if (!rpc) return core::invalid("--rpc-url: " + rpc.error().message);
+    rt->rpc_ = std::move(*rpc);
+  }
+  if (!core::is_valid_account_id(options.contract_id))
+    return core::invalid("--contract-id: '" + options.contract_id + "' is not a valid NEAR account id");
+  rt->signer_ = std::make_unique<near::Signer>(*rt->rpc_, rt->home_->account_id, rt->home_->access_key.secret_key.clone());
+  rt->source_ = std::make_unique<RpcChainSource>(*rt->rpc_, options.contract_id);
+
+  NodeRuntime* self = rt.get();
+  rt->service_ = std::make_unique<MigrationService>(*rt->store_, std::move(encryption_key), rt->metrics_,
+                                                    [self] {
+                                                      if (self->onboarding_) self->onboarding_->wake();
+                                                    });
+  rt->onboarding_ = std::make_unique<Onboarding>(
+      OnboardingDeps{[self]() -> std::optional<NodeView> {
+                       std::lock_guard lock(self->view_mu_);
+                       return self->view_;
+                     },
+                     [self](const core::Keyset& ks) { return self->store_->holds(ks); },
+                     [self](const core::Keyset& ks) { return self->conclude(ks); },
+                     [self] {
+                       if (self->watcher_) self->watcher_->poke();
+                     }},
+      OnboardingOptions{}, rt->metrics_);
+  rt->watcher_ = std::make_unique<ChainWatcher>(*rt->source_, ChainWatcherOptions{options.poll_interval, std::chrono::seconds(30)},
+                                                [self](const ChainSnapshot& s) { self->on_chain_change(s); });
+
+  // Listeners.
+  MPC_ASSIGN(auto tls_ctx, tls::make_server_context(rt->home_->tls_key));
+  net::MtlsServerOptions mopts;
+  mopts.body_limit = options.body_limit;
+  mopts.max_connections = options.max_connections;
+  mopts.handshake_timeout = options.handshake_timeout;
+  mopts.request_timeout = options.request_timeout;
+  rt->migration_server_ = std::make_shared<net::MtlsServer>(
+      rt->ioc_, tls_ctx, mopts, [self](const core::Ed25519PublicKey& peer) { return self->service_->authorize(peer); },
+      [self](net::HttpRequest&& req, const core::Ed25519PublicKey&, net::Responder respond) { respond(self->service_->handle(req)); },
+      &rt->metrics_);
+  MPC_ASSIGN(rt->migration_endpoint_, rt->migration_server_->listen(migration_ep));
+  if (metrics_ep) {
+    net::HttpServerOptions hopts;
+    hopts.max_connections = 32;
+    hopts.body_limit = 4096;
+    rt->metrics_server_ = std::make_shared<net::HttpServer>(rt->ioc_, hopts, [self](net::HttpRequest&& req, net::Responder respond) {
+      const std::string path = net::request_path(req.target());
+      if (path == "/metrics")
+        respond(net::make_response(200, self->metrics_.render(), "text/plain; version=0.0.4", req.version(), req.keep_alive()));
+      else if (path == "/health")
+        respond(net::make_response(200, "ok\n", "text/plain", req.version(), req.keep_alive()));
+      else
+        respond(net::make_response(404, "not found\n", "text/plain", req.version(), req.keep_alive()));
+    });
+    MPC_ASSIGN(auto bound, rt->metrics_server_->listen(*metrics_ep));
+    MPC_TRY(core::write_file_atomic(metrics_addr_file(options.home), core::as_bytes(endpoint_text(bound) + "\n"), 0644));
+  }
+  rt->work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(rt->ioc_.get_executor());
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, options.threads); ++i) rt->threads_.emplace_back([self] { self->ioc_.run(); });
+
+  rt->metrics_.gauge("mpc_node_info", "Static node information", {{"account_id", rt->home_->account_id},
+                                                                     {"tls_public_key", core::ed25519_public_key_to_string(rt->home_->tls_key.public_key())}})
+      .set(1);
+  if (auto first = rt->watcher_->start(); !first)
+    spdlog::warn("chain: first read of the contract failed ({}); the node keeps trying and refuses peers until it succeeds",
+                 first.error().message);
+  rt->onboarding_->start();
+  MPC_TRY(core::write_file_atomic(migration_addr_file(options.home), core::as_bytes(endpoint_text(rt->migration_endpoint_) + "\n"), 0644));
+  spdlog::info("mpc-node for {} (TLS key {}): migration endpoint (mutual TLS) on {}{}", rt->home_->account_id,
+               core::ed25519_public_key_to_string(rt->home_->tls_key.public_key()), endpoint_text(rt->migration_endpoint_),
+               metrics_ep ? ", metrics on http://" + options.metrics_addr + "/metrics" : "");
+  return rt;
+}
+
+void NodeRuntime::on_chain_change(const ChainSnapshot& snapshot) {
+  NodeView view = derive_node_view(snapshot, home_->account_id, home_->tls_key.public_key());
+  std::optional<NodeView> before;
+  {
+    std::lock_guard lock(view_mu_);
+    before = view_;
+    view_ = view;
+  }
+  service_->update_view(view);
+  if (before && authorization_changed(*before, view)) {
+    spdlog::info("chain: this node's backup registration or migration status changed; dropping open migration connections");
+    migration_server_->drop_all_connections();
+  }
+  if (!before || before->protocol != view.protocol || before->backup_service_key != view.backup_service_key ||
+      before->is_migration_destination != view.is_migration_destination || before->is_active_participant != view.is_active_participant) {
+    spdlog::info("chain: protocol {}, {}, backup service {}, {}", view.protocol,
+                 view.is_active_participant ? "listed as participant " + std::to_string(view.participant_id.value_or(0))
+                                            : std::string("not listed with this TLS key"),
+                 view.backup_service_key ? core::ed25519_public_key_to_string(*view.backup_service_key) : std::string("none registered"),
+                 view.is_migration_destination ? "destination of a migration" : "no migration towards this node");
+  }
+  metrics_.gauge("mpc_migration_destination", "1 while the contract shows this node as a migration destination")
+      .set(view.is_migration_destination ? 1 : 0);
+  metrics_.gauge("mpc_backup_service_registered", "1 while a backup service is registered for this node's account")
+      .set(view.backup_service_key ? 1 : 0);
+  metrics_.gauge("mpc_chain_last_poll_timestamp_seconds", "Unix time of the last successful contract read").set(net::unix_now_seconds());
+  if (view.running_keyset)
+    metrics_.gauge("mpc_contract_epoch", "Epoch of the contract's running keyset").set(static_cast<double>(view.running_keyset->epoch_id));
+  if (onboarding_) onboarding_->wake();
+}
+
+core::Status NodeRuntime::conclude(const core::Keyset& keyset) {
+  auto out = signer_->call(options_.contract_id, "conclude_node_migration", {{"keyset", core::to_json(keyset)}});
+  if (!out) return std::unexpected(out.error());
+  return {};
+}
+
+void NodeRuntime::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (watcher_) watcher_->stop();
+  if (onboarding_) onboarding_->stop();
+  if (migration_server_) migration_server_->stop();
+  if (metrics_server_) metrics_server_->stop();
+  work_.reset();
+  // Give open connections a moment to finish, then stop the loop.
+  for (int i = 0; i < 50 && migration_server_ && migration_server_->open_connections() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ioc_.stop();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  std::error_code ec;
+  std::filesystem::remove(migration_addr_file(options_.home), ec);
+  std::filesystem::remove(metrics_addr_file(options_.home), ec);
+}
+
+}  // namespace mpc::node

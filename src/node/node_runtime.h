@@ -1,0 +1,89 @@
+// A running mpc-node: chain watcher, migration endpoint (mTLS), onboarding
+// and the metrics endpoint, on one io_context.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "near/rpc_client.h"
+#include "net/http_server.h"
+#include "net/metrics.h"
+#include "node/chain_watcher.h"
+#include "node/home.h"
+#include "node/keyshare_store.h"
+#include "node/migration_service.h"
+#include "node/onboarding.h"
+
+namespace mpc::net {
+class MtlsServer;
+}
+
+namespace mpc::node {
+
+struct NodeRunOptions {
+  std::filesystem::path home;
+  std::string rpc_url;
+  std::string contract_id;
+  std::string migration_addr = "127.0.0.1:0";
+  std::string metrics_addr;  // empty: no metrics endpoint
+  std::chrono::milliseconds poll_interval{1000};
+  std::chrono::milliseconds rpc_timeout{10'000};
+  std::size_t threads = 2;
+  // Migration endpoint limits.
+  std::size_t body_limit = 8 << 20;
+  std::size_t max_connections = 64;
+  std::chrono::milliseconds handshake_timeout{5'000};
+  std::chrono::milliseconds request_timeout{10'000};
+};
+
+// Written once the listeners are bound: "HOST:PORT".
+std::filesystem::path migration_addr_file(const std::filesystem::path& home);
+std::filesystem::path metrics_addr_file(const std::filesystem::path& home);
+
+class NodeRuntime {
+ public:
+  ~NodeRuntime();
+  NodeRuntime(const NodeRuntime&) = delete;
+  NodeRuntime& operator=(const NodeRuntime&) = delete;
+
+  // Loads the home, opens the store, binds the listeners and starts every
+  // loop. `encryption_key` is the operator's AES-256 key.
+  static core::Result<std::unique_ptr<NodeRuntime>> start(const NodeRunOptions& options, core::SecretBytes encryption_key);
+
+  void stop();
+  const boost::asio::ip::tcp::endpoint& migration_endpoint() const { return migration_endpoint_; }
+
+ private:
+  NodeRuntime() = default;
+  void on_chain_change(const ChainSnapshot& snapshot);
+  core::Status conclude(const core::Keyset& keyset);
+
+  NodeRunOptions options_;
+  std::unique_ptr<NodeHome> home_;
+  std::unique_ptr<KeyshareStore> store_;
+  net::MetricsRegistry metrics_;
+  std::unique_ptr<near::RpcClient> rpc_;
+  std::unique_ptr<near::Signer> signer_;
+  std::unique_ptr<RpcChainSource> source_;
+  std::unique_ptr<MigrationService> service_;
+  std::unique_ptr<ChainWatcher> watcher_;
+  std::unique_ptr<Onboarding> onboarding_;
+  boost::asio::io_context ioc_;
+  std::shared_ptr<net::MtlsServer> migration_server_;
+  std::shared_ptr<net::HttpServer> metrics_server_;
+  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::vector<std::thread> threads_;
+  boost::asio::ip::tcp::endpoint migration_endpoint_;
+  std::mutex view_mu_;
+  std::optional<NodeView> view_;
+  bool stopped_ = false;
+};
+
+}  // namespace mpc::node
