@@ -1,0 +1,2 @@
+// Filled in by the process/e2e suites.
+#include <gtest/gtest.h>
