@@ -10,6 +10,14 @@
 
 #include "backup/chain_checks.h"
 #include "backup/coverage.h"
+#include "backup/daemon.h"
+#include "net/http_server.h"
+#include "net/metrics.h"
+#include "net/mtls_server.h"
+
+#include <boost/asio/io_context.hpp>
+#include <csignal>
+#include <thread>
 #include "backup/home.h"
 #include "backup/node_client.h"
 #include "core/file_util.h"
@@ -80,6 +88,11 @@ struct Options {
   std::string destination_tls_key;
   std::string destination_access_key;
   std::string contract_state_file;
+  // run
+  int poll_interval_seconds = 60;
+  std::string near_chain_id = "mainnet";
+  std::string metrics_addr;
+  bool memory_only = false;
 };
 
 // ---- validated inputs (all checked before any network traffic) ----
@@ -390,6 +403,125 @@ int cmd_verify(const Options& o) {
   return kExitOk;
 }
 
+
+// `run`: the long-running backup service (see backup/daemon.h).
+int cmd_run(const Options& o) {
+  auto in = node_inputs(o);
+  if (!in) return fail(in.error(), kExitUsage);
+  if (auto st = require_contract(o); !st) return fail(st.error(), kExitUsage);
+  if (o.signer_account_id.empty() || !core::is_valid_account_id(o.signer_account_id))
+    return usage("--signer-account-id (the operator's account whose node is backed up) must be a valid NEAR account id");
+  if (o.poll_interval_seconds < 1) return usage("--poll-interval-seconds must be at least 1");
+  std::optional<boost::asio::ip::tcp::endpoint> metrics_ep;
+  if (!o.metrics_addr.empty()) {
+    auto ep = net::parse_listen_address(o.metrics_addr);
+    if (!ep) return usage("--metrics-addr: " + ep.error().message);
+    metrics_ep = *ep;
+  }
+  auto rpc = rpc_client(o);
+  if (!rpc) return fail(rpc.error(), kExitUsage);
+  // Fatal conditions (exit non-zero so a supervisor restarts us): secrets
+  // missing or unreadable, home unusable.
+  auto secrets = load_secrets(o);
+  if (!secrets) return fail(secrets.error(), kExitOther);
+  backup::BackupStore disk_store(o.home_dir, secrets->local_storage_aes_key.clone());
+  backup::MemoryBackupStore memory_store;
+  if (!o.memory_only) {
+    if (auto newest = disk_store.load_newest(); !newest) return fail(newest.error(), kExitOther);
+  }
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  net::MetricsRegistry metrics;
+  boost::asio::io_context ioc;
+  std::shared_ptr<net::HttpServer> metrics_server;
+  std::thread io_thread;
+  if (metrics_ep) {
+    net::HttpServerOptions hopts;
+    hopts.max_connections = 32;
+    hopts.body_limit = 4096;
+    metrics_server = std::make_shared<net::HttpServer>(ioc, hopts, [&metrics](net::HttpRequest&& req, net::Responder respond) {
+      const std::string path = net::request_path(req.target());
+      if (path == "/metrics")
+        respond(net::make_response(200, metrics.render(), "text/plain; version=0.0.4", req.version(), req.keep_alive()));
+      else if (path == "/health")
+        respond(net::make_response(200, "ok\n", "text/plain", req.version(), req.keep_alive()));
+      else
+        respond(net::make_response(404, "not found\n", "text/plain", req.version(), req.keep_alive()));
+    });
+    auto bound = metrics_server->listen(*metrics_ep);
+    if (!bound) return fail(bound.error(), kExitOther);
+    std::cerr << "backup-cli: metrics on http://" << bound->address().to_string() << ":" << bound->port() << "/metrics\n";
+  }
+  auto work = boost::asio::make_work_guard(ioc);
+  io_thread = std::thread([&ioc] { ioc.run(); });
+
+  const std::string contract_id = o.contract_id;
+  near::RpcClient& rpc_ref = **rpc;
+  const core::Ed25519SecretKey& own_key = secrets->p2p_private_key;
+  const core::SecretBytes& aes = in->encryption_key;
+  const auto timeout = in->config.timeout;
+  backup::DaemonPorts ports;
+  ports.read_chain = [&rpc_ref, contract_id]() -> core::Result<backup::ChainState> {
+    MPC_ASSIGN(auto state_json, rpc_ref.view(contract_id, "state"));
+    MPC_ASSIGN(auto migrations_json, rpc_ref.view(contract_id, "migration_info"));
+    backup::ChainState c;
+    {
+      MPC_ASSIGN(c.state, core::parse_protocol_state(state_json));
+    }
+    {
+      MPC_ASSIGN(c.migrations, core::parse_migration_info(migrations_json));
+    }
+    return c;
+  };
+  if (o.memory_only) {
+    ports.load_newest = [&memory_store] { return memory_store.load_newest(); };
+    ports.store = [&memory_store](const std::vector<core::Keyshare>& s) { return memory_store.store(s); };
+  } else {
+    ports.load_newest = [&disk_store] { return disk_store.load_newest(); };
+    ports.store = [&disk_store](const std::vector<core::Keyshare>& s) -> core::Status {
+      MPC_TRY(disk_store.store(s));
+      return {};
+    };
+  }
+  ports.fetch = [&own_key, &aes, timeout](const backup::NodeTarget& t, const core::Keyset& keyset) {
+    backup::NodeClient client({t.address, t.key, timeout}, own_key, aes);
+    return client.get_keyshares(keyset);
+  };
+  ports.push = [&own_key, &aes, timeout](const backup::NodeTarget& t, const std::vector<core::Keyshare>& shares) {
+    backup::NodeClient client({t.address, t.key, timeout}, own_key, aes);
+    return client.put_keyshares(shares);
+  };
+  backup::DaemonOptions dopts;
+  dopts.account_id = o.signer_account_id;
+  dopts.initial_node = backup::NodeTarget{in->config.address, in->config.node_key};
+  dopts.poll_interval = std::chrono::seconds(o.poll_interval_seconds);
+  dopts.max_backoff = std::chrono::seconds(std::max(1, o.poll_interval_seconds));
+  backup::BackupDaemon daemon(dopts, std::move(ports), metrics);
+
+  std::thread signal_thread([&signals, &daemon] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("received {}, stopping after the current step", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    daemon.stop();
+  });
+  spdlog::info("backing up {}'s node {} (contract {} at {}, poll every {} s{})", o.signer_account_id,
+               in->config.address.to_string(), contract_id, rpc_ref.endpoint(), o.poll_interval_seconds,
+               o.memory_only ? ", memory only" : "");
+  daemon.run();
+  // The signal thread is waiting in sigwait only if run() ended otherwise (it does not).
+  signal_thread.join();
+  if (metrics_server) metrics_server->stop();
+  work.reset();
+  ioc.stop();
+  io_thread.join();
+  spdlog::info("stopped");
+  return kExitOk;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -468,6 +600,20 @@ int main(int argc, char** argv) {
   add_chain(verify, false);
   verify->add_option("--contract-state-file", o.contract_state_file, "Contract state JSON (default HOME/contract_state.json)");
 
+  auto* run = app.add_subcommand("run", "Run the backup service: back up every new keyset and restore migrating nodes, unattended");
+  add_node(run);
+  add_chain(run, true);
+  run->add_option("--signer-account-id", o.signer_account_id, "The operator's NEAR account (whose node is backed up)")
+      ->envname("SIGNER_ACCOUNT_ID")
+      ->required();
+  run->add_option("--poll-interval-seconds", o.poll_interval_seconds, "How often to read the contract (>= 1)")
+      ->envname("POLL_INTERVAL_SECONDS")
+      ->capture_default_str();
+  run->add_option("--near-chain-id", o.near_chain_id, "NEAR chain id (accepted for compatibility; the RPC endpoint decides)")
+      ->envname("NEAR_CHAIN_ID");
+  run->add_option("--metrics-addr", o.metrics_addr, "HOST:PORT for /metrics and /health (plain HTTP)")->envname("BACKUP_METRICS_ADDR");
+  run->add_flag("--memory-only", o.memory_only, "Hold shares in memory only, never on disk (TEE mode); fetched again after a restart");
+
   app.footer(kExitCodesHelp);
   try {
     app.parse(argc, argv);
@@ -486,5 +632,6 @@ int main(int argc, char** argv) {
   if (cancel->parsed()) return cmd_cancel_migration(o);
   if (status->parsed()) return cmd_status(o);
   if (verify->parsed()) return cmd_verify(o);
+  if (run->parsed()) return cmd_run(o);
   return kExitUsage;
 }

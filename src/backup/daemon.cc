@@ -117,7 +117,7 @@ Action plan_step(const ChainState& chain, const std::string& account_id, const s
     a.kind = ActionKind::kBackup;
     a.target = node;
     a.keyset = *keyset;
-    a.reason = "backup is " + coverage.summary + " for the keyset of epoch " + std::to_string(keyset->epoch_id);
+    a.reason = "backup needed (" + coverage.summary + ") for the keyset of epoch " + std::to_string(keyset->epoch_id);
     return a;
   }
   a.kind = ActionKind::kBlocked;
