@@ -188,6 +188,8 @@ Action BackupDaemon::step() {
         break;
       }
       metrics_.gauge("backup_last_success_timestamp_seconds", "Unix time of the last successful backup").set(net::unix_now_seconds());
+      metrics_.gauge("backup_last_epoch", "Epoch of the newest backup").set(static_cast<double>(action.keyset->epoch_id));
+      metrics_.gauge("backup_last_domains", "Domains in the newest backup").set(static_cast<double>(shares->size()));
       metrics_.counter("backup_backups_total", "Successful backups").inc();
       spdlog::info("backed up epoch {} ({} domain(s))", action.keyset->epoch_id, shares->size());
       break;

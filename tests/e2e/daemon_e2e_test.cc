@@ -1,0 +1,217 @@
+// `backup-cli run` against a whole local network: backups and restores with
+// no operator command.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "core/file_util.h"
+#include "devnet/dealer.h"
+#include "e2e_support.h"
+#include "net/http_client.h"
+#include "node/home.h"
+#include "node/keyshare_store.h"
+
+namespace mpc::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string key_text(const core::Ed25519PublicKey& k) { return core::ed25519_public_key_to_string(k); }
+
+// The daemon for operator i, as a process.
+struct Daemon {
+  std::unique_ptr<testsupport::Child> process;
+  std::string metrics_addr;
+  fs::path log;
+};
+
+Daemon start_daemon(Network& net, std::size_t i) {
+  auto gen = net.backup_cli(i, {"generate-keys"});
+  EXPECT_EQ(gen.exit_code, 0) << gen.output;
+  auto reg = net.backup_cli(i, {"register"});
+  EXPECT_EQ(reg.exit_code, 0) << reg.output;
+  Daemon d;
+  d.metrics_addr = "127.0.0.1:" + std::to_string(*devnet::pick_free_port("127.0.0.1"));
+  d.log = net.dir() / ("daemon-" + std::to_string(i) + ".log");
+  // backup_cli() exported the operator's environment; the daemon inherits it.
+  d.process = std::make_unique<testsupport::Child>(
+      std::vector<std::string>{testsupport::binary("apps/backup-cli").string(), "--home-dir", net.backup_home(i).string(), "run",
+                               "--mpc-node-address", net.node(i).migration_addr, "--mpc-node-p2p-key",
+                               key_text(net.node_tls_key(i)), "--poll-interval-seconds", "1", "--request-timeout-seconds", "3",
+                               "--metrics-addr", d.metrics_addr},
+      d.log);
+  return d;
+}
+
+std::string metrics(const Daemon& d) {
+  auto url = net::Url::parse("http://" + d.metrics_addr + "/metrics");
+  net::HttpClient client(*url, net::HttpClientOptions{2s});
+  auto r = client.get();
+  return r && r->status == 200 ? r->body : "";
+}
+
+double metric_value(const std::string& text, const std::string& series) {
+  auto pos = text.find("\n" + series + " ");
+  if (pos == std::string::npos) return -1;
+  return std::stod(text.substr(pos + series.size() + 2));
+}
+
+bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+bool backup_file(Network& net, std::size_t i, const std::string& name) {
+  return fs::exists(net.backup_home(i) / "permanent_keys" / name);
+}
+
+std::string log_of(const Daemon& d) { return core::read_file(d.log).value_or(""); }
+
+// What nodes do off-chain during a resharing or a key generation, done by
+// the operator here: node i's store gets `shares` for `keyset`.
+void give_node_shares(Network& net, std::size_t i, std::vector<core::Keyshare> shares, const core::Keyset& keyset) {
+  const std::string name = "node" + std::to_string(i);
+  net.stop_devnet_process(name, false);
+  auto home = node::NodeHome::load(net.devnet().path(net.node(i).home));
+  ASSERT_TRUE(home);
+  auto store = node::KeyshareStore::open(home->keyshare_file(), home->local_storage_key.clone());
+  ASSERT_TRUE(store);
+  auto st = (*store)->import(std::move(shares), keyset);
+  ASSERT_TRUE(st) << st.error().message;
+  net.restart_devnet();
+}
+
+std::vector<core::Keyshare> held_shares(Network& net, std::size_t i, const core::Keyset& keyset) {
+  auto home = node::NodeHome::load(net.devnet().path(net.node(i).home));
+  auto store = node::KeyshareStore::open(home->keyshare_file(), home->local_storage_key.clone());
+  return *(*store)->shares_for(keyset);
+}
+
+TEST(BackupDaemon, BacksUpEveryKeysetAndSurvivesOutages) {
+  Network net;
+  auto daemon = start_daemon(net, 0);
+  ASSERT_TRUE(wait_for([&] { return backup_file(net, 0, "epoch_0_with_2_domains"); })) << log_of(daemon);
+
+  // Resharing to epoch 1: while Resharing the daemon keeps epoch 0.
+  const auto before = net.state();
+  const auto old_keyset = before.running()->keyset;
+  const json params = {{"prospective_epoch_id", 1}, {"proposal", core::to_json(before.running()->parameters)}};
+  for (std::size_t i = 0; i < 3; ++i) ASSERT_TRUE(net.operator_call(i, "vote_new_parameters", params, false));
+  ASSERT_STREQ(net.state().name(), "Resharing");
+  core::Keyset epoch1 = old_keyset;
+  epoch1.epoch_id = 1;
+  auto shares = held_shares(net, 0, old_keyset);
+  for (auto& s : shares) s.key_id.epoch_id = 1;
+  give_node_shares(net, 0, std::move(shares), epoch1);
+  // The chain is down for a while: the daemon keeps running and recovers.
+  net.stop_devnet_process("sandbox", true);
+  std::this_thread::sleep_for(2500ms);
+  ASSERT_TRUE(daemon.process->running()) << log_of(daemon);
+  net.restart_devnet();
+  for (const auto& d : old_keyset.domains)
+    for (std::size_t i = 0; i < 3; ++i)
+      ASSERT_TRUE(net.operator_call(i, "vote_reshared", {{"key_event_id", {{"epoch_id", 1}, {"domain_id", d.domain_id}, {"attempt_id", 0}}}},
+                                    false));
+  ASSERT_STREQ(net.state().name(), "Running");
+  ASSERT_TRUE(wait_for([&] { return backup_file(net, 0, "epoch_1_with_2_domains"); })) << log_of(daemon);
+  EXPECT_TRUE(backup_file(net, 0, "epoch_0_with_2_domains"));  // old epochs kept
+
+  // A domain added in the same epoch.
+  const std::vector<std::uint64_t> ids = {0, 1, 2};
+  auto dealt = devnet::deal(core::CurveKind::kEd25519, 2, ids, 2, 1, 0);
+  ASSERT_TRUE(dealt);
+  const json add = {{"domains", json::array({{{"id", 2}, {"protocol", "Frost"}, {"purpose", "Sign"}}})}};
+  for (std::size_t i = 0; i < 3; ++i) ASSERT_TRUE(net.operator_call(i, "vote_add_domains", add, false));
+  for (std::size_t i = 0; i < 3; ++i)
+    ASSERT_TRUE(net.operator_call(
+        i, "vote_pk",
+        {{"key_event_id", {{"epoch_id", 1}, {"domain_id", 2}, {"attempt_id", 0}}}, {"public_key", core::to_json(dealt->key.key)}},
+        false));
+  const auto with_domain = net.keyset();
+  ASSERT_EQ(with_domain.domains.size(), 3u);
+  auto three = held_shares(net, 0, epoch1);
+  three.push_back(dealt->shares[0].clone());
+  give_node_shares(net, 0, std::move(three), with_domain);
+  ASSERT_TRUE(wait_for([&] { return backup_file(net, 0, "epoch_1_with_3_domains"); })) << log_of(daemon);
+  EXPECT_TRUE(backup_file(net, 0, "epoch_1_with_2_domains"));
+
+  const auto m = metrics(daemon);
+  EXPECT_EQ(metric_value(m, "backup_last_epoch"), 1) << m;
+  EXPECT_EQ(metric_value(m, "backup_last_domains"), 3) << m;
+  EXPECT_GT(metric_value(m, "backup_failures_total{kind=\"chain\"}"), 0) << m;
+  EXPECT_EQ(daemon.process->terminate(), 0);
+}
+
+TEST(BackupDaemon, RestoresAMigrationWithNoOperatorActionButStartMigration) {
+  Network net;
+  auto daemon = start_daemon(net, 0);
+  ASSERT_TRUE(wait_for([&] { return backup_file(net, 0, "epoch_0_with_2_domains"); })) << log_of(daemon);
+  auto dest = net.new_node(0);
+  auto start = net.backup_cli(0, {"start-migration", "--destination-url", dest.url(), "--destination-tls-key", dest.tls_text(),
+                                  "--destination-access-key", dest.access_text()});
+  ASSERT_EQ(start.exit_code, 0) << start.output;
+  ASSERT_TRUE(net.wait_participant_key(dest.account_id, dest.tls_key, 30s)) << log_of(daemon);
+  // Then the daemon backs up the new node (its key now from the contract).
+  ASSERT_TRUE(wait_for([&] { return metric_value(metrics(daemon), "backup_backups_total") >= 2; })) << log_of(daemon);
+  EXPECT_NE(log_of(daemon).find("fetching from " + dest.addr), std::string::npos) << log_of(daemon);
+  EXPECT_EQ(metric_value(metrics(daemon), "backup_restores_total{outcome=\"accepted\"}"), 1);
+  EXPECT_EQ(daemon.process->terminate(), 0);
+}
+
+TEST(BackupDaemon, StopsTryingWhenAMigrationToAnUnreachableNodeIsCancelled) {
+  Network net;
+  auto daemon = start_daemon(net, 0);
+  ASSERT_TRUE(wait_for([&] { return backup_file(net, 0, "epoch_0_with_2_domains"); })) << log_of(daemon);
+  const auto nowhere = "https://127.0.0.1:" + std::to_string(*devnet::pick_free_port("127.0.0.1"));
+  const auto key = core::Ed25519SecretKey::generate().public_key();
+  auto start = net.backup_cli(0, {"start-migration", "--destination-url", nowhere, "--destination-tls-key", key_text(key),
+                                  "--destination-access-key", key_text(key)});
+  ASSERT_EQ(start.exit_code, 0) << start.output;
+  ASSERT_TRUE(wait_for([&] { return metric_value(metrics(daemon), "backup_restores_total{outcome=\"failed\"}") >= 2; }))
+      << log_of(daemon);
+  ASSERT_EQ(net.backup_cli(0, {"cancel-migration"}).exit_code, 0);
+  std::this_thread::sleep_for(2500ms);  // let an attempt in flight finish
+  const double failed = metric_value(metrics(daemon), "backup_restores_total{outcome=\"failed\"}");
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(metric_value(metrics(daemon), "backup_restores_total{outcome=\"failed\"}"), failed) << log_of(daemon);
+  EXPECT_EQ(daemon.process->terminate(), 0);
+}
+
+TEST(BackupDaemon, NeverSendsSharesToADestinationWhoseKeyDiffersFromTheContracts) {
+  Network net;
+  auto daemon = start_daemon(net, 0);
+  ASSERT_TRUE(wait_for([&] { return backup_file(net, 0, "epoch_0_with_2_domains"); })) << log_of(daemon);
+  auto impostor = net.new_node(0);
+  const auto contract_key = core::Ed25519SecretKey::generate().public_key();
+  auto start = net.backup_cli(0, {"start-migration", "--destination-url", impostor.url(), "--destination-tls-key",
+                                  key_text(contract_key), "--destination-access-key", impostor.access_text()});
+  ASSERT_EQ(start.exit_code, 0) << start.output;
+  ASSERT_TRUE(wait_for([&] { return metric_value(metrics(daemon), "backup_restores_total{outcome=\"failed\"}") >= 1; }))
+      << log_of(daemon);
+  EXPECT_NE(log_of(daemon).find("authentication failed"), std::string::npos) << log_of(daemon);
+  EXPECT_FALSE(fs::exists(impostor.home / "keyshares.enc"));  // nothing was ever imported
+  EXPECT_EQ(daemon.process->terminate(), 0);
+}
+
+TEST(BackupDaemon, MemoryOnlyWritesNothing) {
+  Network net;
+  auto gen = net.backup_cli(0, {"generate-keys"});
+  ASSERT_EQ(gen.exit_code, 0);
+  ASSERT_EQ(net.backup_cli(0, {"register"}).exit_code, 0);
+  const auto addr = "127.0.0.1:" + std::to_string(*devnet::pick_free_port("127.0.0.1"));
+  testsupport::Child d({testsupport::binary("apps/backup-cli").string(), "--home-dir", net.backup_home(0).string(), "run",
+                        "--mpc-node-address", net.node(0).migration_addr, "--mpc-node-p2p-key", key_text(net.node_tls_key(0)),
+                        "--poll-interval-seconds", "1", "--metrics-addr", addr, "--memory-only"},
+                       net.dir() / "daemon-memory.log");
+  Daemon view{nullptr, addr, net.dir() / "daemon-memory.log"};
+  ASSERT_TRUE(wait_for([&] { return metric_value(metrics(view), "backup_last_epoch") == 0; })) << log_of(view);
+  EXPECT_FALSE(fs::exists(net.backup_home(0) / "permanent_keys"));
+  EXPECT_EQ(d.terminate(), 0);
+}
+
+}  // namespace
+}  // namespace mpc::e2e
