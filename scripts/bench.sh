@@ -10,3 +10,6 @@ echo "== mpc-sandbox: signed function calls over JSON-RPC on loopback, 100 parti
 "$build/bench/sandbox_load" --block-interval-ms 500 "$@"
 echo
 "$build/bench/sandbox_load" --block-interval-ms 50 --views 500 "$@"
+echo
+echo "== migrations on a local devnet (soft launch by the operator, hard launch by backup-cli run)"
+"$build/bench/migration_bench" --runs 10
