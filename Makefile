@@ -25,6 +25,9 @@ test: build npm-deps
 test-unit: build
 	@ctest --preset $(PRESET) -L unit
 
+test-e2e: build
+	@ctest --preset $(PRESET) -L e2e
+
 bench: build
 	@scripts/bench.sh
 

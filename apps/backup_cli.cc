@@ -525,7 +525,7 @@ int cmd_run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{std::string("backup-cli: back up an MPC node's key shares and migrate the node.\n") + kExitCodesHelp};
+  CLI::App app{"backup-cli: back up an MPC node's key shares and migrate the node"};
   app.require_subcommand(1);
   Options o;
   app.add_option("--home-dir", o.home_dir, "Home directory for the backup service's secrets and backups")
