@@ -161,9 +161,10 @@ core::Result<std::uint16_t> pick_free_port(const std::string& host) {
 }
 
 core::Result<Devnet> create_devnet(const fs::path& dir, const DevnetSpec& spec) {
-  if (spec.nodes < 1 || spec.nodes > 64) return core::invalid("--nodes must be between 1 and 64");
-  if (spec.threshold < 1 || spec.threshold > spec.nodes)
-    return core::invalid("--threshold must be between 1 and --nodes");
+  if (spec.nodes < 2 || spec.nodes > 64) return core::invalid("--nodes must be between 2 and 64");
+  // The contract's rules: 2 <= threshold <= participants.
+  if (spec.threshold < 2 || spec.threshold > spec.nodes)
+    return core::invalid("--threshold must be between 2 (the contract's minimum) and --nodes");
   if (spec.domains.empty()) return core::invalid("--domains: at least one domain");
   std::error_code ec;
   if (fs::exists(dir, ec)) {

@@ -72,6 +72,9 @@ core::Status check_port_free(const std::string& addr, const std::string& what) {
   boost::asio::ip::tcp::acceptor acceptor(ioc);
   boost::system::error_code ec;
   acceptor.open(endpoint->protocol(), ec);
+  // As the services bind: SO_REUSEADDR, so connections in TIME_WAIT from a
+  // previous run do not count as "busy".
+  if (!ec) acceptor.set_option(boost::asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor.bind(*endpoint, ec);
   if (ec)
     return core::fail(core::ErrorCode::kUnavailable,
