@@ -156,6 +156,20 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(50, 600'000))
       ->capture_default_str();
 
+  int handshake_timeout_ms = 5000, request_timeout_ms = 10000;
+  run->add_option("--handshake-timeout-ms", handshake_timeout_ms, "Deadline for a peer's TLS handshake")
+      ->check(CLI::Range(100, 600'000))
+      ->capture_default_str();
+  run->add_option("--request-timeout-ms", request_timeout_ms, "Deadline for a peer to send a whole request (headers and body)")
+      ->check(CLI::Range(100, 600'000))
+      ->capture_default_str();
+  run->add_option("--max-body-bytes", run_options.body_limit, "Largest accepted request body on the migration endpoint")
+      ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 30))
+      ->capture_default_str();
+  run->add_option("--max-connections", run_options.max_connections, "Open migration connections allowed at once")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))
+      ->capture_default_str();
+
   std::string shares_file, keyset_file, rpc_url, contract_id;
   auto* import = app.add_subcommand(
       "import-shares",
@@ -212,6 +226,8 @@ int main(int argc, char** argv) {
   if (!key) return fail_with(key.error(), kExitUsage);
   run_options.home = home;
   run_options.poll_interval = std::chrono::milliseconds(poll_interval_ms);
+  run_options.handshake_timeout = std::chrono::milliseconds(handshake_timeout_ms);
+  run_options.request_timeout = std::chrono::milliseconds(request_timeout_ms);
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
