@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <optional>
 
@@ -623,6 +624,15 @@ int main(int argc, char** argv) {
   }
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ backup-cli %v");
   if (o.home_dir.empty()) return usage("--home-dir must not be empty");
+  // The AES key was copied into the options: scrub the environment's copy.
+  if (char* env_key = std::getenv("BACKUP_ENCRYPTION_KEY_HEX")) {
+    core::secure_wipe(env_key, std::strlen(env_key));
+    ::unsetenv("BACKUP_ENCRYPTION_KEY_HEX");
+  }
+  struct WipeOnExit {
+    std::string& s;
+    ~WipeOnExit() { core::secure_wipe(s.data(), s.size()); }
+  } wipe_key{o.encryption_key_hex};
 
   if (gen->parsed()) return cmd_generate_keys(o);
   if (reg->parsed()) return cmd_register(o);

@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include "core/file_util.h"
@@ -47,7 +48,11 @@ core::Result<core::SecretBytes> encryption_key_from_env() {
     return core::invalid(
         "MPC_BACKUP_ENCRYPTION_KEY_HEX is not set: the node needs the operator's AES-256 key (64 hex characters) "
         "to serve or accept key shares");
-  return core::parse_aes256_key_hex(value, "MPC_BACKUP_ENCRYPTION_KEY_HEX");
+  auto key = core::parse_aes256_key_hex(value, "MPC_BACKUP_ENCRYPTION_KEY_HEX");
+  // The key now lives in wiped memory only: scrub it from the environment.
+  core::secure_wipe(const_cast<char*>(value), std::strlen(value));
+  ::unsetenv("MPC_BACKUP_ENCRYPTION_KEY_HEX");
+  return key;
 }
 
 // A keyset from a file holding either a Keyset or a whole contract state
