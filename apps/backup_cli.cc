@@ -445,15 +445,7 @@ int cmd_run(const Options& o) {
     net::HttpServerOptions hopts;
     hopts.max_connections = 32;
     hopts.body_limit = 4096;
-    metrics_server = std::make_shared<net::HttpServer>(ioc, hopts, [&metrics](net::HttpRequest&& req, net::Responder respond) {
-      const std::string path = net::request_path(req.target());
-      if (path == "/metrics")
-        respond(net::make_response(200, metrics.render(), "text/plain; version=0.0.4", req.version(), req.keep_alive()));
-      else if (path == "/health")
-        respond(net::make_response(200, "ok\n", "text/plain", req.version(), req.keep_alive()));
-      else
-        respond(net::make_response(404, "not found\n", "text/plain", req.version(), req.keep_alive()));
-    });
+    metrics_server = std::make_shared<net::HttpServer>(ioc, hopts, net::metrics_handler(metrics));
     auto bound = metrics_server->listen(*metrics_ep);
     if (!bound) return fail(bound.error(), kExitOther);
     std::cerr << "backup-cli: metrics on http://" << bound->address().to_string() << ":" << bound->port() << "/metrics\n";

@@ -80,6 +80,19 @@ std::string MetricsRegistry::render() const {
   return out;
 }
 
+HttpHandler metrics_handler(const MetricsRegistry& registry) {
+  return [&registry](HttpRequest&& req, Responder respond) {
+    std::string_view target = req.target();
+    if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+    if (target == "/metrics")
+      respond(make_response(200, registry.render(), "text/plain; version=0.0.4", req.version(), req.keep_alive()));
+    else if (target == "/health")
+      respond(make_response(200, "ok\n", "text/plain", req.version(), req.keep_alive()));
+    else
+      respond(make_response(404, "not found\n", "text/plain", req.version(), req.keep_alive()));
+  };
+}
+
 double unix_now_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }

@@ -61,3 +61,13 @@ class MetricsRegistry {
 double unix_now_seconds();
 
 }  // namespace mpc::net
+
+#include "net/http_server.h"
+
+namespace mpc::net {
+
+// A handler for a plain-HTTP metrics listener: GET /metrics (Prometheus
+// text), GET /health ("ok"), 404 otherwise.
+HttpHandler metrics_handler(const MetricsRegistry& registry);
+
+}  // namespace mpc::net

@@ -83,15 +83,7 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
     net::HttpServerOptions hopts;
     hopts.max_connections = 32;
     hopts.body_limit = 4096;
-    rt->metrics_server_ = std::make_shared<net::HttpServer>(rt->ioc_, hopts, [self](net::HttpRequest&& req, net::Responder respond) {
-      const std::string path = net::request_path(req.target());
-      if (path == "/metrics")
-        respond(net::make_response(200, self->metrics_.render(), "text/plain; version=0.0.4", req.version(), req.keep_alive()));
-      else if (path == "/health")
-        respond(net::make_response(200, "ok\n", "text/plain", req.version(), req.keep_alive()));
-      else
-        respond(net::make_response(404, "not found\n", "text/plain", req.version(), req.keep_alive()));
-    });
+    rt->metrics_server_ = std::make_shared<net::HttpServer>(rt->ioc_, hopts, net::metrics_handler(rt->metrics_));
     MPC_ASSIGN(auto bound, rt->metrics_server_->listen(*metrics_ep));
     MPC_TRY(core::write_file_atomic(metrics_addr_file(options.home), core::as_bytes(endpoint_text(bound) + "\n"), 0644));
   }
