@@ -1,4 +1,5 @@
 #include "net/http_server.h"
+#include "net/http_session.h"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -47,103 +48,35 @@ HttpResponse make_response(unsigned status, std::string body, std::string conten
   return res;
 }
 
-class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
+class HttpServer::Connection : public std::enable_shared_from_this<Connection>, public HttpSession<Connection> {
  public:
   Connection(tcp::socket socket, std::shared_ptr<HttpServer> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {}
+      : HttpSession(limits(server->options_)), stream_(std::move(socket)), server_(std::move(server)) {}
 
   ~Connection() { server_->open_connections_.fetch_sub(1); }
 
   void start() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(true); });
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->start_reading(); });
+  }
+
+  // HttpSession hooks.
+  beast::tcp_stream& stream() { return stream_; }
+  beast::tcp_stream& lowest() { return stream_; }
+  void dispatch(HttpRequest&& request, Responder responder) { server_->handler_(std::move(request), std::move(responder)); }
+  void on_timeout() {}
+  void finish() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    close();
   }
 
  private:
-  void read_request(bool first) {
-    parser_.emplace();
-    parser_->body_limit(server_->options_.body_limit);
-    parser_->header_limit(static_cast<std::uint32_t>(server_->options_.header_limit));
-    stream_.expires_after(first ? server_->options_.request_timeout : server_->options_.idle_timeout);
-    if (!first) {
-      // The idle limit covers the wait for the next request's first byte;
-      // once it starts, the request timeout applies.
-      stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
-        if (ec) return self->close();
-        self->stream_.expires_after(self->server_->options_.request_timeout);
-        self->do_read();
-      });
-      return;
-    }
-    do_read();
-  }
-
-  void do_read() {
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
-  }
-
-  void on_read(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::connection_reset ||
-        ec == asio::error::operation_aborted) {
-      return close();
-    }
-    if (ec == http::error::body_limit) {
-      return send_error(413, "request body is larger than the limit of " +
-                                 std::to_string(server_->options_.body_limit) + " bytes\n");
-    }
-    if (ec == http::error::header_limit) return send_error(431, "request headers are too large\n");
-    if (ec) return send_error(400, "malformed HTTP request: " + ec.message() + "\n");
-
-    stream_.expires_never();
-    auto request = parser_->release();
-    keep_alive_ = request.keep_alive();
-    version_ = request.version();
-    auto self = shared_from_this();
-    auto responded = std::make_shared<std::atomic<bool>>(false);
-    Responder responder = [self, responded](HttpResponse res) {
-      if (responded->exchange(true)) return;
-      asio::post(self->stream_.get_executor(),
-                 [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
-    };
-    try {
-      server_->handler_(std::move(request), std::move(responder));
-    } catch (const std::exception& e) {
-      spdlog::error("http handler threw: {}", e.what());
-      if (!responded->exchange(true)) write(make_response(500, "internal error\n", "text/plain", version_, false));
-    }
-  }
-
-  void send_error(unsigned status, std::string body) {
-    keep_alive_ = false;
-    write(make_response(status, std::move(body), "text/plain", 11, false));
-  }
-
-  void write(HttpResponse res) {
-    res.version(version_ == 10 ? 10 : 11);
-    if (!keep_alive_) res.keep_alive(false);
-    keep_alive_ = res.keep_alive();
-    response_ = std::make_shared<HttpResponse>(std::move(res));
-    stream_.expires_after(server_->options_.write_timeout);
-    http::async_write(stream_, *response_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->response_.reset();
-      if (ec || !self->keep_alive_) return self->close();
-      self->read_request(false);
-    });
-  }
-
-  void close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
+  static SessionLimits limits(const HttpServerOptions& o) {
+    return SessionLimits{o.body_limit, o.header_limit, o.request_timeout, o.idle_timeout, o.write_timeout};
   }
 
   beast::tcp_stream stream_;
   std::shared_ptr<HttpServer> server_;
-  beast::flat_buffer buffer_{8192};
-  std::optional<http::request_parser<http::string_body>> parser_;
-  std::shared_ptr<HttpResponse> response_;
-  bool keep_alive_ = true;
-  unsigned version_ = 11;
 };
 
 HttpServer::HttpServer(asio::io_context& ioc, HttpServerOptions options, HttpHandler handler)

@@ -1,4 +1,5 @@
 #include "net/mtls_server.h"
+#include "net/http_session.h"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -7,6 +8,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <openssl/err.h>
 #include <spdlog/spdlog.h>
 
 #include "core/near_key.h"
@@ -30,10 +32,12 @@ std::string request_path(std::string_view target) {
   return std::string(target.empty() ? "/" : target);
 }
 
-class MtlsServer::Connection : public std::enable_shared_from_this<Connection> {
+class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, public HttpSession<Connection> {
  public:
   Connection(tcp::socket socket, std::shared_ptr<MtlsServer> server)
-      : stream_(beast::tcp_stream(std::move(socket)), *server->tls_), server_(std::move(server)) {}
+      : HttpSession(limits(server->options_)),
+        stream_(beast::tcp_stream(std::move(socket)), *server->tls_),
+        server_(std::move(server)) {}
   ~Connection() { server_->open_.fetch_sub(1); }
 
   void start() {
@@ -49,12 +53,30 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection> {
     asio::post(stream_.get_executor(), [self = shared_from_this()] { self->close(); });
   }
 
+  // HttpSession hooks.
+  beast::ssl_stream<beast::tcp_stream>& stream() { return stream_; }
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+  void dispatch(HttpRequest&& request, Responder responder) { server_->handler_(std::move(request), peer_, std::move(responder)); }
+  void on_timeout() {
+    server_->refuse("timeout");
+    spdlog::info("migration endpoint: {} did not send a whole request in time; closed", peer_text());
+  }
+  void finish() {
+    // A short, bounded TLS close_notify, then close.
+    lowest().expires_after(std::chrono::seconds(1));
+    stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->close(); });
+  }
+
  private:
+  static SessionLimits limits(const MtlsServerOptions& o) {
+    return SessionLimits{o.body_limit, o.header_limit, o.request_timeout, o.idle_timeout, o.write_timeout};
+  }
+
   void on_handshake(beast::error_code ec) {
     if (ec) {
-      const bool no_cert = SSL_get0_peer_certificate(stream_.native_handle()) == nullptr &&
-                           ec.category() == asio::error::get_ssl_category();
-      server_->refuse(ec == beast::error::timeout ? "timeout" : no_cert ? "handshake_failed" : "handshake_failed");
+      const bool no_cert = ec.category() == asio::error::get_ssl_category() &&
+                           ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE;
+      server_->refuse(ec == beast::error::timeout ? "timeout" : no_cert ? "no_client_cert" : "handshake_failed");
       spdlog::info("migration endpoint: TLS handshake with {} failed: {}", peer_text(), ec.message());
       return close();
     }
@@ -70,112 +92,18 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection> {
       spdlog::warn("migration endpoint: refused {} with key {}: {}", peer_text(), core::ed25519_public_key_to_string(peer_), *reason);
       return close();
     }
-    read_request(true);
+    start_reading();
   }
 
   std::string peer_text() {
     beast::error_code ec;
-    auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    auto ep = lowest().socket().remote_endpoint(ec);
     return ec ? "a peer" : ep.address().to_string() + ":" + std::to_string(ep.port());
-  }
-
-  void read_request(bool first) {
-    parser_.emplace();
-    parser_->body_limit(server_->options_.body_limit);
-    parser_->header_limit(static_cast<std::uint32_t>(server_->options_.header_limit));
-    beast::get_lowest_layer(stream_).expires_after(first ? server_->options_.request_timeout : server_->options_.idle_timeout);
-    first_byte_pending_ = !first;
-    http::async_read_some(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->on_read_some(ec);
-    });
-  }
-
-  void on_read_some(beast::error_code ec) {
-    if (!ec && first_byte_pending_) {
-      // The idle limit covered the wait for the next request; now the request deadline applies.
-      first_byte_pending_ = false;
-      beast::get_lowest_layer(stream_).expires_after(server_->options_.request_timeout);
-    }
-    if (!ec && !parser_->is_done()) {
-      http::async_read_some(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code e, std::size_t) {
-        self->on_read_some(e);
-      });
-      return;
-    }
-    if (ec == beast::error::timeout) {
-      server_->refuse("timeout");
-      return close();
-    }
-    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-        ec == asio::error::operation_aborted || ec == asio::ssl::error::stream_truncated)
-      return close();
-    if (ec == http::error::body_limit)
-      return send_error(413, "request body is larger than the limit of " + std::to_string(server_->options_.body_limit) + " bytes\n");
-    if (ec == http::error::header_limit) return send_error(431, "request headers are too large\n");
-    if (ec) return send_error(400, "malformed HTTP request: " + ec.message() + "\n");
-
-    beast::get_lowest_layer(stream_).expires_never();
-    auto request = parser_->release();
-    keep_alive_ = request.keep_alive();
-    version_ = request.version();
-    auto self = shared_from_this();
-    auto responded = std::make_shared<std::atomic<bool>>(false);
-    Responder responder = [self, responded](HttpResponse res) {
-      if (responded->exchange(true)) return;
-      asio::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
-    };
-    try {
-      server_->handler_(std::move(request), peer_, std::move(responder));
-    } catch (const std::exception& e) {
-      spdlog::error("migration endpoint handler threw: {}", e.what());
-      if (!responded->exchange(true)) write(make_response(500, "internal error\n", "text/plain", version_, false));
-    }
-  }
-
-  void send_error(unsigned status, std::string body) {
-    keep_alive_ = false;
-    write(make_response(status, std::move(body), "text/plain", 11, false));
-  }
-
-  void write(HttpResponse res) {
-    if (closed_) return;
-    res.version(version_ == 10 ? 10 : 11);
-    if (!keep_alive_) res.keep_alive(false);
-    keep_alive_ = res.keep_alive();
-    response_ = std::make_shared<HttpResponse>(std::move(res));
-    beast::get_lowest_layer(stream_).expires_after(server_->options_.write_timeout);
-    http::async_write(stream_, *response_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->response_.reset();
-      if (ec || !self->keep_alive_) return self->shutdown();
-      self->read_request(false);
-    });
-  }
-
-  void shutdown() {
-    // A short, bounded TLS close_notify, then close.
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(1));
-    stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->close(); });
-  }
-
-  void close() {
-    if (closed_) return;
-    closed_ = true;
-    beast::error_code ec;
-    auto& socket = beast::get_lowest_layer(stream_).socket();
-    socket.shutdown(tcp::socket::shutdown_both, ec);
-    socket.close(ec);
   }
 
   beast::ssl_stream<beast::tcp_stream> stream_;
   std::shared_ptr<MtlsServer> server_;
-  beast::flat_buffer buffer_{8192};
-  std::optional<http::request_parser<http::string_body>> parser_;
-  std::shared_ptr<HttpResponse> response_;
   core::Ed25519PublicKey peer_;
-  bool keep_alive_ = true;
-  bool first_byte_pending_ = false;
-  bool closed_ = false;
-  unsigned version_ = 11;
 };
 
 MtlsServer::MtlsServer(asio::io_context& ioc, std::shared_ptr<asio::ssl::context> tls, MtlsServerOptions options,

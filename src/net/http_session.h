@@ -1,0 +1,146 @@
+// The HTTP/1.1 request/response loop shared by HttpServer (plain TCP) and
+// MtlsServer (mutual TLS): per-request deadline, keep-alive idle deadline,
+// body and header limits, write deadline, one response per request.
+//
+// CRTP: Derived provides
+//   auto& stream();                   the Beast stream to read and write
+//   beast::tcp_stream& lowest();      its TCP layer (deadlines, close)
+//   void dispatch(HttpRequest&&, Responder);
+//   void on_timeout();                a peer was too slow (metrics, logs)
+//   void finish();                    orderly end after the last response
+// and calls start_reading() once the connection is ready for requests.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include "net/http_server.h"
+
+namespace mpc::net {
+
+struct SessionLimits {
+  std::size_t body_limit = 1 << 20;
+  std::size_t header_limit = 16 << 10;
+  std::chrono::milliseconds request_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{30'000};
+  std::chrono::milliseconds write_timeout{30'000};
+};
+
+template <class Derived>
+class HttpSession {
+ protected:
+  explicit HttpSession(SessionLimits limits) : limits_(limits) {}
+
+  void start_reading() { read_request(true); }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    boost::beast::error_code ec;
+    auto& socket = self().lowest().socket();
+    socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+  }
+  bool closed() const { return closed_; }
+
+ private:
+  Derived& self() { return static_cast<Derived&>(*this); }
+  std::shared_ptr<Derived> shared() { return self().shared_from_this(); }
+
+  void read_request(bool first) {
+    namespace http = boost::beast::http;
+    parser_.emplace();
+    parser_->body_limit(limits_.body_limit);
+    parser_->header_limit(static_cast<std::uint32_t>(limits_.header_limit));
+    // Before the first byte of a keep-alive request the idle limit applies;
+    // from then on, the request deadline.
+    self().lowest().expires_after(first ? limits_.request_timeout : limits_.idle_timeout);
+    awaiting_first_byte_ = !first;
+    read_some();
+  }
+
+  void read_some() {
+    boost::beast::http::async_read_some(self().stream(), buffer_, *parser_,
+                                        [s = shared()](boost::beast::error_code ec, std::size_t) { s->on_read_some(ec); });
+  }
+
+  void on_read_some(boost::beast::error_code ec) {
+    namespace http = boost::beast::http;
+    namespace asio = boost::asio;
+    if (!ec && awaiting_first_byte_) {
+      awaiting_first_byte_ = false;
+      self().lowest().expires_after(limits_.request_timeout);
+    }
+    if (!ec && !parser_->is_done()) return read_some();
+    if (ec == boost::beast::error::timeout) {
+      // An idle keep-alive connection timing out is normal; a request that
+      // does not arrive in time is a slow (or hostile) peer.
+      if (!awaiting_first_byte_) self().on_timeout();
+      return close();
+    }
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+        ec == asio::error::operation_aborted || ec == asio::ssl::error::stream_truncated)
+      return close();
+    if (ec == http::error::body_limit)
+      return send_error(413, "request body is larger than the limit of " + std::to_string(limits_.body_limit) + " bytes\n");
+    if (ec == http::error::header_limit) return send_error(431, "request headers are too large\n");
+    if (ec) return send_error(400, "malformed HTTP request: " + ec.message() + "\n");
+
+    self().lowest().expires_never();
+    auto request = parser_->release();
+    keep_alive_ = request.keep_alive();
+    version_ = request.version();
+    auto s = shared();
+    auto responded = std::make_shared<std::atomic<bool>>(false);
+    Responder responder = [s, responded](HttpResponse res) {
+      if (responded->exchange(true)) return;
+      asio::post(s->stream().get_executor(), [s, res = std::move(res)]() mutable { s->write(std::move(res)); });
+    };
+    try {
+      self().dispatch(std::move(request), std::move(responder));
+    } catch (const std::exception& e) {
+      spdlog::error("http handler threw: {}", e.what());
+      if (!responded->exchange(true)) write(make_response(500, "internal error\n", "text/plain", version_, false));
+    }
+  }
+
+  void send_error(unsigned status, std::string body) {
+    keep_alive_ = false;
+    write(make_response(status, std::move(body), "text/plain", 11, false));
+  }
+
+ public:
+  void write(HttpResponse res) {
+    if (closed_) return;
+    res.version(version_ == 10 ? 10 : 11);
+    if (!keep_alive_) res.keep_alive(false);
+    keep_alive_ = res.keep_alive();
+    response_ = std::make_shared<HttpResponse>(std::move(res));
+    self().lowest().expires_after(limits_.write_timeout);
+    boost::beast::http::async_write(self().stream(), *response_, [s = shared()](boost::beast::error_code ec, std::size_t) {
+      s->response_.reset();
+      if (ec) return s->close();
+      if (!s->keep_alive_) return s->self().finish();
+      s->read_request(false);
+    });
+  }
+
+ private:
+  SessionLimits limits_;
+  boost::beast::flat_buffer buffer_{8192};
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::shared_ptr<HttpResponse> response_;
+  bool keep_alive_ = true;
+  bool awaiting_first_byte_ = false;
+  bool closed_ = false;
+  unsigned version_ = 11;
+};
+
+}  // namespace mpc::net
