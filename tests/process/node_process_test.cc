@@ -1,2 +1,314 @@
-// Filled in by the process/e2e suites.
+// mpc-node as a real process on loopback, with a real chain (mpc-sandbox)
+// behind it: the mutual-TLS migration endpoint, its refusals, its store.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
+#include <random>
+#include <thread>
+
+#include "backup/home.h"
+#include "core/file_util.h"
+#include "e2e/e2e_support.h"
+#include "net/http_client.h"
+#include "net/mtls_client.h"
+#include "node/home.h"
+#include "node/keyshare_store.h"
+#include "tls/tls.h"
+
+namespace mpc {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+namespace http = boost::beast::http;
+using json = nlohmann::json;
+using e2e::Network;
+
+std::string key_text(const core::Ed25519PublicKey& k) { return core::ed25519_public_key_to_string(k); }
+
+class NodeProcess : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    net_ = new Network();
+    // Operator 0 registers a backup service (a signed transaction).
+    ASSERT_EQ(net_->backup_cli(0, {"generate-keys"}).exit_code, 0);
+    auto reg = net_->backup_cli(0, {"register"});
+    ASSERT_EQ(reg.exit_code, 0) << reg.output;
+    backup_key_ = new core::Ed25519SecretKey(backup::BackupHome(net_->backup_home(0)).load_secrets()->p2p_private_key.clone());
+    // The node sees the registration on its next poll.
+    std::this_thread::sleep_for(400ms);
+  }
+  static void TearDownTestSuite() {
+    delete backup_key_;
+    delete net_;
+  }
+
+  static std::string addr(std::size_t i) { return net_->node(i).migration_addr; }
+  static std::pair<std::string, std::uint16_t> host_port(const std::string& a) {
+    return {a.substr(0, a.rfind(':')), static_cast<std::uint16_t>(std::stoi(a.substr(a.rfind(':') + 1)))};
+  }
+  static net::MtlsClient client(const core::Ed25519SecretKey& own, const std::string& a, core::Ed25519PublicKey server,
+                                net::MtlsClientOptions o = {}) {
+    auto [h, p] = host_port(a);
+    if (o.timeout == std::chrono::milliseconds(30'000)) o.timeout = 5s;
+    return net::MtlsClient(*tls::make_client_context(own), h, p, server, o);
+  }
+  static fs::path store_file(std::size_t i) { return net_->devnet().path(net_->node(i).home) / "keyshares.enc"; }
+  static std::string node_metrics(std::size_t i) {
+    auto url = net::Url::parse("http://" + net_->node(i).metrics_addr + "/metrics");
+    net::HttpClient c(*url, net::HttpClientOptions{2s});
+    auto r = c.get();
+    return r ? r->body : "";
+  }
+  static std::string shares_digest(const fs::path& home) {
+    auto r = testsupport::run({testsupport::binary("apps/mpc-node").string(), "shares", "--home", home.string()});
+    auto pos = r.output.find("digest ");
+    return pos == std::string::npos ? "" : r.output.substr(pos + 7, 64);
+  }
+  // The registered key can still fetch: the node is unaffected.
+  static void expect_node_serves() {
+    auto c = client(*backup_key_, addr(0), net_->node_tls_key(0));
+    auto r = c.request(http::verb::get, "/get_keyshares", core::to_json(net_->keyset()).dump());
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200u);
+  }
+
+  static Network* net_;
+  static core::Ed25519SecretKey* backup_key_;
+};
+Network* NodeProcess::net_ = nullptr;
+core::Ed25519SecretKey* NodeProcess::backup_key_ = nullptr;
+
+TEST_F(NodeProcess, ServesTheRegisteredBackupServiceSharesThatDecryptToWhatItHolds) {
+  auto c = client(*backup_key_, addr(0), net_->node_tls_key(0));
+  auto hello = c.request(http::verb::get, "/hello");
+  ASSERT_TRUE(hello) << hello.error().message;
+  EXPECT_EQ(hello->body, "Hello, world!");
+  const auto keyset = net_->keyset();
+  auto r = c.request(http::verb::get, "/get_keyshares", core::to_json(keyset).dump());
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->status, 200u) << r->body;
+  auto key = core::parse_aes256_key_hex(net_->encryption_key_hex(0), "key");
+  auto plain = core::aes_gcm_decrypt(*key, *core::base64_decode(r->body));
+  ASSERT_TRUE(plain);
+  auto shares = core::parse_keyshares(json::parse(core::to_string(plain->view())));
+  ASSERT_TRUE(shares);
+  EXPECT_TRUE(core::check_keyshares_cover_keyset(*shares, keyset));
+  // Exactly what the node's store holds (digest of the same canonical text).
+  EXPECT_EQ(core::hex_encode(core::sha256(plain->view())), shares_digest(net_->devnet().path(net_->node(0).home)));
+  // The reference client's absolute-form target, no Host header.
+  net::MtlsClientOptions o;
+  o.absolute_form = true;
+  auto abs = client(*backup_key_, addr(0), net_->node_tls_key(0), o).request(http::verb::get, "/get_keyshares",
+                                                                              core::to_json(keyset).dump());
+  ASSERT_TRUE(abs);
+  EXPECT_EQ(abs->status, 200u);
+  const auto m = node_metrics(0);
+  EXPECT_NE(m.find("mpc_last_backup_served_epoch 0"), std::string::npos) << m;
+  EXPECT_NE(m.find("mpc_last_backup_served_timestamp_seconds"), std::string::npos);
+  EXPECT_NE(m.find("mpc_onboarding_state{state=\"done\"} 1"), std::string::npos) << m;
+}
+
+TEST_F(NodeProcess, RefusesUnregisteredAndForeignKeysWithNoEffect) {
+  const auto before = *core::read_file(store_file(0));
+  auto stranger = core::Ed25519SecretKey::generate();
+  auto r = client(stranger, addr(0), net_->node_tls_key(0)).request(http::verb::get, "/hello");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, core::ErrorCode::kPermissionDenied) << r.error().message;
+  // A key registered for ANOTHER account (node1's operator) is refused by node0.
+  auto other = core::Ed25519SecretKey::generate();
+  ASSERT_TRUE(net_->operator_call(1, "register_backup_service",
+                                  {{"backup_service_info", {{"public_key", key_text(other.public_key())}}}}, true));
+  std::this_thread::sleep_for(300ms);
+  auto foreign = client(other, addr(0), net_->node_tls_key(0)).request(http::verb::get, "/hello");
+  EXPECT_FALSE(foreign);
+  auto at_node1 = client(other, addr(1), net_->node_tls_key(1)).request(http::verb::get, "/hello");
+  EXPECT_TRUE(at_node1) << (at_node1 ? "" : at_node1.error().message);
+  EXPECT_EQ(*core::read_file(store_file(0)), before);
+  EXPECT_NE(node_metrics(0).find("mpc_connections_refused_total{reason=\"unauthorized_key\"}"), std::string::npos);
+  expect_node_serves();
+}
+
+TEST_F(NodeProcess, ClientRefusesAServerWithAnotherKeyNamingBoth) {
+  const auto expected = core::Ed25519SecretKey::generate().public_key();
+  auto r = client(*backup_key_, addr(0), expected).request(http::verb::get, "/hello");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, core::ErrorCode::kPermissionDenied);
+  EXPECT_NE(r.error().message.find(key_text(expected)), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find(key_text(net_->node_tls_key(0))), std::string::npos) << r.error().message;
+}
+
+bool have(const char* tool) { return std::system((std::string("command -v ") + tool + " >/dev/null 2>&1").c_str()) == 0; }
+
+TEST_F(NodeProcess, ForeignClientsNoCertificateAndTls12AreRefusedCurlWorks) {
+  if (!have("openssl")) GTEST_SKIP() << "openssl not installed";
+  const auto dir = net_->dir() / "pem";
+  fs::create_directories(dir);
+  auto cert = tls::make_certificate(*backup_key_);
+  ASSERT_TRUE(core::write_file_atomic(dir / "c.pem", core::as_bytes(cert->cert_pem()), 0600));
+  ASSERT_TRUE(core::write_file_atomic(dir / "k.pem", core::as_bytes(cert->key_pem().reveal()), 0600));
+  auto sh = [](const std::string& cmd) { return testsupport::run({"/bin/sh", "-c", cmd}, 20s); };
+  auto no_cert = sh("printf 'GET /hello HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' | openssl s_client -quiet -tls1_3 -connect " + addr(0) + " 2>&1");
+  EXPECT_EQ(no_cert.output.find("Hello, world!"), std::string::npos) << no_cert.output;
+  auto tls12 = sh("printf '' | openssl s_client -tls1_2 -cert " + (dir / "c.pem").string() + " -key " + (dir / "k.pem").string() +
+                  " -connect " + addr(0) + " 2>&1");
+  EXPECT_NE(tls12.output.find("alert"), std::string::npos) << tls12.output;
+  auto with_cert = sh("printf 'GET /hello HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' | openssl s_client -quiet -tls1_3 -cert " +
+                      (dir / "c.pem").string() + " -key " + (dir / "k.pem").string() + " -connect " + addr(0) + " 2>/dev/null");
+  EXPECT_NE(with_cert.output.find("Hello, world!"), std::string::npos) << with_cert.output;
+  if (have("curl")) {
+    auto curl = sh("curl -s --max-time 5 --tlsv1.3 -k --cert " + (dir / "c.pem").string() + " --key " + (dir / "k.pem").string() +
+                   " https://" + addr(0) + "/hello");
+    EXPECT_EQ(curl.output, "Hello, world!");
+  }
+  const auto m = node_metrics(0);
+  EXPECT_NE(m.find("mpc_connections_refused_total{reason=\"no_client_cert\"}"), std::string::npos) << m;
+  EXPECT_NE(m.find("mpc_connections_refused_total{reason=\"handshake_failed\"}"), std::string::npos) << m;
+  expect_node_serves();
+}
+
+// A node of our own with short deadlines, for slow and oversized peers.
+TEST_F(NodeProcess, SlowHeadersAndAHundredMegabyteBodyAreCutOff) {
+  auto n = net_->new_node(0, false, false);
+  ::setenv("MPC_BACKUP_ENCRYPTION_KEY_HEX", net_->encryption_key_hex(0).c_str(), 1);
+  testsupport::Child p({testsupport::binary("apps/mpc-node").string(), "run", "--home", n.home.string(), "--rpc-url",
+                        net_->rpc_url(), "--contract-id", net_->contract(), "--migration-addr", "127.0.0.1:0",
+                        "--poll-interval-ms", "100", "--request-timeout-ms", "700", "--max-body-bytes", "1048576"},
+                       n.log);
+  auto a = testsupport::wait_for_file(n.home / "migration.addr", 15s);
+  ASSERT_TRUE(a);
+  std::this_thread::sleep_for(300ms);  // first chain poll: the backup key is registered for node0's account
+  auto [host, port] = host_port(*a);
+
+  // Slow client: TLS done, half a request line, then silence.
+  {
+    boost::asio::io_context ioc;
+    auto ctx = tls::make_client_context(*backup_key_);
+    boost::asio::ssl::stream<boost::asio::ip::tcp::socket> s(ioc, **ctx);
+    tls::set_client_sni(s.native_handle());
+    s.next_layer().connect({boost::asio::ip::make_address(host), port});
+    s.handshake(boost::asio::ssl::stream_base::client);
+    boost::asio::write(s, boost::asio::buffer(std::string("GET /hel")));
+    const auto t0 = std::chrono::steady_clock::now();
+    char buf[64];
+    boost::system::error_code ec;
+    s.read_some(boost::asio::buffer(buf), ec);  // returns when the node closes
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    EXPECT_TRUE(ec) << "the node answered a half request";
+    EXPECT_LT(waited, 5s);
+    EXPECT_GE(waited, 500ms);
+  }
+  // 100 MB body: refused at the limit, long before it is all sent.
+  {
+    std::string body(100u << 20, 'A');
+    auto c = client(*backup_key_, *a, n.tls_key);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = c.request(http::verb::put, "/set_keyshares", std::move(body));
+    if (r) EXPECT_EQ(r->status, 413u) << r->body;
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+  }
+  EXPECT_FALSE(fs::exists(n.home / "keyshares.enc"));
+  // Still alive and serving.
+  auto hello = client(*backup_key_, *a, n.tls_key).request(http::verb::get, "/hello");
+  ASSERT_TRUE(hello) << hello.error().message;
+  EXPECT_EQ(hello->status, 200u);
+  EXPECT_TRUE(p.running());
+}
+
+TEST_F(NodeProcess, SharesArePutOnlyToAMigrationDestinationWithTheRightKey) {
+  auto c = client(*backup_key_, addr(0), net_->node_tls_key(0));
+  auto key = core::parse_aes256_key_hex(net_->encryption_key_hex(0), "key");
+  auto blob = core::base64_encode(*core::aes_gcm_encrypt(*key, core::as_bytes(std::string("[]"))));
+  const auto before = *core::read_file(store_file(0));
+  auto r = c.request(http::verb::put, "/set_keyshares", blob);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 409u);
+  EXPECT_NE(r->body.find("not the destination"), std::string::npos) << r->body;
+  EXPECT_EQ(*core::read_file(store_file(0)), before);
+}
+
+TEST_F(NodeProcess, MissingOrMalformedEncryptionKeyIsAClearStartupError) {
+  const auto home = net_->devnet().path(net_->node(2).home).string();
+  std::vector<std::string> argv = {testsupport::binary("apps/mpc-node").string(), "run", "--home", home, "--rpc-url", net_->rpc_url(),
+                                   "--contract-id", net_->contract(), "--migration-addr", "127.0.0.1:0"};
+  ::unsetenv("MPC_BACKUP_ENCRYPTION_KEY_HEX");
+  auto missing = testsupport::run(argv, 10s);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.output.find("MPC_BACKUP_ENCRYPTION_KEY_HEX is not set"), std::string::npos) << missing.output;
+  const std::string secretish = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n";
+  ::setenv("MPC_BACKUP_ENCRYPTION_KEY_HEX", secretish.c_str(), 1);
+  auto bad = testsupport::run(argv, 10s);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("MPC_BACKUP_ENCRYPTION_KEY_HEX"), std::string::npos) << bad.output;
+  EXPECT_EQ(bad.output.find("0123456789abcdef"), std::string::npos) << "the key must never be echoed";
+  ::unsetenv("MPC_BACKUP_ENCRYPTION_KEY_HEX");
+}
+
+TEST_F(NodeProcess, ImportSharesEnforcesTheRulesAndSurvivesKillDuringImport) {
+  // A stopped node's home: node0's shares and keyset as the dealer wrote them.
+  const auto keyset = net_->keyset();
+  auto home0 = node::NodeHome::load(net_->devnet().path(net_->node(0).home));
+  auto store0 = node::KeyshareStore::open(home0->keyshare_file(), home0->local_storage_key.clone());
+  auto shares = (*store0)->shares_for(keyset);
+  ASSERT_TRUE(shares);
+  const auto dir = net_->dir() / "import";
+  fs::create_directories(dir);
+  auto home = node::NodeHome::init(dir / "home", net_->node(0).account_id);
+  ASSERT_TRUE(home);
+  auto write_set = [&](const std::string& name, std::uint64_t epoch, bool drop_one) {
+    json arr = json::array();
+    for (const auto& s : *shares) {
+      auto c = s.clone();
+      c.key_id.epoch_id = epoch;
+      arr.push_back(core::to_json(c));
+    }
+    if (drop_one) arr.erase(arr.size() - 1);
+    auto ks = keyset;
+    ks.epoch_id = epoch;
+    EXPECT_TRUE(core::write_file_atomic(dir / (name + ".shares.json"), core::as_bytes(arr.dump()), 0600));
+    EXPECT_TRUE(core::write_file_atomic(dir / (name + ".keyset.json"), core::as_bytes(core::to_json(ks).dump()), 0600));
+  };
+  auto import = [&](const std::string& name) {
+    return testsupport::run({testsupport::binary("apps/mpc-node").string(), "import-shares", "--home", (dir / "home").string(),
+                             "--shares-file", (dir / (name + ".shares.json")).string(), "--keyset-file",
+                             (dir / (name + ".keyset.json")).string()},
+                            20s);
+  };
+  write_set("e5", 5, false);
+  write_set("e4", 4, false);
+  write_set("e6-missing", 6, true);
+  auto ok = import("e5");
+  ASSERT_EQ(ok.exit_code, 0) << ok.output;
+  const auto stored = *core::read_file(dir / "home" / "keyshares.enc");
+  auto older = import("e4");
+  EXPECT_EQ(older.exit_code, 5) << older.output;
+  EXPECT_NE(older.output.find("newer epoch 5"), std::string::npos) << older.output;
+  auto missing = import("e6-missing");
+  EXPECT_EQ(missing.exit_code, 5) << missing.output;
+  EXPECT_EQ(*core::read_file(dir / "home" / "keyshares.enc"), stored);
+
+  // kill -9 at random moments during imports of ever newer epochs.
+  for (std::uint64_t e = 7; e < 27; ++e) write_set("e" + std::to_string(e), e, false);
+  std::mt19937 rng(7);
+  for (int round = 0; round < 6; ++round) {
+    std::uint64_t e = 7 + static_cast<std::uint64_t>(round) * 3;
+    testsupport::Child p({testsupport::binary("apps/mpc-node").string(), "import-shares", "--home", (dir / "home").string(),
+                          "--shares-file", (dir / ("e" + std::to_string(e) + ".shares.json")).string(), "--keyset-file",
+                          (dir / ("e" + std::to_string(e) + ".keyset.json")).string()},
+                         dir / "import.log");
+    std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<int>(0, 30000)(rng)));
+    p.kill_hard();
+    auto summary = testsupport::run({testsupport::binary("apps/mpc-node").string(), "shares", "--home", (dir / "home").string()});
+    ASSERT_EQ(summary.exit_code, 0) << summary.output;
+    EXPECT_NE(summary.output.find("2 domain(s)"), std::string::npos) << summary.output;
+  }
+}
+
+}  // namespace
+}  // namespace mpc
