@@ -11,5 +11,8 @@ echo "== mpc-sandbox: signed function calls over JSON-RPC on loopback, 100 parti
 echo
 "$build/bench/sandbox_load" --block-interval-ms 50 --views 500 "$@"
 echo
+echo "== mpc-node: GET /get_keyshares over mutual TLS on loopback"
+"$build/bench/node_bench" --seconds 3
+echo
 echo "== migrations on a local devnet (soft launch by the operator, hard launch by backup-cli run)"
 "$build/bench/migration_bench" --runs 10

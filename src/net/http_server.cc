@@ -124,6 +124,8 @@ void HttpServer::do_accept() {
       beast::error_code ignored;
       socket.close(ignored);
     } else {
+      beast::error_code nodelay_ec;  // responses must not wait for delayed ACKs (Nagle)
+      socket.set_option(tcp::no_delay(true), nodelay_ec);
       std::make_shared<Connection>(std::move(socket), self)->start();
     }
     self->do_accept();

@@ -82,6 +82,7 @@ struct MtlsClient::Impl {
       reset();
       return core::fail(core::ErrorCode::kUnavailable, "cannot connect to " + where() + ": " + ec.message());
     }
+    lowest.socket().set_option(tcp::no_delay(true), ec);  // no Nagle delay between TLS records
     lowest.expires_after(remaining());
     stream->async_handshake(asio::ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
     run();

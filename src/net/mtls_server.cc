@@ -175,6 +175,8 @@ void MtlsServer::do_accept() {
       beast::error_code ignored;
       socket.close(ignored);
     } else {
+      beast::error_code nodelay_ec;  // small TLS records must not wait for delayed ACKs (Nagle)
+      socket.set_option(tcp::no_delay(true), nodelay_ec);
       auto conn = std::make_shared<Connection>(std::move(socket), self);
       {
         std::lock_guard lock(self->mu_);
