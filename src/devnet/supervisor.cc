@@ -9,11 +9,15 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <fstream>
 #include <sstream>
+#include <algorithm>
 #include <thread>
 
 #include "core/file_util.h"
+#include "core/secret.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
+
+extern char** environ;
 
 namespace mpc::devnet {
 
@@ -91,6 +95,19 @@ core::Result<pid_t> spawn_detached(const std::vector<std::string>& argv, const f
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // The child's environment is built before fork(): between fork and exec a
+  // multi-threaded parent's child may only call async-signal-safe functions.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    const auto name = entry.substr(0, entry.find('='));
+    const bool overridden = std::any_of(env.begin(), env.end(), [&](const auto& kv) { return kv.first == name; });
+    if (!overridden) env_strings.emplace_back(entry);
+  }
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid < 0) {
     ::close(fd);
@@ -102,11 +119,11 @@ core::Result<pid_t> spawn_detached(const std::vector<std::string>& argv, const f
     ::dup2(devnull, 0);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
-    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    ::execv(args[0], args.data());
+    ::execve(args[0], args.data(), envp.data());
     ::_exit(127);
   }
   ::close(fd);
+  for (auto& e : env_strings) core::secure_wipe(e.data(), e.size());  // a node's AES key is among them
   return pid;
 }
 
