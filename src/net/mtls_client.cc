@@ -44,8 +44,9 @@ struct MtlsClient::Impl {
   }
 
   core::Error timeout_error(const char* phase) const {
-    return core::Error{core::ErrorCode::kTimeout, "no answer from " + where() + " within " +
-                                                      std::to_string(options.timeout.count() / 1000) + " s (while " + phase + ")"};
+    const auto ms = options.timeout.count();
+    const std::string limit = ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
+    return core::Error{core::ErrorCode::kTimeout, "no answer from " + where() + " within " + limit + " (while " + phase + ")"};
   }
 
   void reset() {
@@ -109,18 +110,14 @@ struct MtlsClient::Impl {
     return {};
   }
 
-  core::Result<MtlsResponse> request(http::verb method, const std::string& path, std::string body, const std::string& content_type) {
-    deadline = std::chrono::steady_clock::now() + options.timeout;
+  // One request under the deadline already set. A kept-alive connection
+  // that the server closed while idle fails on first use; that failure is
+  // reported through `stale` so the caller can retry once on a fresh
+  // connection (the request was not processed: nothing came back).
+  core::Result<MtlsResponse> exchange(const http::request<http::string_body>& req, bool& stale) {
+    stale = false;
     const bool reused = stream.has_value();
     MPC_TRY(connect());
-    http::request<http::string_body> req{method, options.absolute_form ? "http://" + where() + path : path, 11};
-    if (!options.absolute_form) req.set(http::field::host, where());
-    req.set(http::field::user_agent, "mpc-backup");
-    if (!body.empty() || method == http::verb::put || method == http::verb::post) req.set(http::field::content_type, content_type);
-    req.keep_alive(options.keep_alive);
-    req.body() = std::move(body);
-    req.prepare_payload();
-
     beast::error_code ec;
     auto& lowest = beast::get_lowest_layer(*stream);
     lowest.expires_after(remaining());
@@ -132,9 +129,7 @@ struct MtlsClient::Impl {
     }
     if (ec) {
       reset();
-      if (reused) {  // the server closed an idle keep-alive connection: retry once on a fresh one
-        return request(method, path, req.body(), content_type);
-      }
+      stale = reused;
       return core::fail(core::ErrorCode::kPermissionDenied,
                         "the server at " + where() + " closed the connection after the TLS handshake (" + ec.message() +
                             "): it does not accept this client's key");
@@ -153,7 +148,10 @@ struct MtlsClient::Impl {
       reset();
       if (nothing_received && (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
                                ec == asio::error::connection_reset)) {
-        if (reused) return request(method, path, req.body(), content_type);
+        stale = reused;
+        // On a fresh connection, TLS 1.3 lets the client finish its handshake
+        // before the server has judged the client certificate: a server that
+        // refuses our key shows up here, as a close without an answer.
         return core::fail(core::ErrorCode::kPermissionDenied,
                           "the server at " + where() +
                               " closed the connection after the TLS handshake without answering: it does not accept this "
@@ -167,6 +165,22 @@ struct MtlsClient::Impl {
     auto res = parser.release();
     MtlsResponse out{res.result_int(), std::move(res.body())};
     if (!res.keep_alive() || !options.keep_alive) reset();
+    return out;
+  }
+
+  core::Result<MtlsResponse> request(http::verb method, const std::string& path, std::string body, const std::string& content_type) {
+    // One deadline for the whole call, a retry on a fresh connection included.
+    deadline = std::chrono::steady_clock::now() + options.timeout;
+    http::request<http::string_body> req{method, options.absolute_form ? "http://" + where() + path : path, 11};
+    if (!options.absolute_form) req.set(http::field::host, where());
+    req.set(http::field::user_agent, "mpc-backup");
+    if (!body.empty() || method == http::verb::put || method == http::verb::post) req.set(http::field::content_type, content_type);
+    req.keep_alive(options.keep_alive);
+    req.body() = std::move(body);
+    req.prepare_payload();
+    bool stale = false;
+    auto out = exchange(req, stale);
+    if (!out && stale) out = exchange(req, stale);
     return out;
   }
 };

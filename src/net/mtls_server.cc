@@ -36,6 +36,7 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
  public:
   Connection(tcp::socket socket, std::shared_ptr<MtlsServer> server)
       : HttpSession(limits(server->options_)),
+        peer_text_(endpoint_text(socket)),
         stream_(beast::tcp_stream(std::move(socket)), *server->tls_),
         server_(std::move(server)) {}
   ~Connection() { server_->open_.fetch_sub(1); }
@@ -73,6 +74,7 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
   }
 
   void on_handshake(beast::error_code ec) {
+    if (closed()) return;  // dropped (drop_all_connections/stop) mid-handshake: not a refusal
     if (ec) {
       const bool no_cert = ec.category() == asio::error::get_ssl_category() &&
                            ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE;
@@ -80,9 +82,11 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
       spdlog::info("migration endpoint: TLS handshake with {} failed: {}", peer_text(), ec.message());
       return close();
     }
+    // The verify callback has already refused chains; what remains to refuse
+    // here is a certificate whose key is not Ed25519.
     auto key = tls::peer_key(stream_.native_handle());
     if (!key) {
-      server_->refuse("no_client_cert");
+      server_->refuse("bad_client_cert");
       spdlog::info("migration endpoint: refused {}: {}", peer_text(), key.error().message);
       return close();
     }
@@ -95,12 +99,15 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
     start_reading();
   }
 
-  std::string peer_text() {
+  // Taken at accept: once a deadline has closed the socket it is unknown.
+  static std::string endpoint_text(const tcp::socket& socket) {
     beast::error_code ec;
-    auto ep = lowest().socket().remote_endpoint(ec);
+    auto ep = socket.remote_endpoint(ec);
     return ec ? "a peer" : ep.address().to_string() + ":" + std::to_string(ep.port());
   }
+  const std::string& peer_text() const { return peer_text_; }
 
+  std::string peer_text_;
   beast::ssl_stream<beast::tcp_stream> stream_;
   std::shared_ptr<MtlsServer> server_;
   core::Ed25519PublicKey peer_;

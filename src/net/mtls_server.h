@@ -44,11 +44,17 @@ using MtlsHandler = std::function<void(HttpRequest&&, const core::Ed25519PublicK
 
 // The path of a request target, origin-form or absolute-form, without query.
 std::string request_path(std::string_view target);
+inline std::string request_path(const HttpRequest& request) { return request_path(std::string_view(request.target())); }
 
 class MtlsServer : public std::enable_shared_from_this<MtlsServer> {
  public:
   // `metrics` may be null; refusals are counted as
-  // mpc_connections_refused_total{reason=…}.
+  // mpc_connections_refused_total{reason=…}: handshake_failed (including a
+  // certificate chain instead of one certificate, or TLS < 1.3),
+  // no_client_cert, bad_client_cert (its key is not Ed25519),
+  // too_many_connections, timeout (handshake or request too slow), and
+  // whatever reasons `authorize` returns (the node's: unauthorized_key).
+  // A series appears with its first refusal.
   MtlsServer(boost::asio::io_context& ioc, std::shared_ptr<boost::asio::ssl::context> tls, MtlsServerOptions options,
              PeerAuthorizer authorize, MtlsHandler handler, MetricsRegistry* metrics);
   ~MtlsServer();
