@@ -2,6 +2,8 @@
 // reference backup-cli (same subcommands, flags, environment variables and
 // home directory), with chain-aware commands and verification.
 #include <CLI/CLI.hpp>
+
+#include "core/logging.h"
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
@@ -520,6 +522,12 @@ int cmd_run(const Options& o) {
 int main(int argc, char** argv) {
   CLI::App app{"backup-cli: back up an MPC node's key shares and migrate the node"};
   app.require_subcommand(1);
+  app.fallthrough();
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format, "Log lines as text or json (one JSON object per line)")
+      ->envname("BACKUP_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   Options o;
   app.add_option("--home-dir", o.home_dir, "Home directory for the backup service's secrets and backups")
       ->envname("BACKUP_HOME_DIR")
@@ -614,7 +622,7 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? 0 : kExitUsage;
   }
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ backup-cli %v");
+  core::setup_logging("backup-cli", *core::parse_log_format(log_format, "--log-format"));
   if (o.home_dir.empty()) return usage("--home-dir must not be empty");
   // The AES key was copied into the options: scrub the environment's copy.
   if (char* env_key = std::getenv("BACKUP_ENCRYPTION_KEY_HEX")) {

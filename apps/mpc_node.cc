@@ -1,6 +1,8 @@
 // mpc-node: holds key shares, serves them encrypted to its registered backup
 // service over mutual TLS, and onboards as the destination of a migration.
 #include <CLI/CLI.hpp>
+
+#include "core/logging.h"
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -132,6 +134,12 @@ int main(int argc, char** argv) {
       "Secrets come only from the home directory and MPC_BACKUP_ENCRYPTION_KEY_HEX (never from flags).\n"
       "Exit codes: 0 ok, 1 other failure, 2 usage or bad input, 3 chain unreachable, 5 refused by validation."};
   app.require_subcommand(1);
+  app.fallthrough();
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format, "Log lines as text or json (one JSON object per line)")
+      ->envname("MPC_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   std::string home;
 
   std::string account_id;
@@ -199,7 +207,7 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? 0 : kExitUsage;
   }
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ mpc-node %v");
+  core::setup_logging("mpc-node", *core::parse_log_format(log_format, "--log-format"));
 
   if (init->parsed()) {
     auto h = node::NodeHome::init(home, account_id);

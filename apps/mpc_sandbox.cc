@@ -1,6 +1,8 @@
 // mpc-sandbox: a durable, single-process local chain that speaks NEAR
 // JSON-RPC and hosts the MPC contract.
 #include <CLI/CLI.hpp>
+
+#include "core/logging.h"
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -103,6 +105,12 @@ int run_client(Command command, const ClientOptions& o) {
 int main(int argc, char** argv) {
   CLI::App app{"mpc-sandbox: a durable local chain that speaks NEAR JSON-RPC and hosts the MPC contract"};
   app.require_subcommand(1);
+  app.fallthrough();
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format, "Log lines as text or json (one JSON object per line)")
+      ->envname("MPC_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
 
   std::string home;
   sandbox::LocalChainSpec spec;
@@ -175,7 +183,7 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? 0 : kExitUsage;
   }
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ mpc-sandbox %v");
+  core::setup_logging("mpc-sandbox", *core::parse_log_format(log_format, "--log-format"));
 
   if (init->parsed()) {
     if (auto st = init_home(home, spec, genesis_file); !st) return fail_with(st.error());
