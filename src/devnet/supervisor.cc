@@ -72,18 +72,13 @@ std::string log_tail(const fs::path& log, std::size_t lines = 15) {
 core::Status check_port_free(const std::string& addr, const std::string& what) {
   auto endpoint = net::parse_listen_address(addr);
   if (!endpoint) return std::unexpected(endpoint.error());
+  // Bound exactly as the services bind (SO_REUSEADDR: connections in
+  // TIME_WAIT from a previous run do not make a port busy), then released.
   boost::asio::io_context ioc;
   boost::asio::ip::tcp::acceptor acceptor(ioc);
-  boost::system::error_code ec;
-  acceptor.open(endpoint->protocol(), ec);
-  // As the services bind: SO_REUSEADDR, so connections in TIME_WAIT from a
-  // previous run do not count as "busy".
-  if (!ec) acceptor.set_option(boost::asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind(*endpoint, ec);
-  if (ec)
-    return core::fail(core::ErrorCode::kUnavailable,
-                      "port " + addr + " (" + what + ") is not free: " + ec.message() +
-                          "; stop what uses it, or recreate the devnet to get new ports");
+  if (auto bound = net::bind_listener(acceptor, *endpoint); !bound)
+    return core::fail(core::ErrorCode::kUnavailable, "port " + addr + " (" + what + ") is not free: " + bound.error().message +
+                                                         "; stop what uses it, or recreate the devnet to get new ports");
   return {};
 }
 

@@ -84,19 +84,22 @@ HttpServer::HttpServer(asio::io_context& ioc, HttpServerOptions options, HttpHan
 
 HttpServer::~HttpServer() = default;
 
-core::Result<tcp::endpoint> HttpServer::listen(const tcp::endpoint& endpoint) {
+core::Result<tcp::endpoint> bind_listener(tcp::acceptor& acceptor, const tcp::endpoint& endpoint) {
   beast::error_code ec;
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     std::string hint = ec == asio::error::address_in_use ? " (another process is using this port; choose another)" : "";
-    return core::fail(core::ErrorCode::kUnavailable,
-                      "cannot listen on " + endpoint.address().to_string() + ":" + std::to_string(endpoint.port()) +
-                          ": " + ec.message() + hint);
+    return core::fail(core::ErrorCode::kUnavailable, "cannot listen on " + endpoint.address().to_string() + ":" +
+                                                         std::to_string(endpoint.port()) + ": " + ec.message() + hint);
   }
-  auto bound = acceptor_.local_endpoint(ec);
+  return acceptor.local_endpoint(ec);
+}
+
+core::Result<tcp::endpoint> HttpServer::listen(const tcp::endpoint& endpoint) {
+  MPC_ASSIGN(auto bound, bind_listener(acceptor_, endpoint));
   do_accept();
   return bound;
 }

@@ -43,6 +43,11 @@ struct HttpServerOptions {
 // ("[::1]:3030") or "localhost".
 core::Result<boost::asio::ip::tcp::endpoint> parse_listen_address(const std::string& text);
 
+// Opens, binds (SO_REUSEADDR) and listens; the error names the address and,
+// for a busy port, says so. Returns the bound endpoint (port 0 picks one).
+core::Result<boost::asio::ip::tcp::endpoint> bind_listener(boost::asio::ip::tcp::acceptor& acceptor,
+                                                           const boost::asio::ip::tcp::endpoint& endpoint);
+
 HttpResponse make_response(unsigned status, std::string body, std::string content_type = "text/plain",
                            unsigned version = 11, bool keep_alive = true);
 

@@ -131,17 +131,7 @@ void MtlsServer::refuse(const std::string& reason) {
 }
 
 core::Result<tcp::endpoint> MtlsServer::listen(const tcp::endpoint& endpoint) {
-  beast::error_code ec;
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    std::string hint = ec == asio::error::address_in_use ? " (another process is using this port; choose another)" : "";
-    return core::fail(core::ErrorCode::kUnavailable, "cannot listen on " + endpoint.address().to_string() + ":" +
-                                                         std::to_string(endpoint.port()) + ": " + ec.message() + hint);
-  }
-  auto bound = acceptor_.local_endpoint(ec);
+  MPC_ASSIGN(auto bound, bind_listener(acceptor_, endpoint));
   do_accept();
   return bound;
 }
