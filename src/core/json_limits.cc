@@ -1,0 +1,50 @@
+#include "core/json_limits.h"
+
+#include <string>
+
+namespace mpc::core {
+
+Status check_json_limits(std::string_view text, const JsonLimits& limits) {
+  if (text.size() > limits.max_bytes) {
+    return invalid("JSON body larger than " + std::to_string(limits.max_bytes) + " bytes");
+  }
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character ('"', '\\', 'u', ...) cannot end the string
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': in_string = true; break;
+      case '[':
+      case '{':
+        if (++depth > limits.max_depth) {
+          return invalid("JSON nested deeper than " + std::to_string(limits.max_depth) + " levels");
+        }
+        break;
+      case ']':
+      case '}':
+        // An unbalanced closer is a syntax error the parser reports; never
+        // let it lower the count below zero (that would hide later nesting).
+        if (depth > 0) --depth;
+        break;
+      default: break;
+    }
+  }
+  return {};
+}
+
+Result<nlohmann::json> parse_json(std::string_view text, const JsonLimits& limits) {
+  MPC_TRY(check_json_limits(text, limits));
+  nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return invalid(std::string(kNotValidJson));
+  return j;
+}
+
+}  // namespace mpc::core

@@ -1,0 +1,115 @@
+#include "core/json_limits.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace mpc::core {
+namespace {
+
+std::string nested_arrays(std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+std::string nested_objects(std::size_t depth) {
+  std::string s;
+  for (std::size_t i = 0; i < depth; ++i) s += "{\"a\":";
+  s += "1";
+  s += std::string(depth, '}');
+  return s;
+}
+
+TEST(JsonLimits, depth_exactly_at_the_limit_parses) {
+  auto a = parse_json(nested_arrays(64), JsonLimits{1 << 20, 64});
+  ASSERT_TRUE(a) << a.error().message;
+  auto o = parse_json(nested_objects(64), JsonLimits{1 << 20, 64});
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ((*o)["a"]["a"]["a"].size(), 1u);
+}
+
+TEST(JsonLimits, one_level_above_the_limit_is_refused_with_the_limit_named) {
+  for (const std::string& text : {nested_arrays(65), nested_objects(65)}) {
+    auto r = parse_json(text, JsonLimits{1 << 20, 64});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(r.error().message, "JSON nested deeper than 64 levels");
+  }
+}
+
+TEST(JsonLimits, scalars_and_small_limits) {
+  EXPECT_TRUE(parse_json("7", JsonLimits{16, 0}));
+  EXPECT_TRUE(parse_json("\"[[[\"", JsonLimits{16, 0}));
+  EXPECT_FALSE(parse_json("[]", JsonLimits{16, 0}));
+  EXPECT_TRUE(parse_json("[]", JsonLimits{16, 1}));
+  EXPECT_TRUE(parse_json("[[],{},[1,2]]", JsonLimits{64, 2}));  // siblings do not add up
+  EXPECT_FALSE(parse_json("[[],{},[[1]]]", JsonLimits{64, 2}));
+}
+
+TEST(JsonLimits, a_100000_deep_body_is_refused_without_building_anything) {
+  const std::string deep = nested_arrays(100'000);
+  auto r = parse_json(deep, JsonLimits{4 << 20, 64});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "JSON nested deeper than 64 levels");
+  // Unclosed, too: the scan stops at the 65th opener.
+  auto open_only = parse_json(std::string(100'000, '{'), JsonLimits{4 << 20, 64});
+  ASSERT_FALSE(open_only);
+  EXPECT_EQ(open_only.error().message, "JSON nested deeper than 64 levels");
+}
+
+TEST(JsonLimits, brackets_inside_strings_do_not_count) {
+  const std::string brackets(1000, '[');
+  auto r = parse_json("{\"k\":\"" + brackets + "\",\"v\":[\"]]]]}}}}\"]}", JsonLimits{1 << 20, 2});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ((*r)["k"].get<std::string>(), brackets);
+}
+
+TEST(JsonLimits, escaped_quotes_and_backslashes_do_not_end_strings) {
+  // "\"[[[" stays a string; "\\" ends with a backslash, and the quote after it closes it.
+  auto r = parse_json(R"(["\"[[[[", "\\", "\\\"{{{{", "\u005b"])", JsonLimits{1 << 20, 1});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ((*r)[0], "\"[[[[");
+  EXPECT_EQ((*r)[1], "\\");
+  EXPECT_EQ((*r)[3], "[");
+  // After "\\" the string is closed, so the brackets that follow are counted.
+  auto deep = parse_json(R"(["\\", [[1]]])", JsonLimits{1 << 20, 2});
+  ASSERT_FALSE(deep);
+  EXPECT_EQ(deep.error().message, "JSON nested deeper than 2 levels");
+}
+
+TEST(JsonLimits, unbalanced_closers_cannot_hide_nesting) {
+  auto r = parse_json("]]]]]]" + nested_arrays(5), JsonLimits{1 << 20, 4});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "JSON nested deeper than 4 levels");
+}
+
+TEST(JsonLimits, size_is_checked_first) {
+  auto r = parse_json(std::string(101, ' ') + "1", JsonLimits{100, 64});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "JSON body larger than 100 bytes");
+  EXPECT_TRUE(parse_json(std::string(99, ' ') + "1", JsonLimits{100, 64}));
+}
+
+TEST(JsonLimits, huge_flat_arrays_are_fine) {
+  std::string text = "[";
+  for (int i = 0; i < 500'000; ++i) text += i == 0 ? "0" : ",0";
+  text += "]";
+  auto r = parse_json(text, JsonLimits{4 << 20, 1});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->size(), 500'000u);
+}
+
+TEST(JsonLimits, syntax_errors_have_a_fixed_message_that_quotes_nothing) {
+  for (const char* text : {"{oops", "", "[1,]", "{\"secret-ish\":", "]", "\"unterminated"}) {
+    auto r = parse_json(text, JsonLimits{});
+    ASSERT_FALSE(r) << text;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(r.error().message, kNotValidJson) << text;
+  }
+}
+
+TEST(JsonLimits, check_alone_accepts_what_it_cannot_judge) {
+  // Size and depth only; the syntax is the parser's business.
+  EXPECT_TRUE(check_json_limits("{oops", JsonLimits{}));
+  EXPECT_FALSE(check_json_limits(nested_arrays(3), JsonLimits{100, 2}));
+}
+
+}  // namespace
+}  // namespace mpc::core
