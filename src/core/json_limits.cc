@@ -9,7 +9,13 @@ Status check_json_limits(std::string_view text, const JsonLimits& limits) {
     return invalid("JSON body larger than " + std::to_string(limits.max_bytes) + " bytes");
   }
   std::size_t depth = 0;
+  std::size_t values = 0;
   bool in_string = false;
+  bool in_scalar = false;  // inside a number or a literal (true, false, null)
+  auto one_more_value = [&]() -> Status {
+    if (++values > limits.max_values) return invalid("JSON holds more than " + std::to_string(limits.max_values) + " values");
+    return {};
+  };
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
@@ -20,13 +26,25 @@ Status check_json_limits(std::string_view text, const JsonLimits& limits) {
       }
       continue;
     }
+    const bool scalar_char = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+                             c == '+' || c == '.';
+    if (scalar_char) {
+      if (!in_scalar) MPC_TRY(one_more_value());
+      in_scalar = true;
+      continue;
+    }
+    in_scalar = false;
     switch (c) {
-      case '"': in_string = true; break;
+      case '"':
+        in_string = true;
+        MPC_TRY(one_more_value());
+        break;
       case '[':
       case '{':
         if (++depth > limits.max_depth) {
           return invalid("JSON nested deeper than " + std::to_string(limits.max_depth) + " levels");
         }
+        MPC_TRY(one_more_value());
         break;
       case ']':
       case '}':

@@ -96,6 +96,22 @@ TEST(JsonLimits, huge_flat_arrays_are_fine) {
   EXPECT_EQ(r->size(), 500'000u);
 }
 
+TEST(JsonLimits, values_are_counted_keys_included_and_strings_contents_not) {
+  JsonLimits five{1 << 20, 64, 5};
+  EXPECT_TRUE(parse_json(R"([1,{"a":"b"}])", five));
+  EXPECT_TRUE(parse_json(R"([true, null, -1.5e+3, "x,y:[{"])", five));
+  JsonLimits four{1 << 20, 64, 4};
+  auto r = parse_json(R"([1,{"a":"b"}])", four);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "JSON holds more than 4 values");
+  // "{}," repeated: the costliest text per byte is refused before parsing.
+  std::string objects = "[";
+  for (int i = 0; i < 1000; ++i) objects += i == 0 ? "{}" : ",{}";
+  objects += "]";
+  EXPECT_TRUE(parse_json(objects, JsonLimits{1 << 20, 64, 1001}));
+  EXPECT_FALSE(parse_json(objects, JsonLimits{1 << 20, 64, 1000}));
+}
+
 TEST(JsonLimits, syntax_errors_have_a_fixed_message_that_quotes_nothing) {
   for (const char* text : {"{oops", "", "[1,]", "{\"secret-ish\":", "]", "\"unterminated"}) {
     auto r = parse_json(text, JsonLimits{});
