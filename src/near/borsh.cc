@@ -1,5 +1,7 @@
 #include "near/borsh.h"
 
+#include "core/utf8.h"
+
 namespace mpc::near {
 
 namespace {
@@ -48,7 +50,13 @@ core::Result<core::Bytes> BorshReader::bytes(const char* what) {
 core::Result<std::string> BorshReader::string(const char* what) {
   MPC_ASSIGN(auto n, u32(what));
   MPC_ASSIGN(auto v, fixed(n, what));
-  return std::string(v.begin(), v.end());
+  std::string s(v.begin(), v.end());
+  // Rust's borsh decodes String with from_utf8: anything else is not a NEAR value.
+  if (const std::size_t ok = core::utf8_valid_prefix(s); ok != s.size()) {
+    return core::invalid(std::string("borsh: ") + what + " is not valid UTF-8 (invalid byte at offset " + std::to_string(ok) +
+                         " of " + std::to_string(s.size()) + ")");
+  }
+  return s;
 }
 
 core::Result<bool> BorshReader::option_tag(const char* what) {

@@ -58,7 +58,9 @@ class BorshReader {
   core::Result<core::u128> u128(const char* what);
   core::Result<core::ByteView> fixed(std::size_t n, const char* what);
   core::Result<core::Bytes> bytes(const char* what);      // u32 length + bytes
-  core::Result<std::string> string(const char* what);     // u32 length + UTF-8
+  // u32 length + strictly valid UTF-8 (as Rust's String): invalid UTF-8 is
+  // kInvalidArgument "borsh: <what> is not valid UTF-8 ...".
+  core::Result<std::string> string(const char* what);
   template <std::size_t N>
   core::Result<std::array<std::uint8_t, N>> array(const char* what) {
     MPC_ASSIGN(auto v, fixed(N, what));

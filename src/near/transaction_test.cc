@@ -235,6 +235,49 @@ TEST(Borsh, a_huge_length_prefix_is_rejected_without_allocating) {
   EXPECT_FALSE(reader.bytes("blob"));
 }
 
+TEST(Borsh, strings_must_be_valid_utf8_as_rust_requires) {
+  for (const std::string& bad : {std::string("\xff"), std::string("ok\xc0\xaf"), std::string("\xed\xa0\x80"),
+                                std::string("trunc\xe2\x82")}) {
+    BorshWriter w;
+    w.string(bad);
+    BorshReader r(w.data());
+    auto s = r.string("method_name");
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code, core::ErrorCode::kInvalidArgument);
+    EXPECT_NE(s.error().message.find("method_name is not valid UTF-8"), std::string::npos) << s.error().message;
+  }
+  BorshWriter w;
+  w.string("r\xc3\xa9gion \xf0\x9f\x98\x80");
+  BorshReader r(w.data());
+  EXPECT_EQ(*r.string("s"), "r\xc3\xa9gion \xf0\x9f\x98\x80");
+}
+
+TEST(Transaction, a_method_name_or_account_id_that_is_not_utf8_is_rejected_at_decode) {
+  auto key = *core::parse_ed25519_secret_key(kSecret);
+  auto bad_method = reference_transaction();
+  bad_method.actions = {function_call("m\xff\xfe", "{}", 1'000'000'000'000ull, 0)};
+  auto r1 = decode_signed_transaction(encode_signed_transaction(sign_transaction(bad_method, key)));
+  ASSERT_FALSE(r1);
+  EXPECT_NE(r1.error().message.find("FunctionCall.method_name is not valid UTF-8"), std::string::npos) << r1.error().message;
+
+  auto bad_signer = reference_transaction();
+  bad_signer.signer_id = "node0\x80.sandbox";
+  auto r2 = decode_transaction(encode_transaction(bad_signer));
+  ASSERT_FALSE(r2);
+  EXPECT_NE(r2.error().message.find("signer_id is not valid UTF-8"), std::string::npos) << r2.error().message;
+
+  auto bad_receiver = reference_transaction();
+  bad_receiver.receiver_id = "mpc.sandbox\xc0";
+  EXPECT_FALSE(decode_transaction(encode_transaction(bad_receiver)));
+
+  auto bad_permission = reference_transaction();
+  bad_permission.actions = {AddKeyAction{bad_permission.public_key,
+                                         AccessKey{0, FunctionCallPermission{std::nullopt, "mpc.sandbox", {"ok", "\xe0\x80\x80"}}}}};
+  auto r3 = decode_transaction(encode_transaction(bad_permission));
+  ASSERT_FALSE(r3);
+  EXPECT_NE(r3.error().message.find("method_names[] is not valid UTF-8"), std::string::npos) << r3.error().message;
+}
+
 TEST(Borsh, integers_are_little_endian_and_u128_round_trips) {
   BorshWriter w;
   w.u32(0x01020304);
