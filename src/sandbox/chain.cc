@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
+#include <limits>
 #include <set>
 
+#include "core/json_limits.h"
 #include "core/types.h"
 #include "near/transaction.h"
 
@@ -86,6 +88,29 @@ struct ActionResult {
 };
 
 TxRejection reject(json error, std::string message) { return TxRejection{std::move(error), std::move(message)}; }
+
+// Contract call arguments are untrusted JSON: checked for size (NEAR's
+// max_arguments_length), depth and value count (the largest call, a vote
+// with 100 participants, holds ~1,000; 100,000 parsed values stay under
+// ~8 MB) before the contract parses them, in the words the contract uses
+// for arguments it cannot read.
+constexpr core::JsonLimits kContractArgsLimits{4 << 20, 64, 100'000};
+
+core::Status check_contract_args(core::ByteView args) {
+  auto st = core::check_json_limits(std::string_view(reinterpret_cast<const char*>(args.data()), args.size()), kContractArgsLimits);
+  if (!st) return core::invalid("Failed to deserialize input from JSON: " + st.error().message);
+  return {};
+}
+
+// NEAR's AccessKey::ACCESS_KEY_NONCE_RANGE_MULTIPLIER.
+constexpr std::uint64_t kNonceRangePerBlock = 1'000'000;
+
+std::uint64_t nonce_upper_bound(std::uint64_t block_height) {
+  if (block_height > std::numeric_limits<std::uint64_t>::max() / kNonceRangePerBlock) {
+    return std::numeric_limits<std::uint64_t>::max();
+  }
+  return block_height * kNonceRangePerBlock;
+}
 
 }  // namespace
 
@@ -214,7 +239,7 @@ Chain::~Chain() = default;
 std::expected<core::Hash256, TxRejection> Chain::submit(core::ByteView signed_tx_borsh) {
   auto decoded = near::decode_signed_transaction(signed_tx_borsh);
   if (!decoded) {
-    return std::unexpected(reject(json{{"InvalidTxError", "Deserialization"}},
+    return std::unexpected(reject("Deserialization",
                                   "the transaction could not be decoded: " + decoded.error().message));
   }
   const near::SignedTransaction& stx = *decoded;
@@ -262,6 +287,13 @@ std::expected<core::Hash256, TxRejection> Chain::submit(core::ByteView signed_tx
     return std::unexpected(reject(json{{"InvalidNonce", {{"tx_nonce", tx.nonce}, {"ak_nonce", key.nonce}}}},
                                   "nonce " + std::to_string(tx.nonce) + " must be greater than the access key's nonce " +
                                       std::to_string(key.nonce)));
+  }
+  // As NEAR: a nonce may run at most 10^6 per block ahead, so that a key's
+  // nonce cannot be pushed to the end of the range and the key bricked.
+  if (const std::uint64_t upper_bound = nonce_upper_bound(head_.height + 1); tx.nonce >= upper_bound) {
+    return std::unexpected(reject(json{{"NonceTooLarge", {{"tx_nonce", tx.nonce}, {"upper_bound", upper_bound}}}},
+                                  "nonce " + std::to_string(tx.nonce) + " is larger than the upper bound " +
+                                      std::to_string(upper_bound) + " given by the block height"));
   }
   core::Hash256 block_hash{};
   std::copy(tx.block_hash.begin(), tx.block_hash.end(), block_hash.begin());
@@ -395,8 +427,20 @@ std::expected<core::Hash256, TxRejection> Chain::submit(core::ByteView signed_tx
       const bool only_action = tx.actions.size() == 1;
       if (!only_action && !contract_copy) contract_copy = contract_.clone();
       contract::MpcContract& target = only_action ? contract_ : *contract_copy;
+      if (auto st = check_contract_args(fc->args); !st) {
+        fail(json{{"FunctionCallError", {{"ExecutionError", "Smart contract panicked: " + st.error().message}}}});
+        break;
+      }
       contract::CallContext ctx{tx.signer_id, tx.signer_id, contract_account_id_, tx.public_key, fc->deposit, height};
-      auto out = target.call(ctx, fc->method_name, fc->args);
+      core::Result<contract::CallOutcome> out = core::fail(core::ErrorCode::kInternal, "not called");
+      try {
+        out = target.call(ctx, fc->method_name, fc->args);
+      } catch (const std::exception& e) {
+        // MpcContract::call works on a scratch copy, so a throw leaves the
+        // contract as it was: the transaction fails, the chain goes on.
+        spdlog::error("contract call {} of transaction {} threw: {}", fc->method_name, hash_to_base58(hash), e.what());
+        out = core::fail(core::ErrorCode::kInternal, "internal error while executing the call");
+      }
       if (out && only_action) pending_->contract_dirty = true;
       if (!out) {
         if (out.error().code == core::ErrorCode::kNotFound && out.error().message.starts_with("Method ")) {
@@ -419,7 +463,7 @@ std::expected<core::Hash256, TxRejection> Chain::submit(core::ByteView signed_tx
         break;
       }
       AccessKeyEntry entry;
-      entry.nonce = (height - 1) * 1'000'000;  // as NEAR does, so replays across re-added keys fail
+      entry.nonce = (height - 1) * kNonceRangePerBlock;  // as NEAR does, so replays across re-added keys fail
       if (auto* p = std::get_if<near::FunctionCallPermission>(&ak->access_key.permission)) {
         entry.permission.full_access = false;
         entry.permission.allowance = p->allowance;
@@ -547,8 +591,18 @@ core::Status Chain::produce_block(std::uint64_t timestamp_ns) {
     }
     pending_ = std::make_unique<Pending>(Pending{{}, {}, {}, false, std::move(pending_->waiters)});
   }
+  // The block is committed; a waiter that throws must not keep the others
+  // (or the block producer calling us) from going on.
   for (auto& [callbacks, tx] : ready) {
-    for (auto& cb : callbacks) cb(tx);
+    for (auto& cb : callbacks) {
+      try {
+        cb(tx);
+      } catch (const std::exception& e) {
+        spdlog::error("a waiter for transaction {} threw: {}", hash_to_base58(tx.hash), e.what());
+      } catch (...) {
+        spdlog::error("a waiter for transaction {} threw", hash_to_base58(tx.hash));
+      }
+    }
   }
   return {};
 }
@@ -625,7 +679,17 @@ std::expected<ViewResult, QueryError> Chain::call_view(const std::string& accoun
   if (!it->second.has_contract || account_id != contract_account_id_) {
     return std::unexpected(QueryError{QueryErrorKind::kNoContractCode, "contract code for account " + account_id + " does not exist"});
   }
-  auto out = contract_.view(method, args);
+  core::Result<core::Bytes> out = core::fail(core::ErrorCode::kInternal, "not called");
+  if (auto st = check_contract_args(args); !st) {
+    out = std::unexpected(st.error());
+  } else {
+    try {
+      out = contract_.view(method, args);
+    } catch (const std::exception& e) {
+      spdlog::error("contract view {} threw: {}", method, e.what());
+      out = core::fail(core::ErrorCode::kInternal, "internal error while executing the view");
+    }
+  }
   if (!out) {
     if (out.error().code == core::ErrorCode::kNotFound && out.error().message.starts_with("Method ")) {
       return std::unexpected(QueryError{QueryErrorKind::kContractExecution,

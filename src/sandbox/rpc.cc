@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "core/json_limits.h"
 #include "core/types.h"
 #include "near/transaction.h"
 
@@ -24,6 +25,17 @@ json near_error(const std::string& name, const std::string& cause, json info, in
 json request_validation_error(const std::string& cause, const std::string& text) {
   return near_error("REQUEST_VALIDATION_ERROR", cause, {{"error_message", text}}, cause == "PARSE_ERROR" ? -32700 : -32602,
                     cause == "PARSE_ERROR" ? "Parse error" : "Invalid params", text);
+}
+
+// The HTTP body of an answer. Never throws on text that is not UTF-8.
+std::string dump_answer(const json& r) {
+  try {
+    return r.dump(-1, ' ', false, json::error_handler_t::replace);
+  } catch (const std::exception& e) {
+    spdlog::error("rpc: serialising an answer threw: {}", e.what());
+    return R"({"jsonrpc":"2.0","id":null,"error":{"name":"HANDLER_ERROR","cause":{"name":"INTERNAL_ERROR","info":{}},)"
+           R"("code":-32000,"message":"Server error","data":"internal error"}})";
+  }
 }
 
 json handler_error(const std::string& cause, json info, const std::string& text) {
@@ -77,7 +89,7 @@ void RpcService::handle(net::HttpRequest&& request, net::Responder respond) {
   const bool keep_alive = request.keep_alive();
   if (request.method() == http::verb::get && (request.target() == "/status" || request.target() == "/health")) {
     handle_body(R"({"jsonrpc":"2.0","id":"health","method":"status","params":[]})", [=](json r) {
-      respond(net::make_response(200, r.value("result", json::object()).dump(), "application/json", version, keep_alive));
+      respond(net::make_response(200, dump_answer(r.value("result", json::object())), "application/json", version, keep_alive));
     });
     return;
   }
@@ -87,15 +99,44 @@ void RpcService::handle(net::HttpRequest&& request, net::Responder respond) {
     return;
   }
   handle_body(request.body(), [=](json r) {
-    respond(net::make_response(200, r.dump(), "application/json", version, keep_alive));
+    respond(net::make_response(200, dump_answer(r), "application/json", version, keep_alive));
   });
 }
 
 void RpcService::handle_body(const std::string& body, std::function<void(json)> respond) {
-  json req = json::parse(body, nullptr, false);
+  // Exactly one answer; a respond that throws is logged, never propagated
+  // into the thread that happens to call it (a block producer, a timer).
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  auto once = [answered, respond = std::move(respond)](json r) {
+    if (answered->exchange(true)) return;
+    try {
+      respond(std::move(r));
+    } catch (const std::exception& e) {
+      spdlog::error("rpc: sending an answer threw: {}", e.what());
+    }
+  };
+  try {
+    dispatch(body, once);
+  } catch (const std::exception& e) {
+    spdlog::error("rpc: handling a request threw: {}", e.what());
+    once(json{{"jsonrpc", "2.0"},
+              {"id", nullptr},
+              {"error", handler_error("INTERNAL_ERROR", json::object(), "internal error while handling the request")}});
+  }
+}
+
+void RpcService::dispatch(const std::string& body, const std::function<void(json)>& respond) {
   json id = nullptr;
   auto reply_error = [&](json error) { respond(json{{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(error)}}); };
-  if (req.is_discarded()) return reply_error(request_validation_error("PARSE_ERROR", "the request body is not valid JSON"));
+  // Untrusted: size and nesting are checked before any tree is built (a
+  // 100,000-deep body would overflow the stack in a copy or a dump).
+  auto parsed = core::parse_json(body, core::JsonLimits{options_.max_body_bytes, options_.max_json_depth, options_.max_json_values});
+  if (!parsed) {
+    return reply_error(request_validation_error(
+        "PARSE_ERROR", parsed.error().message == core::kNotValidJson ? "the request body is not valid JSON"
+                                                                     : "the request body: " + parsed.error().message));
+  }
+  const json req = std::move(*parsed);
   if (!req.is_object()) return reply_error(request_validation_error("PARSE_ERROR", "the request must be a JSON-RPC 2.0 object (batches are not supported)"));
   id = req.value("id", json(nullptr));
   if (!req.contains("method") || !req["method"].is_string()) {
@@ -219,21 +260,36 @@ void RpcService::handle_body(const std::string& body, std::function<void(json)> 
   auto with_final = [this, ok, err](const core::Hash256& hash) {
     auto once = std::make_shared<std::atomic<bool>>(false);
     auto timer = std::make_shared<boost::asio::steady_timer>(ioc_, options_.wait_timeout);
+    // Both completions are catch-and-log boundaries (the second one runs in
+    // the block producer); err/ok never throw.
     timer->async_wait([once, err, hash](boost::system::error_code ec) {
       if (ec || once->exchange(true)) return;
-      err(near_error("HANDLER_ERROR", "TIMEOUT_ERROR", {{"transaction_hash", hash_to_base58(hash)}}, -32000,
-                     "Server error", "timed out waiting for the transaction to become final"));
+      try {
+        err(near_error("HANDLER_ERROR", "TIMEOUT_ERROR", {{"transaction_hash", hash_to_base58(hash)}}, -32000,
+                       "Server error", "timed out waiting for the transaction to become final"));
+      } catch (const std::exception& e) {
+        spdlog::error("rpc: answering a wait that timed out threw: {}", e.what());
+      }
     });
     chain_.when_final(hash, [once, ok, err, timer, hash](std::optional<TxRecord> rec) {
       if (once->exchange(true)) return;
       timer->cancel();
-      if (!rec) {
-        return err(handler_error("UNKNOWN_TRANSACTION", {{"requested_transaction", hash_to_base58(hash)}},
-                                 "transaction " + hash_to_base58(hash) + " is not known"));
+      try {
+        if (!rec) {
+          return err(handler_error("UNKNOWN_TRANSACTION", {{"requested_transaction", hash_to_base58(hash)}},
+                                   "transaction " + hash_to_base58(hash) + " is not known"));
+        }
+        if (!rec->outcome.is_object()) {
+          return err(handler_error("INTERNAL_ERROR", json::object(),
+                                   "the stored outcome of transaction " + hash_to_base58(hash) + " cannot be read"));
+        }
+        json r = rec->outcome;
+        r["final_execution_status"] = "FINAL";
+        ok(r);
+      } catch (const std::exception& e) {
+        spdlog::error("rpc: answering a final transaction threw: {}", e.what());
+        err(handler_error("INTERNAL_ERROR", json::object(), "internal error while reading the transaction outcome"));
       }
-      json r = rec->outcome;
-      r["final_execution_status"] = "FINAL";
-      ok(r);
     });
   };
 

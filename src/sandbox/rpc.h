@@ -15,6 +15,9 @@ namespace mpc::sandbox {
 
 struct RpcOptions {
   std::chrono::milliseconds wait_timeout{10'000};  // for send_tx / tx waits
+  std::size_t max_body_bytes = 4 << 20;  // the request JSON (the HTTP layer refuses larger bodies first)
+  std::size_t max_json_depth = 64;       // NEAR requests need ~5 levels; contract args are checked by the Chain
+  std::size_t max_json_values = 10'000;  // NEAR requests hold a few dozen; bounds the parsed tree to ~1 MB
 };
 
 class RpcService {
@@ -23,10 +26,14 @@ class RpcService {
   // An HttpHandler.
   void handle(net::HttpRequest&& request, net::Responder respond);
 
-  // For tests: the JSON-RPC response for one request body.
+  // For tests: the JSON-RPC response for one request body. `respond` is
+  // called exactly once, possibly later and from another thread; nothing
+  // thrown while handling escapes (it is logged and answered INTERNAL_ERROR).
   void handle_body(const std::string& body, std::function<void(json)> respond);
 
  private:
+  void dispatch(const std::string& body, const std::function<void(json)>& respond);
+
   boost::asio::io_context& ioc_;
   Chain& chain_;
   RpcOptions options_;

@@ -2,6 +2,9 @@
 // kind of bad input, each checked to change nothing.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "near/transaction.h"
 #include "net/http_client.h"
 #include "sandbox/test_chain.h"
@@ -297,6 +300,111 @@ TEST(SandboxRpc, oversized_request_bodies_are_refused) {
     EXPECT_EQ(r->status, 413u);
   }
   EXPECT_TRUE(c.rpc().status());
+}
+
+// Polls the final block height until it exceeds `above`, or fails loudly.
+void expect_blocks_continue(LocalChain& c, std::uint64_t above) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::uint64_t height = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto b = c.rpc().final_block();
+    if (b && (height = b->height) > above) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ADD_FAILURE() << "no block above height " << above << " within 10 s (last seen " << height << ")";
+}
+
+std::string nested(std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+TEST(SandboxRpc, a_request_nested_100000_deep_gets_a_parse_error_and_the_server_keeps_serving) {
+  LocalChain c;
+  const auto height = c.rpc().final_block()->height;
+  // ~200 KB: the params, then the id, each nested 100,000 deep.
+  for (const std::string& body :
+       {R"({"jsonrpc":"2.0","id":1,"method":"query","params":)" + nested(100'000) + "}",
+        R"({"jsonrpc":"2.0","method":"status","params":[],"id":)" + nested(100'000) + "}", nested(100'000)}) {
+    auto r = raw_rpc(c, body);
+    EXPECT_EQ(r["error"]["cause"]["name"], "PARSE_ERROR") << r.dump().substr(0, 300);
+    EXPECT_EQ(r["error"]["code"], -32700);
+    EXPECT_EQ(r["error"]["data"], "the request body: JSON nested deeper than 64 levels");
+    EXPECT_TRUE(r["id"].is_null());
+  }
+  // Depth at the limit is still parsed (and then judged as a request).
+  auto at_limit = raw_rpc(c, R"({"jsonrpc":"2.0","id":7,"method":"status","params":)" + nested(63) + "}");
+  EXPECT_EQ(at_limit["id"], 7);
+  EXPECT_TRUE(at_limit.contains("result")) << at_limit.dump();
+  ASSERT_TRUE(c.rpc().status());
+  expect_blocks_continue(c, height);
+}
+
+TEST(SandboxRpc, a_nonce_beyond_a_million_per_block_is_rejected_as_nonce_too_large) {
+  LocalChain c;
+  const auto n = nonce_of(c, "node0.sandbox");
+  const std::uint64_t huge = 1'000'000'000'000'000ull;
+  auto stx = make_tx(c, "node0.sandbox", huge, {near::TransferAction{1}}, "node1.sandbox");
+  auto r = send_raw_base64(c, core::base64_encode(near::encode_signed_transaction(stx)));
+  EXPECT_EQ(r["error"]["cause"]["name"], "INVALID_TRANSACTION") << r.dump();
+  const json& too_large = r["error"]["data"]["TxExecutionError"]["InvalidTxError"]["NonceTooLarge"];
+  ASSERT_TRUE(too_large.is_object()) << r.dump();
+  EXPECT_EQ(too_large["tx_nonce"], huge);
+  const std::uint64_t bound = too_large["upper_bound"].get<std::uint64_t>();
+  EXPECT_EQ(bound % 1'000'000, 0u);
+  EXPECT_GT(bound, 0u);
+  EXPECT_EQ(nonce_of(c, "node0.sandbox"), n);  // nothing consumed
+  // Through the client: a kTxRejected naming the kind.
+  auto via_client = c.rpc().send_tx(make_tx(c, "node0.sandbox", huge, {near::TransferAction{1}}, "node1.sandbox"));
+  ASSERT_FALSE(via_client);
+  EXPECT_EQ(via_client.error().code, core::ErrorCode::kTxRejected);
+  EXPECT_NE(via_client.error().message.find("NonceTooLarge"), std::string::npos) << via_client.error().message;
+  // Just below the bound of the next block is fine: the block being built is
+  // at least one above the final block seen here.
+  const std::uint64_t final_height = c.rpc().final_block()->height;
+  auto ok = c.rpc().send_tx(make_tx(c, "node0.sandbox", (final_height + 1) * 1'000'000 - 1, {near::TransferAction{1}}, "node1.sandbox"));
+  ASSERT_TRUE(ok) << ok.error().message;
+  // The signer still works afterwards (its nonce is the access key's + 1).
+  EXPECT_TRUE(c.signer("node0.sandbox")->send("node1.sandbox", {near::TransferAction{1}}));
+}
+
+TEST(SandboxRpc, a_method_name_that_is_not_utf8_is_rejected_at_decode_and_blocks_continue) {
+  LocalChain c;
+  const auto n = nonce_of(c, "node0.sandbox");
+  const auto height = c.rpc().final_block()->height;
+  auto stx = make_tx(c, "node0.sandbox", n + 1, {near::function_call("register\xff\xfe", "{}", 100'000'000'000'000ull, 0)});
+  auto r = send_raw_base64(c, core::base64_encode(near::encode_signed_transaction(stx)));
+  EXPECT_EQ(r["error"]["cause"]["name"], "INVALID_TRANSACTION") << r.dump();
+  EXPECT_EQ(r["error"]["data"]["TxExecutionError"]["InvalidTxError"], "Deserialization") << r.dump();
+  EXPECT_NE(r["error"]["cause"]["info"]["error_message"].get<std::string>().find("method_name is not valid UTF-8"),
+            std::string::npos)
+      << r.dump();
+  EXPECT_EQ(nonce_of(c, "node0.sandbox"), n);
+  // The same for the tx status lookup by signed transaction.
+  auto status = raw_rpc(c, json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tx"},
+                                {"params", {{"signed_tx_base64", core::base64_encode(near::encode_signed_transaction(stx))}}}}
+                               .dump());
+  EXPECT_EQ(status["error"]["cause"]["name"], "PARSE_ERROR") << status.dump();
+  expect_blocks_continue(c, height);
+  EXPECT_TRUE(c.signer("node0.sandbox")->send("node1.sandbox", {near::TransferAction{1}}));
+}
+
+TEST(SandboxRpc, contract_arguments_nested_too_deep_fail_the_call_without_reaching_the_contract) {
+  LocalChain c;
+  auto signer = c.signer("node0.sandbox");
+  const std::string deep_args = "{\"backup_service_info\":" + nested(100'000) + "}";
+  auto out = signer->send(kContract, {near::function_call("register_backup_service", deep_args, 100'000'000'000'000ull, 1)});
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code, core::ErrorCode::kContractPanic);
+  EXPECT_NE(out.error().message.find("JSON nested deeper than 64 levels"), std::string::npos) << out.error().message;
+  EXPECT_FALSE(migration_info(c).contains("node0.sandbox"));
+  // A view with such arguments.
+  auto view = raw_rpc(c, json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "query"},
+                              {"params", {{"request_type", "call_function"}, {"finality", "final"}, {"account_id", kContract},
+                                          {"method_name", "state"}, {"args_base64", core::base64_encode(core::as_bytes(nested(1000)))}}}}
+                             .dump());
+  EXPECT_EQ(view["error"]["cause"]["name"], "CONTRACT_EXECUTION_ERROR") << view.dump();
+  EXPECT_NE(view["error"]["data"].get<std::string>().find("JSON nested deeper than 64 levels"), std::string::npos) << view.dump();
+  // Ordinary calls go on.
+  EXPECT_TRUE(signer->call(kContract, "register_backup_service",
+                           register_args(core::Ed25519SecretKey::generate().public_key()), 1));
 }
 
 TEST(SandboxRpc, executed_transactions_survive_a_restart_and_blocks_continue) {

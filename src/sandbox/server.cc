@@ -32,7 +32,9 @@ core::Result<std::unique_ptr<SandboxServer>> SandboxServer::start(const ServerOp
   std::unique_ptr<SandboxServer> s(new SandboxServer());
   s->options_ = options;
   s->chain_ = std::move(chain);
-  s->rpc_ = std::make_unique<RpcService>(s->ioc_, *s->chain_);
+  RpcOptions rpc_options;
+  rpc_options.max_body_bytes = options.max_body_bytes;
+  s->rpc_ = std::make_unique<RpcService>(s->ioc_, *s->chain_, rpc_options);
   net::HttpServerOptions http_options;
   http_options.body_limit = options.max_body_bytes;
   RpcService* rpc = s->rpc_.get();
@@ -48,17 +50,40 @@ core::Result<std::unique_ptr<SandboxServer>> SandboxServer::start(const ServerOp
   s->work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(s->ioc_.get_executor());
   s->schedule_block();
   for (std::size_t i = 0; i < std::max<std::size_t>(1, options.threads); ++i) {
-    s->threads_.emplace_back([io = &s->ioc_] { io->run(); });
+    s->threads_.emplace_back([io = &s->ioc_] { run_io_thread(*io); });
   }
   return s;
+}
+
+void run_io_thread(boost::asio::io_context& ioc) {
+  // A handler that throws unwinds out of run(); log it and keep serving
+  // (run() may be called again), instead of letting std::terminate end the process.
+  for (;;) {
+    try {
+      ioc.run();
+      return;
+    } catch (const std::exception& e) {
+      spdlog::error("mpc-sandbox: a handler threw: {}; the server keeps running", e.what());
+    } catch (...) {
+      spdlog::error("mpc-sandbox: a handler threw a non-standard exception; the server keeps running");
+    }
+  }
 }
 
 void SandboxServer::schedule_block() {
   block_timer_->expires_after(options_.block_interval);
   block_timer_->async_wait([this](boost::system::error_code ec) {
     if (ec) return;
-    if (auto st = chain_->produce_block(now_ns()); !st) {
-      spdlog::error("could not commit block: {}; retrying at the next interval", st.error().message);
+    // Block production is a catch-and-log boundary: whatever one block's
+    // transactions do, the next interval produces the next block.
+    try {
+      if (auto st = chain_->produce_block(now_ns()); !st) {
+        spdlog::error("could not commit block: {}; retrying at the next interval", st.error().message);
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("producing a block threw: {}; retrying at the next interval", e.what());
+    } catch (...) {
+      spdlog::error("producing a block threw; retrying at the next interval");
     }
     schedule_block();
   });
@@ -75,7 +100,11 @@ void SandboxServer::stop() {
   http_->stop();
   boost::asio::post(ioc_, [this] { block_timer_->cancel(); });
   // Seal whatever was accepted so that waiting clients get their outcomes.
-  if (auto st = chain_->produce_block(now_ns()); !st) spdlog::error("final block: {}", st.error().message);
+  try {
+    if (auto st = chain_->produce_block(now_ns()); !st) spdlog::error("final block: {}", st.error().message);
+  } catch (const std::exception& e) {
+    spdlog::error("final block threw: {}", e.what());
+  }
   work_.reset();
   // Give in-flight responses a moment to be written, then stop.
   std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -65,4 +65,8 @@ class SandboxServer {
 
 std::uint64_t now_ns();
 
+// io_context::run() as a thread entry point: an exception escaping a handler
+// is logged and run() is entered again; returns when the context stops.
+void run_io_thread(boost::asio::io_context& ioc);
+
 }  // namespace mpc::sandbox

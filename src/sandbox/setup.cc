@@ -1,6 +1,7 @@
 #include "sandbox/setup.h"
 
 #include "core/file_util.h"
+#include "core/json_limits.h"
 #include "sandbox/server.h"
 
 namespace mpc::sandbox {
@@ -83,10 +84,14 @@ core::Status create_chain(const std::filesystem::path& home, const Genesis& gene
 }
 
 core::Result<Genesis> read_genesis_file(const std::filesystem::path& path) {
-  MPC_ASSIGN(std::string text, core::read_file(path, 64 << 20));
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) return core::invalid("genesis file " + path.string() + " is not valid JSON");
-  auto g = genesis_from_json(j);
+  constexpr std::size_t kMaxGenesis = 64 << 20;
+  MPC_ASSIGN(std::string text, core::read_file(path, kMaxGenesis));
+  auto j = core::parse_json(text, core::JsonLimits{kMaxGenesis, 64});
+  if (!j) {
+    return core::invalid("genesis file " + path.string() +
+                         (j.error().message == core::kNotValidJson ? " is not valid JSON" : ": " + j.error().message));
+  }
+  auto g = genesis_from_json(*j);
   if (!g) return core::invalid("genesis file " + path.string() + ": " + g.error().message);
   return g;
 }

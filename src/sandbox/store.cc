@@ -149,7 +149,7 @@ core::Status Store::commit(const BlockCommit& c) {
     for (const auto& [id, account] : c.accounts) {
       Stmt s(db_, "INSERT OR REPLACE INTO accounts(account_id, data) VALUES(?1, ?2)");
       s.text(1, id);
-      s.text(2, account_to_json(account).dump());
+      s.text(2, account_to_json(account).dump(-1, ' ', false, json::error_handler_t::replace));
       if (s.step() != SQLITE_DONE) return std::unexpected(db_error(db_, "writing account"));
     }
     for (const auto& id : c.deleted_accounts) {
@@ -168,7 +168,9 @@ core::Status Store::commit(const BlockCommit& c) {
       s.blob(1, tx.hash.data(), 32);
       s.text(2, tx.signer_id);
       s.i64(3, static_cast<std::int64_t>(tx.block_height));
-      s.text(4, tx.outcome.dump());
+      // Never throws on a string that is not UTF-8 (U+FFFD stands in): one
+      // odd outcome must not stop every later block from being committed.
+      s.text(4, tx.outcome.dump(-1, ' ', false, json::error_handler_t::replace));
       if (s.step() != SQLITE_DONE) return std::unexpected(db_error(db_, "writing transaction"));
     }
     Stmt s(db_, "INSERT INTO blocks(height, hash, prev_hash, timestamp_ns, tx_hashes) VALUES(?1, ?2, ?3, ?4, ?5)");
@@ -180,7 +182,13 @@ core::Status Store::commit(const BlockCommit& c) {
     if (s.step() != SQLITE_DONE) return std::unexpected(db_error(db_, "writing block"));
     return {};
   };
-  auto st = body();
+  core::Status st;
+  try {
+    st = body();
+  } catch (const std::exception& e) {
+    // Leave no transaction open behind us, or every later commit would fail.
+    st = core::fail(core::ErrorCode::kInternal, std::string("chain database: writing the block failed: ") + e.what());
+  }
   if (!st) {
     (void)exec("ROLLBACK");
     return st;

@@ -1,0 +1,63 @@
+// The chain store keeps committing blocks whatever one transaction's outcome holds.
+#include "sandbox/store.h"
+
+#include <gtest/gtest.h>
+
+#include "sandbox/test_chain.h"
+
+namespace mpc::sandbox {
+namespace {
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::make_temp_dir("mpc-store-test-");
+    auto s = Store::open(dir_ / "chain.sqlite");
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(*s);
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  BlockCommit block(std::uint64_t height) {
+    BlockCommit c;
+    c.block.height = height;
+    c.block.hash.fill(static_cast<std::uint8_t>(height));
+    c.block.timestamp_ns = height;
+    return c;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, an_outcome_with_text_that_is_not_utf8_is_recorded_and_later_blocks_commit) {
+  ASSERT_TRUE(store_->commit(block(1)));
+  BlockCommit b2 = block(2);
+  TxRecord tx;
+  tx.hash.fill(0xAB);
+  tx.signer_id = "node0.sandbox";
+  tx.block_height = 2;
+  tx.outcome = json{{"status", {{"SuccessValue", ""}}}, {"receipts_outcome", {{{"outcome", {{"logs", {"bad \xff\xfe log"}}}}}}}};
+  b2.txs.push_back(tx);
+  b2.block.tx_hashes.push_back(tx.hash);
+  auto st = store_->commit(b2);
+  ASSERT_TRUE(st) << st.error().message;
+  auto found = store_->find_tx(tx.hash);
+  ASSERT_TRUE(found && found->has_value());
+  EXPECT_EQ((*found)->outcome["receipts_outcome"][0]["outcome"]["logs"][0], "bad \xEF\xBF\xBD\xEF\xBF\xBD log");  // U+FFFD
+  EXPECT_TRUE(store_->commit(block(3)));
+  auto head = store_->block_by_height(3);
+  ASSERT_TRUE(head && head->has_value());
+}
+
+TEST_F(StoreTest, a_failed_commit_leaves_no_transaction_open) {
+  ASSERT_TRUE(store_->commit(block(1)));
+  EXPECT_FALSE(store_->commit(block(1)));  // the same height again: refused by the database
+  EXPECT_TRUE(store_->commit(block(2)));   // and the next block still commits
+}
+
+}  // namespace
+}  // namespace mpc::sandbox
