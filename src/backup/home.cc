@@ -14,6 +14,7 @@
 
 #include "core/bytes.h"
 #include "core/file_util.h"
+#include "core/json_limits.h"
 
 namespace mpc::backup {
 
@@ -201,9 +202,13 @@ Secrets Secrets::clone() const {
 
 Result<Secrets> parse_secrets_json(std::string_view text) {
   // No exceptions and no parser message: it could quote the input.
-  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  auto parsed = core::parse_json(text, core::JsonLimits{kMaxSecretsFile, 64});
+  json j = parsed ? std::move(*parsed) : json();
   JsonWiper wiper{j};
-  if (j.is_discarded()) return invalid("secrets.json is not valid JSON");
+  if (!parsed) {
+    return invalid(parsed.error().message == core::kNotValidJson ? std::string("secrets.json is not valid JSON")
+                                                                : "secrets.json: " + parsed.error().message);
+  }
   if (!j.is_object()) return invalid("secrets.json must be a JSON object");
   MPC_ASSIGN(SecretBytes p2p, secret_byte_array(j, "p2p_private_key", kSeedSize));
   MPC_ASSIGN(SecretBytes signer, secret_byte_array(j, "near_signer_key", kSeedSize));
@@ -348,10 +353,12 @@ Result<StoredBackup> BackupStore::decrypt_and_parse(const fs::path& path, std::o
     return fail(ErrorCode::kInvalidArgument, path.string() + " is not a backup file: " + plain.error().message);
   }
   const auto* p = reinterpret_cast<const char*>(plain->data());
-  json j = json::parse(p, p + plain->size(), nullptr, /*allow_exceptions=*/false);
+  auto parsed = core::parse_json(std::string_view(p, plain->size()), core::JsonLimits{kMaxBackupFile, 64});
+  json j = parsed ? std::move(*parsed) : json();
   JsonWiper wiper{j};
   auto bad = [&](const std::string& why) { return invalid(path.string() + ": " + why); };
-  if (j.is_discarded() || !j.is_object()) return bad("the decrypted content is not a JSON object");
+  if (!parsed && parsed.error().message != core::kNotValidJson) return bad("the decrypted content: " + parsed.error().message);
+  if (!parsed || !j.is_object()) return bad("the decrypted content is not a JSON object");
   StoredBackup out;
   out.path = path;
   auto epoch_it = j.find("epoch_id");

@@ -1,8 +1,10 @@
 #include "backup/node_client.h"
 
+#include <limits>
 #include <thread>
 
 #include "core/bytes.h"
+#include "core/json_limits.h"
 #include "net/mtls_client.h"
 #include "tls/tls.h"
 
@@ -84,8 +86,16 @@ core::Result<std::vector<core::Keyshare>> NodeClient::get_keyshares(const core::
                       "the node's key shares do not decrypt with the given backup encryption key: the node was started with a "
                       "different MPC_BACKUP_ENCRYPTION_KEY_HEX (or the data was tampered with)");
   core::SecretString text(core::to_string(plain->view()));
-  json parsed = json::parse(text.reveal(), nullptr, false);
-  if (parsed.is_discarded()) return core::fail(core::ErrorCode::kFailedPrecondition, "the node's decrypted answer is not JSON");
+  // From the network: nesting checked before a tree is built; the size is
+  // bounded by the client's body limit already.
+  auto parsed_json = core::parse_json(text.reveal(), core::JsonLimits{std::numeric_limits<std::size_t>::max(), 64});
+  if (!parsed_json) {
+    return core::fail(core::ErrorCode::kFailedPrecondition,
+                      parsed_json.error().message == core::kNotValidJson
+                          ? std::string("the node's decrypted answer is not JSON")
+                          : "the node's decrypted answer: " + parsed_json.error().message);
+  }
+  json& parsed = *parsed_json;
   auto shares = core::parse_keyshares(parsed);
   core::wipe_private_shares(parsed);
   if (!shares) return core::fail(core::ErrorCode::kFailedPrecondition, "the node's answer is not a list of key shares: " + shares.error().message);

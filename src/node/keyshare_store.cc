@@ -5,6 +5,7 @@
 #include "core/bytes.h"
 #include "core/crypto.h"
 #include "core/file_util.h"
+#include "core/json_limits.h"
 
 namespace mpc::node {
 
@@ -45,15 +46,22 @@ core::Result<std::unique_ptr<KeyshareStore>> KeyshareStore::open(std::filesystem
 core::Status KeyshareStore::load() {
   std::error_code ec;
   if (!std::filesystem::exists(path_, ec)) return {};
-  MPC_ASSIGN(std::string sealed, core::read_file(path_, 256 << 20));
+  constexpr std::size_t kMaxStore = 256 << 20;
+  MPC_ASSIGN(std::string sealed, core::read_file(path_, kMaxStore));
   auto plain = core::aes_gcm_decrypt(key_, core::as_bytes(sealed));
   if (!plain)
     return core::fail(core::ErrorCode::kInternal, path_.string() +
                                                       " does not decrypt with this home's local storage key: the key file "
                                                       "does not belong to this store, or the store is damaged");
   core::SecretString text(core::to_string(plain->view()));
-  json j = json::parse(text.reveal(), nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("keyshares"))
+  auto parsed = core::parse_json(text.reveal(), core::JsonLimits{kMaxStore, 64});
+  if (!parsed) {
+    return core::fail(core::ErrorCode::kInternal,
+                      path_.string() + " decrypts but is not a key-share store (damaged?)" +
+                          (parsed.error().message == core::kNotValidJson ? "" : ": " + parsed.error().message));
+  }
+  json& j = *parsed;
+  if (!j.is_object() || !j.contains("keyshares"))
     return core::fail(core::ErrorCode::kInternal, path_.string() + " decrypts but is not a key-share store (damaged?)");
   auto shares = core::parse_keyshares(j["keyshares"]);
   core::wipe_private_shares(j);

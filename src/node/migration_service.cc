@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <limits>
+
 #include "core/bytes.h"
 #include "core/crypto.h"
+#include "core/json_limits.h"
 #include "net/mtls_server.h"
 
 namespace mpc::node {
@@ -11,6 +14,11 @@ namespace mpc::node {
 namespace http = boost::beast::http;
 
 namespace {
+
+// Request bodies (and what decrypts from them) come from the network: their
+// nesting is checked before a tree is built. Their size is already bounded
+// by the server's body limit (--max-body-bytes), so only depth applies here.
+constexpr core::JsonLimits kBodyJsonLimits{std::numeric_limits<std::size_t>::max(), 64};
 
 net::HttpResponse answer(const net::HttpRequest& req, unsigned status, std::string body,
                          std::string content_type = "text/plain") {
@@ -62,9 +70,12 @@ net::HttpResponse MigrationService::handle(const net::HttpRequest& req) {
 }
 
 net::HttpResponse MigrationService::get_keyshares(const net::HttpRequest& req) {
-  auto parsed = nlohmann::json::parse(req.body(), nullptr, false);
-  if (parsed.is_discarded()) return answer(req, 400, "Invalid keyset: the body is not JSON");
-  auto keyset = core::parse_keyset(parsed);
+  auto parsed = core::parse_json(req.body(), kBodyJsonLimits);
+  if (!parsed) {
+    return answer(req, 400, parsed.error().message == core::kNotValidJson ? "Invalid keyset: the body is not JSON"
+                                                                          : "Invalid keyset: " + parsed.error().message);
+  }
+  auto keyset = core::parse_keyset(*parsed);
   if (!keyset) return answer(req, 400, "Invalid keyset: " + keyset.error().message);
   auto shares = store_.shares_for(*keyset);
   if (!shares) {
@@ -111,13 +122,15 @@ net::HttpResponse MigrationService::set_keyshares(const net::HttpRequest& req) {
                   "(wrong key, or the data was tampered with)");
   }
   core::SecretString text(core::to_string(plaintext->view()));
-  auto parsed = nlohmann::json::parse(text.reveal(), nullptr, false);
-  if (parsed.is_discarded()) {
+  auto parsed = core::parse_json(text.reveal(), kBodyJsonLimits);
+  if (!parsed) {
     imports("bad_json").inc();
-    return answer(req, 400, "Invalid Json or encryption: the decrypted blob is not JSON");
+    return answer(req, 400, parsed.error().message == core::kNotValidJson
+                                ? "Invalid Json or encryption: the decrypted blob is not JSON"
+                                : "Invalid Json or encryption: the decrypted blob: " + parsed.error().message);
   }
-  auto shares = core::parse_keyshares(parsed);
-  core::wipe_private_shares(parsed);  // the tree's copies of the shares
+  auto shares = core::parse_keyshares(*parsed);
+  core::wipe_private_shares(*parsed);  // the tree's copies of the shares
   if (!shares) {
     imports("bad_json").inc();
     return answer(req, 400, "Invalid Json or encryption: " + shares.error().message);

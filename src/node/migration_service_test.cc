@@ -153,5 +153,21 @@ TEST_F(MigrationServiceTest, AcceptsSharesOnlyAsTheDestinationAndOnlyValidOnes) 
   EXPECT_NE(metrics_.render().find("mpc_keyshare_imports_total{outcome=\"imported\"} 1"), std::string::npos);
 }
 
+TEST_F(MigrationServiceTest, BodiesNestedTooDeepAreRefusedBeforeParsing) {
+  const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  service_->update_view(view(false));
+  auto get = service_->handle(request(http::verb::get, "/get_keyshares", deep));
+  EXPECT_EQ(get.result_int(), 400u);
+  EXPECT_EQ(get.body(), "Invalid keyset: JSON nested deeper than 64 levels");
+
+  service_->update_view(view(true));
+  auto put = service_->handle(
+      request(http::verb::put, "/set_keyshares", core::base64_encode(*core::aes_gcm_encrypt(aes_, core::as_bytes(deep)))));
+  EXPECT_EQ(put.result_int(), 400u);
+  EXPECT_EQ(put.body(), "Invalid Json or encryption: the decrypted blob: JSON nested deeper than 64 levels");
+  EXPECT_EQ(imported_, 0);
+  EXPECT_NE(metrics_.render().find("mpc_keyshare_imports_total{outcome=\"bad_json\"} 1"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mpc::node
