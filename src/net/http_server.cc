@@ -17,6 +17,24 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+namespace {
+
+// Every completion handler of the server is a catch-and-log boundary: an
+// exception must not unwind into io_context::run() (and from there end the
+// thread that runs it, or the process).
+template <class F>
+void guarded(const char* what, F&& f) noexcept {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    spdlog::error("http server: {} threw: {}", what, e.what());
+  } catch (...) {
+    spdlog::error("http server: {} threw a non-standard exception", what);
+  }
+}
+
+}  // namespace
+
 core::Result<tcp::endpoint> parse_listen_address(const std::string& text) {
   auto colon = text.rfind(':');
   if (colon == std::string::npos || colon + 1 == text.size()) {
@@ -56,7 +74,9 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection>, 
   ~Connection() { server_->open_connections_.fetch_sub(1); }
 
   void start() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->start_reading(); });
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      guarded("starting a connection", [&] { self->start_reading(); });
+    });
   }
 
   // HttpSession hooks.
@@ -114,24 +134,37 @@ void HttpServer::stop() {
 void HttpServer::do_accept() {
   acceptor_.async_accept(asio::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-    if (ec) {
-      spdlog::warn("accept failed: {}; the listener keeps going", ec.message());
-      // Back off briefly on resource exhaustion (EMFILE) instead of spinning.
-      auto timer = std::make_shared<asio::steady_timer>(self->acceptor_.get_executor(), std::chrono::milliseconds(50));
-      timer->async_wait([self, timer](beast::error_code) { self->do_accept(); });
-      return;
-    }
-    if (self->open_connections_.fetch_add(1) >= self->options_.max_connections) {
-      self->open_connections_.fetch_sub(1);
-      spdlog::warn("connection refused: {} connections open (limit)", self->options_.max_connections);
-      beast::error_code ignored;
-      socket.close(ignored);
-    } else {
+    bool accept_now = true;  // false once a back-off timer will accept again
+    guarded("accepting a connection", [&] {
+      if (ec) {
+        spdlog::warn("accept failed: {}; the listener keeps going", ec.message());
+        // Back off briefly on resource exhaustion (EMFILE) instead of spinning.
+        auto timer = std::make_shared<asio::steady_timer>(self->acceptor_.get_executor(), std::chrono::milliseconds(50));
+        timer->async_wait([self, timer](beast::error_code) {
+          guarded("listening again after a failed accept", [&] { self->do_accept(); });
+        });
+        accept_now = false;
+        return;
+      }
+      if (self->open_connections_.fetch_add(1) >= self->options_.max_connections) {
+        self->open_connections_.fetch_sub(1);
+        spdlog::warn("connection refused: {} connections open (limit)", self->options_.max_connections);
+        beast::error_code ignored;
+        socket.close(ignored);
+        return;
+      }
       beast::error_code nodelay_ec;  // responses must not wait for delayed ACKs (Nagle)
       socket.set_option(tcp::no_delay(true), nodelay_ec);
-      std::make_shared<Connection>(std::move(socket), self)->start();
-    }
-    self->do_accept();
+      std::shared_ptr<Connection> connection;
+      try {
+        connection = std::make_shared<Connection>(std::move(socket), self);
+      } catch (...) {
+        self->open_connections_.fetch_sub(1);  // no Connection, so no destructor gives the slot back
+        throw;
+      }
+      connection->start();
+    });
+    if (accept_now) guarded("listening for the next connection", [&] { self->do_accept(); });
   });
 }
 
