@@ -8,7 +8,11 @@
 //   void dispatch(HttpRequest&&, Responder);
 //   void on_timeout();                a peer was too slow (metrics, logs)
 //   void finish();                    orderly end after the last response
+//   void on_closed();                 (optional) the socket was just closed
 // and calls start_reading() once the connection is ready for requests.
+// close_after_exchange() (on the connection's executor) ends the connection
+// gracefully: at once when it is idle (no byte of a next request received),
+// otherwise once the request in flight has been answered.
 #pragma once
 
 #include <atomic>
@@ -47,8 +51,18 @@ class HttpSession {
     auto& socket = self().lowest().socket();
     socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
     socket.close(ec);
+    if constexpr (requires(Derived& d) { d.on_closed(); }) self().on_closed();
   }
   bool closed() const { return closed_; }
+
+  // See the header comment. The response in flight, if any, carries
+  // "Connection: close".
+  void close_after_exchange() {
+    if (closed_ || close_requested_) return;
+    close_requested_ = true;
+    const bool idle = reading_ && buffer_.size() == 0 && !(parser_ && parser_->got_some());
+    if (idle) self().lowest().cancel();  // the pending read ends with operation_aborted, then finish()
+  }
 
  private:
   Derived& self() { return static_cast<Derived&>(*this); }
@@ -63,6 +77,8 @@ class HttpSession {
     // from then on, the request deadline.
     self().lowest().expires_after(first ? limits_.request_timeout : limits_.idle_timeout);
     awaiting_first_byte_ = !first;
+    if (close_requested_) return self().finish();
+    reading_ = true;
     read_some();
   }
 
@@ -74,6 +90,10 @@ class HttpSession {
   void on_read_some(boost::beast::error_code ec) {
     namespace http = boost::beast::http;
     namespace asio = boost::asio;
+    if (ec == asio::error::operation_aborted && close_requested_ && !closed_) {
+      reading_ = false;
+      return self().finish();  // asked to close while idle
+    }
     if (!ec && awaiting_first_byte_) {
       awaiting_first_byte_ = false;
       self().lowest().expires_after(limits_.request_timeout);
@@ -93,6 +113,7 @@ class HttpSession {
     if (ec == http::error::header_limit) return send_error(431, "request headers are too large\n");
     if (ec) return send_error(400, "malformed HTTP request: " + ec.message() + "\n");
 
+    reading_ = false;
     self().lowest().expires_never();
     auto request = parser_->release();
     keep_alive_ = request.keep_alive();
@@ -112,6 +133,7 @@ class HttpSession {
   }
 
   void send_error(unsigned status, std::string body) {
+    reading_ = false;
     keep_alive_ = false;
     write(make_response(status, std::move(body), "text/plain", 11, false));
   }
@@ -120,7 +142,7 @@ class HttpSession {
   void write(HttpResponse res) {
     if (closed_) return;
     res.version(version_ == 10 ? 10 : 11);
-    if (!keep_alive_) res.keep_alive(false);
+    if (!keep_alive_ || close_requested_) res.keep_alive(false);
     keep_alive_ = res.keep_alive();
     response_ = std::make_shared<HttpResponse>(std::move(res));
     self().lowest().expires_after(limits_.write_timeout);
@@ -139,6 +161,8 @@ class HttpSession {
   std::shared_ptr<HttpResponse> response_;
   bool keep_alive_ = true;
   bool awaiting_first_byte_ = false;
+  bool reading_ = false;          // a read of the next request is pending
+  bool close_requested_ = false;  // close_after_exchange() was called
   bool closed_ = false;
   unsigned version_ = 11;
 };

@@ -2,6 +2,7 @@
 #include "net/http_session.h"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -9,6 +10,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <openssl/err.h>
+
+#include <algorithm>
 #include <spdlog/spdlog.h>
 
 #include "core/near_key.h"
@@ -34,38 +37,62 @@ std::string request_path(std::string_view target) {
 
 class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, public HttpSession<Connection> {
  public:
-  Connection(tcp::socket socket, std::shared_ptr<MtlsServer> server)
+  Connection(tcp::socket socket, std::shared_ptr<MtlsServer> server, std::uint64_t id, std::string peer_text)
       : HttpSession(limits(server->options_)),
-        peer_text_(endpoint_text(socket)),
-        stream_(beast::tcp_stream(std::move(socket)), *server->tls_),
-        server_(std::move(server)) {}
-  ~Connection() { server_->open_.fetch_sub(1); }
+        id_(id),
+        peer_text_(std::move(peer_text)),
+        accepted_(std::chrono::steady_clock::now()),
+        tcp_(std::in_place, std::move(socket)),
+        first_bytes_timer_(tcp_->get_executor()),
+        server_(std::move(server)) {
+    server_->open_.fetch_add(1);
+  }
+  ~Connection() {
+    server_->forget(id_);
+    server_->open_.fetch_sub(1);
+  }
 
+  // Waits for the first bytes of the ClientHello (a socket and a timer; no
+  // TLS state yet), then runs the handshake.
   void start() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      beast::get_lowest_layer(self->stream_).expires_after(self->server_->options_.handshake_timeout);
-      self->stream_.async_handshake(asio::ssl::stream_base::server,
-                                    [self](beast::error_code ec) { self->on_handshake(ec); });
+    asio::dispatch(first_bytes_timer_.get_executor(), [self = shared_from_this()] {
+      const auto& o = self->server_->options_;
+      self->first_bytes_timer_.expires_at(self->accepted_ + std::min(o.first_bytes_timeout, o.handshake_timeout));
+      self->first_bytes_timer_.async_wait([self](beast::error_code ec) { self->on_first_bytes_deadline(ec); });
+      self->tcp_->socket().async_wait(tcp::socket::wait_read, [self](beast::error_code ec) { self->on_first_bytes(ec); });
     });
   }
 
-  // From any thread.
+  // From any thread: closes at once (eviction of a pre-auth connection, stop()).
   void drop() {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->close(); });
+    asio::post(first_bytes_timer_.get_executor(), [self = shared_from_this()] { self->shut(); });
+  }
+  // From any thread: ends an authenticated connection after its exchange in flight.
+  void close_gracefully() {
+    asio::post(first_bytes_timer_.get_executor(), [self = shared_from_this()] { self->close_after_exchange(); });
   }
 
+  // Read and written under the server's mutex.
+  bool authenticated_ = false;
+  core::Ed25519PublicKey peer_;
+
   // HttpSession hooks.
-  beast::ssl_stream<beast::tcp_stream>& stream() { return stream_; }
-  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+  beast::ssl_stream<beast::tcp_stream>& stream() { return *stream_; }
+  beast::tcp_stream& lowest() { return stream_ ? beast::get_lowest_layer(*stream_) : *tcp_; }
   void dispatch(HttpRequest&& request, Responder responder) { server_->handler_(std::move(request), peer_, std::move(responder)); }
   void on_timeout() {
     server_->refuse("timeout");
-    spdlog::info("migration endpoint: {} did not send a whole request in time; closed", peer_text());
+    if (server_->may_log()) spdlog::info("migration endpoint: {} did not send a whole request in time; closed", peer_text());
   }
+  // The socket is closed: its budget slot is free at once, even while a
+  // handler (or a held Responder) keeps this object alive.
+  void on_closed() { server_->forget(id_); }
   void finish() {
-    // A short, bounded TLS close_notify, then close.
+    // A short, bounded TLS close_notify, then close. No request is read any
+    // more: the slot is free already.
+    server_->forget(id_);
     lowest().expires_after(std::chrono::seconds(1));
-    stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->close(); });
+    stream_->async_shutdown([self = shared_from_this()](beast::error_code) { self->close(); });
   }
 
  private:
@@ -73,44 +100,95 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
     return SessionLimits{o.body_limit, o.header_limit, o.request_timeout, o.idle_timeout, o.write_timeout};
   }
 
+  void shut() {
+    first_bytes_timer_.cancel();
+    close();
+  }
+
+  void on_first_bytes_deadline(beast::error_code ec) {
+    if (ec || closed() || stream_) return;  // cancelled, closed, or the ClientHello arrived
+    server_->refuse("timeout");
+    if (server_->may_log()) spdlog::info("migration endpoint: {} sent no TLS ClientHello in time; closed", peer_text());
+    close();  // completes the pending wait
+  }
+
+  void on_first_bytes(beast::error_code ec) {
+    first_bytes_timer_.cancel();
+    if (closed()) return;  // evicted, timed out or stopped meanwhile
+    if (ec) return close();
+    if (tcp_->socket().available(ec) == 0 || ec) {
+      // Readable with nothing to read: the peer closed (or reset) before its
+      // ClientHello. No TLS state is built for it.
+      server_->refuse("handshake_failed");
+      return close();
+    }
+    stream_.emplace(std::move(*tcp_), *server_->tls_);
+    tcp_.reset();
+    lowest().expires_at(accepted_ + server_->options_.handshake_timeout);
+    stream_->async_handshake(asio::ssl::stream_base::server,
+                             [self = shared_from_this()](beast::error_code e) { self->on_handshake(e); });
+  }
+
   void on_handshake(beast::error_code ec) {
-    if (closed()) return;  // dropped (drop_all_connections/stop) mid-handshake: not a refusal
+    if (closed()) return;  // evicted or stopped mid-handshake: not a refusal
     if (ec) {
       const bool no_cert = ec.category() == asio::error::get_ssl_category() &&
                            ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE;
       server_->refuse(ec == beast::error::timeout ? "timeout" : no_cert ? "no_client_cert" : "handshake_failed");
-      spdlog::info("migration endpoint: TLS handshake with {} failed: {}", peer_text(), ec.message());
+      if (server_->may_log()) spdlog::info("migration endpoint: TLS handshake with {} failed: {}", peer_text(), ec.message());
       return close();
     }
     // The verify callback has already refused chains; what remains to refuse
     // here is a certificate whose key is not Ed25519.
-    auto key = tls::peer_key(stream_.native_handle());
+    auto key = tls::peer_key(stream_->native_handle());
     if (!key) {
       server_->refuse("bad_client_cert");
-      spdlog::info("migration endpoint: refused {}: {}", peer_text(), key.error().message);
+      if (server_->may_log()) spdlog::info("migration endpoint: refused {}: {}", peer_text(), key.error().message);
       return close();
     }
-    peer_ = *key;
-    if (auto reason = server_->authorize_(peer_)) {
+    std::optional<std::string> reason;
+    Promotion promotion = Promotion::kGone;
+    {
+      // Authorised and counted in one step, so that close_connections_if()
+      // either sees this connection or it was authorised under the new state.
+      std::lock_guard lock(server_->mu_);
+      if (server_->budget_.is_preauth(id_)) {
+        peer_ = *key;
+        reason = server_->authorize_(peer_);
+        if (reason) {
+          server_->budget_.release(id_);
+        } else {
+          promotion = server_->budget_.promote(id_);
+          authenticated_ = promotion == Promotion::kAuthenticated;
+        }
+      }
+    }
+    if (reason) {
       server_->refuse(*reason);
-      spdlog::warn("migration endpoint: refused {} with key {}: {}", peer_text(), core::ed25519_public_key_to_string(peer_), *reason);
+      if (server_->may_log())
+        spdlog::warn("migration endpoint: refused {} with key {}: {}", peer_text(), core::ed25519_public_key_to_string(*key), *reason);
+      return close();
+    }
+    if (promotion == Promotion::kGone) return;  // evicted just now: its drop() is on the way
+    if (promotion == Promotion::kFull) {
+      server_->refuse("too_many_connections");
+      if (server_->may_log())
+        spdlog::warn("migration endpoint: refused {}: {} authenticated connections open (limit)", peer_text(),
+                     server_->options_.max_connections);
       return close();
     }
     start_reading();
   }
 
-  // Taken at accept: once a deadline has closed the socket it is unknown.
-  static std::string endpoint_text(const tcp::socket& socket) {
-    beast::error_code ec;
-    auto ep = socket.remote_endpoint(ec);
-    return ec ? "a peer" : ep.address().to_string() + ":" + std::to_string(ep.port());
-  }
   const std::string& peer_text() const { return peer_text_; }
 
+  std::uint64_t id_;
   std::string peer_text_;
-  beast::ssl_stream<beast::tcp_stream> stream_;
+  std::chrono::steady_clock::time_point accepted_;
+  std::optional<beast::tcp_stream> tcp_;                           // until the first bytes arrive
+  asio::steady_timer first_bytes_timer_;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> stream_;     // from then on
   std::shared_ptr<MtlsServer> server_;
-  core::Ed25519PublicKey peer_;
 };
 
 MtlsServer::MtlsServer(asio::io_context& ioc, std::shared_ptr<asio::ssl::context> tls, MtlsServerOptions options,
@@ -121,13 +199,50 @@ MtlsServer::MtlsServer(asio::io_context& ioc, std::shared_ptr<asio::ssl::context
       authorize_(std::move(authorize)),
       handler_(std::move(handler)),
       metrics_(metrics),
-      acceptor_(asio::make_strand(ioc)) {}
+      acceptor_(asio::make_strand(ioc)),
+      budget_(ConnectionLimits{options.max_preauth_connections, options.max_preauth_per_source, options.max_connections}) {}
 
 MtlsServer::~MtlsServer() = default;
 
 void MtlsServer::refuse(const std::string& reason) {
   if (metrics_)
     metrics_->counter("mpc_connections_refused_total", "Migration endpoint connections refused, by reason", {{"reason", reason}}).inc();
+}
+
+bool MtlsServer::may_log() {
+  constexpr std::size_t kLinesPerSecond = 10;
+  std::lock_guard lock(log_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (now - log_window_ >= std::chrono::seconds(1)) {
+    if (log_suppressed_ > 0)
+      spdlog::warn("migration endpoint: {} similar messages suppressed in the last second (see mpc_connections_refused_total)",
+                   log_suppressed_);
+    log_window_ = now;
+    log_lines_ = 0;
+    log_suppressed_ = 0;
+  }
+  if (log_lines_ < kLinesPerSecond) {
+    ++log_lines_;
+    return true;
+  }
+  ++log_suppressed_;
+  return false;
+}
+
+void MtlsServer::forget(std::uint64_t id) {
+  std::lock_guard lock(mu_);
+  budget_.release(id);
+  live_.erase(id);
+}
+
+std::size_t MtlsServer::preauth_connections() const {
+  std::lock_guard lock(mu_);
+  return budget_.preauth();
+}
+
+std::size_t MtlsServer::authenticated_connections() const {
+  std::lock_guard lock(mu_);
+  return budget_.authenticated();
 }
 
 core::Result<tcp::endpoint> MtlsServer::listen(const tcp::endpoint& endpoint) {
@@ -141,51 +256,84 @@ void MtlsServer::stop() {
     beast::error_code ec;
     self->acceptor_.close(ec);
   });
-  drop_all_connections();
+  std::vector<std::shared_ptr<Connection>> all;  // released after the lock
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, weak] : live_)
+      if (auto c = weak.lock()) all.push_back(std::move(c));
+  }
+  for (auto& c : all) c->drop();
 }
 
-void MtlsServer::drop_all_connections() {
-  std::lock_guard lock(mu_);
-  for (auto it = connections_.begin(); it != connections_.end();) {
-    if (auto c = it->lock()) {
-      c->drop();
-      ++it;
-    } else {
-      it = connections_.erase(it);
+std::size_t MtlsServer::close_connections_if(const PeerPredicate& predicate) {
+  std::vector<std::shared_ptr<Connection>> seen;  // released after the lock
+  std::vector<Connection*> doomed;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, weak] : live_) {
+      auto c = weak.lock();
+      if (!c) continue;
+      if (c->authenticated_ && predicate(c->peer_)) doomed.push_back(c.get());
+      seen.push_back(std::move(c));
     }
   }
+  for (auto* c : doomed) c->close_gracefully();
+  return doomed.size();
 }
 
 void MtlsServer::do_accept() {
   acceptor_.async_accept(asio::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
     if (ec) {
-      spdlog::warn("migration endpoint: accept failed: {}; the listener keeps going", ec.message());
+      if (self->may_log()) spdlog::warn("migration endpoint: accept failed: {}; the listener keeps going", ec.message());
       auto timer = std::make_shared<asio::steady_timer>(self->acceptor_.get_executor(), std::chrono::milliseconds(50));
       timer->async_wait([self, timer](beast::error_code) { self->do_accept(); });
       return;
     }
-    if (self->open_.fetch_add(1) >= self->options_.max_connections) {
-      self->open_.fetch_sub(1);
-      self->refuse("too_many_connections");
-      spdlog::warn("migration endpoint: connection refused: {} connections open (limit)", self->options_.max_connections);
-      beast::error_code ignored;
-      socket.close(ignored);
-    } else {
-      beast::error_code nodelay_ec;  // small TLS records must not wait for delayed ACKs (Nagle)
-      socket.set_option(tcp::no_delay(true), nodelay_ec);
-      auto conn = std::make_shared<Connection>(std::move(socket), self);
-      {
-        std::lock_guard lock(self->mu_);
-        // Prune dead entries as we go, so the list stays as long as the open set.
-        for (auto it = self->connections_.begin(); it != self->connections_.end();)
-          it = it->expired() ? self->connections_.erase(it) : std::next(it);
-        self->connections_.push_back(conn);
-      }
-      conn->start();
+    try {
+      self->on_accept(std::move(socket));
+    } catch (const std::exception& e) {  // e.g. bad_alloc: this connection is lost, the listener is not
+      spdlog::error("migration endpoint: accepting a connection failed: {}", e.what());
     }
     self->do_accept();
   });
+}
+
+void MtlsServer::on_accept(tcp::socket socket) {
+  beast::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  if (ec) return;  // already gone; the socket closes with this scope
+  socket.set_option(tcp::no_delay(true), ec);  // small TLS records must not wait for delayed ACKs (Nagle)
+  std::shared_ptr<Connection> conn;
+  std::shared_ptr<Connection> victim;  // released after the lock
+  std::optional<Eviction> evicted;
+  {
+    std::lock_guard lock(mu_);
+    auto admission = budget_.admit(remote.address());
+    evicted = admission.evicted;
+    if (evicted) {
+      if (auto it = live_.find(evicted->id); it != live_.end()) victim = it->second.lock();
+    }
+    try {
+      conn = std::make_shared<Connection>(std::move(socket), shared_from_this(), admission.id,
+                                          remote.address().to_string() + ":" + std::to_string(remote.port()));
+    } catch (...) {
+      budget_.release(admission.id);
+      throw;
+    }
+    live_.emplace(admission.id, conn);
+  }
+  if (evicted) {
+    refuse(eviction_label(evicted->reason));
+    if (may_log())
+      spdlog::warn("migration endpoint: {} handshakes in progress{}; closed the oldest to admit {}",
+                   evicted->reason == EvictionReason::kPerSourceCap ? options_.max_preauth_per_source : options_.max_preauth_connections,
+                   evicted->reason == EvictionReason::kPerSourceCap ? " from " + remote.address().to_string() + " (limit per address)"
+                                                                    : std::string(" (limit)"),
+                   remote.address().to_string());
+  }
+  if (victim) victim->drop();
+  conn->start();
 }
 
 }  // namespace mpc::net

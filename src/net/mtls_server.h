@@ -3,44 +3,68 @@
 //
 // After the handshake the peer's Ed25519 key is extracted from its single
 // certificate and passed to `authorize`; a refusal closes the connection
-// (counted by reason). Limits: a handshake deadline, a deadline for each
-// whole request (headers and body), a body limit (413), a header limit (431),
-// a keep-alive idle limit, a write deadline and a cap on open connections.
-// Accept errors are logged and the listener keeps going. Request targets in
-// absolute form ("http://host/path") are accepted; route on request_path().
-// drop_all_connections() closes every open connection at once (used when the
-// chain's authorisation changes).
+// (counted by reason). Request targets in absolute form ("http://host/path")
+// are accepted; route on request_path().
+//
+// Connections are budgeted in two classes (see net/connection_budget.h):
+//   pre-auth       accepted, handshake or authorisation not finished: at most
+//                  `max_preauth_connections`, and `max_preauth_per_source`
+//                  from one source address. A newcomer is never refused for
+//                  lack of room: the oldest pre-auth connection (of its own
+//                  source when that source is at its cap) is evicted. The
+//                  first bytes of the handshake (the ClientHello) must arrive
+//                  within `first_bytes_timeout` of the accept, the whole
+//                  handshake within `handshake_timeout`. Until the first
+//                  bytes arrive a connection holds only a socket and a timer
+//                  (no TLS state).
+//   authenticated  the peer's key is authorised: at most `max_connections`;
+//                  beyond that the newcomer is refused (too_many_connections).
+// Then a deadline for each whole request (headers and body), a body limit
+// (413), a header limit (431), a keep-alive idle limit and a write deadline.
+// Accept errors are logged and the listener keeps going. Everything runs on
+// the io_context, one strand per connection; nothing blocks.
+//
+// close_connections_if() ends the authenticated connections whose peer key
+// matches a predicate, gracefully: the exchange in flight is answered (with
+// "Connection: close"), then a TLS close_notify. Handshakes in progress are
+// never cut by it (they are authorised afresh when they finish).
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include <boost/asio/ssl/context.hpp>
 
 #include "core/crypto.h"
+#include "net/connection_budget.h"
 #include "net/http_server.h"
 #include "net/metrics.h"
 
 namespace mpc::net {
 
 struct MtlsServerOptions {
-  std::chrono::milliseconds handshake_timeout{5'000};
+  std::chrono::milliseconds first_bytes_timeout{2'000};  // accept -> first byte of the ClientHello
+  std::chrono::milliseconds handshake_timeout{5'000};    // accept -> handshake done
   std::chrono::milliseconds request_timeout{10'000};
   std::chrono::milliseconds idle_timeout{30'000};
   std::chrono::milliseconds write_timeout{30'000};
   std::size_t body_limit = 8 << 20;
   std::size_t header_limit = 16 << 10;
-  std::size_t max_connections = 64;
+  std::size_t max_connections = 64;           // authenticated connections
+  std::size_t max_preauth_connections = 256;  // handshakes in progress, all sources
+  std::size_t max_preauth_per_source = 8;     // handshakes in progress, one source address
 };
 
 // nullopt: accept; otherwise the refusal reason (a metrics label).
 using PeerAuthorizer = std::function<std::optional<std::string>(const core::Ed25519PublicKey&)>;
 using MtlsHandler = std::function<void(HttpRequest&&, const core::Ed25519PublicKey& peer, Responder)>;
+using PeerPredicate = std::function<bool(const core::Ed25519PublicKey&)>;
 
 // The path of a request target, origin-form or absolute-form, without query.
 std::string request_path(std::string_view target);
@@ -52,22 +76,42 @@ class MtlsServer : public std::enable_shared_from_this<MtlsServer> {
   // mpc_connections_refused_total{reason=…}: handshake_failed (including a
   // certificate chain instead of one certificate, or TLS < 1.3),
   // no_client_cert, bad_client_cert (its key is not Ed25519),
-  // too_many_connections, timeout (handshake or request too slow), and
+  // too_many_connections (the authenticated budget is full), timeout
+  // (ClientHello, handshake or request too slow), evicted_preauth (the
+  // oldest handshake in progress made room for a newer one),
+  // evicted_per_source (likewise, within one source address's cap), and
   // whatever reasons `authorize` returns (the node's: unauthorized_key).
   // A series appears with its first refusal.
+  //
+  // `authorize` is called with the server's connection lock held, and so
+  // is the predicate of close_connections_if: neither may call back into
+  // the server.
   MtlsServer(boost::asio::io_context& ioc, std::shared_ptr<boost::asio::ssl::context> tls, MtlsServerOptions options,
              PeerAuthorizer authorize, MtlsHandler handler, MetricsRegistry* metrics);
   ~MtlsServer();
 
   core::Result<boost::asio::ip::tcp::endpoint> listen(const boost::asio::ip::tcp::endpoint& endpoint);
+  // Stops accepting and closes every connection at once.
   void stop();
-  void drop_all_connections();
+  // Gracefully closes the authenticated connections whose peer key satisfies
+  // `predicate` (see above); returns how many were asked to close. From any
+  // thread. An authorisation that races with this call is either seen by it
+  // or made under the authoriser's new state.
+  std::size_t close_connections_if(const PeerPredicate& predicate);
+
+  // Connection objects alive (including ones being torn down).
   std::size_t open_connections() const { return open_.load(); }
+  std::size_t preauth_connections() const;
+  std::size_t authenticated_connections() const;
 
  private:
   class Connection;
   void do_accept();
+  void on_accept(boost::asio::ip::tcp::socket socket);
   void refuse(const std::string& reason);
+  void forget(std::uint64_t id);
+  // At most a few log lines per second for what any stranger can cause.
+  bool may_log();
 
   boost::asio::io_context& ioc_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
@@ -77,8 +121,13 @@ class MtlsServer : public std::enable_shared_from_this<MtlsServer> {
   MetricsRegistry* metrics_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::atomic<std::size_t> open_{0};
-  std::mutex mu_;
-  std::list<std::weak_ptr<Connection>> connections_;
+  mutable std::mutex mu_;
+  ConnectionBudget budget_;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> live_;
+  std::mutex log_mu_;
+  std::chrono::steady_clock::time_point log_window_{};
+  std::size_t log_lines_ = 0;
+  std::size_t log_suppressed_ = 0;
 };
 
 }  // namespace mpc::net

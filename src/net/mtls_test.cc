@@ -7,10 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -62,10 +64,22 @@ class RawClient {
     tls::set_client_sni(stream_.native_handle());
   }
 
-  beast::error_code connect(std::uint16_t port) {
+  beast::error_code connect(std::uint16_t port, const char* source = nullptr) {
     beast::error_code ec;
+    if (source != nullptr) {
+      stream_.next_layer().open(tcp::v4(), ec);
+      if (!ec) stream_.next_layer().bind({asio::ip::make_address(source), 0}, ec);
+      if (ec) return ec;
+    }
     stream_.next_layer().connect({asio::ip::make_address("127.0.0.1"), port}, ec);
     return ec;
+  }
+  // Sends raw bytes on the TCP layer (e.g. the start of a ClientHello).
+  beast::error_code write_tcp(const std::string& data) { return write(data, /*tls=*/false); }
+  // True once the server has closed the connection (EOF or reset), within `limit`.
+  bool closed_by_server_within(std::chrono::milliseconds limit) {
+    auto read = read_until_close(limit, /*tls=*/false);
+    return !read.timed_out;
   }
   beast::error_code handshake() {
     beast::error_code ec;
@@ -291,7 +305,13 @@ TEST_F(MtlsTest, UnauthorizedKeyIsRefusedBeforeAnyRequest) {
   auto c = client(stranger, server_key_.public_key());
   auto res = c.request(http::verb::get, "/hello");
   ASSERT_FALSE(res);
-  EXPECT_EQ(res.error().code, core::ErrorCode::kPermissionDenied) << res.error().message;
+  // The client sees a close before any answer byte: a network failure, told
+  // apart by value (not by its text) from a server with the wrong key.
+  EXPECT_EQ(res.error().code, core::ErrorCode::kUnavailable) << res.error().message;
+  const auto& f = res.error().failure;
+  EXPECT_FALSE(f.response_started);
+  EXPECT_TRUE(f.phase == MtlsPhase::kWrite || f.phase == MtlsPhase::kReadBeforeResponse) << mtls_phase_name(f.phase);
+  EXPECT_TRUE(f.cause == MtlsCause::kClosed || f.cause == MtlsCause::kReset) << mtls_cause_name(f.cause);
   EXPECT_TRUE(eventually([&] { return refused("unauthorized_key") == 1; }));
   EXPECT_EQ(handled(), 0u);
 }
@@ -389,70 +409,406 @@ TEST_F(MtlsTest, HeadersOverTheLimitGet431) {
   EXPECT_EQ(handled(), 0u);
 }
 
-TEST_F(MtlsTest, ConnectionsBeyondTheCapAreClosedAtOnce) {
+// ---- connection budgets: pre-auth eviction, per-source cap, deadlines ----
+
+// A whole GET /hello with "Connection: close" over an already connected raw client.
+std::string hello_over(RawClient& raw) {
+  if (raw.handshake()) return "handshake failed";
+  if (raw.write("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) return "write failed";
+  return raw.read_until_close(3s).data;
+}
+
+TEST_F(MtlsTest, AFullPreauthBudgetEvictsTheOldestHandshakeNotTheNewcomer) {
   auto o = fast_options();
-  o.max_connections = 2;
+  o.max_preauth_connections = 3;
+  o.max_preauth_per_source = 3;
+  o.first_bytes_timeout = 10s;
+  o.handshake_timeout = 10s;
   start(o);
-  std::vector<std::unique_ptr<RawClient>> holders;
-  for (int i = 0; i < 2; ++i) {
-    holders.push_back(std::make_unique<RawClient>(reference_client_context(client_key_)));
-    ASSERT_FALSE(holders.back()->connect(port_));
+  const auto ctx = reference_client_context(client_key_);
+  std::vector<std::unique_ptr<RawClient>> held;
+  const char* sources[] = {"127.0.0.2", "127.0.0.3", "127.0.0.4"};
+  for (std::size_t i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<RawClient>(ctx));
+    ASSERT_FALSE(held.back()->connect(port_, sources[i]));
+    ASSERT_TRUE(eventually([&] { return server_->preauth_connections() == i + 1; }));  // admitted in this order
   }
-  ASSERT_TRUE(eventually([&] { return server_->open_connections() == 2; }));
-  RawClient third(reference_client_context(client_key_));
-  ASSERT_FALSE(third.connect(port_));
-  auto read = third.read_until_close(2s, /*tls=*/false);
+  RawClient newcomer(ctx);
+  ASSERT_FALSE(newcomer.connect(port_, "127.0.0.5"));
+  EXPECT_TRUE(eventually([&] { return refused("evicted_preauth") == 1; }));
+  EXPECT_TRUE(held[0]->closed_by_server_within(3s)) << "the oldest was not evicted";
+  EXPECT_EQ(server_->preauth_connections(), 3u);
+  // The newcomer and the younger ones are served.
+  EXPECT_NE(hello_over(newcomer).find("Hello, world!"), std::string::npos);
+  EXPECT_NE(hello_over(*held[1]).find("Hello, world!"), std::string::npos);
+  EXPECT_NE(hello_over(*held[2]).find("Hello, world!"), std::string::npos);
+  EXPECT_EQ(refused("evicted_preauth"), 1u);
+  EXPECT_EQ(refused("too_many_connections"), 0u);
+}
+
+TEST_F(MtlsTest, ASourceAtItsCapLosesItsOwnOldestHandshakeAndNoOneElses) {
+  auto o = fast_options();
+  o.max_preauth_connections = 100;
+  o.max_preauth_per_source = 2;
+  o.first_bytes_timeout = 10s;
+  o.handshake_timeout = 10s;
+  start(o);
+  const auto ctx = reference_client_context(client_key_);
+  RawClient other(ctx);  // older than all of the attacker's
+  ASSERT_FALSE(other.connect(port_, "127.0.0.9"));
+  ASSERT_TRUE(eventually([&] { return server_->preauth_connections() == 1; }));
+  std::vector<std::unique_ptr<RawClient>> attacker;
+  for (std::size_t i = 0; i < 2; ++i) {
+    attacker.push_back(std::make_unique<RawClient>(ctx));
+    ASSERT_FALSE(attacker.back()->connect(port_, "127.0.0.2"));
+    ASSERT_TRUE(eventually([&] { return server_->preauth_connections() == i + 2; }));
+  }
+  RawClient third(ctx);
+  ASSERT_FALSE(third.connect(port_, "127.0.0.2"));
+  EXPECT_TRUE(eventually([&] { return refused("evicted_per_source") == 1; }));
+  EXPECT_TRUE(attacker[0]->closed_by_server_within(3s)) << "the source's oldest was not evicted";
+  EXPECT_EQ(server_->preauth_connections(), 3u);
+  EXPECT_NE(hello_over(other).find("Hello, world!"), std::string::npos);
+  EXPECT_NE(hello_over(third).find("Hello, world!"), std::string::npos);
+  EXPECT_EQ(refused("evicted_preauth"), 0u);
+}
+
+TEST_F(MtlsTest, NoClientHelloInTimeIsCutAtTheFirstBytesDeadlineASlowHandshakeAtTheHandshakeDeadline) {
+  auto o = fast_options();
+  o.first_bytes_timeout = 200ms;
+  o.handshake_timeout = 1500ms;
+  start(o);
+  RawClient silent(reference_client_context(client_key_));
+  ASSERT_FALSE(silent.connect(port_));
+  auto read = silent.read_until_close(5s, /*tls=*/false);
   EXPECT_FALSE(read.timed_out);
-  EXPECT_LT(read.elapsed, 1000ms);
-  EXPECT_TRUE(eventually([&] { return refused("too_many_connections") == 1; }));
-  // Room again once the holders leave.
-  holders.clear();
-  ASSERT_TRUE(eventually([&] { return server_->open_connections() == 0; }));
-  auto c = client();
-  auto res = c.request(http::verb::get, "/hello");
+  EXPECT_GE(read.elapsed, 150ms);
+  EXPECT_LT(read.elapsed, 1200ms) << "the silent peer was not cut at the first-bytes deadline";
+  EXPECT_TRUE(eventually([&] { return refused("timeout") == 1; }));
+
+  // One byte of a TLS record in time: the rest of the handshake has until
+  // the handshake deadline (counted from the accept).
+  RawClient slow(reference_client_context(client_key_));
+  ASSERT_FALSE(slow.connect(port_));
+  ASSERT_FALSE(slow.write_tcp(std::string(1, '\x16')));
+  auto slow_read = slow.read_until_close(5s, /*tls=*/false);
+  EXPECT_FALSE(slow_read.timed_out);
+  EXPECT_GE(slow_read.elapsed, 1200ms) << "a started handshake was cut at the first-bytes deadline";
+  EXPECT_TRUE(eventually([&] { return refused("timeout") == 2; }));
+}
+
+TEST_F(MtlsTest, AuthenticatedConnectionsHaveTheirOwnCapAndHandshakesDoNotCountAgainstIt) {
+  auto o = fast_options();
+  o.max_connections = 1;
+  o.max_preauth_connections = 4;
+  start(o);
+  // Idle strangers fill the pre-auth budget, not the authenticated one.
+  std::vector<std::unique_ptr<RawClient>> strangers;
+  for (const char* source : {"127.0.0.2", "127.0.0.3", "127.0.0.4"}) {
+    strangers.push_back(std::make_unique<RawClient>(reference_client_context(client_key_)));
+    ASSERT_FALSE(strangers.back()->connect(port_, source));
+  }
+  ASSERT_TRUE(eventually([&] { return server_->preauth_connections() == 3; }));
+  auto first = client();
+  auto res = first.request(http::verb::get, "/hello");
   ASSERT_TRUE(res) << res.error().message;
-  EXPECT_EQ(res->status, 200u);
-}
-
-TEST_F(MtlsTest, DropAllConnectionsClosesKeptAliveConnections) {
-  start();
-  RawClient raw(reference_client_context(client_key_));
-  ASSERT_FALSE(raw.connect(port_));
-  ASSERT_FALSE(raw.handshake());
-  // Content-Length framing, so the 200 is whole and the connection stays open.
-  ASSERT_FALSE(raw.write("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
-  ASSERT_TRUE(eventually([&] { return handled() == 1; }));
-  ASSERT_EQ(server_->open_connections(), 1u);
-  server_->drop_all_connections();
-  auto read = raw.read_until_close(3s);
-  EXPECT_FALSE(read.timed_out);  // closed by the server, not by the idle limit (5 s)
-  EXPECT_NE(read.data.find("Hello, world!"), std::string::npos);
-  EXPECT_TRUE(eventually([&] { return server_->open_connections() == 0; }));
-
-  // A kept-alive MtlsClient notices and reconnects (a new handshake, so a new
-  // authorization) for its next request.
-  auto c = client();
-  ASSERT_TRUE(c.request(http::verb::get, "/hello"));
-  const int before = authorize_calls_.load();
-  server_->drop_all_connections();
-  ASSERT_TRUE(eventually([&] { return server_->open_connections() == 0; }));
-  auto again = c.request(http::verb::get, "/hello");
+  EXPECT_EQ(server_->authenticated_connections(), 1u);
+  // A second authenticated connection is over the cap: refused.
+  auto second = client();
+  auto over = second.request(http::verb::get, "/hello");
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code, core::ErrorCode::kUnavailable);
+  EXPECT_FALSE(over.error().failure.response_started);
+  EXPECT_TRUE(eventually([&] { return refused("too_many_connections") == 1; }));
+  // The first keeps its connection; room again once it leaves.
+  ASSERT_TRUE(first.request(http::verb::get, "/hello"));
+  EXPECT_EQ(first.handshakes(), 1u);
+  first.close();
+  ASSERT_TRUE(eventually([&] { return server_->authenticated_connections() == 0; }));
+  auto again = second.request(http::verb::get, "/hello");
   ASSERT_TRUE(again) << again.error().message;
-  EXPECT_EQ(authorize_calls_.load(), before + 1);
-  // A drop is not a refusal.
-  EXPECT_EQ(refused("handshake_failed") + refused("timeout"), 0u);
+  EXPECT_EQ(again->status, 200u);
 }
 
-TEST_F(MtlsTest, DropDuringTheHandshakeIsNotCountedAsARefusal) {
+TEST_F(MtlsTest, ARegistrationChangeClosesOnlyTheStaleKeyAfterItsInFlightAnswer) {
+  const auto successor = core::Ed25519SecretKey::generate();
+  extra_authorized_ = successor.public_key();
+  start();
+  // Stale key, request in flight (the handler holds it).
+  RawClient busy(reference_client_context(client_key_));
+  ASSERT_FALSE(busy.connect(port_));
+  ASSERT_FALSE(busy.handshake());
+  ASSERT_FALSE(busy.write("GET /never HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu_);
+    return held_.size() == 1;
+  }));
+  // Stale key, idle kept-alive connection.
+  auto idle = client();
+  ASSERT_TRUE(idle.request(http::verb::get, "/hello"));
+  // The registered successor, idle kept-alive connection.
+  auto kept = client(successor, server_key_.public_key());
+  ASSERT_TRUE(kept.request(http::verb::get, "/hello"));
+  ASSERT_EQ(server_->authenticated_connections(), 3u);
+
+  const auto stale = client_key_.public_key();
+  EXPECT_EQ(server_->close_connections_if([&](const core::Ed25519PublicKey& peer) { return peer == stale; }), 2u);
+  ASSERT_TRUE(eventually([&] { return server_->authenticated_connections() == 2; }))
+      << "the idle stale connection was not closed";
+  // The exchange in flight completes, then the connection ends with a TLS
+  // close_notify (eof, not a truncation).
+  Responder respond;
+  {
+    std::lock_guard lock(mu_);
+    respond = std::move(held_.front());
+    held_.clear();
+  }
+  respond(make_response(200, "late answer"));
+  auto read = busy.read_until_close(3s);
+  EXPECT_FALSE(read.timed_out);
+  EXPECT_NE(read.data.find("late answer"), std::string::npos) << read.data;
+  EXPECT_NE(read.data.find("Connection: close"), std::string::npos) << read.data;
+  EXPECT_EQ(read.ec, asio::error::eof) << read.ec.message();
+  EXPECT_TRUE(eventually([&] { return server_->authenticated_connections() == 1; }));
+  // The successor's connection is untouched: same connection, no new handshake.
+  auto res = kept.request(http::verb::get, "/hello");
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_EQ(kept.handshakes(), 1u);
+  EXPECT_EQ(refused("handshake_failed") + refused("timeout"), 0u);  // a close is not a refusal
+}
+
+TEST_F(MtlsTest, CloseConnectionsIfNeverCutsAHandshakeInProgress) {
   start();
   RawClient raw(reference_client_context(client_key_));
   ASSERT_FALSE(raw.connect(port_));  // the server now waits for a ClientHello
+  ASSERT_TRUE(eventually([&] { return server_->preauth_connections() == 1; }));
+  EXPECT_EQ(server_->close_connections_if([](const core::Ed25519PublicKey&) { return true; }), 0u);
+  EXPECT_NE(hello_over(raw).find("Hello, world!"), std::string::npos);
+}
+
+TEST_F(MtlsTest, AKeptAliveClientReconnectsAfterItsConnectionWasClosed) {
+  start();
+  auto c = client();
+  ASSERT_TRUE(c.request(http::verb::get, "/hello"));
+  const int before = authorize_calls_.load();
+  EXPECT_EQ(server_->close_connections_if([](const core::Ed25519PublicKey&) { return true; }), 1u);
+  ASSERT_TRUE(eventually([&] { return server_->open_connections() == 0; }));
+  auto again = c.request(http::verb::get, "/hello");
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(authorize_calls_.load(), before + 1);  // a new handshake, so a new authorisation
+  EXPECT_EQ(c.handshakes(), 2u);
+}
+
+TEST_F(MtlsTest, StopDuringTheHandshakeIsNotCountedAsARefusal) {
+  start();
+  RawClient raw(reference_client_context(client_key_));
+  ASSERT_FALSE(raw.connect(port_));
   ASSERT_TRUE(eventually([&] { return server_->open_connections() == 1; }));
-  server_->drop_all_connections();
-  auto read = raw.read_until_close(3s, /*tls=*/false);
-  EXPECT_FALSE(read.timed_out);
+  server_->stop();
+  EXPECT_TRUE(raw.closed_by_server_within(3s));
   EXPECT_TRUE(eventually([&] { return server_->open_connections() == 0; }));
   EXPECT_EQ(refused("handshake_failed") + refused("timeout") + refused("no_client_cert"), 0u);
+}
+
+// A one-connection TLS server with the server's key that answers `reply`
+// (raw bytes) to the first request and then drops the TCP connection
+// without a close_notify.
+class CuttingServer {
+ public:
+  CuttingServer(const core::Ed25519SecretKey& key, std::string reply)
+      : ctx_(*tls::make_server_context(key)), acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}), reply_(std::move(reply)) {
+    thread_ = std::thread([this] {
+      beast::error_code ec;
+      asio::ssl::stream<tcp::socket> s(ioc_, *ctx_);
+      acceptor_.accept(s.next_layer(), ec);
+      if (!ec) s.handshake(asio::ssl::stream_base::server, ec);
+      std::string request;
+      while (!ec && request.find("\r\n\r\n") == std::string::npos) {
+        char buf[512];
+        const auto n = s.read_some(asio::buffer(buf), ec);
+        request.append(buf, n);
+      }
+      if (!ec && !reply_.empty()) asio::write(s, asio::buffer(reply_), ec);
+      s.next_layer().close(ec);
+    });
+  }
+  ~CuttingServer() {
+    beast::error_code ec;
+    acceptor_.close(ec);
+    thread_.join();
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  asio::io_context ioc_;
+  std::shared_ptr<asio::ssl::context> ctx_;
+  tcp::acceptor acceptor_;
+  std::string reply_;
+  std::thread thread_;
+};
+
+TEST_F(MtlsTest, ClientReportsWhetherTheAnswerHadStartedWhenTheConnectionBreaks) {
+  MtlsClientOptions o;
+  o.timeout = 5s;
+  {
+    CuttingServer s(server_key_, "");
+    MtlsClient c(reference_client_context(client_key_), "127.0.0.1", s.port(), server_key_.public_key(), o);
+    auto res = c.request(http::verb::get, "/hello");
+    ASSERT_FALSE(res);
+    EXPECT_EQ(res.error().code, core::ErrorCode::kUnavailable);
+    EXPECT_EQ(res.error().failure.phase, MtlsPhase::kReadBeforeResponse);
+    EXPECT_FALSE(res.error().failure.response_started);
+    EXPECT_EQ(res.error().failure.cause, MtlsCause::kClosed) << mtls_cause_name(res.error().failure.cause);
+  }
+  {
+    CuttingServer s(server_key_, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc");
+    MtlsClient c(reference_client_context(client_key_), "127.0.0.1", s.port(), server_key_.public_key(), o);
+    auto res = c.request(http::verb::get, "/hello");
+    ASSERT_FALSE(res);
+    EXPECT_EQ(res.error().code, core::ErrorCode::kUnavailable);
+    EXPECT_EQ(res.error().failure.phase, MtlsPhase::kReadAfterResponseStarted);
+    EXPECT_TRUE(res.error().failure.response_started);
+    EXPECT_EQ(res.error().failure.cause, MtlsCause::kClosed) << mtls_cause_name(res.error().failure.cause);
+  }
+  {
+    CuttingServer s(server_key_, "not http at all\r\n\r\n");
+    MtlsClient c(reference_client_context(client_key_), "127.0.0.1", s.port(), server_key_.public_key(), o);
+    auto res = c.request(http::verb::get, "/hello");
+    ASSERT_FALSE(res);
+    EXPECT_EQ(res.error().code, core::ErrorCode::kInvalidArgument);
+    EXPECT_EQ(res.error().failure.cause, MtlsCause::kBadResponse);
+    EXPECT_TRUE(res.error().failure.response_started);
+  }
+}
+
+TEST_F(MtlsTest, ClientBindsToTheGivenLocalAddress) {
+  start();
+  auto o = quick();
+  o.local_address = asio::ip::make_address("127.0.0.42");
+  auto c = client(client_key_, server_key_.public_key(), o);
+  ASSERT_TRUE(c.request(http::verb::get, "/hello"));
+  // The server saw it from there: a second connection from that address is
+  // counted apart from 127.0.0.1's.
+  RawClient from_42(reference_client_context(client_key_));
+  ASSERT_FALSE(from_42.connect(port_, "127.0.0.42"));
+  EXPECT_NE(hello_over(from_42).find("Hello, world!"), std::string::npos);
+}
+
+// ---- a flood of idle and reopened connections (bounded; loopback only) ----
+
+// Raises the soft open-files limit to the hard one; returns the new soft limit.
+rlim_t raise_open_files_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+  getrlimit(RLIMIT_NOFILE, &rl);
+  return rl.rlim_cur;
+}
+
+// Attackers on their own io_context: `idle` connections from one address
+// that never send a byte, and `reopeners` addresses each keeping `per_source`
+// connections open, reopening each one as soon as the server closes it.
+class Flood {
+ public:
+  Flood(std::uint16_t port, std::size_t idle, const std::vector<std::string>& reopeners, std::size_t per_source, std::size_t max_reopens)
+      : port_(port), max_reopens_(max_reopens) {
+    for (std::size_t i = 0; i < idle; ++i) {
+      auto s = std::make_shared<tcp::socket>(ioc_);
+      beast::error_code ec;
+      s->open(tcp::v4(), ec);
+      s->bind({asio::ip::make_address("127.0.0.1"), 0}, ec);
+      if (ec) break;
+      s->async_connect({asio::ip::make_address("127.0.0.1"), port_}, [this, s](beast::error_code e) {
+        if (!e) idle_connected_.fetch_add(1);
+      });
+      idle_.push_back(s);
+    }
+    for (const auto& source : reopeners)
+      for (std::size_t i = 0; i < per_source; ++i) reopen(asio::ip::make_address(source));
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~Flood() { stop(); }
+  void stop() {
+    if (stopped_.exchange(true)) return;
+    asio::post(ioc_, [this] { ioc_.stop(); });
+    thread_.join();
+  }
+  std::size_t idle_connected() const { return idle_connected_.load(); }
+  std::size_t reopened() const { return reopened_.load(); }
+
+ private:
+  void reopen(asio::ip::address source) {
+    if (stopped_.load() || reopened_.fetch_add(1) >= max_reopens_) return;
+    auto s = std::make_shared<tcp::socket>(ioc_);
+    beast::error_code ec;
+    s->open(tcp::v4(), ec);
+    if (!ec) s->bind({source, 0}, ec);
+    if (ec) return;
+    s->async_connect({asio::ip::make_address("127.0.0.1"), port_}, [this, s, source](beast::error_code e) {
+      if (e) return reopen(source);
+      auto byte = std::make_shared<char>();
+      // Wait for the server to close it (eviction, deadline), then reopen.
+      s->async_read_some(asio::buffer(byte.get(), 1), [this, s, source, byte](beast::error_code, std::size_t) {
+        beast::error_code ignored;
+        s->close(ignored);
+        reopen(source);
+      });
+    });
+  }
+
+  std::uint16_t port_;
+  std::size_t max_reopens_;
+  asio::io_context ioc_;
+  std::vector<std::shared_ptr<tcp::socket>> idle_;
+  std::atomic<std::size_t> idle_connected_{0};
+  std::atomic<std::size_t> reopened_{0};
+  std::atomic<bool> stopped_{false};
+  std::thread thread_;
+};
+
+TEST_F(MtlsTest, FloodOfIdleAndReopenedConnectionsDoesNotKeepTheRegisteredClientOut) {
+  const rlim_t files = raise_open_files_limit();
+  const std::size_t idle = std::min<std::size_t>(2000, files > 600 ? files - 500 : 0);
+  ASSERT_GE(idle, 500u) << "RLIMIT_NOFILE too low for this test: " << files;
+  auto o = fast_options();
+  o.max_connections = 8;
+  o.max_preauth_connections = 256;
+  o.max_preauth_per_source = 8;
+  o.first_bytes_timeout = 2s;
+  start(o);
+  std::vector<std::string> sources;
+  for (int i = 1; i <= 16; ++i) sources.push_back("127.0.0." + std::to_string(i));
+  Flood flood(port_, idle, sources, 16, 2'000'000);
+  ASSERT_TRUE(eventually([&] { return flood.idle_connected() >= idle; }, 20s)) << flood.idle_connected() << " of " << idle;
+  ASSERT_TRUE(eventually([&] { return flood.reopened() >= 2000; }, 20s)) << "the reopeners did not get going";
+
+  auto co = quick();
+  co.timeout = 5s;
+  co.keep_alive = false;
+  co.local_address = asio::ip::make_address("127.0.0.100");
+  std::vector<double> ms;
+  std::size_t ok = 0;
+  std::size_t max_preauth = 0;
+  for (int i = 0; i < 20; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto c = client(client_key_, server_key_.public_key(), co);
+    auto res = c.request(http::verb::get, "/hello");
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    if (res && res->status == 200) ++ok;
+    else ADD_FAILURE() << "try " << i << ": " << (res ? "HTTP " + std::to_string(res->status) : res.error().message);
+    max_preauth = std::max(max_preauth, server_->preauth_connections());
+  }
+  const auto reopened = flood.reopened();
+  flood.stop();
+  std::sort(ms.begin(), ms.end());
+  std::printf("flood: %zu idle + %zu reopened connections; registered client %zu/20 ok, p50 %.1f ms, max %.1f ms; "
+              "evicted %llu per source, %llu budget-wide\n",
+              idle, reopened, ok, ms[ms.size() / 2], ms.back(), static_cast<unsigned long long>(refused("evicted_per_source")),
+              static_cast<unsigned long long>(refused("evicted_preauth")));
+  EXPECT_GE(ok, 19u);
+  EXPECT_LE(max_preauth, 256u);
+  EXPECT_GT(refused("evicted_per_source"), 0u);
 }
 
 TEST_F(MtlsTest, ClientRefusesAServerWithAnotherKeyNamingBoth) {
@@ -462,6 +818,7 @@ TEST_F(MtlsTest, ClientRefusesAServerWithAnotherKeyNamingBoth) {
   auto res = c.request(http::verb::get, "/hello");
   ASSERT_FALSE(res);
   EXPECT_EQ(res.error().code, core::ErrorCode::kPermissionDenied);
+  EXPECT_EQ(res.error().failure, (MtlsFailure{MtlsPhase::kPeerKey, MtlsCause::kKeyMismatch, false, false}));
   const std::string& m = res.error().message;
   EXPECT_NE(m.find(core::ed25519_public_key_to_string(expected)), std::string::npos) << m;
   EXPECT_NE(m.find(core::ed25519_public_key_to_string(server_key_.public_key())), std::string::npos) << m;
@@ -477,6 +834,8 @@ TEST_F(MtlsTest, ClientDeadlineAndUnreachableServerAreDistinguishable) {
   auto res = c.request(http::verb::get, "/never");
   ASSERT_FALSE(res);
   EXPECT_EQ(res.error().code, core::ErrorCode::kTimeout) << res.error().message;
+  EXPECT_EQ(res.error().failure.phase, MtlsPhase::kReadBeforeResponse);
+  EXPECT_EQ(res.error().failure.cause, MtlsCause::kTimeout);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
 
   // A port where nobody listens.
@@ -490,6 +849,7 @@ TEST_F(MtlsTest, ClientDeadlineAndUnreachableServerAreDistinguishable) {
   auto down = nowhere.request(http::verb::get, "/hello");
   ASSERT_FALSE(down);
   EXPECT_EQ(down.error().code, core::ErrorCode::kUnavailable) << down.error().message;
+  EXPECT_EQ(down.error().failure, (MtlsFailure{MtlsPhase::kConnect, MtlsCause::kRefused, false, false}));
 }
 
 // ---- interop with the openssl and curl command-line tools ----

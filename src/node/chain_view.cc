@@ -31,8 +31,7 @@ NodeView derive_node_view(const ChainSnapshot& snapshot, const std::string& acco
 }
 
 bool authorization_changed(const NodeView& before, const NodeView& after) {
-  return before.backup_service_key != after.backup_service_key || before.account_migration != after.account_migration ||
-         before.is_migration_destination != after.is_migration_destination;
+  return before.backup_service_key != after.backup_service_key;
 }
 
 core::Status may_accept_shares(const NodeView& view) {

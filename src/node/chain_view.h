@@ -39,8 +39,10 @@ struct NodeView {
 NodeView derive_node_view(const ChainSnapshot& snapshot, const std::string& account_id,
                           const core::Ed25519PublicKey& tls_key);
 
-// Whether open migration connections must be dropped: the peer they were
-// authorised for, or this node's migration status, changed.
+// Whether the peer the migration endpoint accepts changed (the backup
+// service registered for this account): open connections of any other key
+// must then be closed. Migration status is not part of it: the endpoint
+// checks it for each request.
 bool authorization_changed(const NodeView& before, const NodeView& after);
 
 // Whether the node accepts shares now (PUT /set_keyshares). The error says why

@@ -118,19 +118,28 @@ TEST(NodeView, NotRunningRefusesSharesAndSuspendsOnboarding) {
   EXPECT_EQ(decide_onboarding(v, true).step, OnboardingStep::kIdle);
 }
 
-TEST(NodeView, AuthorizationChangesOnRegistrationAndMigration) {
+TEST(NodeView, AuthorizationChangesOnlyWithTheRegisteredBackupKey) {
   auto s = running(3, key(1));
   auto before = derive_node_view(s, "node0.test", key(1));
   s.migrations["node0.test"].backup_service = core::BackupServiceInfo{key(5)};
   auto registered = derive_node_view(s, "node0.test", key(1));
   EXPECT_TRUE(authorization_changed(before, registered));
-  add_migration(s, "node0.test", key(8));
-  auto migrating = derive_node_view(s, "node0.test", key(1));
-  EXPECT_TRUE(authorization_changed(registered, migrating));
-  EXPECT_FALSE(authorization_changed(migrating, migrating));
-  // A change elsewhere (another account's registration) does not.
+  // Becoming (or ceasing to be) a migration destination keeps the peer:
+  // migration status is checked per request, not per connection.
+  add_migration(s, "node0.test", key(1));
+  auto destination = derive_node_view(s, "node0.test", key(1));
+  ASSERT_TRUE(destination.is_migration_destination);
+  EXPECT_FALSE(authorization_changed(registered, destination));
+  EXPECT_FALSE(authorization_changed(destination, registered));
+  // A change elsewhere (another account's registration) does not count.
   s.migrations["node1.test"].backup_service = core::BackupServiceInfo{key(6)};
-  EXPECT_FALSE(authorization_changed(migrating, derive_node_view(s, "node0.test", key(1))));
+  EXPECT_FALSE(authorization_changed(destination, derive_node_view(s, "node0.test", key(1))));
+  // A new key for this account, or none, does.
+  s.migrations["node0.test"].backup_service = core::BackupServiceInfo{key(7)};
+  auto rotated = derive_node_view(s, "node0.test", key(1));
+  EXPECT_TRUE(authorization_changed(destination, rotated));
+  s.migrations["node0.test"].backup_service.reset();
+  EXPECT_TRUE(authorization_changed(rotated, derive_node_view(s, "node0.test", key(1))));
 }
 
 class FakeSource : public ChainSource {

@@ -114,8 +114,17 @@ void NodeRuntime::on_chain_change(const ChainSnapshot& snapshot) {
   }
   service_->update_view(view);
   if (before && authorization_changed(*before, view)) {
-    spdlog::info("chain: this node's backup registration or migration status changed; dropping open migration connections");
-    migration_server_->drop_all_connections();
+    // Only the peer key decides who stays connected: connections of a key that
+    // is no longer the registered one end once their exchange in flight is
+    // answered; the registered key's connections (and handshakes in progress,
+    // authorised afresh when they finish) are untouched. Migration status is
+    // checked per request, so a change of it closes nothing.
+    const auto closing = migration_server_->close_connections_if(
+        [this](const core::Ed25519PublicKey& peer) { return service_->authorize(peer).has_value(); });
+    if (closing > 0)
+      spdlog::info("chain: the backup service registered for this account changed; closing {} migration connection(s) of "
+                   "a key that is no longer registered",
+                   closing);
   }
   if (!before || before->protocol != view.protocol || before->backup_service_key != view.backup_service_key ||
       before->is_migration_destination != view.is_migration_destination || before->is_active_participant != view.is_active_participant) {
