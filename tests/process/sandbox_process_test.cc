@@ -1,10 +1,14 @@
 // mpc-sandbox as an operator runs it: a real process, killed with SIGKILL.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "core/near_key.h"
 #include "near/rpc_client.h"
+#include "near/transaction.h"
+#include "net/http_client.h"
 #include "sandbox/test_chain.h"
 #include "support/process.h"
 
@@ -38,6 +42,27 @@ class SandboxProcess : public ::testing::Test {
     rpc_ = std::move(*near::RpcClient::create("http://" + *addr));
   }
 
+  // One JSON-RPC body POSTed as is; the parsed answer (null if it is not JSON).
+  json raw_rpc(const std::string& body) {
+    auto addr = testsupport::wait_for_file(chain_home_ / "rpc.addr", std::chrono::seconds(1));
+    net::HttpClient http(*net::Url::parse("http://" + addr.value_or("")));
+    auto r = http.post(body);
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? json::parse(r->body, nullptr, false) : json();
+  }
+
+  // Polls `block` until its height is above `above`, or fails loudly.
+  void expect_blocks_after(std::uint64_t above) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    std::uint64_t seen = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto b = rpc_->final_block();
+      if (b && (seen = b->height) > above) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ADD_FAILURE() << "mpc-sandbox produced no block above " << above << " within 10 s (last seen " << seen << ")";
+  }
+
   std::unique_ptr<near::Signer> signer(const std::string& account) {
     auto c = core::read_credentials_file(chain_home_ / "credentials" / (account + ".json"));
     return std::make_unique<near::Signer>(*rpc_, c->account_id, std::move(c->secret_key));
@@ -68,6 +93,54 @@ TEST_F(SandboxProcess, an_executed_transaction_survives_kill_9) {
   // The nonce survived too: signing continues from where it was.
   EXPECT_TRUE(signer("node0.sandbox")->call("mpc.sandbox", "register_backup_service",
                                             json{{"backup_service_info", {{"public_key", backup_text}}}}, 1));
+  EXPECT_EQ(child_->terminate(), 0);
+}
+
+TEST_F(SandboxProcess, hostile_requests_and_transactions_do_not_stop_the_process_or_its_blocks) {
+  start();
+  const auto height = rpc_->final_block()->height;
+
+  // (a) One ~200 KB request nested 100,000 deep (it used to overflow the stack).
+  const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  auto parse_error = raw_rpc(R"({"jsonrpc":"2.0","id":1,"method":"query","params":)" + deep + "}");
+  EXPECT_EQ(parse_error["error"]["cause"]["name"], "PARSE_ERROR") << parse_error.dump().substr(0, 400);
+  EXPECT_EQ(parse_error["error"]["data"], "the request body: JSON nested deeper than 64 levels");
+
+  // (b) A signed transaction whose FunctionCall method name is not UTF-8
+  // (an exception used to escape the block timer when it was recorded).
+  auto creds = core::read_credentials_file(chain_home_ / "credentials" / "node0.sandbox.json");
+  ASSERT_TRUE(creds) << creds.error().message;
+  const core::NearPublicKey pk{creds->secret_key.public_key()};
+  near::Transaction tx;
+  tx.signer_id = "node0.sandbox";
+  tx.public_key = pk;
+  tx.nonce = rpc_->view_access_key("node0.sandbox", pk)->nonce + 1;
+  tx.receiver_id = "mpc.sandbox";
+  tx.block_hash = rpc_->final_block()->hash;
+  tx.actions = {near::function_call("register_backup_service\xff\xc0", "{}", 100'000'000'000'000ull, 1)};
+  const std::string b64 = core::base64_encode(near::encode_signed_transaction(near::sign_transaction(tx, creds->secret_key)));
+  auto rejected = raw_rpc(json{{"jsonrpc", "2.0"}, {"id", 2}, {"method", "send_tx"},
+                               {"params", {{"signed_tx_base64", b64}, {"wait_until", "FINAL"}}}}.dump());
+  EXPECT_EQ(rejected["error"]["cause"]["name"], "INVALID_TRANSACTION") << rejected.dump();
+  EXPECT_NE(rejected["error"]["cause"]["info"]["error_message"].get<std::string>().find("not valid UTF-8"), std::string::npos)
+      << rejected.dump();
+
+  // Contract arguments nested 100,000 deep: a failed call, not a crash.
+  auto deep_args = signer("node0.sandbox")->send(
+      "mpc.sandbox", {near::function_call("register_backup_service", "{\"backup_service_info\":" + deep + "}",
+                                          100'000'000'000'000ull, 1)});
+  ASSERT_FALSE(deep_args);
+  EXPECT_EQ(deep_args.error().code, core::ErrorCode::kContractPanic) << deep_args.error().message;
+
+  // Still alive, still serving, still producing blocks.
+  EXPECT_TRUE(child_->running());
+  EXPECT_TRUE(rpc_->status());
+  expect_blocks_after(height + 2);
+  EXPECT_TRUE(child_->running());
+  auto backup = core::Ed25519SecretKey::generate();
+  EXPECT_TRUE(signer("node0.sandbox")->call(
+      "mpc.sandbox", "register_backup_service",
+      json{{"backup_service_info", {{"public_key", core::ed25519_public_key_to_string(backup.public_key())}}}}, 1));
   EXPECT_EQ(child_->terminate(), 0);
 }
 
