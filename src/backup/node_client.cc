@@ -1,11 +1,14 @@
 #include "backup/node_client.h"
 
 #include <limits>
+#include <algorithm>
+#include <random>
 #include <thread>
 
 #include "core/bytes.h"
 #include "core/json_limits.h"
 #include "net/mtls_client.h"
+#include "net/refusal.h"
 #include "tls/tls.h"
 
 namespace mpc::backup {
@@ -30,9 +33,9 @@ NodeClient::NodeClient(NodeClientConfig config, const core::Ed25519SecretKey& ow
 
 namespace {
 
-core::Result<net::MtlsResponse> exchange_once(const NodeClientConfig& config, const std::shared_ptr<boost::asio::ssl::context>& ctx,
-                                              http::verb method, const std::string& path, const std::string& body,
-                                              std::chrono::milliseconds timeout) {
+net::MtlsResult<net::MtlsResponse> exchange_once(const NodeClientConfig& config, const std::shared_ptr<boost::asio::ssl::context>& ctx,
+                                                 http::verb method, const std::string& path, const std::string& body,
+                                                 std::chrono::milliseconds timeout) {
   net::MtlsClientOptions options;
   options.timeout = timeout;
   options.keep_alive = false;
@@ -40,41 +43,94 @@ core::Result<net::MtlsResponse> exchange_once(const NodeClientConfig& config, co
   return client.request(method, path, body);
 }
 
-// One exchange, retried for a short window when the node is not ready for us
-// yet: it closed the connection right after the handshake (it is dropping
-// connections because the chain just changed, or has not yet seen our
-// registration), or it answers 409 (it has not yet seen the migration).
-// Other answers and errors are returned at once.
-core::Result<net::MtlsResponse> exchange(const NodeClientConfig& config, const core::Ed25519SecretKey& own_key, http::verb method,
-                                         const std::string& path, std::string body) {
-  MPC_ASSIGN(auto ctx, tls::make_client_context(own_key));
-  const auto start = std::chrono::steady_clock::now();
-  const auto window = std::min<std::chrono::milliseconds>(config.timeout, std::chrono::seconds(5));
-  auto delay = std::chrono::milliseconds(200);
-  for (;;) {
-    const auto left = config.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
-    auto res = exchange_once(config, ctx, method, path, body, std::max(left, std::chrono::milliseconds(100)));
-    const bool not_ready = (!res && res.error().code == core::ErrorCode::kPermissionDenied &&
-                            res.error().message.find("closed the connection") != std::string::npos) ||
-                           (res && res->status == 409);
-    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
-    if (!not_ready || elapsed + delay >= window) return res;
-    std::this_thread::sleep_for(delay);
-    delay = std::min(delay * 2, std::chrono::milliseconds(1000));
-  }
+RetryEnvironment with_real_defaults(RetryEnvironment env) {
+  if (!env.now) env.now = [] { return std::chrono::steady_clock::now(); };
+  if (!env.sleep) env.sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
+  if (!env.uniform)
+    env.uniform = [] {
+      thread_local std::mt19937_64 rng{std::random_device{}()};
+      return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+    };
+  return env;
+}
+
+std::chrono::milliseconds ms_between(std::chrono::steady_clock::time_point from, std::chrono::steady_clock::time_point to) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(to - from);
 }
 
 }  // namespace
 
+bool is_transient(const net::MtlsFailure& f) {
+  if (f.response_started) return false;
+  switch (f.phase) {
+    case net::MtlsPhase::kConnect:
+    case net::MtlsPhase::kHandshake:
+    case net::MtlsPhase::kWrite:
+    case net::MtlsPhase::kReadBeforeResponse:
+      return f.cause == net::MtlsCause::kRefused || f.cause == net::MtlsCause::kReset || f.cause == net::MtlsCause::kClosed;
+    case net::MtlsPhase::kResolve:
+    case net::MtlsPhase::kPeerKey:
+    case net::MtlsPhase::kReadAfterResponseStarted:
+      return false;
+  }
+  return false;
+}
+
+bool is_transient(const net::MtlsResponse& response) {
+  if (response.status != 409) return false;
+  auto it = response.headers.find(net::kRefusalHeader);
+  return it != response.headers.end() && it->value() == net::kRefusalNotDestination;
+}
+
+std::chrono::milliseconds backoff_delay(int attempt, const RetryPolicy& policy, double uniform) {
+  auto d = std::max<std::chrono::milliseconds>(policy.initial_backoff, std::chrono::milliseconds(1));
+  for (int i = 0; i < attempt && d < policy.max_backoff; ++i) d *= 2;
+  d = std::min(d, std::max(policy.max_backoff, std::chrono::milliseconds(1)));
+  const double u = std::clamp(uniform, 0.0, 1.0);
+  return d / 2 + std::chrono::milliseconds(static_cast<std::int64_t>(u * static_cast<double>((d - d / 2).count())));
+}
+
+core::Result<net::MtlsResponse> exchange_with_retries(const Attempt& attempt, std::chrono::milliseconds timeout,
+                                                      const RetryPolicy& policy, const RetryEnvironment& environment) {
+  const RetryEnvironment env = with_real_defaults(environment);
+  const auto start = env.now();
+  const auto deadline = start + timeout;
+  for (int n = 0;; ++n) {
+    const auto left = std::max(ms_between(env.now(), deadline), std::chrono::milliseconds(1));
+    auto res = attempt(left);
+    const bool again = res ? is_transient(*res) : is_transient(res.error().failure);
+    if (!again) {
+      if (res) return std::move(*res);
+      return std::unexpected(core::Error(std::move(res).error()));
+    }
+    const auto delay = backoff_delay(n, policy, env.uniform());
+    if (env.now() + delay >= deadline) {
+      if (res) return std::move(*res);  // e.g. still 409: the caller quotes the node's reason
+      core::Error e(std::move(res).error());
+      e.message += " (" + std::to_string(n + 1) + " attempt" + (n == 0 ? "" : "s") + " in " +
+                   std::to_string(ms_between(start, env.now()).count()) + " ms)";
+      return std::unexpected(std::move(e));
+    }
+    env.sleep(delay);
+  }
+}
+
+core::Result<net::MtlsResponse> NodeClient::exchange(http::verb method, const std::string& path, std::string body) {
+  MPC_ASSIGN(auto ctx, tls::make_client_context(own_key_));
+  return exchange_with_retries(
+      [&](std::chrono::milliseconds left) { return exchange_once(config_, ctx, method, path, body, left); }, config_.timeout,
+      config_.retry, config_.environment);
+}
+
 core::Status NodeClient::hello() {
-  MPC_ASSIGN(auto res, exchange(config_, own_key_, http::verb::get, "/hello", {}));
+  MPC_ASSIGN(auto res, exchange(http::verb::get, "/hello", {}));
   if (res.status != 200)
     return core::fail(core::ErrorCode::kFailedPrecondition, "the node answered /hello with HTTP " + std::to_string(res.status));
   return {};
 }
 
 core::Result<std::vector<core::Keyshare>> NodeClient::get_keyshares(const core::Keyset& keyset) {
-  MPC_ASSIGN(auto res, exchange(config_, own_key_, http::verb::get, "/get_keyshares", core::to_json(keyset).dump()));
+  MPC_ASSIGN(auto res, exchange(http::verb::get, "/get_keyshares", core::to_json(keyset).dump()));
   if (res.status != 200)
     return core::fail(core::ErrorCode::kFailedPrecondition, "the node at " + config_.address.to_string() + " refused: HTTP " +
                                                                 std::to_string(res.status) + ": " + answer_text(res.body));
@@ -113,11 +169,12 @@ core::Status NodeClient::put_keyshares(const std::vector<core::Keyshare>& shares
   core::SecretString text(array.dump());
   core::wipe_private_shares(array);
   MPC_ASSIGN(auto sealed, core::aes_gcm_encrypt(encryption_key_, core::as_bytes(text.reveal())));
-  MPC_ASSIGN(auto res, exchange(config_, own_key_, http::verb::put, "/set_keyshares", core::base64_encode(sealed)));
+  MPC_ASSIGN(auto res, exchange(http::verb::put, "/set_keyshares", core::base64_encode(sealed)));
   if (res.status == 200) return {};
   const std::string why = answer_text(res.body);
   // A blob the node cannot decrypt means the two sides hold different AES keys.
-  if (res.status == 400 && why.find("does not decrypt") != std::string::npos)
+  if (auto it = res.headers.find(net::kRefusalHeader);
+      res.status == 400 && it != res.headers.end() && it->value() == net::kRefusalDecryptFailed)
     return core::fail(core::ErrorCode::kPermissionDenied, "the node could not decrypt the shares: " + why);
   return core::fail(core::ErrorCode::kFailedPrecondition,
                     "the node at " + config_.address.to_string() + " refused the key shares: HTTP " + std::to_string(res.status) + ": " + why);

@@ -2,26 +2,40 @@
 // node's key shares for a keyset, or push a backup to a node, over mutual TLS
 // authenticated by the node's expected Ed25519 key, AES-256-GCM on top.
 //
+// Every exchange is idempotent (GET; PUT /set_keyshares of the same set is a
+// no-op on the node), so it is retried on transient failures, decided by
+// value (net::MtlsFailure, the node's refusal header), never by error text:
+// connection refused or reset, the connection closed before any byte of the
+// answer (the node was shedding connections, or has not seen our
+// registration yet), or a 409 not_destination (it has not seen the
+// migration yet). Jittered exponential backoff, all under ONE deadline: the
+// configured timeout.
+//
 // Errors (core::ErrorCode), mapped to backup-cli's exit codes:
-//   kUnavailable / kTimeout  the node is down or slow (deadline passed)
+//   kUnavailable / kTimeout  network: the node is down, slow, or kept closing
+//                            the connection without answering until the
+//                            deadline (as it does for a key that is not the
+//                            registered backup service's)
 //   kPermissionDenied        authentication: the node's TLS key is not the
-//                            expected one (both public keys named), the node
-//                            closed the connection after the handshake (it does
-//                            not accept this backup service's key), or the blob
-//                            does not decrypt (wrong AES key)
+//                            expected one (both public keys named), or the
+//                            shares do not decrypt (wrong AES key, either side)
 //   kFailedPrecondition      validation: the node answered shares that do not
 //                            match the keyset, or refused ours (its reason quoted)
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include <boost/beast/http/verb.hpp>
 
 #include "core/crypto.h"
 #include "core/result.h"
 #include "core/secret.h"
 #include "core/types.h"
+#include "net/mtls_client.h"
 
 namespace mpc::backup {
 
@@ -33,11 +47,45 @@ struct NodeAddress {
   static core::Result<NodeAddress> parse(std::string_view text);
 };
 
+// Backoff between attempts: attempt n (from 0) waits d/2 + U*d/2 with
+// d = min(max_backoff, initial_backoff * 2^n), U uniform in [0, 1).
+struct RetryPolicy {
+  std::chrono::milliseconds initial_backoff{50};
+  std::chrono::milliseconds max_backoff{1'000};
+};
+
+// The clock, the sleep and the randomness of retries; tests inject fakes.
+// Empty members mean the real ones.
+struct RetryEnvironment {
+  std::function<std::chrono::steady_clock::time_point()> now;
+  std::function<void(std::chrono::milliseconds)> sleep;
+  std::function<double()> uniform;  // in [0, 1)
+};
+
 struct NodeClientConfig {
   NodeAddress address;
   core::Ed25519PublicKey node_key;  // expected TLS key of the node
-  std::chrono::milliseconds timeout{30'000};
+  std::chrono::milliseconds timeout{30'000};  // the whole call, retries included
+  RetryPolicy retry{};
+  RetryEnvironment environment{};
 };
+
+// Pure decisions of the retry loop.
+// A failed attempt that may be repeated: nothing of an answer came back and
+// the connection was refused, reset or closed (not a timeout, not a TLS or
+// key failure).
+bool is_transient(const net::MtlsFailure& failure);
+// An answer that may change on its own: 409 not_destination.
+bool is_transient(const net::MtlsResponse& response);
+std::chrono::milliseconds backoff_delay(int attempt, const RetryPolicy& policy, double uniform);
+
+// One attempt of an exchange, given the time left.
+using Attempt = std::function<net::MtlsResult<net::MtlsResponse>(std::chrono::milliseconds time_left)>;
+// Runs `attempt` until its outcome is not transient or `timeout` would pass
+// before the next one; returns that outcome (a transient one when time ran
+// out, its message saying how many attempts were made).
+core::Result<net::MtlsResponse> exchange_with_retries(const Attempt& attempt, std::chrono::milliseconds timeout,
+                                                      const RetryPolicy& policy, const RetryEnvironment& environment);
 
 class NodeClient {
  public:
@@ -52,6 +100,8 @@ class NodeClient {
   core::Status hello();
 
  private:
+  core::Result<net::MtlsResponse> exchange(boost::beast::http::verb method, const std::string& path, std::string body);
+
   NodeClientConfig config_;
   const core::Ed25519SecretKey& own_key_;
   const core::SecretBytes& encryption_key_;

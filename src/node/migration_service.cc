@@ -8,6 +8,7 @@
 #include "core/crypto.h"
 #include "core/json_limits.h"
 #include "net/mtls_server.h"
+#include "net/refusal.h"
 
 namespace mpc::node {
 
@@ -106,7 +107,9 @@ net::HttpResponse MigrationService::set_keyshares(const net::HttpRequest& req) {
   if (auto ok = may_accept_shares(view); !ok) {
     imports("not_destination").inc();
     spdlog::warn("migration: refused set_keyshares: {}", ok.error().message);
-    return answer(req, 409, "Refused: " + ok.error().message);
+    auto res = answer(req, 409, "Refused: " + ok.error().message);
+    res.set(net::kRefusalHeader, net::kRefusalNotDestination);  // may change with the chain: clients retry
+    return res;
   }
   auto sealed = core::base64_decode(req.body());
   if (!sealed) {
@@ -117,9 +120,11 @@ net::HttpResponse MigrationService::set_keyshares(const net::HttpRequest& req) {
   if (!plaintext) {
     imports("decrypt_failed").inc();
     spdlog::warn("migration: refused set_keyshares: the blob does not decrypt");
-    return answer(req, 400,
-                  "Invalid Json or encryption: the blob does not decrypt with this node's backup encryption key "
-                  "(wrong key, or the data was tampered with)");
+    auto res = answer(req, 400,
+                      "Invalid Json or encryption: the blob does not decrypt with this node's backup encryption key "
+                      "(wrong key, or the data was tampered with)");
+    res.set(net::kRefusalHeader, net::kRefusalDecryptFailed);
+    return res;
   }
   core::SecretString text(core::to_string(plaintext->view()));
   auto parsed = core::parse_json(text.reveal(), kBodyJsonLimits);

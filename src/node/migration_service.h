@@ -10,7 +10,11 @@
 //                        200 "Keyshares received."; 400 "Invalid Json or encryption: …"
 //                        for a blob that does not decrypt or parse, 400/409 for shares
 //                        the import rules refuse, 409 when this node is not the
-//                        destination of an ongoing migration or the protocol is not Running
+//                        destination of an ongoing migration or the protocol is not Running.
+//                        Importing the set already held again is a no-op answered 200
+//                        (clients may repeat the PUT). Refusals a client acts on carry
+//                        a machine-readable reason (net/refusal.h): 409 not_destination,
+//                        400 decrypt_failed.
 #pragma once
 
 #include <functional>

@@ -1,4 +1,5 @@
 #include "node/migration_service.h"
+#include "net/refusal.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -125,8 +126,11 @@ TEST_F(MigrationServiceTest, AcceptsSharesOnlyAsTheDestinationAndOnlyValidOnes) 
   auto refused = service_->handle(request(http::verb::put, "/set_keyshares", sealed(shares_, aes_)));
   EXPECT_EQ(refused.result_int(), 409u);
   EXPECT_NE(refused.body().find("not the destination"), std::string::npos) << refused.body();
+  EXPECT_EQ(refused[net::kRefusalHeader], net::kRefusalNotDestination);
   service_->update_view(view(true, false));
-  EXPECT_EQ(service_->handle(request(http::verb::put, "/set_keyshares", sealed(shares_, aes_))).result_int(), 409u);
+  auto not_running = service_->handle(request(http::verb::put, "/set_keyshares", sealed(shares_, aes_)));
+  EXPECT_EQ(not_running.result_int(), 409u);
+  EXPECT_EQ(not_running[net::kRefusalHeader], net::kRefusalNotDestination);
 
   service_->update_view(view(true));
   auto not_b64 = service_->handle(request(http::verb::put, "/set_keyshares", "%%%"));
@@ -137,6 +141,8 @@ TEST_F(MigrationServiceTest, AcceptsSharesOnlyAsTheDestinationAndOnlyValidOnes) 
   auto wrong_key = service_->handle(request(http::verb::put, "/set_keyshares", sealed(shares_, other)));
   EXPECT_EQ(wrong_key.result_int(), 400u);
   EXPECT_NE(wrong_key.body().find("does not decrypt"), std::string::npos);
+  EXPECT_EQ(wrong_key[net::kRefusalHeader], net::kRefusalDecryptFailed);
+  EXPECT_EQ(not_b64.count(net::kRefusalHeader), 0u);  // only the refusals a client acts on are tagged
   auto stale = clones();
   for (auto& s : stale) s.key_id.epoch_id = 3;
   auto wrong_epoch = service_->handle(request(http::verb::put, "/set_keyshares", sealed(stale, aes_)));
@@ -151,6 +157,19 @@ TEST_F(MigrationServiceTest, AcceptsSharesOnlyAsTheDestinationAndOnlyValidOnes) 
   EXPECT_TRUE(store_->holds(keyset_));
   EXPECT_EQ(imported_, 1);
   EXPECT_NE(metrics_.render().find("mpc_keyshare_imports_total{outcome=\"imported\"} 1"), std::string::npos);
+  EXPECT_EQ(ok.count(net::kRefusalHeader), 0u);
+}
+
+TEST_F(MigrationServiceTest, PuttingTheSameSharesAgainIsANoOpAnswered200) {
+  // backup-cli repeats a PUT whose answer it did not receive: that must be safe.
+  service_->update_view(view(true));
+  ASSERT_EQ(service_->handle(request(http::verb::put, "/set_keyshares", sealed(shares_, aes_))).result_int(), 200u);
+  const auto digest = store_->summary().digest;
+  auto again = service_->handle(request(http::verb::put, "/set_keyshares", sealed(shares_, aes_)));
+  EXPECT_EQ(again.result_int(), 200u) << again.body();
+  EXPECT_TRUE(store_->holds(keyset_));
+  EXPECT_EQ(store_->summary().digest, digest);
+  EXPECT_EQ(imported_, 2);
 }
 
 TEST_F(MigrationServiceTest, BodiesNestedTooDeepAreRefusedBeforeParsing) {
