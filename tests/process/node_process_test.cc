@@ -9,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -126,7 +127,10 @@ TEST_F(NodeProcess, RefusesUnregisteredAndForeignKeysWithNoEffect) {
   auto stranger = core::Ed25519SecretKey::generate();
   auto r = client(stranger, addr(0), net_->node_tls_key(0)).request(http::verb::get, "/hello");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, core::ErrorCode::kPermissionDenied) << r.error().message;
+  // The node closes the connection without an answer: to the client, a
+  // network failure (the only authentication it checks is the node's key).
+  EXPECT_EQ(r.error().code, core::ErrorCode::kUnavailable) << r.error().message;
+  EXPECT_FALSE(r.error().failure.response_started);
   // A key registered for ANOTHER account (node1's operator) is refused by node0.
   auto other = core::Ed25519SecretKey::generate();
   ASSERT_TRUE(net_->operator_call(1, "register_backup_service",
@@ -237,6 +241,141 @@ TEST_F(NodeProcess, SharesArePutOnlyToAMigrationDestinationWithTheRightKey) {
   EXPECT_EQ(r->status, 409u);
   EXPECT_NE(r->body.find("not the destination"), std::string::npos) << r->body;
   EXPECT_EQ(*core::read_file(store_file(0)), before);
+}
+
+// A raw TLS client on its own io_context, every step bounded: to hold a
+// request half-sent, or to see exactly when the node closes.
+class RawTls {
+ public:
+  RawTls(const core::Ed25519SecretKey& key, const std::string& addr) : ctx_(*tls::make_client_context(key)), s_(ioc_, *ctx_) {
+    tls::set_client_sni(s_.native_handle());
+    const auto colon = addr.rfind(':');
+    boost::system::error_code ec;
+    s_.next_layer().connect({boost::asio::ip::make_address(addr.substr(0, colon)),
+                             static_cast<std::uint16_t>(std::stoi(addr.substr(colon + 1)))},
+                            ec);
+    if (!ec) s_.handshake(boost::asio::ssl::stream_base::client, ec);
+    ok_ = !ec;
+  }
+  bool ok() const { return ok_; }
+  bool send(const std::string& data) {
+    boost::system::error_code ec;
+    boost::asio::write(s_, boost::asio::buffer(data), ec);
+    return !ec;
+  }
+  struct Read {
+    std::string data;
+    boost::system::error_code ec;  // why reading stopped (eof: the node's close_notify)
+    bool timed_out = false;
+  };
+  // Reads until `needle` has arrived (empty: until the node closes), for at most `limit`.
+  Read read_until(const std::string& needle, std::chrono::milliseconds limit) {
+    Read out;
+    char buf[4096];
+    std::function<void()> next = [&] {
+      s_.async_read_some(boost::asio::buffer(buf), [&](boost::system::error_code ec, std::size_t n) {
+        out.data.append(buf, n);
+        if (ec) out.ec = ec;
+        else if (needle.empty() || out.data.find(needle) == std::string::npos) next();
+      });
+    };
+    next();
+    ioc_.restart();
+    ioc_.run_for(limit);
+    if (!ioc_.stopped()) {
+      out.timed_out = true;
+      boost::system::error_code ignored;
+      s_.next_layer().close(ignored);
+      ioc_.restart();
+      ioc_.run();
+    }
+    return out;
+  }
+
+ private:
+  boost::asio::io_context ioc_;
+  std::shared_ptr<boost::asio::ssl::context> ctx_;
+  boost::asio::ssl::stream<boost::asio::ip::tcp::socket> s_;
+  bool ok_ = false;
+};
+
+// Polls `f` every 100 ms for up to `limit`.
+template <class F>
+bool within(std::chrono::milliseconds limit, F f) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!f()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(100ms);
+  }
+  return true;
+}
+
+TEST_F(NodeProcess, ARegistrationChangeClosesOnlyTheOldKeysConnectionsAfterTheirExchange) {
+  const auto old_key = core::Ed25519SecretKey::generate();
+  const auto new_key = core::Ed25519SecretKey::generate();
+  auto register_key = [&](const core::Ed25519SecretKey& k) {
+    return net_->operator_call(1, "register_backup_service", {{"backup_service_info", {{"public_key", key_text(k.public_key())}}}},
+                               true);
+  };
+  auto fresh_hello_ok = [&](const core::Ed25519SecretKey& k) {
+    net::MtlsClientOptions o;
+    o.timeout = 3s;
+    return client(k, addr(1), net_->node_tls_key(1), o).request(http::verb::get, "/hello").has_value();
+  };
+  ASSERT_TRUE(register_key(old_key));
+  ASSERT_TRUE(within(15s, [&] { return fresh_hello_ok(old_key); })) << "node1 never accepted the registered key";
+
+  // The old key: one idle kept-alive connection, one with a request half-sent.
+  RawTls idle(old_key, addr(1));
+  ASSERT_TRUE(idle.ok());
+  ASSERT_TRUE(idle.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_FALSE(idle.read_until("Hello, world!", 5s).timed_out);
+  RawTls busy(old_key, addr(1));
+  ASSERT_TRUE(busy.ok());
+  ASSERT_TRUE(busy.send("GET /hello HTTP/1.1\r\nHost: x\r\n"));  // headers not finished
+
+  ASSERT_TRUE(register_key(new_key));
+  ASSERT_TRUE(within(15s, [&] { return fresh_hello_ok(new_key); })) << "node1 never accepted the new key";
+  EXPECT_FALSE(fresh_hello_ok(old_key));
+  // The idle one is closed with a TLS close_notify.
+  auto idle_end = idle.read_until("", 5s);
+  EXPECT_FALSE(idle_end.timed_out) << "the old key's idle connection was left open";
+  EXPECT_EQ(idle_end.ec, boost::asio::error::eof) << idle_end.ec.message();
+  // The one in flight is answered, told to close, then closed.
+  ASSERT_TRUE(busy.send("\r\n"));
+  auto busy_end = busy.read_until("", 5s);
+  EXPECT_FALSE(busy_end.timed_out);
+  EXPECT_NE(busy_end.data.find("Hello, world!"), std::string::npos) << busy_end.data;
+  EXPECT_NE(busy_end.data.find("Connection: close"), std::string::npos) << busy_end.data;
+  EXPECT_EQ(busy_end.ec, boost::asio::error::eof) << busy_end.ec.message();
+  expect_node_serves();  // node0, another account, unaffected
+}
+
+TEST_F(NodeProcess, BecomingAMigrationDestinationKeepsAnOpenConnectionUsable) {
+  auto n = net_->new_node(0);  // a new machine for operator 0, whose backup key is registered
+  ASSERT_TRUE(within(15s, [&] {
+    net::MtlsClientOptions o;
+    o.timeout = 3s;
+    return client(*backup_key_, n.addr, n.tls_key, o).request(http::verb::get, "/hello").has_value();
+  }));
+  auto c = client(*backup_key_, n.addr, n.tls_key);
+  auto not_yet = c.request(http::verb::put, "/set_keyshares", "%%%");
+  ASSERT_TRUE(not_yet) << not_yet.error().message;
+  ASSERT_EQ(not_yet->status, 409u) << not_yet->body;
+  auto start = net_->backup_cli(0, {"start-migration", "--destination-url", n.url(), "--destination-tls-key", n.tls_text(),
+                                    "--destination-access-key", n.access_text()});
+  ASSERT_EQ(start.exit_code, 0) << start.output;
+  // On the SAME connection, the node's answer changes once it sees itself as
+  // the destination (409 -> 400 for a body that is not base64).
+  unsigned status = 0;
+  EXPECT_TRUE(within(15s, [&] {
+    auto r = c.request(http::verb::put, "/set_keyshares", "%%%");
+    status = r ? r->status : 0;
+    return status == 400;
+  })) << "last status " << status;
+  EXPECT_EQ(c.handshakes(), 1u) << "the connection was dropped when the node became the destination";
+  auto cancel = net_->backup_cli(0, {"cancel-migration"});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.output;
 }
 
 TEST_F(NodeProcess, MissingOrMalformedEncryptionKeyIsAClearStartupError) {
