@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 PRESET    ?= default
 
-.PHONY: all deps npm-deps configure build test test-unit test-e2e bench demo clean
+.PHONY: all deps npm-deps configure build test test-unit test-e2e bench demo package clean
 
 all: build
 
@@ -33,6 +33,10 @@ bench: build
 
 demo: build
 	@scripts/demo.sh
+
+# A Debian package of the four binaries, man pages and systemd units, in build/packages/.
+package: build
+	@cd $(BUILD_DIR) && cpack -G DEB >/dev/null && ls -1 $(abspath $(BUILD_DIR))/packages/*.deb
 
 clean:
 	rm -rf $(BUILD_DIR)

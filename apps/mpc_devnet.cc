@@ -1,6 +1,8 @@
 // mpc-devnet: a local MPC network on one machine (sandbox chain + nodes).
 #include <CLI/CLI.hpp>
 
+#include "app_support.h"
+
 #include <iostream>
 
 #include "devnet/network.h"
@@ -30,7 +32,7 @@ void print_processes(const devnet::Devnet& net, const std::vector<devnet::Proces
   }
   for (std::size_t i = 0; i < net.nodes.size(); ++i) {
     const auto& n = net.nodes[i];
-    std::cout << "  node" << i << " " << n.account_id << " (participant " << n.participant_id << "): migration " << n.migration_addr
+    std::cout << "  node" << i << " " << n.account_id << " (participant " << n.participant_id << "): P2P " << n.p2p_url() << ", migration " << n.migration_addr
               << ", metrics http://" << n.metrics_addr << "/metrics, home " << net.path(n.home).string() << "\n";
   }
 }
@@ -39,6 +41,7 @@ void print_processes(const devnet::Devnet& net, const std::vector<devnet::Proces
 
 int main(int argc, char** argv) {
   CLI::App app{"mpc-devnet: create and run a local MPC network (mpc-sandbox chain + mpc-node processes) on loopback"};
+  mpc::apps::add_version_flag(app, "mpc-devnet");
   app.require_subcommand(1);
   std::string dir;
   devnet::DevnetSpec spec;
@@ -117,6 +120,7 @@ int main(int argc, char** argv) {
             << "export MPC_CONTRACT_ID=" << net->contract_id << "\n"
             << "export NODE_ACCOUNT_ID=" << n.account_id << "\n"
             << "export NODE_HOME=" << net->path(n.home).string() << "\n"
+            << "export NODE_P2P_URL=" << n.p2p_url() << "\n"
             << "export NODE_MIGRATION_ADDR=" << n.migration_addr << "\n"
             << "export NODE_METRICS_ADDR=" << n.metrics_addr << "\n"
             << "export NODE_P2P_KEY=" << core::ed25519_public_key_to_string(home->tls_key.public_key()) << "\n"

@@ -2,6 +2,8 @@
 // JSON-RPC and hosts the MPC contract.
 #include <CLI/CLI.hpp>
 
+#include "app_support.h"
+
 #include "core/logging.h"
 #include <spdlog/spdlog.h>
 
@@ -104,6 +106,7 @@ int run_client(Command command, const ClientOptions& o) {
 
 int main(int argc, char** argv) {
   CLI::App app{"mpc-sandbox: a durable local chain that speaks NEAR JSON-RPC and hosts the MPC contract"};
+  mpc::apps::add_version_flag(app, "mpc-sandbox");
   app.require_subcommand(1);
   app.fallthrough();
   std::string log_format = "text";

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libssl-dev libsodium-dev nlohmann-json3-dev libcli11-dev
   libspdlog-dev libsqlite3-dev sqlite3 libgtest-dev libgmock-dev libbenchmark-dev
-  openssl procps
+  openssl procps curl help2man dpkg-dev ccache
 )
 
 missing=()

@@ -1,4 +1,5 @@
 #include "core/types.h"
+#include "support/fixtures.h"
 
 #include <gtest/gtest.h>
 
@@ -9,9 +10,7 @@ namespace mpc::core {
 namespace {
 
 json mainnet_state() {
-  const char* shared = std::getenv("MPC_SHARED_DIR");
-  if (shared == nullptr) shared = MPC_SHARED_DIR_DEFAULT;
-  std::ifstream in(std::string(shared) + "/fixtures/reference/contract_state_mainnet_running.json");
+  std::ifstream in(mpc::testing::fixture_path("reference/contract_state_mainnet_running.json"));
   EXPECT_TRUE(in) << "missing mainnet fixture";
   return json::parse(in);
 }

@@ -1,4 +1,5 @@
 #include "devnet/dealer.h"
+#include "support/fixtures.h"
 
 #include <gtest/gtest.h>
 
@@ -198,7 +199,7 @@ TEST(Dealer, rejects_bad_parameters) {
 // The test helper itself against an independent vector: the FROST(Ed25519)
 // RFC 9591 fixture's shares (identifier i = participant id i - 1).
 TEST(ShamirTestUtil, reconstructs_the_frost_ed25519_fixture_secret) {
-  std::ifstream in(std::string(MPC_SHARED_DIR_DEFAULT) + "/fixtures/frost/frost-ed25519-sha512.json");
+  std::ifstream in(mpc::testing::fixture_path("frost/frost-ed25519-sha512.json"));
   if (!in) GTEST_SKIP() << "fixture not found";
   auto j = core::json::parse(in);
   const auto& inputs = j["inputs"];

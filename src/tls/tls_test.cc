@@ -1,4 +1,5 @@
 #include "tls/tls.h"
+#include "support/fixtures.h"
 
 #include <gtest/gtest.h>
 #include <openssl/err.h>
@@ -20,7 +21,7 @@ namespace mpc::tls {
 namespace {
 
 TEST(DummyIssuer, SeedIsTheReferenceFixtures) {
-  auto pem = core::read_file(std::string(MPC_SHARED_DIR_DEFAULT) + "/fixtures/reference/tls_dummy_issuer_key.pem");
+  auto pem = core::read_file(mpc::testing::fixture_path("reference/tls_dummy_issuer_key.pem"));
   ASSERT_TRUE(pem);
   std::string b64;
   std::istringstream in(*pem);
