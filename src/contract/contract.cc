@@ -188,12 +188,50 @@ json running_body(json domains, json keyset, json parameters) {
               {"add_domains_votes", empty_votes()}};
 }
 
-json key_event(std::uint64_t epoch_id, const json& domain, const json& parameters, std::uint64_t attempt_id) {
+// How long an attempt of a key event lasts, in blocks (the reference's
+// default). Shown in the state view as the instance's `expires_on`; the
+// attempt is not timed out by this contract yet (key events are voted by
+// operators here), so it is informational.
+constexpr std::uint64_t kKeyEventTimeoutBlocks = 30;
+
+json key_event_instance(std::uint64_t attempt_id, std::uint64_t started_in) {
+  return json{{"attempt_id", attempt_id},
+              {"started_in", started_in},
+              {"expires_on", started_in + kKeyEventTimeoutBlocks},
+              {"completed", json::array()},
+              {"public_key", nullptr}};
+}
+
+json key_event(std::uint64_t epoch_id, const json& domain, const json& parameters, std::uint64_t attempt_id,
+               std::uint64_t started_in) {
   return json{{"epoch_id", epoch_id},
               {"domain", domain},
               {"parameters", parameters},
-              {"instance", {{"attempt_id", attempt_id}, {"completed", json::array()}, {"public_key", nullptr}}},
+              {"instance", key_event_instance(attempt_id, started_in)},
               {"next_attempt_id", attempt_id + 1}};
+}
+
+// Fields the reference's state types require that an older state (a genesis
+// taken from another contract version) may lack: a domain's
+// `reconstruction_threshold` (that of the parameters it was generated
+// under), a key event instance's `started_in` / `expires_on`.
+void fill_reference_fields(json& domains, const json& parameters) {
+  if (!domains.is_object() || !domains.contains("domains") || !domains["domains"].is_array()) return;
+  for (auto& d : domains["domains"]) {
+    if (d.is_object() && !d.contains("reconstruction_threshold") && parameters.is_object() && parameters.contains("threshold"))
+      d["reconstruction_threshold"] = parameters["threshold"];
+  }
+}
+void fill_reference_fields_of_event(json& event) {
+  if (!event.is_object()) return;
+  if (event.contains("domain") && event["domain"].is_object() && !event["domain"].contains("reconstruction_threshold") &&
+      event.contains("parameters") && event["parameters"].is_object() && event["parameters"].contains("threshold"))
+    event["domain"]["reconstruction_threshold"] = event["parameters"]["threshold"];
+  if (event.contains("instance") && event["instance"].is_object()) {
+    json& instance = event["instance"];
+    if (!instance.contains("started_in")) instance["started_in"] = 0;
+    if (!instance.contains("expires_on")) instance["expires_on"] = core::json_u64(instance["started_in"]).value_or(0) + kKeyEventTimeoutBlocks;
+  }
 }
 
 const json* find_participant(const json& parameters, const std::string& account) {
@@ -333,6 +371,30 @@ core::Result<CallOutcome> m_register_backup_service(MpcContract::State& s, const
   return unit_outcome(refund, {"registered backup service " + info["public_key"].get<std::string>() + " for " + ctx.signer_account_id});
 }
 
+// A migration may not take an identity that is already someone's: the
+// destination TLS key must be no current participant's key (the caller's
+// own included: that node is the one being replaced) and not the destination
+// of another account's ongoing migration (near/mpc #4252). Checked when the
+// migration starts and again when it concludes, since the state may change
+// in between.
+core::Status require_tls_key_unclaimed(const MpcContract::State& s, const std::string& account, const json& tls_key) {
+  if (const json* params = s.current_parameters()) {
+    for (const auto& e : (*params)["participants"]["participants"]) {
+      if (e[2]["tls_public_key"] == tls_key) {
+        return panic("The destination TLS key " + tls_key.get<std::string>() + " is already the TLS key of participant " +
+                     e[0].get<std::string>() + "; a migration needs a new node key.");
+      }
+    }
+  }
+  for (const auto& [other, m] : s.migrations) {
+    if (other != account && m["destination_node_info"]["tls_public_key"] == tls_key) {
+      return panic("The destination TLS key " + tls_key.get<std::string>() + " is already claimed by the ongoing migration of " +
+                   other + ".");
+    }
+  }
+  return {};
+}
+
 core::Result<CallOutcome> m_start_node_migration(MpcContract::State& s, const CallContext& ctx, const json& args) {
   MPC_TRY(require_direct_call(ctx));
   if (!s.is("Running")) return panic("The protocol is not Running.");
@@ -343,6 +405,7 @@ core::Result<CallOutcome> m_start_node_migration(MpcContract::State& s, const Ca
   MPC_TRY(check_ed25519_key(d, "signer_account_pk", "destination_node_info"));
   if (!d.contains("destination_node_info")) return bad_args("destination_node_info.destination_node_info is missing");
   MPC_TRY(check_participant_info(d["destination_node_info"], "destination_node_info.destination_node_info"));
+  MPC_TRY(require_tls_key_unclaimed(s, ctx.signer_account_id, d["destination_node_info"]["tls_public_key"]));
   s.migrations[ctx.signer_account_id] =
       json{{"signer_account_pk", d["signer_account_pk"]},
            {"destination_node_info",
@@ -370,6 +433,7 @@ core::Result<CallOutcome> m_conclude_node_migration(MpcContract::State& s, const
     return panic("The transaction was submitted by a different public key than expected. Found: " +
                  ctx.signer_public_key.to_string() + ", expected: " + it->second["signer_account_pk"].get<std::string>());
   }
+  MPC_TRY(require_tls_key_unclaimed(s, ctx.signer_account_id, it->second["destination_node_info"]["tls_public_key"]));
   for (auto& e : s.protocol["Running"]["parameters"]["participants"]["participants"]) {
     if (e[0] == ctx.signer_account_id) e[2] = it->second["destination_node_info"];
   }
@@ -446,9 +510,9 @@ bool record_completion(json& event, const std::string& account) {
   return completed.size() == participant_count(event["parameters"]);
 }
 
-void restart_attempt(json& event) {
+void restart_attempt(json& event, std::uint64_t block_height) {
   const std::uint64_t next = u64_of(event["next_attempt_id"]);
-  event["instance"] = {{"attempt_id", next}, {"completed", json::array()}, {"public_key", nullptr}};
+  event["instance"] = key_event_instance(next, block_height);
   event["next_attempt_id"] = next + 1;
 }
 
@@ -464,6 +528,14 @@ core::Result<CallOutcome> m_vote_add_domains(MpcContract::State& s, const CallCo
   std::uint64_t expected = first_id;
   for (std::size_t i = 0; i < proposal.size(); ++i) {
     MPC_TRY(check_domain_config(proposal[i], "domains[" + std::to_string(i) + "]"));
+    if (proposal[i].contains("reconstruction_threshold")) {
+      auto t = core::json_u64(proposal[i]["reconstruction_threshold"]);
+      const std::uint64_t n = participant_count(running["parameters"]);
+      if (!t) return bad_args("domains[" + std::to_string(i) + "].reconstruction_threshold must be an unsigned integer");
+      if (*t < 2 || *t > n)
+        return panic("Domain " + proposal[i]["id"].dump() + ": reconstruction threshold " + std::to_string(*t) +
+                     " must be between 2 and the number of participants (" + std::to_string(n) + ").");
+    }
     if (u64_of(proposal[i]["id"]) != expected++) {
       return panic("Newly proposed domain IDs are not contiguous. Expected id: " + std::to_string(first_id));
     }
@@ -484,13 +556,19 @@ core::Result<CallOutcome> m_vote_add_domains(MpcContract::State& s, const CallCo
                             std::to_string(participant_count(parameters)) + ")"});
   }
   json domains = running["domains"];
-  for (const auto& d : proposal) domains["domains"].push_back(d);
+  const std::size_t proposal_start = domains["domains"].size();
+  for (json d : proposal) {
+    // The reference requires a reconstruction threshold per domain; a
+    // proposal without one gets the current threshold.
+    if (!d.contains("reconstruction_threshold")) d["reconstruction_threshold"] = parameters["threshold"];
+    domains["domains"].push_back(std::move(d));
+  }
   domains["next_domain_id"] = expected;
   const std::uint64_t epoch = u64_of(running["keyset"]["epoch_id"]);
   json init = {{"domains", domains},
                {"epoch_id", epoch},
                {"generated_keys", running["keyset"]["domains"]},
-               {"generating_key", key_event(epoch, proposal[0], parameters, 0)},
+               {"generating_key", key_event(epoch, domains["domains"][proposal_start], parameters, 0, ctx.block_height)},
                {"cancel_votes", json::array()}};
   s.transition(json{{"Initializing", std::move(init)}});
   return unit_outcome(0, {"adding domains: key generation started"});
@@ -508,7 +586,7 @@ core::Result<CallOutcome> m_vote_pk(MpcContract::State& s, const CallContext& ct
   MPC_TRY(check_key_event_id(args, event));
   json& instance = event["instance"];
   if (!instance["public_key"].is_null() && instance["public_key"] != args["public_key"]) {
-    restart_attempt(event);  // participants disagree: this attempt failed
+    restart_attempt(event, ctx.block_height);  // participants disagree: this attempt failed
     return unit_outcome(0, {"conflicting public key votes: key generation restarts with a new attempt"});
   }
   instance["public_key"] = args["public_key"];
@@ -518,7 +596,7 @@ core::Result<CallOutcome> m_vote_pk(MpcContract::State& s, const CallContext& ct
   init["generated_keys"].push_back(
       json{{"domain_id", domain_id}, {"key", instance["public_key"]}, {"attempt", instance["attempt_id"]}});
   if (const json* next = next_domain_after(init["domains"], domain_id)) {
-    event = key_event(u64_of(init["epoch_id"]), *next, event["parameters"], 0);
+    event = key_event(u64_of(init["epoch_id"]), *next, event["parameters"], 0, ctx.block_height);
     return unit_outcome(0, {"key generated for domain " + std::to_string(domain_id)});
   }
   json parameters = event["parameters"];
@@ -652,7 +730,7 @@ core::Result<CallOutcome> m_vote_new_parameters(MpcContract::State& s, const Cal
   json first_domain = previous["domains"]["domains"][0];
   json resharing = {{"previous_running_state", previous},
                     {"reshared_keys", json::array()},
-                    {"resharing_key", key_event(epoch, first_domain, proposal, 0)},
+                    {"resharing_key", key_event(epoch, first_domain, proposal, 0, ctx.block_height)},
                     {"cancellation_requests", json::array()}};
   s.transition(json{{"Resharing", std::move(resharing)}});
   return unit_outcome(0, {"resharing started for epoch " + std::to_string(epoch)});
@@ -675,7 +753,7 @@ core::Result<CallOutcome> m_vote_reshared(MpcContract::State& s, const CallConte
   }
   r["reshared_keys"].push_back(json{{"domain_id", domain_id}, {"key", key}, {"attempt", event["instance"]["attempt_id"]}});
   if (const json* next = next_domain_after(previous["domains"], domain_id)) {
-    event = key_event(u64_of(event["epoch_id"]), *next, event["parameters"], 0);
+    event = key_event(u64_of(event["epoch_id"]), *next, event["parameters"], 0, ctx.block_height);
     return unit_outcome(0, {"domain " + std::to_string(domain_id) + " reshared"});
   }
   json parameters = event["parameters"];
@@ -781,6 +859,22 @@ core::Result<MpcContract> MpcContract::deserialize(std::string_view text) {
   if (!j.contains("protocol_state")) return core::invalid("contract state has no protocol_state");
   auto s = std::make_unique<State>();
   s->protocol = j["protocol_state"];
+  if (s->protocol.is_object() && s->protocol.size() == 1) {
+    json& body = s->protocol.begin().value();
+    if (s->is("Running") && body.is_object()) fill_reference_fields(body["domains"], body.value("parameters", json()));
+    if (s->is("Resharing") && body.is_object()) {
+      json& prev = body["previous_running_state"];
+      if (prev.is_object()) fill_reference_fields(prev["domains"], prev.value("parameters", json()));
+      fill_reference_fields_of_event(body["resharing_key"]);
+    }
+    if (s->is("Initializing") && body.is_object()) {
+      const json params = body.contains("generating_key") && body["generating_key"].is_object()
+                              ? body["generating_key"].value("parameters", json())
+                              : json();
+      fill_reference_fields(body["domains"], params);
+      fill_reference_fields_of_event(body["generating_key"]);
+    }
+  }
   const json& p = s->protocol;
   if (p.is_string()) {
     if (p != "NotInitialized") return core::invalid("protocol_state must be \"NotInitialized\" or an object");

@@ -1,5 +1,6 @@
 // The MPC contract as a specification: lifecycle, votes and node migrations.
 #include "contract/contract.h"
+#include "support/fixtures.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -418,6 +419,58 @@ TEST_F(ContractTest, start_node_migration__requires_running_a_participant_and_a_
   EXPECT_EQ(call("node1.near", "start_node_migration", bad, 1).error().code, core::ErrorCode::kInvalidArgument);
 }
 
+TEST_F(ContractTest, start_node_migration__refuses_a_tls_key_that_is_already_someones) {
+  add_two_domains();
+  const json participants = running()["parameters"]["participants"]["participants"];
+  auto with_tls = [&](const json& tls) {
+    json d = destination(core::Ed25519SecretKey::generate());
+    d["destination_node_info"]["tls_public_key"] = tls;
+    return json{{"destination_node_info", d}};
+  };
+  const json node1_key = participants[1][2]["tls_public_key"];
+  const json own_key = participants[0][2]["tls_public_key"];
+  EXPECT_EQ(error_of(call("node0.near", "start_node_migration", with_tls(node1_key), 1)),
+            "The destination TLS key " + node1_key.get<std::string>() +
+                " is already the TLS key of participant node1.near; a migration needs a new node key.");
+  EXPECT_EQ(error_of(call("node0.near", "start_node_migration", with_tls(own_key), 1)),
+            "The destination TLS key " + own_key.get<std::string>() +
+                " is already the TLS key of participant node0.near; a migration needs a new node key.");
+  // A key another account's migration claims.
+  const json claimed = new_key();
+  ASSERT_TRUE(call("node1.near", "start_node_migration", with_tls(claimed), 1));
+  EXPECT_EQ(error_of(call("node0.near", "start_node_migration", with_tls(claimed), 1)),
+            "The destination TLS key " + claimed.get<std::string>() + " is already claimed by the ongoing migration of node1.near.");
+  EXPECT_FALSE(view("migration_info").contains("node0.near"));
+  // The claimant may restate its own migration; once it moves on, the key is free.
+  ASSERT_TRUE(call("node1.near", "start_node_migration", with_tls(claimed), 1));
+  ASSERT_TRUE(call("node1.near", "start_node_migration", with_tls(new_key()), 1));
+  EXPECT_TRUE(call("node0.near", "start_node_migration", with_tls(claimed), 1));
+}
+
+TEST(ContractGenesis, conclude_node_migration__checks_the_tls_key_again_at_conclusion) {
+  // A state in which node1's migration targets what has since become
+  // node2's TLS key (as a genesis may hold, or a later rule change): the
+  // conclusion re-checks and refuses, and changes nothing.
+  auto access = core::Ed25519SecretKey::generate();
+  json fixture = json{{"Running",
+                       {{"domains", {{"domains", json::array()}, {"next_domain_id", 0}}},
+                        {"keyset", {{"epoch_id", 0}, {"domains", json::array()}}},
+                        {"parameters", params_json(3, 2)}}}};
+  const json taken = fixture["Running"]["parameters"]["participants"]["participants"][2][2]["tls_public_key"];
+  json dest = {{"signer_account_pk", key_text(access)},
+               {"destination_node_info", {{"url", "https://new-host:3000"}, {"tls_public_key", taken}}}};
+  auto c = MpcContract::deserialize(json{{"protocol_state", fixture}, {"migrations", {{"node1.near", dest}}}}.dump());
+  ASSERT_TRUE(c) << c.error().message;
+  const std::string before = c->serialize();
+  CallContext ctx{"node1.near", "node1.near", "mpc.near", core::NearPublicKey{access.public_key()}, 0, 1};
+  const std::string args = json{{"keyset", fixture["Running"]["keyset"]}}.dump();
+  auto r = c->call(ctx, "conclude_node_migration", core::as_bytes(args));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "The destination TLS key " + taken.get<std::string>() +
+                                   " is already the TLS key of participant node2.near; a migration needs a new node key.");
+  EXPECT_EQ(c->serialize(), before);
+}
+
 TEST_F(ContractTest, start_node_migration__is_refused_outside_running) {
   json domains = json::array({{{"id", 0}, {"protocol", "Frost"}, {"purpose", "Sign"}}});
   vote_all("vote_add_domains", {{"domains", domains}});
@@ -646,9 +699,7 @@ TEST_F(ContractTest, serialize_round_trips_the_whole_state) {
 }
 
 TEST(ContractGenesis, accepts_the_real_mainnet_running_state) {
-  const char* shared = std::getenv("MPC_SHARED_DIR");
-  if (shared == nullptr) shared = MPC_SHARED_DIR_DEFAULT;
-  std::ifstream in(std::string(shared) + "/fixtures/reference/contract_state_mainnet_running.json");
+  std::ifstream in(mpc::testing::fixture_path("reference/contract_state_mainnet_running.json"));
   ASSERT_TRUE(in);
   json fixture = json::parse(in);
   auto c = MpcContract::deserialize(json{{"protocol_state", fixture}}.dump());
@@ -662,9 +713,7 @@ TEST(ContractGenesis, accepts_the_real_mainnet_running_state) {
 }
 
 json mainnet_fixture() {
-  const char* shared = std::getenv("MPC_SHARED_DIR");
-  if (shared == nullptr) shared = MPC_SHARED_DIR_DEFAULT;
-  std::ifstream in(std::string(shared) + "/fixtures/reference/contract_state_mainnet_running.json");
+  std::ifstream in(mpc::testing::fixture_path("reference/contract_state_mainnet_running.json"));
   EXPECT_TRUE(in);
   return json::parse(in);
 }
