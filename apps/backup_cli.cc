@@ -3,6 +3,8 @@
 // home directory), with chain-aware commands and verification.
 #include <CLI/CLI.hpp>
 
+#include "app_support.h"
+
 #include "core/logging.h"
 #include <spdlog/spdlog.h>
 
@@ -91,6 +93,8 @@ struct Options {
   std::string destination_tls_key;
   std::string destination_access_key;
   std::string contract_state_file;
+  // run, put-keyshares: where a node the contract names is reached
+  int destination_migration_port = backup::kDefaultMigrationPort;
   // run
   int poll_interval_seconds = 60;
   std::string near_chain_id = "mainnet";
@@ -105,14 +109,17 @@ struct NodeInputs {
   core::SecretBytes encryption_key;
 };
 
-core::Result<NodeInputs> node_inputs(const Options& o) {
+// The node flags: --mpc-node-address and --mpc-node-p2p-key are required
+// unless `optional_node` (put-keyshares with the chain: the contract names
+// the destination).
+core::Result<NodeInputs> node_inputs(const Options& o, bool optional_node = false) {
   NodeInputs in;
-  {
+  if (!optional_node || !o.node_address.empty()) {
     auto a = backup::NodeAddress::parse(o.node_address);
     if (!a) return core::invalid("--mpc-node-address: " + a.error().message);
     in.config.address = *a;
   }
-  {
+  if (!optional_node || !o.node_p2p_key.empty()) {
     auto k = core::parse_ed25519_public_key(o.node_p2p_key);
     if (!k) return core::invalid("--mpc-node-p2p-key: expected ed25519:<base58 of 32 bytes>: " + k.error().message);
     in.config.node_key = *k;
@@ -129,6 +136,17 @@ core::Result<std::unique_ptr<near::RpcClient>> rpc_client(const Options& o) {
   auto rpc = near::RpcClient::create(o.rpc_url, near::RpcClientOptions{std::chrono::seconds(o.request_timeout_seconds)});
   if (!rpc) return core::invalid("--rpc-url: " + rpc.error().message);
   return rpc;
+}
+
+// get-keyshares, put-keyshares and verify read the chain only when both the
+// RPC endpoint and the contract are given: an exported BACKUP_RPC_URL alone
+// changes nothing about them.
+bool chain_given(const Options& o) { return !o.rpc_url.empty() && !o.contract_id.empty(); }
+
+core::Status check_migration_port(const Options& o) {
+  if (o.destination_migration_port < 1 || o.destination_migration_port > 65535)
+    return core::invalid("--destination-migration-port must be a TCP port (1..65535)");
+  return {};
 }
 
 core::Status require_contract(const Options& o) {
@@ -161,32 +179,59 @@ core::Result<ChainView> read_chain(near::RpcClient& rpc, const std::string& cont
   return v;
 }
 
-// The keyset to back up: from the chain with --rpc-url, else from a contract
-// state file (default HOME/contract_state.json, as the reference reads it).
-core::Result<core::Keyset> keyset_from(const Options& o) {
+// A failure with the exit code it maps to.
+struct Failure {
+  core::Error error;
+  int exit_code;
+};
+template <typename T>
+using CliResult = std::expected<T, Failure>;
+std::unexpected<Failure> failure(core::Error e) {
+  const int code = exit_code_for(e);
+  return std::unexpected(Failure{std::move(e), code});
+}
+std::unexpected<Failure> usage_failure(core::Error e) { return std::unexpected(Failure{std::move(e), kExitUsage}); }
+int fail(const Failure& f) { return fail(f.error, f.exit_code); }
+
+// The contract state the operator gave as a file (default
+// HOME/contract_state.json, as the reference reads it). Every problem with
+// the file is a usage error: it is the operator's input.
+CliResult<core::ProtocolState> state_from_file(const Options& o) {
+  std::filesystem::path file =
+      o.contract_state_file.empty() ? std::filesystem::path(o.home_dir) / "contract_state.json" : std::filesystem::path(o.contract_state_file);
+  auto text = core::read_file(file, 64 << 20);
+  if (!text)
+    return usage_failure(core::Error{core::ErrorCode::kInvalidArgument,
+                                     "cannot read the contract state from " + file.string() + ": " + text.error().message +
+                                         " (give --contract-state-file, or --rpc-url with --mpc-contract-account-id)"});
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded())
+    return usage_failure(core::Error{core::ErrorCode::kInvalidArgument, file.string() + " is not JSON (expected the contract's `state` view)"});
+  auto s = core::parse_protocol_state(j);
+  if (!s) return usage_failure(s.error().context(file.string() + " is not a contract state"));
+  return std::move(*s);
+}
+
+// The keyset to back up: from the chain when both --rpc-url and
+// --mpc-contract-account-id are given, else from a contract state file.
+CliResult<core::Keyset> keyset_from(const Options& o) {
   core::ProtocolState state;
-  if (!o.rpc_url.empty()) {
-    MPC_TRY(require_contract(o));
-    MPC_ASSIGN(auto rpc, rpc_client(o));
-    MPC_ASSIGN(auto view, read_chain(*rpc, o.contract_id, false));
-    state = std::move(view.state);
+  if (chain_given(o)) {
+    if (auto st = require_contract(o); !st) return usage_failure(st.error());
+    auto rpc = rpc_client(o);
+    if (!rpc) return usage_failure(rpc.error());
+    auto view = read_chain(**rpc, o.contract_id, false);
+    if (!view) return failure(view.error());
+    state = std::move(view->state);
   } else {
-    std::filesystem::path file =
-        o.contract_state_file.empty() ? std::filesystem::path(o.home_dir) / "contract_state.json" : std::filesystem::path(o.contract_state_file);
-    auto text = core::read_file(file, 64 << 20);
-    if (!text)
-      return core::fail(core::ErrorCode::kNotFound, "cannot read the contract state from " + file.string() + ": " +
-                                                        text.error().message + " (give --rpc-url, or --contract-state-file)");
-    json j = json::parse(*text, nullptr, false);
-    if (j.is_discarded()) return core::invalid(file.string() + " is not JSON");
-    auto s = core::parse_protocol_state(j);
-    if (!s) return std::unexpected(s.error().context(file.string()));
-    state = std::move(*s);
+    auto from_file = state_from_file(o);
+    if (!from_file) return std::unexpected(from_file.error());
+    state = std::move(*from_file);
   }
   auto keyset = core::keyset_to_back_up(state);
   if (!keyset || keyset->domains.empty())
-    return core::fail(core::ErrorCode::kFailedPrecondition,
-                      std::string("the contract is ") + state.name() + " with no keyset to back up yet");
+    return failure(core::Error{core::ErrorCode::kFailedPrecondition,
+                               std::string("the contract is ") + state.name() + " with no keyset to back up yet"});
   return *keyset;
 }
 
@@ -268,9 +313,6 @@ int cmd_register(const Options& o) {
 int cmd_get_keyshares(const Options& o) {
   auto in = node_inputs(o);
   if (!in) return fail(in.error(), kExitUsage);
-  if (!o.rpc_url.empty()) {
-    if (auto st = require_contract(o); !st) return fail(st.error(), kExitUsage);
-  }
   auto secrets = load_secrets(o);
   if (!secrets) return fail(secrets.error(), kExitOther);
   auto keyset = keyset_from(o);
@@ -296,12 +338,24 @@ int cmd_get_keyshares(const Options& o) {
 }
 
 int cmd_put_keyshares(const Options& o) {
-  auto in = node_inputs(o);
+  // With the chain (--rpc-url and --mpc-contract-account-id), the contract
+  // names the destination: its TLS key, and its host with
+  // --destination-migration-port, unless --mpc-node-address says otherwise.
+  const bool with_chain = chain_given(o);
+  auto in = node_inputs(o, with_chain);
   if (!in) return fail(in.error(), kExitUsage);
-  if (!o.rpc_url.empty()) {
+  std::unique_ptr<near::RpcClient> rpc;
+  if (with_chain) {
     if (auto st = require_contract(o); !st) return fail(st.error(), kExitUsage);
-    if (o.signer_account_id.empty() || !core::is_valid_account_id(o.signer_account_id))
-      return usage("--signer-account-id (the operator's account) is required with --rpc-url to check its migration");
+    if (auto st = check_migration_port(o); !st) return fail(st.error(), kExitUsage);
+    if (!o.signer_account_id.empty() && !core::is_valid_account_id(o.signer_account_id))
+      return usage("--signer-account-id: '" + o.signer_account_id + "' is not a valid NEAR account id");
+    if (o.signer_account_id.empty() && o.node_p2p_key.empty())
+      return usage("put-keyshares with the chain needs --signer-account-id (the operator's account) or --mpc-node-p2p-key "
+                   "(the destination's TLS key) to find the migration");
+    auto client = rpc_client(o);
+    if (!client) return fail(client.error(), kExitUsage);
+    rpc = std::move(*client);
   }
   auto secrets = load_secrets(o);
   if (!secrets) return fail(secrets.error(), kExitOther);
@@ -312,13 +366,22 @@ int cmd_put_keyshares(const Options& o) {
     return fail(core::Error{core::ErrorCode::kFailedPrecondition,
                             "no backup stored in " + store.home().permanent_keys_dir().string() +
                                 ": run `backup-cli get-keyshares` against a node that holds the shares first"});
-  if (!o.rpc_url.empty()) {
-    auto rpc = rpc_client(o);
-    if (!rpc) return fail(rpc.error(), kExitUsage);
-    auto view = read_chain(**rpc, o.contract_id, true);
+  if (with_chain) {
+    auto view = read_chain(*rpc, o.contract_id, true);
     if (!view) return fail(view.error());
-    if (auto st = backup::check_migration_destination(view->state, view->migrations, o.signer_account_id, in->config.node_key); !st)
-      return fail(st.error());
+    const std::optional<std::string> account =
+        o.signer_account_id.empty() ? std::nullopt : std::optional<std::string>(o.signer_account_id);
+    const std::optional<core::Ed25519PublicKey> key =
+        o.node_p2p_key.empty() ? std::nullopt : std::optional<core::Ed25519PublicKey>(in->config.node_key);
+    auto target = backup::find_migration_target(view->state, view->migrations, account, key);
+    if (!target) return fail(target.error());
+    const auto& dest = target->destination.destination_node_info;
+    in->config.node_key = dest.tls_public_key;
+    if (o.node_address.empty()) {
+      auto address = backup::migration_address(dest.url, static_cast<std::uint16_t>(o.destination_migration_port));
+      if (!address) return fail(address.error().context("the migration's destination url"), kExitValidation);
+      in->config.address = *address;
+    }
     if (auto keyset = core::keyset_to_back_up(view->state)) {
       auto coverage = backup::backup_coverage(**newest, *keyset);
       if (!coverage.up_to_date())
@@ -326,6 +389,8 @@ int cmd_put_keyshares(const Options& o) {
                                 "the stored backup does not cover the contract's keyset: " + coverage.summary +
                                     "; the new node could not conclude the migration"});
     }
+    step("the contract's migration of " + target->account_id + " goes to TLS key " +
+         core::ed25519_public_key_to_string(dest.tls_public_key) + " at " + in->config.address.to_string());
   }
   step("sending the backup of epoch " + std::to_string((*newest)->epoch_id) + " (" + std::to_string((*newest)->keyshares.size()) +
        " domain(s)) to " + in->config.address.to_string());
@@ -386,9 +451,6 @@ int cmd_status(const Options& o) {
 }
 
 int cmd_verify(const Options& o) {
-  if (!o.rpc_url.empty()) {
-    if (auto st = require_contract(o); !st) return fail(st.error(), kExitUsage);
-  }
   auto secrets = load_secrets(o);
   if (!secrets) return fail(secrets.error(), kExitOther);
   backup::BackupStore store(o.home_dir, secrets->local_storage_aes_key.clone());
@@ -412,8 +474,9 @@ int cmd_run(const Options& o) {
   auto in = node_inputs(o);
   if (!in) return fail(in.error(), kExitUsage);
   if (auto st = require_contract(o); !st) return fail(st.error(), kExitUsage);
-  if (o.signer_account_id.empty() || !core::is_valid_account_id(o.signer_account_id))
-    return usage("--signer-account-id (the operator's account whose node is backed up) must be a valid NEAR account id");
+  if (!o.signer_account_id.empty() && !core::is_valid_account_id(o.signer_account_id))
+    return usage("--signer-account-id: '" + o.signer_account_id + "' is not a valid NEAR account id");
+  if (auto st = check_migration_port(o); !st) return fail(st.error(), kExitUsage);
   if (o.poll_interval_seconds < 1) return usage("--poll-interval-seconds must be at least 1");
   std::optional<boost::asio::ip::tcp::endpoint> metrics_ep;
   if (!o.metrics_addr.empty()) {
@@ -494,6 +557,7 @@ int cmd_run(const Options& o) {
   backup::DaemonOptions dopts;
   dopts.account_id = o.signer_account_id;
   dopts.initial_node = backup::NodeTarget{in->config.address, in->config.node_key};
+  dopts.migration_port = static_cast<std::uint16_t>(o.destination_migration_port);
   dopts.poll_interval = std::chrono::seconds(o.poll_interval_seconds);
   dopts.max_backoff = std::chrono::seconds(std::max(1, o.poll_interval_seconds));
   backup::BackupDaemon daemon(dopts, std::move(ports), metrics);
@@ -504,9 +568,10 @@ int cmd_run(const Options& o) {
     spdlog::info("received {}, stopping after the current step", sig == SIGINT ? "SIGINT" : "SIGTERM");
     daemon.stop();
   });
-  spdlog::info("backing up {}'s node {} (contract {} at {}, poll every {} s{})", o.signer_account_id,
-               in->config.address.to_string(), contract_id, rpc_ref.endpoint(), o.poll_interval_seconds,
-               o.memory_only ? ", memory only" : "");
+  spdlog::info("backing up {}node {} (TLS key {}; contract {} at {}, poll every {} s, destinations on port {}{})",
+               o.signer_account_id.empty() ? std::string() : o.signer_account_id + "'s ", in->config.address.to_string(),
+               core::ed25519_public_key_to_string(in->config.node_key), contract_id, rpc_ref.endpoint(), o.poll_interval_seconds,
+               o.destination_migration_port, o.memory_only ? ", memory only" : "");
   daemon.run();
   // The signal thread is waiting in sigwait only if run() ended otherwise (it does not).
   signal_thread.join();
@@ -521,6 +586,7 @@ int cmd_run(const Options& o) {
 
 int main(int argc, char** argv) {
   CLI::App app{"backup-cli: back up an MPC node's key shares and migrate the node"};
+  mpc::apps::add_version_flag(app, "backup-cli");
   app.require_subcommand(1);
   app.fallthrough();
   std::string log_format = "text";
@@ -533,13 +599,16 @@ int main(int argc, char** argv) {
       ->envname("BACKUP_HOME_DIR")
       ->required();
 
-  auto add_node = [&](CLI::App* cmd) {
-    cmd->add_option("--mpc-node-address", o.node_address, "The MPC node's migration endpoint, host:port")
-        ->envname("MPC_NODE_ADDRESS")
-        ->required();
-    cmd->add_option("--mpc-node-p2p-key", o.node_p2p_key, "The MPC node's P2P (TLS) public key, ed25519:<base58>")
-        ->envname("MPC_NODE_P2P_KEY")
-        ->required();
+  auto add_node = [&](CLI::App* cmd, bool required) {
+    auto* address = cmd->add_option("--mpc-node-address", o.node_address,
+                                    "The MPC node's migration endpoint, host:port (its own port, 8079 by convention; not the P2P url)")
+                        ->envname("MPC_NODE_ADDRESS");
+    auto* key = cmd->add_option("--mpc-node-p2p-key", o.node_p2p_key, "The MPC node's P2P (TLS) public key, ed25519:<base58>")
+                    ->envname("MPC_NODE_P2P_KEY");
+    if (required) {
+      address->required();
+      key->required();
+    }
     // Secret: no default shown, no validator that could echo it.
     cmd->add_option("--backup-encryption-key-hex", o.encryption_key_hex,
                     "The operator's AES-256 key, 64 hex characters (prefer the environment variable)")
@@ -571,14 +640,25 @@ int main(int argc, char** argv) {
   add_signer(reg);
 
   auto* get = app.add_subcommand("get-keyshares", "Fetch the node's key shares for the contract's keyset, check them, store them");
-  add_node(get);
+  add_node(get, true);
   add_chain(get, false);
   get->add_option("--contract-state-file", o.contract_state_file, "Contract state JSON to take the keyset from (default HOME/contract_state.json)");
 
-  auto* put = app.add_subcommand("put-keyshares", "Send the newest backup to a node (the destination of a migration)");
-  add_node(put);
+  auto* put = app.add_subcommand(
+      "put-keyshares",
+      "Send the newest backup to a node (the destination of a migration). With --rpc-url and --mpc-contract-account-id "
+      "the contract names the destination (found by --signer-account-id or --mpc-node-p2p-key)");
+  add_node(put, false);
   add_chain(put, false);
   add_signer(put);
+  auto add_migration_port = [&](CLI::App* cmd) {
+    cmd->add_option("--destination-migration-port", o.destination_migration_port,
+                    "Port of the migration endpoint on the host of a url the contract names (a migration's destination, "
+                    "the account's moved node); --mpc-node-address overrides it for put-keyshares")
+        ->envname("DESTINATION_MIGRATION_PORT")
+        ->capture_default_str();
+  };
+  add_migration_port(put);
 
   auto* start = app.add_subcommand("start-migration", "Start migrating the operator's node to a new node (start_node_migration)");
   add_chain(start, true);
@@ -602,11 +682,12 @@ int main(int argc, char** argv) {
   verify->add_option("--contract-state-file", o.contract_state_file, "Contract state JSON (default HOME/contract_state.json)");
 
   auto* run = app.add_subcommand("run", "Run the backup service: back up every new keyset and restore migrating nodes, unattended");
-  add_node(run);
+  add_node(run, true);
   add_chain(run, true);
-  run->add_option("--signer-account-id", o.signer_account_id, "The operator's NEAR account (whose node is backed up)")
-      ->envname("SIGNER_ACCOUNT_ID")
-      ->required();
+  run->add_option("--signer-account-id", o.signer_account_id,
+                  "The operator's NEAR account (default: the participant whose TLS key is --mpc-node-p2p-key)")
+      ->envname("SIGNER_ACCOUNT_ID");
+  add_migration_port(run);
   run->add_option("--poll-interval-seconds", o.poll_interval_seconds, "How often to read the contract (>= 1)")
       ->envname("POLL_INTERVAL_SECONDS")
       ->capture_default_str();

@@ -2,6 +2,8 @@
 // service over mutual TLS, and onboards as the destination of a migration.
 #include <CLI/CLI.hpp>
 
+#include "app_support.h"
+
 #include "core/logging.h"
 #include <spdlog/spdlog.h>
 
@@ -133,6 +135,7 @@ int main(int argc, char** argv) {
       "and onboards as the destination of a node migration.\n"
       "Secrets come only from the home directory and MPC_BACKUP_ENCRYPTION_KEY_HEX (never from flags).\n"
       "Exit codes: 0 ok, 1 other failure, 2 usage or bad input, 3 chain unreachable, 5 refused by validation."};
+  mpc::apps::add_version_flag(app, "mpc-node");
   app.require_subcommand(1);
   app.fallthrough();
   std::string log_format = "text";
@@ -158,10 +161,16 @@ int main(int argc, char** argv) {
   run->add_option("--contract-id", run_options.contract_id, "The MPC contract account")
       ->envname("MPC_CONTRACT_ID")
       ->required();
-  run->add_option("--migration-addr", run_options.migration_addr,
-                  "Listen address of the mutual-TLS migration endpoint, HOST:PORT (port 0 picks one; see HOME/migration.addr)")
-      ->envname("MPC_MIGRATION_ADDR")
+  run->add_option("--p2p-url", run_options.p2p_url,
+                  "The node's P2P address, http(s)://host:port: the `url` the contract lists for this node's TLS key "
+                  "(what start_node_migration registers)")
+      ->envname("MPC_P2P_URL")
       ->required();
+  run->add_option("--migration-addr", run_options.migration_addr,
+                  "Listen address of the mutual-TLS migration endpoint, HOST:PORT, a port of its own (8079 by convention; "
+                  "port 0 picks one; the bound address is written to HOME/migration.addr)")
+      ->envname("MPC_MIGRATION_ADDR")
+      ->capture_default_str();
   run->add_option("--metrics-addr", run_options.metrics_addr, "Plain-HTTP address for /metrics, HOST:PORT (off when empty)")
       ->envname("MPC_METRICS_ADDR");
   run->add_option("--poll-interval-ms", poll_interval_ms, "How often to read the contract")

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   app.add_option("--daemon-poll-seconds", daemon_poll_s)->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
+  std::unique_ptr<testsupport::Child> daemon;
   try {
     e2e::Network net(devnet::DevnetSpec{}, milliseconds(block_ms));
     const std::string beside = "block interval " + std::to_string(block_ms) + " ms, node poll 100 ms";
@@ -63,14 +64,22 @@ int main(int argc, char** argv) {
     }
     print("soft launch: start-migration + put-keyshares -> new node", soft, beside);
 
-    // Hard launch: the daemon does the restore.
-    testsupport::Child daemon({testsupport::binary("apps/backup-cli").string(), "--home-dir", net.backup_home(0).string(), "run",
-                               "--mpc-node-address", net.node(0).migration_addr, "--mpc-node-p2p-key", key_text(net.node_tls_key(0)),
-                               "--poll-interval-seconds", std::to_string(daemon_poll_s)},
-                              net.dir() / "daemon.log");
+    // Hard launch: the daemon does the restore. Each new machine listens on
+    // the same migration port (the first one's), as every real node listens
+    // on 8079 of its own host; the daemon reaches it there.
     std::vector<double> hard;
+    std::uint16_t migration_port = 0;
     for (int r = 0; r < runs; ++r) {
-      auto dest = std::make_unique<e2e::NewNode>(net.new_node(0));
+      auto dest = std::make_unique<e2e::NewNode>(net.new_node_at(0, "127.0.0.1", migration_port));
+      migration_port = dest->migration_port();
+      if (r == 0) {
+        daemon = std::make_unique<testsupport::Child>(
+            std::vector<std::string>{testsupport::binary("apps/backup-cli").string(), "--home-dir", net.backup_home(0).string(),
+                                     "run", "--mpc-node-address", net.node(0).migration_addr, "--mpc-node-p2p-key",
+                                     key_text(net.node_tls_key(0)), "--poll-interval-seconds", std::to_string(daemon_poll_s),
+                                     "--destination-migration-port", std::to_string(migration_port)},
+            net.dir() / "daemon.log");
+      }
       auto s = net.backup_cli(0, {"start-migration", "--destination-url", dest->url(), "--destination-tls-key", dest->tls_text(),
                                   "--destination-access-key", dest->access_text()});
       // start-migration returns once the transaction is final: it has landed.
@@ -83,7 +92,7 @@ int main(int argc, char** argv) {
     }
     print("hard launch: start_node_migration landed -> new node (daemon)", hard,
           beside + ", daemon poll " + std::to_string(daemon_poll_s) + " s");
-    daemon.terminate();
+    daemon->terminate();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "migration_bench: %s\n", e.what());
     return 1;

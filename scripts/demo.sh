@@ -64,21 +64,25 @@ new_access=$("$node_bin" keys --home "$new_home" | sed -n 's/.*"access_public_ke
 [ -n "$new_tls" ] && [ -n "$new_access" ] || fail "reading the new node's keys"
 say "the operator lets the new node's access key call the contract (a function-call key)"
 "$sandbox" add-key "$new_access" --rpc-url "$MPC_RPC_URL" --contract-id "$MPC_CONTRACT_ID" --credentials "$OPERATOR_KEY_FILE" >/dev/null || fail "add-key"
+# It takes over node0's P2P address; its migration endpoint is a port of its own.
+new_url="$NODE_P2P_URL"
 MPC_BACKUP_ENCRYPTION_KEY_HEX="$BACKUP_ENCRYPTION_KEY_HEX" "$node_bin" run --home "$new_home" --rpc-url "$MPC_RPC_URL" \
-  --contract-id "$MPC_CONTRACT_ID" --migration-addr 127.0.0.1:0 --poll-interval-ms "$poll_ms" >>"$dir/new-node.log" 2>&1 &
+  --contract-id "$MPC_CONTRACT_ID" --p2p-url "$new_url" --migration-addr 127.0.0.1:0 --poll-interval-ms "$poll_ms" \
+  >>"$dir/new-node.log" 2>&1 &
 new_pid=$!
 for _ in $(seq 200); do [ -s "$new_home/migration.addr" ] && break; sleep 0.05; done
 [ -s "$new_home/migration.addr" ] || fail "the new node did not start: $(tail -5 "$dir/new-node.log")"
 new_addr=$(cat "$new_home/migration.addr")
-say "new node listening on $new_addr (pid $new_pid)"
+say "new node at $new_url (P2P), migration endpoint on $new_addr (pid $new_pid)"
 
 t0=$(now_ms)
-"$cli" start-migration --destination-url "https://$new_addr" --destination-tls-key "$new_tls" --destination-access-key "$new_access" || fail
-"$cli" put-keyshares --mpc-node-address "$new_addr" --mpc-node-p2p-key "$new_tls" || fail
+"$cli" start-migration --destination-url "$new_url" --destination-tls-key "$new_tls" --destination-access-key "$new_access" || fail
+say "put-keyshares: the contract names the destination (its TLS key; its host, on the migration port)"
+"$cli" put-keyshares --destination-migration-port "${new_addr##*:}" || fail
 say "waiting for the new node to conclude the migration on-chain"
 concluded=""
 for _ in $(seq 600); do
-  if "$cli" status 2>/dev/null | grep -q "participant 0 at https://$new_addr (TLS key $new_tls)"; then concluded=1; break; fi
+  if "$cli" status 2>/dev/null | grep -q "participant 0 at $new_url (TLS key $new_tls)"; then concluded=1; break; fi
   sleep 0.05
 done
 migration_ms=$(( $(now_ms) - t0 ))

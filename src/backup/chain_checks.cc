@@ -41,6 +41,36 @@ core::Status check_migration_destination(const core::ProtocolState& state, const
   return {};
 }
 
+core::Result<MigrationTarget> find_migration_target(const core::ProtocolState& state, const core::MigrationInfo& migrations,
+                                                    const std::optional<std::string>& account_id,
+                                                    const std::optional<core::Ed25519PublicKey>& node_key) {
+  if (account_id) {
+    auto it = migrations.find(*account_id);
+    if (node_key) {
+      MPC_TRY(check_migration_destination(state, migrations, *account_id, *node_key));
+    } else {
+      if (!state.running())
+        return core::fail(core::ErrorCode::kFailedPrecondition,
+                          std::string("the protocol is ") + state.name() + ", not Running: a migration cannot proceed now");
+      if (it == migrations.end() || !it->second.migration)
+        return core::fail(core::ErrorCode::kFailedPrecondition,
+                          "the contract shows no ongoing migration for " + *account_id +
+                              ": start one with `backup-cli start-migration` before putting key shares");
+    }
+    return MigrationTarget{*account_id, *it->second.migration};
+  }
+  if (!node_key) return core::invalid("name the migration: give --signer-account-id (the operator's account) or --mpc-node-p2p-key");
+  for (const auto& [account, entry] : migrations) {
+    if (entry.migration && entry.migration->destination_node_info.tls_public_key == *node_key) {
+      MPC_TRY(check_migration_destination(state, migrations, account, *node_key));
+      return MigrationTarget{account, *entry.migration};
+    }
+  }
+  return core::fail(core::ErrorCode::kFailedPrecondition,
+                    "the contract shows no ongoing migration to the node with TLS key " + key_text(*node_key) +
+                        ": start one with `backup-cli start-migration` before putting key shares");
+}
+
 StatusReport build_status_report(const core::ProtocolState& state, const core::MigrationInfo& migrations,
                                  const std::string& account_id, const core::Ed25519PublicKey& home_p2p_key,
                                  const std::optional<StoredBackup>& newest) {

@@ -17,6 +17,19 @@ namespace mpc::backup {
 core::Status check_migration_destination(const core::ProtocolState& state, const core::MigrationInfo& migrations,
                                          const std::string& account_id, const core::Ed25519PublicKey& node_key);
 
+// put-keyshares with the chain: the ongoing migration to send to. The
+// account is `account_id` when given (and then `node_key`, when given, must
+// be its destination's key, as check_migration_destination); otherwise the
+// account whose ongoing migration's destination TLS key is `node_key`. One of
+// the two is required. The error names what is missing.
+struct MigrationTarget {
+  std::string account_id;
+  core::DestinationNodeInfo destination;
+};
+core::Result<MigrationTarget> find_migration_target(const core::ProtocolState& state, const core::MigrationInfo& migrations,
+                                                    const std::optional<std::string>& account_id,
+                                                    const std::optional<core::Ed25519PublicKey>& node_key);
+
 // The readable summary of `backup-cli status`.
 struct StatusReport {
   std::vector<std::string> lines;

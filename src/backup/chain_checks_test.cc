@@ -125,5 +125,35 @@ TEST(StatusReport, FlagsAForeignBackupKeyAndAStaleBackup) {
   EXPECT_NE(none_text.find("no backup"), std::string::npos) << none_text;
 }
 
+TEST(MigrationTarget, FindsTheMigrationByAccountOrByTheDestinationKey) {
+  auto w = running_world(3);
+  migrate(w, key(8));
+  auto by_account = find_migration_target(w.state, w.migrations, std::string("op.test"), std::nullopt);
+  ASSERT_TRUE(by_account) << by_account.error().message;
+  EXPECT_EQ(by_account->destination.destination_node_info.tls_public_key, key(8));
+  auto by_key = find_migration_target(w.state, w.migrations, std::nullopt, key(8));
+  ASSERT_TRUE(by_key) << by_key.error().message;
+  EXPECT_EQ(by_key->account_id, "op.test");
+  auto both = find_migration_target(w.state, w.migrations, std::string("op.test"), key(8));
+  EXPECT_TRUE(both);
+}
+
+TEST(MigrationTarget, SaysWhatIsMissing) {
+  auto w = running_world(3);
+  migrate(w, key(8));
+  auto neither = find_migration_target(w.state, w.migrations, std::nullopt, std::nullopt);
+  ASSERT_FALSE(neither);
+  EXPECT_NE(neither.error().message.find("--signer-account-id"), std::string::npos);
+  auto unknown_key = find_migration_target(w.state, w.migrations, std::nullopt, key(9));
+  ASSERT_FALSE(unknown_key);
+  EXPECT_NE(unknown_key.error().message.find("no ongoing migration to the node with TLS key"), std::string::npos);
+  auto other_account = find_migration_target(w.state, w.migrations, std::string("other.test"), std::nullopt);
+  ASSERT_FALSE(other_account);
+  EXPECT_NE(other_account.error().message.find("no ongoing migration for other.test"), std::string::npos);
+  auto wrong_key = find_migration_target(w.state, w.migrations, std::string("op.test"), key(9));
+  ASSERT_FALSE(wrong_key);
+  EXPECT_NE(wrong_key.error().message.find("goes to the node with TLS key"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mpc::backup

@@ -6,10 +6,28 @@
 
 namespace mpc::backup {
 
-core::Result<NodeAddress> node_address_from_url(const std::string& url) {
+core::Result<NodeAddress> migration_address(const std::string& url, std::uint16_t migration_port) {
   auto parsed = net::Url::parse(url);
-  if (!parsed) return core::invalid("participant URL is not http(s)://host:port");
-  return NodeAddress::parse(parsed->host_port());
+  if (!parsed) return core::invalid("participant URL is not http(s)://host[:port]");
+  return NodeAddress{parsed->host, migration_port};
+}
+
+std::optional<std::string> account_with_tls_key(const core::ProtocolState& state, const core::Ed25519PublicKey& key) {
+  const core::Participants* participants = nullptr;
+  if (const auto* r = state.running()) participants = &r->parameters.participants;
+  else if (const auto* rs = std::get_if<core::ResharingState>(&state.state))
+    participants = &rs->previous_running_state.parameters.participants;
+  std::optional<core::ThresholdParameters> generating;  // Initializing keeps its parameters as JSON
+  if (const auto* in = std::get_if<core::InitializingState>(&state.state); in && in->generating_key.is_object()) {
+    if (auto p = core::parse_threshold_parameters(in->generating_key.value("parameters", nlohmann::json()))) {
+      generating = std::move(*p);
+      participants = &generating->participants;
+    }
+  }
+  if (!participants) return std::nullopt;
+  const auto* entry = participants->find_by_tls_key(key);
+  if (!entry) return std::nullopt;
+  return entry->account_id;
 }
 
 const char* action_name(ActionKind kind) {
@@ -36,14 +54,14 @@ Action make_action(ActionKind kind, std::string reason) {
 // same key keeps our configured address; a different key (the node moved)
 // takes the contract's URL.
 std::optional<NodeTarget> participant_target(const core::ProtocolState& state, const std::string& account_id,
-                                             const NodeTarget& current) {
+                                             const NodeTarget& current, std::uint16_t migration_port) {
   const core::ThresholdParameters* params = nullptr;
   if (const auto* r = state.running()) params = &r->parameters;
   else if (const auto* rs = std::get_if<core::ResharingState>(&state.state)) params = &rs->previous_running_state.parameters;
   if (!params) return std::nullopt;
   const auto* me = params->participants.find(account_id);
   if (!me || me->info.tls_public_key == current.key) return std::nullopt;
-  auto address = node_address_from_url(me->info.url);
+  auto address = migration_address(me->info.url, migration_port);
   if (!address) return std::nullopt;
   return NodeTarget{*address, me->info.tls_public_key};
 }
@@ -51,7 +69,7 @@ std::optional<NodeTarget> participant_target(const core::ProtocolState& state, c
 }  // namespace
 
 Action plan_step(const ChainState& chain, const std::string& account_id, const std::optional<StoredBackup>& newest,
-                 const DaemonMemory& memory) {
+                 const DaemonMemory& memory, std::uint16_t migration_port) {
   Action a;
   const auto* running = chain.state.running();
   auto it = chain.migrations.find(account_id);
@@ -59,10 +77,10 @@ Action plan_step(const ChainState& chain, const std::string& account_id, const s
       it != chain.migrations.end() && it->second.migration ? &*it->second.migration : nullptr;
 
   if (running && migration) {
-    auto address = node_address_from_url(migration->destination_node_info.url);
+    auto address = migration_address(migration->destination_node_info.url, migration_port);
     if (!address) {
       a.kind = ActionKind::kBlocked;
-      a.reason = "the migration's destination URL '" + migration->destination_node_info.url + "' has no host:port";
+      a.reason = "the migration's destination URL '" + migration->destination_node_info.url + "' has no host";
       return a;
     }
     NodeTarget dest{*address, migration->destination_node_info.tls_public_key};
@@ -93,7 +111,7 @@ Action plan_step(const ChainState& chain, const std::string& account_id, const s
 
   // No migration in progress (or the protocol is not Running).
   if (memory.pushed_to) a.forget_push = true;
-  a.adopt_node = participant_target(chain.state, account_id, memory.node);
+  a.adopt_node = participant_target(chain.state, account_id, memory.node, migration_port);
   const NodeTarget node = a.adopt_node ? *a.adopt_node : memory.node;
   auto keyset = core::keyset_to_back_up(chain.state);
   if (!keyset || keyset->domains.empty()) {
@@ -128,6 +146,7 @@ Action plan_step(const ChainState& chain, const std::string& account_id, const s
 BackupDaemon::BackupDaemon(DaemonOptions options, DaemonPorts ports, net::MetricsRegistry& metrics)
     : options_(std::move(options)), ports_(std::move(ports)), metrics_(metrics) {
   memory_.node = options_.initial_node;
+  account_id_ = options_.account_id;
 }
 
 void BackupDaemon::failure(const char* kind, const std::string& message) {
@@ -147,6 +166,19 @@ Action BackupDaemon::step() {
     if (!last_chain_) return make_action(ActionKind::kIdle, "contract state unknown");
   }
   const ChainState& view = *last_chain_;
+  if (account_id_.empty()) {
+    // A reference command line names the node, not the account: find it.
+    auto account = account_with_tls_key(view.state, options_.initial_node.key);
+    if (!account) {
+      failure("account", "no participant of the contract has the TLS key " + core::ed25519_public_key_to_string(options_.initial_node.key) +
+                             " (--mpc-node-p2p-key) in its " + view.state.name() +
+                             " state: check the key, or name the operator's account with --signer-account-id");
+      return make_action(ActionKind::kBlocked, "operator account unknown");
+    }
+    account_id_ = *account;
+    spdlog::info("the contract lists TLS key {} for {}: backing up {}'s node", core::ed25519_public_key_to_string(options_.initial_node.key),
+                 account_id_, account_id_);
+  }
   if (auto keyset = core::keyset_to_back_up(view.state))
     metrics_.gauge("backup_contract_epoch", "Epoch of the keyset the contract holds").set(static_cast<double>(keyset->epoch_id));
 
@@ -159,11 +191,11 @@ Action BackupDaemon::step() {
     metrics_.gauge("backup_last_epoch", "Epoch of the newest backup").set(static_cast<double>((*newest)->epoch_id));
     metrics_.gauge("backup_last_domains", "Domains in the newest backup").set(static_cast<double>((*newest)->keyshares.size()));
   }
-  Action action = plan_step(view, options_.account_id, *newest, memory_);
+  Action action = plan_step(view, account_id_, *newest, memory_, options_.migration_port);
   if (action.forget_push) memory_.pushed_to.reset();
   if (action.adopt_node) {
     spdlog::info("the contract now names {} (TLS key {}) as {}'s node; backing up from it", action.adopt_node->address.to_string(),
-                 core::ed25519_public_key_to_string(action.adopt_node->key), options_.account_id);
+                 core::ed25519_public_key_to_string(action.adopt_node->key), account_id_);
     memory_.node = *action.adopt_node;
   }
   metrics_.gauge("backup_restore_blocked", "1 while a migration waits on a backup that does not cover the keyset")
@@ -203,7 +235,7 @@ Action BackupDaemon::step() {
         break;
       }
       metrics_.counter("backup_restores_total", "Restores pushed by outcome", {{"outcome", "accepted"}}).inc();
-      const auto it = view.migrations.find(options_.account_id);
+      const auto it = view.migrations.find(account_id_);
       memory_.pushed_to = *it->second.migration;
       spdlog::info("the destination {} accepted the shares; waiting for it to conclude", action.target->address.to_string());
       break;

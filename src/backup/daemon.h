@@ -44,8 +44,18 @@ struct NodeTarget {
   }
 };
 
-// "https://host:port[/...]" -> host:port (the participant/destination URL).
-core::Result<NodeAddress> node_address_from_url(const std::string& url);
+// The migration endpoint of the reference deployment: a port of its own on
+// the host of the participant's (P2P) url.
+inline constexpr std::uint16_t kDefaultMigrationPort = 8079;
+
+// The migration endpoint of the node whose participant/destination url is
+// `url` (http(s)://host[:port][/...], the P2P address): its host with
+// `migration_port`. The url's own port is the P2P port and is never used.
+core::Result<NodeAddress> migration_address(const std::string& url, std::uint16_t migration_port);
+
+// The account of the current participant whose TLS key is `key` (Running,
+// Resharing: the previous parameters, Initializing: the generating key's).
+std::optional<std::string> account_with_tls_key(const core::ProtocolState& state, const core::Ed25519PublicKey& key);
 
 enum class ActionKind { kIdle, kBackup, kPush, kAwaitConclusion, kBlocked };
 const char* action_name(ActionKind kind);
@@ -67,8 +77,10 @@ struct DaemonMemory {
 };
 
 // What to do next, given the chain, the newest backup and what we remember.
+// Nodes named by the contract (a migration's destination, the account's
+// participant entry) are reached at migration_address(url, migration_port).
 Action plan_step(const ChainState& chain, const std::string& account_id, const std::optional<StoredBackup>& newest,
-                 const DaemonMemory& memory);
+                 const DaemonMemory& memory, std::uint16_t migration_port = kDefaultMigrationPort);
 
 // Ports (real: files/RPC/mTLS; tests: fakes).
 struct DaemonPorts {
@@ -80,10 +92,13 @@ struct DaemonPorts {
 };
 
 struct DaemonOptions {
+  // The operator's account; empty: the participant whose TLS key is
+  // initial_node.key, found in the contract on the first read.
   std::string account_id;
   NodeTarget initial_node;
   std::chrono::milliseconds poll_interval{60'000};
   std::chrono::milliseconds max_backoff{60'000};
+  std::uint16_t migration_port = kDefaultMigrationPort;
 };
 
 class BackupDaemon {
@@ -98,6 +113,7 @@ class BackupDaemon {
   void stop();
 
   const DaemonMemory& memory() const { return memory_; }
+  const std::string& account_id() const { return account_id_; }
 
  private:
   void failure(const char* kind, const std::string& message);
@@ -106,6 +122,7 @@ class BackupDaemon {
   DaemonPorts ports_;
   net::MetricsRegistry& metrics_;
   DaemonMemory memory_;
+  std::string account_id_;
   std::optional<ChainState> last_chain_;
   bool last_step_failed_ = false;
   std::mutex mu_;

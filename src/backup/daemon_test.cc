@@ -91,17 +91,20 @@ TEST(PlanStep, HoldsThePreviousKeysetWhileResharing) {
 TEST(PlanStep, PushesToTheContractsDestinationThenAwaitsConclusion) {
   auto d = deal(3, 2);
   auto c = running(d.keyset, key(1));
-  core::DestinationNodeInfo dest{key(7), {"https://127.0.0.1:2000", key(9)}};
+  // The url is the P2P address (port 3000); the migration endpoint is on the
+  // migration port (2000) of the same host.
+  core::DestinationNodeInfo dest{key(7), {"https://127.0.0.1:3000", key(9)}};
   c.migrations["op.test"].migration = dest;
   DaemonMemory m{target(1000, 1), {}};
-  auto a = plan_step(c, "op.test", stored(d), m);
+  auto a = plan_step(c, "op.test", stored(d), m, 2000);
   ASSERT_EQ(a.kind, ActionKind::kPush) << a.reason;
   EXPECT_EQ(*a.target, target(2000, 9));  // the contract's destination, not the flag's node
+  EXPECT_EQ(plan_step(c, "op.test", stored(d), m).target->address.port, kDefaultMigrationPort);
   m.pushed_to = dest;
-  EXPECT_EQ(plan_step(c, "op.test", stored(d), m).kind, ActionKind::kAwaitConclusion);
+  EXPECT_EQ(plan_step(c, "op.test", stored(d), m, 2000).kind, ActionKind::kAwaitConclusion);
   // A new destination (the operator restarted the migration) is pushed again.
   c.migrations["op.test"].migration->destination_node_info.tls_public_key = key(10);
-  EXPECT_EQ(plan_step(c, "op.test", stored(d), m).kind, ActionKind::kPush);
+  EXPECT_EQ(plan_step(c, "op.test", stored(d), m, 2000).kind, ActionKind::kPush);
 }
 
 TEST(PlanStep, NeverPushesABackupThatDoesNotCoverTheKeyset) {
@@ -121,8 +124,8 @@ TEST(PlanStep, NeverPushesABackupThatDoesNotCoverTheKeyset) {
 TEST(PlanStep, AfterConclusionAdoptsTheContractsNodeAndBacksItUp) {
   auto d = deal(3, 2);
   DaemonMemory m{target(1000, 1), core::DestinationNodeInfo{key(7), {"https://127.0.0.1:2000", key(9)}}};
-  auto c = running(d.keyset, key(9), "https://127.0.0.1:2000");  // concluded: the participant is the new node
-  auto a = plan_step(c, "op.test", stored(d), m);
+  auto c = running(d.keyset, key(9), "https://127.0.0.1:3000");  // concluded: the participant is the new node
+  auto a = plan_step(c, "op.test", stored(d), m, 2000);
   EXPECT_TRUE(a.forget_push);
   ASSERT_TRUE(a.adopt_node);
   EXPECT_EQ(*a.adopt_node, target(2000, 9));
@@ -163,8 +166,13 @@ TEST(BackupDaemon, BacksUpRestoresAndSurvivesOutages) {
     return {};
   };
   net::MetricsRegistry metrics;
-  BackupDaemon daemon({"op.test", target(1000, 1), std::chrono::milliseconds(10), std::chrono::milliseconds(20)}, std::move(ports),
-                      metrics);
+  DaemonOptions options;
+  options.account_id = "op.test";
+  options.initial_node = target(1000, 1);
+  options.poll_interval = std::chrono::milliseconds(10);
+  options.max_backoff = std::chrono::milliseconds(20);
+  options.migration_port = 2000;
+  BackupDaemon daemon(options, std::move(ports), metrics);
 
   // Node down at start: a failure, then a backup once it is back.
   node_down = true;
@@ -181,7 +189,7 @@ TEST(BackupDaemon, BacksUpRestoresAndSurvivesOutages) {
   chain_down = false;
 
   // A migration: pushed once to the destination, then awaited.
-  core::DestinationNodeInfo dest{key(7), {"https://127.0.0.1:2000", key(9)}};
+  core::DestinationNodeInfo dest{key(7), {"https://127.0.0.1:3000", key(9)}};
   chain.migrations["op.test"].migration = dest;
   node_down = true;
   EXPECT_EQ(daemon.step().kind, ActionKind::kPush);  // destination unreachable: retried
@@ -192,12 +200,68 @@ TEST(BackupDaemon, BacksUpRestoresAndSurvivesOutages) {
   EXPECT_EQ(pushed_to.back(), target(2000, 9));
 
   // Concluded: the daemon adopts the new node and backs it up.
-  chain = running(d.keyset, key(9), "https://127.0.0.1:2000");
+  chain = running(d.keyset, key(9), "https://127.0.0.1:3000");
   EXPECT_EQ(daemon.step().kind, ActionKind::kBackup);
   EXPECT_EQ(fetched_from.back(), target(2000, 9));
   EXPECT_EQ(daemon.memory().node, target(2000, 9));
   EXPECT_EQ(daemon.step().kind, ActionKind::kIdle);
   EXPECT_NE(metrics.render().find("backup_restores_total{outcome=\"accepted\"} 1"), std::string::npos) << metrics.render();
+}
+
+TEST(MigrationAddress, IsTheUrlsHostOnTheMigrationPort) {
+  auto a = migration_address("https://node.example.com:80/ignored", 8079);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->to_string(), "node.example.com:8079");
+  auto v6 = migration_address("http://[::1]:3000", 9000);
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->to_string(), "[::1]:9000");
+  auto no_port = migration_address("https://node.example.com", 8079);
+  ASSERT_TRUE(no_port);
+  EXPECT_EQ(no_port->to_string(), "node.example.com:8079");
+  EXPECT_FALSE(migration_address("node.example.com:80", 8079));
+}
+
+TEST(AccountWithTlsKey, FindsTheParticipantInEveryState) {
+  auto d = deal(3, 2);
+  auto c = running(d.keyset, key(1));
+  EXPECT_EQ(account_with_tls_key(c.state, key(1)), "op.test");
+  EXPECT_EQ(account_with_tls_key(c.state, key(2)), "b.test");
+  EXPECT_EQ(account_with_tls_key(c.state, key(5)), std::nullopt);
+  core::ResharingState rs;
+  rs.previous_running_state = *c.state.running();
+  core::ProtocolState resharing;
+  resharing.state = rs;
+  EXPECT_EQ(account_with_tls_key(resharing, key(2)), "b.test");
+  EXPECT_EQ(account_with_tls_key(core::ProtocolState{}, key(1)), std::nullopt);
+}
+
+TEST(BackupDaemon, FindsTheOperatorsAccountByTheNodeKeyOrSaysItCannot) {
+  auto d = deal(3, 2);
+  ChainState chain = running(d.keyset, key(1));
+  MemoryBackupStore store;
+  auto make_ports = [&] {
+    DaemonPorts ports;
+    ports.read_chain = [&]() -> core::Result<ChainState> { return ChainState{chain.state, chain.migrations}; };
+    ports.load_newest = [&] { return store.load_newest(); };
+    ports.store = [&](const std::vector<core::Keyshare>& s) { return store.store(s); };
+    ports.fetch = [&](const NodeTarget&, const core::Keyset&) -> core::Result<std::vector<core::Keyshare>> { return clone_all(d.shares); };
+    ports.push = [&](const NodeTarget&, const std::vector<core::Keyshare>&) -> core::Status { return {}; };
+    return ports;
+  };
+  net::MetricsRegistry metrics;
+  DaemonOptions options;
+  options.initial_node = target(1000, 5);  // no participant has key 5
+  BackupDaemon lost(options, make_ports(), metrics);
+  EXPECT_EQ(lost.step().kind, ActionKind::kBlocked);
+  EXPECT_EQ(lost.account_id(), "");
+  EXPECT_FALSE(*store.load_newest());
+  EXPECT_NE(metrics.render().find("backup_failures_total{kind=\"account\"} 1"), std::string::npos) << metrics.render();
+
+  options.initial_node = target(1000, 1);
+  BackupDaemon found(options, make_ports(), metrics);
+  EXPECT_EQ(found.step().kind, ActionKind::kBackup);
+  EXPECT_EQ(found.account_id(), "op.test");
+  EXPECT_TRUE(*store.load_newest());
 }
 
 TEST(MemoryBackupStore, RefusesOlderEpochs) {

@@ -10,6 +10,9 @@ std::string NodeAddress::to_string() const {
 
 core::Result<NodeAddress> NodeAddress::parse(std::string_view text) {
   if (text.empty()) return core::invalid("expected host:port, got an empty value");
+  if (auto scheme = text.find("://"); scheme != std::string_view::npos)
+    return core::invalid("expected host:port with no scheme, got '" + std::string(text) + "' (drop '" +
+                         std::string(text.substr(0, scheme + 3)) + "': the connection is always mutual TLS)");
   std::string_view host, port;
   if (text.front() == '[') {
     auto close = text.find(']');

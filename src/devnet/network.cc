@@ -65,8 +65,10 @@ core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetS
     n.account_id = "node" + std::to_string(i) + ".devnet";
     n.participant_id = i;
     n.home = fs::path("nodes") / ("node" + std::to_string(i));
+    MPC_ASSIGN(auto pport, pick_free_port(spec.host));
     MPC_ASSIGN(auto mport, pick_free_port(spec.host));
     MPC_ASSIGN(auto xport, pick_free_port(spec.host));
+    n.p2p_addr = spec.host + ":" + std::to_string(pport);
     n.migration_addr = spec.host + ":" + std::to_string(mport);
     n.metrics_addr = spec.host + ":" + std::to_string(xport);
     n.operator_key = fs::path("operators") / (n.account_id + ".json");
@@ -112,7 +114,7 @@ core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetS
   running.parameters.participants.next_id = spec.nodes;
   for (std::size_t i = 0; i < spec.nodes; ++i) {
     running.parameters.participants.participants.push_back(
-        {net.nodes[i].account_id, i, {"https://" + net.nodes[i].migration_addr, homes[i].tls_key.public_key()}});
+        {net.nodes[i].account_id, i, {net.nodes[i].p2p_url(), homes[i].tls_key.public_key()}});
     MPC_ASSIGN(auto store, node::KeyshareStore::open(tmp / net.nodes[i].home / "keyshares.enc",
                                                      homes[i].local_storage_key.clone()));
     MPC_TRY(store->import(std::move(dealt.shares[i]), dealt.keyset));
@@ -197,11 +199,12 @@ json Devnet::to_json() const {
     nodes_json.push_back({{"account_id", n.account_id},
                           {"participant_id", n.participant_id},
                           {"home", n.home.string()},
+                          {"p2p_addr", n.p2p_addr},
                           {"migration_addr", n.migration_addr},
                           {"metrics_addr", n.metrics_addr},
                           {"operator_key", n.operator_key.string()},
                           {"encryption_key", n.encryption_key.string()}});
-  return {{"version", 1}, {"contract_id", contract_id}, {"rpc_addr", rpc_addr}, {"threshold", threshold}, {"nodes", nodes_json}};
+  return {{"version", kLayoutVersion}, {"contract_id", contract_id}, {"rpc_addr", rpc_addr}, {"threshold", threshold}, {"nodes", nodes_json}};
 }
 
 core::Result<Devnet> Devnet::load(const fs::path& dir) {
@@ -214,6 +217,10 @@ core::Result<Devnet> Devnet::load(const fs::path& dir) {
   json j = json::parse(text, nullptr, false);
   try {
     if (j.is_discarded() || !j.is_object()) throw std::runtime_error("not a JSON object");
+    if (j.value("version", 0) != kLayoutVersion)
+      return core::invalid(file.string() + " was written by another version of mpc-devnet (layout " +
+                           std::to_string(j.value("version", 0)) + ", this one reads " + std::to_string(kLayoutVersion) +
+                           "): create the devnet again");
     Devnet net;
     net.dir = fs::absolute(dir).lexically_normal();
     net.contract_id = j.at("contract_id").get<std::string>();
@@ -224,6 +231,7 @@ core::Result<Devnet> Devnet::load(const fs::path& dir) {
       node.account_id = n.at("account_id").get<std::string>();
       node.participant_id = n.at("participant_id").get<std::uint64_t>();
       node.home = n.at("home").get<std::string>();
+      node.p2p_addr = n.at("p2p_addr").get<std::string>();
       node.migration_addr = n.at("migration_addr").get<std::string>();
       node.metrics_addr = n.at("metrics_addr").get<std::string>();
       node.operator_key = n.at("operator_key").get<std::string>();

@@ -39,11 +39,17 @@ struct DevnetNode {
   std::string account_id;
   std::uint64_t participant_id = 0;
   std::filesystem::path home;             // relative to the devnet dir
-  std::string migration_addr;             // HOST:PORT
+  std::string p2p_addr;                   // HOST:PORT: the contract's url (https://p2p_addr)
+  std::string migration_addr;             // HOST:PORT: the migration endpoint, a port of its own
   std::string metrics_addr;               // HOST:PORT
   std::filesystem::path operator_key;     // relative: operators/<account>.json
   std::filesystem::path encryption_key;   // relative: operators/<account>.backup_encryption_key
+
+  std::string p2p_url() const { return "https://" + p2p_addr; }
 };
+
+// devnet.json's layout version (2: P2P and migration addresses apart).
+inline constexpr int kLayoutVersion = 2;
 
 struct Devnet {
   std::filesystem::path dir;

@@ -187,7 +187,7 @@ core::Result<ProcessInfo> start_node(const Devnet& net, std::size_t index, const
   std::error_code ec;
   fs::remove(net.path(n.home) / "migration.addr", ec);
   MPC_ASSIGN(pid_t pid, spawn_detached({bin.string(), "run", "--home", net.path(n.home).string(), "--rpc-url", net.rpc_url(),
-                                        "--contract-id", net.contract_id, "--migration-addr", n.migration_addr, "--metrics-addr",
+                                        "--contract-id", net.contract_id, "--p2p-url", n.p2p_url(), "--migration-addr", n.migration_addr, "--metrics-addr",
                                         n.metrics_addr, "--poll-interval-ms", std::to_string(options.poll_interval.count())},
                                        log_file(net, name), {{"MPC_BACKUP_ENCRYPTION_KEY_HEX", key.reveal()}}));
   MPC_TRY(record_pid(net, name, pid));

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/file_util.h"
+#include "net/http_client.h"
 #include "net/mtls_server.h"
 #include "tls/tls.h"
 
@@ -22,6 +23,20 @@ std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep) {
 
 }  // namespace
 
+core::Status check_listeners_apart(const std::string& p2p_url, const boost::asio::ip::tcp::endpoint& migration) {
+  auto url = net::Url::parse(p2p_url);
+  if (!url) return core::invalid("--p2p-url: expected http(s)://host:port, the node's P2P address as the contract lists it");
+  if (url->target != "/") return core::invalid("--p2p-url: expected http(s)://host:port with no path");
+  const auto& host = url->host;
+  const bool same_host = migration.address().is_unspecified() || host == migration.address().to_string() ||
+                         (host == "localhost" && migration.address().is_loopback());
+  if (same_host && url->port == std::to_string(migration.port()))
+    return core::invalid("the migration endpoint (--migration-addr " + endpoint_text(migration) +
+                         ") would share the P2P port of --p2p-url (" + url->host_port() +
+                         "): give the migration endpoint its own port (8079 by convention)");
+  return {};
+}
+
 NodeRuntime::~NodeRuntime() { stop(); }
 
 core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptions& options, core::SecretBytes encryption_key) {
@@ -33,6 +48,7 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
   }
   MPC_ASSIGN(rt->store_, KeyshareStore::open(rt->home_->keyshare_file(), rt->home_->local_storage_key.clone()));
   MPC_ASSIGN(auto migration_ep, net::parse_listen_address(options.migration_addr));
+  MPC_TRY(check_listeners_apart(options.p2p_url, migration_ep));
   std::optional<boost::asio::ip::tcp::endpoint> metrics_ep;
   if (!options.metrics_addr.empty()) {
     MPC_ASSIGN(auto ep, net::parse_listen_address(options.metrics_addr));
@@ -91,15 +107,17 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
   for (std::size_t i = 0; i < std::max<std::size_t>(1, options.threads); ++i) rt->threads_.emplace_back([self] { self->ioc_.run(); });
 
   rt->metrics_.gauge("mpc_node_info", "Static node information", {{"account_id", rt->home_->account_id},
-                                                                     {"tls_public_key", core::ed25519_public_key_to_string(rt->home_->tls_key.public_key())}})
+                                                                     {"tls_public_key", core::ed25519_public_key_to_string(rt->home_->tls_key.public_key())},
+                                                                     {"p2p_url", options.p2p_url}})
       .set(1);
   if (auto first = rt->watcher_->start(); !first)
     spdlog::warn("chain: first read of the contract failed ({}); the node keeps trying and refuses peers until it succeeds",
                  first.error().message);
   rt->onboarding_->start();
   MPC_TRY(core::write_file_atomic(migration_addr_file(options.home), core::as_bytes(endpoint_text(rt->migration_endpoint_) + "\n"), 0644));
-  spdlog::info("mpc-node for {} (TLS key {}): migration endpoint (mutual TLS) on {}{}", rt->home_->account_id,
-               core::ed25519_public_key_to_string(rt->home_->tls_key.public_key()), endpoint_text(rt->migration_endpoint_),
+  spdlog::info("mpc-node for {} (TLS key {}, P2P {}): migration endpoint (mutual TLS) on {}{}", rt->home_->account_id,
+               core::ed25519_public_key_to_string(rt->home_->tls_key.public_key()), options.p2p_url,
+               endpoint_text(rt->migration_endpoint_),
                metrics_ep ? ", metrics on http://" + options.metrics_addr + "/metrics" : "");
   return rt;
 }

@@ -27,11 +27,21 @@ class MtlsServer;
 
 namespace mpc::node {
 
+// The reference deployment's migration endpoint: its own port, 8079.
+inline constexpr std::string_view kDefaultMigrationAddr = "0.0.0.0:8079";
+
+// The migration endpoint must not share the P2P port on the same host (a
+// wildcard listen address counts as every host). Pure; no DNS.
+core::Status check_listeners_apart(const std::string& p2p_url, const boost::asio::ip::tcp::endpoint& migration);
+
 struct NodeRunOptions {
   std::filesystem::path home;
   std::string rpc_url;
   std::string contract_id;
-  std::string migration_addr = "127.0.0.1:0";
+  // The node's P2P address, as the contract lists it for its TLS key
+  // (http(s)://host:port, as in the participant's `url`). The migration endpoint is a separate listener.
+  std::string p2p_url;
+  std::string migration_addr = std::string(kDefaultMigrationAddr);
   std::string metrics_addr;  // empty: no metrics endpoint
   std::chrono::milliseconds poll_interval{1000};
   std::chrono::milliseconds rpc_timeout{10'000};

@@ -2,6 +2,8 @@
 // no operator command.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <thread>
 
 #include "core/file_util.h"
@@ -25,7 +27,10 @@ struct Daemon {
   fs::path log;
 };
 
-Daemon start_daemon(Network& net, std::size_t i) {
+// `migration_port`: where the daemon reaches nodes the contract names (a
+// migration's destination, the moved node): the test's new machines listen
+// on ports of their own, not on the reference's 8079.
+Daemon start_daemon(Network& net, std::size_t i, std::uint16_t migration_port = 8079) {
   auto gen = net.backup_cli(i, {"generate-keys"});
   EXPECT_EQ(gen.exit_code, 0) << gen.output;
   auto reg = net.backup_cli(i, {"register"});
@@ -38,7 +43,7 @@ Daemon start_daemon(Network& net, std::size_t i) {
       std::vector<std::string>{testsupport::binary("apps/backup-cli").string(), "--home-dir", net.backup_home(i).string(), "run",
                                "--mpc-node-address", net.node(i).migration_addr, "--mpc-node-p2p-key",
                                key_text(net.node_tls_key(i)), "--poll-interval-seconds", "1", "--request-timeout-seconds", "3",
-                               "--metrics-addr", d.metrics_addr},
+                               "--metrics-addr", d.metrics_addr, "--destination-migration-port", std::to_string(migration_port)},
       d.log);
   return d;
 }
@@ -148,9 +153,9 @@ TEST(BackupDaemon, BacksUpEveryKeysetAndSurvivesOutages) {
 
 TEST(BackupDaemon, RestoresAMigrationWithNoOperatorActionButStartMigration) {
   Network net;
-  auto daemon = start_daemon(net, 0);
+  auto dest = net.new_node(0);  // the new machine, ready before the migration starts
+  auto daemon = start_daemon(net, 0, dest.migration_port());
   ASSERT_TRUE(wait_for([&] { return backup_file(net, 0, "epoch_0_with_2_domains"); })) << log_of(daemon);
-  auto dest = net.new_node(0);
   auto start = net.backup_cli(0, {"start-migration", "--destination-url", dest.url(), "--destination-tls-key", dest.tls_text(),
                                   "--destination-access-key", dest.access_text()});
   ASSERT_EQ(start.exit_code, 0) << start.output;
@@ -164,7 +169,7 @@ TEST(BackupDaemon, RestoresAMigrationWithNoOperatorActionButStartMigration) {
 
 TEST(BackupDaemon, StopsTryingWhenAMigrationToAnUnreachableNodeIsCancelled) {
   Network net;
-  auto daemon = start_daemon(net, 0);
+  auto daemon = start_daemon(net, 0, *devnet::pick_free_port("127.0.0.1"));
   ASSERT_TRUE(wait_for([&] { return backup_file(net, 0, "epoch_0_with_2_domains"); })) << log_of(daemon);
   const auto nowhere = "https://127.0.0.1:" + std::to_string(*devnet::pick_free_port("127.0.0.1"));
   const auto key = core::Ed25519SecretKey::generate().public_key();
@@ -183,9 +188,9 @@ TEST(BackupDaemon, StopsTryingWhenAMigrationToAnUnreachableNodeIsCancelled) {
 
 TEST(BackupDaemon, NeverSendsSharesToADestinationWhoseKeyDiffersFromTheContracts) {
   Network net;
-  auto daemon = start_daemon(net, 0);
-  ASSERT_TRUE(wait_for([&] { return backup_file(net, 0, "epoch_0_with_2_domains"); })) << log_of(daemon);
   auto impostor = net.new_node(0);
+  auto daemon = start_daemon(net, 0, impostor.migration_port());
+  ASSERT_TRUE(wait_for([&] { return backup_file(net, 0, "epoch_0_with_2_domains"); })) << log_of(daemon);
   const auto contract_key = core::Ed25519SecretKey::generate().public_key();
   auto start = net.backup_cli(0, {"start-migration", "--destination-url", impostor.url(), "--destination-tls-key",
                                   key_text(contract_key), "--destination-access-key", impostor.access_text()});
@@ -195,6 +200,62 @@ TEST(BackupDaemon, NeverSendsSharesToADestinationWhoseKeyDiffersFromTheContracts
   EXPECT_NE(log_of(daemon).find("authentication failed"), std::string::npos) << log_of(daemon);
   EXPECT_FALSE(fs::exists(impostor.home / "keyshares.enc"));  // nothing was ever imported
   EXPECT_EQ(daemon.process->terminate(), 0);
+}
+
+// The reference's own command line (docs/node-migration-guide.md): no
+// signer account (found by the node's key), the migration endpoint on 8079
+// of the host the contract names. The new machine listens on 8079 of a
+// loopback address of its own; its P2P url has another port.
+TEST(BackupDaemon, AReferenceCommandLineBacksUpAndRestores) {
+  Network net;
+  ASSERT_NE(net.node(0).p2p_addr, net.node(0).migration_addr);
+  // 127.0.0.X: distinct per test process, so that two checkouts testing at
+  // once do not both want X:8079.
+  const std::string host = "127.0.0." + std::to_string(100 + ::getpid() % 100);
+  NewNode dest;
+  try {
+    dest = net.new_node_at(0, host, 8079);
+  } catch (const std::exception& e) {
+    FAIL() << "the new machine could not listen on " << host << ":8079: " << e.what();
+  }
+  ASSERT_EQ(dest.addr, host + ":8079");
+  ASSERT_EQ(net.backup_cli(0, {"generate-keys"}).exit_code, 0);
+  ASSERT_EQ(net.backup_cli(0, {"register"}).exit_code, 0);
+  ::unsetenv("SIGNER_ACCOUNT_ID");
+  ::unsetenv("SIGNER_KEY_FILE");
+  const auto log = net.dir() / "daemon-reference.log";
+  testsupport::Child d({testsupport::binary("apps/backup-cli").string(), "--home-dir", net.backup_home(0).string(), "run",
+                        "--near-chain-id", "mainnet", "--mpc-contract-account-id", net.contract(), "--mpc-node-address",
+                        net.node(0).migration_addr, "--mpc-node-p2p-key", key_text(net.node_tls_key(0)), "--poll-interval-seconds", "1"},
+                       log);
+  Daemon view{nullptr, "", log};
+  ASSERT_TRUE(wait_for([&] { return backup_file(net, 0, "epoch_0_with_2_domains"); })) << log_of(view);
+  EXPECT_NE(log_of(view).find("the contract lists TLS key " + key_text(net.node_tls_key(0)) + " for " + net.node(0).account_id),
+            std::string::npos)
+      << log_of(view);
+  auto start = net.backup_cli(0, {"start-migration", "--destination-url", dest.url(), "--destination-tls-key", dest.tls_text(),
+                                  "--destination-access-key", dest.access_text()});
+  ASSERT_EQ(start.exit_code, 0) << start.output;
+  ASSERT_TRUE(net.wait_participant_key(dest.account_id, dest.tls_key, 30s)) << log_of(view);
+  // Then the moved node is backed up, at the contract's host on 8079.
+  ASSERT_TRUE(wait_for([&] { return log_of(view).find("fetching from " + host + ":8079") != std::string::npos; })) << log_of(view);
+  EXPECT_EQ(d.terminate(), 0);
+}
+
+TEST(BackupDaemon, SaysClearlyWhenNoParticipantHasTheNodeKey) {
+  Network net;
+  ASSERT_EQ(net.backup_cli(0, {"generate-keys"}).exit_code, 0);
+  ::unsetenv("SIGNER_ACCOUNT_ID");
+  const auto stranger = key_text(core::Ed25519SecretKey::generate().public_key());
+  const auto log = net.dir() / "daemon-stranger.log";
+  testsupport::Child d({testsupport::binary("apps/backup-cli").string(), "--home-dir", net.backup_home(0).string(), "run",
+                        "--mpc-node-address", net.node(0).migration_addr, "--mpc-node-p2p-key", stranger, "--poll-interval-seconds", "1"},
+                       log);
+  Daemon view{nullptr, "", log};
+  ASSERT_TRUE(wait_for([&] { return log_of(view).find("no participant of the contract has the TLS key " + stranger) != std::string::npos; }))
+      << log_of(view);
+  EXPECT_FALSE(fs::exists(net.backup_home(0) / "permanent_keys" / "epoch_0_with_2_domains"));
+  EXPECT_EQ(d.terminate(), 0);
 }
 
 TEST(BackupDaemon, MemoryOnlyWritesNothing) {

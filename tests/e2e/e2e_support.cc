@@ -96,6 +96,15 @@ core::Status Network::add_access_key(std::size_t i, const core::Ed25519PublicKey
   return {};
 }
 
+NewNode Network::new_node_at(std::size_t i, const std::string& host, std::uint16_t migration_port) {
+  NewNode n = new_node(i, true, false);
+  n.host = host;
+  n.requested_migration_port = migration_port;
+  n.p2p_addr = host + ":" + n.p2p_addr.substr(n.p2p_addr.rfind(':') + 1);
+  start(n);
+  return n;
+}
+
 NewNode Network::new_node(std::size_t i, bool add_key, bool start_now) {
   static int counter = 0;
   NewNode n;
@@ -106,6 +115,7 @@ NewNode Network::new_node(std::size_t i, bool add_key, bool start_now) {
   n.tls_key = home->tls_key.public_key();
   n.access_key = home->access_key.secret_key.public_key();
   n.log = dir_ / ("machine-" + std::to_string(counter) + ".log");
+  n.p2p_addr = "127.0.0.1:" + std::to_string(*devnet::pick_free_port("127.0.0.1"));
   if (add_key) {
     if (auto st = add_access_key(i, n.access_key); !st) throw std::runtime_error("add key: " + st.error().message);
   }
@@ -122,10 +132,10 @@ void Network::start(NewNode& n) {
   for (std::size_t i = 0; i < net_.nodes.size(); ++i)
     if (net_.nodes[i].account_id == n.account_id) key = encryption_key_hex(i);
   ::setenv("MPC_BACKUP_ENCRYPTION_KEY_HEX", key.c_str(), 1);
-  std::string port = n.addr.empty() ? "0" : n.addr.substr(n.addr.rfind(':') + 1);
+  std::string port = n.addr.empty() ? std::to_string(n.requested_migration_port) : n.addr.substr(n.addr.rfind(':') + 1);
   n.process = std::make_unique<testsupport::Child>(
       std::vector<std::string>{testsupport::binary("apps/mpc-node").string(), "run", "--home", n.home.string(), "--rpc-url",
-                               net_.rpc_url(), "--contract-id", net_.contract_id, "--migration-addr", "127.0.0.1:" + port,
+                               net_.rpc_url(), "--contract-id", net_.contract_id, "--p2p-url", n.url(), "--migration-addr", n.host + ":" + port,
                                "--poll-interval-ms", "100"},
       n.log);
   auto addr = testsupport::wait_for_file(n.home / "migration.addr", std::chrono::seconds(15));

@@ -32,10 +32,14 @@ struct NewNode {
   std::string account_id;
   core::Ed25519PublicKey tls_key;
   core::Ed25519PublicKey access_key;
-  std::string addr;  // migration endpoint HOST:PORT once running
+  std::string host = "127.0.0.1";
+  std::uint16_t requested_migration_port = 0;
+  std::string p2p_addr;  // HOST:PORT of its P2P address (the contract's url); apart from the migration port
+  std::string addr;      // migration endpoint HOST:PORT once running
   std::unique_ptr<testsupport::Child> process;
   fs::path log;
-  std::string url() const { return "https://" + addr; }
+  std::string url() const { return "https://" + p2p_addr; }  // what start_node_migration registers
+  std::uint16_t migration_port() const { return static_cast<std::uint16_t>(std::stoi(addr.substr(addr.rfind(':') + 1))); }
   std::string tls_text() const { return core::ed25519_public_key_to_string(tls_key); }
   std::string access_text() const { return core::ed25519_public_key_to_string(access_key); }
 };
@@ -67,6 +71,9 @@ class Network {
   // A fresh node home for node i's account, its access key added to the
   // account (unless add_key is false), the process started.
   NewNode new_node(std::size_t i, bool add_key = true, bool start = true);
+  // The same on another loopback address, with the migration endpoint on
+  // `migration_port` there (e.g. the reference's 8079; 0 picks one).
+  NewNode new_node_at(std::size_t i, const std::string& host, std::uint16_t migration_port);
   void start(NewNode& n);
   core::Status add_access_key(std::size_t i, const core::Ed25519PublicKey& key);
 

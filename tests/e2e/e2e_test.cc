@@ -68,6 +68,29 @@ TEST(EndToEnd, MigrateEveryNodeOneAfterAnother) {
   EXPECT_TRUE(std::all_of(migrations.begin(), migrations.end(), [](const auto& kv) { return !kv.second.migration; }));
 }
 
+// With the chain, put-keyshares needs no node flags: the contract names the
+// destination (its TLS key; its host with --destination-migration-port).
+TEST(EndToEnd, PutKeysharesFindsTheDestinationInTheContract) {
+  Network net;
+  back_up(net, 0);
+  auto dest = net.new_node(0);
+  ASSERT_NE(dest.p2p_addr, dest.addr);
+  ASSERT_EQ(start_migration(net, 0, dest).exit_code, 0);
+  // The P2P port is not the migration endpoint: sending there fails.
+  auto p2p_port = dest.p2p_addr.substr(dest.p2p_addr.rfind(':') + 1);
+  auto wrong = net.backup_cli(0, {"put-keyshares", "--destination-migration-port", p2p_port, "--request-timeout-seconds", "2"});
+  EXPECT_EQ(wrong.exit_code, 3) << wrong.output;
+  ::unsetenv("SIGNER_ACCOUNT_ID");  // found by the destination's key instead
+  auto p = testsupport::run({testsupport::binary("apps/backup-cli").string(), "--home-dir", net.backup_home(0).string(), "put-keyshares",
+                             "--mpc-node-p2p-key", dest.tls_text(), "--destination-migration-port",
+                             std::to_string(dest.migration_port())});
+  ASSERT_EQ(p.exit_code, 0) << p.output;
+  EXPECT_NE(p.output.find("migration of " + net.node(0).account_id + " goes to TLS key " + dest.tls_text() + " at " + dest.addr),
+            std::string::npos)
+      << p.output;
+  ASSERT_TRUE(net.wait_participant_key(dest.account_id, dest.tls_key));
+}
+
 TEST(EndToEnd, CancelledMigrationIsRefusedByTheDestinationAndNeverConcludes) {
   Network net;
   back_up(net, 0);
@@ -136,6 +159,7 @@ TEST(EndToEnd, BackMigrationAToBToA) {
   NewNode a;
   a.account_id = net.node(0).account_id;
   a.addr = net.node(0).migration_addr;
+  a.p2p_addr = net.node(0).p2p_addr;
   a.tls_key = a_key;
   {
     auto creds = core::read_credentials_file(net.devnet().path(net.node(0).home) / "access_key.json");

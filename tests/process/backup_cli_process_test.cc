@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "support/fixtures.h"
 #include "backup/home.h"
 #include "core/crypto.h"
 #include "core/file_util.h"
@@ -128,6 +129,65 @@ TEST_F(BackupCli, BadFlagsFailBeforeAnyTrafficNamingTheFlagNeverTheSecret) {
   ::unsetenv("BACKUP_RPC_URL");
 }
 
+// Bad inputs map to the README's exit-code table; the chain is read only
+// when both an RPC endpoint and a contract are given.
+TEST_F(BackupCli, EveryBadInputIsAUsageErrorAndTheRpcUrlAloneChangesNothing) {
+  const fs::path dir = net_->dir() / "inputs";
+  fs::create_directories(dir);
+  ASSERT_TRUE(core::write_file_atomic(dir / "not-json.json", core::as_bytes(std::string("{not json")), 0600));
+  ASSERT_TRUE(core::write_file_atomic(dir / "wrong-shape.json", core::as_bytes(std::string("{\"Running\":{\"keyset\":7}}")), 0600));
+  const std::string state = core::to_json(net_->state()).dump();
+  ASSERT_TRUE(core::write_file_atomic(dir / "state.json", core::as_bytes(state), 0600));
+  net_->backup_cli(0, {"--help"});  // exports operator 0's environment
+  const auto bin = testsupport::binary("apps/backup-cli").string();
+  const auto home = net_->backup_home(0).string();
+  auto get = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {bin, "--home-dir", home, "get-keyshares"};
+    for (const auto& a : node0()) argv.push_back(a);
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return testsupport::run(argv, 30s);
+  };
+  ::unsetenv("MPC_CONTRACT_ACCOUNT_ID");
+  ::unsetenv("BACKUP_RPC_URL");
+  struct Case {
+    std::vector<std::string> extra;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"--rpc-url", "not a url", "--mpc-contract-account-id", net_->contract()}, "--rpc-url"},
+      {{"--contract-state-file", (dir / "not-json.json").string()}, "is not JSON"},
+      {{"--contract-state-file", (dir / "wrong-shape.json").string()}, "is not a contract state"},
+      {{"--contract-state-file", (dir / "missing.json").string()}, "cannot read the contract state"},
+      {{}, "contract_state.json"},  // neither a file nor the chain: HOME/contract_state.json is missing
+  };
+  for (const auto& c : cases) {
+    auto r = get(c.extra);
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(c.says), std::string::npos) << r.output;
+  }
+  // An exported BACKUP_RPC_URL alone (here unreachable) is not used: the
+  // keyset comes from the file and the backup succeeds.
+  ::setenv("BACKUP_RPC_URL", "http://127.0.0.1:1", 1);
+  auto file_only = get({"--contract-state-file", (dir / "state.json").string()});
+  EXPECT_EQ(file_only.exit_code, 0) << file_only.output;
+  EXPECT_EQ(file_only.output.find("reading the contract state"), std::string::npos) << file_only.output;
+  ::unsetenv("BACKUP_RPC_URL");
+  // A scheme in --mpc-node-address is named as such.
+  auto scheme = testsupport::run({bin, "--home-dir", home, "get-keyshares", "--mpc-node-address", "http://node.example:8079",
+                                  "--mpc-node-p2p-key", key_text(net_->node_tls_key(0))});
+  EXPECT_EQ(scheme.exit_code, 2) << scheme.output;
+  EXPECT_NE(scheme.output.find("no scheme"), std::string::npos) << scheme.output;
+  EXPECT_EQ(scheme.output.find("IPv6"), std::string::npos) << scheme.output;
+}
+
+TEST(Binaries, EveryBinaryPrintsItsVersion) {
+  for (const char* name : {"backup-cli", "mpc-node", "mpc-sandbox", "mpc-devnet"}) {
+    auto r = testsupport::run({testsupport::binary(std::string("apps/") + name).string(), "--version"});
+    EXPECT_EQ(r.exit_code, 0) << name << ": " << r.output;
+    EXPECT_EQ(r.output.rfind(std::string(name) + " ", 0), 0u) << r.output;
+  }
+}
+
 TEST_F(BackupCli, ExitCodesSayWhatWentWrong) {
   ASSERT_EQ(cli(with("get-keyshares", node0())).exit_code, 0);
   const auto before = snapshot(net_->backup_home(0) / "permanent_keys");
@@ -157,7 +217,7 @@ TEST_F(BackupCli, ExitCodesSayWhatWentWrong) {
   // A keyset the node's shares do not match (the real mainnet state as HOME/contract_state.json).
   ASSERT_TRUE(core::write_file_atomic(
       net_->backup_home(0) / "contract_state.json",
-      core::as_bytes(*core::read_file(std::string(MPC_SHARED_DIR_DEFAULT) + "/fixtures/reference/contract_state_mainnet_running.json")),
+      core::as_bytes(*core::read_file(mpc::testing::fixture_path("reference/contract_state_mainnet_running.json"))),
       0600));
   ::unsetenv("BACKUP_RPC_URL");
   auto mismatch = testsupport::run([&] {

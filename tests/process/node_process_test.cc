@@ -188,7 +188,7 @@ TEST_F(NodeProcess, SlowHeadersAndAHundredMegabyteBodyAreCutOff) {
   auto n = net_->new_node(0, false, false);
   ::setenv("MPC_BACKUP_ENCRYPTION_KEY_HEX", net_->encryption_key_hex(0).c_str(), 1);
   testsupport::Child p({testsupport::binary("apps/mpc-node").string(), "run", "--home", n.home.string(), "--rpc-url",
-                        net_->rpc_url(), "--contract-id", net_->contract(), "--migration-addr", "127.0.0.1:0",
+                        net_->rpc_url(), "--contract-id", net_->contract(), "--p2p-url", n.url(), "--migration-addr", "127.0.0.1:0",
                         "--poll-interval-ms", "100", "--request-timeout-ms", "700", "--max-body-bytes", "1048576"},
                        n.log);
   auto a = testsupport::wait_for_file(n.home / "migration.addr", 15s);
@@ -381,7 +381,8 @@ TEST_F(NodeProcess, BecomingAMigrationDestinationKeepsAnOpenConnectionUsable) {
 TEST_F(NodeProcess, MissingOrMalformedEncryptionKeyIsAClearStartupError) {
   const auto home = net_->devnet().path(net_->node(2).home).string();
   std::vector<std::string> argv = {testsupport::binary("apps/mpc-node").string(), "run", "--home", home, "--rpc-url", net_->rpc_url(),
-                                   "--contract-id", net_->contract(), "--migration-addr", "127.0.0.1:0"};
+                                   "--contract-id", net_->contract(), "--p2p-url", net_->node(2).p2p_url(),
+                                   "--migration-addr", "127.0.0.1:0"};
   ::unsetenv("MPC_BACKUP_ENCRYPTION_KEY_HEX");
   auto missing = testsupport::run(argv, 10s);
   EXPECT_EQ(missing.exit_code, 2);
