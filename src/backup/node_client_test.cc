@@ -209,6 +209,33 @@ TEST_F(NodeClientServer, ANodeThatKeepsClosingWithoutAnsweringIsANetworkFailureW
   EXPECT_GE(handshakes.load(), 2) << "not retried";
 }
 
+TEST(NodeClientDown, ANodeThatIsDownIsRetriedUntilTheDeadlineThenIsANetworkFailure) {
+  std::uint16_t closed_port;
+  {
+    boost::asio::io_context tmp;
+    boost::asio::ip::tcp::acceptor a(tmp, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    closed_port = a.local_endpoint().port();
+  }
+  const auto own = core::Ed25519SecretKey::generate();
+  core::SecretBytes aes(32);
+  int attempts = 0;
+  RetryEnvironment env;
+  env.sleep = [&](std::chrono::milliseconds d) {
+    ++attempts;
+    std::this_thread::sleep_for(d);
+  };
+  NodeClient c(NodeClientConfig{NodeAddress{"127.0.0.1", closed_port}, core::Ed25519SecretKey::generate().public_key(), 400ms,
+                                RetryPolicy{}, env},
+               own, aes);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto st = c.hello();
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, core::ErrorCode::kUnavailable) << st.error().message;
+  EXPECT_GE(attempts, 2) << st.error().message;
+  EXPECT_LT(took, 2s);
+}
+
 TEST_F(NodeClientServer, ANodeWithAnotherKeyIsAnAuthenticationFailureAtOnce) {
   std::atomic<int> handshakes{0};
   start([&](const core::Ed25519PublicKey&) -> std::optional<std::string> {

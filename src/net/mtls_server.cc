@@ -72,7 +72,8 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
     asio::post(first_bytes_timer_.get_executor(), [self = shared_from_this()] { self->close_after_exchange(); });
   }
 
-  // Read and written under the server's mutex.
+  // Written under the server's mutex, before any request is read; read under
+  // it by close_connections_if (and peer_ by dispatch, after it was written).
   bool authenticated_ = false;
   core::Ed25519PublicKey peer_;
 
@@ -210,18 +211,20 @@ void MtlsServer::refuse(const std::string& reason) {
 }
 
 bool MtlsServer::may_log() {
-  constexpr std::size_t kLinesPerSecond = 10;
+  constexpr std::size_t kLinesPerWindow = 10;
+  constexpr auto kWindow = std::chrono::seconds(10);
   std::lock_guard lock(log_mu_);
   const auto now = std::chrono::steady_clock::now();
-  if (now - log_window_ >= std::chrono::seconds(1)) {
+  if (now - log_window_ >= kWindow) {
     if (log_suppressed_ > 0)
-      spdlog::warn("migration endpoint: {} similar messages suppressed in the last second (see mpc_connections_refused_total)",
-                   log_suppressed_);
+      spdlog::warn("migration endpoint: {} more connection refusals not logged (at most {} lines per {} s; "
+                   "mpc_connections_refused_total counts them all)",
+                   log_suppressed_, kLinesPerWindow, kWindow.count());
     log_window_ = now;
     log_lines_ = 0;
     log_suppressed_ = 0;
   }
-  if (log_lines_ < kLinesPerSecond) {
+  if (log_lines_ < kLinesPerWindow) {
     ++log_lines_;
     return true;
   }

@@ -110,7 +110,7 @@ class MtlsServer : public std::enable_shared_from_this<MtlsServer> {
   void on_accept(boost::asio::ip::tcp::socket socket);
   void refuse(const std::string& reason);
   void forget(std::uint64_t id);
-  // At most a few log lines per second for what any stranger can cause.
+  // At most 10 log lines per 10 s for what any stranger can cause.
   bool may_log();
 
   boost::asio::io_context& ioc_;
