@@ -1,10 +1,5 @@
 #include "backup/home.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -54,61 +49,17 @@ struct JsonWiper {
   ~JsonWiper() { wipe_json(j); }
 };
 
-Error io_error(const std::string& what, const fs::path& path, int err) {
-  return Error{err == ENOENT ? ErrorCode::kNotFound
-               : err == EEXIST ? ErrorCode::kAlreadyExists
-               : err == EACCES ? ErrorCode::kPermissionDenied
-                               : ErrorCode::kInternal,
-               what + " " + path.string() + ": " + std::strerror(err)};
-}
-
-Status sync_directory(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return std::unexpected(io_error("cannot open directory", dir, errno));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return std::unexpected(io_error("cannot fsync directory", dir, err));
-  return {};
-}
 
 std::string random_suffix() { return core::hex_encode(core::random_bytes(8)); }
 
-// Holds an exclusive flock on a directory for its lifetime.
-class DirLock {
- public:
-  static Result<DirLock> acquire(const fs::path& dir) {
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return std::unexpected(io_error("cannot open directory", dir, errno));
-    while (::flock(fd, LOCK_EX) != 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return std::unexpected(io_error("cannot lock directory", dir, err));
-    }
-    return DirLock(fd);
-  }
-  DirLock(DirLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  DirLock(const DirLock&) = delete;
-  DirLock& operator=(const DirLock&) = delete;
-  DirLock& operator=(DirLock&&) = delete;
-  ~DirLock() {
-    if (fd_ >= 0) ::close(fd_);  // releases the lock
-  }
-
- private:
-  explicit DirLock(int fd) : fd_(fd) {}
-  int fd_;
-};
-
 // Removes leftovers of interrupted stores (only names we create as temporaries).
-void remove_temporaries(const fs::path& dir, std::string_view prefix) {
-  std::error_code ec;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.starts_with(prefix) && it->symlink_status(ec).type() == fs::file_type::regular) {
-      ::unlink(it->path().c_str());
-    }
+void remove_temporaries(core::Env& env, const fs::path& dir, std::string_view prefix) {
+  auto names = env.list_dir(dir);
+  if (!names) return;
+  for (const auto& name : *names) {
+    std::error_code ec;
+    if (name.starts_with(prefix) && fs::symlink_status(dir / name, ec).type() == fs::file_type::regular)
+      (void)env.remove(dir / name);
   }
 }
 
@@ -165,7 +116,6 @@ std::optional<std::uint64_t> parse_decimal(std::string_view s) {
   return v;
 }
 
-bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
 
 bool same_share(const core::Keyshare& a, const core::Keyshare& b) {
   return a.key_id == b.key_id && a.kind == b.kind && a.public_key == b.public_key &&
@@ -319,19 +269,17 @@ std::optional<BackupFileInfo> BackupStore::parse_file_name(std::string_view name
 Result<std::vector<BackupFileInfo>> BackupStore::list() const {
   std::vector<BackupFileInfo> out;
   const fs::path dir = home_.permanent_keys_dir();
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) return out;
-  struct stat key_st {};
-  const bool have_key = ::stat(home_.key_link().c_str(), &key_st) == 0;
-  fs::directory_iterator it(dir, ec);
-  if (ec) return fail(ErrorCode::kInternal, "cannot list " + dir.string() + ": " + ec.message());
-  for (fs::directory_iterator end; it != end; it.increment(ec)) {
-    if (ec) return fail(ErrorCode::kInternal, "cannot list " + dir.string() + ": " + ec.message());
-    auto info = parse_file_name(it->path().filename().string());
-    if (!info || it->symlink_status(ec).type() != fs::file_type::regular) continue;
-    info->path = it->path();
-    struct stat st {};
-    info->is_current = have_key && ::stat(info->path.c_str(), &st) == 0 && same_file(st, key_st);
+  auto names = env_.list_dir(dir);
+  if (!names && names.error().code == ErrorCode::kNotFound) return out;
+  if (!names) return std::unexpected(names.error());
+  const auto key_id = env_.file_id(home_.key_link());
+  for (const auto& name : *names) {
+    auto info = parse_file_name(name);
+    std::error_code ec;
+    if (!info || fs::symlink_status(dir / name, ec).type() != fs::file_type::regular) continue;
+    info->path = dir / name;
+    const auto id = env_.file_id(info->path);
+    info->is_current = key_id && id && *id == *key_id;
     out.push_back(std::move(*info));
   }
   std::sort(out.begin(), out.end(), [](const BackupFileInfo& a, const BackupFileInfo& b) {
@@ -342,7 +290,7 @@ Result<std::vector<BackupFileInfo>> BackupStore::list() const {
 
 Result<StoredBackup> BackupStore::decrypt_and_parse(const fs::path& path, std::optional<BackupFileInfo> named) const {
   if (key_.size() != Secrets::kAesKeySize) return invalid("local_storage_aes_key must be 16 bytes");
-  MPC_ASSIGN(std::string sealed, core::read_file(path, kMaxBackupFile));
+  MPC_ASSIGN(std::string sealed, core::read_file(path, kMaxBackupFile, env_));
   auto plain = core::aes_gcm_decrypt(key_, core::as_bytes(sealed));
   if (!plain) {
     if (plain.error().code == ErrorCode::kPermissionDenied) {
@@ -396,9 +344,8 @@ Result<StoredBackup> BackupStore::load_file(const fs::path& path) const {
 
 Result<std::optional<StoredBackup>> BackupStore::load_newest() const {
   const fs::path key = home_.key_link();
-  struct stat st {};
-  if (::stat(key.c_str(), &st) != 0) {
-    if (errno != ENOENT) return std::unexpected(io_error("cannot read", key, errno));
+  if (auto id = env_.file_id(key); !id) {
+    if (id.error().code != ErrorCode::kNotFound) return std::unexpected(id.error());
     MPC_ASSIGN(auto files, list());
     if (files.empty()) return std::optional<StoredBackup>{};
     MPC_ASSIGN(StoredBackup b, load_file(files.back().path));
@@ -437,11 +384,11 @@ Result<StoreOutcome> BackupStore::store(const std::vector<core::Keyshare>& keysh
   const std::uint64_t domains = sorted.size();
 
   const fs::path dir = home_.permanent_keys_dir();
-  MPC_TRY(core::ensure_directory(home_.dir(), 0700));
-  MPC_TRY(core::ensure_directory(dir, 0700));
-  MPC_ASSIGN(DirLock lock, DirLock::acquire(dir));
-  remove_temporaries(dir, kDataTempPrefix);
-  remove_temporaries(home_.dir(), kLinkTempPrefix);
+  MPC_TRY(core::ensure_directory(home_.dir(), 0700, env_));
+  MPC_TRY(core::ensure_directory(dir, 0700, env_));
+  MPC_ASSIGN(auto lock, env_.lock(dir));
+  remove_temporaries(env_, dir, kDataTempPrefix);
+  remove_temporaries(env_, home_.dir(), kLinkTempPrefix);
 
   // Validate against the newest stored backup.
   MPC_ASSIGN(auto files, list());
@@ -509,35 +456,26 @@ Result<StoreOutcome> BackupStore::store(const std::vector<core::Keyshare>& keysh
     // Complete and fsynced under a temporary name, then linked to the final
     // name: link() never replaces, so the final name is exclusive too.
     const fs::path temp = dir / (std::string(kDataTempPrefix) + random_suffix());
-    MPC_TRY(core::write_file_exclusive(temp, sealed, 0600));
-    if (::link(temp.c_str(), final_path.c_str()) != 0) {
-      int err = errno;
-      ::unlink(temp.c_str());
-      if (err == EEXIST) {
-        return fail(ErrorCode::kAlreadyExists, final_path.string() + " already exists; it is kept unchanged");
-      }
-      return std::unexpected(io_error("cannot create", final_path, err));
+    MPC_TRY(core::write_file_exclusive(temp, sealed, 0600, env_));
+    if (auto st = env_.link(temp, final_path); !st) {
+      (void)env_.remove(temp);
+      return std::unexpected(st.error());
     }
-    ::unlink(temp.c_str());
-    MPC_TRY(sync_directory(dir));
+    (void)env_.remove(temp);
+    MPC_TRY(env_.sync_dir(dir));
   }
 
   // Point `key` at the new file: link under a temporary name, rename over `key`.
-  struct stat key_st {}, new_st {};
-  if (::stat(home_.key_link().c_str(), &key_st) == 0 && ::stat(final_path.c_str(), &new_st) == 0 &&
-      same_file(key_st, new_st)) {
-    return already_stored ? StoreOutcome::kAlreadyStored : StoreOutcome::kStored;
-  }
+  const auto key_id = env_.file_id(home_.key_link());
+  const auto new_id = env_.file_id(final_path);
+  if (key_id && new_id && *key_id == *new_id) return already_stored ? StoreOutcome::kAlreadyStored : StoreOutcome::kStored;
   const fs::path link_temp = home_.dir() / (std::string(kLinkTempPrefix) + random_suffix());
-  if (::link(final_path.c_str(), link_temp.c_str()) != 0) {
-    return std::unexpected(io_error("cannot link", link_temp, errno));
+  MPC_TRY(env_.link(final_path, link_temp));
+  if (auto st = env_.rename(link_temp, home_.key_link()); !st) {
+    (void)env_.remove(link_temp);
+    return std::unexpected(st.error());
   }
-  if (::rename(link_temp.c_str(), home_.key_link().c_str()) != 0) {
-    int err = errno;
-    ::unlink(link_temp.c_str());
-    return std::unexpected(io_error("cannot replace", home_.key_link(), err));
-  }
-  MPC_TRY(sync_directory(home_.dir()));
+  MPC_TRY(env_.sync_dir(home_.dir()));
   return already_stored ? StoreOutcome::kAlreadyStored : StoreOutcome::kStored;
 }
 

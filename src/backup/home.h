@@ -30,6 +30,7 @@
 #include "core/crypto.h"
 #include "core/result.h"
 #include "core/secret.h"
+#include "core/env.h"
 #include "core/types.h"
 
 namespace mpc::backup {
@@ -116,9 +117,10 @@ enum class StoreOutcome {
 
 class BackupStore {
  public:
-  // REQUIRES: local_storage_aes_key is 16 bytes (checked on use).
-  BackupStore(fs::path home_dir, core::SecretBytes local_storage_aes_key)
-      : home_(std::move(home_dir)), key_(std::move(local_storage_aes_key)) {}
+  // REQUIRES: local_storage_aes_key is 16 bytes (checked on use). Every
+  // file operation runs on `env`, which must outlive the store.
+  BackupStore(fs::path home_dir, core::SecretBytes local_storage_aes_key, core::Env& env = core::default_env())
+      : home_(std::move(home_dir)), key_(std::move(local_storage_aes_key)), env_(env) {}
 
   const BackupHome& home() const { return home_; }
 
@@ -169,6 +171,7 @@ class BackupStore {
 
   BackupHome home_;
   core::SecretBytes key_;
+  core::Env& env_;
 };
 
 }  // namespace mpc::backup

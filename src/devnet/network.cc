@@ -30,16 +30,16 @@ const char* protocol_for(core::CurveKind kind) {
   return kind == core::CurveKind::kSecp256k1 ? "CaitSith" : "Frost";
 }
 
-core::Status write_layout(const Devnet& net, const fs::path& dir) {
+core::Status write_layout(const Devnet& net, const fs::path& dir, core::Env& env) {
   std::string text = net.to_json().dump(2) + "\n";
-  return core::write_file_exclusive(dir / "devnet.json", core::as_bytes(text), 0600);
+  return core::write_file_exclusive(dir / "devnet.json", core::as_bytes(text), 0600, env);
 }
 
-core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetSpec& spec, Devnet& net) {
-  MPC_TRY(core::ensure_directory(tmp, 0700));
-  MPC_TRY(core::ensure_directory(tmp / "nodes", 0700));
-  MPC_TRY(core::ensure_directory(tmp / "operators", 0700));
-  MPC_TRY(core::ensure_directory(tmp / "run", 0700));
+core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetSpec& spec, Devnet& net, core::Env& env) {
+  MPC_TRY(core::ensure_directory(tmp, 0700, env));
+  MPC_TRY(core::ensure_directory(tmp / "nodes", 0700, env));
+  MPC_TRY(core::ensure_directory(tmp / "operators", 0700, env));
+  MPC_TRY(core::ensure_directory(tmp / "run", 0700, env));
   net.dir = final_dir;
   net.threshold = spec.threshold;
   {
@@ -128,7 +128,7 @@ core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetS
   MPC_TRY(core::write_file_exclusive(tmp / "chain.genesis.json",
                                      core::as_bytes(sandbox::genesis_to_json(genesis).dump(2) + "\n"), 0644));
   MPC_TRY(sandbox::create_chain(tmp / "chain", genesis));
-  return write_layout(net, tmp);
+  return write_layout(net, tmp, env);
 }
 
 }  // namespace
@@ -162,7 +162,7 @@ core::Result<std::uint16_t> pick_free_port(const std::string& host) {
   return acceptor.local_endpoint().port();
 }
 
-core::Result<Devnet> create_devnet(const fs::path& dir, const DevnetSpec& spec) {
+core::Result<Devnet> create_devnet(const fs::path& dir, const DevnetSpec& spec, core::Env& env) {
   if (spec.nodes < 2 || spec.nodes > 64) return core::invalid("--nodes must be between 2 and 64");
   // The contract's rules: 2 <= threshold <= participants.
   if (spec.threshold < 2 || spec.threshold > spec.nodes)
@@ -181,15 +181,16 @@ core::Result<Devnet> create_devnet(const fs::path& dir, const DevnetSpec& spec) 
   const fs::path tmp = absolute.parent_path() / ("." + absolute.filename().string() + ".creating-" + std::to_string(::getpid()));
   fs::remove_all(tmp, ec);
   Devnet net;
-  if (auto st = build(tmp, absolute, spec, net); !st) {
+  if (auto st = build(tmp, absolute, spec, net, env); !st) {
     fs::remove_all(tmp, ec);
     return std::unexpected(st.error());
   }
-  fs::rename(tmp, absolute, ec);
-  if (ec) {
+  // The commit point: the complete devnet takes its name, durably.
+  if (auto st = env.rename(tmp, absolute); !st) {
     fs::remove_all(tmp, ec);
-    return core::fail(core::ErrorCode::kInternal, "cannot move the new devnet into " + absolute.string() + ": " + ec.message());
+    return core::fail(core::ErrorCode::kInternal, "cannot move the new devnet into " + absolute.string() + ": " + st.error().message);
   }
+  MPC_TRY(env.sync_dir(absolute.parent_path()));
   return net;
 }
 

@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/env.h"
 #include "core/result.h"
 #include "core/types.h"
 
@@ -71,7 +72,10 @@ struct Devnet {
 // entry is one domain).
 core::Result<std::vector<core::CurveKind>> parse_domain_list(std::string_view text);
 
-core::Result<Devnet> create_devnet(const std::filesystem::path& dir, const DevnetSpec& spec);
+// The devnet's own directories and layout file, and the final rename into
+// place, run on `env` (the files of the homes and the chain inside are
+// written durably by their own modules before that).
+core::Result<Devnet> create_devnet(const std::filesystem::path& dir, const DevnetSpec& spec, core::Env& env = core::default_env());
 
 // A free TCP port on `host` (bound and released; racy by nature, checked
 // again when the service binds).

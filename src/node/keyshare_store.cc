@@ -36,18 +36,19 @@ std::vector<core::Keyshare> clone_all(const std::vector<core::Keyshare>& v) {
 
 }  // namespace
 
-core::Result<std::unique_ptr<KeyshareStore>> KeyshareStore::open(std::filesystem::path path, core::SecretBytes local_key) {
+core::Result<std::unique_ptr<KeyshareStore>> KeyshareStore::open(std::filesystem::path path, core::SecretBytes local_key,
+                                                                 core::Env& env) {
   if (local_key.size() != 32) return core::invalid("the local storage key must be 32 bytes");
-  std::unique_ptr<KeyshareStore> store(new KeyshareStore(std::move(path), std::move(local_key)));
+  std::unique_ptr<KeyshareStore> store(new KeyshareStore(std::move(path), std::move(local_key), env));
   MPC_TRY(store->load());
   return store;
 }
 
 core::Status KeyshareStore::load() {
-  std::error_code ec;
-  if (!std::filesystem::exists(path_, ec)) return {};
   constexpr std::size_t kMaxStore = 256 << 20;
-  MPC_ASSIGN(std::string sealed, core::read_file(path_, kMaxStore));
+  auto read = core::read_file(path_, kMaxStore, env_);
+  if (!read && read.error().code == core::ErrorCode::kNotFound) return {};  // a new store
+  MPC_ASSIGN(std::string sealed, std::move(read));
   auto plain = core::aes_gcm_decrypt(key_, core::as_bytes(sealed));
   if (!plain)
     return core::fail(core::ErrorCode::kInternal, path_.string() +
@@ -100,7 +101,7 @@ core::Status KeyshareStore::import(std::vector<core::Keyshare> shares, const cor
   core::wipe_private_shares(doc);
   auto sealed = core::aes_gcm_encrypt(key_, core::as_bytes(text.reveal()));
   if (!sealed) return std::unexpected(sealed.error());
-  if (auto st = core::write_file_atomic(path_, *sealed, 0600); !st)
+  if (auto st = core::write_file_atomic(path_, *sealed, 0600, env_); !st)
     return core::fail(core::ErrorCode::kInternal, "cannot write " + path_.string() + ": " + st.error().message);
   held_ = std::move(shares);
   return {};

@@ -26,6 +26,7 @@
 
 #include "core/result.h"
 #include "core/secret.h"
+#include "core/env.h"
 #include "core/types.h"
 
 namespace mpc::node {
@@ -47,8 +48,10 @@ struct StoreSummary {
 
 class KeyshareStore {
  public:
-  // Opens (and loads) the store at `path`; `local_key` is 32 bytes.
-  static core::Result<std::unique_ptr<KeyshareStore>> open(std::filesystem::path path, core::SecretBytes local_key);
+  // Opens (and loads) the store at `path`; `local_key` is 32 bytes. Every
+  // file operation runs on `env`, which must outlive the store.
+  static core::Result<std::unique_ptr<KeyshareStore>> open(std::filesystem::path path, core::SecretBytes local_key,
+                                                           core::Env& env = core::default_env());
 
   // Validates and durably replaces the held set. Errors: kInvalidArgument for
   // shares inconsistent with the keyset (missing/extra/duplicate domain, wrong
@@ -64,11 +67,13 @@ class KeyshareStore {
   StoreSummary summary() const;
 
  private:
-  KeyshareStore(std::filesystem::path path, core::SecretBytes key) : path_(std::move(path)), key_(std::move(key)) {}
+  KeyshareStore(std::filesystem::path path, core::SecretBytes key, core::Env& env)
+      : path_(std::move(path)), key_(std::move(key)), env_(env) {}
   core::Status load();
 
   std::filesystem::path path_;
   core::SecretBytes key_;
+  core::Env& env_;
   mutable std::mutex mu_;
   std::vector<core::Keyshare> held_;  // sorted by domain_id
 };
