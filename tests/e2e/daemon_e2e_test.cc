@@ -179,7 +179,9 @@ TEST(BackupDaemon, StopsTryingWhenAMigrationToAnUnreachableNodeIsCancelled) {
   ASSERT_TRUE(wait_for([&] { return metric_value(metrics(daemon), "backup_restores_total{outcome=\"failed\"}") >= 2; }))
       << log_of(daemon);
   ASSERT_EQ(net.backup_cli(0, {"cancel-migration"}).exit_code, 0);
-  std::this_thread::sleep_for(2500ms);  // let an attempt in flight finish
+  // Let an attempt in flight finish: it may retry a refused connection until
+  // its 3 s request deadline.
+  std::this_thread::sleep_for(4000ms);
   const double failed = metric_value(metrics(daemon), "backup_restores_total{outcome=\"failed\"}");
   std::this_thread::sleep_for(3s);
   EXPECT_EQ(metric_value(metrics(daemon), "backup_restores_total{outcome=\"failed\"}"), failed) << log_of(daemon);
