@@ -14,5 +14,8 @@ echo
 echo "== mpc-node: GET /get_keyshares over mutual TLS on loopback"
 "$build/bench/node_bench" --seconds 3
 echo
+echo "== mpc-node under a connection flood: 10,000 idle + 16 reopening source addresses"
+"$build/bench/connection_flood"
+echo
 echo "== migrations on a local devnet (soft launch by the operator, hard launch by backup-cli run)"
 "$build/bench/migration_bench" --runs 10
