@@ -682,16 +682,27 @@ TEST_F(MtlsTest, ClientReportsWhetherTheAnswerHadStartedWhenTheConnectionBreaks)
 }
 
 TEST_F(MtlsTest, ClientBindsToTheGivenLocalAddress) {
-  start();
-  auto o = quick();
-  o.local_address = asio::ip::make_address("127.0.0.42");
-  auto c = client(client_key_, server_key_.public_key(), o);
-  ASSERT_TRUE(c.request(http::verb::get, "/hello"));
-  // The server saw it from there: a second connection from that address is
-  // counted apart from 127.0.0.1's.
+  auto o = fast_options();
+  o.max_preauth_per_source = 1;
+  o.first_bytes_timeout = 10s;
+  o.handshake_timeout = 10s;
+  start(o);
   RawClient from_42(reference_client_context(client_key_));
   ASSERT_FALSE(from_42.connect(port_, "127.0.0.42"));
-  EXPECT_NE(hello_over(from_42).find("Hello, world!"), std::string::npos);
+  ASSERT_TRUE(eventually([&] { return server_->preauth_connections() == 1; }));
+  RawClient from_1(reference_client_context(client_key_));
+  ASSERT_FALSE(from_1.connect(port_, "127.0.0.1"));
+  ASSERT_TRUE(eventually([&] { return server_->preauth_connections() == 2; }));
+  auto co = quick();
+  co.local_address = asio::ip::make_address("127.0.0.42");
+  auto c = client(client_key_, server_key_.public_key(), co);
+  auto res = c.request(http::verb::get, "/hello");
+  ASSERT_TRUE(res) << res.error().message;
+  // The server saw it come from 127.0.0.42: that address's older handshake
+  // made room for it, 127.0.0.1's did not.
+  EXPECT_EQ(refused("evicted_per_source"), 1u);
+  EXPECT_TRUE(from_42.closed_by_server_within(3s));
+  EXPECT_NE(hello_over(from_1).find("Hello, world!"), std::string::npos);
 }
 
 // ---- a flood of idle and reopened connections (bounded; loopback only) ----
