@@ -265,7 +265,7 @@ void BackupDaemon::run() {
       retry = first_retry;
     }
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, wait, [&] { return stopping_; });
+    options_.clock->wait_for(lock, cv_, wait, [&] { return stopping_; });
     if (stopping_) return;
   }
 }

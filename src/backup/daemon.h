@@ -26,6 +26,7 @@
 #include "backup/coverage.h"
 #include "backup/home.h"
 #include "backup/node_client.h"
+#include "core/clock.h"
 #include "core/types.h"
 #include "net/metrics.h"
 
@@ -99,6 +100,7 @@ struct DaemonOptions {
   std::chrono::milliseconds poll_interval{60'000};
   std::chrono::milliseconds max_backoff{60'000};
   std::uint16_t migration_port = kDefaultMigrationPort;
+  core::Clock* clock = &core::steady_clock();  // must outlive the daemon
 };
 
 class BackupDaemon {

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "devnet/dealer.h"
+#include "support/manual_clock.h"
+
+#include <thread>
 
 namespace mpc::backup {
 namespace {
@@ -262,6 +265,69 @@ TEST(BackupDaemon, FindsTheOperatorsAccountByTheNodeKeyOrSaysItCannot) {
   EXPECT_EQ(found.step().kind, ActionKind::kBackup);
   EXPECT_EQ(found.account_id(), "op.test");
   EXPECT_TRUE(*store.load_newest());
+}
+
+// The run loop on a manual clock: it steps every poll interval, retries
+// sooner after a failure (1 s, doubling, capped), and stop() ends it at once.
+TEST(BackupDaemon, RunStepsOnTheClockAndBacksOffAfterFailures) {
+  using namespace std::chrono_literals;
+  auto d = deal(3, 2);
+  ChainState chain = running(d.keyset, key(1));
+  std::atomic<bool> chain_down{false};
+  std::atomic<int> reads{0};
+  MemoryBackupStore store;
+  DaemonPorts ports;
+  ports.read_chain = [&]() -> core::Result<ChainState> {
+    ++reads;
+    if (chain_down) return core::fail(core::ErrorCode::kUnavailable, "RPC unreachable");
+    return ChainState{chain.state, chain.migrations};
+  };
+  ports.load_newest = [&] { return store.load_newest(); };
+  ports.store = [&](const std::vector<core::Keyshare>& s) { return store.store(s); };
+  ports.fetch = [&](const NodeTarget&, const core::Keyset&) -> core::Result<std::vector<core::Keyshare>> { return clone_all(d.shares); };
+  ports.push = [&](const NodeTarget&, const std::vector<core::Keyshare>&) -> core::Status { return {}; };
+  testing::ManualClock clock;
+  net::MetricsRegistry metrics;
+  DaemonOptions options;
+  options.account_id = "op.test";
+  options.initial_node = target(1000, 1);
+  options.poll_interval = 5000ms;
+  options.max_backoff = 4000ms;
+  options.clock = &clock;
+  BackupDaemon daemon(options, std::move(ports), metrics);
+  std::thread loop([&] { daemon.run(); });
+  std::size_t waits = clock.await_parked(0);
+  EXPECT_EQ(reads.load(), 1);
+  EXPECT_TRUE(*store.load_newest());  // backed up on the first step
+  clock.advance(4999ms);
+  EXPECT_EQ(reads.load(), 1);  // parked until the poll interval has passed
+  clock.advance(1ms);
+  waits = clock.await_parked(waits);
+  EXPECT_EQ(reads.load(), 2);
+
+  chain_down = true;
+  clock.advance(5000ms);
+  waits = clock.await_parked(waits);  // failed: retry in 1 s
+  EXPECT_EQ(reads.load(), 3);
+  clock.advance(1000ms);
+  waits = clock.await_parked(waits);  // failed: retry in 2 s
+  EXPECT_EQ(reads.load(), 4);
+  clock.advance(1999ms);
+  EXPECT_EQ(reads.load(), 4);
+  clock.advance(1ms);
+  waits = clock.await_parked(waits);  // failed: retry in 4 s (the cap)
+  clock.advance(4000ms);
+  waits = clock.await_parked(waits);
+  EXPECT_EQ(reads.load(), 6);
+  chain_down = false;
+  clock.advance(4000ms);
+  waits = clock.await_parked(waits);  // recovered: back to the poll interval
+  EXPECT_EQ(reads.load(), 7);
+  clock.advance(4999ms);
+  EXPECT_EQ(reads.load(), 7);
+
+  daemon.stop();  // wakes the parked loop: no clock movement needed
+  loop.join();
 }
 
 TEST(MemoryBackupStore, RefusesOlderEpochs) {

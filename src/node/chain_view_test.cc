@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/manual_clock.h"
+
 #include <atomic>
 #include <thread>
 
@@ -156,21 +158,39 @@ class FakeSource : public ChainSource {
   ChainSnapshot snapshot;
 };
 
-TEST(ChainWatcher, ReportsChangesOnlyAndSurvivesOutages) {
+// The watcher on a manual clock: each poll happens when the clock reaches
+// it, and "no poll yet" is checked while the loop is parked.
+TEST(ChainWatcher, ReportsChangesOnlyBacksOffOnOutagesAndKeepsTheLastState) {
+  using namespace std::chrono_literals;
+  testing::ManualClock clock;
   FakeSource source;
   source.snapshot = running(1, key(1));
   std::atomic<int> changes{0};
-  ChainWatcher watcher(source, {std::chrono::milliseconds(5), std::chrono::milliseconds(20)},
-                       [&](const ChainSnapshot&) { ++changes; });
+  ChainWatcherOptions options{5ms, 20ms};
+  options.clock = &clock;
+  ChainWatcher watcher(source, options, [&](const ChainSnapshot&) { ++changes; });
   ASSERT_TRUE(watcher.start());
   EXPECT_EQ(changes.load(), 1);
-  while (source.calls.load() < 5) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  std::size_t waits = clock.await_parked(0);
+  for (int i = 0; i < 4; ++i) {
+    clock.advance(5ms);
+    waits = clock.await_parked(waits);
+  }
+  EXPECT_EQ(source.calls.load(), 5);
   EXPECT_EQ(changes.load(), 1);  // unchanged snapshots are not reported
 
   source.fail = true;
-  int calls_at_outage = source.calls.load();
-  while (source.calls.load() < calls_at_outage + 3) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  EXPECT_GE(watcher.failures(), 3u);
+  const int before = source.calls.load();
+  clock.advance(5ms);   // fails: next try in 10 ms
+  waits = clock.await_parked(waits);
+  clock.advance(9ms);  // short of the deadline: the loop stays parked in the same wait
+  EXPECT_EQ(source.calls.load(), before + 1);  // not before the backoff
+  clock.advance(1ms);  // fails: next try in 20 ms (the cap)
+  waits = clock.await_parked(waits);
+  clock.advance(20ms);
+  waits = clock.await_parked(waits);
+  EXPECT_EQ(source.calls.load(), before + 3);
+  EXPECT_EQ(watcher.failures(), 3u);
   ASSERT_TRUE(watcher.latest());  // the last known state is kept
   EXPECT_EQ(watcher.latest()->state.running()->keyset.epoch_id, 1u);
 
@@ -179,23 +199,32 @@ TEST(ChainWatcher, ReportsChangesOnlyAndSurvivesOutages) {
     source.snapshot = running(2, key(1));
   }
   source.fail = false;
-  watcher.poke();
-  for (int i = 0; i < 500 && changes.load() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  watcher.poke();  // polls at once, whatever the clock
+  waits = clock.await_parked(waits);
   EXPECT_EQ(changes.load(), 2);
   EXPECT_EQ(watcher.latest()->state.running()->keyset.epoch_id, 2u);
   watcher.stop();
 }
 
 TEST(ChainWatcher, FirstPollFailureIsReportedButNotFatal) {
+  using namespace std::chrono_literals;
+  testing::ManualClock clock;
   FakeSource source;
   source.fail = true;
-  ChainWatcher watcher(source, {std::chrono::milliseconds(5), std::chrono::milliseconds(10)}, nullptr);
+  ChainWatcherOptions options{5ms, 10ms};
+  options.clock = &clock;
+  ChainWatcher watcher(source, options, nullptr);
   auto first = watcher.start();
   EXPECT_FALSE(first);
   EXPECT_FALSE(watcher.latest());
-  source.snapshot = running(1, key(1));
+  const std::size_t waits = clock.await_parked(0);
+  {
+    std::lock_guard lock(source.mu);
+    source.snapshot = running(1, key(1));
+  }
   source.fail = false;
-  for (int i = 0; i < 500 && !watcher.latest(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  clock.advance(5ms);
+  clock.await_parked(waits);
   EXPECT_TRUE(watcher.latest());
 }
 

@@ -81,7 +81,7 @@ void ChainWatcher::loop() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, delay, [&] { return stopping_ || poked_; });
+      options_.clock->wait_for(lock, cv_, delay, [&] { return stopping_ || poked_; });
       if (stopping_) return;
       poked_ = false;
     }

@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "core/clock.h"
 #include "near/rpc_client.h"
 #include "node/chain_view.h"
 
@@ -41,6 +42,7 @@ class RpcChainSource : public ChainSource {
 struct ChainWatcherOptions {
   std::chrono::milliseconds interval{1000};
   std::chrono::milliseconds max_backoff{30'000};
+  core::Clock* clock = &core::steady_clock();  // must outlive the watcher
 };
 
 class ChainWatcher {

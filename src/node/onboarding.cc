@@ -47,7 +47,7 @@ void Onboarding::publish(OnboardingStep step) {
 
 void Onboarding::loop() {
   auto backoff = options_.initial_backoff;
-  std::chrono::steady_clock::time_point next_attempt{};
+  core::Clock::time_point next_attempt{};
   std::optional<NodeView> concluded_at;  // the view in which our conclude call succeeded
   OnboardingStep last = OnboardingStep::kIdle;
   std::string last_reason;
@@ -72,7 +72,7 @@ void Onboarding::loop() {
 
     auto wait = options_.recheck;
     if (decision.step == OnboardingStep::kConcluding && !concluded_at) {
-      const auto now = std::chrono::steady_clock::now();
+      const auto now = options_.clock->now();
       if (now >= next_attempt) {
         auto status = deps_.conclude(*decision.conclude_with);
         if (status) {
@@ -95,7 +95,7 @@ void Onboarding::loop() {
       }
     }
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, wait, [&] { return stopping_ || woken_; });
+    options_.clock->wait_for(lock, cv_, wait, [&] { return stopping_ || woken_; });
     if (stopping_) return;
     woken_ = false;
   }

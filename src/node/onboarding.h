@@ -18,6 +18,7 @@
 #include <optional>
 #include <thread>
 
+#include "core/clock.h"
 #include "net/metrics.h"
 #include "node/chain_view.h"
 
@@ -34,6 +35,7 @@ struct OnboardingOptions {
   std::chrono::milliseconds initial_backoff{500};
   std::chrono::milliseconds max_backoff{30'000};
   std::chrono::milliseconds recheck{1'000};
+  core::Clock* clock = &core::steady_clock();  // must outlive the Onboarding
 };
 
 class Onboarding {
