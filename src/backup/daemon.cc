@@ -156,6 +156,7 @@ void BackupDaemon::failure(const char* kind, const std::string& message) {
 }
 
 Action BackupDaemon::step() {
+  metrics_.counter("backup_steps_total", "Steps taken (chain read, plan, act)").inc();
   last_step_failed_ = false;
   auto chain = ports_.read_chain();
   if (chain) {
@@ -192,6 +193,12 @@ Action BackupDaemon::step() {
     metrics_.gauge("backup_last_domains", "Domains in the newest backup").set(static_cast<double>((*newest)->keyshares.size()));
   }
   Action action = plan_step(view, account_id_, *newest, memory_, options_.migration_port);
+  {
+    const auto it = view.migrations.find(account_id_);
+    const bool pending = view.state.running() && it != view.migrations.end() && it->second.migration.has_value();
+    metrics_.gauge("backup_migration_pending", "1 while the contract shows a migration of the operator's account")
+        .set(pending ? 1 : 0);
+  }
   if (action.forget_push) memory_.pushed_to.reset();
   if (action.adopt_node) {
     spdlog::info("the contract now names {} (TLS key {}) as {}'s node; backing up from it", action.adopt_node->address.to_string(),

@@ -123,6 +123,7 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
 }
 
 void NodeRuntime::on_chain_change(const ChainSnapshot& snapshot) {
+  metrics_.counter("mpc_chain_changes_total", "Contract states read that differ from the previous one").inc();
   NodeView view = derive_node_view(snapshot, home_->account_id, home_->tls_key.public_key());
   std::optional<NodeView> before;
   {

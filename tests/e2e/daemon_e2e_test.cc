@@ -27,6 +27,23 @@ struct Daemon {
   fs::path log;
 };
 
+// The daemon binds its metrics port itself (port 0) and says where in its log.
+std::string bound_metrics_addr(const fs::path& log) {
+  const std::string marker = "metrics on http://";
+  std::string addr;
+  const bool found = wait_for([&] {
+    const auto text = core::read_file(log).value_or("");
+    const auto at = text.find(marker);
+    if (at == std::string::npos) return false;
+    const auto end = text.find("/metrics", at + marker.size());
+    if (end == std::string::npos) return false;
+    addr = text.substr(at + marker.size(), end - at - marker.size());
+    return true;
+  });
+  if (!found) throw std::runtime_error("the daemon did not report its metrics address; see " + log.string());
+  return addr;
+}
+
 // `migration_port`: where the daemon reaches nodes the contract names (a
 // migration's destination, the moved node): the test's new machines listen
 // on ports of their own, not on the reference's 8079.
@@ -36,39 +53,19 @@ Daemon start_daemon(Network& net, std::size_t i, std::uint16_t migration_port = 
   auto reg = net.backup_cli(i, {"register"});
   EXPECT_EQ(reg.exit_code, 0) << reg.output;
   Daemon d;
-  d.metrics_addr = "127.0.0.1:" + std::to_string(*devnet::pick_free_port("127.0.0.1"));
   d.log = net.dir() / ("daemon-" + std::to_string(i) + ".log");
   // backup_cli() exported the operator's environment; the daemon inherits it.
   d.process = std::make_unique<testsupport::Child>(
       std::vector<std::string>{testsupport::binary("apps/backup-cli").string(), "--home-dir", net.backup_home(i).string(), "run",
                                "--mpc-node-address", net.node(i).migration_addr, "--mpc-node-p2p-key",
                                key_text(net.node_tls_key(i)), "--poll-interval-seconds", "1", "--request-timeout-seconds", "3",
-                               "--metrics-addr", d.metrics_addr, "--destination-migration-port", std::to_string(migration_port)},
+                               "--metrics-addr", "127.0.0.1:0", "--destination-migration-port", std::to_string(migration_port)},
       d.log);
+  d.metrics_addr = bound_metrics_addr(d.log);
   return d;
 }
 
-std::string metrics(const Daemon& d) {
-  auto url = net::Url::parse("http://" + d.metrics_addr + "/metrics");
-  net::HttpClient client(*url, net::HttpClientOptions{2s});
-  auto r = client.get();
-  return r && r->status == 200 ? r->body : "";
-}
-
-double metric_value(const std::string& text, const std::string& series) {
-  auto pos = text.find("\n" + series + " ");
-  if (pos == std::string::npos) return -1;
-  return std::stod(text.substr(pos + series.size() + 2));
-}
-
-bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
-}
+std::string metrics(const Daemon& d) { return fetch_metrics(d.metrics_addr); }
 
 bool backup_file(Network& net, std::size_t i, const std::string& name) {
   return fs::exists(net.backup_home(i) / "permanent_keys" / name);
@@ -113,8 +110,11 @@ TEST(BackupDaemon, BacksUpEveryKeysetAndSurvivesOutages) {
   for (auto& s : shares) s.key_id.epoch_id = 1;
   give_node_shares(net, 0, std::move(shares), epoch1);
   // The chain is down for a while: the daemon keeps running and recovers.
+  const double chain_failures = metric_value(metrics(daemon), "backup_failures_total{kind=\"chain\"}");
   net.stop_devnet_process("sandbox", true);
-  std::this_thread::sleep_for(2500ms);
+  ASSERT_TRUE(wait_for([&] {
+    return metric_value(metrics(daemon), "backup_failures_total{kind=\"chain\"}") >= std::max(0.0, chain_failures) + 2;
+  })) << log_of(daemon);  // it noticed the outage twice, and is still there
   ASSERT_TRUE(daemon.process->running()) << log_of(daemon);
   net.restart_devnet();
   for (const auto& d : old_keyset.domains)
@@ -169,9 +169,10 @@ TEST(BackupDaemon, RestoresAMigrationWithNoOperatorActionButStartMigration) {
 
 TEST(BackupDaemon, StopsTryingWhenAMigrationToAnUnreachableNodeIsCancelled) {
   Network net;
-  auto daemon = start_daemon(net, 0, *devnet::pick_free_port("127.0.0.1"));
+  testsupport::ClosedPort closed_migration, closed_p2p;  // connections are refused there
+  auto daemon = start_daemon(net, 0, closed_migration.port());
   ASSERT_TRUE(wait_for([&] { return backup_file(net, 0, "epoch_0_with_2_domains"); })) << log_of(daemon);
-  const auto nowhere = "https://127.0.0.1:" + std::to_string(*devnet::pick_free_port("127.0.0.1"));
+  const auto nowhere = "https://" + closed_p2p.addr();
   const auto key = core::Ed25519SecretKey::generate().public_key();
   auto start = net.backup_cli(0, {"start-migration", "--destination-url", nowhere, "--destination-tls-key", key_text(key),
                                   "--destination-access-key", key_text(key)});
@@ -179,11 +180,11 @@ TEST(BackupDaemon, StopsTryingWhenAMigrationToAnUnreachableNodeIsCancelled) {
   ASSERT_TRUE(wait_for([&] { return metric_value(metrics(daemon), "backup_restores_total{outcome=\"failed\"}") >= 2; }))
       << log_of(daemon);
   ASSERT_EQ(net.backup_cli(0, {"cancel-migration"}).exit_code, 0);
-  // Let an attempt in flight finish: it may retry a refused connection until
-  // its 3 s request deadline.
-  std::this_thread::sleep_for(4000ms);
+  // Once the daemon has seen the cancellation, three more steps send nothing.
+  ASSERT_TRUE(wait_for([&] { return metric_value(metrics(daemon), "backup_migration_pending") == 0; })) << log_of(daemon);
   const double failed = metric_value(metrics(daemon), "backup_restores_total{outcome=\"failed\"}");
-  std::this_thread::sleep_for(3s);
+  const double steps = metric_value(metrics(daemon), "backup_steps_total");
+  ASSERT_TRUE(wait_for([&] { return metric_value(metrics(daemon), "backup_steps_total") >= steps + 3; })) << log_of(daemon);
   EXPECT_EQ(metric_value(metrics(daemon), "backup_restores_total{outcome=\"failed\"}"), failed) << log_of(daemon);
   EXPECT_EQ(daemon.process->terminate(), 0);
 }
@@ -265,12 +266,11 @@ TEST(BackupDaemon, MemoryOnlyWritesNothing) {
   auto gen = net.backup_cli(0, {"generate-keys"});
   ASSERT_EQ(gen.exit_code, 0);
   ASSERT_EQ(net.backup_cli(0, {"register"}).exit_code, 0);
-  const auto addr = "127.0.0.1:" + std::to_string(*devnet::pick_free_port("127.0.0.1"));
   testsupport::Child d({testsupport::binary("apps/backup-cli").string(), "--home-dir", net.backup_home(0).string(), "run",
                         "--mpc-node-address", net.node(0).migration_addr, "--mpc-node-p2p-key", key_text(net.node_tls_key(0)),
-                        "--poll-interval-seconds", "1", "--metrics-addr", addr, "--memory-only"},
+                        "--poll-interval-seconds", "1", "--metrics-addr", "127.0.0.1:0", "--memory-only"},
                        net.dir() / "daemon-memory.log");
-  Daemon view{nullptr, addr, net.dir() / "daemon-memory.log"};
+  Daemon view{nullptr, bound_metrics_addr(net.dir() / "daemon-memory.log"), net.dir() / "daemon-memory.log"};
   ASSERT_TRUE(wait_for([&] { return metric_value(metrics(view), "backup_last_epoch") == 0; })) << log_of(view);
   EXPECT_FALSE(fs::exists(net.backup_home(0) / "permanent_keys"));
   EXPECT_EQ(d.terminate(), 0);

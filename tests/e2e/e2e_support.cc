@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/file_util.h"
+#include "net/http_client.h"
 #include "node/home.h"
 
 namespace mpc::e2e {
@@ -13,6 +14,34 @@ namespace mpc::e2e {
 std::string unique_dir(const std::string& what) {
   static int counter = 0;
   return (fs::temp_directory_path() / ("mpc-e2e-" + what + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter))).string();
+}
+
+std::string fetch_metrics(const std::string& addr) {
+  auto url = net::Url::parse("http://" + addr + "/metrics");
+  if (!url) return "";
+  net::HttpClient client(*url, net::HttpClientOptions{std::chrono::seconds(2)});
+  auto r = client.get();
+  return r && r->status == 200 ? r->body : "";
+}
+
+double metric_value(const std::string& text, const std::string& series) {
+  auto pos = text.find("\n" + series + " ");
+  if (pos == std::string::npos) return -1;
+  return std::stod(text.substr(pos + series.size() + 2));
+}
+
+bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return cond();
+}
+
+bool Network::wait_node_metric(std::size_t i, const std::string& series, const std::function<bool(double)>& ok,
+                               std::chrono::milliseconds timeout) {
+  return wait_for([&] { return ok(metric_value(fetch_metrics(node(i).metrics_addr), series)); }, timeout);
 }
 
 namespace {
@@ -115,7 +144,8 @@ NewNode Network::new_node(std::size_t i, bool add_key, bool start_now) {
   n.tls_key = home->tls_key.public_key();
   n.access_key = home->access_key.secret_key.public_key();
   n.log = dir_ / ("machine-" + std::to_string(counter) + ".log");
-  n.p2p_addr = "127.0.0.1:" + std::to_string(*devnet::pick_free_port("127.0.0.1"));
+  n.p2p_port = std::make_shared<testsupport::ClosedPort>();
+  n.p2p_addr = n.p2p_port->addr();
   if (add_key) {
     if (auto st = add_access_key(i, n.access_key); !st) throw std::runtime_error("add key: " + st.error().message);
   }
@@ -128,6 +158,7 @@ NewNode Network::new_node(std::size_t i, bool add_key, bool start_now) {
 void Network::start(NewNode& n) {
   std::error_code ec;
   fs::remove(n.home / "migration.addr", ec);
+  fs::remove(n.home / "metrics.addr", ec);
   std::string key;
   for (std::size_t i = 0; i < net_.nodes.size(); ++i)
     if (net_.nodes[i].account_id == n.account_id) key = encryption_key_hex(i);
@@ -135,12 +166,15 @@ void Network::start(NewNode& n) {
   std::string port = n.addr.empty() ? std::to_string(n.requested_migration_port) : n.addr.substr(n.addr.rfind(':') + 1);
   n.process = std::make_unique<testsupport::Child>(
       std::vector<std::string>{testsupport::binary("apps/mpc-node").string(), "run", "--home", n.home.string(), "--rpc-url",
-                               net_.rpc_url(), "--contract-id", net_.contract_id, "--p2p-url", n.url(), "--migration-addr", n.host + ":" + port,
+                               net_.rpc_url(), "--contract-id", net_.contract_id, "--p2p-url", n.url(), "--migration-addr", n.host + ":" + port, "--metrics-addr", "127.0.0.1:0",
                                "--poll-interval-ms", "100"},
       n.log);
   auto addr = testsupport::wait_for_file(n.home / "migration.addr", std::chrono::seconds(15));
   if (!addr) throw std::runtime_error("new node did not start; see " + n.log.string());
   n.addr = *addr;
+  auto metrics = testsupport::wait_for_file(n.home / "metrics.addr", std::chrono::seconds(15));
+  if (!metrics) throw std::runtime_error("new node wrote no metrics address; see " + n.log.string());
+  n.metrics_addr = *metrics;
 }
 
 testsupport::RunResult Network::backup_cli(std::size_t i, std::vector<std::string> args, std::chrono::milliseconds timeout) {

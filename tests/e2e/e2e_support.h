@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +27,14 @@ namespace fs = std::filesystem;
 
 std::string unique_dir(const std::string& what);
 
+// Prometheus text of http://ADDR/metrics ("" when it does not answer).
+std::string fetch_metrics(const std::string& addr);
+// One series' value in Prometheus text (-1 when absent).
+double metric_value(const std::string& text, const std::string& series);
+// Polls `cond` every 20 ms until it holds; false at the deadline (callers
+// fail loudly on false).
+bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
 // A node started by a test (a "new machine").
 struct NewNode {
   fs::path home;
@@ -35,7 +44,9 @@ struct NewNode {
   std::string host = "127.0.0.1";
   std::uint16_t requested_migration_port = 0;
   std::string p2p_addr;  // HOST:PORT of its P2P address (the contract's url); apart from the migration port
+  std::shared_ptr<testsupport::ClosedPort> p2p_port;  // held: nobody serves P2P yet, and nobody else may take it
   std::string addr;      // migration endpoint HOST:PORT once running
+  std::string metrics_addr;  // its /metrics HOST:PORT once running
   std::unique_ptr<testsupport::Child> process;
   fs::path log;
   std::string url() const { return "https://" + p2p_addr; }  // what start_node_migration registers
@@ -81,6 +92,10 @@ class Network {
   testsupport::RunResult backup_cli(std::size_t i, std::vector<std::string> args,
                                     std::chrono::milliseconds timeout = std::chrono::seconds(60));
   fs::path backup_home(std::size_t i) const { return dir_ / ("backup-" + std::to_string(i)); }
+
+  // Waits until node i's metric `series` satisfies `ok`; false on timeout.
+  bool wait_node_metric(std::size_t i, const std::string& series, const std::function<bool(double)>& ok,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
   // Waits until the contract lists `tls` for the account; false on timeout.
   bool wait_participant_key(const std::string& account, const core::Ed25519PublicKey& tls,

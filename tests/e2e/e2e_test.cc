@@ -103,11 +103,12 @@ TEST(EndToEnd, CancelledMigrationIsRefusedByTheDestinationAndNeverConcludes) {
   EXPECT_EQ(checked.exit_code, 5) << checked.output;
   EXPECT_NE(checked.output.find("no ongoing migration"), std::string::npos) << checked.output;
   // Without it, the destination itself refuses (409) once it has seen the cancellation.
-  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(wait_for([&] { return metric_value(fetch_metrics(dest.metrics_addr), "mpc_migration_destination") == 0; }));
   auto direct = put(net, 0, dest, false);
   EXPECT_EQ(direct.exit_code, 5) << direct.output;
   EXPECT_NE(direct.output.find("not the destination"), std::string::npos) << direct.output;
-  std::this_thread::sleep_for(1s);
+  // It holds no shares, so it has nothing to conclude with; the contract is unchanged.
+  EXPECT_FALSE(fs::exists(dest.home / "keyshares.enc"));
   EXPECT_NE(net.participant(dest.account_id)->tls_public_key, dest.tls_key);
 }
 
@@ -125,7 +126,7 @@ TEST(EndToEnd, ResharingStartedDuringAMigrationCancelsIt) {
   EXPECT_STREQ(net.state().name(), "Resharing");
   auto m = net.migrations();
   EXPECT_TRUE(m.find(net.node(0).account_id) == m.end() || !m[net.node(0).account_id].migration);
-  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(wait_for([&] { return metric_value(fetch_metrics(dest.metrics_addr), "mpc_migration_destination") == 0; }));
   auto direct = put(net, 0, dest, false);
   EXPECT_EQ(direct.exit_code, 5) << direct.output;
   EXPECT_NE(direct.output.find("not Running"), std::string::npos) << direct.output;
@@ -178,7 +179,6 @@ TEST(EndToEnd, SandboxRestartedMidMigration) {
   auto dest = net.new_node(0);
   ASSERT_EQ(start_migration(net, 0, dest).exit_code, 0);
   net.stop_devnet_process("sandbox", true);  // kill -9
-  std::this_thread::sleep_for(500ms);
   net.restart_devnet();
   ASSERT_TRUE(net.migrations()[net.node(0).account_id].migration);  // durable
   auto p = put(net, 0, dest);
@@ -194,7 +194,10 @@ TEST(EndToEnd, NodeRestartedAfterImportBeforeConcludeStillConcludes) {
   ASSERT_EQ(start_migration(net, 0, dest).exit_code, 0);
   auto p = put(net, 0, dest);
   ASSERT_EQ(p.exit_code, 0) << p.output;
-  std::this_thread::sleep_for(1s);
+  // It tried to conclude and the chain refused its key.
+  ASSERT_TRUE(wait_for([&] {
+    return metric_value(fetch_metrics(dest.metrics_addr), "mpc_onboarding_conclude_calls_total{outcome=\"failed\"}") >= 1;
+  }));
   EXPECT_NE(net.participant(dest.account_id)->tls_public_key, dest.tls_key);
   dest.process->kill_hard();
   ASSERT_TRUE(net.add_access_key(0, dest.access_key));

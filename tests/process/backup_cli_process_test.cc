@@ -31,7 +31,8 @@ class BackupCli : public ::testing::Test {
     ASSERT_EQ(net_->backup_cli(0, {"generate-keys"}).exit_code, 0);
     auto reg = net_->backup_cli(0, {"register"});
     ASSERT_EQ(reg.exit_code, 0) << reg.output;
-    std::this_thread::sleep_for(400ms);
+    ASSERT_TRUE(net_->wait_node_metric(0, "mpc_backup_service_registered", [](double v) { return v == 1; }))
+        << "node0 never saw the registration";
   }
   static void TearDownTestSuite() { delete net_; }
 
@@ -198,9 +199,10 @@ TEST_F(BackupCli, ExitCodesSayWhatWentWrong) {
   EXPECT_NE(auth.output.find(key_text(wrong)), std::string::npos) << auth.output;
   EXPECT_NE(auth.output.find(key_text(net_->node_tls_key(0))), std::string::npos) << auth.output;
   // Node down: network, within the deadline.
+  testsupport::ClosedPort down_port;
   const auto t0 = std::chrono::steady_clock::now();
   auto down = cli({"get-keyshares", "--mpc-node-address",
-                   "127.0.0.1:" + std::to_string(*devnet::pick_free_port("127.0.0.1")), "--mpc-node-p2p-key",
+                   down_port.addr(), "--mpc-node-p2p-key",
                    key_text(net_->node_tls_key(0)), "--request-timeout-seconds", "2"});
   EXPECT_EQ(down.exit_code, 3) << down.output;
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);

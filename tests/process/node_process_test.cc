@@ -43,7 +43,8 @@ class NodeProcess : public ::testing::Test {
     ASSERT_EQ(reg.exit_code, 0) << reg.output;
     backup_key_ = new core::Ed25519SecretKey(backup::BackupHome(net_->backup_home(0)).load_secrets()->p2p_private_key.clone());
     // The node sees the registration on its next poll.
-    std::this_thread::sleep_for(400ms);
+    ASSERT_TRUE(net_->wait_node_metric(0, "mpc_backup_service_registered", [](double v) { return v == 1; }))
+        << "node0 never saw the registration";
   }
   static void TearDownTestSuite() {
     delete backup_key_;
@@ -133,9 +134,13 @@ TEST_F(NodeProcess, RefusesUnregisteredAndForeignKeysWithNoEffect) {
   EXPECT_FALSE(r.error().failure.response_started);
   // A key registered for ANOTHER account (node1's operator) is refused by node0.
   auto other = core::Ed25519SecretKey::generate();
+  const double changes0 = metric(node_metrics(0), "mpc_chain_changes_total");
+  const double changes1 = metric(node_metrics(1), "mpc_chain_changes_total");
   ASSERT_TRUE(net_->operator_call(1, "register_backup_service",
                                   {{"backup_service_info", {{"public_key", key_text(other.public_key())}}}}, true));
-  std::this_thread::sleep_for(300ms);
+  // Both nodes have read a contract state with that registration in it.
+  ASSERT_TRUE(net_->wait_node_metric(0, "mpc_chain_changes_total", [&](double v) { return v > changes0; }));
+  ASSERT_TRUE(net_->wait_node_metric(1, "mpc_chain_changes_total", [&](double v) { return v > changes1; }));
   auto foreign = client(other, addr(0), net_->node_tls_key(0)).request(http::verb::get, "/hello");
   EXPECT_FALSE(foreign);
   auto at_node1 = client(other, addr(1), net_->node_tls_key(1)).request(http::verb::get, "/hello");
@@ -189,11 +194,15 @@ TEST_F(NodeProcess, SlowHeadersAndAHundredMegabyteBodyAreCutOff) {
   ::setenv("MPC_BACKUP_ENCRYPTION_KEY_HEX", net_->encryption_key_hex(0).c_str(), 1);
   testsupport::Child p({testsupport::binary("apps/mpc-node").string(), "run", "--home", n.home.string(), "--rpc-url",
                         net_->rpc_url(), "--contract-id", net_->contract(), "--p2p-url", n.url(), "--migration-addr", "127.0.0.1:0",
-                        "--poll-interval-ms", "100", "--request-timeout-ms", "700", "--max-body-bytes", "1048576"},
+                        "--metrics-addr", "127.0.0.1:0", "--poll-interval-ms", "100", "--request-timeout-ms", "700",
+                        "--max-body-bytes", "1048576"},
                        n.log);
   auto a = testsupport::wait_for_file(n.home / "migration.addr", 15s);
   ASSERT_TRUE(a);
-  std::this_thread::sleep_for(300ms);  // first chain poll: the backup key is registered for node0's account
+  auto metrics_addr = testsupport::wait_for_file(n.home / "metrics.addr", 15s);
+  ASSERT_TRUE(metrics_addr);
+  // Its first chain poll: the backup key is registered for node0's account.
+  ASSERT_TRUE(e2e::wait_for([&] { return e2e::metric_value(e2e::fetch_metrics(*metrics_addr), "mpc_backup_service_registered") == 1; }));
   auto [host, port] = host_port(*a);
 
   // Slow client: TLS done, half a request line, then silence.

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -37,6 +38,25 @@ class Child {
 
  private:
   pid_t pid_ = -1;
+};
+
+// A loopback port that is bound but never listens, held for the object's
+// lifetime: a connection to it is refused, and no other process can take it
+// meanwhile (unlike a port picked free and released).
+class ClosedPort {
+ public:
+  ClosedPort();
+  ~ClosedPort();
+  ClosedPort(const ClosedPort&) = delete;
+  ClosedPort& operator=(const ClosedPort&) = delete;
+  ClosedPort(ClosedPort&& o) noexcept;
+  ClosedPort& operator=(ClosedPort&& o) noexcept;
+  std::uint16_t port() const { return port_; }
+  std::string addr() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
 };
 
 // Waits until `path` exists and is non-empty; returns its content (trimmed).
