@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 PRESET    ?= default
 
-.PHONY: all deps npm-deps configure build test test-unit test-e2e bench demo package clean
+.PHONY: all deps npm-deps configure build test test-unit test-e2e bench demo package clean fuzz
 
 all: build
 
@@ -33,6 +33,11 @@ bench: build
 
 demo: build
 	@scripts/demo.sh
+
+# libFuzzer targets (fuzz/) in build-fuzz with clang, ASan and UBSan; each runs
+# FUZZ_SECONDS (default 60) on a copy of its seeds; FUZZ_TARGETS selects. Not part of `make test`.
+fuzz:
+	@FUZZ_SECONDS="$(FUZZ_SECONDS)" FUZZ_TARGETS="$(FUZZ_TARGETS)" fuzz/run.sh
 
 # A Debian package of the four binaries, man pages and systemd units, in build/packages/.
 package: build
