@@ -5,6 +5,7 @@
 
 #include "app_support.h"
 
+#include "core/json_limits.h"
 #include "core/logging.h"
 #include <spdlog/spdlog.h>
 
@@ -17,6 +18,7 @@
 #include "backup/coverage.h"
 #include "backup/daemon.h"
 #include "net/http_server.h"
+#include "net/io_thread.h"
 #include "net/metrics.h"
 #include "net/mtls_server.h"
 
@@ -46,8 +48,9 @@ constexpr int kExitChainRefused = 6;
 
 constexpr const char* kExitCodesHelp =
     "Exit codes: 0 success; 1 other failure; 2 usage error (a flag or input in the wrong form); "
-    "3 network failure or timeout (node or RPC unreachable); 4 authentication failure (wrong node key, "
-    "node refused this backup service's key, wrong encryption key); 5 validation failure (shares do not "
+    "3 network failure or timeout (node or RPC unreachable, or the node closed the connection: without the chain a node "
+    "that does not accept this backup service's key looks like this); 4 authentication failure (wrong node key, the "
+    "contract registers another backup-service key for the node's account, wrong encryption key); 5 validation failure (shares do not "
     "match the keyset, older than the stored backup, backup does not cover the keyset, the contract "
     "state does not allow the step); 6 the chain refused the transaction.";
 
@@ -204,7 +207,7 @@ CliResult<core::ProtocolState> state_from_file(const Options& o) {
     return usage_failure(core::Error{core::ErrorCode::kInvalidArgument,
                                      "cannot read the contract state from " + file.string() + ": " + text.error().message +
                                          " (give --contract-state-file, or --rpc-url with --mpc-contract-account-id)"});
-  json j = json::parse(*text, nullptr, false);
+  json j = core::parse_json(*text, {64 << 20, 64}).value_or(json::value_t::discarded);
   if (j.is_discarded())
     return usage_failure(core::Error{core::ErrorCode::kInvalidArgument, file.string() + " is not JSON (expected the contract's `state` view)"});
   auto s = core::parse_protocol_state(j);
@@ -214,14 +217,22 @@ CliResult<core::ProtocolState> state_from_file(const Options& o) {
 
 // The keyset to back up: from the chain when both --rpc-url and
 // --mpc-contract-account-id are given, else from a contract state file.
-CliResult<core::Keyset> keyset_from(const Options& o) {
+// With the chain, and `registered_for` (the node's TLS key and this home's
+// backup-service key), first checks that the node's account registers this
+// home: the node would refuse it otherwise.
+CliResult<core::Keyset> keyset_from(
+    const Options& o, std::optional<std::pair<core::Ed25519PublicKey, core::Ed25519PublicKey>> registered_for = std::nullopt) {
   core::ProtocolState state;
   if (chain_given(o)) {
     if (auto st = require_contract(o); !st) return usage_failure(st.error());
     auto rpc = rpc_client(o);
     if (!rpc) return usage_failure(rpc.error());
-    auto view = read_chain(**rpc, o.contract_id, false);
+    auto view = read_chain(**rpc, o.contract_id, registered_for.has_value());
     if (!view) return failure(view.error());
+    if (registered_for) {
+      if (auto st = backup::check_backup_registration(view->state, view->migrations, registered_for->first, registered_for->second); !st)
+        return failure(st.error());
+    }
     state = std::move(view->state);
   } else {
     auto from_file = state_from_file(o);
@@ -315,7 +326,7 @@ int cmd_get_keyshares(const Options& o) {
   if (!in) return fail(in.error(), kExitUsage);
   auto secrets = load_secrets(o);
   if (!secrets) return fail(secrets.error(), kExitOther);
-  auto keyset = keyset_from(o);
+  auto keyset = keyset_from(o, std::pair(in->config.node_key, secrets->p2p_private_key.public_key()));
   if (!keyset) return fail(keyset.error());
   backup::BackupStore store(o.home_dir, secrets->local_storage_aes_key.clone());
   // Refuse early (before fetching secrets over the network) when the stored backup is newer.
@@ -516,7 +527,7 @@ int cmd_run(const Options& o) {
     std::cerr << "backup-cli: metrics on http://" << bound->address().to_string() << ":" << bound->port() << "/metrics\n";
   }
   auto work = boost::asio::make_work_guard(ioc);
-  io_thread = std::thread([&ioc] { ioc.run(); });
+  io_thread = std::thread([&ioc] { net::run_io_context(ioc, "backup-cli"); });
 
   const std::string contract_id = o.contract_id;
   near::RpcClient& rpc_ref = **rpc;

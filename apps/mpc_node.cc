@@ -4,6 +4,7 @@
 
 #include "app_support.h"
 
+#include "core/json_limits.h"
 #include "core/logging.h"
 #include <spdlog/spdlog.h>
 
@@ -66,7 +67,7 @@ core::Result<core::Keyset> load_keyset(const std::string& keyset_file, const std
   json j;
   if (!keyset_file.empty()) {
     MPC_ASSIGN(std::string text, core::read_file(keyset_file, 64 << 20));
-    j = json::parse(text, nullptr, false);
+    j = core::parse_json(text, {64 << 20, 64}).value_or(json::value_t::discarded);
     if (j.is_discarded()) return core::invalid("--keyset-file: " + keyset_file + " is not JSON");
     if (j.is_object() && j.contains("epoch_id") && j.contains("domains")) {
       auto ks = core::parse_keyset(j);
@@ -95,7 +96,7 @@ int cmd_import(const std::string& home_dir, const std::string& shares_file, cons
   auto raw = core::read_file(shares_file, 64 << 20);
   if (!raw) return fail_with(raw.error(), kExitUsage);
   core::SecretString text(std::move(*raw));
-  json parsed = json::parse(text.reveal(), nullptr, false);
+  json parsed = core::parse_json(text.reveal(), {64 << 20, 64}).value_or(json::value_t::discarded);
   if (parsed.is_discarded()) return fail_with(core::invalid("--shares-file: not JSON").error(), kExitUsage);
   auto shares = core::parse_keyshares(parsed);
   core::wipe_private_shares(parsed);
@@ -188,7 +189,20 @@ int main(int argc, char** argv) {
   run->add_option("--max-body-bytes", run_options.body_limit, "Largest accepted request body on the migration endpoint")
       ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 30))
       ->capture_default_str();
-  run->add_option("--max-connections", run_options.max_connections, "Open migration connections allowed at once")
+  int first_bytes_timeout_ms = 2000;
+  run->add_option("--first-bytes-timeout-ms", first_bytes_timeout_ms, "Deadline for a new connection's first TLS bytes")
+      ->check(CLI::Range(100, 600'000))
+      ->capture_default_str();
+  run->add_option("--max-preauth-connections", run_options.max_preauth_connections,
+                  "Connections still in the TLS handshake allowed at once (when full, the oldest is evicted)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))
+      ->capture_default_str();
+  run->add_option("--max-preauth-per-source", run_options.max_preauth_per_source,
+                  "Connections in the TLS handshake allowed at once from one source address")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))
+      ->capture_default_str();
+  run->add_option("--max-connections", run_options.max_connections,
+                  "Authenticated migration connections allowed at once")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))
       ->capture_default_str();
 
@@ -250,6 +264,7 @@ int main(int argc, char** argv) {
   run_options.poll_interval = std::chrono::milliseconds(poll_interval_ms);
   run_options.handshake_timeout = std::chrono::milliseconds(handshake_timeout_ms);
   run_options.request_timeout = std::chrono::milliseconds(request_timeout_ms);
+  run_options.first_bytes_timeout = std::chrono::milliseconds(first_bytes_timeout_ms);
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);

@@ -4,6 +4,7 @@
 
 #include "app_support.h"
 
+#include "core/json_limits.h"
 #include "core/logging.h"
 #include <spdlog/spdlog.h>
 
@@ -69,7 +70,7 @@ int exit_code_for(const core::Error& e) {
 }
 
 int run_client(Command command, const ClientOptions& o) {
-  json args = json::parse(o.args, nullptr, false);
+  json args = core::parse_json(o.args, {4 << 20, 64}).value_or(json::value_t::discarded);
   if (args.is_discarded() || !args.is_object()) return fail_with(core::Error{core::ErrorCode::kInvalidArgument, "--args must be a JSON object"}, kExitUsage);
   auto deposit = core::parse_u128(o.deposit);
   if (!deposit) return fail_with(core::Error{core::ErrorCode::kInvalidArgument, "--deposit-yocto: " + deposit.error().message}, kExitUsage);

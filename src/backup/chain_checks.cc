@@ -71,6 +71,41 @@ core::Result<MigrationTarget> find_migration_target(const core::ProtocolState& s
                         ": start one with `backup-cli start-migration` before putting key shares");
 }
 
+std::optional<std::string> account_with_tls_key(const core::ProtocolState& state, const core::Ed25519PublicKey& key) {
+  const core::Participants* participants = nullptr;
+  if (const auto* r = state.running()) participants = &r->parameters.participants;
+  else if (const auto* rs = std::get_if<core::ResharingState>(&state.state))
+    participants = &rs->previous_running_state.parameters.participants;
+  std::optional<core::ThresholdParameters> generating;  // Initializing keeps its parameters as JSON
+  if (const auto* in = std::get_if<core::InitializingState>(&state.state); in && in->generating_key.is_object()) {
+    if (auto p = core::parse_threshold_parameters(in->generating_key.value("parameters", nlohmann::json()))) {
+      generating = std::move(*p);
+      participants = &generating->participants;
+    }
+  }
+  if (!participants) return std::nullopt;
+  const auto* entry = participants->find_by_tls_key(key);
+  if (!entry) return std::nullopt;
+  return entry->account_id;
+}
+
+core::Status check_backup_registration(const core::ProtocolState& state, const core::MigrationInfo& migrations,
+                                       const core::Ed25519PublicKey& node_key, const core::Ed25519PublicKey& own_key) {
+  auto account = account_with_tls_key(state, node_key);
+  if (!account) return {};
+  auto it = migrations.find(*account);
+  if (it == migrations.end() || !it->second.backup_service)
+    return core::fail(core::ErrorCode::kPermissionDenied, "no backup service is registered for " + *account +
+                                                              ": its node refuses every backup service (run `backup-cli register`)");
+  const auto& registered = it->second.backup_service->public_key;
+  if (!(registered == own_key))
+    return core::fail(core::ErrorCode::kPermissionDenied,
+                      "the contract registers the backup service key " + key_text(registered) + " for " + *account +
+                          ", not this home's key " + key_text(own_key) +
+                          ": the node refuses this backup service (run `backup-cli register` with this home)");
+  return {};
+}
+
 StatusReport build_status_report(const core::ProtocolState& state, const core::MigrationInfo& migrations,
                                  const std::string& account_id, const core::Ed25519PublicKey& home_p2p_key,
                                  const std::optional<StoredBackup>& newest) {

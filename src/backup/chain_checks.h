@@ -30,6 +30,19 @@ core::Result<MigrationTarget> find_migration_target(const core::ProtocolState& s
                                                     const std::optional<std::string>& account_id,
                                                     const std::optional<core::Ed25519PublicKey>& node_key);
 
+// The account of the current participant whose TLS key is `key` (Running,
+// Resharing: the previous parameters, Initializing: the generating key's).
+std::optional<std::string> account_with_tls_key(const core::ProtocolState& state, const core::Ed25519PublicKey& key);
+
+// A node serves only the backup service registered on-chain for its
+// account: before connecting, check that the node whose TLS key is
+// `node_key` belongs to an account whose registered backup-service key is
+// `own_key`. kPermissionDenied naming both keys (and the fix) otherwise.
+// When no participant has `node_key` (a node not yet in the contract) there
+// is no account to check: ok, and the node's own answer decides.
+core::Status check_backup_registration(const core::ProtocolState& state, const core::MigrationInfo& migrations,
+                                       const core::Ed25519PublicKey& node_key, const core::Ed25519PublicKey& own_key);
+
 // The readable summary of `backup-cli status`.
 struct StatusReport {
   std::vector<std::string> lines;

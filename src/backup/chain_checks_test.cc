@@ -155,5 +155,21 @@ TEST(MigrationTarget, SaysWhatIsMissing) {
   EXPECT_NE(wrong_key.error().message.find("goes to the node with TLS key"), std::string::npos);
 }
 
+TEST(BackupRegistration, TheNodesAccountMustRegisterThisHomesKey) {
+  auto w = running_world(3);
+  auto none = check_backup_registration(w.state, w.migrations, key(1), key(5));
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, core::ErrorCode::kPermissionDenied);
+  EXPECT_NE(none.error().message.find("no backup service is registered for op.test"), std::string::npos);
+  w.migrations["op.test"].backup_service = core::BackupServiceInfo{key(6)};
+  auto other = check_backup_registration(w.state, w.migrations, key(1), key(5));
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, core::ErrorCode::kPermissionDenied);
+  EXPECT_NE(other.error().message.find(core::ed25519_public_key_to_string(key(6))), std::string::npos);
+  EXPECT_NE(other.error().message.find(core::ed25519_public_key_to_string(key(5))), std::string::npos);
+  EXPECT_TRUE(check_backup_registration(w.state, w.migrations, key(1), key(6)));
+  EXPECT_TRUE(check_backup_registration(w.state, w.migrations, key(9), key(5)));  // not a participant: nothing to check
+}
+
 }  // namespace
 }  // namespace mpc::backup

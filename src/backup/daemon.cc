@@ -12,24 +12,6 @@ core::Result<NodeAddress> migration_address(const std::string& url, std::uint16_
   return NodeAddress{parsed->host, migration_port};
 }
 
-std::optional<std::string> account_with_tls_key(const core::ProtocolState& state, const core::Ed25519PublicKey& key) {
-  const core::Participants* participants = nullptr;
-  if (const auto* r = state.running()) participants = &r->parameters.participants;
-  else if (const auto* rs = std::get_if<core::ResharingState>(&state.state))
-    participants = &rs->previous_running_state.parameters.participants;
-  std::optional<core::ThresholdParameters> generating;  // Initializing keeps its parameters as JSON
-  if (const auto* in = std::get_if<core::InitializingState>(&state.state); in && in->generating_key.is_object()) {
-    if (auto p = core::parse_threshold_parameters(in->generating_key.value("parameters", nlohmann::json()))) {
-      generating = std::move(*p);
-      participants = &generating->participants;
-    }
-  }
-  if (!participants) return std::nullopt;
-  const auto* entry = participants->find_by_tls_key(key);
-  if (!entry) return std::nullopt;
-  return entry->account_id;
-}
-
 const char* action_name(ActionKind kind) {
   switch (kind) {
     case ActionKind::kIdle: return "idle";
@@ -263,7 +245,12 @@ void BackupDaemon::run() {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
-    step();
+    // The daemon thread's body: nothing escapes it (a throw is a failed step).
+    try {
+      step();
+    } catch (const std::exception& e) {
+      failure("internal", std::string("unexpected error: ") + e.what());
+    }
     std::chrono::milliseconds wait = options_.poll_interval;
     if (last_step_failed_) {
       wait = retry;

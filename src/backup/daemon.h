@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "backup/chain_checks.h"
 #include "backup/coverage.h"
 #include "backup/home.h"
 #include "backup/node_client.h"
@@ -54,9 +55,6 @@ inline constexpr std::uint16_t kDefaultMigrationPort = 8079;
 // `migration_port`. The url's own port is the P2P port and is never used.
 core::Result<NodeAddress> migration_address(const std::string& url, std::uint16_t migration_port);
 
-// The account of the current participant whose TLS key is `key` (Running,
-// Resharing: the previous parameters, Initializing: the generating key's).
-std::optional<std::string> account_with_tls_key(const core::ProtocolState& state, const core::Ed25519PublicKey& key);
 
 enum class ActionKind { kIdle, kBackup, kPush, kAwaitConclusion, kBlocked };
 const char* action_name(ActionKind kind);

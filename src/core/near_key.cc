@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/file_util.h"
+#include "core/json_limits.h"
 
 namespace mpc::core {
 
@@ -73,7 +74,7 @@ Result<NearCredentials> read_credentials_file(const std::filesystem::path& path)
   auto text = read_file(path, 64 * 1024);
   if (!text) return std::unexpected(text.error().context("credential file " + path.string()));
   SecretString guard(std::move(*text));
-  nlohmann::json j = nlohmann::json::parse(guard.reveal(), nullptr, /*allow_exceptions=*/false);
+  nlohmann::json j = parse_json(guard.reveal(), {64 * 1024, 8}).value_or(nlohmann::json::value_t::discarded);
   if (j.is_discarded() || !j.is_object()) {
     return invalid("credential file " + path.string() + " is not a JSON object");
   }

@@ -10,6 +10,7 @@
 #include "core/bytes.h"
 #include "core/crypto.h"
 #include "core/file_util.h"
+#include "core/json_limits.h"
 #include "core/near_key.h"
 #include "core/u128.h"
 #include "devnet/dealer.h"
@@ -215,7 +216,7 @@ core::Result<Devnet> Devnet::load(const fs::path& dir) {
     return core::fail(core::ErrorCode::kNotFound,
                       file.string() + " not found: " + dir.string() + " is not a devnet (create one with `mpc-devnet create`)");
   MPC_ASSIGN(std::string text, core::read_file(file, 1 << 20));
-  json j = json::parse(text, nullptr, false);
+  json j = core::parse_json(text, {1 << 20, 16}).value_or(json::value_t::discarded);
   try {
     if (j.is_discarded() || !j.is_object()) throw std::runtime_error("not a JSON object");
     if (j.value("version", 0) != kLayoutVersion)

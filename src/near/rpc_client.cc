@@ -1,10 +1,19 @@
 #include "near/rpc_client.h"
 
+#include "core/json_limits.h"
+
 #include "core/u128.h"
 
 namespace mpc::near {
 
 namespace {
+
+// NEAR JSON-RPC envelopes are shallow; contract values (the state view) are
+// a dozen levels at most. Sizes: the HTTP client's body limit bounds the
+// envelope; a contract value is at most what the envelope carried.
+constexpr core::JsonLimits kRpcAnswerLimits{std::size_t{64} << 20, 64};
+constexpr core::JsonLimits kContractValueLimits{std::size_t{64} << 20, 64};
+
 
 // Null-safe member access: nullptr unless `j` is an object holding `key`.
 const json* field(const json& j, const char* key) {
@@ -164,8 +173,12 @@ core::Result<json> RpcClient::call(const std::string& method, const json& params
     if (is_rpc_unreachable(e)) e.message = "RPC unreachable: " + e.message;
     return std::unexpected(e);
   }
-  json body = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded() || !body.is_object()) {
+  // The endpoint is not trusted to be well-formed: its answer is parsed
+  // with depth and size limits (a view result holds its bytes as numbers,
+  // so the value count is bounded by the body size only).
+  auto parsed = core::parse_json(res->body, kRpcAnswerLimits);
+  json body = parsed ? std::move(*parsed) : json();
+  if (!parsed || !body.is_object()) {
     if (res->status == 429 || res->status >= 500) {
       return core::fail(core::ErrorCode::kUnavailable, "RPC unreachable: " + where +
                                                            " answered HTTP " + std::to_string(res->status));
@@ -289,11 +302,12 @@ core::Result<CallResult> RpcClient::call_function(const std::string& contract_id
 
 core::Result<json> RpcClient::view(const std::string& contract_id, const std::string& method, const json& args) {
   MPC_ASSIGN(auto r, call_function(contract_id, method, args));
-  json j = json::parse(r.result.begin(), r.result.end(), nullptr, false);
-  if (j.is_discarded()) {
-    return core::fail(core::ErrorCode::kInternal, "view " + method + " on " + contract_id + " did not return JSON");
+  auto j = core::parse_json(std::string_view(reinterpret_cast<const char*>(r.result.data()), r.result.size()), kContractValueLimits);
+  if (!j) {
+    return core::fail(core::ErrorCode::kInternal, "view " + method + " on " + contract_id + " did not return JSON" +
+                                                      (j.error().message == core::kNotValidJson ? "" : " (" + j.error().message + ")"));
   }
-  return j;
+  return std::move(*j);
 }
 
 core::Result<TxOutcome> parse_outcome(const json& outcome) {
@@ -436,11 +450,13 @@ core::Result<json> Signer::call_function_json(const std::string& contract_id, co
                                               const json& args, u128 deposit, std::uint64_t gas) {
   MPC_ASSIGN(auto out, call(contract_id, method, args, deposit, gas));
   if (out.success_value.empty()) return json();
-  json j = json::parse(out.success_value.begin(), out.success_value.end(), nullptr, false);
-  if (j.is_discarded()) {
-    return core::fail(core::ErrorCode::kInternal, method + " on " + contract_id + " returned a value that is not JSON");
+  auto j = core::parse_json(std::string_view(reinterpret_cast<const char*>(out.success_value.data()), out.success_value.size()),
+                            kContractValueLimits);
+  if (!j) {
+    return core::fail(core::ErrorCode::kInternal, method + " on " + contract_id + " returned a value that is not JSON" +
+                                                      (j.error().message == core::kNotValidJson ? "" : " (" + j.error().message + ")"));
   }
-  return j;
+  return std::move(*j);
 }
 
 }  // namespace mpc::near

@@ -85,7 +85,14 @@ void ChainWatcher::loop() {
       if (stopping_) return;
       poked_ = false;
     }
-    auto status = poll_once();
+    // A thread entry point: nothing escapes it (a throw counts as a failed poll).
+    core::Status status;
+    try {
+      status = poll_once();
+    } catch (const std::exception& e) {
+      failures_.fetch_add(1);
+      status = core::fail(core::ErrorCode::kInternal, std::string("unexpected error: ") + e.what());
+    }
     if (status) {
       if (consecutive_failures > 0)
         spdlog::info("chain: reachable again after {} failed poll(s)", consecutive_failures);

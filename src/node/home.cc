@@ -4,6 +4,7 @@
 
 #include "core/bytes.h"
 #include "core/file_util.h"
+#include "core/json_limits.h"
 
 namespace mpc::node {
 
@@ -27,7 +28,7 @@ core::Status write_tls_key(const fs::path& path, const core::Ed25519SecretKey& k
 core::Result<core::Ed25519SecretKey> read_tls_key(const fs::path& path) {
   MPC_ASSIGN(std::string raw, core::read_file(path, 1 << 16));
   core::SecretString text(std::move(raw));
-  json j = json::parse(text.reveal(), nullptr, false);
+  json j = core::parse_json(text.reveal(), {1 << 16, 8}).value_or(json::value_t::discarded);
   if (j.is_discarded() || !j.is_object() || !j.contains("private_key") || !j["private_key"].is_string())
     return core::invalid(path.string() + ": expected {\"public_key\":…,\"private_key\":\"ed25519:…\"}");
   core::SecretString secret(j["private_key"].get<std::string>());
@@ -81,7 +82,7 @@ core::Result<NodeHome> NodeHome::load(const fs::path& dir) {
     if (auto e = missing(name)) return std::unexpected(*e);
 
   MPC_ASSIGN(std::string config_text, core::read_file(dir / kConfigFile, 1 << 16));
-  json config = json::parse(config_text, nullptr, false);
+  json config = core::parse_json(config_text, {1 << 16, 8}).value_or(json::value_t::discarded);
   if (config.is_discarded() || !config.is_object() || !config.contains("account_id") || !config["account_id"].is_string())
     return core::invalid((dir / kConfigFile).string() + ": expected {\"version\":1,\"account_id\":\"…\"}");
   std::string account_id = config["account_id"].get<std::string>();

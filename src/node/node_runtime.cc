@@ -4,6 +4,7 @@
 
 #include "core/file_util.h"
 #include "net/http_client.h"
+#include "net/io_thread.h"
 #include "net/mtls_server.h"
 #include "tls/tls.h"
 
@@ -88,6 +89,9 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
   net::MtlsServerOptions mopts;
   mopts.body_limit = options.body_limit;
   mopts.max_connections = options.max_connections;
+  mopts.max_preauth_connections = options.max_preauth_connections;
+  mopts.max_preauth_per_source = options.max_preauth_per_source;
+  mopts.first_bytes_timeout = options.first_bytes_timeout;
   mopts.handshake_timeout = options.handshake_timeout;
   mopts.request_timeout = options.request_timeout;
   rt->migration_server_ = std::make_shared<net::MtlsServer>(
@@ -104,7 +108,7 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
     MPC_TRY(core::write_file_atomic(metrics_addr_file(options.home), core::as_bytes(endpoint_text(bound) + "\n"), 0644));
   }
   rt->work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(rt->ioc_.get_executor());
-  for (std::size_t i = 0; i < std::max<std::size_t>(1, options.threads); ++i) rt->threads_.emplace_back([self] { self->ioc_.run(); });
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, options.threads); ++i) rt->threads_.emplace_back([self] { net::run_io_context(self->ioc_, "mpc-node"); });
 
   rt->metrics_.gauge("mpc_node_info", "Static node information", {{"account_id", rt->home_->account_id},
                                                                      {"tls_public_key", core::ed25519_public_key_to_string(rt->home_->tls_key.public_key())},

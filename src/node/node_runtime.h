@@ -48,7 +48,10 @@ struct NodeRunOptions {
   std::size_t threads = 2;
   // Migration endpoint limits.
   std::size_t body_limit = 8 << 20;
-  std::size_t max_connections = 64;
+  std::size_t max_connections = 64;           // authenticated connections
+  std::size_t max_preauth_connections = 256;  // handshakes in progress, all sources
+  std::size_t max_preauth_per_source = 8;     // handshakes in progress, one source address
+  std::chrono::milliseconds first_bytes_timeout{2'000};
   std::chrono::milliseconds handshake_timeout{5'000};
   std::chrono::milliseconds request_timeout{10'000};
 };

@@ -52,47 +52,54 @@ void Onboarding::loop() {
   OnboardingStep last = OnboardingStep::kIdle;
   std::string last_reason;
   for (;;) {
-    auto view = deps_.view();
-    OnboardingDecision decision;
-    if (view) {
-      const bool holds = view->running_keyset && deps_.holds(*view->running_keyset);
-      decision = decide_onboarding(*view, holds);
-    }
-    if (decision.step != last || decision.reason != last_reason) {
-      spdlog::info("onboarding: {} ({})", onboarding_step_name(decision.step), decision.reason);
-      if (decision.step != OnboardingStep::kConcluding) {
-        backoff = options_.initial_backoff;
-        next_attempt = {};
-      }
-      last = decision.step;
-      last_reason = decision.reason;
-    }
-    publish(decision.step);
-    if (concluded_at && view && !(*concluded_at == *view)) concluded_at.reset();
-
     auto wait = options_.recheck;
-    if (decision.step == OnboardingStep::kConcluding && !concluded_at) {
-      const auto now = options_.clock->now();
-      if (now >= next_attempt) {
-        auto status = deps_.conclude(*decision.conclude_with);
-        if (status) {
-          metrics_.counter("mpc_onboarding_conclude_calls_total", "conclude_node_migration calls by outcome", {{"outcome", "ok"}}).inc();
-          spdlog::info("onboarding: conclude_node_migration succeeded for epoch {}; waiting for the contract to list this node",
-                       decision.conclude_with->epoch_id);
-          concluded_at = view;
-          backoff = options_.initial_backoff;
-          if (deps_.after_conclude) deps_.after_conclude();
-        } else {
-          metrics_.counter("mpc_onboarding_conclude_calls_total", "conclude_node_migration calls by outcome", {{"outcome", "failed"}}).inc();
-          spdlog::warn("onboarding: conclude_node_migration failed: {}; retrying in {} ms", status.error().message,
-                       backoff.count());
-          next_attempt = now + backoff;
-          wait = backoff;
-          backoff = std::min(options_.max_backoff, backoff * 2);
-        }
-      } else {
-        wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_attempt - now);
+    // A thread entry point: nothing escapes it; an unexpected error is
+    // logged and the loop re-evaluates after `recheck`.
+    try {
+      auto view = deps_.view();
+      OnboardingDecision decision;
+      if (view) {
+        const bool holds = view->running_keyset && deps_.holds(*view->running_keyset);
+        decision = decide_onboarding(*view, holds);
       }
+      if (decision.step != last || decision.reason != last_reason) {
+        spdlog::info("onboarding: {} ({})", onboarding_step_name(decision.step), decision.reason);
+        if (decision.step != OnboardingStep::kConcluding) {
+          backoff = options_.initial_backoff;
+          next_attempt = {};
+        }
+        last = decision.step;
+        last_reason = decision.reason;
+      }
+      publish(decision.step);
+      if (concluded_at && view && !(*concluded_at == *view)) concluded_at.reset();
+
+      if (decision.step == OnboardingStep::kConcluding && !concluded_at) {
+        const auto now = options_.clock->now();
+        if (now >= next_attempt) {
+          auto status = deps_.conclude(*decision.conclude_with);
+          if (status) {
+            metrics_.counter("mpc_onboarding_conclude_calls_total", "conclude_node_migration calls by outcome", {{"outcome", "ok"}}).inc();
+            spdlog::info("onboarding: conclude_node_migration succeeded for epoch {}; waiting for the contract to list this node",
+                         decision.conclude_with->epoch_id);
+            concluded_at = view;
+            backoff = options_.initial_backoff;
+            if (deps_.after_conclude) deps_.after_conclude();
+          } else {
+            metrics_.counter("mpc_onboarding_conclude_calls_total", "conclude_node_migration calls by outcome", {{"outcome", "failed"}}).inc();
+            spdlog::warn("onboarding: conclude_node_migration failed: {}; retrying in {} ms", status.error().message,
+                         backoff.count());
+            next_attempt = now + backoff;
+            wait = backoff;
+            backoff = std::min(options_.max_backoff, backoff * 2);
+          }
+        } else {
+          wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_attempt - now);
+        }
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("onboarding: unexpected error: {}; re-evaluating", e.what());
+      wait = options_.recheck;
     }
     std::unique_lock lock(mu_);
     options_.clock->wait_for(lock, cv_, wait, [&] { return stopping_ || woken_; });

@@ -1,5 +1,7 @@
 #include "sandbox/server.h"
 
+#include "net/io_thread.h"
+
 #include <spdlog/spdlog.h>
 
 #include "core/file_util.h"
@@ -55,20 +57,7 @@ core::Result<std::unique_ptr<SandboxServer>> SandboxServer::start(const ServerOp
   return s;
 }
 
-void run_io_thread(boost::asio::io_context& ioc) {
-  // A handler that throws unwinds out of run(); log it and keep serving
-  // (run() may be called again), instead of letting std::terminate end the process.
-  for (;;) {
-    try {
-      ioc.run();
-      return;
-    } catch (const std::exception& e) {
-      spdlog::error("mpc-sandbox: a handler threw: {}; the server keeps running", e.what());
-    } catch (...) {
-      spdlog::error("mpc-sandbox: a handler threw a non-standard exception; the server keeps running");
-    }
-  }
-}
+void run_io_thread(boost::asio::io_context& ioc) { net::run_io_context(ioc, "mpc-sandbox"); }
 
 void SandboxServer::schedule_block() {
   block_timer_->expires_after(options_.block_interval);

@@ -181,6 +181,17 @@ TEST_F(BackupCli, EveryBadInputIsAUsageErrorAndTheRpcUrlAloneChangesNothing) {
   EXPECT_EQ(scheme.output.find("IPv6"), std::string::npos) << scheme.output;
 }
 
+// With the chain, a home whose key the contract does not register for the
+// node's account is refused before any connection: exit 4, both keys named.
+TEST_F(BackupCli, AnUnregisteredHomeIsRefusedBeforeConnecting) {
+  const fs::path home = net_->dir() / "unregistered-home";
+  ASSERT_EQ(cli({"generate-keys"}, home).exit_code, 0);
+  auto r = cli(with("get-keyshares", node0()), home);
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_NE(r.output.find("registers the backup service key"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("fetching key shares"), std::string::npos) << r.output;  // no connection was made
+}
+
 TEST(Binaries, EveryBinaryPrintsItsVersion) {
   for (const char* name : {"backup-cli", "mpc-node", "mpc-sandbox", "mpc-devnet"}) {
     auto r = testsupport::run({testsupport::binary(std::string("apps/") + name).string(), "--version"});
