@@ -1,0 +1,95 @@
+// INTERNAL to src/contract: what the change methods share — errors, typed
+// arguments, the contract's rules over typed values, caller guards — and the
+// methods themselves (lifecycle.cc, migrations.cc), dispatched by contract.cc.
+//
+// Error texts: a panic (kFailedPrecondition) is the reference contract's
+// text, byte for byte where the reference has one; bad arguments
+// (kInvalidArgument) read "Failed to deserialize input from JSON: <path> ...".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "contract/contract.h"
+#include "contract/internal/state.h"
+#include "core/result.h"
+#include "core/types.h"
+#include "core/u128.h"
+
+namespace mpc::contract::internal {
+
+using State = MpcContract::State;
+
+// ---- errors ----
+
+// A contract panic: the whole call reverts with this message.
+std::unexpected<core::Error> panic(std::string message);
+// Arguments that do not deserialize.
+std::unexpected<core::Error> bad_args(const std::string& what);
+std::unexpected<core::Error> not_participant(const std::string& account);
+
+// ---- arguments ----
+// Each takes the call's argument object and names the argument in its error.
+
+// args[name], or "<name> is missing".
+core::Result<const json*> arg(const json& args, const char* name);
+core::Result<std::uint64_t> u64_arg(const json& args, const char* name);
+core::Result<std::string> string_arg(const json& args, const char* name);
+// ThresholdParameters that also keep the rules below (check_threshold_rules).
+core::Result<core::ThresholdParameters> parameters_value(const json& value, const std::string& name);
+core::Result<core::DomainConfig> domain_value(const json& value, const std::string& name);
+core::Result<core::PublicKeyExtended> group_key_value(const json& value, const std::string& name);
+core::Result<core::Keyset> keyset_value(const json& value, const std::string& name);
+core::Result<core::KeyEventId> key_event_id_value(const json& value, const std::string& name);
+core::Result<core::BackupServiceInfo> backup_service_value(const json& value, const std::string& name);
+core::Result<core::DestinationNodeInfo> destination_value(const json& value, const std::string& name);
+
+// ---- rules ----
+// Shape is the parser's business; these are what the contract adds. `path`
+// names the value in bad-argument errors.
+
+// Valid account ids, non-empty urls (bad arguments); then the reference's
+// panics: unique accounts, ids and TLS keys, ids below next_id, and
+// 2 <= threshold <= n with threshold >= ceil(60% of n).
+core::Status check_threshold_rules(const core::ThresholdParameters& parameters, const std::string& path);
+// A BLS key is "bls12381g2:..." (core's parser takes any string).
+core::Status check_group_key_rules(const core::PublicKeyExtended& key, const std::string& path);
+core::Status check_keyset_rules(const core::Keyset& keyset, const std::string& path);
+
+// ---- caller guards ----
+
+core::Status require_no_deposit(const CallContext& ctx, std::string_view method);
+// Payable methods take at least 1 yoctoNEAR; returns the refund (the excess).
+core::Result<core::u128> require_deposit(const CallContext& ctx);
+// Not through another contract: signer == predecessor.
+core::Status require_direct_call(const CallContext& ctx);
+core::Status require_participant(const State& s, const CallContext& ctx);
+
+CallOutcome unit_outcome(core::u128 refund = 0, std::vector<std::string> logs = {});
+
+// ---- change methods ----
+// Each runs on a scratch copy of the state (contract.cc); an error discards it.
+
+using Method = core::Result<CallOutcome> (*)(State&, const CallContext&, const json& args);
+
+// lifecycle.cc
+core::Result<CallOutcome> init(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> vote_add_domains(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> vote_pk(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> vote_cancel_keygen(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> vote_new_parameters(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> vote_reshared(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> vote_cancel_resharing(State& s, const CallContext& ctx, const json& args);
+
+// migrations.cc
+core::Result<CallOutcome> register_backup_service(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> start_node_migration(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> conclude_node_migration(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> cancel_node_migration(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> update_participant_url(State& s, const CallContext& ctx, const json& args);
+
+}  // namespace mpc::contract::internal

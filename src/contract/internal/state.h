@@ -1,0 +1,173 @@
+// INTERNAL to src/contract: the contract's state as typed values, and its
+// JSON form. Only the contract's own .cc files and its tests include this;
+// everyone else sees contract/contract.h.
+//
+// The JSON form is exactly the reference contract's `state` view (near/mpc's
+// ProtocolContractState) and what serialize() stores: to_json(parse(j)) == j
+// for every state this contract writes, so stored chains load unchanged.
+// Fields the types here do not know (from a genesis taken from another
+// contract version) are kept in `extra` and written back as given.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "contract/contract.h"
+#include "core/result.h"
+#include "core/types.h"
+
+namespace mpc::contract {
+
+namespace internal {
+
+using json = nlohmann::json;
+
+// How long an attempt of a key event lasts, in blocks (the reference's
+// default). Shown as the instance's `expires_on`; attempts are not timed out
+// by this contract yet (key events are voted by operators here), so it is
+// informational.
+inline constexpr std::uint64_t kKeyEventTimeoutBlocks = 30;
+
+// The open attempt of a key event (the reference's KeyEventInstance).
+struct KeyEventInstance {
+  std::uint64_t attempt_id = 0;
+  std::uint64_t started_in = 0;  // block height at which the attempt opened
+  std::uint64_t expires_on = 0;  // started_in + kKeyEventTimeoutBlocks
+  std::vector<std::uint64_t> completed;               // participant ids that voted it done, in vote order
+  std::optional<core::PublicKeyExtended> public_key;  // key generation: the key voted for so far
+  json extra = json::object();
+  bool operator==(const KeyEventInstance&) const = default;
+};
+
+// Generating or resharing the key of one domain (the reference's KeyEvent).
+//
+// A simplification of the reference: no leader and no explicit "start
+// instance" call; the current attempt is open from the moment the event
+// exists. Every participant of the event must vote for the attempt to
+// succeed; a failed attempt opens the next one.
+struct KeyEvent {
+  std::uint64_t epoch_id = 0;
+  core::DomainConfig domain;
+  core::ThresholdParameters parameters;  // who takes part
+  KeyEventInstance instance;
+  std::uint64_t next_attempt_id = 0;
+  json extra = json::object();
+  bool operator==(const KeyEvent&) const = default;
+
+  // The first attempt of an event for `domain`, opened at `block_height`.
+  static KeyEvent start(std::uint64_t epoch_id, core::DomainConfig domain, core::ThresholdParameters parameters,
+                        std::uint64_t block_height);
+  core::KeyEventId id() const { return {epoch_id, domain.id, instance.attempt_id}; }
+  // Records participant `id`'s vote that the attempt is done; true once
+  // every participant of the event has voted.
+  bool record_completion(std::uint64_t participant_id);
+  // Abandons the current attempt and opens the next one at `block_height`.
+  void restart(std::uint64_t block_height);
+};
+
+// Votes as the reference shows them: {"proposal_by_account": {voter: proposal}}.
+template <typename Proposal>
+struct Votes {
+  std::map<std::string, Proposal> proposal_by_account;
+  json extra = json::object();
+  bool operator==(const Votes&) const = default;
+};
+
+struct Running {
+  core::DomainRegistry domains;
+  core::Keyset keyset;
+  core::ThresholdParameters parameters;
+  Votes<core::ThresholdParameters> parameters_votes;             // keyed by account id
+  Votes<std::vector<core::DomainConfig>> add_domains_votes;      // keyed by participant id (decimal)
+  std::optional<std::uint64_t> previously_cancelled_resharing_epoch_id;
+  json extra = json::object();
+  bool operator==(const Running&) const = default;
+};
+
+struct Initializing {
+  core::DomainRegistry domains;  // the existing domains and the ones being added
+  std::uint64_t epoch_id = 0;
+  std::vector<core::KeyForDomain> generated_keys;
+  KeyEvent generating_key;
+  std::vector<std::uint64_t> cancel_votes;  // participant ids
+  json extra = json::object();
+  bool operator==(const Initializing&) const = default;
+};
+
+struct Resharing {
+  Running previous_running_state;
+  std::vector<core::KeyForDomain> reshared_keys;
+  KeyEvent resharing_key;
+  std::vector<std::string> cancellation_requests;  // account ids
+  json extra = json::object();
+  bool operator==(const Resharing&) const = default;
+};
+
+struct NotInitialized {
+  bool operator==(const NotInitialized&) const = default;
+};
+
+using ProtocolState = std::variant<NotInitialized, Initializing, Running, Resharing>;
+
+// A Running state with the given registry, keyset and parameters and no
+// votes: what every transition back to Running starts from.
+Running running_state(core::DomainRegistry domains, core::Keyset keyset, core::ThresholdParameters parameters);
+
+// The domain after `domain_id` in registry order, if any.
+const core::DomainConfig* next_domain_after(const core::DomainRegistry& domains, std::uint64_t domain_id);
+
+// The reconstruction threshold a domain records, if it has one.
+std::optional<std::uint64_t> reconstruction_threshold(const core::DomainConfig& domain);
+
+// ---- JSON ----
+
+json to_json(const ProtocolState& state);
+// Parses a stored or genesis `protocol_state`. Fields the reference's types
+// require that an older state may lack are filled in: a domain's
+// `reconstruction_threshold` (that of the parameters it was generated
+// under), a key event instance's `started_in` / `expires_on`, a Running
+// state's empty vote maps. The contract's rules hold for what it accepts
+// (threshold rules, BLS key form). Errors name the field path.
+core::Result<ProtocolState> protocol_state_from_json(const json& j);
+
+}  // namespace internal
+
+// The whole contract state. Copyable: a call runs on a copy, so that any
+// error leaves the contract exactly as it was.
+struct MpcContract::State {
+  internal::ProtocolState protocol;
+  std::map<std::string, core::BackupServiceInfo> backup_services;  // by account
+  std::map<std::string, core::DestinationNodeInfo> migrations;     // by account
+
+  template <typename T>
+  T* as() {
+    return std::get_if<T>(&protocol);
+  }
+  template <typename T>
+  const T* as() const {
+    return std::get_if<T>(&protocol);
+  }
+
+  // The participants who may act now: Running's, the generating key's
+  // while Initializing, the previous running state's while Resharing.
+  const core::ThresholdParameters* current_parameters() const;
+  // While Resharing: the parameters being reshared to.
+  const core::ThresholdParameters* prospective_parameters() const;
+  bool is_participant(std::string_view account) const;
+  bool is_prospective(std::string_view account) const;
+
+  // Moves to a new protocol state. Leaving Running for Initializing or
+  // Resharing cancels every ongoing migration (protocol changes win); backup
+  // services and migrations of accounts that are neither current nor
+  // prospective participants are dropped.
+  void transition(internal::ProtocolState next);
+};
+
+}  // namespace mpc::contract
