@@ -1,0 +1,154 @@
+// The contract as a whole: atomic calls, dispatch errors, serialisation and
+// genesis states, views.
+#include "contract/contract_test_fixture.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace mpc::contract {
+namespace {
+
+using namespace mpc::contract::fixture;
+
+class StateTest : public ContractTest {};
+
+TEST_F(StateTest, call__that_fails_leaves_the_state_byte_identical) {
+  add_two_domains();
+  ASSERT_TRUE(call("node1.near", "start_node_migration", {{"destination_node_info", destination(access_key_)}}, 1));
+  ASSERT_TRUE(call("node0.near", "vote_new_parameters",
+                   {{"prospective_epoch_id", 1}, {"proposal", running()["parameters"]}}));
+  const std::string before = contract_.serialize();
+  EXPECT_FALSE(call("node1.near", "conclude_node_migration", {{"keyset", {{"epoch_id", 9}, {"domains", json::array()}}}}));
+  EXPECT_FALSE(call("node1.near", "start_node_migration", {{"destination_node_info", {{"bad", 1}}}}, 1));
+  EXPECT_FALSE(call("node2.near", "cancel_node_migration", json::object(), 5));
+  EXPECT_FALSE(call("node2.near", "vote_new_parameters", {{"prospective_epoch_id", 5}, {"proposal", running()["parameters"]}}));
+  EXPECT_FALSE(call("node2.near", "vote_add_domains", {{"domains", json::array({{{"id", 9}, {"protocol", "Frost"}}})}}));
+  EXPECT_FALSE(call("node2.near", "vote_cancel_resharing", json::object()));
+  EXPECT_EQ(contract_.serialize(), before);
+}
+
+TEST_F(StateTest, call__tells_an_unknown_method_from_bad_arguments) {
+  auto unknown = contract_.call(ctx("node0.near"), "frobnicate", core::as_bytes("{}"));
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, core::ErrorCode::kNotFound);
+  EXPECT_EQ(unknown.error().message, "Method frobnicate not found");
+  auto bad = contract_.call(ctx("node0.near", 1), "register_backup_service", core::as_bytes("{nope"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, core::ErrorCode::kInvalidArgument);
+  auto missing = call("node0.near", "register_backup_service", json::object(), 1);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, core::ErrorCode::kInvalidArgument);
+  EXPECT_NE(missing.error().message.find("backup_service_info"), std::string::npos);
+  auto view_unknown = contract_.view("frobnicate", {});
+  ASSERT_FALSE(view_unknown);
+  EXPECT_EQ(view_unknown.error().code, core::ErrorCode::kNotFound);
+}
+
+TEST_F(StateTest, serialize__round_trips_an_initializing_state_and_keygen_continues) {
+  add_two_domains();
+  json domains = json::array({{{"id", 2}, {"protocol", "CaitSith"}, {"purpose", "Sign"}}});
+  vote_all("vote_add_domains", {{"domains", domains}});
+  ASSERT_TRUE(call("node0.near", "vote_cancel_keygen", {{"next_domain_id", 3}}));
+  auto back = MpcContract::deserialize(contract_.serialize());
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->serialize(), contract_.serialize());
+  contract_ = std::move(*back);
+  json pk = ed25519_pk_extended();
+  vote_all("vote_pk", {{"key_event_id", {{"epoch_id", 0}, {"domain_id", 2}, {"attempt_id", 0}}}, {"public_key", pk}});
+  EXPECT_EQ(running()["keyset"]["domains"].size(), 3u);
+}
+
+TEST_F(StateTest, serialize__round_trips_the_whole_state_votes_included) {
+  add_two_domains();
+  ASSERT_TRUE(call("node0.near", "register_backup_service", {{"backup_service_info", {{"public_key", new_key()}}}}, 1));
+  ASSERT_TRUE(call("node1.near", "start_node_migration", {{"destination_node_info", destination(access_key_)}}, 1));
+  ASSERT_TRUE(call("node0.near", "vote_new_parameters", {{"prospective_epoch_id", 1}, {"proposal", running()["parameters"]}}));
+  auto back = MpcContract::deserialize(contract_.serialize());
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->serialize(), contract_.serialize());
+  // Mid-resharing too, votes included.
+  start_resharing();
+  ASSERT_TRUE(call("node0.near", "vote_reshared", {{"key_event_id", {{"epoch_id", 1}, {"domain_id", 0}, {"attempt_id", 0}}}}));
+  auto mid = MpcContract::deserialize(contract_.serialize());
+  ASSERT_TRUE(mid) << mid.error().message;
+  EXPECT_EQ(mid->serialize(), contract_.serialize());
+  EXPECT_EQ(mid->view("state", {}).value(), contract_.view("state", {}).value());
+}
+
+TEST(StateGenesis, deserialize__accepts_the_real_mainnet_running_state) {
+  std::ifstream in(mpc::testing::fixture_path("reference/contract_state_mainnet_running.json"));
+  ASSERT_TRUE(in);
+  json fixture = json::parse(in);
+  auto c = MpcContract::deserialize(json{{"protocol_state", fixture}}.dump());
+  ASSERT_TRUE(c) << c.error().message;
+  auto view = c->view("state", {});
+  ASSERT_TRUE(view);
+  EXPECT_EQ(json::parse(view->begin(), view->end()), fixture);
+  auto info = c->view("migration_info", {});
+  ASSERT_TRUE(info);
+  EXPECT_EQ(json::parse(info->begin(), info->end()), json::object());
+}
+
+TEST(StateGenesis, deserialize__a_mainnet_genesis_with_migrations_lets_a_node_conclude) {
+  json fixture = mainnet_fixture();
+  json participant = fixture["Running"]["parameters"]["participants"]["participants"][3];
+  const std::string account = participant[0];
+  auto access = core::Ed25519SecretKey::generate();
+  json dest = {{"signer_account_pk", key_text(access)},
+               {"destination_node_info", {{"url", "https://new-host:3000"}, {"tls_public_key", new_key()}}}};
+  json backup = {{"public_key", new_key()}};
+  json genesis = {{"protocol_state", fixture},
+                  {"backup_services", {{account, backup}}},
+                  {"migrations", {{account, dest}}}};
+  auto c = MpcContract::deserialize(genesis.dump());
+  ASSERT_TRUE(c) << c.error().message;
+  auto info = c->view("migration_info", {});
+  ASSERT_TRUE(info);
+  EXPECT_EQ(json::parse(info->begin(), info->end()), (json{{account, json::array({backup, dest})}}));
+
+  CallContext ctx{account, account, "v1.signer", core::NearPublicKey{access.public_key()}, 0, 1};
+  const std::string args = json{{"keyset", fixture["Running"]["keyset"]}}.dump();
+  auto r = c->call(ctx, "conclude_node_migration", core::as_bytes(args));
+  ASSERT_TRUE(r) << r.error().message;
+  auto state = c->view("state", {});
+  json after = json::parse(state->begin(), state->end());
+  json expected = fixture;
+  expected["Running"]["parameters"]["participants"]["participants"][3][2] = dest["destination_node_info"];
+  EXPECT_EQ(after, expected);  // legacy domain fields and everything else untouched
+  auto back = MpcContract::deserialize(c->serialize());
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->serialize(), c->serialize());
+}
+
+TEST(StateGenesis, deserialize__rejects_malformed_migration_maps) {
+  json fixture = mainnet_fixture();
+  EXPECT_FALSE(MpcContract::deserialize(json{{"protocol_state", fixture}, {"backup_services", json::array()}}.dump()));
+  auto bad = MpcContract::deserialize(
+      json{{"protocol_state", fixture}, {"migrations", {{"a.near", {{"signer_account_pk", "ed25519:x"}}}}}}.dump());
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("migrations.a.near"), std::string::npos) << bad.error().message;
+  json negative = fixture;
+  negative["Running"]["keyset"]["epoch_id"] = -1;
+  EXPECT_FALSE(MpcContract::deserialize(json{{"protocol_state", negative}}.dump()));
+}
+
+TEST(StateGenesis, deserialize__rejects_malformed_states) {
+  EXPECT_FALSE(MpcContract::deserialize("not json"));
+  EXPECT_FALSE(MpcContract::deserialize(R"({"protocol_state":"Frozen"})"));
+  EXPECT_FALSE(MpcContract::deserialize(R"({"protocol_state":{"Running":{"keyset":{}}}})"));
+  EXPECT_TRUE(MpcContract::deserialize(R"({"protocol_state":"NotInitialized"})"));
+  json fixture = mainnet_fixture();
+  json resharing = {{"Resharing",
+                     {{"previous_running_state", fixture["Running"]},
+                      {"reshared_keys", json::array()},
+                      {"resharing_key", json::object()},
+                      {"cancellation_requests", json::array()}}}};
+  auto r = MpcContract::deserialize(json{{"protocol_state", resharing}}.dump());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("resharing_key"), std::string::npos) << r.error().message;
+  json init = {{"Initializing", {{"domains", fixture["Running"]["domains"]}, {"epoch_id", 4}, {"generated_keys", json::array()}}}};
+  EXPECT_FALSE(MpcContract::deserialize(json{{"protocol_state", init}}.dump()));
+}
+
+}  // namespace
+}  // namespace mpc::contract
