@@ -236,5 +236,61 @@ TEST_F(LifecycleTest, vote_cancel_resharing__restores_the_previous_running_state
   EXPECT_FALSE(r.contains("previously_cancelled_resharing_epoch_id"));
 }
 
+TEST_F(LifecycleTest, vote_new_parameters__names_the_malformed_field_of_the_proposal) {
+  json proposal = running()["parameters"];
+  proposal["participants"]["participants"][1][2]["url"] = 443;
+  auto r = call("node0.near", "vote_new_parameters", {{"prospective_epoch_id", 1}, {"proposal", proposal}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, core::ErrorCode::kInvalidArgument);
+  EXPECT_EQ(r.error().message,
+            "Failed to deserialize input from JSON: proposal.participants.participants[1][2].url must be a string");
+}
+
+TEST_F(LifecycleTest, vote_pk__refuses_a_bls_key_without_its_prefix) {
+  vote_all("vote_add_domains", {{"domains", json::array({{{"id", 0}, {"protocol", "DamgardEtAl"}}})}});
+  json id = {{"epoch_id", 0}, {"domain_id", 0}, {"attempt_id", 0}};
+  auto r = call("node0.near", "vote_pk", {{"key_event_id", id}, {"public_key", {{"Bls12381", {{"public_key", "abc"}}}}}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "Failed to deserialize input from JSON: public_key.Bls12381.public_key must start with bls12381g2:");
+  json bls = {{"Bls12381", {{"public_key", "bls12381g2:3tFRbMqmoa6AAALMrEFAYCEoHcqKxeW38"}}}};
+  vote_all("vote_pk", {{"key_event_id", id}, {"public_key", bls}});
+  EXPECT_EQ(running()["keyset"]["domains"][0]["key"], bls);
+}
+
+TEST(LifecycleFromGenesis, vote_reshared__refuses_a_domain_the_previous_keyset_has_no_key_for) {
+  // Only a genesis can list a domain without a key: the resharing stops at
+  // it, and can be cancelled.
+  json running = mainnet_fixture()["Running"];
+  running["keyset"]["domains"].erase(1);
+  auto c = MpcContract::deserialize(json{{"protocol_state", {{"Running", running}}}}.dump());
+  ASSERT_TRUE(c) << c.error().message;
+  const std::uint64_t epoch = running["keyset"]["epoch_id"].get<std::uint64_t>() + 1;
+  auto call_as = [&](const json& entry, const std::string& method, const json& args) {
+    const std::string who = entry[0];
+    CallContext ctx{who, who, "v1.signer", core::NearPublicKey{core::Ed25519SecretKey::generate().public_key()}, 0, 1};
+    const std::string text = args.dump();
+    auto r = c->call(ctx, method, core::as_bytes(text));
+    return r ? std::string("<success>") : r.error().message;
+  };
+  const json participants = running["parameters"]["participants"]["participants"];
+  for (const auto& p : participants) {
+    ASSERT_EQ(call_as(p, "vote_new_parameters", {{"prospective_epoch_id", epoch}, {"proposal", running["parameters"]}}), "<success>");
+  }
+  for (const auto& p : participants) {
+    ASSERT_EQ(call_as(p, "vote_reshared", {{"key_event_id", {{"epoch_id", epoch}, {"domain_id", 0}, {"attempt_id", 0}}}}),
+              "<success>");
+  }
+  const json id = {{"epoch_id", epoch}, {"domain_id", 1}, {"attempt_id", 0}};
+  for (std::size_t i = 0; i + 1 < participants.size(); ++i) {
+    ASSERT_EQ(call_as(participants[i], "vote_reshared", {{"key_event_id", id}}), "<success>");
+  }
+  const std::string before = c->serialize();
+  EXPECT_EQ(call_as(participants.back(), "vote_reshared", {{"key_event_id", id}}),
+            "Domain 1 has no key in the previous keyset to reshare.");
+  EXPECT_EQ(c->serialize(), before);
+  auto back = MpcContract::deserialize(before);
+  EXPECT_TRUE(back) << back.error().message;
+}
+
 }  // namespace
 }  // namespace mpc::contract

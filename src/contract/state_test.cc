@@ -150,5 +150,113 @@ TEST(StateGenesis, deserialize__rejects_malformed_states) {
   EXPECT_FALSE(MpcContract::deserialize(json{{"protocol_state", init}}.dump()));
 }
 
+json state_view(const MpcContract& c) {
+  auto v = c.view("state", {});
+  EXPECT_TRUE(v) << v.error().message;
+  return json::parse(v->begin(), v->end());
+}
+
+// A Resharing genesis in an older form: the key event's instance has no
+// block heights, no domain records a reconstruction threshold and the
+// previous running state has no vote maps.
+json older_resharing_genesis() {
+  json running = mainnet_fixture()["Running"];
+  for (auto& d : running["domains"]["domains"]) d.erase("reconstruction_threshold");
+  running.erase("parameters_votes");
+  running.erase("add_domains_votes");
+  json event = {{"epoch_id", running["keyset"]["epoch_id"].get<std::uint64_t>() + 1},
+                {"domain", running["domains"]["domains"][0]},
+                {"parameters", running["parameters"]},
+                {"instance", {{"attempt_id", 3}, {"completed", json::array()}, {"public_key", nullptr}}},
+                {"next_attempt_id", 4}};
+  return json{{"Resharing",
+               {{"previous_running_state", running},
+                {"reshared_keys", json::array()},
+                {"resharing_key", event},
+                {"cancellation_requests", json::array()}}}};
+}
+
+TEST(StateGenesis, deserialize__fills_in_what_an_older_resharing_state_lacks) {
+  const json genesis = older_resharing_genesis();
+  auto c = MpcContract::deserialize(json{{"protocol_state", genesis}}.dump());
+  ASSERT_TRUE(c) << c.error().message;
+  const json r = state_view(*c)["Resharing"];
+  const std::uint64_t threshold = genesis["Resharing"]["previous_running_state"]["parameters"]["threshold"];
+  // The attempt counts from block 0 and lasts the reference's 30 blocks.
+  EXPECT_EQ(r["resharing_key"]["instance"]["started_in"], 0);
+  EXPECT_EQ(r["resharing_key"]["instance"]["expires_on"], 30);
+  EXPECT_EQ(r["resharing_key"]["domain"]["reconstruction_threshold"], threshold);
+  for (const auto& d : r["previous_running_state"]["domains"]["domains"]) EXPECT_EQ(d["reconstruction_threshold"], threshold);
+  EXPECT_EQ(r["previous_running_state"]["parameters_votes"], (json{{"proposal_by_account", json::object()}}));
+  EXPECT_EQ(r["previous_running_state"]["add_domains_votes"], (json{{"proposal_by_account", json::object()}}));
+  // Filled in once: the stored form now has them and round-trips.
+  auto back = MpcContract::deserialize(c->serialize());
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->serialize(), c->serialize());
+}
+
+TEST(StateGenesis, deserialize__keeps_the_fields_it_does_not_know_as_given) {
+  json genesis = older_resharing_genesis();
+  json& r = genesis["Resharing"];
+  r["legacy"] = {{"a", 1}};
+  r["previous_running_state"]["legacy"] = "kept";
+  r["previous_running_state"]["previously_cancelled_resharing_epoch_id"] = nullptr;  // how the reference shows None
+  r["resharing_key"]["legacy"] = json::array({1, 2});
+  r["resharing_key"]["instance"]["legacy"] = false;
+  r["resharing_key"]["instance"]["started_in"] = 12;
+  auto c = MpcContract::deserialize(json{{"protocol_state", genesis}}.dump());
+  ASSERT_TRUE(c) << c.error().message;
+  const json view = state_view(*c)["Resharing"];
+  EXPECT_EQ(view["legacy"], r["legacy"]);
+  EXPECT_EQ(view["previous_running_state"]["legacy"], "kept");
+  EXPECT_EQ(view["previous_running_state"]["previously_cancelled_resharing_epoch_id"], nullptr);
+  EXPECT_EQ(view["resharing_key"]["legacy"], r["resharing_key"]["legacy"]);
+  EXPECT_EQ(view["resharing_key"]["instance"]["legacy"], false);
+  EXPECT_EQ(view["resharing_key"]["instance"]["started_in"], 12);
+  EXPECT_EQ(view["resharing_key"]["instance"]["expires_on"], 42);
+  // The legacy "curve" of the mainnet domains, too.
+  EXPECT_EQ(view["previous_running_state"]["domains"]["domains"][0]["curve"], "Secp256k1");
+}
+
+TEST(StateGenesis, deserialize__rejects_key_events_and_votes_that_do_not_parse) {
+  auto error_of = [](const json& state) {
+    auto c = MpcContract::deserialize(json{{"protocol_state", state}}.dump());
+    return c ? std::string("<loaded>") : c.error().message;
+  };
+  json bad = older_resharing_genesis();
+  bad["Resharing"]["resharing_key"]["instance"]["completed"] = json::array({"node0.near"});
+  EXPECT_NE(error_of(bad).find("resharing_key.instance.completed"), std::string::npos) << error_of(bad);
+  bad = older_resharing_genesis();
+  bad["Resharing"]["resharing_key"]["instance"]["public_key"] = {{"Ed25519", json::object()}};
+  EXPECT_NE(error_of(bad).find("resharing_key.instance.public_key"), std::string::npos) << error_of(bad);
+  bad = older_resharing_genesis();
+  bad["Resharing"]["resharing_key"]["parameters"]["threshold"] = 1;
+  EXPECT_EQ(error_of(bad), "protocol_state.Resharing.resharing_key.parameters: Threshold does not meet the minimum absolute requirement");
+  json running = mainnet_fixture();
+  running["Running"]["parameters_votes"]["proposal_by_account"]["a.near"] = {{"threshold", 2}};
+  EXPECT_NE(error_of(running).find("Running.parameters_votes.proposal_by_account.a.near"), std::string::npos) << error_of(running);
+  running = mainnet_fixture();
+  running["Running"]["previously_cancelled_resharing_epoch_id"] = "soon";
+  EXPECT_NE(error_of(running).find("previously_cancelled_resharing_epoch_id"), std::string::npos) << error_of(running);
+}
+
+TEST(StateGenesis, deserialize__a_null_cancelled_epoch_means_none_until_a_resharing_is_cancelled) {
+  json genesis = json::parse(R"({"Running":{"domains":{"domains":[],"next_domain_id":0},
+                                            "keyset":{"epoch_id":5,"domains":[]},
+                                            "previously_cancelled_resharing_epoch_id":null}})");
+  genesis["Running"]["parameters"] = params_json(3, 2);
+  auto c = MpcContract::deserialize(json{{"protocol_state", genesis}}.dump());
+  ASSERT_TRUE(c) << c.error().message;
+  const json parameters = genesis["Running"]["parameters"];
+  auto vote = [&](const std::string& who, std::uint64_t epoch) {
+    const std::string args = json{{"prospective_epoch_id", epoch}, {"proposal", parameters}}.dump();
+    CallContext ctx{who, who, "mpc.near", core::NearPublicKey{core::Ed25519SecretKey::generate().public_key()}, 0, 1};
+    auto r = c->call(ctx, "vote_new_parameters", core::as_bytes(args));
+    return r ? std::string("<success>") : r.error().message;
+  };
+  EXPECT_EQ(vote("node0.near", 6), "<success>");  // keyset epoch + 1
+  EXPECT_EQ(state_view(*c)["Running"]["previously_cancelled_resharing_epoch_id"], nullptr);
+}
+
 }  // namespace
 }  // namespace mpc::contract
