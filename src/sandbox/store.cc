@@ -65,7 +65,11 @@ Block block_from_row(Stmt& s) {
 
 }  // namespace
 
-Store::~Store() { sqlite3_close_v2(db_); }
+Store::~Store() {
+  // The writer closes last: the last connection to close checkpoints the WAL.
+  if (reader_ != db_) sqlite3_close_v2(reader_);
+  sqlite3_close_v2(db_);
+}
 
 core::Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path) {
   sqlite3* db = nullptr;
@@ -88,6 +92,22 @@ core::Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& pa
       "  prev_hash BLOB NOT NULL, timestamp_ns INTEGER NOT NULL, tx_hashes TEXT NOT NULL);"
       "CREATE TABLE IF NOT EXISTS transactions(hash BLOB PRIMARY KEY, signer_id TEXT NOT NULL,"
       "  block_height INTEGER NOT NULL, outcome TEXT NOT NULL);"));
+  if (path != ":memory:") {
+    // Lookups read through their own connection: in WAL mode it sees the
+    // last committed block while the writer is in the middle of the next.
+    sqlite3* reader = nullptr;
+    rc = sqlite3_open_v2(path.c_str(), &reader, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      std::string msg = reader ? sqlite3_errmsg(reader) : "out of memory";
+      sqlite3_close_v2(reader);
+      return core::fail(core::ErrorCode::kInternal, "cannot open chain database " + path.string() + " for reading: " + msg);
+    }
+    store->reader_ = reader;
+    sqlite3_busy_timeout(reader, 5000);
+    if (sqlite3_exec(reader, "PRAGMA query_only=1", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return std::unexpected(db_error(reader, "opening the reader"));
+    }
+  }
   return store;
 }
 
@@ -138,6 +158,10 @@ core::Result<StoredChain> Store::load() {
 }
 
 core::Status Store::commit(const BlockCommit& c) {
+  // With one connection for both, a lookup must not read (or run its
+  // statements inside) the transaction being written.
+  std::unique_lock shared_connection(reader_mu_, std::defer_lock);
+  if (reader_ == db_) shared_connection.lock();
   MPC_TRY(exec("BEGIN IMMEDIATE"));
   auto body = [&]() -> core::Status {
     for (const auto& [k, v] : c.meta) {
@@ -197,12 +221,13 @@ core::Status Store::commit(const BlockCommit& c) {
 }
 
 core::Result<std::optional<Block>> Store::block_where(const char* sql, const void* key, int key_size, std::int64_t num) {
-  Stmt s(db_, sql);
-  if (!s.ok()) return std::unexpected(db_error(db_, "reading block"));
+  std::lock_guard lock(reader_mu_);
+  Stmt s(reader_, sql);
+  if (!s.ok()) return std::unexpected(db_error(reader_, "reading block"));
   if (key) s.blob(1, key, key_size); else s.i64(1, num);
   int rc = s.step();
   if (rc == SQLITE_DONE) return std::optional<Block>();
-  if (rc != SQLITE_ROW) return std::unexpected(db_error(db_, "reading block"));
+  if (rc != SQLITE_ROW) return std::unexpected(db_error(reader_, "reading block"));
   return std::optional<Block>(block_from_row(s));
 }
 
@@ -216,12 +241,13 @@ core::Result<std::optional<Block>> Store::block_by_hash(const core::Hash256& has
 }
 
 core::Result<std::optional<TxRecord>> Store::find_tx(const core::Hash256& hash) {
-  Stmt s(db_, "SELECT signer_id, block_height, outcome FROM transactions WHERE hash = ?1");
-  if (!s.ok()) return std::unexpected(db_error(db_, "reading transaction"));
+  std::lock_guard lock(reader_mu_);
+  Stmt s(reader_, "SELECT signer_id, block_height, outcome FROM transactions WHERE hash = ?1");
+  if (!s.ok()) return std::unexpected(db_error(reader_, "reading transaction"));
   s.blob(1, hash.data(), 32);
   int rc = s.step();
   if (rc == SQLITE_DONE) return std::optional<TxRecord>();
-  if (rc != SQLITE_ROW) return std::unexpected(db_error(db_, "reading transaction"));
+  if (rc != SQLITE_ROW) return std::unexpected(db_error(reader_, "reading transaction"));
   TxRecord t;
   t.hash = hash;
   t.signer_id = s.col_text(0);

@@ -4,12 +4,16 @@
 // contract state the block changed, and the block's transaction records are
 // committed together, so after a crash the store holds whole blocks only.
 //
-// Thread safety: none; the Chain serialises access.
+// Thread safety: has_genesis, load and commit from one thread at a time (the
+// Chain serialises them). The lookups (block_by_height, block_by_hash,
+// find_tx) are safe from any thread, also while a commit runs: they read
+// through a connection of their own and see committed blocks only.
 #pragma once
 
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,6 +46,8 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
+  // ":memory:" opens a private in-memory database (lookups then share the
+  // writer's connection and wait for a commit to finish).
   static core::Result<std::unique_ptr<Store>> open(const std::filesystem::path& path);
 
   // True once a genesis block has been committed.
@@ -54,10 +60,12 @@ class Store {
   core::Result<std::optional<TxRecord>> find_tx(const core::Hash256& hash);
 
  private:
-  explicit Store(sqlite3* db) : db_(db) {}
+  explicit Store(sqlite3* db) : db_(db), reader_(db) {}
   core::Status exec(const char* sql);
   core::Result<std::optional<Block>> block_where(const char* where, const void* key, int key_size, std::int64_t num);
-  sqlite3* db_;
+  sqlite3* db_;      // writes (and load)
+  sqlite3* reader_;  // lookups, under reader_mu_; db_ itself for an in-memory database
+  std::mutex reader_mu_;
 };
 
 }  // namespace mpc::sandbox

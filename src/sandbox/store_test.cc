@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "sandbox/test_chain.h"
 
 namespace mpc::sandbox {
@@ -57,6 +60,49 @@ TEST_F(StoreTest, a_failed_commit_leaves_no_transaction_open) {
   ASSERT_TRUE(store_->commit(block(1)));
   EXPECT_FALSE(store_->commit(block(1)));  // the same height again: refused by the database
   EXPECT_TRUE(store_->commit(block(2)));   // and the next block still commits
+}
+
+TEST_F(StoreTest, lookups_from_another_thread_find_every_committed_block_while_commits_go_on) {
+  ASSERT_TRUE(store_->commit(block(1)));
+  std::atomic<std::uint64_t> committed{1};
+  std::atomic<bool> done{false};
+  std::uint64_t lookups = 0;
+  std::string failure;
+  std::thread reader([&] {
+    while (!done.load()) {
+      const std::uint64_t h = committed.load();
+      core::Hash256 hash;
+      hash.fill(static_cast<std::uint8_t>(h));
+      auto by_height = store_->block_by_height(h);
+      auto by_hash = store_->block_by_hash(hash);
+      auto next = store_->block_by_height(h + 1);  // may or may not be committed yet; never an error
+      ++lookups;
+      if (!by_height || !by_height->has_value() || !by_hash || !by_hash->has_value() || (*by_hash)->height != h || !next) {
+        failure = "block " + std::to_string(h) + " was not found (or a lookup failed) after its commit";
+        return;
+      }
+    }
+  });
+  for (std::uint64_t h = 2; h <= 100 && failure.empty(); ++h) {
+    ASSERT_TRUE(store_->commit(block(h)));
+    committed = h;
+  }
+  done = true;
+  reader.join();
+  EXPECT_EQ(failure, "");
+  EXPECT_GT(lookups, 0u);
+}
+
+TEST(Store, an_in_memory_store_answers_lookups_on_its_one_connection) {
+  auto s = Store::open(":memory:");
+  ASSERT_TRUE(s) << s.error().message;
+  BlockCommit c;
+  c.block.height = 1;
+  c.block.hash.fill(1);
+  ASSERT_TRUE((*s)->commit(c));
+  auto found = (*s)->block_by_hash(c.block.hash);
+  ASSERT_TRUE(found && found->has_value());
+  EXPECT_EQ((*found)->height, 1u);
 }
 
 }  // namespace
