@@ -9,7 +9,13 @@
 // changes nothing. A transaction whose actions fail is included with a
 // Failure outcome; its actions are reverted as a whole and deposits refunded.
 //
-// Thread safety: all public methods are safe to call concurrently.
+// submit() in three steps: validation (validation.h: pure, typed
+// rejections), the actions (actions.h: one handler per kind), recording the
+// outcome (outcome.h) into the pending block.
+//
+// Thread safety: all public methods are safe to call concurrently. One mutex
+// guards the in-memory state; no database lookup runs under it (lookups go
+// to the Store's reader; only produce_block's commit writes under it).
 #pragma once
 
 #include <functional>
@@ -20,8 +26,10 @@
 #include <vector>
 
 #include "contract/contract.h"
+#include "sandbox/actions.h"
 #include "sandbox/ledger.h"
 #include "sandbox/store.h"
+#include "sandbox/validation.h"
 
 namespace mpc::sandbox {
 
@@ -44,12 +52,6 @@ struct Genesis {
 
 json genesis_to_json(const Genesis& g);
 core::Result<Genesis> genesis_from_json(const json& j);
-
-// Why a transaction was rejected, in NEAR's error shape.
-struct TxRejection {
-  json invalid_tx_error;  // e.g. {"InvalidNonce":{"tx_nonce":5,"ak_nonce":7}}
-  std::string message;    // human-readable
-};
 
 struct ViewResult {
   core::Bytes result;
@@ -79,7 +81,7 @@ class Chain {
 
   // Verifies and executes a borsh SignedTransaction. Returns its hash; a
   // transaction already known returns its hash again without re-executing.
-  std::expected<core::Hash256, TxRejection> submit(core::ByteView signed_tx_borsh);
+  std::expected<core::Hash256, InvalidTx> submit(core::ByteView signed_tx_borsh);
 
   // Calls `done` once the transaction is final (immediately if it already is),
   // or with std::nullopt if it is unknown. Called outside the chain lock.
@@ -103,13 +105,26 @@ class Chain {
 
  private:
   struct Pending;
+  class RecentBlocks;
   Chain(std::unique_ptr<Store> store, Options options, StoredChain loaded, contract::MpcContract contract);
 
+  // The height of a block of this chain, from memory for recent blocks,
+  // else from the Store. Takes no chain lock.
+  std::optional<std::uint64_t> block_height_of(const core::Hash256& hash);
+  // Under mu_: validates against the pending state, charges the signer,
+  // runs the actions and records the outcome.
+  std::expected<core::Hash256, InvalidTx> accept(const near::SignedTransaction& stx, const core::Hash256& hash,
+                                                 std::optional<std::uint64_t> reference_height);
+  // Under mu_: commits the actions' changes (or refunds the deposits of a
+  // failed transaction) and adds the transaction to the pending block.
+  void record(const near::SignedTransaction& stx, const core::Hash256& hash, const TxCost& cost, Execution execution);
+
   std::mutex mu_;
-  std::unique_ptr<Store> store_;
-  Options options_;
-  std::string chain_id_;
-  std::string contract_account_id_;
+  const std::unique_ptr<Store> store_;       // lookups need no lock; commit runs under mu_
+  const std::unique_ptr<RecentBlocks> recent_blocks_;  // own lock
+  const Options options_;
+  const std::string chain_id_;
+  const std::string contract_account_id_;
   std::map<std::string, Account> accounts_;  // includes pending changes
   contract::MpcContract contract_;           // includes pending changes
   Block head_;

@@ -301,9 +301,9 @@ void RpcService::dispatch(const std::string& body, const std::function<void(json
     }
     auto hash = chain_.submit(*bytes);
     if (!hash) {
-      json data = {{"TxExecutionError", {{"InvalidTxError", hash.error().invalid_tx_error}}}};
+      json data = {{"TxExecutionError", {{"InvalidTxError", hash.error().to_json()}}}};
       json info = data;
-      err(near_error("HANDLER_ERROR", "INVALID_TRANSACTION", [&] { info["error_message"] = hash.error().message; return info; }(),
+      err(near_error("HANDLER_ERROR", "INVALID_TRANSACTION", [&] { info["error_message"] = hash.error().message(); return info; }(),
                      -32000, "Server error", data));
       return std::nullopt;
     }
