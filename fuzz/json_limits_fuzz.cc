@@ -3,7 +3,7 @@
 // 1..256 or unlimited), the rest is the text.
 //
 // Properties (for every input): parse_json accepts exactly the texts that
-// nlohmann accepts AND whose size, nesting depth and value count (values
+// nlohmann accepts, hold no NUL byte (nlohmann ends the input there) and whose size, nesting depth and value count (values
 // and object keys, as the text has them, duplicates included) are within
 // the limits; check_json_limits never refuses such a text.
 #include <cstddef>
@@ -60,7 +60,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data + 2), size - 2);
 
   Measure m;
-  const bool valid = nlohmann::json::sax_parse(text.begin(), text.end(), &m);
+  // nlohmann stops at a NUL byte as if the text ended there; JSON never
+  // holds one, so the reference counts a text with a NUL as invalid.
+  const bool valid = nlohmann::json::sax_parse(text.begin(), text.end(), &m) && text.find('\0') == std::string_view::npos;
   const bool within = text.size() <= limits.max_bytes && m.max_depth <= limits.max_depth && m.values <= limits.max_values;
   auto parsed = core::parse_json(text, limits);
   MPC_FUZZ_CHECK(parsed.has_value() == (valid && within));

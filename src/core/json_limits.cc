@@ -60,6 +60,11 @@ Status check_json_limits(std::string_view text, const JsonLimits& limits) {
 
 Result<nlohmann::json> parse_json(std::string_view text, const JsonLimits& limits) {
   MPC_TRY(check_json_limits(text, limits));
+  // nlohmann ends the input at a NUL byte and ignores whatever follows
+  // ("{}\0anything" parses as {}). No JSON text holds a NUL (outside strings
+  // only whitespace may separate tokens; inside, control characters must be
+  // escaped), so any NUL makes the text invalid, as other parsers find it.
+  if (text.find('\0') != std::string_view::npos) return invalid(std::string(kNotValidJson));
   nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return invalid(std::string(kNotValidJson));
   return j;

@@ -44,7 +44,8 @@ inline constexpr std::string_view kNotValidJson = "not valid JSON";
 Status check_json_limits(std::string_view text, const JsonLimits& limits);
 
 // check_json_limits(), then nlohmann's parser without exceptions; a syntax
-// error is kInvalidArgument with the message kNotValidJson.
+// error (a NUL byte anywhere included) is kInvalidArgument with the message
+// kNotValidJson.
 Result<nlohmann::json> parse_json(std::string_view text, const JsonLimits& limits);
 
 }  // namespace mpc::core

@@ -127,5 +127,19 @@ TEST(JsonLimits, check_alone_accepts_what_it_cannot_judge) {
   EXPECT_FALSE(check_json_limits(nested_arrays(3), JsonLimits{100, 2}));
 }
 
+// Found by fuzz/json_limits_fuzz (limits bytes 00 00, then the text): nlohmann
+// stops at a NUL byte and took "-1" for the whole body, trailing bytes ignored.
+TEST(JsonLimits, a_nul_byte_anywhere_makes_the_text_invalid) {
+  const unsigned char fuzz_input[] = {0x2d, 0x31, 0x00, 0x00, 0x00, 0x7d, 0x31};
+  const std::string text(reinterpret_cast<const char*>(fuzz_input), sizeof fuzz_input);
+  for (const std::string& t : {text, std::string("{\"a\":1}\0junk]]]", 15), std::string("[1]\0", 4), std::string("\0", 1)}) {
+    auto r = parse_json(t, JsonLimits{});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(r.error().message, kNotValidJson);
+  }
+  EXPECT_TRUE(parse_json("{\"a\":\"\\u0000\"}", JsonLimits{}));  // an escaped NUL inside a string is fine
+}
+
 }  // namespace
 }  // namespace mpc::core
