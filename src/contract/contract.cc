@@ -74,6 +74,7 @@ core::Result<CallOutcome> MpcContract::call(const CallContext& ctx, std::string_
   MPC_ASSIGN(json args, parse_args(args_json));
   // Execute on a copy: any error leaves the contract exactly as it was.
   State scratch = *state_;
+  scratch.state_view.reset();
   MPC_ASSIGN(CallOutcome out, it->second(scratch, ctx, args));
   *state_ = std::move(scratch);
   return out;
@@ -81,10 +82,12 @@ core::Result<CallOutcome> MpcContract::call(const CallContext& ctx, std::string_
 
 core::Result<core::Bytes> MpcContract::view(std::string_view method, core::ByteView args_json) const {
   MPC_ASSIGN(json args, parse_args(args_json));
-  json out;
   if (method == "state") {
-    out = internal::to_json(state_->protocol);
-  } else if (method == "migration_info") {
+    if (!state_->state_view) state_->state_view = std::make_shared<const std::string>(internal::to_json(state_->protocol).dump());
+    return core::Bytes(state_->state_view->begin(), state_->state_view->end());
+  }
+  json out;
+  if (method == "migration_info") {
     out = migration_info(*state_);
   } else if (method == "version") {
     out = "mpc-sandbox-contract 0.1.0";

@@ -1,7 +1,8 @@
 // The MPC contract as pure logic: no I/O, no clocks, no randomness.
 // The sandbox hosts it; tests drive it with plain values.
 //
-// Thread safety: none; the host serialises calls.
+// Thread safety: none; the host serialises calls, views included (view()
+// fills a cache of the `state` view).
 #pragma once
 
 #include <cstdint>
@@ -86,7 +87,7 @@ class MpcContract {
   std::string serialize() const;
   static core::Result<MpcContract> deserialize(std::string_view text);
 
-  // Opaque; defined in contract.cc.
+  // Opaque; defined in internal/state.h (the contract's own).
   struct State;
 
  private:

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -145,6 +146,11 @@ struct MpcContract::State {
   internal::ProtocolState protocol;
   std::map<std::string, core::BackupServiceInfo> backup_services;  // by account
   std::map<std::string, core::DestinationNodeInfo> migrations;     // by account
+
+  // The `state` view's text, made on first use after a change (nodes and
+  // backup services poll it far more often than the state changes). A
+  // call's scratch copy starts without it.
+  mutable std::shared_ptr<const std::string> state_view;
 
   template <typename T>
   T* as() {
