@@ -2,11 +2,19 @@
 //
 // Methods: status, block, query (view_account, view_access_key,
 // view_access_key_list, call_function), send_tx, broadcast_tx_commit,
-// broadcast_tx_async, tx, EXPERIMENTAL_tx_status, gas_price. Errors use
-// NEAR's shapes ({"name","cause":{"name","info"},"code","message","data"}).
+// broadcast_tx_async, tx, EXPERIMENTAL_tx_status, gas_price: a table from
+// method name to handler (rpc.cc). Errors use NEAR's shapes
+// ({"name","cause":{"name","info"},"code","message","data"}), rendered in
+// rpc_error.h.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "net/http_server.h"
 #include "sandbox/chain.h"
@@ -31,8 +39,37 @@ class RpcService {
   // thrown while handling escapes (it is logged and answered INTERNAL_ERROR).
   void handle_body(const std::string& body, std::function<void(json)> respond);
 
+  // The JSON-RPC methods served (the method table's keys), in name order.
+  static std::vector<std::string> methods();
+
  private:
+  struct Request;  // a parsed JSON-RPC request: id, method, params
+  class Reply;     // answers one request, with a result or an RpcError
+  struct Query;    // a `query` request: its params, account_id and block stamp
+  using Method = void (RpcService::*)(const Request&, const Reply&);
+  using QueryMethod = void (RpcService::*)(const Query&, const Reply&);
+  static const std::map<std::string, Method, std::less<>>& method_table();
+  static const std::vector<std::pair<std::string, QueryMethod>>& query_table();
+
   void dispatch(const std::string& body, const std::function<void(json)>& respond);
+
+  // The methods.
+  void status(const Request& request, const Reply& reply);
+  void gas_price(const Request& request, const Reply& reply);
+  void block(const Request& request, const Reply& reply);
+  void query(const Request& request, const Reply& reply);
+  void send_transaction(const Request& request, const Reply& reply);    // send_tx, broadcast_tx_commit, broadcast_tx_async
+  void transaction_status(const Request& request, const Reply& reply);  // tx, EXPERIMENTAL_tx_status
+  // query's request types.
+  void view_account(const Query& query, const Reply& reply);
+  void view_access_key(const Query& query, const Reply& reply);
+  void view_access_key_list(const Query& query, const Reply& reply);
+  void call_function(const Query& query, const Reply& reply);
+
+  // Submits a base64 signed transaction; on failure answers the error.
+  std::optional<core::Hash256> submit(const std::string& signed_tx_base64, const Reply& reply);
+  // Answers the transaction's final outcome once it has one (or a timeout).
+  void answer_when_final(const core::Hash256& hash, const Reply& reply);
 
   boost::asio::io_context& ioc_;
   Chain& chain_;

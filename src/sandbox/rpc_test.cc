@@ -7,6 +7,7 @@
 
 #include "near/transaction.h"
 #include "net/http_client.h"
+#include "sandbox/rpc.h"
 #include "sandbox/test_chain.h"
 
 namespace mpc::sandbox {
@@ -417,6 +418,92 @@ TEST(SandboxRpc, executed_transactions_survive_a_restart_and_blocks_continue) {
   EXPECT_GE(c.rpc().final_block()->height, height);
   EXPECT_EQ(nonce_of(c, "node1.sandbox"), nonce);
   EXPECT_EQ(migration_info(c)["node1.sandbox"][0]["public_key"], core::ed25519_public_key_to_string(key.public_key()));
+}
+
+
+// ---- The method table, without sockets: RpcService::handle_body on a chain
+// in an in-memory store.
+
+class RpcMethods : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = Store::open(":memory:");
+    ASSERT_TRUE(store) << store.error().message;
+    Genesis genesis;
+    genesis.accounts.push_back({"alice.sandbox", 1000, {}});
+    ASSERT_TRUE(Chain::create(**store, genesis));
+    auto chain = Chain::open(std::move(*store), Chain::Options{});
+    ASSERT_TRUE(chain) << chain.error().message;
+    chain_ = std::move(*chain);
+    rpc_ = std::make_unique<RpcService>(ioc_, *chain_);
+  }
+
+  // Every answer handle_body gives to `body` (exactly one is expected).
+  std::vector<json> answers(const std::string& body) {
+    std::vector<json> out;
+    rpc_->handle_body(body, [&](json r) { out.push_back(std::move(r)); });
+    ioc_.poll();
+    return out;
+  }
+
+  boost::asio::io_context ioc_;
+  std::unique_ptr<Chain> chain_;
+  std::unique_ptr<RpcService> rpc_;
+};
+
+TEST_F(RpcMethods, the_table_serves_the_documented_methods) {
+  EXPECT_EQ(RpcService::methods(), (std::vector<std::string>{"EXPERIMENTAL_tx_status", "block", "broadcast_tx_async",
+                                                              "broadcast_tx_commit", "gas_price", "query", "send_tx",
+                                                              "status", "tx"}));
+}
+
+TEST_F(RpcMethods, an_unknown_method_answers_method_not_found_in_nears_shape) {
+  auto r = answers(R"({"jsonrpc":"2.0","id":7,"method":"frobnicate","params":[]})");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].dump(),
+            R"({"error":{"cause":{"info":{"method_name":"frobnicate"},"name":"METHOD_NOT_FOUND"},"code":-32601,)"
+            R"("data":"method \"frobnicate\" is not served by mpc-sandbox","message":"Method not found",)"
+            R"("name":"REQUEST_VALIDATION_ERROR"},"id":7,"jsonrpc":"2.0"})");
+}
+
+TEST_F(RpcMethods, a_method_name_differing_only_in_case_is_unknown) {
+  auto r = answers(R"({"jsonrpc":"2.0","id":"a","method":"Status"})");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0]["error"]["cause"]["name"], "METHOD_NOT_FOUND");
+  EXPECT_EQ(r[0]["id"], "a");
+}
+
+TEST_F(RpcMethods, every_method_answers_once_with_the_requests_id_even_without_params) {
+  for (const auto& method : RpcService::methods()) {
+    for (const std::string params : {"", R"(,"params":[])", R"(,"params":{})", R"(,"params":5)"}) {
+      SCOPED_TRACE(method + params);
+      auto r = answers(R"({"jsonrpc":"2.0","id":3,"method":")" + method + "\"" + params + "}");
+      ASSERT_EQ(r.size(), 1u);
+      EXPECT_EQ(r[0]["jsonrpc"], "2.0");
+      EXPECT_EQ(r[0]["id"], 3);
+      EXPECT_NE(r[0].contains("result"), r[0].contains("error")) << r[0].dump();
+    }
+  }
+}
+
+TEST_F(RpcMethods, an_unsupported_query_type_names_the_supported_ones) {
+  auto r = answers(R"({"jsonrpc":"2.0","id":1,"method":"query","params":{"request_type":"view_state","account_id":"a"}})");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0]["error"]["data"],
+            "unsupported request_type \"view_state\" (supported: view_account, view_access_key, view_access_key_list, "
+            "call_function)");
+}
+
+TEST_F(RpcMethods, a_rejected_transaction_answers_invalid_transaction_with_nears_error) {
+  auto r = answers(R"({"jsonrpc":"2.0","id":1,"method":"broadcast_tx_commit","params":["AAAA"]})");
+  ASSERT_EQ(r.size(), 1u);
+  const json& e = r[0]["error"];
+  EXPECT_EQ(e["name"], "HANDLER_ERROR");
+  EXPECT_EQ(e["code"], -32000);
+  EXPECT_EQ(e["cause"]["name"], "INVALID_TRANSACTION");
+  EXPECT_EQ(e["data"], (json{{"TxExecutionError", {{"InvalidTxError", "Deserialization"}}}}));
+  EXPECT_EQ(e["cause"]["info"]["TxExecutionError"], e["data"]["TxExecutionError"]);
+  EXPECT_TRUE(e["cause"]["info"]["error_message"].get<std::string>().starts_with("the transaction could not be decoded: "));
 }
 
 }  // namespace
