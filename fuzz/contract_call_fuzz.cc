@@ -24,6 +24,7 @@ using namespace mpc;
 namespace {
 
 const contract::MpcContract* initial = nullptr;
+const std::string* initial_text = nullptr;  // initial->serialize()
 // Signing keys: [0..7] a caller's own (fixed_key(7 + caller)), [8..10] the
 // keys 0x20..0x22 (0x20 is the destination access key seeds migrate to).
 std::vector<core::NearPublicKey>* keys = nullptr;
@@ -43,6 +44,7 @@ core::u128 deposit_of(std::uint8_t ctx) {
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   fuzz::quiet_logs();
   initial = new contract::MpcContract(fuzz::running_contract());
+  initial_text = new std::string(initial->serialize());
   keys = new std::vector<core::NearPublicKey>();
   for (int i = 0; i < 8; ++i) keys->push_back(core::NearPublicKey{fuzz::fixed_key(static_cast<std::uint8_t>(7 + i)).public_key()});
   for (int i = 0; i < 3; ++i) keys->push_back(core::NearPublicKey{fuzz::fixed_key(static_cast<std::uint8_t>(0x20 + i)).public_key()});
@@ -53,6 +55,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   contract::MpcContract c = initial->clone();
   const auto& methods = fuzz::contract_methods();
   const auto& callers = fuzz::contract_callers();
+  // The state's serialised form, kept current: each failed call is checked
+  // against it; only a successful call pays for a new one.
+  std::string current = *initial_text;
+  bool changed = false;
   std::size_t pos = 0;
   for (int n = 0; n < 8 && size - pos >= 4; ++n) {
     const std::uint8_t sel = data[pos];
@@ -77,17 +83,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       (void)c.view(method, args);
       continue;
     }
-    const std::string before = c.serialize();
     auto out = c.call(ctx, method, args);
     if (!out) {
-      MPC_FUZZ_CHECK(c.serialize() == before);
+      MPC_FUZZ_CHECK(c.serialize() == current);
       MPC_FUZZ_CHECK(!out.error().message.empty());
+    } else {
+      current = c.serialize();
+      changed = true;
     }
   }
-  const std::string text = c.serialize();
-  auto back = contract::MpcContract::deserialize(text);
-  MPC_FUZZ_CHECK(back.has_value());
-  MPC_FUZZ_CHECK(back->serialize() == text);
-  for (const char* view : {"state", "migration_info", "version"}) MPC_FUZZ_CHECK(c.view(view, {}).has_value());
+  if (changed) {  // the initial state is known to round-trip
+    auto back = contract::MpcContract::deserialize(current);
+    MPC_FUZZ_CHECK(back.has_value());
+    MPC_FUZZ_CHECK(back->serialize() == current);
+    for (const char* view : {"state", "migration_info", "version"}) MPC_FUZZ_CHECK(c.view(view, {}).has_value());
+  }
   return 0;
 }

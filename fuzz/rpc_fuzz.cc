@@ -1,12 +1,13 @@
 // mpc-sandbox's JSON-RPC request path: a request body, as an HTTP client
-// sends it, through RpcService::handle_body against one in-memory chain
-// (fuzz_genesis) shared by all inputs.
+// POSTs it, through RpcService::handle (the server's handler, in process,
+// no socket) against one in-memory chain (fuzz_genesis) shared by all
+// inputs.
 //
 // Waits for finality answer at once (wait_timeout 0); when a seed
 // transaction (the only kind that can be valid: the fuzzer cannot sign) is
 // pending after an input, a block is produced, so the number of blocks, of
 // pending waiters and the store stay bounded. Properties: no crash; exactly
-// one answer per body, a JSON-RPC 2.0 object with "result" or "error".
+// one answer per body: 200, a JSON-RPC 2.0 object with "result" or "error".
 #include <boost/asio/io_context.hpp>
 
 #include <cstddef>
@@ -50,15 +51,20 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   Harness& h = *harness;
-  const std::string body(reinterpret_cast<const char*>(data), size);
+  net::HttpRequest request{boost::beast::http::verb::post, "/", 11};
+  request.set(boost::beast::http::field::content_type, "application/json");
+  request.body().assign(reinterpret_cast<const char*>(data), size);
+  request.prepare_payload();
   int answers = 0;
-  h.rpc.handle_body(body, [&](fuzz::json r) {
+  h.rpc.handle(std::move(request), [&](net::HttpResponse response) {
     ++answers;
+    if (trace) std::fprintf(stderr, "rpc answer: %.300s\n", response.body().c_str());
+    MPC_FUZZ_CHECK(response.result_int() == 200);
+    // The answer is always valid JSON (text that is not UTF-8 is replaced).
+    auto r = fuzz::json::parse(response.body(), nullptr, false);
     MPC_FUZZ_CHECK(r.is_object());
     MPC_FUZZ_CHECK(r.value("jsonrpc", "") == "2.0");
     MPC_FUZZ_CHECK(r.contains("result") != r.contains("error"));
-    const std::string text = r.dump(-1, ' ', false, fuzz::json::error_handler_t::replace);
-    if (trace) std::fprintf(stderr, "rpc answer: %.300s\n", text.c_str());
   });
   // Timers of finality waits (expired at once) and their answers.
   h.ioc.poll();

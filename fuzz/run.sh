@@ -40,7 +40,7 @@ for t in $targets; do max_len "$t" >/dev/null; done
 [[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -gt 0 ] || { echo "fuzz: FUZZ_SECONDS must be a positive integer" >&2; exit 2; }
 
 scripts/install-fuzz-deps.sh
-if [ ! -f "$build/build.ninja" ]; then
+if [ ! -f "$build/build.ninja" ] || ! grep -qE '^MPC_FUZZ:[A-Z]*=ON$' "$build/CMakeCache.txt"; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPC_FUZZ=ON \
     -DCMAKE_CXX_COMPILER=clang++-19 -DCMAKE_C_COMPILER=clang-19 >/dev/null
 fi
@@ -73,11 +73,11 @@ for t in $targets; do
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
   after=$(find "$corpus" -type f | wc -l)
-  crash=$(grep -oE "(crash|leak|timeout|oom|slow-unit)-[0-9a-f]+" "$log" | head -1 || true)
-  if [ "$rc" -ne 0 ] || [ -n "$crash" ]; then
+  if [ "$rc" -ne 0 ]; then
     crashed=1
-    what=$(grep -m1 -E "^==[0-9]+==ERROR|runtime error|fuzz invariant|Test unit written|deadly signal|out-of-memory|timeout after" "$log" || true)
-    status="CRASH ${artifacts}/${crash:-?} ($what)"
+    unit=$(sed -n 's/.*Test unit written to \([^ ]*\).*/\1/p' "$log" | head -1)
+    what=$(grep -m1 -E "^==[0-9]+==ERROR|runtime error|fuzz invariant|deadly signal|out-of-memory|timeout after" "$log" || true)
+    status="CRASH ${unit:-(no input saved; see $log)} ${what:+($what)}"
   else
     status="no crash"
   fi
