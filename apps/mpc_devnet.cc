@@ -1,7 +1,7 @@
 // mpc-devnet: a local MPC network on one machine (sandbox chain + nodes).
 #include <CLI/CLI.hpp>
 
-#include "app_support.h"
+#include "cli/cli.h"
 
 #include <iostream>
 
@@ -13,12 +13,9 @@ namespace {
 
 using namespace mpc;
 
-constexpr int kExitUsage = 2;
 
-int fail_with(const core::Error& e, int code = 1) {
-  std::cerr << "mpc-devnet: error: " << e.message << "\n";
-  return code;
-}
+const std::string kApp = "mpc-devnet";
+int fail_with(const core::Error& e, int code = cli::kOther) { return cli::fail(kApp, e, code); }
 
 std::filesystem::path bin_dir() {
   if (const char* d = std::getenv("MPC_BIN_DIR"); d && *d) return d;
@@ -41,7 +38,8 @@ void print_processes(const devnet::Devnet& net, const std::vector<devnet::Proces
 
 int main(int argc, char** argv) {
   CLI::App app{"mpc-devnet: create and run a local MPC network (mpc-sandbox chain + mpc-node processes) on loopback"};
-  mpc::apps::add_version_flag(app, "mpc-devnet");
+  mpc::cli::add_version_flag(app, "mpc-devnet");
+  app.footer(mpc::cli::exit_codes_help());
   app.require_subcommand(1);
   std::string dir;
   devnet::DevnetSpec spec;
@@ -70,25 +68,20 @@ int main(int argc, char** argv) {
   env->add_option("--dir", dir, "A devnet directory")->required();
   env->add_option("--node", env_node, "Node index")->required();
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : kExitUsage;
-  }
+  if (auto code = cli::parse(app, argc, argv)) return *code;
 
   if (create->parsed()) {
     auto kinds = devnet::parse_domain_list(domains);
-    if (!kinds) return fail_with(kinds.error(), kExitUsage);
+    if (!kinds) return fail_with(kinds.error(), cli::kUsage);
     spec.domains = *kinds;
     auto net = devnet::create_devnet(dir, spec);
-    if (!net) return fail_with(net.error(), net.error().code == core::ErrorCode::kInvalidArgument ? kExitUsage : 1);
+    if (!net) return fail_with(net.error(), net.error().code == core::ErrorCode::kInvalidArgument ? cli::kUsage : 1);
     std::cout << "created devnet in " << net->dir.string() << ": " << net->nodes.size() << " nodes, threshold " << net->threshold
               << ", " << spec.domains.size() << " domain(s), chain at " << net->rpc_url() << " (start it with `mpc-devnet up`)\n";
     return 0;
   }
   auto net = devnet::Devnet::load(dir);
-  if (!net) return fail_with(net.error(), kExitUsage);
+  if (!net) return fail_with(net.error(), cli::kUsage);
   if (up->parsed()) {
     up_options.bin_dir = bin_dir();
     up_options.block_interval = std::chrono::milliseconds(block_ms);
@@ -112,7 +105,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   // env
-  if (env_node >= net->nodes.size()) return fail_with(core::invalid("--node: the devnet has " + std::to_string(net->nodes.size()) + " nodes").error(), kExitUsage);
+  if (env_node >= net->nodes.size()) return fail_with(core::invalid("--node: the devnet has " + std::to_string(net->nodes.size()) + " nodes").error(), cli::kUsage);
   const auto& n = net->nodes[env_node];
   auto home = node::NodeHome::load(net->path(n.home));
   if (!home) return fail_with(home.error());

@@ -2,7 +2,7 @@
 // service over mutual TLS, and onboards as the destination of a migration.
 #include <CLI/CLI.hpp>
 
-#include "app_support.h"
+#include "cli/cli.h"
 
 #include "core/json_limits.h"
 #include "core/logging.h"
@@ -25,25 +25,10 @@ namespace {
 using namespace mpc;
 using json = nlohmann::json;
 
-constexpr int kExitUsage = 2;
-constexpr int kExitNetwork = 3;
-constexpr int kExitValidation = 5;
 
-int fail_with(const core::Error& e, int code = 1) {
-  std::cerr << "mpc-node: error: " << e.message << "\n";
-  return code;
-}
+const std::string kApp = "mpc-node";
+int fail_with(const core::Error& e, int code = cli::kOther) { return cli::fail(kApp, e, code); }
 
-int exit_code_for(const core::Error& e) {
-  switch (e.code) {
-    case core::ErrorCode::kUnavailable:
-    case core::ErrorCode::kTimeout: return kExitNetwork;
-    case core::ErrorCode::kInvalidArgument: return kExitUsage;
-    case core::ErrorCode::kFailedPrecondition:
-    case core::ErrorCode::kPermissionDenied: return kExitValidation;
-    default: return 1;
-  }
-}
 
 // The operator's AES-256 key from MPC_BACKUP_ENCRYPTION_KEY_HEX: exactly 64
 // hex characters. The value is never echoed.
@@ -90,21 +75,22 @@ core::Result<core::Keyset> load_keyset(const std::string& keyset_file, const std
 int cmd_import(const std::string& home_dir, const std::string& shares_file, const std::string& keyset_file,
                const std::string& rpc_url, const std::string& contract_id) {
   auto home = node::NodeHome::load(home_dir);
-  if (!home) return fail_with(home.error(), kExitUsage);
+  if (!home) return fail_with(home.error(), cli::kUsage);
   auto keyset = load_keyset(keyset_file, rpc_url, contract_id);
-  if (!keyset) return fail_with(keyset.error(), exit_code_for(keyset.error()));
+  // A keyset file is the operator's input (usage); the chain's answer goes by the table.
+  if (!keyset) return fail_with(keyset.error(), keyset_file.empty() ? cli::exit_code_for(keyset.error()) : cli::kUsage);
   auto raw = core::read_file(shares_file, 64 << 20);
-  if (!raw) return fail_with(raw.error(), kExitUsage);
+  if (!raw) return fail_with(raw.error(), cli::kUsage);
   core::SecretString text(std::move(*raw));
   json parsed = core::parse_json(text.reveal(), {64 << 20, 64}).value_or(json::value_t::discarded);
-  if (parsed.is_discarded()) return fail_with(core::invalid("--shares-file: not JSON").error(), kExitUsage);
+  if (parsed.is_discarded()) return fail_with(core::invalid("--shares-file: not JSON").error(), cli::kUsage);
   auto shares = core::parse_keyshares(parsed);
   core::wipe_private_shares(parsed);
-  if (!shares) return fail_with(shares.error().context("--shares-file"), kExitUsage);
+  if (!shares) return fail_with(shares.error().context("--shares-file"), cli::kUsage);
   auto store = node::KeyshareStore::open(home->keyshare_file(), home->local_storage_key.clone());
   if (!store) return fail_with(store.error());
   const std::size_t count = shares->size();
-  if (auto st = (*store)->import(std::move(*shares), *keyset); !st) return fail_with(st.error(), kExitValidation);
+  if (auto st = (*store)->import(std::move(*shares), *keyset); !st) return fail_with(st.error(), cli::kValidation);
   std::cout << "imported " << count << " key share(s) of epoch " << keyset->epoch_id << " into "
             << home->keyshare_file().string() << "\n";
   return 0;
@@ -112,7 +98,7 @@ int cmd_import(const std::string& home_dir, const std::string& shares_file, cons
 
 int cmd_shares(const std::string& home_dir) {
   auto home = node::NodeHome::load(home_dir);
-  if (!home) return fail_with(home.error(), kExitUsage);
+  if (!home) return fail_with(home.error(), cli::kUsage);
   auto store = node::KeyshareStore::open(home->keyshare_file(), home->local_storage_key.clone());
   if (!store) return fail_with(store.error());
   auto summary = (*store)->summary();
@@ -134,16 +120,13 @@ int main(int argc, char** argv) {
   CLI::App app{
       "mpc-node: holds MPC key shares, serves them encrypted to its registered backup service over mutual TLS, "
       "and onboards as the destination of a node migration.\n"
-      "Secrets come only from the home directory and MPC_BACKUP_ENCRYPTION_KEY_HEX (never from flags).\n"
-      "Exit codes: 0 ok, 1 other failure, 2 usage or bad input, 3 chain unreachable, 5 refused by validation."};
-  mpc::apps::add_version_flag(app, "mpc-node");
+      "Secrets come only from the home directory and MPC_BACKUP_ENCRYPTION_KEY_HEX (never from flags)."};
+  app.footer(mpc::cli::exit_codes_help());
+  mpc::cli::add_version_flag(app, "mpc-node");
   app.require_subcommand(1);
   app.fallthrough();
-  std::string log_format = "text";
-  app.add_option("--log-format", log_format, "Log lines as text or json (one JSON object per line)")
-      ->envname("MPC_LOG_FORMAT")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
+  std::string log_format;
+  cli::add_log_format_option(app, log_format, "MPC_LOG_FORMAT");
   std::string home;
 
   std::string account_id;
@@ -224,17 +207,12 @@ int main(int argc, char** argv) {
   auto* shares = app.add_subcommand("shares", "Summarise the held key shares (epoch, domains, group keys, digest; no secrets)");
   shares->add_option("--home", home, "Node home directory")->envname("MPC_NODE_HOME")->required();
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : kExitUsage;
-  }
-  core::setup_logging("mpc-node", *core::parse_log_format(log_format, "--log-format"));
+  if (auto code = cli::parse(app, argc, argv)) return *code;
+  cli::setup_logging(kApp, log_format);
 
   if (init->parsed()) {
     auto h = node::NodeHome::init(home, account_id);
-    if (!h) return fail_with(h.error(), h.error().code == core::ErrorCode::kAlreadyExists ? 1 : kExitUsage);
+    if (!h) return fail_with(h.error(), h.error().code == core::ErrorCode::kAlreadyExists ? 1 : cli::kUsage);
     std::cout << "created node home " << home << " for " << account_id << "\n"
               << "tls_public_key    " << core::ed25519_public_key_to_string(h->tls_key.public_key()) << "\n"
               << "access public key " << core::ed25519_public_key_to_string(h->access_key.secret_key.public_key()) << "\n";
@@ -242,7 +220,7 @@ int main(int argc, char** argv) {
   }
   if (keys->parsed()) {
     auto h = node::NodeHome::load(home);
-    if (!h) return fail_with(h.error(), kExitUsage);
+    if (!h) return fail_with(h.error(), cli::kUsage);
     std::cout << json{{"account_id", h->account_id},
                       {"tls_public_key", core::ed25519_public_key_to_string(h->tls_key.public_key())},
                       {"access_public_key", core::ed25519_public_key_to_string(h->access_key.secret_key.public_key())}}
@@ -252,29 +230,25 @@ int main(int argc, char** argv) {
   }
   if (import->parsed()) {
     if (keyset_file.empty() && (rpc_url.empty() || contract_id.empty()))
-      return fail_with(core::invalid("import-shares needs --keyset-file, or --rpc-url with --contract-id").error(), kExitUsage);
+      return fail_with(core::invalid("import-shares needs --keyset-file, or --rpc-url with --contract-id").error(), cli::kUsage);
     return cmd_import(home, shares_file, keyset_file, rpc_url, contract_id);
   }
   if (shares->parsed()) return cmd_shares(home);
 
   // run
   auto key = encryption_key_from_env();
-  if (!key) return fail_with(key.error(), kExitUsage);
+  if (!key) return fail_with(key.error(), cli::kUsage);
   run_options.home = home;
   run_options.poll_interval = std::chrono::milliseconds(poll_interval_ms);
   run_options.handshake_timeout = std::chrono::milliseconds(handshake_timeout_ms);
   run_options.request_timeout = std::chrono::milliseconds(request_timeout_ms);
   run_options.first_bytes_timeout = std::chrono::milliseconds(first_bytes_timeout_ms);
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // threads inherit the mask; sigwait below
+  cli::SignalWaiter signals;  // before any thread starts: they inherit the mask
   auto runtime = node::NodeRuntime::start(run_options, std::move(*key));
-  if (!runtime) return fail_with(runtime.error(), exit_code_for(runtime.error()) == kExitNetwork ? 1 : exit_code_for(runtime.error()));
-  int sig = 0;
-  sigwait(&signals, &sig);
-  spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  // What start() refuses is the operator's configuration (flags, home), or a fatal condition.
+  if (!runtime)
+    return fail_with(runtime.error(), runtime.error().code == core::ErrorCode::kInvalidArgument ? cli::kUsage : cli::kOther);
+  spdlog::info("received {}, stopping", cli::SignalWaiter::name(signals.wait()));
   (*runtime)->stop();
   return 0;
 }

@@ -2,7 +2,7 @@
 // JSON-RPC and hosts the MPC contract.
 #include <CLI/CLI.hpp>
 
-#include "app_support.h"
+#include "cli/cli.h"
 
 #include "core/json_limits.h"
 #include "core/logging.h"
@@ -24,10 +24,8 @@ namespace {
 using namespace mpc;
 using sandbox::json;
 
-int fail_with(const core::Error& e, int code = 1) {
-  std::cerr << "mpc-sandbox: error: " << e.message << "\n";
-  return code;
-}
+const std::string kApp = "mpc-sandbox";
+int fail_with(const core::Error& e, int code = cli::kOther) { return cli::fail(kApp, e, code); }
 
 core::Status init_home(const std::filesystem::path& home, const sandbox::LocalChainSpec& spec, const std::string& genesis_file) {
   sandbox::Genesis genesis;
@@ -39,10 +37,6 @@ core::Status init_home(const std::filesystem::path& home, const sandbox::LocalCh
   return sandbox::create_chain(home, genesis);
 }
 
-constexpr int kExitUsage = 2;
-constexpr int kExitNetwork = 3;
-constexpr int kExitRejected = 4;
-constexpr int kExitPanicked = 5;
 
 struct ClientOptions {
   std::string rpc_url;
@@ -57,45 +51,34 @@ struct ClientOptions {
 
 enum class Command { kView, kCall, kAddKey };
 
-int exit_code_for(const core::Error& e) {
-  switch (e.code) {
-    case core::ErrorCode::kUnavailable:
-    case core::ErrorCode::kTimeout: return kExitNetwork;
-    case core::ErrorCode::kTxRejected:
-    case core::ErrorCode::kPermissionDenied: return kExitRejected;
-    case core::ErrorCode::kContractPanic: return kExitPanicked;
-    case core::ErrorCode::kInvalidArgument: return kExitUsage;
-    default: return 1;
-  }
-}
 
 int run_client(Command command, const ClientOptions& o) {
   json args = core::parse_json(o.args, {4 << 20, 64}).value_or(json::value_t::discarded);
-  if (args.is_discarded() || !args.is_object()) return fail_with(core::Error{core::ErrorCode::kInvalidArgument, "--args must be a JSON object"}, kExitUsage);
+  if (args.is_discarded() || !args.is_object()) return fail_with(core::Error{core::ErrorCode::kInvalidArgument, "--args must be a JSON object"}, cli::kUsage);
   auto deposit = core::parse_u128(o.deposit);
-  if (!deposit) return fail_with(core::Error{core::ErrorCode::kInvalidArgument, "--deposit-yocto: " + deposit.error().message}, kExitUsage);
+  if (!deposit) return fail_with(core::Error{core::ErrorCode::kInvalidArgument, "--deposit-yocto: " + deposit.error().message}, cli::kUsage);
   auto rpc = near::RpcClient::create(o.rpc_url, near::RpcClientOptions{std::chrono::seconds(o.timeout_seconds)});
-  if (!rpc) return fail_with(rpc.error(), kExitUsage);
+  if (!rpc) return fail_with(rpc.error(), cli::kUsage);
   if (command == Command::kView) {
     auto r = (*rpc)->view(o.contract_id, o.method, args);
-    if (!r) return fail_with(r.error(), exit_code_for(r.error()));
+    if (!r) return fail_with(r.error(), cli::exit_code_for(r.error()));
     std::cout << r->dump(2) << "\n";
     return 0;
   }
   auto creds = core::read_credentials_file(o.credentials);
-  if (!creds) return fail_with(creds.error(), kExitUsage);
+  if (!creds) return fail_with(creds.error(), cli::kUsage);
   near::Signer signer(**rpc, creds->account_id, std::move(creds->secret_key));
   core::Result<near::TxOutcome> out = core::fail(core::ErrorCode::kInternal, "no command");
   if (command == Command::kCall) {
     out = signer.call(o.contract_id, o.method, args, *deposit);
   } else {
     auto pk = core::NearPublicKey::parse(o.method);
-    if (!pk) return fail_with(core::Error{core::ErrorCode::kInvalidArgument, "public_key: " + pk.error().message}, kExitUsage);
+    if (!pk) return fail_with(core::Error{core::ErrorCode::kInvalidArgument, "public_key: " + pk.error().message}, cli::kUsage);
     near::AccessKey key;
     if (!o.full_access) key.permission = near::FunctionCallPermission{std::nullopt, o.contract_id, {}};
     out = signer.send(creds->account_id, {near::AddKeyAction{*pk, key}});
   }
-  if (!out) return fail_with(out.error(), exit_code_for(out.error()));
+  if (!out) return fail_with(out.error(), cli::exit_code_for(out.error()));
   std::cout << "transaction " << out->tx_hash << " succeeded";
   for (const auto& l : out->logs) std::cout << "\n  log: " << l;
   if (!out->success_value.empty()) std::cout << "\n  result: " << core::to_string(out->success_value);
@@ -107,14 +90,12 @@ int run_client(Command command, const ClientOptions& o) {
 
 int main(int argc, char** argv) {
   CLI::App app{"mpc-sandbox: a durable local chain that speaks NEAR JSON-RPC and hosts the MPC contract"};
-  mpc::apps::add_version_flag(app, "mpc-sandbox");
+  mpc::cli::add_version_flag(app, "mpc-sandbox");
+  app.footer(mpc::cli::exit_codes_help());
   app.require_subcommand(1);
   app.fallthrough();
-  std::string log_format = "text";
-  app.add_option("--log-format", log_format, "Log lines as text or json (one JSON object per line)")
-      ->envname("MPC_LOG_FORMAT")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
+  std::string log_format;
+  cli::add_log_format_option(app, log_format, "MPC_LOG_FORMAT");
 
   std::string home;
   sandbox::LocalChainSpec spec;
@@ -181,13 +162,8 @@ int main(int argc, char** argv) {
   keygen->add_option("--account-id", keygen_account, "Account the key is for")->required();
   keygen->add_option("--out", keygen_out, "File to create (refuses to overwrite)")->required();
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : kExitUsage;
-  }
-  core::setup_logging("mpc-sandbox", *core::parse_log_format(log_format, "--log-format"));
+  if (auto code = cli::parse(app, argc, argv)) return *code;
+  cli::setup_logging(kApp, log_format);
 
   if (init->parsed()) {
     if (auto st = init_home(home, spec, genesis_file); !st) return fail_with(st.error());
@@ -198,7 +174,7 @@ int main(int argc, char** argv) {
 
   if (keygen->parsed()) {
     if (!core::is_valid_account_id(keygen_account)) {
-      return fail_with(core::Error{core::ErrorCode::kInvalidArgument, "--account-id is not a valid NEAR account id"}, kExitUsage);
+      return fail_with(core::Error{core::ErrorCode::kInvalidArgument, "--account-id is not a valid NEAR account id"}, cli::kUsage);
     }
     core::NearCredentials creds{keygen_account, core::Ed25519SecretKey::generate()};
     if (auto st = core::write_credentials_file(keygen_out, creds); !st) return fail_with(st.error());
@@ -212,19 +188,13 @@ int main(int argc, char** argv) {
 
   run_options.home = home;
   run_options.block_interval = std::chrono::milliseconds(block_interval_ms);
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // threads inherit the mask; we sigwait below
+  cli::SignalWaiter signals;  // before any thread starts: they inherit the mask
   auto server = sandbox::SandboxServer::start(run_options);
   if (!server) return fail_with(server.error());
   auto head = (*server)->chain().head();
   spdlog::info("serving NEAR JSON-RPC on {} (chain {}, head #{}, block interval {} ms)", (*server)->rpc_url(),
                (*server)->chain().chain_id(), head.height, block_interval_ms);
-  int sig = 0;
-  sigwait(&signals, &sig);
-  spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  spdlog::info("received {}, stopping", cli::SignalWaiter::name(signals.wait()));
   (*server)->stop();
   return 0;
 }

@@ -6,11 +6,6 @@
 
 namespace mpc::backup {
 
-core::Result<NodeAddress> migration_address(const std::string& url, std::uint16_t migration_port) {
-  auto parsed = net::Url::parse(url);
-  if (!parsed) return core::invalid("participant URL is not http(s)://host[:port]");
-  return NodeAddress{parsed->host, migration_port};
-}
 
 const char* action_name(ActionKind kind) {
   switch (kind) {
@@ -50,7 +45,7 @@ std::optional<NodeTarget> participant_target(const core::ProtocolState& state, c
 
 }  // namespace
 
-Action plan_step(const ChainState& chain, const std::string& account_id, const std::optional<StoredBackup>& newest,
+Action plan_step(const near::ContractView& chain, const std::string& account_id, const std::optional<StoredBackup>& newest,
                  const DaemonMemory& memory, std::uint16_t migration_port) {
   Action a;
   const auto* running = chain.state.running();
@@ -148,7 +143,7 @@ Action BackupDaemon::step() {
                          (last_chain_ ? "; acting on the last known state" : "; nothing known yet"));
     if (!last_chain_) return make_action(ActionKind::kIdle, "contract state unknown");
   }
-  const ChainState& view = *last_chain_;
+  const near::ContractView& view = *last_chain_;
   if (account_id_.empty()) {
     // A reference command line names the node, not the account: find it.
     auto account = account_with_tls_key(view.state, options_.initial_node.key);

@@ -27,34 +27,13 @@
 #include "backup/coverage.h"
 #include "backup/home.h"
 #include "backup/node_client.h"
+#include "backup/operator.h"
 #include "core/clock.h"
 #include "core/types.h"
+#include "near/contract_view.h"
 #include "net/metrics.h"
 
 namespace mpc::backup {
-
-struct ChainState {
-  core::ProtocolState state;
-  core::MigrationInfo migrations;
-};
-
-struct NodeTarget {
-  NodeAddress address;
-  core::Ed25519PublicKey key;
-  bool operator==(const NodeTarget& o) const {
-    return address.host == o.address.host && address.port == o.address.port && key == o.key;
-  }
-};
-
-// The migration endpoint of the reference deployment: a port of its own on
-// the host of the participant's (P2P) url.
-inline constexpr std::uint16_t kDefaultMigrationPort = 8079;
-
-// The migration endpoint of the node whose participant/destination url is
-// `url` (http(s)://host[:port][/...], the P2P address): its host with
-// `migration_port`. The url's own port is the P2P port and is never used.
-core::Result<NodeAddress> migration_address(const std::string& url, std::uint16_t migration_port);
-
 
 enum class ActionKind { kIdle, kBackup, kPush, kAwaitConclusion, kBlocked };
 const char* action_name(ActionKind kind);
@@ -78,12 +57,12 @@ struct DaemonMemory {
 // What to do next, given the chain, the newest backup and what we remember.
 // Nodes named by the contract (a migration's destination, the account's
 // participant entry) are reached at migration_address(url, migration_port).
-Action plan_step(const ChainState& chain, const std::string& account_id, const std::optional<StoredBackup>& newest,
+Action plan_step(const near::ContractView& chain, const std::string& account_id, const std::optional<StoredBackup>& newest,
                  const DaemonMemory& memory, std::uint16_t migration_port = kDefaultMigrationPort);
 
 // Ports (real: files/RPC/mTLS; tests: fakes).
 struct DaemonPorts {
-  std::function<core::Result<ChainState>()> read_chain;
+  std::function<core::Result<near::ContractView>()> read_chain;
   std::function<core::Result<std::optional<StoredBackup>>()> load_newest;
   std::function<core::Status(const std::vector<core::Keyshare>&)> store;
   std::function<core::Result<std::vector<core::Keyshare>>(const NodeTarget&, const core::Keyset&)> fetch;
@@ -123,7 +102,7 @@ class BackupDaemon {
   net::MetricsRegistry& metrics_;
   DaemonMemory memory_;
   std::string account_id_;
-  std::optional<ChainState> last_chain_;
+  std::optional<near::ContractView> last_chain_;
   bool last_step_failed_ = false;
   std::mutex mu_;
   std::condition_variable cv_;

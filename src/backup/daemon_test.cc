@@ -32,13 +32,13 @@ Dealt deal(std::uint64_t epoch, std::size_t domains) {
   return Dealt{dealt->keyset, std::move(dealt->shares[0])};
 }
 
-ChainState running(const core::Keyset& keyset, core::Ed25519PublicKey op_tls, const std::string& op_url = "https://127.0.0.1:1000") {
+near::ContractView running(const core::Keyset& keyset, core::Ed25519PublicKey op_tls, const std::string& op_url = "https://127.0.0.1:1000") {
   core::RunningState r;
   r.keyset = keyset;
   r.parameters.threshold = 2;
   r.parameters.participants.next_id = 2;
   r.parameters.participants.participants = {{"op.test", 0, {op_url, op_tls}}, {"b.test", 1, {"https://127.0.0.1:1001", key(2)}}};
-  ChainState c;
+  near::ContractView c;
   c.state.state = r;
   return c;
 }
@@ -147,14 +147,14 @@ TEST(PlanStep, CancelledMigrationStopsPushing) {
 
 TEST(BackupDaemon, BacksUpRestoresAndSurvivesOutages) {
   auto d = deal(3, 2);
-  ChainState chain = running(d.keyset, key(1));
+  near::ContractView chain = running(d.keyset, key(1));
   bool chain_down = false, node_down = false;
   MemoryBackupStore store;
   std::vector<NodeTarget> fetched_from, pushed_to;
   DaemonPorts ports;
-  ports.read_chain = [&]() -> core::Result<ChainState> {
+  ports.read_chain = [&]() -> core::Result<near::ContractView> {
     if (chain_down) return core::fail(core::ErrorCode::kUnavailable, "RPC unreachable");
-    return ChainState{chain.state, chain.migrations};
+    return near::ContractView{chain.state, chain.migrations};
   };
   ports.load_newest = [&] { return store.load_newest(); };
   ports.store = [&](const std::vector<core::Keyshare>& s) { return store.store(s); };
@@ -240,11 +240,11 @@ TEST(AccountWithTlsKey, FindsTheParticipantInEveryState) {
 
 TEST(BackupDaemon, FindsTheOperatorsAccountByTheNodeKeyOrSaysItCannot) {
   auto d = deal(3, 2);
-  ChainState chain = running(d.keyset, key(1));
+  near::ContractView chain = running(d.keyset, key(1));
   MemoryBackupStore store;
   auto make_ports = [&] {
     DaemonPorts ports;
-    ports.read_chain = [&]() -> core::Result<ChainState> { return ChainState{chain.state, chain.migrations}; };
+    ports.read_chain = [&]() -> core::Result<near::ContractView> { return near::ContractView{chain.state, chain.migrations}; };
     ports.load_newest = [&] { return store.load_newest(); };
     ports.store = [&](const std::vector<core::Keyshare>& s) { return store.store(s); };
     ports.fetch = [&](const NodeTarget&, const core::Keyset&) -> core::Result<std::vector<core::Keyshare>> { return clone_all(d.shares); };
@@ -272,15 +272,15 @@ TEST(BackupDaemon, FindsTheOperatorsAccountByTheNodeKeyOrSaysItCannot) {
 TEST(BackupDaemon, RunStepsOnTheClockAndBacksOffAfterFailures) {
   using namespace std::chrono_literals;
   auto d = deal(3, 2);
-  ChainState chain = running(d.keyset, key(1));
+  near::ContractView chain = running(d.keyset, key(1));
   std::atomic<bool> chain_down{false};
   std::atomic<int> reads{0};
   MemoryBackupStore store;
   DaemonPorts ports;
-  ports.read_chain = [&]() -> core::Result<ChainState> {
+  ports.read_chain = [&]() -> core::Result<near::ContractView> {
     ++reads;
     if (chain_down) return core::fail(core::ErrorCode::kUnavailable, "RPC unreachable");
-    return ChainState{chain.state, chain.migrations};
+    return near::ContractView{chain.state, chain.migrations};
   };
   ports.load_newest = [&] { return store.load_newest(); };
   ports.store = [&](const std::vector<core::Keyshare>& s) { return store.store(s); };

@@ -2,7 +2,7 @@
 
 namespace mpc::node {
 
-NodeView derive_node_view(const ChainSnapshot& snapshot, const std::string& account_id,
+NodeView derive_node_view(const near::ContractView& snapshot, const std::string& account_id,
                           const core::Ed25519PublicKey& tls_key) {
   NodeView view;
   view.protocol = snapshot.state.name();

@@ -8,15 +8,9 @@
 #include <string>
 
 #include "core/types.h"
+#include "near/contract_view.h"
 
 namespace mpc::node {
-
-// The two contract views the node follows.
-struct ChainSnapshot {
-  core::ProtocolState state;
-  core::MigrationInfo migrations;
-  bool operator==(const ChainSnapshot&) const = default;
-};
 
 struct NodeView {
   std::string protocol;  // "Running", "Resharing", ...
@@ -36,7 +30,7 @@ struct NodeView {
   bool operator==(const NodeView&) const = default;
 };
 
-NodeView derive_node_view(const ChainSnapshot& snapshot, const std::string& account_id,
+NodeView derive_node_view(const near::ContractView& snapshot, const std::string& account_id,
                           const core::Ed25519PublicKey& tls_key);
 
 // Whether the peer the migration endpoint accepts changed (the backup

@@ -33,19 +33,19 @@ core::Keyset keyset(std::uint64_t epoch) {
   return ks;
 }
 
-ChainSnapshot running(std::uint64_t epoch, core::Ed25519PublicKey node0_tls) {
+near::ContractView running(std::uint64_t epoch, core::Ed25519PublicKey node0_tls) {
   core::RunningState r;
   r.keyset = keyset(epoch);
   r.parameters.threshold = 2;
   r.parameters.participants.next_id = 2;
   r.parameters.participants.participants = {{"node0.test", 0, {"https://a:1", node0_tls}},
                                             {"node1.test", 1, {"https://b:1", key(2)}}};
-  ChainSnapshot s;
+  near::ContractView s;
   s.state.state = r;
   return s;
 }
 
-void add_migration(ChainSnapshot& s, const std::string& account, core::Ed25519PublicKey dest_tls) {
+void add_migration(near::ContractView& s, const std::string& account, core::Ed25519PublicKey dest_tls) {
   core::DestinationNodeInfo d;
   d.signer_account_pk = key(7);
   d.destination_node_info = {"https://new:1", dest_tls};
@@ -146,7 +146,7 @@ TEST(NodeView, AuthorizationChangesOnlyWithTheRegisteredBackupKey) {
 
 class FakeSource : public ChainSource {
  public:
-  core::Result<ChainSnapshot> fetch() override {
+  core::Result<near::ContractView> fetch() override {
     ++calls;
     if (fail.load()) return core::fail(core::ErrorCode::kUnavailable, "RPC unreachable: fake");
     std::lock_guard lock(mu);
@@ -155,7 +155,7 @@ class FakeSource : public ChainSource {
   std::atomic<int> calls{0};
   std::atomic<bool> fail{false};
   std::mutex mu;
-  ChainSnapshot snapshot;
+  near::ContractView snapshot;
 };
 
 // The watcher on a manual clock: each poll happens when the clock reaches
@@ -168,7 +168,7 @@ TEST(ChainWatcher, ReportsChangesOnlyBacksOffOnOutagesAndKeepsTheLastState) {
   std::atomic<int> changes{0};
   ChainWatcherOptions options{5ms, 20ms};
   options.clock = &clock;
-  ChainWatcher watcher(source, options, [&](const ChainSnapshot&) { ++changes; });
+  ChainWatcher watcher(source, options, [&](const near::ContractView&) { ++changes; });
   ASSERT_TRUE(watcher.start());
   EXPECT_EQ(changes.load(), 1);
   std::size_t waits = clock.await_parked(0);

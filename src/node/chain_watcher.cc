@@ -4,22 +4,7 @@
 
 namespace mpc::node {
 
-core::Result<ChainSnapshot> RpcChainSource::fetch() {
-  MPC_ASSIGN(auto state_json, rpc_.view(contract_id_, "state"));
-  MPC_ASSIGN(auto migrations_json, rpc_.view(contract_id_, "migration_info"));
-  ChainSnapshot snapshot;
-  {
-    auto state = core::parse_protocol_state(state_json);
-    if (!state) return std::unexpected(state.error().context("contract view `state`"));
-    snapshot.state = std::move(*state);
-  }
-  {
-    auto migrations = core::parse_migration_info(migrations_json);
-    if (!migrations) return std::unexpected(migrations.error().context("contract view `migration_info`"));
-    snapshot.migrations = std::move(*migrations);
-  }
-  return snapshot;
-}
+core::Result<near::ContractView> RpcChainSource::fetch() { return near::read_contract_view(rpc_, contract_id_); }
 
 ChainWatcher::ChainWatcher(ChainSource& source, ChainWatcherOptions options, OnChange on_change)
     : source_(source), options_(options), on_change_(std::move(on_change)) {}
@@ -49,7 +34,7 @@ void ChainWatcher::poke() {
   cv_.notify_all();
 }
 
-std::optional<ChainSnapshot> ChainWatcher::latest() const {
+std::optional<near::ContractView> ChainWatcher::latest() const {
   std::lock_guard lock(mu_);
   return latest_;
 }

@@ -26,13 +26,13 @@ namespace mpc::node {
 class ChainSource {
  public:
   virtual ~ChainSource() = default;
-  virtual core::Result<ChainSnapshot> fetch() = 0;
+  virtual core::Result<near::ContractView> fetch() = 0;
 };
 
 class RpcChainSource : public ChainSource {
  public:
   RpcChainSource(near::RpcClient& rpc, std::string contract_id) : rpc_(rpc), contract_id_(std::move(contract_id)) {}
-  core::Result<ChainSnapshot> fetch() override;
+  core::Result<near::ContractView> fetch() override;
 
  private:
   near::RpcClient& rpc_;
@@ -47,7 +47,7 @@ struct ChainWatcherOptions {
 
 class ChainWatcher {
  public:
-  using OnChange = std::function<void(const ChainSnapshot&)>;
+  using OnChange = std::function<void(const near::ContractView&)>;
   ChainWatcher(ChainSource& source, ChainWatcherOptions options, OnChange on_change);
   ~ChainWatcher();
   ChainWatcher(const ChainWatcher&) = delete;
@@ -60,7 +60,7 @@ class ChainWatcher {
   // Asks for a poll now (e.g. right after our own transaction).
   void poke();
 
-  std::optional<ChainSnapshot> latest() const;
+  std::optional<near::ContractView> latest() const;
   std::uint64_t failures() const { return failures_.load(); }
   // Unix seconds of the last successful poll (0 = never).
   std::int64_t last_success_unix() const { return last_success_unix_.load(); }
@@ -76,7 +76,7 @@ class ChainWatcher {
   std::condition_variable cv_;
   bool stopping_ = false;
   bool poked_ = false;
-  std::optional<ChainSnapshot> latest_;
+  std::optional<near::ContractView> latest_;
   std::atomic<std::uint64_t> failures_{0};
   std::atomic<std::int64_t> last_success_unix_{0};
   std::thread thread_;

@@ -82,7 +82,7 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
                      }},
       OnboardingOptions{}, rt->metrics_);
   rt->watcher_ = std::make_unique<ChainWatcher>(*rt->source_, ChainWatcherOptions{options.poll_interval, std::chrono::seconds(30)},
-                                                [self](const ChainSnapshot& s) { self->on_chain_change(s); });
+                                                [self](const near::ContractView& s) { self->on_chain_change(s); });
 
   // Listeners.
   MPC_ASSIGN(auto tls_ctx, tls::make_server_context(rt->home_->tls_key));
@@ -126,7 +126,7 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
   return rt;
 }
 
-void NodeRuntime::on_chain_change(const ChainSnapshot& snapshot) {
+void NodeRuntime::on_chain_change(const near::ContractView& snapshot) {
   metrics_.counter("mpc_chain_changes_total", "Contract states read that differ from the previous one").inc();
   NodeView view = derive_node_view(snapshot, home_->account_id, home_->tls_key.public_key());
   std::optional<NodeView> before;

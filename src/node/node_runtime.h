@@ -75,7 +75,7 @@ class NodeRuntime {
 
  private:
   NodeRuntime() = default;
-  void on_chain_change(const ChainSnapshot& snapshot);
+  void on_chain_change(const near::ContractView& snapshot);
   core::Status conclude(const core::Keyset& keyset);
 
   NodeRunOptions options_;

@@ -263,6 +263,10 @@ class RawTls {
     s_.next_layer().connect({boost::asio::ip::make_address(addr.substr(0, colon)),
                              static_cast<std::uint16_t>(std::stoi(addr.substr(colon + 1)))},
                             ec);
+    // No Nagle: a half-sent request must reach the node now, not after the
+    // node's delayed ACK (up to 200 ms), or the node rightly sees an idle
+    // connection when the registration changes.
+    if (!ec) s_.next_layer().set_option(boost::asio::ip::tcp::no_delay(true), ec);
     if (!ec) s_.handshake(boost::asio::ssl::stream_base::client, ec);
     ok_ = !ec;
   }
