@@ -39,9 +39,19 @@ bool SecretBytes::operator==(const SecretBytes& other) const {
 }
 
 void SecretBytes::wipe() {
-  // Wipe the full capacity: shrinking vectors keep old bytes behind size().
-  secure_wipe(data_.data(), data_.capacity());
+  // The full capacity: a vector that shrank keeps old bytes behind size()
+  // (made part of the vector first, so the wipe touches only its elements).
+  data_.resize(data_.capacity());
+  secure_wipe(data_.data(), data_.size());
   data_.clear();
+}
+
+void SecretString::wipe(std::string& s) {
+  // The whole buffer, capacity included: a string that shrank keeps old
+  // characters behind size(), and a short (SSO) string moved from keeps its
+  // characters in place.
+  secure_wipe(s.data(), s.capacity());
+  s.clear();
 }
 
 }  // namespace mpc::core

@@ -51,18 +51,20 @@ class SecretString {
  public:
   SecretString() = default;
   explicit SecretString(std::string value) : value_(std::move(value)) {}
-  ~SecretString() { secure_wipe(value_.data(), value_.size()); }
+  ~SecretString() { wipe(value_); }
   SecretString(const SecretString&) = delete;
   SecretString& operator=(const SecretString&) = delete;
-  SecretString(SecretString&& o) noexcept : value_(std::move(o.value_)) { o.value_.clear(); }
+  SecretString(SecretString&& o) noexcept : value_(std::move(o.value_)) { wipe(o.value_); }
   SecretString& operator=(SecretString&& o) noexcept {
     if (this != &o) {
-      secure_wipe(value_.data(), value_.size());
+      wipe(value_);
       value_ = std::move(o.value_);
-      o.value_.clear();
+      wipe(o.value_);
     }
     return *this;
   }
+  // Wipes a string's whole buffer (capacity included) and empties it.
+  static void wipe(std::string& s);
   const std::string& reveal() const { return value_; }
   std::string& mutable_value() { return value_; }
 
