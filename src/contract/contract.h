@@ -63,9 +63,13 @@ class MpcContract {
   // deserialize() also accepts a genesis form: only "protocol_state" is
   // required (e.g. a reference `state` view such as a mainnet Running body
   // with its keyset); "version", "backup_services" and "migrations" are
-  // optional, and a Running body without vote maps gets empty ones. Unknown
-  // fields inside the protocol state (legacy "curve", ...) are kept as given.
-  // The state must parse as core::ProtocolState, else kInvalidArgument.
+  // optional. Fields the reference requires that an older state lacks are
+  // filled in (empty vote maps, domains' reconstruction_threshold, key event
+  // instances' started_in/expires_on). Unknown fields of the states, key
+  // events, instances, vote maps and domains (legacy "curve", ...) are kept
+  // as given; inside participants, keysets and keys core's types drop them.
+  // The state must parse as core::ProtocolState and keep the contract's
+  // rules (thresholds, key forms), else kInvalidArgument naming the field.
   //
   // Change methods (args as the reference contract takes them):
   //   init{parameters}                     NotInitialized -> Running, epoch 0, no domains;
