@@ -56,13 +56,16 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
     metrics_ep = ep;
   }
   {
+    // Two clients: an RPC client serialises its calls, and the chain watcher's
+    // reads must never wait behind a transaction the signer is waiting on.
     auto rpc = near::RpcClient::create(options.rpc_url, near::RpcClientOptions{options.rpc_timeout});
     if (!rpc) return core::invalid("--rpc-url: " + rpc.error().message);
     rt->rpc_ = std::move(*rpc);
+    rt->tx_rpc_ = std::move(*near::RpcClient::create(options.rpc_url, near::RpcClientOptions{options.rpc_timeout}));
   }
   if (!core::is_valid_account_id(options.contract_id))
     return core::invalid("--contract-id: '" + options.contract_id + "' is not a valid NEAR account id");
-  rt->signer_ = std::make_unique<near::Signer>(*rt->rpc_, rt->home_->account_id, rt->home_->access_key.secret_key.clone());
+  rt->signer_ = std::make_unique<near::Signer>(*rt->tx_rpc_, rt->home_->account_id, rt->home_->access_key.secret_key.clone());
   rt->source_ = std::make_unique<RpcChainSource>(*rt->rpc_, options.contract_id);
 
   NodeRuntime* self = rt.get();

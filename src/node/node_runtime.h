@@ -82,7 +82,8 @@ class NodeRuntime {
   std::unique_ptr<NodeHome> home_;
   std::unique_ptr<KeyshareStore> store_;
   net::MetricsRegistry metrics_;
-  std::unique_ptr<near::RpcClient> rpc_;
+  std::unique_ptr<near::RpcClient> rpc_;     // the chain watcher's reads
+  std::unique_ptr<near::RpcClient> tx_rpc_;  // the signer's transactions
   std::unique_ptr<near::Signer> signer_;
   std::unique_ptr<RpcChainSource> source_;
   std::unique_ptr<MigrationService> service_;
