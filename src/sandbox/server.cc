@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
+
 #include "core/file_util.h"
 
 namespace mpc::sandbox {
@@ -48,7 +50,7 @@ core::Result<std::unique_ptr<SandboxServer>> SandboxServer::start(const ServerOp
                                 : s->endpoint_.address().to_string() + ":" + std::to_string(s->endpoint_.port());
   MPC_TRY(core::write_file_atomic(rpc_addr_file(options.home), core::as_bytes(bound + "\n"), 0644));
 
-  s->block_timer_ = std::make_unique<boost::asio::steady_timer>(s->ioc_);
+  s->block_timer_ = std::make_unique<boost::asio::steady_timer>(s->block_strand_);
   s->work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(s->ioc_.get_executor());
   s->schedule_block();
   for (std::size_t i = 0; i < std::max<std::size_t>(1, options.threads); ++i) {
@@ -62,7 +64,9 @@ void run_io_thread(boost::asio::io_context& ioc) { net::run_io_context(ioc, "mpc
 void SandboxServer::schedule_block() {
   block_timer_->expires_after(options_.block_interval);
   block_timer_->async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
+    // A wait that completed just before stop_blocks() cancelled it arrives
+    // here without an error: blocks_stopped_ (same strand) says to end.
+    if (ec || blocks_stopped_) return;
     // Block production is a catch-and-log boundary: whatever one block's
     // transactions do, the next interval produces the next block.
     try {
@@ -83,23 +87,55 @@ std::string SandboxServer::rpc_url() const {
   return "http://" + endpoint_.address().to_string() + ":" + std::to_string(endpoint_.port());
 }
 
+void SandboxServer::stop_blocks() {
+  std::promise<void> stopped;
+  boost::asio::post(block_strand_, [this, &stopped] {
+    blocks_stopped_ = true;
+    block_timer_->cancel();
+    stopped.set_value();
+  });
+  stopped.get_future().wait();
+}
+
+void SandboxServer::drain() {
+  // Each round runs what is ready, including what becomes ready meanwhile
+  // (a write's completion after the write); the bound keeps a client that
+  // sends request after request from holding the shutdown.
+  constexpr int kMaxRounds = 64;
+  ioc_.restart();
+  for (int round = 0; round < kMaxRounds; ++round) {
+    try {
+      if (ioc_.poll() == 0) return;
+    } catch (const std::exception& e) {
+      spdlog::error("mpc-sandbox: a handler threw while stopping: {}", e.what());
+    } catch (...) {
+      spdlog::error("mpc-sandbox: a handler threw while stopping");
+    }
+  }
+}
+
 void SandboxServer::stop() {
   if (stopped_) return;
   stopped_ = true;
+  if (threads_.empty()) return;  // start() failed before serving: nothing runs, nothing to seal
   http_->stop();
-  boost::asio::post(ioc_, [this] { block_timer_->cancel(); });
-  // Seal whatever was accepted so that waiting clients get their outcomes.
+  stop_blocks();
+  // Stop the io threads (each finishes the handler it is running): the last
+  // block then seals every transaction they accepted. Joining them after
+  // releasing the work guard instead would wait for idle keep-alive
+  // connections to time out.
+  work_.reset();
+  ioc_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  // Seal whatever was accepted so that waiting clients get their outcomes;
+  // their answers are queued on their connections, and written by drain().
   try {
     if (auto st = chain_->produce_block(now_ns()); !st) spdlog::error("final block: {}", st.error().message);
   } catch (const std::exception& e) {
     spdlog::error("final block threw: {}", e.what());
   }
-  work_.reset();
-  // Give in-flight responses a moment to be written, then stop.
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ioc_.stop();
-  for (auto& t : threads_) t.join();
-  threads_.clear();
+  drain();
   std::error_code ec;
   std::filesystem::remove(rpc_addr_file(options_.home), ec);
 }

@@ -11,6 +11,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include "net/http_server.h"
 #include "sandbox/chain.h"
@@ -44,19 +45,35 @@ class SandboxServer {
   std::string rpc_url() const;
   Chain& chain() { return *chain_; }
 
-  // Stops accepting, seals pending transactions into a last block, joins threads.
+  // Stops accepting, stops the block timer, seals pending transactions into
+  // a last block, stops the io threads, then writes the answers that are
+  // ready (those to clients waiting for that block among them) on the
+  // calling thread. Idle keep-alive connections and requests still waiting
+  // for a later block are dropped. No sleeping: each step waits for an event.
+  // REQUIRES: not called from one of the server's io threads.
   void stop();
 
  private:
   SandboxServer() = default;
+  // On block_strand_.
   void schedule_block();
+  // Cancels the block timer on its strand and waits until that ran: from
+  // then on no block handler runs or is scheduled.
+  void stop_blocks();
+  // Runs, on the calling thread, every handler of the stopped io_context
+  // that is ready now or becomes ready while doing so (bounded).
+  void drain();
 
   ServerOptions options_;
   boost::asio::io_context ioc_;
   std::unique_ptr<Chain> chain_;
   std::unique_ptr<RpcService> rpc_;
   std::shared_ptr<net::HttpServer> http_;
+  // The block timer and its handlers live on this strand; blocks_stopped_
+  // is read and written only there.
+  boost::asio::strand<boost::asio::io_context::executor_type> block_strand_{boost::asio::make_strand(ioc_)};
   std::unique_ptr<boost::asio::steady_timer> block_timer_;
+  bool blocks_stopped_ = false;
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
   boost::asio::ip::tcp::endpoint endpoint_;

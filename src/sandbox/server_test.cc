@@ -1,4 +1,5 @@
-// The sandbox's io threads are catch-and-log boundaries.
+// The sandbox's io threads are catch-and-log boundaries; stopping it seals
+// and answers what was accepted.
 #include "sandbox/server.h"
 
 #include <gtest/gtest.h>
@@ -7,6 +8,8 @@
 #include <stdexcept>
 
 #include <boost/asio/post.hpp>
+
+#include "sandbox/test_chain.h"
 
 namespace mpc::sandbox {
 namespace {
@@ -24,6 +27,41 @@ TEST(SandboxServer, an_io_thread_survives_a_handler_that_throws) {
   work.reset();
   ioc.stop();
   t.join();  // returns once the context stops
+}
+
+TEST(SandboxServer, stopping_seals_a_waiting_transaction_and_answers_its_client) {
+  // Blocks an hour apart: only stop() seals a block during this test.
+  testing::LocalChain c(3, 2, std::chrono::hours(1));
+  const std::uint64_t height_before = c.chain().head().height;
+  auto creds = c.credentials("node0.sandbox");
+  near::Transaction tx;
+  tx.signer_id = "node0.sandbox";
+  tx.public_key = core::NearPublicKey{creds.secret_key.public_key()};
+  tx.nonce = c.rpc().view_access_key(tx.signer_id, tx.public_key)->nonce + 1;
+  tx.receiver_id = "node1.sandbox";
+  tx.block_hash = c.rpc().final_block()->hash;
+  tx.actions = {near::TransferAction{1}};
+  const auto stx = near::sign_transaction(std::move(tx), creds.secret_key);
+  const core::Hash256 hash = near::transaction_hash(stx.transaction);
+
+  // Its own client (and connection): the chain's is replaced by restart().
+  auto client = near::RpcClient::create(c.rpc_url(), near::RpcClientOptions{std::chrono::seconds(30)});
+  ASSERT_TRUE(client) << client.error().message;
+  auto waiting = std::async(std::launch::async, [&] { return (*client)->send_tx(stx, "FINAL"); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!c.chain().is_pending(hash)) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the transaction was never accepted";
+    ASSERT_NE(waiting.wait_for(std::chrono::milliseconds(5)), std::future_status::ready) << "answered before any block";
+  }
+
+  c.restart();  // stop() (as on SIGTERM), then start again on the same home
+
+  auto outcome = waiting.get();
+  ASSERT_TRUE(outcome) << outcome.error().message;
+  auto final = c.chain().final_tx(hash);
+  ASSERT_TRUE(final && final->has_value());
+  EXPECT_EQ((*final)->block_height, height_before + 1);
+  EXPECT_EQ(c.chain().head().height, height_before + 1);
 }
 
 }  // namespace
