@@ -111,7 +111,14 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
     MPC_TRY(core::write_file_atomic(metrics_addr_file(options.home), core::as_bytes(endpoint_text(bound) + "\n"), 0644));
   }
   rt->work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(rt->ioc_.get_executor());
-  for (std::size_t i = 0; i < std::max<std::size_t>(1, options.threads); ++i) rt->threads_.emplace_back([self] { net::run_io_context(self->ioc_, "mpc-node"); });
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, options.threads); ++i) rt->threads_.emplace_back([self] {
+      net::run_io_context(self->ioc_, "mpc-node");
+      {
+        std::lock_guard lock(self->io_mu_);
+        ++self->io_threads_done_;
+      }
+      self->io_done_.notify_all();
+    });
 
   rt->metrics_.gauge("mpc_node_info", "Static node information", {{"account_id", rt->home_->account_id},
                                                                      {"tls_public_key", core::ed25519_public_key_to_string(rt->home_->tls_key.public_key())},
@@ -184,9 +191,13 @@ void NodeRuntime::stop() {
   if (migration_server_) migration_server_->stop();
   if (metrics_server_) metrics_server_->stop();
   work_.reset();
-  // Give open connections a moment to finish, then stop the loop.
-  for (int i = 0; i < 50 && migration_server_ && migration_server_->open_connections() > 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // The servers dropped their connections: the io threads run out of work
+  // once the cancelled handlers have run. Wait for that (an event), and only
+  // after a grace period stop the loop outright.
+  {
+    std::unique_lock lock(io_mu_);
+    io_done_.wait_for(lock, std::chrono::seconds(2), [&] { return io_threads_done_ == threads_.size(); });
+  }
   ioc_.stop();
   for (auto& t : threads_)
     if (t.joinable()) t.join();

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -94,6 +96,9 @@ class NodeRuntime {
   std::shared_ptr<net::HttpServer> metrics_server_;
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
+  std::mutex io_mu_;
+  std::condition_variable io_done_;
+  std::size_t io_threads_done_ = 0;
   boost::asio::ip::tcp::endpoint migration_endpoint_;
   std::mutex view_mu_;
   std::optional<NodeView> view_;
