@@ -3,6 +3,7 @@
 // typed state in state.cc.
 #include "contract/contract.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -38,6 +39,10 @@ const std::map<std::string, internal::Method, std::less<>>& methods() {
 
 core::Result<json> parse_args(core::ByteView args) {
   if (args.empty()) return json::object();
+  // nlohmann stops reading at a NUL byte and ignores the rest ("{}\0junk"
+  // parses as {}); NEAR's contracts (serde_json) refuse such arguments, and
+  // no JSON text holds a NUL.
+  if (std::find(args.begin(), args.end(), 0) != args.end()) return internal::bad_args("the arguments are not valid JSON");
   json j = json::parse(args.begin(), args.end(), nullptr, false);
   if (j.is_discarded()) return internal::bad_args("the arguments are not valid JSON");
   if (!j.is_object()) return internal::bad_args("the arguments must be a JSON object");

@@ -44,6 +44,19 @@ TEST_F(StateTest, call__tells_an_unknown_method_from_bad_arguments) {
   EXPECT_EQ(view_unknown.error().code, core::ErrorCode::kNotFound);
 }
 
+// Found with fuzz/contract_call_fuzz's NUL property: nlohmann stopped at the
+// NUL and the call succeeded, where NEAR's serde_json refuses the arguments.
+TEST_F(StateTest, call__refuses_arguments_with_a_nul_byte_after_the_json) {
+  const unsigned char args[] = {'{', '"', 'u', 'r', 'l', '"', ':', '"', 'h', 't', 't', 'p', 's', ':',
+                                '/', '/', 'x', '"', '}', 0x00, 'z', 'z'};
+  const std::string before = contract_.serialize();
+  auto r = contract_.call(ctx("node2.near", 1), "update_participant_url", core::ByteView(args, sizeof args));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, core::ErrorCode::kInvalidArgument);
+  EXPECT_EQ(contract_.serialize(), before);
+  EXPECT_TRUE(contract_.call(ctx("node2.near", 1), "update_participant_url", core::ByteView(args, 19)));  // the JSON alone
+}
+
 TEST_F(StateTest, serialize__round_trips_an_initializing_state_and_keygen_continues) {
   add_two_domains();
   json domains = json::array({{{"id", 2}, {"protocol", "CaitSith"}, {"purpose", "Sign"}}});
