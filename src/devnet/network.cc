@@ -43,10 +43,10 @@ core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetS
   MPC_TRY(core::ensure_directory(tmp / "run", 0700, env));
   net.dir = final_dir;
   net.threshold = spec.threshold;
-  {
-    MPC_ASSIGN(auto port, pick_free_port(spec.host));
-    net.rpc_addr = spec.host + ":" + std::to_string(port);
-  }
+  // Listeners get their ports on the first `up`: each service binds port 0
+  // and the bound address is recorded (Devnet::save); later `up`s bind the
+  // same ports again.
+  net.rpc_addr = spec.host + ":0";
 
   // Keys: every node home, operator key and AES key.
   std::vector<node::NodeHome> homes;
@@ -66,12 +66,12 @@ core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetS
     n.account_id = "node" + std::to_string(i) + ".devnet";
     n.participant_id = i;
     n.home = fs::path("nodes") / ("node" + std::to_string(i));
+    // The P2P address is only named (in the contract), not served yet: a
+    // port number that was free, distinct from every listener's.
     MPC_ASSIGN(auto pport, pick_free_port(spec.host));
-    MPC_ASSIGN(auto mport, pick_free_port(spec.host));
-    MPC_ASSIGN(auto xport, pick_free_port(spec.host));
     n.p2p_addr = spec.host + ":" + std::to_string(pport);
-    n.migration_addr = spec.host + ":" + std::to_string(mport);
-    n.metrics_addr = spec.host + ":" + std::to_string(xport);
+    n.migration_addr = spec.host + ":0";
+    n.metrics_addr = spec.host + ":0";
     n.operator_key = fs::path("operators") / (n.account_id + ".json");
     n.encryption_key = fs::path("operators") / (n.account_id + ".backup_encryption_key");
 
@@ -193,6 +193,10 @@ core::Result<Devnet> create_devnet(const fs::path& dir, const DevnetSpec& spec, 
   }
   MPC_TRY(env.sync_dir(absolute.parent_path()));
   return net;
+}
+
+core::Status Devnet::save() const {
+  return core::write_file_atomic(dir / "devnet.json", core::as_bytes(to_json().dump(2) + "\n"), 0600);
 }
 
 json Devnet::to_json() const {

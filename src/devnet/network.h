@@ -41,8 +41,8 @@ struct DevnetNode {
   std::uint64_t participant_id = 0;
   std::filesystem::path home;             // relative to the devnet dir
   std::string p2p_addr;                   // HOST:PORT: the contract's url (https://p2p_addr)
-  std::string migration_addr;             // HOST:PORT: the migration endpoint, a port of its own
-  std::string metrics_addr;               // HOST:PORT
+  std::string migration_addr;             // HOST:PORT: the migration endpoint, a port of its own (0 until bound)
+  std::string metrics_addr;               // HOST:PORT (0 until bound)
   std::filesystem::path operator_key;     // relative: operators/<account>.json
   std::filesystem::path encryption_key;   // relative: operators/<account>.backup_encryption_key
 
@@ -55,7 +55,7 @@ inline constexpr int kLayoutVersion = 2;
 struct Devnet {
   std::filesystem::path dir;
   std::string contract_id = "mpc.devnet";
-  std::string rpc_addr;  // HOST:PORT of the sandbox
+  std::string rpc_addr;  // HOST:PORT of the sandbox (port 0 until the first `up` binds one)
   std::size_t threshold = 0;
   std::vector<DevnetNode> nodes;
 
@@ -65,6 +65,8 @@ struct Devnet {
   std::filesystem::path path(const std::filesystem::path& relative) const { return dir / relative; }
 
   static core::Result<Devnet> load(const std::filesystem::path& dir);
+  // Rewrites devnet.json (atomically) with the addresses as they are now.
+  core::Status save() const;
   nlohmann::json to_json() const;
 };
 

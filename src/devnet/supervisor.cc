@@ -69,9 +69,15 @@ std::string log_tail(const fs::path& log, std::size_t lines = 15) {
   return out;
 }
 
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
 core::Status check_port_free(const std::string& addr, const std::string& what) {
   auto endpoint = net::parse_listen_address(addr);
   if (!endpoint) return std::unexpected(endpoint.error());
+  if (endpoint->port() == 0) return {};  // the service picks one itself
   // Bound exactly as the services bind (SO_REUSEADDR: connections in
   // TIME_WAIT from a previous run do not make a port busy), then released.
   boost::asio::io_context ioc;
@@ -174,8 +180,8 @@ std::vector<ProcessInfo> devnet_processes(const Devnet& net) {
   return out;
 }
 
-core::Result<ProcessInfo> start_node(const Devnet& net, std::size_t index, const UpOptions& options) {
-  const auto& n = net.nodes.at(index);
+core::Result<ProcessInfo> start_node(Devnet& net, std::size_t index, const UpOptions& options) {
+  auto& n = net.nodes.at(index);
   const std::string name = "node" + std::to_string(index);
   if (auto pid = live_pid(net, name)) return ProcessInfo{name, *pid, true, log_file(net, name)};
   const fs::path bin = options.bin_dir / "mpc-node";
@@ -186,19 +192,31 @@ core::Result<ProcessInfo> start_node(const Devnet& net, std::size_t index, const
   core::SecretString key(std::move(key_raw));
   std::error_code ec;
   fs::remove(net.path(n.home) / "migration.addr", ec);
+  fs::remove(net.path(n.home) / "metrics.addr", ec);
   MPC_ASSIGN(pid_t pid, spawn_detached({bin.string(), "run", "--home", net.path(n.home).string(), "--rpc-url", net.rpc_url(),
                                         "--contract-id", net.contract_id, "--p2p-url", n.p2p_url(), "--migration-addr", n.migration_addr, "--metrics-addr",
                                         n.metrics_addr, "--poll-interval-ms", std::to_string(options.poll_interval.count())},
                                        log_file(net, name), {{"MPC_BACKUP_ENCRYPTION_KEY_HEX", key.reveal()}}));
   MPC_TRY(record_pid(net, name, pid));
-  const std::string metrics_url = "http://" + n.metrics_addr + "/metrics";
+  // The node writes the addresses it bound (port 0 picks); they are the
+  // devnet's from now on.
   MPC_TRY(wait_until(name, pid, log_file(net, name), options.ready_timeout, [&] {
-    return fs::exists(net.path(n.home) / "migration.addr") && http_ok(metrics_url);
+    auto migration = core::read_file(net.path(n.home) / "migration.addr", 256);
+    auto metrics = core::read_file(net.path(n.home) / "metrics.addr", 256);
+    if (!migration || !metrics || migration->empty() || metrics->empty()) return false;
+    return http_ok("http://" + trim(*metrics) + "/metrics");
   }));
+  const std::string migration = trim(*core::read_file(net.path(n.home) / "migration.addr", 256));
+  const std::string metrics = trim(*core::read_file(net.path(n.home) / "metrics.addr", 256));
+  if (migration != n.migration_addr || metrics != n.metrics_addr) {
+    n.migration_addr = migration;
+    n.metrics_addr = metrics;
+    MPC_TRY(net.save());
+  }
   return ProcessInfo{name, pid, true, log_file(net, name)};
 }
 
-core::Result<std::vector<ProcessInfo>> devnet_up(const Devnet& net, const UpOptions& options) {
+core::Result<std::vector<ProcessInfo>> devnet_up(Devnet& net, const UpOptions& options) {
   MPC_TRY(core::ensure_directory(net.run_dir(), 0700));
   for (const char* bin : {"mpc-sandbox", "mpc-node"})
     if (!fs::exists(options.bin_dir / bin))
@@ -223,10 +241,15 @@ core::Result<std::vector<ProcessInfo>> devnet_up(const Devnet& net, const UpOpti
     if (auto st = record_pid(net, "sandbox", *pid); !st) return undo(st.error());
     started.push_back({"sandbox", *pid, true, log_file(net, "sandbox")});
     auto ready = wait_until("sandbox", *pid, log_file(net, "sandbox"), options.ready_timeout, [&] {
-      if (!fs::exists(net.chain_home() / "rpc.addr")) return false;
-      return true;
+      auto addr = core::read_file(net.chain_home() / "rpc.addr", 256);
+      return addr && !trim(*addr).empty();
     });
     if (!ready) return undo(ready.error());
+    const std::string bound = trim(*core::read_file(net.chain_home() / "rpc.addr", 256));
+    if (bound != net.rpc_addr) {
+      net.rpc_addr = bound;
+      if (auto st = net.save(); !st) return undo(st.error());
+    }
   }
   for (std::size_t i = 0; i < net.nodes.size(); ++i) {
     auto node = start_node(net, i, options);

@@ -32,10 +32,13 @@ struct ProcessInfo {
 // The directory holding this executable (for sibling binaries).
 std::filesystem::path self_dir();
 
-// Starts what is not running. Errors: a missing binary, a busy port, a
+// Starts what is not running. Every service binds its own port: on the
+// first `up` port 0 (the service picks one and writes it to an address
+// file), which is then recorded in `net` and devnet.json; later `up`s bind
+// the recorded ports again. Errors: a missing binary, a busy port, a
 // process that exits or is not healthy in time (its log's tail is quoted);
 // on error everything this call started is stopped again.
-core::Result<std::vector<ProcessInfo>> devnet_up(const Devnet& net, const UpOptions& options);
+core::Result<std::vector<ProcessInfo>> devnet_up(Devnet& net, const UpOptions& options);
 
 // Stops every recorded process (nodes first, then the chain): SIGTERM, then
 // SIGKILL after `grace`. A pid whose command line is not ours is left alone.
@@ -44,7 +47,7 @@ core::Result<std::vector<ProcessInfo>> devnet_down(const Devnet& net, std::chron
 std::vector<ProcessInfo> devnet_processes(const Devnet& net);
 
 // Starts or stops a single node (used by tests and the demo's "machine fails").
-core::Result<ProcessInfo> start_node(const Devnet& net, std::size_t index, const UpOptions& options);
+core::Result<ProcessInfo> start_node(Devnet& net, std::size_t index, const UpOptions& options);
 core::Status stop_process(const Devnet& net, const std::string& name, bool hard, std::chrono::milliseconds grace = std::chrono::seconds(10));
 
 }  // namespace mpc::devnet

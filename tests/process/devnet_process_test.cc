@@ -43,9 +43,20 @@ TEST_F(DevnetCli, CreateUpDownUpKeepsState) {
   struct stat st {};
   ASSERT_EQ(::stat((root_ / "net/operators").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
+  {
+    auto created = devnet::Devnet::load(dir);
+    ASSERT_TRUE(created);
+    EXPECT_EQ(created->rpc_addr, "127.0.0.1:0");  // every service binds its own port on the first `up`
+    EXPECT_EQ(created->nodes[0].migration_addr, "127.0.0.1:0");
+  }
   auto up = run({devnet_bin().string(), "up", "--dir", dir}, std::chrono::seconds(60));
   ASSERT_EQ(up.exit_code, 0) << up.output;
   EXPECT_NE(up.output.find("node1"), std::string::npos) << up.output;
+  auto first = devnet::Devnet::load(dir);
+  ASSERT_TRUE(first);
+  EXPECT_NE(first->rpc_addr, "127.0.0.1:0");
+  EXPECT_NE(first->nodes[1].migration_addr, "127.0.0.1:0");
+  EXPECT_NE(first->nodes[1].metrics_addr, "127.0.0.1:0");
   auto status = run({devnet_bin().string(), "status", "--dir", dir});
   EXPECT_NE(status.output.find("pid"), std::string::npos) << status.output;
   auto down = run({devnet_bin().string(), "down", "--dir", dir});
@@ -56,6 +67,9 @@ TEST_F(DevnetCli, CreateUpDownUpKeepsState) {
   ASSERT_EQ(up.exit_code, 0) << up.output;
   auto net = devnet::Devnet::load(dir);
   ASSERT_TRUE(net);
+  // The same ports as the first time: they are the devnet's.
+  EXPECT_EQ(net->rpc_addr, first->rpc_addr);
+  EXPECT_EQ(net->nodes[1].migration_addr, first->nodes[1].migration_addr);
   auto view = run({testsupport::binary("apps/mpc-sandbox").string(), "view", "state", "--rpc-url", net->rpc_url(), "--contract-id",
                    net->contract_id});
   ASSERT_EQ(view.exit_code, 0) << view.output;
@@ -119,6 +133,9 @@ TEST_F(DevnetCli, RefusesAnExistingOrHalfCreatedDirectory) {
 TEST_F(DevnetCli, BusyPortIsNamed) {
   const auto dir = (root_ / "net").string();
   ASSERT_EQ(run({devnet_bin().string(), "create", "--dir", dir, "--nodes", "2", "--threshold", "2"}).exit_code, 0);
+  // The first `up` gives node0 its migration port; then something else takes it.
+  ASSERT_EQ(run({devnet_bin().string(), "up", "--dir", dir}, std::chrono::seconds(60)).exit_code, 0);
+  ASSERT_EQ(run({devnet_bin().string(), "down", "--dir", dir}).exit_code, 0);
   auto net = devnet::Devnet::load(dir);
   ASSERT_TRUE(net);
   // Hold node0's migration port.
