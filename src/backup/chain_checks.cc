@@ -72,10 +72,8 @@ core::Result<MigrationTarget> find_migration_target(const core::ProtocolState& s
 }
 
 std::optional<std::string> account_with_tls_key(const core::ProtocolState& state, const core::Ed25519PublicKey& key) {
-  const core::Participants* participants = nullptr;
-  if (const auto* r = state.running()) participants = &r->parameters.participants;
-  else if (const auto* rs = std::get_if<core::ResharingState>(&state.state))
-    participants = &rs->previous_running_state.parameters.participants;
+  const core::ThresholdParameters* params = current_parameters(state);
+  const core::Participants* participants = params ? &params->participants : nullptr;
   std::optional<core::ThresholdParameters> generating;  // Initializing keeps its parameters as JSON
   if (const auto* in = std::get_if<core::InitializingState>(&state.state); in && in->generating_key.is_object()) {
     if (auto p = core::parse_threshold_parameters(in->generating_key.value("parameters", nlohmann::json()))) {

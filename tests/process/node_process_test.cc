@@ -62,18 +62,8 @@ class NodeProcess : public ::testing::Test {
     return net::MtlsClient(*tls::make_client_context(own), h, p, server, o);
   }
   static fs::path store_file(std::size_t i) { return net_->devnet().path(net_->node(i).home) / "keyshares.enc"; }
-  static std::string node_metrics(std::size_t i) {
-    auto url = net::Url::parse("http://" + net_->node(i).metrics_addr + "/metrics");
-    net::HttpClient c(*url, net::HttpClientOptions{2s});
-    auto r = c.get();
-    return r ? r->body : "";
-  }
-  // The value of one series in Prometheus text (-1 when absent).
-  static double metric(const std::string& text, const std::string& series) {
-    auto pos = text.find("\n" + series + " ");
-    if (pos == std::string::npos) return -1;
-    return std::stod(text.substr(pos + series.size() + 2));
-  }
+  static std::string node_metrics(std::size_t i) { return e2e::fetch_metrics(net_->node(i).metrics_addr); }
+  static double metric(const std::string& text, const std::string& series) { return e2e::metric_value(text, series); }
   static std::string shares_digest(const fs::path& home) {
     auto r = testsupport::run({testsupport::binary("apps/mpc-node").string(), "shares", "--home", home.string()});
     auto pos = r.output.find("digest ");
