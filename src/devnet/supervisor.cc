@@ -39,6 +39,18 @@ std::string read_cmdline(pid_t pid) {
 }
 
 // A recorded pid that is alive and still runs one of our binaries for this devnet.
+// The process has exited and released its files (sockets, ports): gone, or a
+// zombie. A process being killed loses its command line (its memory) before
+// its files, so an empty command line alone does not mean its ports are free.
+bool exited(pid_t pid) {
+  if (::kill(pid, 0) != 0) return true;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat_line;
+  std::getline(stat, stat_line);
+  const auto p = stat_line.rfind(')');
+  return p != std::string::npos && p + 2 < stat_line.size() && (stat_line[p + 2] == 'Z' || stat_line[p + 2] == 'X');
+}
+
 std::optional<pid_t> live_pid(const Devnet& net, const std::string& name) {
   auto text = core::read_file(pid_file(net, name), 64);
   if (!text) return std::nullopt;
@@ -48,15 +60,10 @@ std::optional<pid_t> live_pid(const Devnet& net, const std::string& name) {
   } catch (...) {
     return std::nullopt;
   }
-  if (pid <= 1 || ::kill(pid, 0) != 0) return std::nullopt;
+  if (pid <= 1 || exited(pid)) return std::nullopt;
   const std::string cmd = read_cmdline(pid);
   if (cmd.find(net.dir.string()) == std::string::npos) return std::nullopt;  // pid reused by something else
   if (cmd.find("mpc-sandbox") == std::string::npos && cmd.find("mpc-node") == std::string::npos) return std::nullopt;
-  // A zombie child of ours (only possible in-process) counts as gone.
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat_line;
-  std::getline(stat, stat_line);
-  if (auto p = stat_line.rfind(')'); p != std::string::npos && p + 2 < stat_line.size() && stat_line[p + 2] == 'Z') return std::nullopt;
   return pid;
 }
 
@@ -74,7 +81,21 @@ std::string trim(std::string s) {
   return s;
 }
 
+core::Status check_port_free_now(const std::string& addr, const std::string& what);
+
+// A port the devnet bound before can stay busy for a moment after its
+// process was killed (its sockets are torn down after the process is gone):
+// wait for it, up to a deadline, before calling it busy.
 core::Status check_port_free(const std::string& addr, const std::string& what) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    auto st = check_port_free_now(addr, what);
+    if (st || std::chrono::steady_clock::now() >= deadline) return st;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+core::Status check_port_free_now(const std::string& addr, const std::string& what) {
   auto endpoint = net::parse_listen_address(addr);
   if (!endpoint) return std::unexpected(endpoint.error());
   if (endpoint->port() == 0) return {};  // the service picks one itself
@@ -270,17 +291,17 @@ core::Status stop_process(const Devnet& net, const std::string& name, bool hard,
   const auto deadline = std::chrono::steady_clock::now() + grace;
   while (std::chrono::steady_clock::now() < deadline) {
     reap_if_exited(*pid);
-    if (!live_pid(net, name)) break;
+    if (exited(*pid)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  if (live_pid(net, name)) {
+  if (!exited(*pid)) {
     ::kill(*pid, SIGKILL);
-    for (int i = 0; i < 100 && live_pid(net, name); ++i) {
+    for (int i = 0; i < 100 && !exited(*pid); ++i) {
       reap_if_exited(*pid);
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
-  if (live_pid(net, name)) return core::fail(core::ErrorCode::kInternal, "cannot stop " + name + " (pid " + std::to_string(*pid) + ")");
+  if (!exited(*pid)) return core::fail(core::ErrorCode::kInternal, "cannot stop " + name + " (pid " + std::to_string(*pid) + ")");
   fs::remove(pid_file(net, name), ec);
   return {};
 }
