@@ -54,4 +54,15 @@ struct DealtKeyset {
 core::Result<DealtKeyset> deal_keyset(std::span<const DomainToDeal> domains, std::span<const std::uint64_t> participant_ids,
                                       std::size_t threshold, std::uint64_t epoch_id);
 
+// A keyset from given plaintext shares instead of a dealer (mpc-devnet create
+// --import-keyshares): `shares[i]` are participant_ids[i]'s keyshares, one per
+// domain. Refused, with the domain and participant named, unless every
+// participant holds the same domains (same key ids, curve and group key),
+// the shares of each domain lie on one polynomial of degree < threshold, and
+// that polynomial's value at 0 is the secret of the group key the shares
+// name. All shares must be at one epoch. Secrets reconstructed for the check
+// are wiped. Ed25519 and Secp256k1 only.
+core::Result<DealtKeyset> keyset_from_shares(std::vector<std::vector<core::Keyshare>> shares,
+                                             std::span<const std::uint64_t> participant_ids, std::size_t threshold);
+
 }  // namespace mpc::devnet

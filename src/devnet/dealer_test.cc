@@ -224,3 +224,112 @@ TEST(ShamirTestUtil, reconstructs_the_frost_ed25519_fixture_secret) {
 
 }  // namespace
 }  // namespace mpc::devnet
+
+namespace mpc::devnet {
+namespace {
+
+std::vector<std::vector<core::Keyshare>> clone_all(const DealtKeyset& k) {
+  std::vector<std::vector<core::Keyshare>> out;
+  for (const auto& per : k.shares) {
+    out.emplace_back();
+    for (const auto& s : per) out.back().push_back(s.clone());
+  }
+  return out;
+}
+
+DealtKeyset dealt_keyset(std::size_t n, std::size_t t) {
+  const std::vector<DomainToDeal> domains = {{0, core::CurveKind::kSecp256k1, 0}, {1, core::CurveKind::kEd25519, 3}};
+  std::vector<std::uint64_t> ids;
+  for (std::size_t i = 0; i < n; ++i) ids.push_back(i);
+  auto dealt = deal_keyset(domains, ids, t, 5);
+  EXPECT_TRUE(dealt) << dealt.error().message;
+  return std::move(*dealt);
+}
+
+TEST(KeysetFromShares, ADealtKeysetIsRebuiltExactlyFromItsShares) {
+  const auto dealt = dealt_keyset(4, 3);
+  auto rebuilt = keyset_from_shares(clone_all(dealt), dealt.participant_ids, 3);
+  ASSERT_TRUE(rebuilt) << rebuilt.error().message;
+  EXPECT_EQ(rebuilt->keyset, dealt.keyset);
+  EXPECT_EQ(rebuilt->participant_ids, dealt.participant_ids);
+}
+
+TEST(KeysetFromShares, TheRfc9591SharesGiveTheRfcGroupKey) {
+  std::ifstream in(mpc::testing::fixture_path("frost/frost-ed25519-sha512.json"));
+  ASSERT_TRUE(in) << "fixture frost/frost-ed25519-sha512.json not found";
+  auto j = core::json::parse(in);
+  const auto& inputs = j["inputs"];
+  std::vector<std::vector<core::Keyshare>> shares;
+  std::vector<std::uint64_t> ids;
+  for (const auto& s : inputs["participant_shares"]) {
+    core::Keyshare k;
+    k.key_id = {0, 0, 0};
+    k.kind = core::CurveKind::kEd25519;
+    k.private_share = core::SecretString(s["participant_share"].get<std::string>());
+    k.public_key = inputs["group_public_key"].get<std::string>();
+    shares.emplace_back();
+    shares.back().push_back(std::move(k));
+    ids.push_back(s["identifier"].get<std::uint64_t>() - 1);  // FROST identifier = participant id + 1
+  }
+  auto rebuilt = keyset_from_shares(std::move(shares), ids, std::stoul(j["config"]["MIN_PARTICIPANTS"].get<std::string>()));
+  ASSERT_TRUE(rebuilt) << rebuilt.error().message;
+  ASSERT_EQ(rebuilt->keyset.domains.size(), 1u);
+  EXPECT_EQ(core::hex_encode(rebuilt->keyset.domains[0].key.edwards_point), inputs["group_public_key"].get<std::string>());
+}
+
+TEST(KeysetFromShares, AShareOffThePolynomialIsRefusedNamingItsParticipant) {
+  for (std::size_t domain = 0; domain < 2; ++domain) {
+    const auto dealt = dealt_keyset(4, 2);
+    auto shares = clone_all(dealt);
+    // Participant 3's share swapped for participant 2's: a valid scalar, off the line.
+    shares[3][domain].private_share = core::SecretString(shares[2][domain].private_share.reveal());
+    auto rebuilt = keyset_from_shares(std::move(shares), dealt.participant_ids, 2);
+    ASSERT_FALSE(rebuilt);
+    EXPECT_NE(rebuilt.error().message.find("domain " + std::to_string(domain) + ": participant 3's share does not lie on the polynomial"),
+              std::string::npos)
+        << rebuilt.error().message;
+  }
+}
+
+TEST(KeysetFromShares, SharesOfAnotherGroupKeyOrMismatchedDomainsAreRefused) {
+  const auto a = dealt_keyset(3, 2);
+  const auto b = dealt_keyset(3, 2);
+  auto shares = clone_all(a);
+  for (auto& per : shares) per[1].public_key = b.shares[0][1].public_key;  // the ed25519 key of another deal
+  auto rebuilt = keyset_from_shares(std::move(shares), a.participant_ids, 2);
+  ASSERT_FALSE(rebuilt);
+  EXPECT_NE(rebuilt.error().message.find("domain 1: the shares reconstruct a secret whose public key is not the group key"), std::string::npos)
+      << rebuilt.error().message;
+
+  shares = clone_all(a);
+  shares[2].pop_back();
+  rebuilt = keyset_from_shares(std::move(shares), a.participant_ids, 2);
+  ASSERT_FALSE(rebuilt);
+  EXPECT_NE(rebuilt.error().message.find("participant 2 has 1 keyshares"), std::string::npos) << rebuilt.error().message;
+
+  shares = clone_all(a);
+  shares[1][0].key_id.attempt_id = 9;
+  rebuilt = keyset_from_shares(std::move(shares), a.participant_ids, 2);
+  ASSERT_FALSE(rebuilt);
+  EXPECT_NE(rebuilt.error().message.find("participant 1's keyshare #0 differs"), std::string::npos) << rebuilt.error().message;
+
+  shares = clone_all(a);
+  shares[0][1].private_share = core::SecretString(std::string(64, 'f'));  // >= the ed25519 group order
+  for (auto& per : shares) per[1].public_key = a.shares[0][1].public_key;
+  rebuilt = keyset_from_shares(std::move(shares), a.participant_ids, 2);
+  ASSERT_FALSE(rebuilt);
+  EXPECT_NE(rebuilt.error().message.find("participant 0's private_share is not below the group order"), std::string::npos)
+      << rebuilt.error().message;
+  EXPECT_EQ(rebuilt.error().message.find("ffff"), std::string::npos) << "no secret in the message";
+}
+
+TEST(KeysetFromShares, AThresholdTooLowForTheSharesIsRefused) {
+  const auto dealt = dealt_keyset(3, 3);  // degree 2
+  auto rebuilt = keyset_from_shares(clone_all(dealt), dealt.participant_ids, 2);
+  ASSERT_FALSE(rebuilt);
+  EXPECT_NE(rebuilt.error().message.find("participant 2's share does not lie on the polynomial of degree 1"), std::string::npos)
+      << rebuilt.error().message;
+}
+
+}  // namespace
+}  // namespace mpc::devnet
