@@ -46,9 +46,15 @@ int main(int argc, char** argv) {
   std::string domains = "secp256k1,ed25519";
   auto* create = app.add_subcommand("create", "Create accounts, keys, node homes and a Running chain with a dealt keyset");
   create->add_option("--dir", dir, "Directory to create (must not exist, or be empty)")->required();
-  create->add_option("--nodes", spec.nodes, "Number of nodes")->capture_default_str();
+  auto* nodes_opt = create->add_option("--nodes", spec.nodes, "Number of nodes")->capture_default_str();
   create->add_option("--threshold", spec.threshold, "Signing threshold")->capture_default_str();
-  create->add_option("--domains", domains, "Comma-separated domain curves (secp256k1, ed25519)")->capture_default_str();
+  auto* domains_opt = create->add_option("--domains", domains, "Comma-separated domain curves (secp256k1, ed25519)")->capture_default_str();
+  create
+      ->add_option("--import-keyshares", spec.import_keyshares,
+                   "Instead of dealing keys: a directory of plaintext keyshare files, <participant id>.json for participants 0..N-1 "
+                   "(each a JSON array of that participant's keyshares), checked against their group keys and the threshold")
+      ->excludes(nodes_opt)
+      ->excludes(domains_opt);
 
   devnet::UpOptions up_options;
   int block_ms = 200, poll_ms = 200;
@@ -77,7 +83,8 @@ int main(int argc, char** argv) {
     auto net = devnet::create_devnet(dir, spec);
     if (!net) return fail_with(net.error(), net.error().code == core::ErrorCode::kInvalidArgument ? cli::kUsage : 1);
     std::cout << "created devnet in " << net->dir.string() << ": " << net->nodes.size() << " nodes, threshold " << net->threshold
-              << ", " << spec.domains.size() << " domain(s), chain at " << net->rpc_url() << " (start it with `mpc-devnet up`)\n";
+              << ", " << (spec.import_keyshares.empty() ? std::to_string(spec.domains.size()) + " dealt domain(s)" : "the keyset of " + spec.import_keyshares.string())
+              << ", chain at " << net->rpc_url() << " (start it with `mpc-devnet up`)\n";
     return 0;
   }
   auto net = devnet::Devnet::load(dir);

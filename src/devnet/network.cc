@@ -6,6 +6,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cctype>
+#include <optional>
+#include <set>
 
 #include "core/bytes.h"
 #include "core/crypto.h"
@@ -36,7 +38,8 @@ core::Status write_layout(const Devnet& net, const fs::path& dir, core::Env& env
   return core::write_file_exclusive(dir / "devnet.json", core::as_bytes(text), 0600, env);
 }
 
-core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetSpec& spec, Devnet& net, core::Env& env) {
+core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetSpec& spec, Devnet& net, core::Env& env,
+                   std::optional<DealtKeyset> imported) {
   MPC_TRY(core::ensure_directory(tmp, 0700, env));
   MPC_TRY(core::ensure_directory(tmp / "nodes", 0700, env));
   MPC_TRY(core::ensure_directory(tmp / "operators", 0700, env));
@@ -95,21 +98,28 @@ core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetS
     net.nodes.push_back(std::move(n));
   }
 
-  // The keyset, dealt by a trusted dealer, and each node's shares.
-  std::vector<DomainToDeal> to_deal;
-  core::RunningState running;
-  for (std::size_t d = 0; d < spec.domains.size(); ++d) {
-    to_deal.push_back({d, spec.domains[d], 0});
-    core::DomainConfig config;
-    config.id = d;
-    config.protocol = protocol_for(spec.domains[d]);
-    config.purpose = "Sign";
-    running.domains.domains.push_back(config);
-  }
-  running.domains.next_domain_id = spec.domains.size();
+  // The keyset: the imported shares', or dealt by a trusted dealer; and each node's shares.
   std::vector<std::uint64_t> ids;
   for (std::size_t i = 0; i < spec.nodes; ++i) ids.push_back(i);
-  MPC_ASSIGN(auto dealt, deal_keyset(to_deal, ids, spec.threshold, 0));
+  DealtKeyset dealt;
+  if (imported) {
+    dealt = std::move(*imported);
+  } else {
+    std::vector<DomainToDeal> to_deal;
+    for (std::size_t d = 0; d < spec.domains.size(); ++d) to_deal.push_back({d, spec.domains[d], 0});
+    MPC_ASSIGN(dealt, deal_keyset(to_deal, ids, spec.threshold, 0));
+  }
+  core::RunningState running;
+  std::uint64_t next_domain_id = 0;
+  for (const auto& key : dealt.keyset.domains) {
+    core::DomainConfig config;
+    config.id = key.domain_id;
+    config.protocol = protocol_for(key.key.kind);
+    config.purpose = "Sign";
+    running.domains.domains.push_back(config);
+    next_domain_id = std::max(next_domain_id, key.domain_id + 1);
+  }
+  running.domains.next_domain_id = next_domain_id;
   running.keyset = dealt.keyset;
   running.parameters.threshold = spec.threshold;
   running.parameters.participants.next_id = spec.nodes;
@@ -163,7 +173,52 @@ core::Result<std::uint16_t> pick_free_port(const std::string& host) {
   return acceptor.local_endpoint().port();
 }
 
-core::Result<Devnet> create_devnet(const fs::path& dir, const DevnetSpec& spec, core::Env& env) {
+core::Result<std::vector<std::vector<core::Keyshare>>> read_keyshare_dir(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return core::invalid("--import-keyshares: " + dir.string() + " is not a directory");
+  std::set<std::uint64_t> ids;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() != ".json") continue;
+    const auto stem = entry.path().stem().string();
+    const bool digits = !stem.empty() && stem.size() <= 2 && std::all_of(stem.begin(), stem.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || (stem.size() > 1 && stem[0] == '0'))
+      return core::invalid("--import-keyshares: " + entry.path().filename().string() +
+                           " is not named <participant id>.json (0.json, 1.json, ...)");
+    ids.insert(std::stoull(stem));
+  }
+  if (ec) return core::invalid("--import-keyshares: cannot list " + dir.string() + ": " + ec.message());
+  if (ids.size() < 2) return core::invalid("--import-keyshares: " + dir.string() + " holds fewer than two <participant id>.json files");
+  if (*ids.rbegin() != ids.size() - 1)
+    return core::invalid("--import-keyshares: the files must be 0.json .. " + std::to_string(ids.size() - 1) + ".json, one per participant");
+  std::vector<std::vector<core::Keyshare>> out;
+  for (std::uint64_t id = 0; id < ids.size(); ++id) {
+    const auto path = dir / (std::to_string(id) + ".json");
+    MPC_ASSIGN(auto text, core::read_file(path, 1 << 20));
+    core::SecretString secret_text(std::move(text));
+    auto j = core::parse_json(secret_text.reveal(), core::JsonLimits{1 << 20, 8, 1 << 16});
+    if (!j) return core::invalid("--import-keyshares: " + path.string() + ": " + j.error().message);
+    auto shares = core::parse_keyshares(*j);
+    core::wipe_private_shares(*j);
+    if (!shares) return core::invalid("--import-keyshares: " + path.string() + ": " + shares.error().message);
+    out.push_back(std::move(*shares));
+  }
+  return out;
+}
+
+core::Result<Devnet> create_devnet(const fs::path& dir, const DevnetSpec& given, core::Env& env) {
+  DevnetSpec spec = given;
+  std::optional<DealtKeyset> imported;
+  if (!spec.import_keyshares.empty()) {
+    MPC_ASSIGN(auto shares, read_keyshare_dir(spec.import_keyshares));
+    spec.nodes = shares.size();
+    std::vector<std::uint64_t> ids;
+    for (std::size_t i = 0; i < shares.size(); ++i) ids.push_back(i);
+    auto keyset = keyset_from_shares(std::move(shares), ids, spec.threshold);
+    if (!keyset) return core::invalid("--import-keyshares: " + keyset.error().message);
+    spec.domains.clear();
+    for (const auto& d : keyset->keyset.domains) spec.domains.push_back(d.key.kind);
+    imported = std::move(*keyset);
+  }
   if (spec.nodes < 2 || spec.nodes > 64) return core::invalid("--nodes must be between 2 and 64");
   // The contract's rules: 2 <= threshold <= participants.
   if (spec.threshold < 2 || spec.threshold > spec.nodes)
@@ -182,7 +237,7 @@ core::Result<Devnet> create_devnet(const fs::path& dir, const DevnetSpec& spec, 
   const fs::path tmp = absolute.parent_path() / ("." + absolute.filename().string() + ".creating-" + std::to_string(::getpid()));
   fs::remove_all(tmp, ec);
   Devnet net;
-  if (auto st = build(tmp, absolute, spec, net, env); !st) {
+  if (auto st = build(tmp, absolute, spec, net, env, std::move(imported)); !st) {
     fs::remove_all(tmp, ec);
     return std::unexpected(st.error());
   }

@@ -34,7 +34,16 @@ struct DevnetSpec {
   std::size_t threshold = 2;
   std::vector<core::CurveKind> domains = {core::CurveKind::kSecp256k1, core::CurveKind::kEd25519};
   std::string host = "127.0.0.1";
+  // Instead of the dealer: the keyset of these plaintext shares (interop §5),
+  // DIR/<participant id>.json for participants 0 .. N-1, each the JSON array
+  // of that participant's keyshares; checked with keyset_from_shares. `nodes`
+  // becomes N and the domains are the shares'.
+  std::filesystem::path import_keyshares;
 };
+
+// Reads DIR/0.json .. DIR/<N-1>.json (every *.json file of DIR; the names must
+// be exactly the ids 0 .. N-1). Secrets are wiped when the shares are dropped.
+core::Result<std::vector<std::vector<core::Keyshare>>> read_keyshare_dir(const std::filesystem::path& dir);
 
 struct DevnetNode {
   std::string account_id;
