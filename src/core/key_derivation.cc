@@ -140,6 +140,147 @@ Result<Ed25519Signature> ed25519_sign_with_scalar(const SecretBytes& scalar, Byt
   return sig;
 }
 
+// ---------------------------------------------------------------- requests and responses
+
+namespace {
+
+template <std::size_t N>
+Result<std::array<std::uint8_t, N>> byte_array(const nlohmann::json& j, const std::string& path) {
+  if (!j.is_array() || j.size() != N) return invalid(path + " must be an array of " + std::to_string(N) + " bytes");
+  std::array<std::uint8_t, N> out{};
+  for (std::size_t i = 0; i < N; ++i) {
+    if (!j[i].is_number_unsigned() || j[i].get<std::uint64_t>() > 255) {
+      return invalid(path + "[" + std::to_string(i) + "] must be an integer 0..255");
+    }
+    out[i] = static_cast<std::uint8_t>(j[i].get<std::uint64_t>());
+  }
+  return out;
+}
+
+template <std::size_t N>
+nlohmann::json byte_array_json(const std::array<std::uint8_t, N>& bytes) {
+  nlohmann::json a = nlohmann::json::array();
+  for (auto b : bytes) a.push_back(b);
+  return a;
+}
+
+template <std::size_t N>
+Result<std::array<std::uint8_t, N>> hex_array(const nlohmann::json& j, const std::string& path) {
+  if (!j.is_string()) return invalid(path + " must be a hex string");
+  auto bytes = hex_decode(j.get<std::string>());
+  if (!bytes) return invalid(path + " is not hex: " + bytes.error().message);
+  if (bytes->size() != N) return invalid(path + " must be " + std::to_string(N) + " bytes, got " + std::to_string(bytes->size()));
+  std::array<std::uint8_t, N> out{};
+  std::copy(bytes->begin(), bytes->end(), out.begin());
+  return out;
+}
+
+const nlohmann::json* member(const nlohmann::json& j, const char* name) {
+  auto it = j.find(name);
+  return it == j.end() ? nullptr : &*it;
+}
+
+}  // namespace
+
+SignatureRequest SignatureRequest::make(std::string_view predecessor_account_id, std::string_view path, SignPayload payload,
+                                        std::uint64_t domain_id) {
+  return SignatureRequest{derive_tweak(predecessor_account_id, path), std::move(payload), domain_id};
+}
+
+nlohmann::json to_json(const SignPayload& payload) {
+  return nlohmann::json{{payload.kind == SignPayload::Kind::kEcdsa ? "Ecdsa" : "Eddsa", hex_encode(payload.bytes)}};
+}
+
+nlohmann::json to_json(const SignatureRequest& request) {
+  return nlohmann::json{{"tweak", byte_array_json(request.tweak)},
+                        {"payload", to_json(request.payload)},
+                        {"domain_id", request.domain_id}};
+}
+
+Result<SignPayload> parse_sign_payload(const nlohmann::json& j, const std::string& path) {
+  if (!j.is_object() || j.size() != 1 || !(j.contains("Ecdsa") || j.contains("Eddsa"))) {
+    return invalid(path + " must be {\"Ecdsa\":\"<hex>\"} or {\"Eddsa\":\"<hex>\"}");
+  }
+  SignPayload p;
+  p.kind = j.contains("Ecdsa") ? SignPayload::Kind::kEcdsa : SignPayload::Kind::kEddsa;
+  const char* variant = p.kind == SignPayload::Kind::kEcdsa ? "Ecdsa" : "Eddsa";
+  const std::string where = path + "." + variant;
+  const nlohmann::json& v = j.at(variant);
+  if (!v.is_string()) return invalid(where + " must be a hex string");
+  auto bytes = hex_decode(v.get<std::string>());
+  if (!bytes) return invalid(where + " is not hex: " + bytes.error().message);
+  if (p.kind == SignPayload::Kind::kEcdsa && bytes->size() != kEcdsaPayloadBytes) {
+    return invalid(where + " must be 32 bytes, got " + std::to_string(bytes->size()));
+  }
+  if (p.kind == SignPayload::Kind::kEddsa && bytes->size() > kEddsaPayloadMaxBytes) {
+    return invalid(where + " must be at most 1232 bytes, got " + std::to_string(bytes->size()));
+  }
+  p.bytes = std::move(*bytes);
+  return p;
+}
+
+Result<SignatureRequest> parse_signature_request(const nlohmann::json& j, const std::string& path) {
+  if (!j.is_object()) return invalid(path + " must be an object {tweak, payload, domain_id}");
+  SignatureRequest r;
+  const nlohmann::json* tweak = member(j, "tweak");
+  if (tweak == nullptr) return invalid(path + ".tweak is missing");
+  MPC_ASSIGN(r.tweak, byte_array<32>(*tweak, path + ".tweak"));
+  const nlohmann::json* payload = member(j, "payload");
+  if (payload == nullptr) return invalid(path + ".payload is missing");
+  MPC_ASSIGN(r.payload, parse_sign_payload(*payload, path + ".payload"));
+  const nlohmann::json* domain = member(j, "domain_id");
+  if (domain == nullptr) return invalid(path + ".domain_id is missing");
+  if (!domain->is_number_unsigned()) return invalid(path + ".domain_id must be an unsigned integer (u64)");
+  r.domain_id = domain->get<std::uint64_t>();
+  return r;
+}
+
+nlohmann::json to_json(const SignatureResponse& response) {
+  if (const auto* ed = std::get_if<Ed25519Signature>(&response)) {
+    return nlohmann::json{{"scheme", "Ed25519"}, {"signature", byte_array_json(*ed)}};
+  }
+  const auto& k = std::get<Secp256k1SignatureResponse>(response);
+  return nlohmann::json{{"scheme", "Secp256k1"},
+                        {"big_r", {{"affine_point", hex_encode(k.big_r)}}},
+                        {"s", {{"scalar", hex_encode(k.s)}}},
+                        {"recovery_id", k.recovery_id}};
+}
+
+Result<SignatureResponse> parse_signature_response(const nlohmann::json& j, const std::string& path) {
+  if (!j.is_object()) return invalid(path + " must be an object tagged by \"scheme\"");
+  const nlohmann::json* scheme = member(j, "scheme");
+  if (scheme == nullptr || !scheme->is_string()) return invalid(path + ".scheme must be \"Ed25519\" or \"Secp256k1\"");
+  const std::string name = scheme->get<std::string>();
+  if (name == "Ed25519") {
+    const nlohmann::json* sig = member(j, "signature");
+    if (sig == nullptr) return invalid(path + ".signature is missing");
+    MPC_ASSIGN(Ed25519Signature s, byte_array<64>(*sig, path + ".signature"));
+    return SignatureResponse{s};
+  }
+  if (name == "Secp256k1") {
+    Secp256k1SignatureResponse k;
+    const nlohmann::json* big_r = member(j, "big_r");
+    const nlohmann::json* point = big_r != nullptr && big_r->is_object() ? member(*big_r, "affine_point") : nullptr;
+    if (point == nullptr) return invalid(path + ".big_r.affine_point is missing");
+    MPC_ASSIGN(k.big_r, hex_array<33>(*point, path + ".big_r.affine_point"));
+    const nlohmann::json* s = member(j, "s");
+    const nlohmann::json* scalar = s != nullptr && s->is_object() ? member(*s, "scalar") : nullptr;
+    if (scalar == nullptr) return invalid(path + ".s.scalar is missing");
+    MPC_ASSIGN(k.s, hex_array<32>(*scalar, path + ".s.scalar"));
+    const nlohmann::json* rid = member(j, "recovery_id");
+    if (rid == nullptr || !rid->is_number_unsigned() || rid->get<std::uint64_t>() > 255) {
+      return invalid(path + ".recovery_id must be an integer 0..255");
+    }
+    k.recovery_id = static_cast<std::uint8_t>(rid->get<std::uint64_t>());
+    return SignatureResponse{k};
+  }
+  return invalid(path + ".scheme must be \"Ed25519\" or \"Secp256k1\", got \"" + name + "\"");
+}
+
+nlohmann::json respond_args(const SignatureRequest& request, const SignatureResponse& response) {
+  return nlohmann::json{{"request", to_json(request)}, {"response", to_json(response)}};
+}
+
 // ---------------------------------------------------------------- Secp256k1
 
 namespace {

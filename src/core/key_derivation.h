@@ -16,6 +16,9 @@
 #include <array>
 #include <cstdint>
 #include <string_view>
+#include <variant>
+
+#include <nlohmann/json.hpp>
 
 #include "core/bytes.h"
 #include "core/crypto.h"
@@ -62,6 +65,67 @@ Result<Ed25519PublicKey> ed25519_public_key_of_scalar(const SecretBytes& scalar)
 // For dealers and tests; the network's signatures come from FROST.
 // kInvalidArgument for a wrong length or a zero scalar.
 Result<Ed25519Signature> ed25519_sign_with_scalar(const SecretBytes& scalar, ByteView message);
+
+// ---- Signature requests and responses: the contract's JSON ----
+// What `sign` stores and `respond` takes (near/mpc crates/near-mpc-crypto-
+// types/src/{primitives,sign}.rs). Here so that the contract and the nodes
+// (which build `respond` arguments) share one definition.
+
+inline constexpr std::size_t kEcdsaPayloadBytes = 32;
+// Solana signs whole transactions, at most 1232 bytes (the reference's bound).
+inline constexpr std::size_t kEddsaPayloadMaxBytes = 1232;
+
+// A payload to sign: JSON {"Ecdsa":"<64 hex>"} (a 32-byte hash) or
+// {"Eddsa":"<hex>"} (the message itself, 0..1232 bytes).
+struct SignPayload {
+  enum class Kind { kEcdsa, kEddsa };
+  Kind kind = Kind::kEddsa;
+  Bytes bytes;
+  auto operator<=>(const SignPayload&) const = default;
+  bool operator==(const SignPayload&) const = default;
+};
+
+// The reference's SignatureRequest: a pending request's key.
+// JSON {"tweak":[32 ints],"payload":SignPayload,"domain_id":N}.
+struct SignatureRequest {
+  Tweak tweak{};
+  SignPayload payload;
+  std::uint64_t domain_id = 0;
+  auto operator<=>(const SignatureRequest&) const = default;
+  bool operator==(const SignatureRequest&) const = default;
+
+  // The request `sign` stores for (predecessor, path, payload, domain).
+  static SignatureRequest make(std::string_view predecessor_account_id, std::string_view path, SignPayload payload,
+                               std::uint64_t domain_id);
+};
+
+nlohmann::json to_json(const SignPayload& payload);
+nlohmann::json to_json(const SignatureRequest& request);
+// Strict like serde: hex of either case, Ecdsa exactly 32 bytes, Eddsa at
+// most 1232, exactly one variant, a tweak of 32 integers 0..255; unknown
+// fields of the request are ignored. Errors name the field under `path`.
+Result<SignPayload> parse_sign_payload(const nlohmann::json& j, const std::string& path = "payload");
+Result<SignatureRequest> parse_signature_request(const nlohmann::json& j, const std::string& path = "request");
+
+// secp256k1 ECDSA as the reference returns it: JSON {"scheme":"Secp256k1",
+// "big_r":{"affine_point":"<66 hex, compressed SEC1>"},"s":{"scalar":"<64 hex>"},"recovery_id":N}.
+struct Secp256k1SignatureResponse {
+  std::array<std::uint8_t, 33> big_r{};
+  std::array<std::uint8_t, 32> s{};
+  std::uint8_t recovery_id = 0;
+  bool operator==(const Secp256k1SignatureResponse&) const = default;
+};
+// A `respond` response, JSON internally tagged by "scheme":
+// {"scheme":"Ed25519","signature":[64 ints]} or the Secp256k1 form above.
+// This JSON (compact) is also the sign transaction's SuccessValue.
+using SignatureResponse = std::variant<Ed25519Signature, Secp256k1SignatureResponse>;
+
+nlohmann::json to_json(const SignatureResponse& response);
+Result<SignatureResponse> parse_signature_response(const nlohmann::json& j, const std::string& path = "response");
+
+// The arguments of `respond`: {"request":SignatureRequest,"response":SignatureResponse}.
+// What a node submits once it has signed `request`.
+nlohmann::json respond_args(const SignatureRequest& request, const SignatureResponse& response);
 
 // ---- Secp256k1 ----
 

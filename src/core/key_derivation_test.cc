@@ -8,6 +8,8 @@
 namespace mpc::core {
 namespace {
 
+using json = nlohmann::json;
+
 Bytes unhex(std::string_view s) { return *hex_decode(s); }
 
 template <std::size_t N>
@@ -199,6 +201,95 @@ TEST(KeyDerivation, TweakScalarIsReducedModL) {
   auto same = derive_ed25519_public_key(*group, l);
   ASSERT_TRUE(same);
   EXPECT_EQ(*same, *group);
+}
+
+TEST(SignatureRequestJson, RoundTripsInTheReferenceShape) {
+  const SignatureRequest r = SignatureRequest::make("user.near", "solana-1", SignPayload{SignPayload::Kind::kEddsa, unhex("0a0b")}, 1);
+  const json j = to_json(r);
+  EXPECT_EQ(j["payload"], (json{{"Eddsa", "0a0b"}}));
+  EXPECT_EQ(j["domain_id"], 1);
+  ASSERT_EQ(j["tweak"].size(), 32u);
+  EXPECT_EQ(j["tweak"][0], derive_tweak("user.near", "solana-1")[0]);
+  auto back = parse_signature_request(j);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, r);
+  // Upper-case hex and unknown fields are read as serde reads them.
+  json upper = j;
+  upper["payload"] = {{"Eddsa", "0A0B"}};
+  upper["extra"] = 1;
+  EXPECT_EQ(*parse_signature_request(upper), r);
+  // An empty Eddsa payload is a payload.
+  json empty = j;
+  empty["payload"] = {{"Eddsa", ""}};
+  EXPECT_TRUE(parse_signature_request(empty));
+}
+
+TEST(SignatureRequestJson, RefusesMalformedRequestsNamingTheField) {
+  const json good = to_json(SignatureRequest::make("a.near", "p", SignPayload{SignPayload::Kind::kEcdsa, Bytes(32, 7)}, 0));
+  auto error_of = [](const json& j) {
+    auto r = parse_signature_request(j);
+    return r ? std::string("<parsed>") : r.error().message;
+  };
+  json j = good;
+  j["payload"] = {{"Ecdsa", std::string(62, 'a')}};
+  EXPECT_EQ(error_of(j), "request.payload.Ecdsa must be 32 bytes, got 31");
+  j["payload"] = {{"Eddsa", std::string(2 * 1233, 'a')}};
+  EXPECT_EQ(error_of(j), "request.payload.Eddsa must be at most 1232 bytes, got 1233");
+  j["payload"] = {{"Eddsa", "zz"}};
+  EXPECT_NE(error_of(j).find("request.payload.Eddsa is not hex"), std::string::npos);
+  j["payload"] = {{"Eddsa", "00"}, {"Ecdsa", "00"}};
+  EXPECT_EQ(error_of(j), "request.payload must be {\"Ecdsa\":\"<hex>\"} or {\"Eddsa\":\"<hex>\"}");
+  j["payload"] = {{"Schnorr", "00"}};
+  EXPECT_EQ(error_of(j), "request.payload must be {\"Ecdsa\":\"<hex>\"} or {\"Eddsa\":\"<hex>\"}");
+  j = good;
+  j["tweak"].erase(0);
+  EXPECT_EQ(error_of(j), "request.tweak must be an array of 32 bytes");
+  j = good;
+  j["tweak"][3] = 256;
+  EXPECT_EQ(error_of(j), "request.tweak[3] must be an integer 0..255");
+  j = good;
+  j["domain_id"] = -1;
+  EXPECT_EQ(error_of(j), "request.domain_id must be an unsigned integer (u64)");
+  j.erase("domain_id");
+  EXPECT_EQ(error_of(j), "request.domain_id is missing");
+  EXPECT_EQ(error_of(json::array()), "request must be an object {tweak, payload, domain_id}");
+}
+
+TEST(SignatureResponseJson, Ed25519AndSecp256k1ShapesRoundTrip) {
+  Ed25519Signature sig{};
+  for (std::size_t i = 0; i < sig.size(); ++i) sig[i] = static_cast<std::uint8_t>(i);
+  const json ed = to_json(SignatureResponse{sig});
+  EXPECT_EQ(ed["scheme"], "Ed25519");
+  EXPECT_EQ(ed["signature"].size(), 64u);
+  EXPECT_EQ(ed["signature"][63], 63);
+  EXPECT_EQ(std::get<Ed25519Signature>(*parse_signature_response(ed)), sig);
+
+  Secp256k1SignatureResponse k;
+  k.big_r[0] = 2;
+  k.s[31] = 9;
+  k.recovery_id = 1;
+  const json secp = to_json(SignatureResponse{k});
+  EXPECT_EQ(secp, (json{{"scheme", "Secp256k1"},
+                        {"big_r", {{"affine_point", "02" + std::string(64, '0')}}},
+                        {"s", {{"scalar", std::string(62, '0') + "09"}}},
+                        {"recovery_id", 1}}));
+  EXPECT_EQ(std::get<Secp256k1SignatureResponse>(*parse_signature_response(secp)), k);
+
+  const SignatureRequest r = SignatureRequest::make("a.near", "", SignPayload{SignPayload::Kind::kEddsa, {}}, 3);
+  EXPECT_EQ(respond_args(r, SignatureResponse{sig}), (json{{"request", to_json(r)}, {"response", ed}}));
+}
+
+TEST(SignatureResponseJson, RefusesMalformedResponsesNamingTheField) {
+  auto error_of = [](const json& j) {
+    auto r = parse_signature_response(j);
+    return r ? std::string("<parsed>") : r.error().message;
+  };
+  EXPECT_EQ(error_of(json{{"scheme", "Ed25519"}}), "response.signature is missing");
+  EXPECT_EQ(error_of(json{{"scheme", "Ed25519"}, {"signature", json::array({1, 2})}}), "response.signature must be an array of 64 bytes");
+  EXPECT_EQ(error_of(json{{"scheme", "Bls"}}), "response.scheme must be \"Ed25519\" or \"Secp256k1\", got \"Bls\"");
+  EXPECT_EQ(error_of(json{{"signature", json::array()}}), "response.scheme must be \"Ed25519\" or \"Secp256k1\"");
+  EXPECT_EQ(error_of(json{{"scheme", "Secp256k1"}, {"big_r", {{"affine_point", "02"}}}}),
+            "response.big_r.affine_point must be 33 bytes, got 1");
 }
 
 }  // namespace
