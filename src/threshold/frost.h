@@ -19,12 +19,15 @@
 // its FROST identifier is p + 1 (identifier_for_participant). Identifiers are
 // kept as u64 here (p = 2^64 - 1 has no identifier and is refused).
 //
-// Key derivation ("tweak", as the reference near/mpc does it for EdDSA: a
-// 32-byte tweak read little-endian and reduced mod L, share' = share + t,
-// key' = key + t·G): every signer signs with its share shifted by t. Since the
-// Lagrange coefficients at 0 of any signing set sum to 1, the shifted shares
-// are shares of s + t, and the signature verifies under Y + t·G. See
-// derive_signing_share / derive_public_key.
+// Key derivation ("tweak"). RFC 9591 defines none; we do what the reference
+// near/mpc does for EdDSA (crates/node providers/eddsa/sign.rs and
+// threshold-signatures Tweak): the 32-byte tweak is read little-endian and
+// reduced mod L (from_bytes_mod_order: no value is refused), every signer
+// signs with share + t, and the whole FROST computation (binding factors,
+// challenge) runs under the derived group key Y + t·G. Since the Lagrange
+// coefficients at 0 of any signing set sum to 1, the shifted shares are
+// shares of s + t, so the result is a plain Ed25519 signature under Y + t·G.
+// See tweak_scalar / derive_signing_share / derive_public_key.
 #pragma once
 
 #include <array>
