@@ -1,6 +1,6 @@
 // The protocol lifecycle as a specification: init, adding domains and key
 // generation, new parameters and resharing, and their cancellations.
-#include "contract/contract_test_fixture.h"
+#include "support/contract/contract_test_fixture.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -1,7 +1,7 @@
 // Node migrations as a specification (interop §3): backup services,
 // start/conclude/cancel of a migration, url updates, and what protocol
 // changes do to them.
-#include "contract/contract_test_fixture.h"
+#include "support/contract/contract_test_fixture.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -1,6 +1,6 @@
 // The contract as a whole: atomic calls, dispatch errors, serialisation and
 // genesis states, views.
-#include "contract/contract_test_fixture.h"
+#include "support/contract/contract_test_fixture.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

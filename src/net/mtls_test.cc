@@ -33,7 +33,7 @@
 #include <boost/asio/write.hpp>
 
 #include "core/near_key.h"
-#include "tls/test_certs.h"
+#include "support/tls/test_certs.h"
 #include "tls/tls.h"
 
 namespace mpc::net {

@@ -8,7 +8,7 @@
 #include "near/transaction.h"
 #include "net/http_client.h"
 #include "sandbox/rpc.h"
-#include "sandbox/test_chain.h"
+#include "support/sandbox/test_chain.h"
 
 namespace mpc::sandbox {
 namespace {

@@ -9,7 +9,7 @@
 
 #include <boost/asio/post.hpp>
 
-#include "sandbox/test_chain.h"
+#include "support/sandbox/test_chain.h"
 
 namespace mpc::sandbox {
 namespace {

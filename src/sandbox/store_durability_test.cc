@@ -14,7 +14,7 @@
 #include <mutex>
 #include <string>
 
-#include "sandbox/test_chain.h"
+#include "support/sandbox/test_chain.h"
 
 namespace mpc::sandbox {
 namespace {

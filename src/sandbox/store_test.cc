@@ -6,7 +6,7 @@
 #include <atomic>
 #include <thread>
 
-#include "sandbox/test_chain.h"
+#include "support/sandbox/test_chain.h"
 
 namespace mpc::sandbox {
 namespace {

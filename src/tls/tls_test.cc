@@ -15,7 +15,7 @@
 
 #include "core/bytes.h"
 #include "core/file_util.h"
-#include "tls/test_certs.h"
+#include "support/tls/test_certs.h"
 
 namespace mpc::tls {
 namespace {

@@ -9,7 +9,7 @@
 #include "near/rpc_client.h"
 #include "near/transaction.h"
 #include "net/http_client.h"
-#include "sandbox/test_chain.h"
+#include "support/sandbox/test_chain.h"
 #include "support/process.h"
 
 namespace mpc {

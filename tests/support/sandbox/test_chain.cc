@@ -1,4 +1,4 @@
-#include "sandbox/test_chain.h"
+#include "support/sandbox/test_chain.h"
 
 #include <stdexcept>
 
