@@ -33,6 +33,10 @@ const std::map<std::string, internal::Method, std::less<>>& methods() {
       {"conclude_node_migration", internal::conclude_node_migration},
       {"cancel_node_migration", internal::cancel_node_migration},
       {"update_participant_url", internal::update_participant_url},
+      {"sign", internal::sign},
+      {"respond", internal::respond},
+      {"return_signature_and_clean_state_on_success", internal::return_signature_and_clean_state_on_success},
+      {"fail_on_timeout", internal::fail_on_timeout},
   };
   return m;
 }
@@ -96,6 +100,10 @@ core::Result<core::Bytes> MpcContract::view(std::string_view method, core::ByteV
     out = migration_info(*state_);
   } else if (method == "version") {
     out = "mpc-sandbox-contract 0.1.0";
+  } else if (method == "get_pending_request") {
+    MPC_ASSIGN(out, internal::get_pending_request(*state_, args));
+  } else if (method == "pending_signature_requests") {
+    MPC_ASSIGN(out, internal::pending_signature_requests(*state_, args));
   } else {
     return core::fail(ErrorCode::kNotFound, "Method " + std::string(method) + " not found");
   }
@@ -108,11 +116,13 @@ std::string MpcContract::serialize() const {
   for (const auto& [a, b] : state_->backup_services) backups[a] = core::to_json(b);
   json migrations = json::object();
   for (const auto& [a, m] : state_->migrations) migrations[a] = core::to_json(m);
-  return json{{"version", 1},
-              {"protocol_state", internal::to_json(state_->protocol)},
-              {"backup_services", std::move(backups)},
-              {"migrations", std::move(migrations)}}
-      .dump();
+  json out{{"version", 1},
+           {"protocol_state", internal::to_json(state_->protocol)},
+           {"backup_services", std::move(backups)},
+           {"migrations", std::move(migrations)}};
+  // Only when there are any: a state without them keeps its earlier form.
+  if (!state_->pending_signatures->empty()) out["pending_signature_requests"] = internal::pending_signatures_to_json(*state_);
+  return out.dump();
 }
 
 core::Result<MpcContract> MpcContract::deserialize(std::string_view text) {
@@ -137,6 +147,7 @@ core::Result<MpcContract> MpcContract::deserialize(std::string_view text) {
       }
     }
   }
+  if (j.contains("pending_signature_requests")) MPC_TRY(internal::pending_signatures_from_json(*s, j["pending_signature_requests"]));
   return MpcContract(std::move(s));
 }
 

@@ -7,17 +7,21 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/bytes.h"
+#include "core/crypto.h"
 #include "core/near_key.h"
 #include "core/result.h"
 
 namespace mpc::contract {
 
 using u128 = unsigned __int128;
+
+inline constexpr std::uint64_t kMaxPrepaidGas = 300'000'000'000'000;  // NEAR's 300 TGas per call
 
 // What the host knows about the function call being executed.
 struct CallContext {
@@ -27,12 +31,46 @@ struct CallContext {
   core::NearPublicKey signer_public_key;  // the access key that signed the tx
   u128 attached_deposit = 0;
   std::uint64_t block_height = 0;
+  std::uint64_t prepaid_gas = kMaxPrepaidGas;
+  // NEAR yield/resume (promise_yield_create / promise_yield_resume). The
+  // host offers each call a fresh data id, unique on its chain; a call that
+  // yields (`sign`) keeps it to resume later (CallOutcome::yield).
+  core::Hash256 yield_data_id{};
+  // A callback's promise results, in order: the bytes a yield was resumed
+  // with, or nullopt for a promise that failed (a yield that timed out).
+  std::vector<std::optional<core::Bytes>> promise_results;
+};
+
+// The call's result is a yielded promise: the host keeps the caller's
+// transaction pending until the contract resumes `data_id` (a later call's
+// CallOutcome::resumed) or the host's yield timeout passes, then calls
+// `callback_method` with `callback_args` and the promise result; the
+// callback's outcome becomes this call's result.
+struct YieldCreate {
+  core::Hash256 data_id{};
+  std::string callback_method;
+  core::Bytes callback_args;  // JSON
+};
+// promise_yield_resume(data_id, payload): resumes a yield with `payload`
+// (JSON) as its promise result.
+struct YieldResume {
+  core::Hash256 data_id{};
+  core::Bytes payload;
+};
+// The call's result is that of a function call on the contract itself
+// (Promise::new(current_account).function_call(..).as_return()).
+struct PromiseCall {
+  std::string method;
+  core::Bytes args;
 };
 
 struct CallOutcome {
   core::Bytes return_value;        // JSON bytes (may be empty for unit returns)
   std::vector<std::string> logs;
   u128 refund = 0;                 // part of the attached deposit to return to the signer
+  std::optional<YieldCreate> yield;        // set by `sign`
+  std::vector<YieldResume> resumed;        // set by `respond`
+  std::optional<PromiseCall> then;         // set by a yield callback on timeout
 };
 
 class MpcContract {
@@ -87,7 +125,18 @@ class MpcContract {
   //   conclude_node_migration{keyset}                non-payable, signed by the new node's key
   //   cancel_node_migration{}                        payable (our addition)
   //   update_participant_url{url}                    payable
-  // Views: `state`, `migration_info`, `version`.
+  //   sign{request}        payable (>= 1 yoctoNEAR, excess refunded), >= 15 TGas; yields
+  //                        (signing.cc: Frost domains only, others "not supported yet")
+  //   respond{request, response}   a participant; resumes every yield of the request
+  //   return_signature_and_clean_state_on_success, fail_on_timeout
+  //                        private (predecessor == the contract): the yield callbacks
+  // Views: `state`, `migration_info`, `version`, `get_pending_request{request}`
+  // (the reference's), `pending_signature_requests{limit?}` (ours: what the
+  // nodes poll, oldest first).
+  //
+  // The durable form also holds, when there are any,
+  //    "pending_signature_requests": [{"request", "predecessor_id", "path",
+  //                                    "yields": [{"data_id", "block_height"}]}]
   std::string serialize() const;
   static core::Result<MpcContract> deserialize(std::string_view text);
 

@@ -92,4 +92,18 @@ core::Result<CallOutcome> conclude_node_migration(State& s, const CallContext& c
 core::Result<CallOutcome> cancel_node_migration(State& s, const CallContext& ctx, const json& args);
 core::Result<CallOutcome> update_participant_url(State& s, const CallContext& ctx, const json& args);
 
+// signing.cc
+core::Result<CallOutcome> sign(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> respond(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> return_signature_and_clean_state_on_success(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> fail_on_timeout(State& s, const CallContext& ctx, const json& args);
+
+// Views of signing.cc.
+core::Result<json> get_pending_request(const State& s, const json& args);
+core::Result<json> pending_signature_requests(const State& s, const json& args);
+// The durable form of the pending requests ("pending_signature_requests"
+// of serialize()), and back into a state that has none yet.
+json pending_signatures_to_json(const State& s);
+core::Status pending_signatures_from_json(State& s, const json& j);
+
 }  // namespace mpc::contract::internal

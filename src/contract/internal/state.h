@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "contract/contract.h"
+#include "core/key_derivation.h"
 #include "core/result.h"
 #include "core/types.h"
 
@@ -127,6 +128,38 @@ const core::DomainConfig* next_domain_after(const core::DomainRegistry& domains,
 // The reconstruction threshold a domain records, if it has one.
 std::optional<std::uint64_t> reconstruction_threshold(const core::DomainConfig& domain);
 
+// ---- pending signature requests (signing.cc) ----
+
+// How many yields one request key may queue (the reference's
+// MAX_PENDING_REQUEST_FAN_OUT: a respond resumes them all in one call).
+inline constexpr std::size_t kMaxPendingFanOut = 128;
+// How many yields may be pending at all (our bound: the reference's storage
+// is paid by the caller; here the state is held in memory and copied).
+inline constexpr std::size_t kMaxPendingSignatureYields = 1024;
+// The reference's sign_call_gas_attachment_requirement_tera_gas.
+inline constexpr std::uint64_t kSignMinimumGas = 15'000'000'000'000;
+
+// A yield queued for a pending request: the reference's YieldIndex, and the
+// block it was created in.
+struct PendingYield {
+  core::Hash256 data_id{};
+  std::uint64_t block_height = 0;
+  bool operator==(const PendingYield&) const = default;
+};
+
+// A signature request waiting for `respond`. Its key (the map's) is the
+// reference's SignatureRequest; who asked and the path are kept for the
+// nodes (the tweak alone does not say).
+struct PendingSignature {
+  std::string predecessor_id;
+  std::string path;
+  std::uint64_t sequence = 0;        // arrival order of the key: the view lists oldest first
+  std::vector<PendingYield> yields;  // FIFO, at most kMaxPendingFanOut
+  bool operator==(const PendingSignature&) const = default;
+};
+
+using PendingSignatures = std::map<core::SignatureRequest, PendingSignature>;
+
 // ---- JSON ----
 
 json to_json(const ProtocolState& state);
@@ -146,6 +179,17 @@ struct MpcContract::State {
   internal::ProtocolState protocol;
   std::map<std::string, core::BackupServiceInfo> backup_services;  // by account
   std::map<std::string, core::DestinationNodeInfo> migrations;     // by account
+
+  // Signature requests waiting for `respond` (signing.cc). Copies share
+  // the map until one of them changes it (pending_signatures_mut), so the
+  // scratch copy of a call that does not sign costs nothing here.
+  std::shared_ptr<const internal::PendingSignatures> pending_signatures = std::make_shared<internal::PendingSignatures>();
+  std::uint64_t next_pending_sequence = 0;
+  std::size_t pending_yield_count = 0;  // yields over all of pending_signatures
+  internal::PendingSignatures& pending_signatures_mut() {
+    if (pending_signatures.use_count() != 1) pending_signatures = std::make_shared<internal::PendingSignatures>(*pending_signatures);
+    return const_cast<internal::PendingSignatures&>(*pending_signatures);
+  }
 
   // The `state` view's text, made on first use after a change (nodes and
   // backup services poll it far more often than the state changes). A
