@@ -3,8 +3,11 @@
 // (the node's chain watcher, backup-cli's commands and its run daemon).
 #pragma once
 
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "core/key_derivation.h"
 #include "core/types.h"
 #include "near/rpc_client.h"
 
@@ -13,12 +16,24 @@ namespace mpc::near {
 struct ContractView {
   core::ProtocolState state;
   core::MigrationInfo migrations;
+  // Pending `sign` requests, oldest first (read only when asked for: the
+  // nodes sign them; see read_contract_view). nullopt: not read, or the
+  // contract has no `pending_signature_requests` view (the reference's
+  // contract: its nodes learn requests from an indexer).
+  std::optional<std::vector<core::SignatureRequest>> pending_signatures;
   bool operator==(const ContractView&) const = default;
+};
+
+struct ContractViewOptions {
+  bool pending_signatures = false;
+  std::size_t pending_limit = 100;
 };
 
 // Reads both views (final finality). Errors name the view that failed:
 // the RPC's classified errors as they are, a malformed answer as
 // kInvalidArgument "contract view `state`: …".
-core::Result<ContractView> read_contract_view(RpcClient& rpc, const std::string& contract_id);
+// With options.pending_signatures, also the `pending_signature_requests`
+// view (ours); a contract without it leaves the field nullopt.
+core::Result<ContractView> read_contract_view(RpcClient& rpc, const std::string& contract_id, const ContractViewOptions& options = {});
 
 }  // namespace mpc::near

@@ -31,12 +31,14 @@ class ChainSource {
 
 class RpcChainSource : public ChainSource {
  public:
-  RpcChainSource(near::RpcClient& rpc, std::string contract_id) : rpc_(rpc), contract_id_(std::move(contract_id)) {}
+  RpcChainSource(near::RpcClient& rpc, std::string contract_id, near::ContractViewOptions options = {})
+      : rpc_(rpc), contract_id_(std::move(contract_id)), options_(options) {}
   core::Result<near::ContractView> fetch() override;
 
  private:
   near::RpcClient& rpc_;
   std::string contract_id_;
+  near::ContractViewOptions options_;
 };
 
 struct ChainWatcherOptions {

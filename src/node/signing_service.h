@@ -57,7 +57,8 @@ namespace mpc::node {
 
 // One pending `sign` request as the contract lists it.
 struct PendingSignature {
-  std::string request_json;  // the contract's SignatureRequest, as `respond` takes it back
+  core::SignatureRequest request;  // as `respond` takes it back
+  std::string request_json;  // its JSON (compact): the request's identity between nodes
   std::uint64_t domain_id = 0;
   core::Bytes payload;       // the bytes to sign
   core::Tweak tweak{};

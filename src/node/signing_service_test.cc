@@ -152,7 +152,10 @@ PendingSignature request(std::string_view payload_text, std::string_view path = 
   p.domain_id = 1;
   p.payload = core::Bytes(payload_text.begin(), payload_text.end());
   p.tweak = core::derive_tweak("alice.near", path);
-  p.request_json = R"({"domain_id":1,"payload":")" + core::hex_encode(p.payload) + R"(","tweak":")" + core::hex_encode(p.tweak) + "\"}";
+  p.request.domain_id = 1;
+  p.request.payload = core::SignPayload{core::SignPayload::Kind::kEddsa, p.payload};
+  p.request.tweak = p.tweak;
+  p.request_json = core::to_json(p.request).dump();
   return p;
 }
 
