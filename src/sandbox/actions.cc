@@ -117,8 +117,10 @@ ActionStatus function_call(const near::FunctionCallAction& fc, ActionContext& ct
   }
   contract::MpcContract& contract = ctx.contract_for_call();
   if (auto st = check_contract_args(fc.args); !st) return contract_panicked(st.error().message);
-  const contract::CallContext call{tx.signer_id, tx.signer_id, ctx.env().contract_account_id, tx.public_key, fc.deposit,
-                                   ctx.env().height};
+  contract::CallContext call{tx.signer_id, tx.signer_id, ctx.env().contract_account_id, tx.public_key, fc.deposit,
+                             ctx.env().height};
+  call.prepaid_gas = fc.gas;
+  call.yield_data_id = yield_data_id(ctx.env().tx_hash);
   core::Result<contract::CallOutcome> out = core::fail(core::ErrorCode::kInternal, "not called");
   try {
     out = contract.call(call, fc.method_name, fc.args);
@@ -134,7 +136,15 @@ ActionStatus function_call(const near::FunctionCallAction& fc, ActionContext& ct
     }
     return contract_panicked(out.error().message);
   }
+  if (out->yield && !ctx.calls_in_place()) {
+    // The copy the call ran on is dropped with the failure.
+    return contract_panicked("mpc-sandbox runs a call that yields (" + fc.method_name +
+                             ") only as its transaction's single action");
+  }
+  if (out->then) return contract_panicked("mpc-sandbox runs promises only as yield callbacks");
   if (ctx.calls_in_place()) ctx.out().contract_changed_in_place = true;
+  if (out->yield) ctx.out().yield = std::move(out->yield);
+  for (auto& r : out->resumed) ctx.out().resumed.push_back(std::move(r));
   receiver->balance += fc.deposit - out->refund;
   if (out->refund != 0) {
     if (Account* signer = ctx.account(tx.signer_id)) signer->balance += out->refund;
@@ -229,6 +239,13 @@ core::Status check_contract_args(core::ByteView args) {
 }
 
 bool is_supported_action(const near::Action& action) { return kHandlers[action.index()] != nullptr; }
+
+core::Hash256 yield_data_id(const core::Hash256& tx_hash) {
+  core::Bytes data(tx_hash.begin(), tx_hash.end());
+  constexpr std::string_view kTag = "mpc-sandbox yield";
+  data.insert(data.end(), kTag.begin(), kTag.end());
+  return core::sha256(data);
+}
 
 Execution execute_actions(const ExecutionEnv& env, const std::map<std::string, Account>& accounts,
                           contract::MpcContract& contract) {

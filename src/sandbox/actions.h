@@ -52,9 +52,19 @@ struct Execution {
   // A single FunctionCall changed `contract` itself (MpcContract::call is
   // atomic: on failure it is unchanged).
   bool contract_changed_in_place = false;
+  // The call yielded (`sign`): the transaction's result waits for the
+  // yield's callback. Only a transaction's single action may yield.
+  std::optional<contract::YieldCreate> yield;
+  // Yields the call resumed (`respond`), for the block producer to run
+  // their callbacks.
+  std::vector<contract::YieldResume> resumed;
 
   bool ok() const { return !failure; }
 };
+
+// The data id a transaction's call is offered for a yield (unique: one
+// transaction, one yielding action).
+core::Hash256 yield_data_id(const core::Hash256& tx_hash);
 
 // Runs env.tx's actions in order, up to the first that fails.
 // REQUIRES: every action is_supported_action (validate_actions passed).

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <deque>
 #include <set>
 
@@ -36,11 +37,13 @@ json genesis_to_json(const Genesis& g) {
     for (const auto& [pk, perm] : a.keys) keys.push_back({{"public_key", pk.to_string()}, {"permission", permission_to_json(perm)}});
     accounts.push_back({{"account_id", a.account_id}, {"balance", core::u128_to_string(a.balance)}, {"keys", keys}});
   }
-  return json{{"chain_id", g.chain_id},
-              {"genesis_time_ns", g.genesis_time_ns},
-              {"contract_account_id", g.contract_account_id},
-              {"contract_state", g.contract_state},
-              {"accounts", accounts}};
+  json out{{"chain_id", g.chain_id},
+           {"genesis_time_ns", g.genesis_time_ns},
+           {"contract_account_id", g.contract_account_id},
+           {"contract_state", g.contract_state},
+           {"accounts", accounts}};
+  if (g.yield_timeout_blocks != kDefaultYieldTimeoutBlocks) out["yield_timeout_blocks"] = g.yield_timeout_blocks;
+  return out;
 }
 
 core::Result<Genesis> genesis_from_json(const json& j) {
@@ -55,6 +58,11 @@ core::Result<Genesis> genesis_from_json(const json& j) {
   g.contract_account_id = j.value("contract_account_id", std::string("mpc.sandbox"));
   if (!core::is_valid_account_id(g.contract_account_id)) return core::invalid("genesis.contract_account_id is not a valid account id");
   g.contract_state = j.value("contract_state", json(nullptr));
+  if (j.contains("yield_timeout_blocks")) {
+    auto t = core::json_u64(j["yield_timeout_blocks"]);
+    if (!t || *t == 0) return core::invalid("genesis.yield_timeout_blocks must be a positive integer (blocks)");
+    g.yield_timeout_blocks = *t;
+  }
   if (!j.contains("accounts") || !j["accounts"].is_array()) return core::invalid("genesis.accounts must be an array");
   std::set<std::string> seen;
   for (std::size_t i = 0; i < j["accounts"].size(); ++i) {
@@ -92,13 +100,19 @@ core::Result<Genesis> genesis_from_json(const json& j) {
 
 struct Chain::Pending {
   std::vector<TxRecord> txs;  // block_height = the block being built
-  std::set<core::Hash256> tx_hashes;
+  std::map<core::Hash256, std::size_t> tx_index;  // into txs
   std::set<std::string> dirty_accounts;
   std::set<std::string> deleted_accounts;
   bool contract_dirty = false;
-  std::map<core::Hash256, std::vector<std::function<void(std::optional<TxRecord>)>>> waiters;
+  // Yields created by txs (data ids, in order), resumed by txs (in order),
+  // and committed ones resolved in this block.
+  std::vector<core::Hash256> opened_yields;
+  std::vector<contract::YieldResume> resumes;
+  std::vector<core::Hash256> closed_yields;
+  // Committed transactions whose outcome this block completes.
+  std::set<core::Hash256> completed_txs;
 
-  bool contains(const core::Hash256& hash) const { return tx_hashes.contains(hash); }
+  bool contains(const core::Hash256& hash) const { return tx_index.contains(hash); }
 };
 
 // Hash -> height of the latest kRecentBlocks blocks.
@@ -147,6 +161,7 @@ core::Status Chain::create(Store& store, const Genesis& genesis) {
   commit.contracts[genesis.contract_account_id] = contract.serialize();
   commit.meta["chain_id"] = genesis.chain_id;
   commit.meta["contract_account_id"] = genesis.contract_account_id;
+  commit.meta["yield_timeout_blocks"] = std::to_string(genesis.yield_timeout_blocks);
   commit.block.height = 1;
   commit.block.timestamp_ns = genesis.genesis_time_ns;
   commit.block.hash = block_hash_of(commit.block);
@@ -162,8 +177,39 @@ core::Result<std::unique_ptr<Chain>> Chain::open(std::unique_ptr<Store> store, O
   }
   auto contract = contract::MpcContract::deserialize(it->second);
   if (!contract) return core::fail(core::ErrorCode::kInternal, "chain database: contract state: " + contract.error().message);
-  return std::unique_ptr<Chain>(new Chain(std::move(store), options, std::move(loaded), std::move(*contract)));
+  std::vector<OpenYield> yields = std::move(loaded.open_yields);
+  std::unique_ptr<Chain> chain(new Chain(std::move(store), options, std::move(loaded), std::move(*contract)));
+  // Yields survive restarts: their callbacks run when resumed or at their
+  // timeout height, and their transactions' partial records are kept.
+  for (auto& y : yields) {
+    if (!chain->unfinished_txs_.contains(y.tx_hash)) {
+      MPC_ASSIGN(auto record, chain->store_->find_tx(y.tx_hash));
+      if (!record) {
+        return core::fail(core::ErrorCode::kInternal,
+                          "chain database: the transaction " + hash_to_base58(y.tx_hash) + " of an open yield is missing");
+      }
+      chain->unfinished_txs_.emplace(y.tx_hash, std::move(*record));
+    }
+    const core::Hash256 id = y.data_id;
+    chain->open_yields_.emplace(id, std::move(y));
+  }
+  return chain;
 }
+
+namespace {
+
+std::uint64_t yield_timeout_of(const std::map<std::string, std::string>& meta) {
+  auto it = meta.find("yield_timeout_blocks");
+  if (it == meta.end()) return kDefaultYieldTimeoutBlocks;  // chains created before yields existed
+  try {
+    const std::uint64_t n = std::stoull(it->second);
+    return n == 0 ? kDefaultYieldTimeoutBlocks : n;
+  } catch (const std::exception&) {
+    return kDefaultYieldTimeoutBlocks;
+  }
+}
+
+}  // namespace
 
 Chain::Chain(std::unique_ptr<Store> store, Options options, StoredChain loaded, contract::MpcContract contract)
     : store_(std::move(store)),
@@ -174,7 +220,8 @@ Chain::Chain(std::unique_ptr<Store> store, Options options, StoredChain loaded, 
       accounts_(std::move(loaded.accounts)),
       contract_(std::move(contract)),
       head_(std::move(loaded.head)),
-      pending_(std::make_unique<Pending>()) {
+      pending_(std::make_unique<Pending>()),
+      yield_timeout_blocks_(yield_timeout_of(loaded.meta)) {
   recent_blocks_->add(head_);
 }
 
@@ -243,19 +290,105 @@ void Chain::record(const near::SignedTransaction& stx, const core::Hash256& hash
     }
     if (execution.contract) contract_ = std::move(*execution.contract);
     if (execution.contract || execution.contract_changed_in_place) pending_->contract_dirty = true;
+    if (execution.yield) {
+      const contract::YieldCreate& y = *execution.yield;
+      open_yields_[y.data_id] = OpenYield{y.data_id, hash, tx.signer_id, tx.public_key, y.callback_method, y.callback_args,
+                                          head_.height + 1};
+      pending_->opened_yields.push_back(y.data_id);
+    }
+    for (auto& r : execution.resumed) pending_->resumes.push_back(std::move(r));
   } else {
     accounts_.at(tx.signer_id).balance += cost.deposits;  // failed actions: deposits come back
   }
-  pending_->tx_hashes.insert(hash);
+  pending_->tx_index[hash] = pending_->txs.size();
   pending_->txs.push_back(TxRecord{hash, tx.signer_id, head_.height + 1, outcome_view(stx, hash, execution)});
 }
 
+TxRecord* Chain::unfinished_record(const core::Hash256& tx_hash) {
+  if (auto it = pending_->tx_index.find(tx_hash); it != pending_->tx_index.end()) return &pending_->txs[it->second];
+  if (auto it = unfinished_txs_.find(tx_hash); it != unfinished_txs_.end()) return &it->second;
+  return nullptr;
+}
+
+void Chain::run_yield_callback(const core::Hash256& data_id, std::optional<core::Bytes> result, std::uint64_t height) {
+  auto it = open_yields_.find(data_id);
+  if (it == open_yields_.end()) {
+    // Resumed twice, or after its timeout: NEAR ignores such a resume.
+    return;
+  }
+  const OpenYield y = std::move(it->second);
+  open_yields_.erase(it);
+  if (auto opened = std::find(pending_->opened_yields.begin(), pending_->opened_yields.end(), data_id);
+      opened != pending_->opened_yields.end()) {
+    pending_->opened_yields.erase(opened);  // created and resolved in this block: never stored
+  } else {
+    pending_->closed_yields.push_back(data_id);
+  }
+  pending_->contract_dirty = true;
+
+  // The callback runs as the contract calling itself, for the original signer.
+  auto call = [&](const std::string& method, core::ByteView args, std::vector<std::optional<core::Bytes>> results) {
+    contract::CallContext ctx{y.signer_id, contract_account_id_, contract_account_id_, y.signer_public_key, 0, height};
+    ctx.prepaid_gas = contract::kMaxPrepaidGas;
+    ctx.promise_results = std::move(results);
+    core::Result<contract::CallOutcome> out = core::fail(core::ErrorCode::kInternal, "not called");
+    try {
+      out = contract_.call(ctx, method, args);
+    } catch (const std::exception& e) {
+      spdlog::error("yield callback {} of transaction {} threw: {}", method, hash_to_base58(y.tx_hash), e.what());
+      out = core::fail(core::ErrorCode::kInternal, "internal error while executing the callback");
+    }
+    return out;
+  };
+  const bool timed_out = !result.has_value();
+  std::vector<std::optional<core::Bytes>> results;
+  results.push_back(std::move(result));
+  auto out = call(y.callback_method, y.callback_args, std::move(results));
+
+  TxRecord* record = unfinished_record(y.tx_hash);
+  if (record == nullptr) {
+    spdlog::error("yield {} resolved, but its transaction {} has no record", hash_to_base58(data_id), hash_to_base58(y.tx_hash));
+    return;
+  }
+  json& outcome = record->outcome;
+  const std::string callback_id = yield_callback_receipt_id(y.tx_hash);
+  json final_status;
+  if (!out) {
+    final_status = panic_status(out.error().message);
+    append_receipt_outcome(outcome, callback_id, contract_account_id_, final_status, {}, {});
+  } else if (out->then) {
+    // On timeout the callback returns a call to fail_on_timeout as its result.
+    const std::string then_id = yield_timeout_receipt_id(y.tx_hash);
+    append_receipt_outcome(outcome, callback_id, contract_account_id_, json{{"SuccessReceiptId", then_id}}, out->logs, {then_id});
+    auto then = call(out->then->method, out->then->args, {});
+    final_status = then ? success_value_status(then->return_value) : panic_status(then.error().message);
+    append_receipt_outcome(outcome, then_id, contract_account_id_, final_status, then ? then->logs : std::vector<std::string>{}, {});
+  } else {
+    final_status = success_value_status(out->return_value);
+    append_receipt_outcome(outcome, callback_id, contract_account_id_, final_status, out->logs, {});
+  }
+  outcome["status"] = final_status;
+  if (!pending_->contains(y.tx_hash)) pending_->completed_txs.insert(y.tx_hash);
+  spdlog::debug("yield of transaction {} {}", hash_to_base58(y.tx_hash), timed_out ? "timed out" : "resumed");
+}
+
 core::Status Chain::produce_block(std::uint64_t timestamp_ns) {
-  std::vector<std::pair<std::vector<std::function<void(std::optional<TxRecord>)>>, TxRecord>> ready;
+  std::vector<std::pair<std::vector<Waiter>, TxRecord>> ready;
   {
     std::lock_guard lock(mu_);
+    const std::uint64_t height = head_.height + 1;
+    // Yield callbacks: those resumed by this block's transactions, in order,
+    // then those whose timeout falls at this height, oldest first.
+    for (auto& r : pending_->resumes) run_yield_callback(r.data_id, std::move(r.payload), height);
+    std::vector<std::pair<std::uint64_t, core::Hash256>> expired;
+    for (const auto& [id, y] : open_yields_) {
+      if (y.created_height + yield_timeout_blocks_ <= height) expired.emplace_back(y.created_height, id);
+    }
+    std::stable_sort(expired.begin(), expired.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [created, id] : expired) run_yield_callback(id, std::nullopt, height);
+
     BlockCommit commit;
-    commit.block.height = head_.height + 1;
+    commit.block.height = height;
     commit.block.prev_hash = head_.hash;
     commit.block.timestamp_ns = std::max(timestamp_ns, head_.timestamp_ns + 1);
     for (const auto& tx : pending_->txs) commit.block.tx_hashes.push_back(tx.hash);
@@ -267,31 +400,49 @@ core::Status Chain::produce_block(std::uint64_t timestamp_ns) {
     commit.deleted_accounts.assign(pending_->deleted_accounts.begin(), pending_->deleted_accounts.end());
     if (pending_->contract_dirty) commit.contracts[contract_account_id_] = contract_.serialize();
     commit.txs = pending_->txs;
+    for (const auto& hash : pending_->completed_txs) commit.txs.push_back(unfinished_txs_.at(hash));
+    const std::string block_hash = hash_to_base58(commit.block.hash);
     for (auto& tx : commit.txs) {
-      tx.block_height = commit.block.height;
-      tx.outcome["transaction_outcome"]["block_hash"] = hash_to_base58(commit.block.hash);
-      for (auto& r : tx.outcome["receipts_outcome"]) r["block_hash"] = hash_to_base58(commit.block.hash);
+      if (pending_->contains(tx.hash)) {
+        tx.block_height = commit.block.height;
+        tx.outcome["transaction_outcome"]["block_hash"] = block_hash;
+      }
+      // Receipts executed in this block: the new ones.
+      for (auto& r : tx.outcome["receipts_outcome"]) {
+        if (!r.contains("block_hash")) r["block_hash"] = block_hash;
+      }
     }
+    for (const auto& id : pending_->opened_yields) commit.opened_yields.push_back(open_yields_.at(id));
+    commit.closed_yields = pending_->closed_yields;
     MPC_TRY(store_->commit(commit));
     recent_blocks_->add(commit.block);
     head_ = commit.block;
     for (auto& tx : commit.txs) {
-      auto w = pending_->waiters.find(tx.hash);
-      if (w != pending_->waiters.end()) {
-        ready.emplace_back(std::move(w->second), tx);
-        pending_->waiters.erase(w);
+      const bool finished = tx.finished();
+      if (finished) {
+        unfinished_txs_.erase(tx.hash);
+      } else {
+        unfinished_txs_[tx.hash] = tx;
       }
+      auto w = waiters_.find(tx.hash);
+      if (w == waiters_.end()) continue;
+      std::vector<Waiter> due;
+      std::erase_if(w->second, [&](Waiter& waiter) {
+        if (!finished && waiter.wait == TxWait::kExecuted) return false;
+        due.push_back(std::move(waiter));
+        return true;
+      });
+      if (w->second.empty()) waiters_.erase(w);
+      if (!due.empty()) ready.emplace_back(std::move(due), tx);
     }
-    auto next = std::make_unique<Pending>();
-    next->waiters = std::move(pending_->waiters);
-    pending_ = std::move(next);
+    pending_ = std::make_unique<Pending>();
   }
   // The block is committed; a waiter that throws must not keep the others
   // (or the block producer calling us) from going on.
-  for (auto& [callbacks, tx] : ready) {
-    for (auto& cb : callbacks) {
+  for (auto& [waiters, tx] : ready) {
+    for (auto& waiter : waiters) {
       try {
-        cb(tx);
+        waiter.done(tx);
       } catch (const std::exception& e) {
         spdlog::error("a waiter for transaction {} threw: {}", hash_to_base58(tx.hash), e.what());
       } catch (...) {
@@ -302,19 +453,38 @@ core::Status Chain::produce_block(std::uint64_t timestamp_ns) {
   return {};
 }
 
-void Chain::when_final(const core::Hash256& hash, std::function<void(std::optional<TxRecord>)> done) {
+std::uint64_t Chain::when_final(const core::Hash256& hash, TxWait wait, TxWaiter done) {
   {
     std::lock_guard lock(mu_);
-    if (pending_->contains(hash)) {
-      pending_->waiters[hash].push_back(std::move(done));
-      return;
+    if (pending_->contains(hash) || (wait == TxWait::kExecuted && unfinished_txs_.contains(hash))) {
+      const std::uint64_t id = next_waiter_id_++;
+      waiters_[hash].push_back(Waiter{id, wait, std::move(done)});
+      return id;
     }
   }
+  // Committed (and, for kExecuted, finished): the Store has it.
   auto rec = final_tx(hash);
   done(rec ? *rec : std::nullopt);
+  return 0;
+}
+
+void Chain::cancel_wait(const core::Hash256& hash, std::uint64_t id) {
+  std::lock_guard lock(mu_);
+  auto w = waiters_.find(hash);
+  if (w == waiters_.end()) return;
+  std::erase_if(w->second, [&](const Waiter& waiter) { return waiter.id == id; });
+  if (w->second.empty()) waiters_.erase(w);
 }
 
 core::Result<std::optional<TxRecord>> Chain::final_tx(const core::Hash256& hash) { return store_->find_tx(hash); }
+
+std::vector<OpenYield> Chain::open_yields() {
+  std::lock_guard lock(mu_);
+  std::vector<OpenYield> out;
+  for (const auto& [id, y] : open_yields_) out.push_back(y);
+  std::stable_sort(out.begin(), out.end(), [](const OpenYield& a, const OpenYield& b) { return a.created_height < b.created_height; });
+  return out;
+}
 
 bool Chain::is_pending(const core::Hash256& hash) {
   std::lock_guard lock(mu_);

@@ -39,14 +39,21 @@ struct GenesisAccount {
   std::vector<std::pair<core::NearPublicKey, KeyPermission>> keys;
 };
 
+// NEAR's yield_timeout_length_in_blocks (runtime parameters): a yielded
+// promise not resumed within this many blocks runs its callback with a
+// failed promise result.
+inline constexpr std::uint64_t kDefaultYieldTimeoutBlocks = 200;
+
 // The genesis file: {"chain_id", "genesis_time_ns", "contract_account_id",
 // "contract_state": <MpcContract::deserialize form> | null,
+// "yield_timeout_blocks": N (optional, default 200, >= 1),
 // "accounts": [{"account_id", "balance": "<yocto>", "keys": [{"public_key", "permission"}]}]}
 struct Genesis {
   std::string chain_id = "mpc-sandbox";
   std::uint64_t genesis_time_ns = 0;
   std::string contract_account_id = "mpc.sandbox";
   json contract_state;  // null: the contract starts NotInitialized
+  std::uint64_t yield_timeout_blocks = kDefaultYieldTimeoutBlocks;
   std::vector<GenesisAccount> accounts;
 };
 
@@ -83,15 +90,32 @@ class Chain {
   // transaction already known returns its hash again without re-executing.
   std::expected<core::Hash256, InvalidTx> submit(core::ByteView signed_tx_borsh);
 
-  // Calls `done` once the transaction is final (immediately if it already is),
-  // or with std::nullopt if it is unknown. Called outside the chain lock.
-  void when_final(const core::Hash256& hash, std::function<void(std::optional<TxRecord>)> done);
-  // A final transaction's record, if any.
+  // What a waiter waits for: the block that includes the transaction, or
+  // also the end of its execution (a yielded call's callback has run).
+  enum class TxWait { kIncluded, kExecuted };
+  using TxWaiter = std::function<void(std::optional<TxRecord>)>;
+  // Calls `done` once the transaction is committed in a block (kIncluded)
+  // or has also finished executing (kExecuted), immediately if it already
+  // is, or with std::nullopt if it is unknown. Called outside the chain
+  // lock. Returns an id for cancel_wait, 0 when `done` already ran.
+  std::uint64_t when_final(const core::Hash256& hash, TxWait wait, TxWaiter done);
+  std::uint64_t when_final(const core::Hash256& hash, TxWaiter done) { return when_final(hash, TxWait::kExecuted, std::move(done)); }
+  // Forgets a waiter that has not run (its client gave up); `done` will not run.
+  void cancel_wait(const core::Hash256& hash, std::uint64_t id);
+  // A committed transaction's record, if any: finished, or (a yielded call)
+  // with status "Started" until its callback has run.
   core::Result<std::optional<TxRecord>> final_tx(const core::Hash256& hash);
   bool is_pending(const core::Hash256& hash);
 
-  // Seals the pending transactions into a new block and commits it.
+  // Runs the callbacks of the yields resumed by the pending transactions and
+  // of those that time out at the new height (their transactions' outcomes
+  // complete), seals the pending transactions into a new block and commits
+  // it all together.
   core::Status produce_block(std::uint64_t timestamp_ns);
+
+  // Yields waiting for their callback (committed or pending), oldest first.
+  std::vector<OpenYield> open_yields();
+  std::uint64_t yield_timeout_blocks() const { return yield_timeout_blocks_; }
 
   Block head();
   std::string chain_id();
@@ -118,6 +142,12 @@ class Chain {
   // Under mu_: commits the actions' changes (or refunds the deposits of a
   // failed transaction) and adds the transaction to the pending block.
   void record(const near::SignedTransaction& stx, const core::Hash256& hash, const TxCost& cost, Execution execution);
+  // Under mu_: runs an open yield's callback (and what it chains) at
+  // `height`, with the resumed payload or, on timeout, a failed promise;
+  // completes its transaction's outcome.
+  void run_yield_callback(const core::Hash256& data_id, std::optional<core::Bytes> result, std::uint64_t height);
+  // Under mu_: the latest record of a transaction whose yield is open.
+  TxRecord* unfinished_record(const core::Hash256& tx_hash);
 
   std::mutex mu_;
   const std::unique_ptr<Store> store_;       // lookups need no lock; commit runs under mu_
@@ -129,6 +159,19 @@ class Chain {
   contract::MpcContract contract_;           // includes pending changes
   Block head_;
   std::unique_ptr<Pending> pending_;
+  const std::uint64_t yield_timeout_blocks_;
+  // Yields whose callback has not run, by data id (committed or created in
+  // the pending block), and the records of their transactions once
+  // committed (kept here so that no lookup runs under mu_).
+  std::map<core::Hash256, OpenYield> open_yields_;
+  std::map<core::Hash256, TxRecord> unfinished_txs_;
+  struct Waiter {
+    std::uint64_t id;
+    TxWait wait;
+    TxWaiter done;
+  };
+  std::map<core::Hash256, std::vector<Waiter>> waiters_;
+  std::uint64_t next_waiter_id_ = 1;
 };
 
 }  // namespace mpc::sandbox

@@ -84,6 +84,39 @@ core::Result<Account> account_from_json(const json& j) {
   return a;
 }
 
+json open_yield_to_json(const OpenYield& y) {
+  return json{{"data_id", hash_to_base58(y.data_id)},
+              {"tx_hash", hash_to_base58(y.tx_hash)},
+              {"signer_id", y.signer_id},
+              {"signer_public_key", y.signer_public_key.to_string()},
+              {"callback_method", y.callback_method},
+              {"callback_args", core::base64_encode(y.callback_args)},
+              {"created_height", y.created_height}};
+}
+
+core::Result<OpenYield> open_yield_from_json(const json& j) {
+  if (!j.is_object()) return core::invalid("a stored yield must be an object");
+  auto text = [&](const char* name) -> core::Result<std::string> {
+    if (!j.contains(name) || !j[name].is_string()) return core::invalid(std::string("stored yield: ") + name + " must be a string");
+    return j[name].get<std::string>();
+  };
+  OpenYield y;
+  MPC_ASSIGN(std::string data_id, text("data_id"));
+  MPC_ASSIGN(y.data_id, hash_from_base58(data_id));
+  MPC_ASSIGN(std::string tx_hash, text("tx_hash"));
+  MPC_ASSIGN(y.tx_hash, hash_from_base58(tx_hash));
+  MPC_ASSIGN(y.signer_id, text("signer_id"));
+  MPC_ASSIGN(std::string key, text("signer_public_key"));
+  MPC_ASSIGN(y.signer_public_key, core::NearPublicKey::parse(key));
+  MPC_ASSIGN(y.callback_method, text("callback_method"));
+  MPC_ASSIGN(std::string args, text("callback_args"));
+  MPC_ASSIGN(y.callback_args, core::base64_decode(args));
+  auto height = j.contains("created_height") ? core::json_u64(j["created_height"]) : std::nullopt;
+  if (!height) return core::invalid("stored yield: created_height must be an unsigned integer");
+  y.created_height = *height;
+  return y;
+}
+
 std::string hash_to_base58(const core::Hash256& h) { return core::base58_encode(h); }
 
 core::Result<core::Hash256> hash_from_base58(std::string_view text) {

@@ -58,6 +58,33 @@ json action_view(const near::Action& action) {
       action);
 }
 
+std::string receipt_id(const core::Hash256& tx_hash, std::string_view what) { return hash_to_base58(derive_id(tx_hash, what)); }
+std::string yield_callback_receipt_id(const core::Hash256& tx_hash) { return receipt_id(tx_hash, "yield-callback"); }
+std::string yield_timeout_receipt_id(const core::Hash256& tx_hash) { return receipt_id(tx_hash, "yield-timeout"); }
+
+json success_value_status(core::ByteView value) { return json{{"SuccessValue", b64(value)}}; }
+
+json panic_status(const std::string& message) {
+  return json{{"Failure",
+               {{"ActionError",
+                 {{"index", 0}, {"kind", {{"FunctionCallError", {{"ExecutionError", "Smart contract panicked: " + message}}}}}}}}}};
+}
+
+void append_receipt_outcome(json& outcome, const std::string& id, const std::string& executor_id, json status,
+                            const std::vector<std::string>& logs, const std::vector<std::string>& receipt_ids) {
+  outcome["receipts_outcome"].push_back(
+      {{"proof", json::array()},
+       {"id", id},
+       {"outcome",
+        {{"logs", logs},
+         {"receipt_ids", receipt_ids},
+         {"gas_burnt", kGasPerAction},
+         {"tokens_burnt", "0"},
+         {"executor_id", executor_id},
+         {"status", std::move(status)},
+         {"metadata", {{"version", 1}, {"gas_profile", nullptr}}}}}});
+}
+
 json outcome_view(const near::SignedTransaction& stx, const core::Hash256& hash, const Execution& execution) {
   const near::Transaction& tx = stx.transaction;
   const std::string tx_id = hash_to_base58(hash);
@@ -68,6 +95,16 @@ json outcome_view(const near::SignedTransaction& stx, const core::Hash256& hash,
                                : json{{"Failure",
                                        {{"ActionError",
                                          {{"index", execution.failure->index}, {"kind", execution.failure->kind}}}}}};
+  // A yielded call: its receipt's result is the callback receipt's, which
+  // has not run; the transaction has started and not finished.
+  json receipt_status = status;
+  json receipt_ids = json::array();
+  if (execution.ok() && execution.yield) {
+    const std::string callback = yield_callback_receipt_id(hash);
+    receipt_status = json{{"SuccessReceiptId", callback}};
+    receipt_ids.push_back(callback);
+    status = "Started";
+  }
   const std::uint64_t gas = kGasPerAction * tx.actions.size();
   json metadata = {{"version", 1}, {"gas_profile", nullptr}};
   return {
@@ -97,11 +134,11 @@ json outcome_view(const near::SignedTransaction& stx, const core::Hash256& hash,
          {"id", receipt_id},
          {"outcome",
           {{"logs", execution.logs},
-           {"receipt_ids", json::array()},
+           {"receipt_ids", receipt_ids},
            {"gas_burnt", gas},
            {"tokens_burnt", "0"},
            {"executor_id", tx.receiver_id},
-           {"status", status},
+           {"status", receipt_status},
            {"metadata", metadata}}}}}},
   };
 }

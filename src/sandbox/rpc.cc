@@ -118,7 +118,11 @@ void RpcService::handle(net::HttpRequest&& request, net::Responder respond) {
     return;
   }
   handle_body(request.body(), [=](json r) {
-    respond(net::make_response(200, dump_answer(r), "application/json", version, keep_alive));
+    // nearcore answers a TIMEOUT_ERROR with HTTP 408, which NEAR clients
+    // (near-api-js) retry: the transaction may still finish.
+    const bool timed_out = r.contains("error") && r["error"].is_object() && r["error"].contains("cause") &&
+                           r["error"]["cause"].is_object() && r["error"]["cause"].value("name", "") == "TIMEOUT_ERROR";
+    respond(net::make_response(timed_out ? 408 : 200, dump_answer(r), "application/json", version, keep_alive));
   });
 }
 
@@ -294,20 +298,23 @@ std::optional<core::Hash256> RpcService::submit(const std::string& signed_tx_bas
   return *hash;
 }
 
-void RpcService::answer_when_final(const core::Hash256& hash, const Reply& reply) {
+void RpcService::answer_when_final(const core::Hash256& hash, Chain::TxWait wait, const Reply& reply) {
   auto once = std::make_shared<std::atomic<bool>>(false);
   auto timer = std::make_shared<boost::asio::steady_timer>(ioc_, options_.wait_timeout);
+  auto wait_id = std::make_shared<std::atomic<std::uint64_t>>(0);
   // Both completions are catch-and-log boundaries (the second one runs in
-  // the block producer); replies never throw.
-  timer->async_wait([once, reply, hash](boost::system::error_code ec) {
+  // the block producer); replies never throw. A wait that times out is
+  // forgotten by the chain (a yielded call may wait for 200 blocks).
+  timer->async_wait([once, reply, hash, wait_id, chain = &chain_](boost::system::error_code ec) {
     if (ec || once->exchange(true)) return;
     try {
+      if (const std::uint64_t id = wait_id->load(); id != 0) chain->cancel_wait(hash, id);
       reply.error(timeout_error(hash));
     } catch (const std::exception& e) {
       spdlog::error("rpc: answering a wait that timed out threw: {}", e.what());
     }
   });
-  chain_.when_final(hash, [once, reply, timer, hash](std::optional<TxRecord> rec) {
+  const std::uint64_t id = chain_.when_final(hash, wait, [once, reply, timer, hash](std::optional<TxRecord> rec) {
     if (once->exchange(true)) return;
     timer->cancel();
     try {
@@ -320,14 +327,33 @@ void RpcService::answer_when_final(const core::Hash256& hash, const Reply& reply
                                          "the stored outcome of transaction " + hash_to_base58(hash) + " cannot be read"));
       }
       json r = rec->outcome;
-      r["final_execution_status"] = "FINAL";
+      // A yielded call not resumed yet: included in a final block, its
+      // callback receipt still to run (nearcore's INCLUDED_FINAL).
+      r["final_execution_status"] = rec->finished() ? "FINAL" : "INCLUDED_FINAL";
       reply.result(std::move(r));
     } catch (const std::exception& e) {
       spdlog::error("rpc: answering a final transaction threw: {}", e.what());
       reply.error(handler_error("INTERNAL_ERROR", json::object(), "internal error while reading the transaction outcome"));
     }
   });
+  wait_id->store(id);
+  // The timer may have fired before the id was known: forget the waiter now.
+  if (id != 0 && once->load()) chain_.cancel_wait(hash, id);
 }
+
+namespace {
+
+const std::set<std::string> kWaits = {"NONE", "INCLUDED", "EXECUTED_OPTIMISTIC", "INCLUDED_FINAL", "EXECUTED", "FINAL"};
+
+// nearcore's TxExecutionStatus order: NONE < INCLUDED < EXECUTED_OPTIMISTIC <
+// INCLUDED_FINAL < EXECUTED < FINAL. Blocks here are final when committed,
+// so a wait is for inclusion or for the end of execution.
+Chain::TxWait wait_for(const std::string& wait_until) {
+  return wait_until == "NONE" || wait_until == "INCLUDED" || wait_until == "INCLUDED_FINAL" ? Chain::TxWait::kIncluded
+                                                                                              : Chain::TxWait::kExecuted;
+}
+
+}  // namespace
 
 void RpcService::send_transaction(const Request& request, const Reply& reply) {
   const json& params = request.params;
@@ -342,13 +368,12 @@ void RpcService::send_transaction(const Request& request, const Reply& reply) {
   } else {
     return reply.error(parse_error(request.method + " takes {\"signed_tx_base64\":...} or [\"<base64>\"]"));
   }
-  static const std::set<std::string> kWaits = {"NONE", "INCLUDED", "EXECUTED_OPTIMISTIC", "INCLUDED_FINAL", "EXECUTED", "FINAL"};
   if (!kWaits.contains(wait_until)) return reply.error(parse_error("unknown wait_until \"" + wait_until + "\""));
   auto hash = submit(b64, reply);
   if (!hash) return;
   if (async) return reply.result(hash_to_base58(*hash));
   if (wait_until == "NONE") return reply.result(json{{"final_execution_status", "NONE"}});
-  answer_when_final(*hash, reply);
+  answer_when_final(*hash, wait_for(wait_until), reply);
 }
 
 void RpcService::transaction_status(const Request& request, const Reply& reply) {
@@ -372,8 +397,9 @@ void RpcService::transaction_status(const Request& request, const Reply& reply) 
   }
   auto hash = hash_from_base58(hash_text);
   if (!hash) return reply.error(parse_error("tx_hash must be a base58 transaction hash"));
+  if (!kWaits.contains(wait_until)) return reply.error(parse_error("unknown wait_until \"" + wait_until + "\""));
   if (chain_.is_pending(*hash) && wait_until == "NONE") return reply.result(json{{"final_execution_status", "INCLUDED"}});
-  answer_when_final(*hash, reply);
+  answer_when_final(*hash, wait_for(wait_until), reply);
 }
 
 }  // namespace mpc::sandbox

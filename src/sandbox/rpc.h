@@ -22,7 +22,7 @@
 namespace mpc::sandbox {
 
 struct RpcOptions {
-  std::chrono::milliseconds wait_timeout{10'000};  // for send_tx / tx waits
+  std::chrono::milliseconds wait_timeout{10'000};  // for send_tx / tx waits (nearcore's polling_timeout)
   std::size_t max_body_bytes = 4 << 20;  // the request JSON (the HTTP layer refuses larger bodies first)
   std::size_t max_json_depth = 64;       // NEAR requests need ~5 levels; contract args are checked by the Chain
   std::size_t max_json_values = 10'000;  // NEAR requests hold a few dozen; bounds the parsed tree to ~1 MB
@@ -68,8 +68,11 @@ class RpcService {
 
   // Submits a base64 signed transaction; on failure answers the error.
   std::optional<core::Hash256> submit(const std::string& signed_tx_base64, const Reply& reply);
-  // Answers the transaction's final outcome once it has one (or a timeout).
-  void answer_when_final(const core::Hash256& hash, const Reply& reply);
+  // Answers the transaction's outcome once it is included (kIncluded: a
+  // yielded call's partial outcome, final_execution_status INCLUDED_FINAL)
+  // or has finished executing (kExecuted: FINAL), or TIMEOUT_ERROR after
+  // wait_timeout (HTTP 408, as nearcore answers it).
+  void answer_when_final(const core::Hash256& hash, Chain::TxWait wait, const Reply& reply);
 
   boost::asio::io_context& ioc_;
   Chain& chain_;

@@ -91,7 +91,8 @@ core::Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& pa
       "CREATE TABLE IF NOT EXISTS blocks(height INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE,"
       "  prev_hash BLOB NOT NULL, timestamp_ns INTEGER NOT NULL, tx_hashes TEXT NOT NULL);"
       "CREATE TABLE IF NOT EXISTS transactions(hash BLOB PRIMARY KEY, signer_id TEXT NOT NULL,"
-      "  block_height INTEGER NOT NULL, outcome TEXT NOT NULL);"));
+      "  block_height INTEGER NOT NULL, outcome TEXT NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS yields(data_id BLOB PRIMARY KEY, created_height INTEGER NOT NULL, data TEXT NOT NULL);"));
   if (path != ":memory:") {
     // Lookups read through their own connection: in WAL mode it sees the
     // last committed block while the writer is in the middle of the next.
@@ -150,6 +151,15 @@ core::Result<StoredChain> Store::load() {
     if (!s.ok()) return std::unexpected(db_error(db_, "reading contracts"));
     while (s.step() == SQLITE_ROW) chain.contracts[s.col_text(0)] = s.col_text(1);
   }
+  {
+    Stmt s(db_, "SELECT data FROM yields ORDER BY created_height, rowid");
+    if (!s.ok()) return std::unexpected(db_error(db_, "reading yields"));
+    while (s.step() == SQLITE_ROW) {
+      auto y = open_yield_from_json(json::parse(s.col_text(0), nullptr, false));
+      if (!y) return core::fail(core::ErrorCode::kInternal, "chain database: " + y.error().message);
+      chain.open_yields.push_back(std::move(*y));
+    }
+  }
   Stmt s(db_, "SELECT height, hash, prev_hash, timestamp_ns, tx_hashes FROM blocks ORDER BY height DESC LIMIT 1");
   if (!s.ok()) return std::unexpected(db_error(db_, "reading blocks"));
   if (s.step() != SQLITE_ROW) return core::fail(core::ErrorCode::kNotFound, "chain database has no genesis block");
@@ -188,7 +198,7 @@ core::Status Store::commit(const BlockCommit& c) {
       if (s.step() != SQLITE_DONE) return std::unexpected(db_error(db_, "writing contract state"));
     }
     for (const auto& tx : c.txs) {
-      Stmt s(db_, "INSERT INTO transactions(hash, signer_id, block_height, outcome) VALUES(?1, ?2, ?3, ?4)");
+      Stmt s(db_, "INSERT OR REPLACE INTO transactions(hash, signer_id, block_height, outcome) VALUES(?1, ?2, ?3, ?4)");
       s.blob(1, tx.hash.data(), 32);
       s.text(2, tx.signer_id);
       s.i64(3, static_cast<std::int64_t>(tx.block_height));
@@ -196,6 +206,18 @@ core::Status Store::commit(const BlockCommit& c) {
       // odd outcome must not stop every later block from being committed.
       s.text(4, tx.outcome.dump(-1, ' ', false, json::error_handler_t::replace));
       if (s.step() != SQLITE_DONE) return std::unexpected(db_error(db_, "writing transaction"));
+    }
+    for (const auto& y : c.opened_yields) {
+      Stmt s(db_, "INSERT INTO yields(data_id, created_height, data) VALUES(?1, ?2, ?3)");
+      s.blob(1, y.data_id.data(), 32);
+      s.i64(2, static_cast<std::int64_t>(y.created_height));
+      s.text(3, open_yield_to_json(y).dump());
+      if (s.step() != SQLITE_DONE) return std::unexpected(db_error(db_, "writing yield"));
+    }
+    for (const auto& id : c.closed_yields) {
+      Stmt s(db_, "DELETE FROM yields WHERE data_id = ?1");
+      s.blob(1, id.data(), 32);
+      if (s.step() != SQLITE_DONE) return std::unexpected(db_error(db_, "deleting yield"));
     }
     Stmt s(db_, "INSERT INTO blocks(height, hash, prev_hash, timestamp_ns, tx_hashes) VALUES(?1, ?2, ?3, ?4, ?5)");
     s.i64(1, static_cast<std::int64_t>(c.block.height));

@@ -29,7 +29,11 @@ struct BlockCommit {
   std::map<std::string, Account> accounts;      // changed or created
   std::vector<std::string> deleted_accounts;
   std::map<std::string, std::string> contracts;  // account id -> serialised contract state
+  // The block's transactions, and earlier transactions whose outcome the
+  // block completed (a yield callback ran): a record replaces the stored one.
   std::vector<TxRecord> txs;
+  std::vector<OpenYield> opened_yields;          // created in this block, still open
+  std::vector<core::Hash256> closed_yields;      // stored earlier, resolved in this block
   std::map<std::string, std::string> meta;
 };
 
@@ -37,6 +41,7 @@ struct StoredChain {
   std::map<std::string, std::string> meta;
   std::map<std::string, Account> accounts;
   std::map<std::string, std::string> contracts;
+  std::vector<OpenYield> open_yields;            // by creation height
   Block head;
 };
 
