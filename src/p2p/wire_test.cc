@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <random>
 
 namespace mpc::p2p::wire {
@@ -150,6 +151,7 @@ TEST(Wire, BufferIsReleasedAfterALargeFrame) {
 TEST(Wire, RandomStreamsNeverBufferMoreThanOneFrameAndAChunk) {
   const auto seed = std::random_device{}();
   std::mt19937 rng(seed);
+  std::printf("RandomStreamsNeverBufferMoreThanOneFrameAndAChunk: seed %u\n", seed);
   SCOPED_TRACE("seed " + std::to_string(seed));
   constexpr std::size_t kMax = 4096, kChunk = 512;
   for (int round = 0; round < 200; ++round) {
