@@ -1,5 +1,8 @@
 #include "p2p/mesh.h"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -73,6 +76,7 @@ class Mesh::Impl {
   ~Impl();
 
   core::Result<tcp::endpoint> start(const tcp::endpoint& endpoint);
+  core::Result<tcp::endpoint> start_on_socket(int fd);
   core::Status set_peers(const std::vector<Peer>& peers);
   bool send(std::uint64_t participant, std::vector<std::uint8_t> payload);
   std::vector<std::uint64_t> connected_peers() const;
@@ -96,6 +100,9 @@ class Mesh::Impl {
   bool may_log();
 
  private:
+  core::Result<tcp::endpoint> start_listening(const std::function<void(tcp::acceptor&, error_code&)>& open);
+  std::string ec_where_;  // what start_listening's `open` failed at
+
   struct PeerState {
     Peer peer;
     std::uint64_t generation = 0;  // a new one for each (participant, key)
@@ -639,21 +646,49 @@ PeerMetrics* Mesh::Impl::metrics_for(std::uint64_t id) {
 void Mesh::Impl::count_send_refusal(SendRefusal reason) { send_refused_[static_cast<int>(reason)]->inc(); }
 
 core::Result<tcp::endpoint> Mesh::Impl::start(const tcp::endpoint& endpoint) {
+  return start_listening([&](tcp::acceptor& acceptor, error_code& ec) {
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (ec) ec_where_ = "cannot listen on " + endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  });
+}
+
+core::Result<tcp::endpoint> Mesh::Impl::start_on_socket(int fd) {
+  return start_listening([&](tcp::acceptor& acceptor, error_code& ec) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || (addr.ss_family != AF_INET && addr.ss_family != AF_INET6)) {
+      ec = asio::error::bad_descriptor;
+      ec_where_ = "file descriptor " + std::to_string(fd) + " is not a bound TCP socket";
+      return;
+    }
+    int type = 0;
+    socklen_t type_len = sizeof type;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 || type != SOCK_STREAM) {
+      ec = asio::error::bad_descriptor;
+      ec_where_ = "file descriptor " + std::to_string(fd) + " is not a TCP socket";
+      return;
+    }
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    acceptor.assign(addr.ss_family == AF_INET ? tcp::v4() : tcp::v6(), fd, ec);
+    if (ec) ec_where_ = "cannot take over file descriptor " + std::to_string(fd);
+  });
+}
+
+core::Result<tcp::endpoint> Mesh::Impl::start_listening(const std::function<void(tcp::acceptor&, error_code&)>& open) {
   std::lock_guard lock(mu_);
   if (stopped_) return core::fail(core::ErrorCode::kFailedPrecondition, "the P2P mesh is stopped; create a new one");
   if (started_) return core::fail(core::ErrorCode::kFailedPrecondition, "the P2P mesh is already started");
   acceptor_.emplace(asio::make_strand(*ioc_));
   error_code ec;
-  acceptor_->open(endpoint.protocol(), ec);
-  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_->bind(endpoint, ec);
+  open(*acceptor_, ec);
   if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
   tcp::endpoint bound;
   if (!ec) bound = acceptor_->local_endpoint(ec);
   if (ec) {
     acceptor_.reset();
-    return core::fail(core::ErrorCode::kUnavailable, "P2P mesh: cannot listen on " + endpoint.address().to_string() + ":" +
-                                                         std::to_string(endpoint.port()) + ": " + ec.message());
+    return core::fail(core::ErrorCode::kUnavailable, "P2P mesh: " + (ec_where_.empty() ? std::string("cannot listen") : ec_where_) + ": " + ec.message());
   }
   started_ = true;
   work_.emplace(ioc_->get_executor());
@@ -1037,6 +1072,7 @@ Mesh::Mesh(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Mesh::~Mesh() = default;
 
 core::Result<tcp::endpoint> Mesh::start(const tcp::endpoint& endpoint) { return impl_->start(endpoint); }
+core::Result<tcp::endpoint> Mesh::start_on_socket(int fd) { return impl_->start_on_socket(fd); }
 core::Status Mesh::set_peers(const std::vector<Peer>& peers) { return impl_->set_peers(peers); }
 bool Mesh::send(std::uint64_t participant, std::vector<std::uint8_t> payload) {
   return impl_->send(participant, std::move(payload));

@@ -123,6 +123,11 @@ class Mesh {
   // the dialers. Returns the bound endpoint. Once only; fails if the address
   // cannot be bound (nothing started) or after stop().
   core::Result<boost::asio::ip::tcp::endpoint> start(const boost::asio::ip::tcp::endpoint& endpoint);
+  // The same on a TCP socket a supervisor bound and handed down (a test
+  // holding the port, or socket activation): the mesh listens on it and owns
+  // it from then on (close-on-exec is set). Fails, changing nothing but the
+  // descriptor's close-on-exec flag, if `fd` is not a bound TCP socket.
+  core::Result<boost::asio::ip::tcp::endpoint> start_on_socket(int fd);
 
   // Replaces the list of participants (see the top of this file). Our own
   // entry, if present, is skipped. A bad list is refused with an error

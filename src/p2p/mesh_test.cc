@@ -3,6 +3,11 @@
 // and fails loudly when it passes.
 #include "p2p/mesh.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -704,6 +709,41 @@ TEST(Mesh, ListeningOnABusyPortFailsClearly) {
   ASSERT_FALSE(bound);
   EXPECT_EQ(bound.error().code, core::ErrorCode::kUnavailable);
   EXPECT_NE(bound.error().message.find(std::to_string(a->port)), std::string::npos) << bound.error().message;
+}
+
+TEST(Mesh, ListensOnABoundSocketHandedDownAndRefusesSomethingElse) {
+  // A supervisor (or a test) holds the port: bound, not listening.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  Node b(1, core::Ed25519SecretKey::generate());
+  auto m = Mesh::create(b.id, b.key, fast_options(), b.inbox.handler(), nullptr);
+  ASSERT_TRUE(m) << m.error().message;
+  b.mesh = std::move(*m);
+  auto bound = b.mesh->start_on_socket(fd);
+  ASSERT_TRUE(bound) << bound.error().message;
+  EXPECT_EQ(bound->port(), ntohs(addr.sin_port));
+  b.port = bound->port();
+  auto a = make_node(0);
+  connect_all({a.get(), &b});
+  ASSERT_TRUE(eventually([&] { return all_connected({a.get(), &b}); })) << "no channel on the handed-down socket";
+  ASSERT_TRUE(a->mesh->send(1, bytes_of("over the inherited socket")));
+  EXPECT_TRUE(eventually([&] { return b.inbox.has(0, "over the inherited socket"); }));
+
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  auto other = Mesh::create(2, core::Ed25519SecretKey::generate(), fast_options(), nullptr, nullptr);
+  ASSERT_TRUE(other);
+  auto refused_fd = (*other)->start_on_socket(pipe_fds[0]);
+  ASSERT_FALSE(refused_fd);
+  EXPECT_NE(refused_fd.error().message.find("is not a bound TCP socket"), std::string::npos) << refused_fd.error().message;
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
 }
 
 }  // namespace
