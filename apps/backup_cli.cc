@@ -45,7 +45,7 @@ struct Options {
 // ---- operator inputs, all checked before any traffic (usage errors) ----
 
 core::Result<backup::NodeTarget> node_target(const Options& o) {
-  auto address = backup::NodeAddress::parse(o.node_address);
+  auto address = net::HostPort::parse(o.node_address);
   if (!address) return core::invalid("--mpc-node-address: " + address.error().message);
   auto key = core::parse_ed25519_public_key(o.node_p2p_key);
   if (!key) return core::invalid("--mpc-node-p2p-key: expected ed25519:<base58 of 32 bytes>: " + key.error().message);
@@ -212,7 +212,7 @@ int cmd_put_keyshares(const Options& o) {
   request.migration_port = static_cast<std::uint16_t>(o.destination_migration_port);
   if (!o.signer_account_id.empty()) request.account_id = o.signer_account_id;
   if (!o.chain_given() || !o.node_address.empty()) {
-    auto address = backup::NodeAddress::parse(o.node_address);
+    auto address = net::HostPort::parse(o.node_address);
     if (!address) return usage("--mpc-node-address: " + address.error().message);
     request.address = *address;
   }

@@ -14,6 +14,7 @@
 #include "backup/home.h"
 #include "core/file_util.h"
 #include "e2e/e2e_support.h"
+#include "net/host_port.h"
 #include "net/mtls_client.h"
 #include "tls/tls.h"
 
@@ -92,8 +93,9 @@ int main(int argc, char** argv) {
       auto secrets = backup::BackupHome(net.backup_home(0)).load_secrets();
       const auto ctx = *tls::make_client_context(secrets->p2p_private_key);
       const auto addr = net.node(0).migration_addr;
-      const std::string host = addr.substr(0, addr.rfind(':'));
-      const auto port = static_cast<std::uint16_t>(std::stoi(addr.substr(addr.rfind(':') + 1)));
+      const auto address = net::HostPort::parse(addr).value();
+      const std::string host = address.host;
+      const std::uint16_t port = address.port;
       const auto server_key = net.node_tls_key(0);
       const std::string body = core::to_json(net.keyset()).dump();
       const pid_t node_pid = std::stoi(*core::read_file(net.devnet().run_dir() / "node0.pid"));

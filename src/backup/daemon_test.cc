@@ -16,7 +16,7 @@ core::Ed25519PublicKey key(std::uint8_t tag) {
   return k;
 }
 
-NodeTarget target(std::uint16_t port, std::uint8_t tag) { return NodeTarget{NodeAddress{"127.0.0.1", port}, key(tag)}; }
+NodeTarget target(std::uint16_t port, std::uint8_t tag) { return NodeTarget{net::HostPort{"127.0.0.1", port}, key(tag)}; }
 
 struct Dealt {
   core::Keyset keyset;

@@ -35,17 +35,10 @@
 #include "core/result.h"
 #include "core/secret.h"
 #include "core/types.h"
+#include "net/host_port.h"
 #include "net/mtls_client.h"
 
 namespace mpc::backup {
-
-// "host:port" (IPv4, [IPv6] or a host name) with a numeric port 1..65535.
-struct NodeAddress {
-  std::string host;
-  std::uint16_t port = 0;
-  std::string to_string() const;
-  static core::Result<NodeAddress> parse(std::string_view text);
-};
 
 // Backoff between attempts: attempt n (from 0) waits d/2 + U*d/2 with
 // d = min(max_backoff, initial_backoff * 2^n), U uniform in [0, 1).
@@ -63,7 +56,7 @@ struct RetryEnvironment {
 };
 
 struct NodeClientConfig {
-  NodeAddress address;
+  net::HostPort address;
   core::Ed25519PublicKey node_key;  // expected TLS key of the node
   std::chrono::milliseconds timeout{30'000};  // the whole call, retries included
   RetryPolicy retry{};

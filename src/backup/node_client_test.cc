@@ -181,7 +181,7 @@ class NodeClientServer : public ::testing::Test {
     if (thread_.joinable()) thread_.join();
   }
   NodeClient client(std::chrono::milliseconds timeout, std::optional<core::Ed25519PublicKey> expected = std::nullopt) {
-    NodeClientConfig config{NodeAddress{"127.0.0.1", port_}, expected.value_or(node_key_.public_key()), timeout};
+    NodeClientConfig config{net::HostPort{"127.0.0.1", port_}, expected.value_or(node_key_.public_key()), timeout};
     return NodeClient(config, own_key_, aes_);
   }
 
@@ -224,7 +224,7 @@ TEST(NodeClientDown, ANodeThatIsDownIsRetriedUntilTheDeadlineThenIsANetworkFailu
     ++attempts;
     std::this_thread::sleep_for(d);
   };
-  NodeClient c(NodeClientConfig{NodeAddress{"127.0.0.1", closed_port}, core::Ed25519SecretKey::generate().public_key(), 400ms,
+  NodeClient c(NodeClientConfig{net::HostPort{"127.0.0.1", closed_port}, core::Ed25519SecretKey::generate().public_key(), 400ms,
                                 RetryPolicy{}, env},
                own, aes);
   const auto t0 = std::chrono::steady_clock::now();

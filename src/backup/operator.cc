@@ -12,10 +12,10 @@ std::string key_text(const core::Ed25519PublicKey& k) { return core::ed25519_pub
 
 }  // namespace
 
-core::Result<NodeAddress> migration_address(const std::string& url, std::uint16_t migration_port) {
+core::Result<net::HostPort> migration_address(const std::string& url, std::uint16_t migration_port) {
   auto parsed = net::Url::parse(url);
   if (!parsed) return core::invalid("participant URL is not http(s)://host[:port]");
-  return NodeAddress{parsed->host, migration_port};
+  return net::HostPort{parsed->host, migration_port};
 }
 
 core::Result<core::Keyset> keyset_to_hold(const core::ProtocolState& state) {

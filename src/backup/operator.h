@@ -23,7 +23,7 @@ namespace mpc::backup {
 
 // A node and the TLS key it must present.
 struct NodeTarget {
-  NodeAddress address;
+  net::HostPort address;
   core::Ed25519PublicKey key;
   bool operator==(const NodeTarget& o) const {
     return address.host == o.address.host && address.port == o.address.port && key == o.key;
@@ -37,7 +37,7 @@ inline constexpr std::uint16_t kDefaultMigrationPort = 8079;
 // The migration endpoint of the node whose participant/destination url is
 // `url` (http(s)://host[:port][/...], the P2P address): its host with
 // `migration_port`. The url's own port is the P2P port and is never used.
-core::Result<NodeAddress> migration_address(const std::string& url, std::uint16_t migration_port);
+core::Result<net::HostPort> migration_address(const std::string& url, std::uint16_t migration_port);
 
 struct OperatorPorts {
   // Both contract views; empty when no chain was given.
@@ -69,7 +69,7 @@ core::Result<BackupOutcome> get_keyshares(const NodeTarget& node, const core::Ed
 struct RestoreRequest {
   // Without the chain both are required; with it they override what the
   // contract names (the address) or must match it (the key).
-  std::optional<NodeAddress> address;
+  std::optional<net::HostPort> address;
   std::optional<core::Ed25519PublicKey> node_key;
   // With the chain: whose migration (else found by node_key).
   std::optional<std::string> account_id;

@@ -77,7 +77,7 @@ class OperatorTest : public ::testing::Test {
   std::uint64_t pushed_epoch = 0;
 };
 
-const NodeTarget kNode{NodeAddress{"node.example", 8079}, key(1)};
+const NodeTarget kNode{net::HostPort{"node.example", 8079}, key(1)};
 
 TEST_F(OperatorTest, get_keyshares__backs_up_the_running_keyset_from_the_node) {
   auto w = world(3);
@@ -132,14 +132,14 @@ TEST_F(OperatorTest, put_keyshares__sends_to_the_contracts_destination_on_the_mi
   auto out = put_keyshares(request, s, ports(w));
   ASSERT_TRUE(out) << out.error().message;
   ASSERT_EQ(pushed.size(), 1u);
-  EXPECT_EQ(pushed[0], (NodeTarget{NodeAddress{"new.example", 8079}, key(9)}));  // not the url's P2P port
+  EXPECT_EQ(pushed[0], (NodeTarget{net::HostPort{"new.example", 8079}, key(9)}));  // not the url's P2P port
   EXPECT_EQ(pushed_epoch, 3u);
   // Found by the destination's key instead of the account; the address flag wins.
   RestoreRequest by_key;
   by_key.node_key = key(9);
-  by_key.address = NodeAddress{"10.0.0.9", 9999};
+  by_key.address = net::HostPort{"10.0.0.9", 9999};
   ASSERT_TRUE(put_keyshares(by_key, s, ports(w)));
-  EXPECT_EQ(pushed[1], (NodeTarget{NodeAddress{"10.0.0.9", 9999}, key(9)}));
+  EXPECT_EQ(pushed[1], (NodeTarget{net::HostPort{"10.0.0.9", 9999}, key(9)}));
 }
 
 TEST_F(OperatorTest, put_keyshares__refuses_without_a_backup_a_migration_or_coverage) {

@@ -26,7 +26,7 @@ core::Status run_service(const ServiceConfig& config, near::RpcClient& rpc, cons
     hopts.body_limit = 4096;
     metrics_server = std::make_shared<net::HttpServer>(ioc, hopts, net::metrics_handler(metrics));
     MPC_ASSIGN(auto bound, metrics_server->listen(*config.metrics));
-    spdlog::info("metrics on http://{}:{}/metrics", bound.address().to_string(), bound.port());
+    spdlog::info("metrics on http://{}/metrics", net::HostPort::from_endpoint(bound).to_string());
   }
   auto work = boost::asio::make_work_guard(ioc);
   std::thread io_thread([&ioc] { net::run_io_context(ioc, "backup-cli"); });

@@ -17,6 +17,7 @@
 #include "core/u128.h"
 #include "devnet/dealer.h"
 #include "node/home.h"
+#include "net/host_port.h"
 #include "node/keyshare_store.h"
 #include "sandbox/setup.h"
 
@@ -72,9 +73,9 @@ core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetS
     // The P2P address is only named (in the contract), not served yet: a
     // port number that was free, distinct from every listener's.
     MPC_ASSIGN(auto pport, pick_free_port(spec.host));
-    n.p2p_addr = spec.host + ":" + std::to_string(pport);
-    n.migration_addr = spec.host + ":0";
-    n.metrics_addr = spec.host + ":0";
+    n.p2p_addr = net::HostPort{spec.host, pport}.to_string();
+    n.migration_addr = net::HostPort{spec.host, 0}.to_string();
+    n.metrics_addr = net::HostPort{spec.host, 0}.to_string();
     n.operator_key = fs::path("operators") / (n.account_id + ".json");
     n.encryption_key = fs::path("operators") / (n.account_id + ".backup_encryption_key");
 

@@ -25,14 +25,6 @@ using Clock = std::chrono::steady_clock;
 
 // ---------------------------------------------------------------- Url
 
-namespace {
-
-bool is_host_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
-}
-
-}  // namespace
-
 core::Result<Url> Url::parse(std::string_view text) {
   if (text.size() > 8192) return core::invalid("URL is longer than 8192 characters");
   for (char c : text) {
@@ -57,53 +49,30 @@ core::Result<Url> Url::parse(std::string_view text) {
   if (auto at = authority.rfind('@'); at != std::string_view::npos) authority = authority.substr(at + 1);
   if (authority.empty()) return core::invalid("URL has no host");
 
-  std::string_view port;
-  bool has_port = false;
-  if (authority.front() == '[') {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) return core::invalid("URL has an unterminated IPv6 address");
-    u.host = std::string(authority.substr(1, close - 1));
-    boost::system::error_code ec;
-    auto addr = asio::ip::make_address_v6(u.host, ec);
-    if (ec) return core::invalid("URL has an invalid IPv6 address");
-    (void)addr;
-    const std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') return core::invalid("URL has garbage after the IPv6 address");
-      port = after.substr(1);
-      has_port = true;
-    }
-  } else {
-    const auto colon = authority.find(':');
-    u.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) {
-      port = authority.substr(colon + 1);
-      has_port = true;
-    }
-    if (u.host.empty()) return core::invalid("URL has no host");
-    if (u.host.size() > 253) return core::invalid("URL host is too long");
-    for (char c : u.host) {
-      if (!is_host_char(c)) return core::invalid("URL host contains an invalid character");
+  auto parts = split_authority(authority);
+  if (!parts) {
+    switch (parts.error()) {
+      case HostPortProblem::kBadBrackets: return core::invalid("URL has a malformed [IPv6] address");
+      case HostPortProblem::kBadIpv6: return core::invalid("URL has an invalid IPv6 address");
+      case HostPortProblem::kEmpty:
+      case HostPortProblem::kEmptyHost: return core::invalid("URL has no host");
+      case HostPortProblem::kHostTooLong: return core::invalid("URL host is too long");
+      case HostPortProblem::kBadPort: return core::invalid("URL has an invalid port");
+      default: return core::invalid("URL host contains an invalid character");
     }
   }
-  if (u.host.empty()) return core::invalid("URL has no host");
-  if (!has_port) {
-    u.port = u.scheme == "https" ? "443" : "80";
-  } else {
-    unsigned p = 0;
-    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-    if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || p == 0 || p > 65535) {
-      return core::invalid("URL has an invalid port");
-    }
-    u.port = std::to_string(p);
-  }
+  u.host = std::move(parts->host);
+  u.port = std::to_string(parts->port.value_or(u.scheme == "https" ? 443 : 80));
   return u;
 }
 
-std::string Url::host_port() const {
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + port;
-  return host + ":" + port;
+HostPort Url::address() const {
+  std::uint16_t value = 0;  // a hand-built Url with a bad port shows port 0
+  std::from_chars(port.data(), port.data() + port.size(), value);
+  return HostPort{host, value};
 }
+
+std::string Url::host_port() const { return address().to_string(); }
 
 // ---------------------------------------------------------------- client
 
@@ -229,9 +198,7 @@ core::Result<HttpResult> HttpClient::request(http::verb method, std::string body
   const std::string where = url_.host_port();
 
   http::request<http::string_body> req{method, url_.target, 11};
-  req.set(http::field::host, url_.port == (url_.scheme == "https" ? "443" : "80")
-                                 ? (url_.host.find(':') != std::string::npos ? "[" + url_.host + "]" : url_.host)
-                                 : where);
+  req.set(http::field::host, url_.port == (url_.scheme == "https" ? "443" : "80") ? url_.address().url_host() : where);
   req.set(http::field::user_agent, "mpc-backup");
   if (!body.empty() || method == http::verb::post || method == http::verb::put) {
     req.set(http::field::content_type, content_type);

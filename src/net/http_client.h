@@ -28,6 +28,7 @@
 #include <boost/beast/http/verb.hpp>
 
 #include "core/result.h"
+#include "net/host_port.h"
 
 namespace mpc::net {
 
@@ -39,6 +40,8 @@ struct Url {
   // Parses http(s)://[userinfo@]host[:port][/path][?query][#fragment].
   // Userinfo is accepted and discarded. Errors never echo the URL.
   static core::Result<Url> parse(std::string_view text);
+  // The host and port (the port defaulted from the scheme).
+  HostPort address() const;
   // "host:port" ("[::1]:port" for IPv6): the only part of a URL that may
   // appear in messages.
   std::string host_port() const;

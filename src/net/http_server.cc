@@ -8,8 +8,6 @@
 #include <boost/beast/core.hpp>
 #include <spdlog/spdlog.h>
 
-#include <charconv>
-
 namespace mpc::net {
 
 namespace asio = boost::asio;
@@ -35,24 +33,12 @@ void guarded(const char* what, F&& f) noexcept {
 
 }  // namespace
 
-core::Result<tcp::endpoint> parse_listen_address(const std::string& text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon + 1 == text.size()) {
-    return core::invalid("address \"" + text + "\" must be HOST:PORT, e.g. 127.0.0.1:3030");
-  }
-  std::string host = text.substr(0, colon);
-  std::string port_text = text.substr(colon + 1);
-  unsigned port = 0;
-  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port > 65535) {
-    return core::invalid("address \"" + text + "\" has an invalid port");
-  }
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host == "localhost") host = "127.0.0.1";
-  boost::system::error_code bec;
-  auto addr = asio::ip::make_address(host, bec);
-  if (bec) return core::invalid("address \"" + text + "\" has an invalid IP address (use a numeric address)");
-  return tcp::endpoint(addr, static_cast<unsigned short>(port));
+core::Result<tcp::endpoint> parse_listen_address(std::string_view text) {
+  MPC_ASSIGN(auto address, HostPort::parse(text, PortZero::kAllowed));
+  boost::system::error_code ec;
+  const auto ip = asio::ip::make_address(address.host == "localhost" ? "127.0.0.1" : address.host, ec);
+  if (ec) return core::invalid("cannot listen on " + shown_address(text) + ": HOST must be a numeric IP address or localhost");
+  return tcp::endpoint(ip, address.port);
 }
 
 HttpResponse make_response(unsigned status, std::string body, std::string content_type, unsigned version,
@@ -112,8 +98,8 @@ core::Result<tcp::endpoint> bind_listener(tcp::acceptor& acceptor, const tcp::en
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     std::string hint = ec == asio::error::address_in_use ? " (another process is using this port; choose another)" : "";
-    return core::fail(core::ErrorCode::kUnavailable, "cannot listen on " + endpoint.address().to_string() + ":" +
-                                                         std::to_string(endpoint.port()) + ": " + ec.message() + hint);
+    return core::fail(core::ErrorCode::kUnavailable,
+                      "cannot listen on " + HostPort::from_endpoint(endpoint).to_string() + ": " + ec.message() + hint);
   }
   return acceptor.local_endpoint(ec);
 }

@@ -22,6 +22,7 @@
 #include <boost/beast/http.hpp>
 
 #include "core/result.h"
+#include "net/host_port.h"
 
 namespace mpc::net {
 
@@ -39,9 +40,9 @@ struct HttpServerOptions {
   std::size_t max_connections = 512;           // beyond this, new connections are closed at once
 };
 
-// "HOST:PORT" with a numeric port; HOST may be an IPv4/IPv6 literal
-// ("[::1]:3030") or "localhost".
-core::Result<boost::asio::ip::tcp::endpoint> parse_listen_address(const std::string& text);
+// A listen address: "HOST:PORT" (net::HostPort) where HOST is an IP literal
+// or "localhost" (127.0.0.1); port 0 picks a free port. Errors name the text.
+core::Result<boost::asio::ip::tcp::endpoint> parse_listen_address(std::string_view text);
 
 // Opens, binds (SO_REUSEADDR) and listens; the error names the address and,
 // for a busy port, says so. Returns the bound endpoint (port 0 picks one).

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "core/near_key.h"
+#include "net/host_port.h"
 #include "tls/tls.h"
 
 namespace mpc::net {
@@ -72,8 +73,7 @@ std::unexpected<MtlsError> failed(core::ErrorCode code, std::string message, Mtl
 
 struct MtlsClient::Impl {
   std::shared_ptr<asio::ssl::context> tls;
-  std::string host;
-  std::uint16_t port;
+  HostPort address;
   core::Ed25519PublicKey expected;
   MtlsClientOptions options;
   asio::io_context ioc;
@@ -82,7 +82,7 @@ struct MtlsClient::Impl {
   std::chrono::steady_clock::time_point deadline;
   std::size_t handshakes = 0;
 
-  std::string where() const { return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port); }
+  std::string where() const { return address.to_string(); }
 
   std::chrono::milliseconds remaining() const {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -117,7 +117,7 @@ struct MtlsClient::Impl {
     beast::error_code ec;
     tcp::resolver resolver(ioc);
     tcp::resolver::results_type endpoints;
-    resolver.async_resolve(host, std::to_string(port), [&](beast::error_code e, tcp::resolver::results_type r) {
+    resolver.async_resolve(address.host, std::to_string(address.port), [&](beast::error_code e, tcp::resolver::results_type r) {
       ec = e;
       endpoints = std::move(r);
     });
@@ -281,8 +281,7 @@ MtlsClient::MtlsClient(std::shared_ptr<asio::ssl::context> tls, std::string host
                        core::Ed25519PublicKey expected_server_key, MtlsClientOptions options)
     : impl_(std::make_unique<Impl>()) {
   impl_->tls = std::move(tls);
-  impl_->host = std::move(host);
-  impl_->port = port;
+  impl_->address = HostPort{std::move(host), port};
   impl_->expected = expected_server_key;
   impl_->options = options;
 }

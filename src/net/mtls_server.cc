@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/near_key.h"
+#include "net/host_port.h"
 #include "tls/tls.h"
 
 namespace mpc::net {
@@ -319,7 +320,7 @@ void MtlsServer::on_accept(tcp::socket socket) {
     }
     try {
       conn = std::make_shared<Connection>(std::move(socket), shared_from_this(), admission.id,
-                                          remote.address().to_string() + ":" + std::to_string(remote.port()));
+                                          HostPort::from_endpoint(remote).to_string());
     } catch (...) {
       budget_.release(admission.id);
       throw;

@@ -969,7 +969,7 @@ TEST_F(MtlsTest, ClientTalksToOpensslSServerAndChecksItsKey) {
     char line[512];
     while (port == 0 && fgets(line, sizeof line, p) != nullptr) {
       std::string l(line);
-      if (l.rfind("ACCEPT ", 0) == 0) port = static_cast<std::uint16_t>(std::stoi(l.substr(l.rfind(':') + 1)));
+      if (l.rfind("ACCEPT ", 0) == 0) port = HostPort::parse(l.substr(7, l.find_last_not_of("\r\n") - 6), PortZero::kAllowed).value().port;
     }
     if (port != 0) use(port);
     pclose(p);  // s_server exits after its one connection (or the timeout)

@@ -129,7 +129,7 @@ NewNode Network::new_node_at(std::size_t i, const std::string& host, std::uint16
   NewNode n = new_node(i, true, false);
   n.host = host;
   n.requested_migration_port = migration_port;
-  n.p2p_addr = host + ":" + n.p2p_addr.substr(n.p2p_addr.rfind(':') + 1);
+  n.p2p_addr = net::HostPort{host, net::HostPort::parse(n.p2p_addr).value().port}.to_string();
   start(n);
   return n;
 }
@@ -163,10 +163,10 @@ void Network::start(NewNode& n) {
   for (std::size_t i = 0; i < net_.nodes.size(); ++i)
     if (net_.nodes[i].account_id == n.account_id) key = encryption_key_hex(i);
   ::setenv("MPC_BACKUP_ENCRYPTION_KEY_HEX", key.c_str(), 1);
-  std::string port = n.addr.empty() ? std::to_string(n.requested_migration_port) : n.addr.substr(n.addr.rfind(':') + 1);
+  const std::uint16_t port = n.addr.empty() ? n.requested_migration_port : n.migration_port();
   n.process = std::make_unique<testsupport::Child>(
       std::vector<std::string>{testsupport::binary("apps/mpc-node").string(), "run", "--home", n.home.string(), "--rpc-url",
-                               net_.rpc_url(), "--contract-id", net_.contract_id, "--p2p-url", n.url(), "--migration-addr", n.host + ":" + port, "--metrics-addr", "127.0.0.1:0",
+                               net_.rpc_url(), "--contract-id", net_.contract_id, "--p2p-url", n.url(), "--migration-addr", net::HostPort{n.host, port}.to_string(), "--metrics-addr", "127.0.0.1:0",
                                "--poll-interval-ms", "100"},
       n.log);
   auto addr = testsupport::wait_for_file(n.home / "migration.addr", std::chrono::seconds(15));

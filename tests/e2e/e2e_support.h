@@ -18,6 +18,7 @@
 #include "devnet/network.h"
 #include "devnet/supervisor.h"
 #include "near/rpc_client.h"
+#include "net/host_port.h"
 #include "support/process.h"
 
 namespace mpc::e2e {
@@ -50,7 +51,7 @@ struct NewNode {
   std::unique_ptr<testsupport::Child> process;
   fs::path log;
   std::string url() const { return "https://" + p2p_addr; }  // what start_node_migration registers
-  std::uint16_t migration_port() const { return static_cast<std::uint16_t>(std::stoi(addr.substr(addr.rfind(':') + 1))); }
+  std::uint16_t migration_port() const { return net::HostPort::parse(addr).value().port; }
   std::string tls_text() const { return core::ed25519_public_key_to_string(tls_key); }
   std::string access_text() const { return core::ed25519_public_key_to_string(access_key); }
 };

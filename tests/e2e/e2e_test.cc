@@ -77,7 +77,7 @@ TEST(EndToEnd, PutKeysharesFindsTheDestinationInTheContract) {
   ASSERT_NE(dest.p2p_addr, dest.addr);
   ASSERT_EQ(start_migration(net, 0, dest).exit_code, 0);
   // The P2P port is not the migration endpoint: sending there fails.
-  auto p2p_port = dest.p2p_addr.substr(dest.p2p_addr.rfind(':') + 1);
+  auto p2p_port = std::to_string(net::HostPort::parse(dest.p2p_addr).value().port);
   auto wrong = net.backup_cli(0, {"put-keyshares", "--destination-migration-port", p2p_port, "--request-timeout-seconds", "2"});
   EXPECT_EQ(wrong.exit_code, 3) << wrong.output;
   ::unsetenv("SIGNER_ACCOUNT_ID");  // found by the destination's key instead

@@ -9,6 +9,7 @@
 #include "core/file_util.h"
 #include "devnet/network.h"
 #include "devnet/shamir_test_util.h"
+#include "net/host_port.h"
 #include "node/home.h"
 #include "node/keyshare_store.h"
 #include "support/process.h"
@@ -141,7 +142,7 @@ TEST_F(DevnetCli, BusyPortIsNamed) {
   // Hold node0's migration port.
   boost::asio::io_context ioc;
   boost::asio::ip::tcp::acceptor hold(ioc);
-  const auto port = static_cast<unsigned short>(std::stoi(net->nodes[0].migration_addr.substr(net->nodes[0].migration_addr.rfind(':') + 1)));
+  const auto port = net::HostPort::parse(net->nodes[0].migration_addr).value().port;
   hold.open(boost::asio::ip::tcp::v4());
   hold.bind({boost::asio::ip::make_address("127.0.0.1"), port});
   hold.listen();

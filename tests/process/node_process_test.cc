@@ -16,6 +16,8 @@
 #include "backup/home.h"
 #include "core/file_util.h"
 #include "e2e/e2e_support.h"
+#include "net/host_port.h"
+#include "net/http_server.h"
 #include "net/http_client.h"
 #include "net/mtls_client.h"
 #include "node/home.h"
@@ -52,14 +54,11 @@ class NodeProcess : public ::testing::Test {
   }
 
   static std::string addr(std::size_t i) { return net_->node(i).migration_addr; }
-  static std::pair<std::string, std::uint16_t> host_port(const std::string& a) {
-    return {a.substr(0, a.rfind(':')), static_cast<std::uint16_t>(std::stoi(a.substr(a.rfind(':') + 1)))};
-  }
   static net::MtlsClient client(const core::Ed25519SecretKey& own, const std::string& a, core::Ed25519PublicKey server,
                                 net::MtlsClientOptions o = {}) {
-    auto [h, p] = host_port(a);
+    const auto address = net::HostPort::parse(a).value();
     if (o.timeout == std::chrono::milliseconds(30'000)) o.timeout = 5s;
-    return net::MtlsClient(*tls::make_client_context(own), h, p, server, o);
+    return net::MtlsClient(*tls::make_client_context(own), address.host, address.port, server, o);
   }
   static fs::path store_file(std::size_t i) { return net_->devnet().path(net_->node(i).home) / "keyshares.enc"; }
   static std::string node_metrics(std::size_t i) { return e2e::fetch_metrics(net_->node(i).metrics_addr); }
@@ -193,7 +192,9 @@ TEST_F(NodeProcess, SlowHeadersAndAHundredMegabyteBodyAreCutOff) {
   ASSERT_TRUE(metrics_addr);
   // Its first chain poll: the backup key is registered for node0's account.
   ASSERT_TRUE(e2e::wait_for([&] { return e2e::metric_value(e2e::fetch_metrics(*metrics_addr), "mpc_backup_service_registered") == 1; }));
-  auto [host, port] = host_port(*a);
+  const auto address = net::HostPort::parse(*a).value();
+  const std::string host = address.host;
+  const std::uint16_t port = address.port;
 
   // Slow client: TLS done, half a request line, then silence.
   {
@@ -248,11 +249,8 @@ class RawTls {
  public:
   RawTls(const core::Ed25519SecretKey& key, const std::string& addr) : ctx_(*tls::make_client_context(key)), s_(ioc_, *ctx_) {
     tls::set_client_sni(s_.native_handle());
-    const auto colon = addr.rfind(':');
     boost::system::error_code ec;
-    s_.next_layer().connect({boost::asio::ip::make_address(addr.substr(0, colon)),
-                             static_cast<std::uint16_t>(std::stoi(addr.substr(colon + 1)))},
-                            ec);
+    s_.next_layer().connect(net::parse_listen_address(addr).value(), ec);
     // No Nagle: a half-sent request must reach the node now, not after the
     // node's delayed ACK (up to 200 ms), or the node rightly sees an idle
     // connection when the registration changes.
