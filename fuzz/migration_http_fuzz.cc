@@ -1,7 +1,7 @@
 // What an authenticated peer of the node's migration endpoint can send: raw
 // bytes of the TLS session's plaintext, parsed by Beast's request parser
 // with the limits the node's mTLS server uses (node::NodeRunOptions'
-// body limit, net::MtlsServerOptions' header limit; net/http_session.h sets
+// body limit, net::MtlsServerOptions' header limit; net/internal/http_session.h sets
 // them the same way), each complete request routed through
 // node::MigrationService::handle as the node does. Keep-alive: up to 4
 // pipelined requests per input, stopping where the session would (a parse

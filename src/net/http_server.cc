@@ -1,5 +1,5 @@
 #include "net/http_server.h"
-#include "net/http_session.h"
+#include "net/internal/http_session.h"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
