@@ -157,6 +157,21 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_option("--metrics-addr", run_options.metrics_addr, "Plain-HTTP address for /metrics, HOST:PORT (off when empty)")
       ->envname("MPC_METRICS_ADDR");
+  run->add_option("--p2p-listen-addr", run_options.p2p_listen_addr,
+                  "Where the node-to-node mesh (mutual TLS) listens, HOST:PORT (default: 0.0.0.0 on the port of --p2p-url; "
+                  "the bound address is written to HOME/p2p.addr)")
+      ->envname("MPC_P2P_LISTEN_ADDR");
+  run->add_option("--p2p-listen-fd", run_options.p2p_listen_fd,
+                  "Listen on this inherited, bound TCP socket instead (a supervisor holding the P2P port)")
+      ->check(CLI::Range(0, 1 << 20));
+  int takeover_ms = 3000, session_ms = 5000;
+  run->add_option("--sign-takeover-ms", takeover_ms,
+                  "Signing: how long the next participant waits, per participant ahead of it, before leading a pending request")
+      ->check(CLI::Range(50, 600'000))
+      ->capture_default_str();
+  run->add_option("--sign-session-timeout-ms", session_ms, "Signing: how long a session may take before its leader retries")
+      ->check(CLI::Range(50, 600'000))
+      ->capture_default_str();
   run->add_option("--poll-interval-ms", poll_interval_ms, "How often to read the contract")
       ->envname("MPC_CHAIN_POLL_INTERVAL_MS")
       ->check(CLI::Range(50, 600'000))
@@ -240,6 +255,8 @@ int main(int argc, char** argv) {
   if (!key) return fail_with(key.error(), cli::kUsage);
   run_options.home = home;
   run_options.poll_interval = std::chrono::milliseconds(poll_interval_ms);
+  run_options.sign_takeover_delay = std::chrono::milliseconds(takeover_ms);
+  run_options.sign_session_timeout = std::chrono::milliseconds(session_ms);
   run_options.handshake_timeout = std::chrono::milliseconds(handshake_timeout_ms);
   run_options.request_timeout = std::chrono::milliseconds(request_timeout_ms);
   run_options.first_bytes_timeout = std::chrono::milliseconds(first_bytes_timeout_ms);

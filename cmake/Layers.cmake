@@ -12,7 +12,7 @@ set(MPC_LAYERS
   "mpc_dealer:mpc_core"
   "mpc_cli:mpc_core"
   "mpc_sandbox:mpc_core,mpc_contract,mpc_near,mpc_net"
-  "mpc_node:mpc_core,mpc_tls,mpc_net,mpc_near,mpc_threshold"
+  "mpc_node:mpc_core,mpc_tls,mpc_net,mpc_near,mpc_threshold,mpc_p2p"
   "mpc_backup:mpc_core,mpc_tls,mpc_net,mpc_near"
   "mpc_devnet:mpc_core,mpc_dealer,mpc_node,mpc_sandbox,mpc_net")
 

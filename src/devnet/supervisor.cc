@@ -209,13 +209,15 @@ core::Result<ProcessInfo> start_node(Devnet& net, std::size_t index, const UpOpt
   if (!fs::exists(bin)) return core::fail(core::ErrorCode::kNotFound, "binary not found: " + bin.string() + " (build the project first, or set MPC_BIN_DIR)");
   MPC_TRY(check_port_free(n.migration_addr, name + " migration endpoint"));
   MPC_TRY(check_port_free(n.metrics_addr, name + " metrics"));
+  MPC_TRY(check_port_free(n.p2p_addr, name + " P2P"));
   MPC_ASSIGN(std::string key_raw, core::read_file(net.path(n.encryption_key), 256));
   core::SecretString key(std::move(key_raw));
   std::error_code ec;
   fs::remove(net.path(n.home) / "migration.addr", ec);
   fs::remove(net.path(n.home) / "metrics.addr", ec);
   MPC_ASSIGN(pid_t pid, spawn_detached({bin.string(), "run", "--home", net.path(n.home).string(), "--rpc-url", net.rpc_url(),
-                                        "--contract-id", net.contract_id, "--p2p-url", n.p2p_url(), "--migration-addr", n.migration_addr, "--metrics-addr",
+                                        "--contract-id", net.contract_id, "--p2p-url", n.p2p_url(), "--p2p-listen-addr", n.p2p_addr,
+                                        "--migration-addr", n.migration_addr, "--metrics-addr",
                                         n.metrics_addr, "--poll-interval-ms", std::to_string(options.poll_interval.count())},
                                        log_file(net, name), {{"MPC_BACKUP_ENCRYPTION_KEY_HEX", key.reveal()}}));
   MPC_TRY(record_pid(net, name, pid));

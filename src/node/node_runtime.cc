@@ -6,6 +6,7 @@
 #include "net/http_client.h"
 #include "net/io_thread.h"
 #include "net/mtls_server.h"
+#include "node/signing_runtime.h"
 #include "tls/tls.h"
 
 namespace mpc::node {
@@ -66,7 +67,7 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
   if (!core::is_valid_account_id(options.contract_id))
     return core::invalid("--contract-id: '" + options.contract_id + "' is not a valid NEAR account id");
   rt->signer_ = std::make_unique<near::Signer>(*rt->tx_rpc_, rt->home_->account_id, rt->home_->access_key.secret_key.clone());
-  rt->source_ = std::make_unique<RpcChainSource>(*rt->rpc_, options.contract_id);
+  rt->source_ = std::make_unique<RpcChainSource>(*rt->rpc_, options.contract_id, near::ContractViewOptions{.pending_signatures = true});
 
   NodeRuntime* self = rt.get();
   rt->service_ = std::make_unique<MigrationService>(*rt->store_, std::move(encryption_key), rt->metrics_,
@@ -84,6 +85,22 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
                        if (self->watcher_) self->watcher_->poke();
                      }},
       OnboardingOptions{}, rt->metrics_);
+  {
+    SigningRuntimeOptions sopts;
+    sopts.contract_id = options.contract_id;
+    sopts.listen_fd = options.p2p_listen_fd;
+    sopts.listen_addr = options.p2p_listen_addr;
+    if (sopts.listen_fd < 0 && sopts.listen_addr.empty()) {
+      auto url = net::Url::parse(options.p2p_url);
+      if (!url) return core::invalid("--p2p-url: expected http(s)://host:port, the node's P2P address as the contract lists it");
+      sopts.listen_addr = "0.0.0.0:" + url->port;
+    }
+    sopts.signing.takeover_delay = options.sign_takeover_delay;
+    sopts.signing.session_timeout = options.sign_session_timeout;
+    MPC_ASSIGN(rt->signing_, SigningRuntime::create(std::move(sopts), *rt->home_, *rt->store_, *rt->signer_, rt->metrics_, [self] {
+                 if (self->watcher_) self->watcher_->poke();
+               }));
+  }
   rt->watcher_ = std::make_unique<ChainWatcher>(*rt->source_, ChainWatcherOptions{options.poll_interval, std::chrono::seconds(30)},
                                                 [self](const near::ContractView& s) { self->on_chain_change(s); });
 
@@ -175,6 +192,7 @@ void NodeRuntime::on_chain_change(const near::ContractView& snapshot) {
   if (view.running_keyset)
     metrics_.gauge("mpc_contract_epoch", "Epoch of the contract's running keyset").set(static_cast<double>(view.running_keyset->epoch_id));
   if (onboarding_) onboarding_->wake();
+  if (signing_) signing_->on_chain(snapshot);
 }
 
 core::Status NodeRuntime::conclude(const core::Keyset& keyset) {
@@ -188,6 +206,7 @@ void NodeRuntime::stop() {
   stopped_ = true;
   if (watcher_) watcher_->stop();
   if (onboarding_) onboarding_->stop();
+  if (signing_) signing_->stop();
   if (migration_server_) migration_server_->stop();
   if (metrics_server_) metrics_server_->stop();
   work_.reset();

@@ -26,6 +26,9 @@
 namespace mpc::net {
 class MtlsServer;
 }
+namespace mpc::node {
+class SigningRuntime;
+}
 
 namespace mpc::node {
 
@@ -45,6 +48,14 @@ struct NodeRunOptions {
   std::string p2p_url;
   std::string migration_addr = std::string(kDefaultMigrationAddr);
   std::string metrics_addr;  // empty: no metrics endpoint
+  // Where the P2P mesh listens: a bound socket handed down by a supervisor
+  // (>= 0), else p2p_listen_addr (HOST:PORT; empty: 0.0.0.0 on the port of p2p_url).
+  int p2p_listen_fd = -1;
+  std::string p2p_listen_addr;
+  // Signing: a leader that has not answered is taken over after this, per
+  // participant ahead of the next one; a session without an answer ends after session_timeout.
+  std::chrono::milliseconds sign_takeover_delay{3'000};
+  std::chrono::milliseconds sign_session_timeout{5'000};
   std::chrono::milliseconds poll_interval{1000};
   std::chrono::milliseconds rpc_timeout{10'000};
   std::size_t threads = 2;
@@ -91,6 +102,7 @@ class NodeRuntime {
   std::unique_ptr<MigrationService> service_;
   std::unique_ptr<ChainWatcher> watcher_;
   std::unique_ptr<Onboarding> onboarding_;
+  std::unique_ptr<SigningRuntime> signing_;
   boost::asio::io_context ioc_;
   std::shared_ptr<net::MtlsServer> migration_server_;
   std::shared_ptr<net::HttpServer> metrics_server_;

@@ -25,7 +25,7 @@ namespace mpc::testsupport {
 
 namespace {
 
-pid_t spawn(const std::vector<std::string>& argv, int out_fd) {
+pid_t spawn(const std::vector<std::string>& argv, int out_fd, const std::vector<std::pair<int, int>>& inherit = {}) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -34,6 +34,8 @@ pid_t spawn(const std::vector<std::string>& argv, int out_fd) {
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
   posix_spawn_file_actions_adddup2(&actions, out_fd, 2);
+  // dup2 onto the child's number clears close-on-exec there.
+  for (const auto& [from, to] : inherit) posix_spawn_file_actions_adddup2(&actions, from, to);
   pid_t pid = -1;
   int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -83,9 +85,9 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
   return r;
 }
 
-Child::Child(const std::vector<std::string>& argv, const std::filesystem::path& log_file) {
-  int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  pid_ = spawn(argv, fd);
+Child::Child(const std::vector<std::string>& argv, const std::filesystem::path& log_file, const std::vector<std::pair<int, int>>& inherit) {
+  int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  pid_ = spawn(argv, fd, inherit);
   ::close(fd);
 }
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mpc::testsupport {
@@ -26,7 +27,10 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
 // A child process, killed with SIGKILL on destruction if still running.
 class Child {
  public:
-  Child(const std::vector<std::string>& argv, const std::filesystem::path& log_file);
+  // `inherit`: (descriptor here, number in the child) pairs the child gets,
+  // e.g. a held port's socket as 3.
+  Child(const std::vector<std::string>& argv, const std::filesystem::path& log_file,
+        const std::vector<std::pair<int, int>>& inherit = {});
   ~Child();
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
@@ -53,6 +57,9 @@ class ClosedPort {
   ClosedPort& operator=(ClosedPort&& o) noexcept;
   std::uint16_t port() const { return port_; }
   std::string addr() const { return "127.0.0.1:" + std::to_string(port_); }
+  // The bound socket, e.g. to hand to a child that listens on it (it stays
+  // bound here too, so the port is never free in between).
+  int fd() const { return fd_; }
 
  private:
   int fd_ = -1;

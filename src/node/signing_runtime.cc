@@ -1,0 +1,229 @@
+#include "node/signing_runtime.h"
+
+#include <spdlog/spdlog.h>
+
+#include "core/file_util.h"
+#include "net/http_client.h"
+#include "net/http_server.h"
+#include "threshold/frost.h"
+
+namespace mpc::node {
+
+namespace fs = std::filesystem;
+
+fs::path p2p_addr_file(const fs::path& home) { return home / "p2p.addr"; }
+
+namespace {
+
+std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep) {
+  const auto a = ep.address();
+  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+}
+
+}  // namespace
+
+SigningRuntime::SigningRuntime(SigningRuntimeOptions options, const NodeHome& home, KeyshareStore& store, near::Signer& signer,
+                               net::MetricsRegistry& metrics, std::function<void()> poke_chain)
+    : options_(std::move(options)), home_(home), store_(store), signer_(signer), metrics_(metrics), poke_chain_(std::move(poke_chain)) {}
+
+core::Result<std::unique_ptr<SigningRuntime>> SigningRuntime::create(SigningRuntimeOptions options, const NodeHome& home,
+                                                                     KeyshareStore& store, near::Signer& signer,
+                                                                     net::MetricsRegistry& metrics, std::function<void()> poke_chain) {
+  if (options.listen_fd < 0) {
+    MPC_TRY(net::parse_listen_address(options.listen_addr));
+  }
+  std::unique_ptr<SigningRuntime> rt(new SigningRuntime(std::move(options), home, store, signer, metrics, std::move(poke_chain)));
+  SigningRuntime* self = rt.get();
+  SigningPorts ports;
+  ports.send = [self](std::uint64_t to, core::Bytes message) {
+    // Called with the service's lock held: no mu_ here.
+    auto* mesh = self->mesh_ptr_.load();
+    return mesh != nullptr && mesh->send(to, std::move(message));
+  };
+  ports.reachable = [self]() -> std::set<std::uint64_t> {
+    auto* mesh = self->mesh_ptr_.load();
+    if (mesh == nullptr) return {};
+    auto peers = mesh->connected_peers();
+    return {peers.begin(), peers.end()};
+  };
+  ports.key_package = [self](std::uint64_t domain_id) -> core::Result<threshold::KeyPackage> {
+    std::optional<core::Keyset> keyset;
+    {
+      std::lock_guard lock(self->mu_);
+      keyset = self->keyset_;
+    }
+    if (!keyset) return core::fail(core::ErrorCode::kFailedPrecondition, "no running keyset");
+    MPC_ASSIGN(auto shares, self->store_.shares_for(*keyset));
+    for (const auto& share : shares)
+      if (share.key_id.domain_id == domain_id) return threshold::key_package_from_keyshare(share);
+    return core::fail(core::ErrorCode::kNotFound, "no share of domain " + std::to_string(domain_id));
+  };
+  ports.respond = [self](const PendingSignature& request, const core::Ed25519Signature& signature) { self->respond(request, signature); };
+  ports.refresh_chain = [self] {
+    if (self->poke_chain_) self->poke_chain_();
+  };
+  rt->service_ = std::make_unique<SigningService>(std::move(ports), rt->options_.signing, core::steady_clock(), metrics);
+  rt->ticker_ = std::thread([self] { self->tick_loop(); });
+  return rt;
+}
+
+SigningRuntime::~SigningRuntime() { stop(); }
+
+void SigningRuntime::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
+  tx_.stop();
+  std::unique_ptr<p2p::Mesh> mesh;
+  {
+    std::lock_guard lock(mu_);
+    mesh = std::move(mesh_);
+  }
+  // The mesh's delivery thread may be inside the service: stop() joins it.
+  if (mesh) mesh->stop();
+  mesh_ptr_.store(nullptr);
+  std::error_code ec;
+  fs::remove(p2p_addr_file(home_.dir), ec);
+}
+
+std::optional<boost::asio::ip::tcp::endpoint> SigningRuntime::p2p_endpoint() const {
+  std::lock_guard lock(mu_);
+  return endpoint_;
+}
+
+core::Status SigningRuntime::ensure_mesh(std::uint64_t self_id) {
+  std::unique_lock lock(mu_);
+  if (stopping_) return {};
+  if (mesh_ && mesh_self_ == self_id) return {};
+  if (mesh_) {
+    // Our participant id changed (the account left and joined again): the
+    // channels and sessions of the old id are void. Rare; a restart of the
+    // mesh on the same socket is not possible, so the node asks to be restarted.
+    spdlog::error("p2p: this account's participant id changed from {} to {}; restart the node to rejoin the mesh", *mesh_self_, self_id);
+    return {};
+  }
+  SigningService* service = service_.get();
+  MPC_ASSIGN(auto mesh, p2p::Mesh::create(
+                            self_id, home_.tls_key, options_.mesh,
+                            [service](std::uint64_t from, std::vector<std::uint8_t> payload) { service->on_message(from, payload); },
+                            &metrics_));
+  core::Result<boost::asio::ip::tcp::endpoint> bound = core::invalid("");
+  if (options_.listen_fd >= 0) {
+    bound = mesh->start_on_socket(options_.listen_fd);
+  } else {
+    MPC_ASSIGN(auto ep, net::parse_listen_address(options_.listen_addr));
+    bound = mesh->start(ep);
+  }
+  if (!bound) return std::unexpected(bound.error().context("P2P listener"));
+  MPC_TRY(core::write_file_atomic(p2p_addr_file(home_.dir), core::as_bytes(endpoint_text(*bound) + "\n"), 0644));
+  endpoint_ = *bound;
+  mesh_ = std::move(mesh);
+  mesh_ptr_.store(mesh_.get());
+  mesh_self_ = self_id;
+  return {};
+}
+
+void SigningRuntime::on_chain(const near::ContractView& view) {
+  const auto* running = view.state.running();
+  SigningChainView sv;
+  std::optional<std::uint64_t> account_id_in_contract;
+  std::vector<p2p::Peer> peers;
+  if (running) {
+    sv.running = true;
+    sv.threshold = running->parameters.threshold;
+    for (const auto& p : running->parameters.participants.participants) {
+      sv.participants.push_back(p.id);
+      if (p.account_id == home_.account_id) {
+        account_id_in_contract = p.id;
+        if (p.info.tls_public_key == home_.tls_key.public_key()) sv.self = p.id;
+      }
+      auto url = net::Url::parse(p.info.url);
+      if (!url) {
+        spdlog::warn("p2p: participant {} ({}) has an unusable url; it is left out of the mesh", p.id, p.account_id);
+        continue;
+      }
+      p2p::Peer peer;
+      peer.participant_id = p.id;
+      peer.account_id = p.account_id;
+      peer.tls_public_key = p.info.tls_public_key;
+      peer.host = url->host;
+      peer.port = static_cast<std::uint16_t>(std::stoul(url->port));
+      peers.push_back(std::move(peer));
+    }
+    for (const auto& d : running->domains.domains) {
+      const auto* key = running->keyset.find(d.id);
+      if (key && key->key.kind == core::CurveKind::kEd25519 && d.protocol == "Frost") sv.eddsa_domains.insert(d.id);
+    }
+    if (view.pending_signatures) {
+      for (const auto& r : *view.pending_signatures) {
+        PendingSignature p;
+        p.request = r;
+        p.request_json = core::to_json(r).dump();
+        p.domain_id = r.domain_id;
+        p.payload = r.payload.bytes;
+        p.tweak = r.tweak;
+        sv.pending.push_back(std::move(p));
+      }
+    }
+    std::lock_guard lock(mu_);
+    keyset_ = running->keyset;
+  } else {
+    std::lock_guard lock(mu_);
+    keyset_.reset();
+  }
+  if (account_id_in_contract) {
+    if (auto st = ensure_mesh(*account_id_in_contract); !st) {
+      if (!listen_failed_logged_) spdlog::error("p2p: cannot start the mesh: {}", st.error().message);
+      listen_failed_logged_ = true;
+    } else {
+      listen_failed_logged_ = false;
+    }
+  }
+  p2p::Mesh* mesh = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    mesh = mesh_.get();
+  }
+  if (mesh && running) {
+    if (auto st = mesh->set_peers(peers); !st) spdlog::error("p2p: the contract's participant list was refused: {}", st.error().message);
+  }
+  service_->on_chain(sv);
+  cv_.notify_all();
+}
+
+void SigningRuntime::tick_loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    auto deadline = std::chrono::steady_clock::now() + options_.max_tick;
+    lock.unlock();
+    if (auto next = service_->next_wakeup(); next && *next < deadline) deadline = *next;
+    lock.lock();
+    cv_.wait_until(lock, deadline, [&] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    service_->tick();
+    lock.lock();
+  }
+}
+
+void SigningRuntime::respond(const PendingSignature& request, const core::Ed25519Signature& signature) {
+  const auto args = core::respond_args(request.request, core::SignatureResponse{signature});
+  const bool queued = tx_.submit(request.request_json, [this, args, domain = request.domain_id] {
+    auto out = signer_.call(options_.contract_id, "respond", args);
+    if (!out) {
+      metrics_.counter("mpc_respond_failures_total", "respond transactions that failed").inc();
+      spdlog::warn("signing: respond for domain {} failed: {}", domain, out.error().message);
+      return;
+    }
+    metrics_.counter("mpc_responds_total", "respond transactions that landed").inc();
+    spdlog::info("signing: respond for domain {} landed", domain);
+    if (poke_chain_) poke_chain_();
+  });
+  if (!queued) spdlog::warn("signing: the transaction queue is full; the request stays pending and is signed again later");
+}
+
+}  // namespace mpc::node

@@ -1,0 +1,98 @@
+// The node's signing side, wired: the P2P mesh (p2p/mesh.h) to the other
+// participants, the signing service (node/signing_service.h), a timer thread
+// that ticks it, and a transaction worker that submits `respond`.
+//
+// It follows the chain through on_chain (the runtime's chain watcher): the
+// mesh starts once the contract lists this node's account as a participant
+// (its participant id is then known) and follows the participant list (a
+// migrated participant's old key is dropped, the new one accepted); the
+// signing service sees the pending requests and signs as a participant only
+// while the contract lists this node's TLS key.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "core/result.h"
+#include "near/contract_view.h"
+#include "near/rpc_client.h"
+#include "net/metrics.h"
+#include "node/home.h"
+#include "node/keyshare_store.h"
+#include "node/signing_service.h"
+#include "node/tx_worker.h"
+#include "p2p/mesh.h"
+
+namespace mpc::node {
+
+struct SigningRuntimeOptions {
+  std::string contract_id;
+  // Where the mesh listens: a bound, not yet listening socket inherited from
+  // a supervisor (>= 0), else `listen_addr` (HOST:PORT).
+  int listen_fd = -1;
+  std::string listen_addr;
+  p2p::MeshOptions mesh;
+  SigningOptions signing;
+  // The service is ticked at its next deadline, and at least this often (a
+  // peer coming back can make a request leadable).
+  std::chrono::milliseconds max_tick{200};
+};
+
+// "p2p.addr" in the home: the mesh's bound address, once it listens.
+std::filesystem::path p2p_addr_file(const std::filesystem::path& home);
+
+class SigningRuntime {
+ public:
+  // `home`, `store`, `signer` and `metrics` must outlive the runtime.
+  // `poke_chain` asks the chain watcher for a read soon.
+  static core::Result<std::unique_ptr<SigningRuntime>> create(SigningRuntimeOptions options, const NodeHome& home,
+                                                              KeyshareStore& store, near::Signer& signer,
+                                                              net::MetricsRegistry& metrics, std::function<void()> poke_chain);
+  ~SigningRuntime();
+  SigningRuntime(const SigningRuntime&) = delete;
+  SigningRuntime& operator=(const SigningRuntime&) = delete;
+
+  // A new contract snapshot. Errors (the mesh cannot listen, a participant
+  // list the mesh refuses) are logged and retried with the next snapshot.
+  void on_chain(const near::ContractView& view);
+  void stop();
+
+  // The mesh's bound endpoint, once it listens.
+  std::optional<boost::asio::ip::tcp::endpoint> p2p_endpoint() const;
+
+ private:
+  SigningRuntime(SigningRuntimeOptions options, const NodeHome& home, KeyshareStore& store, near::Signer& signer,
+                 net::MetricsRegistry& metrics, std::function<void()> poke_chain);
+  core::Status ensure_mesh(std::uint64_t self_id);
+  void tick_loop();
+  void respond(const PendingSignature& request, const core::Ed25519Signature& signature);
+
+  SigningRuntimeOptions options_;
+  const NodeHome& home_;
+  KeyshareStore& store_;
+  near::Signer& signer_;
+  net::MetricsRegistry& metrics_;
+  std::function<void()> poke_chain_;
+  TxWorker tx_;
+  std::unique_ptr<SigningService> service_;
+
+  mutable std::mutex mu_;  // mesh_, keyset_, endpoint_, stopping_
+  std::condition_variable cv_;
+  std::unique_ptr<p2p::Mesh> mesh_;
+  std::atomic<p2p::Mesh*> mesh_ptr_{nullptr};  // mesh_, for the service's ports (set once, cleared after the mesh stopped)
+  std::optional<std::uint64_t> mesh_self_;
+  std::optional<core::Keyset> keyset_;
+  std::optional<boost::asio::ip::tcp::endpoint> endpoint_;
+  bool stopping_ = false;
+  bool listen_failed_logged_ = false;
+  std::thread ticker_;
+};
+
+}  // namespace mpc::node
