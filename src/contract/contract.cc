@@ -104,6 +104,10 @@ core::Result<core::Bytes> MpcContract::view(std::string_view method, core::ByteV
     MPC_ASSIGN(out, internal::get_pending_request(*state_, args));
   } else if (method == "pending_signature_requests") {
     MPC_ASSIGN(out, internal::pending_signature_requests(*state_, args));
+  } else if (method == "public_key") {
+    MPC_ASSIGN(out, internal::public_key_view(*state_, args));
+  } else if (method == "derived_public_key") {
+    MPC_ASSIGN(out, internal::derived_public_key_view(*state_, args));
   } else {
     return core::fail(ErrorCode::kNotFound, "Method " + std::string(method) + " not found");
   }

@@ -130,8 +130,10 @@ class MpcContract {
   //   respond{request, response}   a participant; resumes every yield of the request
   //   return_signature_and_clean_state_on_success, fail_on_timeout
   //                        private (predecessor == the contract): the yield callbacks
-  // Views: `state`, `migration_info`, `version`, `get_pending_request{request}`
-  // (the reference's), `pending_signature_requests{limit?}` (ours: what the
+  // Views: `state`, `migration_info`, `version`, `get_pending_request{request}`,
+  // `public_key{domain_id?}`, `derived_public_key{path, predecessor, domain_id?}`
+  // (the reference's; a view has no caller, so predecessor is required),
+  // `pending_signature_requests{limit?}` (ours: what the
   // nodes poll, oldest first).
   //
   // The durable form also holds, when there are any,

@@ -342,6 +342,58 @@ core::Result<json> get_pending_request(const State& s, const json& args) {
   return json{{"data_id", data_id_json(it->second.yields.front().data_id)}};
 }
 
+// The reference's public_key / derived_public_key views (api/keys.rs): the
+// domain (default 0, the legacy ECDSA domain) of Running's keyset, or the
+// previous one while Resharing; "ed25519:…" / "secp256k1:…" text.
+namespace {
+
+core::Result<core::PublicKeyExtended> view_domain_key(const State& s, const json& args) {
+  std::uint64_t domain_id = 0;
+  if (present(args, "domain_id")) {
+    auto id = core::json_u64(args["domain_id"]);
+    if (!id) return bad_args("args.domain_id must be a non-negative integer");
+    domain_id = *id;
+  }
+  const core::Keyset* keyset = signing_keyset(s);
+  if (keyset == nullptr) return panic("Protocol state is not running, nor resharing.");
+  const auto* key = keyset->find(domain_id);
+  if (key == nullptr) return panic("No such domain.");
+  return key->key;
+}
+
+}  // namespace
+
+core::Result<json> public_key_view(const State& s, const json& args) {
+  MPC_ASSIGN(auto key, view_domain_key(s, args));
+  if (key.kind == core::CurveKind::kBls12381) return json(key.bls_public_key);
+  if (!key.near_public_key) return panic("the domain's key has no NEAR form");
+  return json(key.near_public_key->to_string());
+}
+
+core::Result<json> derived_public_key_view(const State& s, const json& args) {
+  if (!args.contains("path") || !args["path"].is_string()) return bad_args("args.path must be a string");
+  // In a view there is no caller (NEAR refuses predecessor_account_id in
+  // views): the predecessor must be given.
+  if (!present(args, "predecessor") || !args["predecessor"].is_string())
+    return panic("args.predecessor is required in a view call: the account whose key is derived");
+  const std::string predecessor = args["predecessor"].get<std::string>();
+  if (!core::is_valid_account_id(predecessor)) return bad_args("args.predecessor is not a valid NEAR account id");
+  MPC_ASSIGN(auto key, view_domain_key(s, args));
+  const auto tweak = core::derive_tweak(predecessor, args["path"].get<std::string>());
+  if (key.kind == core::CurveKind::kEd25519 && key.near_public_key && key.near_public_key->is_ed25519()) {
+    auto derived = core::derive_ed25519_public_key(key.near_public_key->ed25519(), tweak);
+    if (!derived) return panic(derived.error().message);
+    return json(core::NearPublicKey{*derived}.to_string());
+  }
+  if (key.kind == core::CurveKind::kSecp256k1 && key.near_public_key && !key.near_public_key->is_ed25519()) {
+    auto derived = core::derive_secp256k1_public_key(std::get<core::Secp256k1PublicKey>(key.near_public_key->key), tweak);
+    if (!derived) return panic(derived.error().message);
+    return json(core::NearPublicKey{*derived}.to_string());
+  }
+  if (key.kind == core::CurveKind::kBls12381) return json(key.bls_public_key);
+  return panic("the domain's key has no NEAR form");
+}
+
 core::Result<json> pending_signature_requests(const State& s, const json& args) {
   std::uint64_t limit = kDefaultViewLimit;
   if (args.contains("limit")) {

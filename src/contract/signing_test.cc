@@ -419,3 +419,39 @@ TEST_F(SigningTest, durable_form__keeps_pending_requests_and_their_yields) {
 
 }  // namespace
 }  // namespace mpc::contract
+
+namespace mpc::contract {
+namespace {
+
+class KeyViewsTest : public SigningTest {};
+
+TEST_F(KeyViewsTest, derived_public_key__is_the_group_key_plus_the_callers_tweak_and_verifies_its_signatures) {
+  const json derived = view_with("derived_public_key", {{"path", "solana-1"}, {"predecessor", "alice.near"}, {"domain_id", kFrost}});
+  ASSERT_TRUE(derived.is_string());
+  const auto tweak = core::derive_tweak("alice.near", "solana-1");
+  const auto expected = core::derive_ed25519_public_key(group_, tweak);
+  ASSERT_TRUE(expected);
+  EXPECT_EQ(derived.get<std::string>(), core::ed25519_public_key_to_string(*expected));
+  // What the network signs for alice's request verifies under it.
+  const auto request = request_of("alice.near", eddsa_request("68656c6c6f"));
+  const auto sig = signature_for(request);
+  EXPECT_TRUE(core::ed25519_verify(*expected, request.payload.bytes, sig));
+
+  EXPECT_EQ(view_with("public_key", {{"domain_id", kFrost}}).get<std::string>(), core::ed25519_public_key_to_string(group_));
+  const json secp = view_with("derived_public_key", {{"path", "m/44'/60'"}, {"predecessor", "alice.near"}, {"domain_id", kCaitSith}});
+  ASSERT_TRUE(secp.is_string());
+  EXPECT_EQ(secp.get<std::string>().rfind("secp256k1:", 0), 0u) << secp;
+  EXPECT_NE(secp, view_with("public_key", {{"domain_id", kCaitSith}}));
+}
+
+TEST_F(KeyViewsTest, derived_public_key__needs_a_predecessor_and_a_known_domain) {
+  auto no_predecessor = contract_.view("derived_public_key", core::as_bytes(json{{"path", "p"}, {"domain_id", kFrost}}.dump()));
+  ASSERT_FALSE(no_predecessor);
+  EXPECT_NE(no_predecessor.error().message.find("predecessor is required"), std::string::npos) << no_predecessor.error().message;
+  auto unknown = contract_.view("derived_public_key", core::as_bytes(json{{"path", "p"}, {"predecessor", "a.near"}, {"domain_id", 77}}.dump()));
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("No such domain."), std::string::npos) << unknown.error().message;
+}
+
+}  // namespace
+}  // namespace mpc::contract

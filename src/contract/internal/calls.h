@@ -101,6 +101,8 @@ core::Result<CallOutcome> fail_on_timeout(State& s, const CallContext& ctx, cons
 // Views of signing.cc.
 core::Result<json> get_pending_request(const State& s, const json& args);
 core::Result<json> pending_signature_requests(const State& s, const json& args);
+core::Result<json> public_key_view(const State& s, const json& args);
+core::Result<json> derived_public_key_view(const State& s, const json& args);
 // The durable form of the pending requests ("pending_signature_requests"
 // of serialize()), and back into a state that has none yet.
 json pending_signatures_to_json(const State& s);
