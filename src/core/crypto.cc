@@ -6,21 +6,11 @@
 #include <cstdlib>
 #include <memory>
 
+#include "core/openssl_ptr.h"
+
 namespace mpc::core {
 
 namespace {
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
-};
-struct CipherCtxDeleter {
-  void operator()(EVP_CIPHER_CTX* p) const { EVP_CIPHER_CTX_free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
-using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter>;
 
 constexpr std::size_t kGcmNonce = 12;
 constexpr std::size_t kGcmTag = 16;
@@ -60,7 +50,7 @@ Ed25519SecretKey Ed25519SecretKey::generate() {
 
 Result<Ed25519SecretKey> Ed25519SecretKey::from_seed(ByteView seed) {
   if (seed.size() != 32) return invalid("an Ed25519 seed must be 32 bytes, got " + std::to_string(seed.size()));
-  PkeyPtr pkey(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed.data(), seed.size()));
+  EvpPkeyPtr pkey(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed.data(), seed.size()));
   if (!pkey) return fail(ErrorCode::kInternal, "OpenSSL rejected the Ed25519 seed");
   Ed25519SecretKey key;
   key.seed_ = SecretBytes(seed);
@@ -91,8 +81,8 @@ SecretBytes Ed25519SecretKey::keypair_bytes() const {
 }
 
 Ed25519Signature Ed25519SecretKey::sign(ByteView message) const {
-  PkeyPtr pkey(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed_.data(), seed_.size()));
-  MdCtxPtr ctx(EVP_MD_CTX_new());
+  EvpPkeyPtr pkey(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed_.data(), seed_.size()));
+  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   Ed25519Signature sig{};
   std::size_t len = sig.size();
   if (!pkey || !ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, pkey.get()) != 1 ||
@@ -111,8 +101,8 @@ Ed25519SecretKey Ed25519SecretKey::clone() const {
 
 bool ed25519_verify(const Ed25519PublicKey& key, ByteView message, ByteView signature) {
   if (signature.size() != 64) return false;
-  PkeyPtr pkey(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, key.bytes.data(), key.bytes.size()));
-  MdCtxPtr ctx(EVP_MD_CTX_new());
+  EvpPkeyPtr pkey(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, key.bytes.data(), key.bytes.size()));
+  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   if (!pkey || !ctx) return false;
   if (EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, pkey.get()) != 1) return false;
   return EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), message.data(), message.size()) == 1;
@@ -126,7 +116,7 @@ Result<Bytes> aes_gcm_encrypt(const SecretBytes& key, ByteView plaintext) {
   if (plaintext.size() > (1u << 30)) return invalid("plaintext too large for one AES-GCM message");
   Bytes out(kGcmNonce + plaintext.size() + kGcmTag);
   random_fill(std::span(out.data(), kGcmNonce));
-  CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+  EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   if (!ctx || EVP_EncryptInit_ex(ctx.get(), cipher, nullptr, key.data(), out.data()) != 1 ||
       EVP_EncryptUpdate(ctx.get(), out.data() + kGcmNonce, &len, plaintext.data(), static_cast<int>(plaintext.size())) != 1 ||
@@ -147,7 +137,7 @@ Result<SecretBytes> aes_gcm_decrypt(const SecretBytes& key, ByteView sealed) {
   SecretBytes plain(n);
   std::array<std::uint8_t, kGcmTag> tag{};
   std::copy(sealed.end() - kGcmTag, sealed.end(), tag.begin());
-  CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+  EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   if (!ctx || EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, key.data(), sealed.data()) != 1 ||
       EVP_DecryptUpdate(ctx.get(), plain.data(), &len, sealed.data() + kGcmNonce, static_cast<int>(n)) != 1 ||

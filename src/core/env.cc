@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "core/crypto.h"
+#include "core/unique_fd.h"
 
 namespace mpc::core {
 
@@ -26,24 +27,8 @@ Error io_error(const std::string& what, const fs::path& path, int err) {
                what + " " + path.string() + ": " + std::strerror(err)};
 }
 
-// Closes a descriptor on every path out.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
 Status fsync_path(const fs::path& path, int flags, const char* what) {
-  Fd fd(::open(path.empty() ? "." : path.c_str(), flags | O_CLOEXEC));
+  UniqueFd fd(::open(path.empty() ? "." : path.c_str(), flags | O_CLOEXEC));
   if (fd.get() < 0) return std::unexpected(io_error(std::string("cannot open ") + what, path, errno));
   if (::fsync(fd.get()) != 0) return std::unexpected(io_error(std::string("cannot fsync ") + what, path, errno));
   return {};
@@ -51,17 +36,16 @@ Status fsync_path(const fs::path& path, int flags, const char* what) {
 
 class PosixLock final : public FileLock {
  public:
-  explicit PosixLock(int fd) : fd_(fd) {}
-  ~PosixLock() override { ::close(fd_); }  // releases the flock
+  explicit PosixLock(UniqueFd fd) : fd_(std::move(fd)) {}  // closing releases the flock
 
  private:
-  int fd_;
+  UniqueFd fd_;
 };
 
 class PosixEnv final : public Env {
  public:
   Result<std::string> read_file(const fs::path& path, std::size_t limit) override {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) return std::unexpected(io_error("cannot open", path, errno));
     std::string out;
     char buf[16384];
@@ -86,7 +70,7 @@ class PosixEnv final : public Env {
   }
 
   Status create_file(const fs::path& path, ByteView data, unsigned mode) override {
-    Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
     if (fd.get() < 0) {
       if (errno == EEXIST) return fail(ErrorCode::kAlreadyExists, path.string() + " already exists; refusing to overwrite it");
       return std::unexpected(io_error("cannot create", path, errno));
@@ -160,13 +144,13 @@ class PosixEnv final : public Env {
   }
 
   Result<std::unique_ptr<FileLock>> lock(const fs::path& path) override {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) return std::unexpected(io_error("cannot open", path, errno));
     while (::flock(fd.get(), LOCK_EX) != 0) {
       if (errno == EINTR) continue;
       return std::unexpected(io_error("cannot lock", path, errno));
     }
-    return std::unique_ptr<FileLock>(std::make_unique<PosixLock>(fd.release()));
+    return std::unique_ptr<FileLock>(std::make_unique<PosixLock>(std::move(fd)));
   }
 };
 

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include "core/openssl_ptr.h"
+
 namespace mpc::core {
 
 namespace {
@@ -283,42 +285,25 @@ nlohmann::json respond_args(const SignatureRequest& request, const SignatureResp
 
 // ---------------------------------------------------------------- Secp256k1
 
-namespace {
-
-struct GroupFree {
-  void operator()(EC_GROUP* g) const { EC_GROUP_free(g); }
-};
-struct PointFree {
-  void operator()(EC_POINT* p) const { EC_POINT_free(p); }
-};
-struct BnFree {
-  void operator()(BIGNUM* b) const { BN_free(b); }
-};
-struct BnCtxFree {
-  void operator()(BN_CTX* c) const { BN_CTX_free(c); }
-};
-
-}  // namespace
-
 Result<Secp256k1PublicKey> derive_secp256k1_public_key(const Secp256k1PublicKey& group, const Tweak& tweak) {
-  std::unique_ptr<EC_GROUP, GroupFree> curve(EC_GROUP_new_by_curve_name(NID_secp256k1));
-  std::unique_ptr<BN_CTX, BnCtxFree> ctx(BN_CTX_new());
+  EcGroupPtr curve(EC_GROUP_new_by_curve_name(NID_secp256k1));
+  BnCtxPtr ctx(BN_CTX_new());
   if (!curve || !ctx) return fail(ErrorCode::kInternal, "OpenSSL cannot set up secp256k1");
   std::array<std::uint8_t, 65> encoded{};
   encoded[0] = 0x04;  // uncompressed SEC1: 04 || X || Y
   std::copy(group.bytes.begin(), group.bytes.end(), encoded.begin() + 1);
-  std::unique_ptr<EC_POINT, PointFree> point(EC_POINT_new(curve.get()));
+  EcPointPtr point(EC_POINT_new(curve.get()));
   if (!point || EC_POINT_oct2point(curve.get(), point.get(), encoded.data(), encoded.size(), ctx.get()) != 1) {
     return invalid("the group key is not a point of secp256k1");
   }
-  std::unique_ptr<BIGNUM, BnFree> t(BN_bin2bn(tweak.data(), static_cast<int>(tweak.size()), nullptr));
+  BnPtr t(BN_bin2bn(tweak.data(), static_cast<int>(tweak.size()), nullptr));
   if (!t) return fail(ErrorCode::kInternal, "OpenSSL cannot hold the tweak");
   if (BN_cmp(t.get(), EC_GROUP_get0_order(curve.get())) >= 0) {
     return invalid("The provided tweak is not on the curve of the public key.");
   }
   // tweak·G + 1·group
-  std::unique_ptr<BIGNUM, BnFree> one(BN_new());
-  std::unique_ptr<EC_POINT, PointFree> derived(EC_POINT_new(curve.get()));
+  BnPtr one(BN_new());
+  EcPointPtr derived(EC_POINT_new(curve.get()));
   if (!one || !derived || BN_one(one.get()) != 1 ||
       EC_POINT_mul(curve.get(), derived.get(), t.get(), point.get(), one.get(), ctx.get()) != 1) {
     return fail(ErrorCode::kInternal, "OpenSSL failed to derive the secp256k1 key");

@@ -13,6 +13,7 @@
 
 #include "core/bytes.h"
 #include "core/near_key.h"
+#include "core/openssl_ptr.h"
 #include "core/secret.h"
 
 namespace mpc::devnet {
@@ -38,19 +39,7 @@ core::Error internal(const std::string& what) { return core::Error{ErrorCode::kI
 
 // ---- Secp256k1: OpenSSL ----
 
-struct BnClear {
-  void operator()(BIGNUM* b) const { BN_clear_free(b); }
-};
-struct BnCtxFree {
-  void operator()(BN_CTX* c) const { BN_CTX_free(c); }
-};
-struct GroupFree {
-  void operator()(EC_GROUP* g) const { EC_GROUP_free(g); }
-};
-struct PointFree {
-  void operator()(EC_POINT* p) const { EC_POINT_clear_free(p); }
-};
-using Bn = std::unique_ptr<BIGNUM, BnClear>;
+using Bn = core::SecretBnPtr;
 
 Bn secret_bn() {
   Bn b(BN_secure_new());
@@ -59,8 +48,8 @@ Bn secret_bn() {
 }
 
 Result<DealtSecrets> deal_secp256k1(std::span<const std::uint64_t> ids, std::size_t threshold) {
-  std::unique_ptr<EC_GROUP, GroupFree> group(EC_GROUP_new_by_curve_name(NID_secp256k1));
-  std::unique_ptr<BN_CTX, BnCtxFree> ctx(BN_CTX_secure_new());
+  core::EcGroupPtr group(EC_GROUP_new_by_curve_name(NID_secp256k1));
+  core::BnCtxPtr ctx(BN_CTX_secure_new());
   if (!group || !ctx) return std::unexpected(internal("cannot set up secp256k1"));
   const BIGNUM* order = EC_GROUP_get0_order(group.get());
 
@@ -97,7 +86,7 @@ Result<DealtSecrets> deal_secp256k1(std::span<const std::uint64_t> ids, std::siz
     core::secure_wipe(buf.data(), buf.size());
   }
 
-  std::unique_ptr<EC_POINT, PointFree> pub(EC_POINT_new(group.get()));
+  core::SecretEcPointPtr pub(EC_POINT_new(group.get()));
   std::array<std::uint8_t, 33> compressed{};
   std::array<std::uint8_t, 65> uncompressed{};
   if (!pub || EC_POINT_mul(group.get(), pub.get(), coeffs[0].get(), nullptr, nullptr, ctx.get()) != 1 ||
@@ -241,8 +230,8 @@ Result<core::PublicKeyExtended> check_ed25519(const std::vector<std::uint64_t>& 
 
 Result<core::PublicKeyExtended> check_secp256k1(const std::vector<std::uint64_t>& ids, const std::vector<const core::Keyshare*>& shares,
                                                 std::size_t threshold, const std::string& where) {
-  std::unique_ptr<EC_GROUP, GroupFree> group(EC_GROUP_new_by_curve_name(NID_secp256k1));
-  std::unique_ptr<BN_CTX, BnCtxFree> ctx(BN_CTX_secure_new());
+  core::EcGroupPtr group(EC_GROUP_new_by_curve_name(NID_secp256k1));
+  core::BnCtxPtr ctx(BN_CTX_secure_new());
   if (!group || !ctx) return std::unexpected(internal("cannot set up secp256k1"));
   const BIGNUM* order = EC_GROUP_get0_order(group.get());
   std::vector<Bn> ys;
@@ -299,7 +288,7 @@ Result<core::PublicKeyExtended> check_secp256k1(const std::vector<std::uint64_t>
   BN_zero(zero.get());
   if (!interpolate(zero.get())) return std::unexpected(internal("secp256k1 arithmetic failed"));
   if (BN_is_zero(acc.get())) return invalid(where + ": the shares reconstruct the zero secret");
-  std::unique_ptr<EC_POINT, PointFree> pub(EC_POINT_new(group.get()));
+  core::SecretEcPointPtr pub(EC_POINT_new(group.get()));
   std::array<std::uint8_t, 33> compressed{};
   std::array<std::uint8_t, 65> uncompressed{};
   if (!pub || EC_POINT_mul(group.get(), pub.get(), acc.get(), nullptr, nullptr, ctx.get()) != 1 ||

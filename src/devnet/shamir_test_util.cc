@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "core/bytes.h"
+#include "core/openssl_ptr.h"
 
 namespace mpc::devnet::testing {
 
@@ -19,19 +20,7 @@ using core::Result;
 
 namespace {
 
-struct BnFree {
-  void operator()(BIGNUM* b) const { BN_clear_free(b); }
-};
-using Bn = std::unique_ptr<BIGNUM, BnFree>;
-struct CtxFree {
-  void operator()(BN_CTX* c) const { BN_CTX_free(c); }
-};
-struct GroupFree {
-  void operator()(EC_GROUP* g) const { EC_GROUP_free(g); }
-};
-struct PointFree {
-  void operator()(EC_POINT* p) const { EC_POINT_free(p); }
-};
+using Bn = core::SecretBnPtr;
 
 using Scalar = std::array<unsigned char, 32>;
 
@@ -79,8 +68,8 @@ Result<core::SecretString> reconstruct_ed25519(const std::vector<std::pair<std::
 }
 
 Result<core::SecretString> reconstruct_secp256k1(const std::vector<std::pair<std::uint64_t, const core::Keyshare*>>& shares) {
-  std::unique_ptr<EC_GROUP, GroupFree> group(EC_GROUP_new_by_curve_name(NID_secp256k1));
-  std::unique_ptr<BN_CTX, CtxFree> ctx(BN_CTX_new());
+  core::EcGroupPtr group(EC_GROUP_new_by_curve_name(NID_secp256k1));
+  core::BnCtxPtr ctx(BN_CTX_new());
   const BIGNUM* n = EC_GROUP_get0_order(group.get());
   Bn secret(BN_new()), num(BN_new()), den(BN_new()), xi(BN_new()), xj(BN_new()), diff(BN_new()), yi(BN_new()), t(BN_new());
   BN_zero(secret.get());
@@ -130,9 +119,9 @@ Result<std::string> public_key_hex_of(CurveKind kind, const std::string& secret_
     return core::hex_encode(pk);
   }
   if (kind == CurveKind::kSecp256k1) {
-    std::unique_ptr<EC_GROUP, GroupFree> group(EC_GROUP_new_by_curve_name(NID_secp256k1));
-    std::unique_ptr<BN_CTX, CtxFree> ctx(BN_CTX_new());
-    std::unique_ptr<EC_POINT, PointFree> p(EC_POINT_new(group.get()));
+    core::EcGroupPtr group(EC_GROUP_new_by_curve_name(NID_secp256k1));
+    core::BnCtxPtr ctx(BN_CTX_new());
+    core::EcPointPtr p(EC_POINT_new(group.get()));
     Bn k(BN_bin2bn(s.data(), 32, nullptr));
     std::array<std::uint8_t, 33> out{};
     if (EC_POINT_mul(group.get(), p.get(), k.get(), nullptr, nullptr, ctx.get()) != 1 ||

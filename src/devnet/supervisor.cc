@@ -14,6 +14,7 @@
 
 #include "core/file_util.h"
 #include "core/secret.h"
+#include "core/unique_fd.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
 
@@ -112,8 +113,8 @@ core::Status check_port_free_now(const std::string& addr, const std::string& wha
 // Starts `argv` detached: own session, stdin /dev/null, output appended to `log`.
 core::Result<pid_t> spawn_detached(const std::vector<std::string>& argv, const fs::path& log,
                                    const std::vector<std::pair<std::string, std::string>>& env) {
-  int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return core::fail(core::ErrorCode::kInternal, "cannot open " + log.string());
+  core::UniqueFd fd(::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!fd) return core::fail(core::ErrorCode::kInternal, "cannot open " + log.string());
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -131,20 +132,17 @@ core::Result<pid_t> spawn_detached(const std::vector<std::string>& argv, const f
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
   pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(fd);
-    return core::fail(core::ErrorCode::kInternal, "fork failed");
-  }
+  if (pid < 0) return core::fail(core::ErrorCode::kInternal, "fork failed");
   if (pid == 0) {
     ::setsid();
     int devnull = ::open("/dev/null", O_RDONLY);
     ::dup2(devnull, 0);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
+    ::dup2(fd.get(), 1);
+    ::dup2(fd.get(), 2);
     ::execve(args[0], args.data(), envp.data());
     ::_exit(127);
   }
-  ::close(fd);
+  fd.reset();
   for (auto& e : env_strings) core::secure_wipe(e.data(), e.size());  // a node's AES key is among them
   return pid;
 }

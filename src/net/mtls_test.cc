@@ -33,6 +33,7 @@
 #include <boost/asio/write.hpp>
 
 #include "core/near_key.h"
+#include "core/unique_fd.h"
 #include "support/tls/test_certs.h"
 #include "tls/tls.h"
 
@@ -893,10 +894,9 @@ class CertDir {
     if (!cert) throw std::runtime_error(cert.error().message);
     std::ofstream(dir_ / "cert.pem") << cert->cert_pem();
     auto pem = cert->key_pem();
-    int fd = ::open((dir_ / "key.pem").c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0 || ::write(fd, pem.reveal().data(), pem.reveal().size()) != static_cast<ssize_t>(pem.reveal().size()))
+    core::UniqueFd fd(::open((dir_ / "key.pem").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!fd || ::write(fd.get(), pem.reveal().data(), pem.reveal().size()) != static_cast<ssize_t>(pem.reveal().size()))
       throw std::runtime_error("cannot write key.pem");
-    ::close(fd);
   }
   ~CertDir() {
     std::error_code ec;

@@ -17,8 +17,8 @@ constexpr const char* kCommonName = "rcgen self signed cert";
 
 core::Error tls_error(const std::string& what) { return core::Error{core::ErrorCode::kInternal, what + ": " + openssl_errors()}; }
 
-PkeyPtr ed25519_key(std::span<const std::uint8_t> seed) {
-  return PkeyPtr(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed.data(), seed.size()));
+core::EvpPkeyPtr ed25519_key(std::span<const std::uint8_t> seed) {
+  return core::EvpPkeyPtr(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed.data(), seed.size()));
 }
 
 // Accepts the peer's certificate whatever its issuer: identity is checked by
@@ -66,30 +66,27 @@ std::string openssl_errors() {
 }
 
 std::string Certificate::cert_pem() const {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509(bio, cert.get());
+  core::BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509(bio.get(), cert.get()) != 1) return "";
   char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  std::string out(data, static_cast<std::size_t>(n));
-  BIO_free(bio);
-  return out;
+  long n = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(n));
 }
 
 core::SecretString Certificate::key_pem() const {
-  BIO* bio = BIO_new(BIO_s_secmem());
-  if (bio == nullptr) bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  core::BioPtr bio(BIO_new(BIO_s_secmem()));
+  if (!bio) bio.reset(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1)
+    return core::SecretString(std::string());
   char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  core::SecretString out(std::string(data, static_cast<std::size_t>(n)));
-  BIO_free(bio);
-  return out;
+  long n = BIO_get_mem_data(bio.get(), &data);
+  return core::SecretString(std::string(data, static_cast<std::size_t>(n)));
 }
 
 core::Result<Certificate> make_certificate(const core::Ed25519SecretKey& key) {
   Certificate c;
   c.key = ed25519_key(key.seed().view());
-  PkeyPtr issuer = ed25519_key(kDummyIssuerSeed);
+  core::EvpPkeyPtr issuer = ed25519_key(kDummyIssuerSeed);
   if (!c.key || !issuer) return std::unexpected(tls_error("cannot load an Ed25519 key"));
   c.cert.reset(X509_new());
   X509* x = c.cert.get();
@@ -98,12 +95,9 @@ core::Result<Certificate> make_certificate(const core::Ed25519SecretKey& key) {
   // A random positive 128-bit serial.
   auto serial_bytes = core::random_bytes(16);
   serial_bytes[0] &= 0x7f;
-  BIGNUM* bn = BN_bin2bn(serial_bytes.data(), static_cast<int>(serial_bytes.size()), nullptr);
-  ASN1_INTEGER* serial = BN_to_ASN1_INTEGER(bn, nullptr);
-  BN_free(bn);
-  const bool serial_ok = serial != nullptr && X509_set_serialNumber(x, serial) == 1;
-  ASN1_INTEGER_free(serial);
-  if (!serial_ok) return std::unexpected(tls_error("serial number"));
+  core::BnPtr bn(BN_bin2bn(serial_bytes.data(), static_cast<int>(serial_bytes.size()), nullptr));
+  core::Asn1IntegerPtr serial(bn ? BN_to_ASN1_INTEGER(bn.get(), nullptr) : nullptr);
+  if (!serial || X509_set_serialNumber(x, serial.get()) != 1) return std::unexpected(tls_error("serial number"));
 
   // rcgen's default validity.
   if (ASN1_TIME_set_string_X509(X509_getm_notBefore(x), "19750101000000Z") != 1 ||
@@ -116,10 +110,8 @@ core::Result<Certificate> make_certificate(const core::Ed25519SecretKey& key) {
       X509_set_issuer_name(x, name) != 1)
     return std::unexpected(tls_error("names"));
 
-  X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, "DNS:dummy");
-  const bool san_ok = san != nullptr && X509_add_ext(x, san, -1) == 1;
-  X509_EXTENSION_free(san);
-  if (!san_ok) return std::unexpected(tls_error("subjectAltName"));
+  core::X509ExtensionPtr san(X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, "DNS:dummy"));
+  if (!san || X509_add_ext(x, san.get(), -1) != 1) return std::unexpected(tls_error("subjectAltName"));
 
   if (X509_set_pubkey(x, c.key.get()) != 1) return std::unexpected(tls_error("public key"));
   if (X509_sign(x, issuer.get(), nullptr) <= 0) return std::unexpected(tls_error("signing the certificate"));

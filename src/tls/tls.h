@@ -16,26 +16,18 @@
 #include <openssl/x509.h>
 
 #include "core/crypto.h"
+#include "core/openssl_ptr.h"
 #include "core/result.h"
 
 namespace mpc::tls {
-
-struct X509Deleter {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Deleter>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
 
 // The public dummy issuer's 32-byte Ed25519 seed (from the reference
 // fixture; public by design).
 const std::array<std::uint8_t, 32>& dummy_issuer_seed();
 
 struct Certificate {
-  X509Ptr cert;
-  PkeyPtr key;
+  core::X509Ptr cert;
+  core::EvpPkeyPtr key;
   std::string cert_pem() const;
   // The private key as PKCS#8 PEM (secret: for writing a 0600 file in tests
   // and tools only).

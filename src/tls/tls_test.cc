@@ -65,9 +65,9 @@ TEST(Certificate, HasTheReferenceShape) {
   GENERAL_NAMES_free(sans);
   // Not a CA, and signed by the dummy issuer.
   EXPECT_EQ(X509_check_ca(x), 0);
-  PkeyPtr issuer(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, dummy_issuer_seed().data(), 32));
+  core::EvpPkeyPtr issuer(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, dummy_issuer_seed().data(), 32));
   EXPECT_EQ(X509_verify(x, issuer.get()), 1);
-  PkeyPtr other(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, key.seed().data(), 32));
+  core::EvpPkeyPtr other(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, key.seed().data(), 32));
   EXPECT_NE(X509_verify(x, other.get()), 1);
   EXPECT_NE(c->cert_pem().find("BEGIN CERTIFICATE"), std::string::npos);
 }
@@ -99,15 +99,13 @@ TEST(Certificate, PemExportsLoadBack) {
   auto c = make_certificate(key);
   ASSERT_TRUE(c);
   const std::string cert_pem = c->cert_pem();
-  BIO* bio = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
-  X509Ptr back(PEM_read_bio_X509(bio, nullptr, nullptr, nullptr));
-  BIO_free(bio);
+  core::BioPtr bio(BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())));
+  core::X509Ptr back(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   ASSERT_TRUE(back);
   EXPECT_EQ(certificate_key(back.get()).value(), key.public_key());
   auto key_pem = c->key_pem();
-  bio = BIO_new_mem_buf(key_pem.reveal().data(), static_cast<int>(key_pem.reveal().size()));
-  PkeyPtr pkey(PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr));
-  BIO_free(bio);
+  bio.reset(BIO_new_mem_buf(key_pem.reveal().data(), static_cast<int>(key_pem.reveal().size())));
+  core::EvpPkeyPtr pkey(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   ASSERT_TRUE(pkey);
   EXPECT_EQ(X509_check_private_key(back.get(), pkey.get()), 1);
 }

@@ -72,9 +72,10 @@ std::filesystem::path binary(const std::string& relative) {
 RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   auto log = std::filesystem::temp_directory_path() / ("mpc-run-" + std::to_string(::getpid()) + "-" +
                                                         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
-  int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid = spawn(argv, fd);
-  ::close(fd);
+  core::UniqueFd fd(::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd) throw std::runtime_error("cannot open " + log.string());
+  pid_t pid = spawn(argv, fd.get());
+  fd.reset();
   RunResult r;
   r.exit_code = wait_exit(pid, timeout);
   std::ifstream in(log);
@@ -86,9 +87,9 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
 }
 
 Child::Child(const std::vector<std::string>& argv, const std::filesystem::path& log_file, const std::vector<std::pair<int, int>>& inherit) {
-  int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  pid_ = spawn(argv, fd, inherit);
-  ::close(fd);
+  core::UniqueFd fd(::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!fd) throw std::runtime_error("cannot open " + log_file.string());
+  pid_ = spawn(argv, fd.get(), inherit);
 }
 
 Child::~Child() {
@@ -133,33 +134,17 @@ std::optional<std::string> wait_for_file(const std::filesystem::path& path, std:
 }
 
 ClosedPort::ClosedPort() {
-  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) throw std::runtime_error("ClosedPort: socket failed");
+  fd_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd_) throw std::runtime_error("ClosedPort: socket failed");
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   a.sin_port = 0;
   socklen_t len = sizeof a;
-  if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    ::close(fd_);
+  if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
     throw std::runtime_error("ClosedPort: cannot bind a loopback port");
-  }
   port_ = ntohs(a.sin_port);
-}
-
-ClosedPort::~ClosedPort() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-ClosedPort::ClosedPort(ClosedPort&& o) noexcept : fd_(std::exchange(o.fd_, -1)), port_(o.port_) {}
-
-ClosedPort& ClosedPort::operator=(ClosedPort&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(o.fd_, -1);
-    port_ = o.port_;
-  }
-  return *this;
 }
 
 }  // namespace mpc::testsupport

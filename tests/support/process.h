@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/unique_fd.h"
+
 namespace mpc::testsupport {
 
 // Path of a binary built by this project (from MPC_BINARY_DIR).
@@ -49,20 +51,15 @@ class Child {
 // meanwhile (unlike a port picked free and released).
 class ClosedPort {
  public:
-  ClosedPort();
-  ~ClosedPort();
-  ClosedPort(const ClosedPort&) = delete;
-  ClosedPort& operator=(const ClosedPort&) = delete;
-  ClosedPort(ClosedPort&& o) noexcept;
-  ClosedPort& operator=(ClosedPort&& o) noexcept;
+  ClosedPort();  // movable (the socket moves along), not copyable
   std::uint16_t port() const { return port_; }
   std::string addr() const { return "127.0.0.1:" + std::to_string(port_); }
   // The bound socket, e.g. to hand to a child that listens on it (it stays
   // bound here too, so the port is never free in between).
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
 
  private:
-  int fd_ = -1;
+  core::UniqueFd fd_;
   std::uint16_t port_ = 0;
 };
 
