@@ -8,6 +8,8 @@ packages=(
   libboost1.81-dev libssl-dev libsodium-dev nlohmann-json3-dev libcli11-dev
   libspdlog-dev libsqlite3-dev sqlite3 libgtest-dev libgmock-dev libbenchmark-dev
   openssl procps curl help2man dpkg-dev ccache
+  # The end-to-end tests' second Ed25519 verifier (tests/e2e/verify_ed25519.py).
+  python3 python3-cryptography
 )
 
 missing=()

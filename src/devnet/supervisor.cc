@@ -213,11 +213,14 @@ core::Result<ProcessInfo> start_node(Devnet& net, std::size_t index, const UpOpt
   std::error_code ec;
   fs::remove(net.path(n.home) / "migration.addr", ec);
   fs::remove(net.path(n.home) / "metrics.addr", ec);
-  MPC_ASSIGN(pid_t pid, spawn_detached({bin.string(), "run", "--home", net.path(n.home).string(), "--rpc-url", net.rpc_url(),
-                                        "--contract-id", net.contract_id, "--p2p-url", n.p2p_url(), "--p2p-listen-addr", n.p2p_addr,
-                                        "--migration-addr", n.migration_addr, "--metrics-addr",
-                                        n.metrics_addr, "--poll-interval-ms", std::to_string(options.poll_interval.count())},
-                                       log_file(net, name), {{"MPC_BACKUP_ENCRYPTION_KEY_HEX", key.reveal()}}));
+  std::vector<std::string> argv = {bin.string(), "run", "--home", net.path(n.home).string(), "--rpc-url", net.rpc_url(),
+                                   "--contract-id", net.contract_id, "--p2p-url", n.p2p_url(), "--p2p-listen-addr", n.p2p_addr,
+                                   "--migration-addr", n.migration_addr, "--metrics-addr",
+                                   n.metrics_addr, "--poll-interval-ms", std::to_string(options.poll_interval.count())};
+  if (options.sign_takeover) argv.insert(argv.end(), {"--sign-takeover-ms", std::to_string(options.sign_takeover->count())});
+  if (options.sign_session_timeout)
+    argv.insert(argv.end(), {"--sign-session-timeout-ms", std::to_string(options.sign_session_timeout->count())});
+  MPC_ASSIGN(pid_t pid, spawn_detached(argv, log_file(net, name), {{"MPC_BACKUP_ENCRYPTION_KEY_HEX", key.reveal()}}));
   MPC_TRY(record_pid(net, name, pid));
   // The node writes the addresses it bound (port 0 picks); they are the
   // devnet's from now on.

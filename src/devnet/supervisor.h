@@ -20,6 +20,10 @@ struct UpOptions {
   std::chrono::milliseconds block_interval{200};
   std::chrono::milliseconds poll_interval{200};
   std::chrono::milliseconds ready_timeout{20'000};
+  // mpc-node's signing timers (--sign-takeover-ms, --sign-session-timeout-ms);
+  // unset: the node's defaults.
+  std::optional<std::chrono::milliseconds> sign_takeover;
+  std::optional<std::chrono::milliseconds> sign_session_timeout;
 };
 
 struct ProcessInfo {

@@ -6,6 +6,9 @@
 #include <thread>
 
 #include "core/file_util.h"
+#include "core/json_limits.h"
+#include "core/key_derivation.h"
+#include "near/transaction.h"
 #include "net/http_client.h"
 #include "node/home.h"
 
@@ -39,6 +42,74 @@ bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds timeo
   return cond();
 }
 
+double metric_sum(const std::string& text, const std::string& name) {
+  double sum = 0;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
+    if (!line.starts_with(name) || line.size() <= name.size()) continue;
+    const char next = line[name.size()];
+    if (next != ' ' && next != '{') continue;  // another metric whose name starts alike
+    const auto space = line.rfind(' ');
+    try {
+      sum += std::stod(std::string(line.substr(space + 1)));
+    } catch (...) {
+    }
+  }
+  return sum;
+}
+
+int python_verify_ed25519(const core::Ed25519PublicKey& key, core::ByteView message, const core::Ed25519Signature& signature) {
+  auto r = testsupport::run({MPC_PYTHON3, MPC_VERIFY_ED25519_SCRIPT, core::hex_encode(key.bytes), core::hex_encode(message),
+                             core::hex_encode(signature)},
+                            std::chrono::seconds(20));
+  if (r.exit_code != 0 && r.exit_code != 1) std::cerr << "verify_ed25519.py: exit " << r.exit_code << ": " << r.output << "\n";
+  return r.exit_code;
+}
+
+core::Status verify_ed25519_everywhere(const core::Ed25519PublicKey& key, core::ByteView message,
+                                       const core::Ed25519Signature& signature) {
+  const bool openssl = core::ed25519_verify(key, message, signature);
+  const int python = python_verify_ed25519(key, message, signature);
+  if (openssl && python == 0) return {};
+  std::string why;
+  if (!openssl) why = "OpenSSL refused the signature";
+  if (python != 0) {
+    if (!why.empty()) why += "; ";
+    why += python == 1 ? "Python cryptography refused the signature"
+                       : "the Python verifier could not run (exit " + std::to_string(python) + ")";
+  }
+  return core::fail(core::ErrorCode::kInvalidArgument,
+                    why + " under " + core::ed25519_public_key_to_string(key));
+}
+
+core::Status verify_everywhere(const core::Ed25519PublicKey& group_key, const std::string& predecessor, const std::string& path,
+                               core::ByteView payload, const core::Ed25519Signature& signature) {
+  MPC_ASSIGN(auto derived, core::derive_ed25519_public_key(group_key, core::derive_tweak(predecessor, path)));
+  return verify_ed25519_everywhere(derived, payload, signature);
+}
+
+core::Status no_crash(const std::vector<WatchedProcess>& processes) {
+  for (const auto& p : processes) {
+    if (p.running && !p.running()) return core::fail(core::ErrorCode::kInternal, p.name + " is not running; see " + p.log.string());
+    const std::string text = core::read_file(p.log, 256 << 20).value_or("");
+    for (const std::string marker : {"terminate", "Assertion"}) {
+      const auto at = text.find(marker);
+      if (at == std::string::npos) continue;
+      const auto begin = text.rfind('\n', at);
+      const auto end = text.find('\n', at);
+      return core::fail(core::ErrorCode::kInternal,
+                        p.name + "'s log " + p.log.string() + " says: " +
+                            text.substr(begin == std::string::npos ? 0 : begin + 1,
+                                        (end == std::string::npos ? text.size() : end) - (begin == std::string::npos ? 0 : begin + 1)));
+    }
+  }
+  return {};
+}
+
 bool Network::wait_node_metric(std::size_t i, const std::string& series, const std::function<bool(double)>& ok,
                                std::chrono::milliseconds timeout) {
   return wait_for([&] { return ok(metric_value(fetch_metrics(node(i).metrics_addr), series)); }, timeout);
@@ -50,6 +121,8 @@ devnet::UpOptions up_options(std::chrono::milliseconds block) {
   o.bin_dir = testsupport::binary("apps");
   o.block_interval = block;
   o.poll_interval = std::chrono::milliseconds(100);
+  o.sign_takeover = Network::kSignTakeover;
+  o.sign_session_timeout = Network::kSignSessionTimeout;
   return o;
 }
 }  // namespace
@@ -164,11 +237,19 @@ void Network::start(NewNode& n) {
     if (net_.nodes[i].account_id == n.account_id) key = encryption_key_hex(i);
   ::setenv("MPC_BACKUP_ENCRYPTION_KEY_HEX", key.c_str(), 1);
   const std::uint16_t port = n.addr.empty() ? n.requested_migration_port : n.migration_port();
-  n.process = std::make_unique<testsupport::Child>(
-      std::vector<std::string>{testsupport::binary("apps/mpc-node").string(), "run", "--home", n.home.string(), "--rpc-url",
-                               net_.rpc_url(), "--contract-id", net_.contract_id, "--p2p-url", n.url(), "--migration-addr", net::HostPort{n.host, port}.to_string(), "--metrics-addr", "127.0.0.1:0",
-                               "--poll-interval-ms", "100"},
-      n.log);
+  std::vector<std::string> argv = {testsupport::binary("apps/mpc-node").string(), "run", "--home", n.home.string(), "--rpc-url",
+                                   net_.rpc_url(), "--contract-id", net_.contract_id, "--p2p-url", n.url(), "--migration-addr",
+                                   net::HostPort{n.host, port}.to_string(), "--metrics-addr", "127.0.0.1:0", "--poll-interval-ms", "100",
+                                   "--sign-takeover-ms", std::to_string(kSignTakeover.count()), "--sign-session-timeout-ms",
+                                   std::to_string(kSignSessionTimeout.count())};
+  // The node listens for P2P on the port the test holds (its contract url's
+  // port; the held socket is bound to 127.0.0.1): handed down as descriptor 3.
+  std::vector<std::pair<int, int>> inherit;
+  if (n.p2p_port && n.host == "127.0.0.1") {
+    argv.insert(argv.end(), {"--p2p-listen-fd", "3"});
+    inherit.emplace_back(n.p2p_port->fd(), 3);
+  }
+  n.process = std::make_unique<testsupport::Child>(argv, n.log, inherit);
   auto addr = testsupport::wait_for_file(n.home / "migration.addr", std::chrono::seconds(15));
   if (!addr) throw std::runtime_error("new node did not start; see " + n.log.string());
   n.addr = *addr;
@@ -196,6 +277,100 @@ bool Network::wait_participant_key(const std::string& account, const core::Ed255
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return false;
+}
+
+core::Ed25519PublicKey Network::group_key(std::uint64_t domain) {
+  const auto ks = keyset();
+  const auto* entry = ks.find(domain);
+  if (entry == nullptr || !entry->key.near_public_key || !entry->key.near_public_key->is_ed25519())
+    throw std::runtime_error("domain " + std::to_string(domain) + " has no Ed25519 key in the keyset");
+  return entry->key.near_public_key->ed25519();
+}
+
+json Network::pending_requests() {
+  auto j = rpc_->view(net_.contract_id, "pending_signature_requests");
+  if (!j) throw std::runtime_error("view pending_signature_requests: " + j.error().message);
+  return *j;
+}
+
+std::uint64_t Network::block_height() {
+  auto b = rpc_->block_final();
+  if (!b) throw std::runtime_error("block: " + b.error().message);
+  return b->height;
+}
+
+WatchedProcess Network::watched(std::size_t i, bool expect_running) const {
+  const std::string name = "node" + std::to_string(i);
+  WatchedProcess w{name, net_.run_dir() / (name + ".log"), {}};
+  if (expect_running) {
+    w.running = [this, name] {
+      for (const auto& p : devnet::devnet_processes(net_))
+        if (p.name == name) return p.running;
+      return false;
+    };
+  }
+  return w;
+}
+
+WatchedProcess Network::watched(NewNode& n, bool expect_running) {
+  WatchedProcess w{"new machine " + n.home.filename().string() + " (" + n.account_id + ")", n.log, {}};
+  if (expect_running) w.running = [&n] { return n.process && n.process->running(); };
+  return w;
+}
+
+core::Result<SubmittedSign> Network::submit_sign(const fs::path& credentials, std::uint64_t domain, const std::string& path,
+                                                 core::ByteView payload) {
+  MPC_ASSIGN(auto creds, core::read_credentials_file(credentials));
+  MPC_ASSIGN(auto rpc, near::RpcClient::create(net_.rpc_url(), near::RpcClientOptions{std::chrono::seconds(15)}));
+  const json args = {{"request", {{"domain_id", domain}, {"path", path}, {"payload_v2", {{"Eddsa", core::hex_encode(payload)}}}}}};
+  std::lock_guard lock(sign_mu_);
+  near::Transaction tx;
+  tx.signer_id = creds.account_id;
+  tx.public_key = core::NearPublicKey{creds.secret_key.public_key()};
+  MPC_ASSIGN(auto access_key, rpc->view_access_key(tx.signer_id, tx.public_key));
+  auto& last = sign_nonces_[tx.public_key.to_string()];
+  tx.nonce = std::max(access_key.nonce, last) + 1;
+  tx.receiver_id = net_.contract_id;
+  MPC_ASSIGN(auto block, rpc->block_final());
+  tx.block_hash = block.hash;
+  tx.actions = {near::function_call("sign", args.dump(), near::Signer::kDefaultGas, 1)};
+  const auto hash = near::transaction_hash(tx);
+  const auto signed_tx = near::sign_transaction(tx, creds.secret_key);
+  // INCLUDED: back once the transaction is in a block (the yield resolves later).
+  MPC_TRY(rpc->call("send_tx", json{{"signed_tx_base64", core::base64_encode(near::encode_signed_transaction(signed_tx))},
+                                    {"wait_until", "INCLUDED"}}));
+  last = tx.nonce;
+  return SubmittedSign{core::base58_encode(hash), creds.account_id, domain, path, core::Bytes(payload.begin(), payload.end())};
+}
+
+core::Result<core::Ed25519Signature> Network::await_signature(const SubmittedSign& sign, std::chrono::milliseconds timeout) {
+  MPC_ASSIGN(auto rpc, near::RpcClient::create(net_.rpc_url(), near::RpcClientOptions{std::chrono::seconds(15)}));
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    // The sandbox holds the answer until the yield resolves, or answers 408
+    // (kTimeout) after its own wait: ask again until our deadline.
+    auto outcome = rpc->tx_status(sign.tx_hash, sign.predecessor);
+    if (outcome) {
+      const std::string text(outcome->success_value.begin(), outcome->success_value.end());
+      auto j = core::parse_json(text, core::JsonLimits{});
+      if (!j) return core::fail(core::ErrorCode::kInternal, "sign's SuccessValue is not JSON: " + text);
+      MPC_ASSIGN(auto response, core::parse_signature_response(*j, "SuccessValue"));
+      if (!std::holds_alternative<core::Ed25519Signature>(response))
+        return core::fail(core::ErrorCode::kInternal, "sign answered a signature that is not Ed25519: " + text);
+      return std::get<core::Ed25519Signature>(response);
+    }
+    if (outcome.error().code != core::ErrorCode::kTimeout) return std::unexpected(outcome.error());
+    if (std::chrono::steady_clock::now() >= deadline)
+      return core::fail(core::ErrorCode::kTimeout, "sign transaction " + sign.tx_hash + " still unanswered after " +
+                                                       std::to_string(timeout.count()) + " ms: " + outcome.error().message);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+core::Result<core::Ed25519Signature> Network::sign(std::size_t i, std::uint64_t domain, const std::string& path, core::ByteView payload,
+                                                   std::chrono::milliseconds timeout) {
+  MPC_ASSIGN(auto submitted, submit_sign(operator_credentials(i), domain, path, payload));
+  return await_signature(submitted, timeout);
 }
 
 void Network::stop_devnet_process(const std::string& name, bool hard) {

@@ -7,13 +7,16 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "core/crypto.h"
 #include "core/types.h"
 #include "devnet/network.h"
 #include "devnet/supervisor.h"
@@ -35,6 +38,42 @@ double metric_value(const std::string& text, const std::string& series);
 // Polls `cond` every 20 ms until it holds; false at the deadline (callers
 // fail loudly on false).
 bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+// The sum of every series of `name` (any labels) in Prometheus text; 0 when
+// none is present.
+double metric_sum(const std::string& text, const std::string& name);
+
+// Checks a signature twice, independently: OpenSSL (core::ed25519_verify)
+// and Python's `cryptography` (tests/e2e/verify_ed25519.py under the
+// python3 CMake found). Ok only when both accept; the error says which
+// verifier refused, or why one could not run.
+core::Status verify_ed25519_everywhere(const core::Ed25519PublicKey& key, core::ByteView message,
+                                       const core::Ed25519Signature& signature);
+// The same for a `sign` answer: under the key derived from the domain's
+// group key for (predecessor, path) (core/key_derivation.h).
+core::Status verify_everywhere(const core::Ed25519PublicKey& group_key, const std::string& predecessor, const std::string& path,
+                               core::ByteView payload, const core::Ed25519Signature& signature);
+// Python's verdict alone: 0 valid, 1 invalid, 2 bad input, other: could not run.
+int python_verify_ed25519(const core::Ed25519PublicKey& key, core::ByteView message, const core::Ed25519Signature& signature);
+
+// A `sign` transaction that is on the chain, its yield not necessarily resolved.
+struct SubmittedSign {
+  std::string tx_hash;      // base58
+  std::string predecessor;  // the account that called sign
+  std::uint64_t domain_id = 0;
+  std::string path;
+  core::Bytes payload;
+};
+
+// No node crashed: every process in `pids_and_logs` that should run still
+// runs, and no log holds "terminate called" or "Assertion". The error names
+// the process and quotes the line.
+struct WatchedProcess {
+  std::string name;
+  fs::path log;
+  std::function<bool()> running;  // empty: not checked (a process killed on purpose)
+};
+core::Status no_crash(const std::vector<WatchedProcess>& processes);
 
 // A node started by a test (a "new machine").
 struct NewNode {
@@ -102,9 +141,39 @@ class Network {
   bool wait_participant_key(const std::string& account, const core::Ed25519PublicKey& tls,
                             std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
+  // ---- Signing (the contract's sign / respond) ----
+  // The Ed25519 group key of `domain` in the keyset the network signs with.
+  core::Ed25519PublicKey group_key(std::uint64_t domain);
+  // The contract's pending_signature_requests view: [{request, predecessor_id, path, block_height, yields}], oldest first.
+  json pending_requests();
+  std::uint64_t block_height();
+  // Calls `sign` with 1 yoctoNEAR, signed with operator i's full-access
+  // key (the predecessor is node(i).account_id):
+  // {"request":{"domain_id":D,"path":P,"payload_v2":{"Eddsa":"<hex>"}}};
+  // waits until the yield resolves (up to `timeout`; the RPC answers 408
+  // while it waits, and the transaction is asked for again). The signature of
+  // the outcome's {"scheme":"Ed25519","signature":[64]}, or the failure (the
+  // contract's text, e.g. "Request has timed out.", or kTimeout).
+  // Thread-safe: parallel calls with one key get distinct nonces.
+  core::Result<core::Ed25519Signature> sign(std::size_t i, std::uint64_t domain, const std::string& path, core::ByteView payload,
+                                            std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  // The two halves: submit (returns once the transaction is in a block) and await.
+  core::Result<SubmittedSign> submit_sign(const fs::path& credentials, std::uint64_t domain, const std::string& path,
+                                          core::ByteView payload);
+  core::Result<core::Ed25519Signature> await_signature(const SubmittedSign& sign,
+                                                       std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  fs::path operator_credentials(std::size_t i) const { return net_.path(node(i).operator_key); }
+  // Devnet node i as a watched process (its log in DIR/run/node<i>.log).
+  WatchedProcess watched(std::size_t i, bool expect_running = true) const;
+  static WatchedProcess watched(NewNode& n, bool expect_running = true);
+
   void stop_devnet_process(const std::string& name, bool hard);
   void restart_devnet();  // starts whatever devnet process is not running
   std::chrono::milliseconds block_interval() const { return block_; }
+  // Signing timers of every node this network starts (devnet nodes and new
+  // machines): short, so that takeovers and retries fit in a test.
+  static constexpr std::chrono::milliseconds kSignTakeover{1000};
+  static constexpr std::chrono::milliseconds kSignSessionTimeout{2000};
 
  private:
   fs::path dir_;
@@ -112,6 +181,8 @@ class Network {
   std::chrono::milliseconds block_;
   std::unique_ptr<near::RpcClient> rpc_;
   std::vector<NewNode*> started_;
+  std::mutex sign_mu_;                             // submit_sign: one transaction at a time
+  std::map<std::string, std::uint64_t> sign_nonces_;  // last nonce used per access key
 };
 
 }  // namespace mpc::e2e
