@@ -6,7 +6,10 @@
 #   3. a new machine: new TLS and access keys, start-migration, put-keyshares,
 #      the new node concludes the migration on-chain by itself;
 #   4. the contract lists the new node with the same participant id, it holds
-#      exactly node0's shares (digests compared), and it can be backed up again.
+#      exactly node0's shares (digests compared), and it can be backed up again;
+#   5. the migrated network signs: with node1 down, a `sign` request can only be
+#      answered by the new node0 and node2 (threshold 2, FROST over the P2P
+#      mesh); the signature is verified by OpenSSL under the derived key.
 # Exits 0 on success; otherwise names the failing step. Leaves no process.
 set -uo pipefail
 build=${BUILD_DIR:-build}
@@ -18,6 +21,38 @@ dir=$(mktemp -d /tmp/mpc-demo.XXXXXX)
 net="$dir/devnet"
 new_pid=""
 step_name=""
+sign_path="demo/payments"
+sign_message="pay 10 to bob"
+# `sign` through the contract (1 yoctoNEAR, as the reference asks); prints the
+# Ed25519 signature as hex. $1: a credential file of the caller.
+sign_hex() {
+  local msg_hex
+  msg_hex=$(printf '%s' "$sign_message" | od -An -v -tx1 | tr -d ' \n')
+  "$sandbox" call sign --rpc-url "$MPC_RPC_URL" --contract-id "$MPC_CONTRACT_ID" --credentials "$1" --deposit-yocto 1 \
+    --timeout-seconds 60 --args "{\"request\":{\"domain_id\":1,\"path\":\"$sign_path\",\"payload_v2\":{\"Eddsa\":\"$msg_hex\"}}}" \
+    | sed -n 's/^  result: //p' | python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["scheme"]=="Ed25519"; print(bytes(r["signature"]).hex())'
+}
+# Verifies a hex signature of $sign_message by the key derived for ($1, $sign_path)
+# with OpenSSL: the contract's derived_public_key view, as PEM.
+openssl_verify() {
+  local derived
+  derived=$("$sandbox" view derived_public_key --rpc-url "$MPC_RPC_URL" --contract-id "$MPC_CONTRACT_ID" \
+    --args "{\"path\":\"$sign_path\",\"predecessor\":\"$1\",\"domain_id\":1}") || return 1
+  say "derived public key for $1, path $sign_path: $derived"
+  python3 - "$derived" "$dir/derived.pem" <<'PY' || return 1
+import base64, json, sys
+text = json.loads(sys.argv[1]); assert text.startswith("ed25519:")
+alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+n = 0
+for c in text[len("ed25519:"):]: n = n * 58 + alphabet.index(c)
+raw = n.to_bytes(32, "big")
+der = bytes.fromhex("302a300506032b6570032100") + raw  # SubjectPublicKeyInfo, id-Ed25519
+open(sys.argv[2], "w").write("-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(der).decode() + "\n-----END PUBLIC KEY-----\n")
+PY
+  printf '%s' "$sign_message" >"$dir/message"
+  python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.argv[1]))' "$2" >"$dir/signature"
+  openssl pkeyutl -verify -pubin -inkey "$dir/derived.pem" -rawin -in "$dir/message" -sigfile "$dir/signature"
+}
 
 cleanup() {
   [ -n "$new_pid" ] && kill "$new_pid" 2>/dev/null && wait "$new_pid" 2>/dev/null
@@ -67,7 +102,7 @@ say "the operator lets the new node's access key call the contract (a function-c
 # It takes over node0's P2P address; its migration endpoint is a port of its own.
 new_url="$NODE_P2P_URL"
 MPC_BACKUP_ENCRYPTION_KEY_HEX="$BACKUP_ENCRYPTION_KEY_HEX" "$node_bin" run --home "$new_home" --rpc-url "$MPC_RPC_URL" \
-  --contract-id "$MPC_CONTRACT_ID" --p2p-url "$new_url" --migration-addr 127.0.0.1:0 --poll-interval-ms "$poll_ms" \
+  --contract-id "$MPC_CONTRACT_ID" --p2p-url "$new_url" --p2p-listen-addr "${new_url#https://}" --migration-addr 127.0.0.1:0 --poll-interval-ms "$poll_ms" \
   >>"$dir/new-node.log" 2>&1 &
 new_pid=$!
 for _ in $(seq 200); do [ -s "$new_home/migration.addr" ] && break; sleep 0.05; done
@@ -97,10 +132,21 @@ say "new node  digest: $new_digest"
 [ -n "$new_digest" ] && [ "$old_digest" = "$new_digest" ] || fail "the new node's shares differ from node0's"
 "$cli" get-keyshares --mpc-node-address "$new_addr" --mpc-node-p2p-key "$new_tls" || fail "backing up the new node"
 
-step "5. Shut down"
+step "5. The migrated network signs: node1 is down, so only the new node0 and node2 can answer (threshold 2)"
+kill -9 "$(cat "$net/run/node1.pid")" || fail "stopping node1"
+say "node1 stopped; a dapp (node2's operator account here) asks the contract to sign \"$sign_message\" (path $sign_path)"
+t0=$(now_ms)
+signature=$(sign_hex "$net/operators/node2.devnet.json") && [ -n "$signature" ] || fail "sign: $(tail -5 "$dir/new-node.log")"
+sign_ms=$(( $(now_ms) - t0 ))
+say "signature: $signature"
+openssl_verify node2.devnet "$signature" || fail "OpenSSL does not verify the signature"
+say "verified by OpenSSL; with node1 down and threshold 2, the new node0 took part"
+
+step "6. Shut down"
 kill "$new_pid" && wait "$new_pid"; new_pid=""
 "$devnet" down --dir "$net" || fail
-printf '\n\033[32mdemo complete\033[0m: backup, machine failure, migration to a new machine, conclusion on-chain.\n'
+printf '\n\033[32mdemo complete\033[0m: backup, machine failure, migration to a new machine, conclusion on-chain, the migrated network signs.\n'
 printf '  one backup (get-keyshares):                %5d ms\n' "$backup_ms"
 printf '  migration (start-migration -> new node):   %5d ms   (block interval %d ms, node poll interval %d ms)\n' \
   "$migration_ms" "$block_ms" "$poll_ms"
+printf '  sign (transaction -> signature in outcome): %5d ms\n' "$sign_ms"
