@@ -175,19 +175,14 @@ void SigningRuntime::on_chain(const near::ContractView& view) {
     std::lock_guard lock(mu_);
     keyset_.reset();
   }
-  if (account_id_in_contract) {
-    if (auto st = ensure_mesh(*account_id_in_contract); !st) {
-      if (!listen_failed_logged_) spdlog::error("p2p: cannot start the mesh: {}", st.error().message);
-      listen_failed_logged_ = true;
-    } else {
-      listen_failed_logged_ = false;
-    }
-  }
   p2p::Mesh* mesh = nullptr;
   {
     std::lock_guard lock(mu_);
-    mesh = mesh_.get();
+    wanted_self_ = account_id_in_contract;
+    peers_ = peers;
   }
+  if (account_id_in_contract) try_start_mesh();
+  mesh = mesh_ptr_.load();
   if (mesh && running) {
     if (auto st = mesh->set_peers(peers); !st) spdlog::error("p2p: the contract's participant list was refused: {}", st.error().message);
   }
@@ -195,10 +190,44 @@ void SigningRuntime::on_chain(const near::ContractView& view) {
   cv_.notify_all();
 }
 
+p2p::Mesh* SigningRuntime::try_start_mesh() {
+  std::optional<std::uint64_t> self;
+  {
+    std::lock_guard lock(mu_);
+    if (mesh_ || !wanted_self_) return mesh_.get();
+    self = wanted_self_;
+  }
+  if (auto st = ensure_mesh(*self); !st) {
+    // Retried by the ticker (a port still held by a previous process, say).
+    if (!listen_failed_logged_) spdlog::error("p2p: cannot start the mesh (retrying): {}", st.error().message);
+    listen_failed_logged_ = true;
+    return nullptr;
+  }
+  listen_failed_logged_ = false;
+  std::vector<p2p::Peer> peers;
+  p2p::Mesh* mesh = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    peers = peers_;
+    mesh = mesh_.get();
+  }
+  if (mesh) {
+    if (auto st = mesh->set_peers(peers); !st) spdlog::error("p2p: the contract's participant list was refused: {}", st.error().message);
+  }
+  return mesh;
+}
+
 void SigningRuntime::tick_loop() {
   std::unique_lock lock(mu_);
+  auto next_listen_try = std::chrono::steady_clock::now();
   while (!stopping_) {
     auto deadline = std::chrono::steady_clock::now() + options_.max_tick;
+    if (!mesh_ && wanted_self_ && std::chrono::steady_clock::now() >= next_listen_try) {
+      lock.unlock();
+      try_start_mesh();
+      lock.lock();
+      next_listen_try = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    }
     lock.unlock();
     if (auto next = service_->next_wakeup(); next && *next < deadline) deadline = *next;
     lock.lock();

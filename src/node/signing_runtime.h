@@ -71,6 +71,9 @@ class SigningRuntime {
   SigningRuntime(SigningRuntimeOptions options, const NodeHome& home, KeyshareStore& store, near::Signer& signer,
                  net::MetricsRegistry& metrics, std::function<void()> poke_chain);
   core::Status ensure_mesh(std::uint64_t self_id);
+  // Starts the mesh if the contract lists our account and it is not running
+  // yet (then gives it the current peers); returns it (null if not running).
+  p2p::Mesh* try_start_mesh();
   void tick_loop();
   void respond(const PendingSignature& request, const core::Ed25519Signature& signature);
 
@@ -88,10 +91,12 @@ class SigningRuntime {
   std::unique_ptr<p2p::Mesh> mesh_;
   std::atomic<p2p::Mesh*> mesh_ptr_{nullptr};  // mesh_, for the service's ports (set once, cleared after the mesh stopped)
   std::optional<std::uint64_t> mesh_self_;
+  std::optional<std::uint64_t> wanted_self_;  // our account's participant id in the last snapshot
+  std::vector<p2p::Peer> peers_;              // the last snapshot's participants
   std::optional<core::Keyset> keyset_;
   std::optional<boost::asio::ip::tcp::endpoint> endpoint_;
   bool stopping_ = false;
-  bool listen_failed_logged_ = false;
+  std::atomic<bool> listen_failed_logged_{false};
   std::thread ticker_;
 };
 
