@@ -10,6 +10,7 @@
 #include "core/bytes.h"
 #include "core/file_util.h"
 #include "core/json_limits.h"
+#include "core/share_replacement.h"
 
 namespace mpc::backup {
 
@@ -130,10 +131,23 @@ bool same_backup(const StoredBackup& a, const std::vector<const core::Keyshare*>
   return true;
 }
 
-std::string domain_list(const std::vector<std::uint64_t>& ids) {
-  std::string out;
-  for (auto id : ids) out += (out.empty() ? "" : ", ") + std::to_string(id);
-  return out;
+// Why a backup may not replace the newest stored one (`against`, its file
+// name), in the backup store's words.
+std::string refusal_text(const core::ReplacementRefusal& r, const std::string& against) {
+  using Kind = core::ReplacementRefusal::Kind;
+  const std::string list = core::domain_list(r.domains);
+  switch (r.kind) {
+    case Kind::kOlderEpoch:
+      return "a backup of the newer epoch " + std::to_string(r.held_epoch) + " is already stored (" + against +
+             "); a backup never goes back to an older epoch";
+    case Kind::kDroppedDomains: return "it lacks domains " + list + " that the stored backup holds (against " + against + ")";
+    case Kind::kChangedGroupKey:
+      return "the group public key of domains " + list + " differs from the stored backup's (against " + against + ")";
+    case Kind::kChangedKeyId:
+      return "the key id (attempt) of domains " + list + " differs from the stored backup's in the same epoch (against " +
+             against + ")";
+  }
+  return "it may not replace the stored backup (against " + against + ")";
 }
 
 }  // namespace
@@ -398,15 +412,6 @@ Result<StoreOutcome> BackupStore::store(const std::vector<core::Keyshare>& keysh
     const BackupFileInfo& newest = files.back();
     const std::string what = "refusing to store the keyshares of epoch " + std::to_string(epoch) + " (" +
                              std::to_string(domains) + " domains): ";
-    if (newest.epoch_id > epoch) {
-      return fail(ErrorCode::kFailedPrecondition, what + "a backup of the newer epoch " + std::to_string(newest.epoch_id) +
-                                                      " is already stored (" + newest.path.filename().string() +
-                                                      "); a backup never goes back to an older epoch");
-    }
-    if (newest.epoch_id == epoch && newest.domains > domains) {
-      return fail(ErrorCode::kFailedPrecondition, what + "a backup of the same epoch with " +
-                                                      std::to_string(newest.domains) + " domains is already stored");
-    }
     MPC_ASSIGN(StoredBackup old, load_file(newest.path));
     if (newest.path.filename() == final_path.filename()) {
       if (!same_backup(old, sorted, epoch)) {
@@ -414,32 +419,8 @@ Result<StoreOutcome> BackupStore::store(const std::vector<core::Keyshare>& keysh
                                                    " already exists with different content; it is kept unchanged");
       }
       already_stored = true;
-    } else {
-      std::vector<std::uint64_t> dropped, changed_key, changed_id;
-      for (const auto& o : old.keyshares) {
-        auto it = std::find_if(sorted.begin(), sorted.end(),
-                               [&](const core::Keyshare* n) { return n->key_id.domain_id == o.key_id.domain_id; });
-        if (it == sorted.end()) {
-          dropped.push_back(o.key_id.domain_id);
-        } else if ((*it)->kind != o.kind || (*it)->public_key != o.public_key) {
-          changed_key.push_back(o.key_id.domain_id);
-        } else if (old.epoch_id == epoch && !((*it)->key_id == o.key_id)) {
-          changed_id.push_back(o.key_id.domain_id);
-        }
-      }
-      const std::string against = " (against " + newest.path.filename().string() + ")";
-      if (!dropped.empty()) {
-        return fail(ErrorCode::kFailedPrecondition, what + "it lacks domains " + domain_list(dropped) +
-                                                        " that the stored backup holds" + against);
-      }
-      if (!changed_key.empty()) {
-        return fail(ErrorCode::kFailedPrecondition, what + "the group public key of domains " + domain_list(changed_key) +
-                                                        " differs from the stored backup's" + against);
-      }
-      if (!changed_id.empty()) {
-        return fail(ErrorCode::kFailedPrecondition, what + "the key id (attempt) of domains " + domain_list(changed_id) +
-                                                        " differs from the stored backup's in the same epoch" + against);
-      }
+    } else if (auto refusal = core::check_replacement(old.keyshares, keyshares)) {
+      return fail(ErrorCode::kFailedPrecondition, what + refusal_text(*refusal, newest.path.filename().string()));
     }
   }
 

@@ -145,11 +145,9 @@ class BackupStore {
   // Stores the keyshares of one epoch (all shares must carry the same epoch,
   // one per domain; they are written sorted by domain_id) and makes it the
   // newest. Against the newest stored backup (largest name), refuses with
-  // kFailedPrecondition:
-  //   - an older epoch (never downgrade);
-  //   - the same epoch with fewer domains;
-  //   - dropping a domain, changing a domain's group public key, or, in the
-  //     same epoch, changing a domain's key id.
+  // kFailedPrecondition what core::check_replacement refuses (an older
+  // epoch, a dropped domain, a changed group key, in the same epoch a
+  // changed key id).
   // If a file with the same name exists: identical content -> kAlreadyStored
   // (and `key` is pointed at it, completing an interrupted store); different
   // content -> kAlreadyExists, the old file kept.

@@ -6,6 +6,7 @@
 #include "core/crypto.h"
 #include "core/file_util.h"
 #include "core/json_limits.h"
+#include "core/share_replacement.h"
 
 namespace mpc::node {
 
@@ -16,6 +17,32 @@ namespace {
 std::string key_id_text(const core::KeyshareKeyId& id) {
   return "(epoch " + std::to_string(id.epoch_id) + ", domain " + std::to_string(id.domain_id) + ", attempt " +
          std::to_string(id.attempt_id) + ")";
+}
+
+// Why the held shares may not be replaced, in the node's words.
+std::string refusal_text(const core::ReplacementRefusal& r, const std::vector<core::Keyshare>& held) {
+  using Kind = core::ReplacementRefusal::Kind;
+  // "domain 0 held as (epoch 5, domain 0, attempt 0)", then the others.
+  auto first_and_others = [&] {
+    const auto first = r.domains.front();
+    auto it = std::find_if(held.begin(), held.end(), [&](const auto& h) { return h.key_id.domain_id == first; });
+    std::string text = "domain " + std::to_string(first) + (it == held.end() ? "" : " held as " + key_id_text(it->key_id));
+    if (r.domains.size() > 1)
+      text += " (and of domains " + core::domain_list(std::vector<std::uint64_t>(r.domains.begin() + 1, r.domains.end())) + ")";
+    return text;
+  };
+  switch (r.kind) {
+    case Kind::kOlderEpoch:
+      return "refusing shares of epoch " + std::to_string(r.incoming_epoch) + ": this node holds the newer epoch " +
+             std::to_string(r.held_epoch);
+    case Kind::kDroppedDomains:
+      return "refusing a keyset without " + std::string(r.domains.size() == 1 ? "domain " : "domains ") +
+             core::domain_list(r.domains) + ", which this node holds (domains are never removed)";
+    case Kind::kChangedGroupKey: return "refusing to change the group public key of " + first_and_others();
+    case Kind::kChangedKeyId:
+      return "refusing to change, within epoch " + std::to_string(r.held_epoch) + ", the key id (attempt) of " + first_and_others();
+  }
+  return "refusing to replace the held shares";
 }
 
 // The canonical plaintext of a set of shares (secret: the caller wipes it).
@@ -76,24 +103,8 @@ core::Status KeyshareStore::import(std::vector<core::Keyshare> shares, const cor
   std::lock_guard lock(mu_);
   if (auto st = core::check_keyshares_cover_keyset(shares, keyset); !st)
     return core::invalid("the shares do not match the keyset of epoch " + std::to_string(keyset.epoch_id) + ": " + st.error().message);
-  if (!held_.empty()) {
-    const auto held_epoch = held_.front().key_id.epoch_id;
-    if (keyset.epoch_id < held_epoch)
-      return core::fail(core::ErrorCode::kFailedPrecondition,
-                        "refusing shares of epoch " + std::to_string(keyset.epoch_id) + ": this node holds the newer epoch " +
-                            std::to_string(held_epoch));
-    for (const auto& h : held_) {
-      auto it = std::find_if(shares.begin(), shares.end(), [&](const auto& s) { return s.key_id.domain_id == h.key_id.domain_id; });
-      if (it == shares.end())
-        return core::fail(core::ErrorCode::kFailedPrecondition,
-                          "refusing a keyset without domain " + std::to_string(h.key_id.domain_id) +
-                              ", which this node holds (domains are never removed)");
-      if (it->public_key != h.public_key || it->kind != h.kind)
-        return core::fail(core::ErrorCode::kFailedPrecondition,
-                          "refusing to change the group public key of domain " + std::to_string(h.key_id.domain_id) +
-                              " held as " + key_id_text(h.key_id));
-    }
-  }
+  if (auto refusal = core::check_replacement(held_, shares))
+    return core::fail(core::ErrorCode::kFailedPrecondition, refusal_text(*refusal, held_));
   std::sort(shares.begin(), shares.end(), [](const auto& a, const auto& b) { return a.key_id.domain_id < b.key_id.domain_id; });
   json doc = {{"version", 1}, {"keyshares", json::array()}};
   for (const auto& s : shares) doc["keyshares"].push_back(core::to_json(s));

@@ -9,10 +9,10 @@
 // Import rules (interop §5), all checked before anything is written:
 //   - exactly one share per keyset domain, each consistent with the keyset
 //     (key id == (epoch, domain, attempt), same group public key), no extra;
-//   - never an older epoch over a newer held one;
-//   - never a changed group public key for a domain already held;
-//   - never a keyset that drops a held domain (the contract never removes
-//     domains, so such a keyset is not from the same network).
+//   - core::check_replacement against what is held: never an older epoch,
+//     a dropped domain (the contract never removes domains, so such a
+//     keyset is not from the same network), a changed group public key, or,
+//     within the held epoch, a changed key id.
 // On success the store holds exactly the imported set.
 //
 // Thread safety: all methods are serialised by one mutex.
@@ -56,8 +56,8 @@ class KeyshareStore {
   // Validates and durably replaces the held set. Errors: kInvalidArgument for
   // shares inconsistent with the keyset (missing/extra/duplicate domain, wrong
   // epoch or attempt, group key differs from the keyset), kFailedPrecondition
-  // for a conflict with what is held (older epoch, changed key, dropped
-  // domain), kInternal for I/O. A failed import changes nothing.
+  // for a conflict with what is held (older epoch, dropped domain, changed
+  // key or, in the same epoch, key id), kInternal for I/O. A failed import changes nothing.
   core::Status import(std::vector<core::Keyshare> shares, const core::Keyset& keyset);
 
   // The held shares, if they are exactly the given keyset's.

@@ -166,6 +166,27 @@ TEST_F(KeyshareStoreTest, EveryImportRuleRefusesAndChangesNothing) {
   }
 }
 
+TEST_F(KeyshareStoreTest, RefusesAnotherKeyIdForAHeldDomainWithinTheHeldEpoch) {
+  auto d = deal(3);
+  auto store = open();
+  ASSERT_TRUE(store->import(clone_all(d.shares[0]), d.keyset));
+  const std::string held = bytes();
+  // The same epoch and group keys, but domain 1 under another attempt: an
+  // epoch's keyset never changes once running, so this is another network's.
+  auto other = d.keyset;
+  other.domains[1].attempt = 4;
+  auto s = clone_all(d.shares[0]);
+  s[1].key_id.attempt_id = 4;
+  auto st = store->import(std::move(s), other);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, core::ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(st.error().message,
+            "refusing to change, within epoch 3, the key id (attempt) of domain 1 held as (epoch 3, domain 1, attempt 0)");
+  EXPECT_EQ(bytes(), held);
+  // The same shares again are not a change.
+  EXPECT_TRUE(store->import(clone_all(d.shares[0]), d.keyset));
+}
+
 TEST_F(KeyshareStoreTest, ServesOnlyTheHeldKeyset) {
   auto d = deal(3);
   auto store = open();
