@@ -84,7 +84,9 @@ struct NewNode {
   std::string host = "127.0.0.1";
   std::uint16_t requested_migration_port = 0;
   std::string p2p_addr;  // HOST:PORT of its P2P address (the contract's url); apart from the migration port
-  std::shared_ptr<testsupport::ClosedPort> p2p_port;  // held: nobody serves P2P yet, and nobody else may take it
+  // Held by the test for the node's lifetime, so nobody else may take it;
+  // start() hands the bound socket to the node, which listens on it.
+  std::shared_ptr<testsupport::ClosedPort> p2p_port;
   std::string addr;      // migration endpoint HOST:PORT once running
   std::string metrics_addr;  // its /metrics HOST:PORT once running
   std::unique_ptr<testsupport::Child> process;
@@ -125,6 +127,9 @@ class Network {
   // The same on another loopback address, with the migration endpoint on
   // `migration_port` there (e.g. the reference's 8079; 0 picks one).
   NewNode new_node_at(std::size_t i, const std::string& host, std::uint16_t migration_port);
+  // Starts (or restarts) the node's process with the network's signing
+  // timers; on 127.0.0.1 its P2P listener is the held p2p_port, inherited as
+  // descriptor 3 (--p2p-listen-fd 3). Throws if it does not come up.
   void start(NewNode& n);
   core::Status add_access_key(std::size_t i, const core::Ed25519PublicKey& key);
 
