@@ -2,7 +2,11 @@
 
 #include <pthread.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
+
+#include "core/secret.h"
 
 namespace mpc::cli {
 
@@ -76,5 +80,19 @@ int SignalWaiter::wait() {
 }
 
 const char* SignalWaiter::name(int sig) { return sig == SIGINT ? "SIGINT" : "SIGTERM"; }
+
+void wipe_option_results(CLI::Option* option) {
+  for (const auto& value : option->results()) core::secure_wipe(const_cast<char*>(value.data()), value.size());
+  option->clear();
+}
+
+void scrub_env(const char* name) {
+  if (char* value = std::getenv(name)) {
+    core::secure_wipe(value, std::strlen(value));
+    ::unsetenv(name);
+  }
+}
+
+WipeOnExit::~WipeOnExit() { core::secure_wipe(secret_.data(), secret_.size()); }
 
 }  // namespace mpc::cli

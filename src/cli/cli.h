@@ -54,6 +54,24 @@ void setup_logging(const std::string& app, const std::string& format);
 // returns the exit code to end with (0 for help/version, kUsage otherwise).
 std::optional<int> parse(CLI::App& app, int argc, char** argv);
 
+// Secret flag values. CLI11 keeps its own copy of every option's text:
+// wipe_option_results wipes that copy and clears the option (call after
+// parsing, once the value is in the bound variable). scrub_env wipes and
+// removes an environment variable the value may have come from.
+void wipe_option_results(CLI::Option* option);
+void scrub_env(const char* name);
+// Wipes a bound secret string when main() returns.
+class WipeOnExit {
+ public:
+  explicit WipeOnExit(std::string& secret) : secret_(secret) {}
+  ~WipeOnExit();
+  WipeOnExit(const WipeOnExit&) = delete;
+  WipeOnExit& operator=(const WipeOnExit&) = delete;
+
+ private:
+  std::string& secret_;
+};
+
 // Blocks SIGINT and SIGTERM in the calling thread (call before starting
 // threads: they inherit the mask) and later waits for one of them.
 class SignalWaiter {
