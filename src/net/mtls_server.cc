@@ -211,27 +211,7 @@ void MtlsServer::refuse(const std::string& reason) {
     metrics_->counter("mpc_connections_refused_total", "Migration endpoint connections refused, by reason", {{"reason", reason}}).inc();
 }
 
-bool MtlsServer::may_log() {
-  constexpr std::size_t kLinesPerWindow = 10;
-  constexpr auto kWindow = std::chrono::seconds(10);
-  std::lock_guard lock(log_mu_);
-  const auto now = std::chrono::steady_clock::now();
-  if (now - log_window_ >= kWindow) {
-    if (log_suppressed_ > 0)
-      spdlog::warn("migration endpoint: {} more connection refusals not logged (at most {} lines per {} s; "
-                   "mpc_connections_refused_total counts them all)",
-                   log_suppressed_, kLinesPerWindow, kWindow.count());
-    log_window_ = now;
-    log_lines_ = 0;
-    log_suppressed_ = 0;
-  }
-  if (log_lines_ < kLinesPerWindow) {
-    ++log_lines_;
-    return true;
-  }
-  ++log_suppressed_;
-  return false;
-}
+bool MtlsServer::may_log() { return log_limiter_.allow(); }
 
 void MtlsServer::forget(std::uint64_t id) {
   std::lock_guard lock(mu_);

@@ -44,6 +44,7 @@
 #include "core/crypto.h"
 #include "net/connection_budget.h"
 #include "net/http_server.h"
+#include "net/log_limiter.h"
 #include "net/metrics.h"
 
 namespace mpc::net {
@@ -124,10 +125,7 @@ class MtlsServer : public std::enable_shared_from_this<MtlsServer> {
   mutable std::mutex mu_;
   ConnectionBudget budget_;
   std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> live_;
-  std::mutex log_mu_;
-  std::chrono::steady_clock::time_point log_window_{};
-  std::size_t log_lines_ = 0;
-  std::size_t log_suppressed_ = 0;
+  LogLimiter log_limiter_{"migration endpoint: connection refusals", "mpc_connections_refused_total"};
 };
 
 }  // namespace mpc::net

@@ -30,6 +30,7 @@
 #include "core/near_key.h"
 #include "net/connection_budget.h"
 #include "net/io_thread.h"
+#include "net/log_limiter.h"
 #include "tls/tls.h"
 
 namespace mpc::p2p {
@@ -158,10 +159,7 @@ class Mesh::Impl {
   bool delivery_stop_ = false;
   std::thread delivery_thread_;
 
-  std::mutex log_mu_;
-  SteadyClock::time_point log_window_{};
-  std::size_t log_lines_ = 0;
-  std::size_t log_suppressed_ = 0;
+  net::LogLimiter log_limiter_{"p2p: connection refusals", "p2p_connections_refused_total"};
 
   // Destroyed first (explicitly, in ~Impl): pending handlers own connections.
   std::optional<asio::io_context> ioc_;
@@ -605,27 +603,7 @@ Mesh::Impl::~Impl() {
   ioc_.reset();  // destroys the handlers never run, and the connections they own
 }
 
-bool Mesh::Impl::may_log() {
-  constexpr std::size_t kLinesPerWindow = 10;
-  constexpr auto kWindow = std::chrono::seconds(10);
-  std::lock_guard lock(log_mu_);
-  const auto now = SteadyClock::now();
-  if (now - log_window_ >= kWindow) {
-    if (log_suppressed_ > 0)
-      spdlog::warn("p2p: {} more connection refusals not logged (at most {} lines per {} s; "
-                   "p2p_connections_refused_total counts them all)",
-                   log_suppressed_, kLinesPerWindow, kWindow.count());
-    log_window_ = now;
-    log_lines_ = 0;
-    log_suppressed_ = 0;
-  }
-  if (log_lines_ < kLinesPerWindow) {
-    ++log_lines_;
-    return true;
-  }
-  ++log_suppressed_;
-  return false;
-}
+bool Mesh::Impl::may_log() { return log_limiter_.allow(); }
 
 PeerMetrics* Mesh::Impl::metrics_for(std::uint64_t id) {
   auto it = peer_metrics_.find(id);
