@@ -25,7 +25,9 @@
 #include <unistd.h>
 
 #include "fuzz_support.h"
+#include "net/metrics.h"
 #include "net/mtls_server.h"
+#include "node/keyshare_store.h"
 #include "node/migration_service.h"
 #include "node/node_runtime.h"
 

@@ -2,10 +2,27 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
 #include "core/file_util.h"
+#include "near/rpc_client.h"
 #include "net/http_client.h"
+#include "net/http_server.h"
 #include "net/io_thread.h"
+#include "net/metrics.h"
 #include "net/mtls_server.h"
+#include "node/chain_watcher.h"
+#include "node/home.h"
+#include "node/keyshare_store.h"
+#include "node/migration_service.h"
+#include "node/onboarding.h"
 #include "node/signing_runtime.h"
 #include "tls/tls.h"
 
@@ -16,33 +33,62 @@ namespace fs = std::filesystem;
 fs::path migration_addr_file(const fs::path& home) { return home / "migration.addr"; }
 fs::path metrics_addr_file(const fs::path& home) { return home / "metrics.addr"; }
 
-namespace {
-
-std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep) {
-  const auto a = ep.address();
-  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
-}
-
-}  // namespace
-
-core::Status check_listeners_apart(const std::string& p2p_url, const boost::asio::ip::tcp::endpoint& migration) {
+core::Status check_listeners_apart(const std::string& p2p_url, const net::HostPort& migration) {
   auto url = net::Url::parse(p2p_url);
   if (!url) return core::invalid("--p2p-url: expected http(s)://host:port, the node's P2P address as the contract lists it");
   if (url->target != "/") return core::invalid("--p2p-url: expected http(s)://host:port with no path");
+  boost::system::error_code ec;
+  const auto ip = boost::asio::ip::make_address(migration.host == "localhost" ? "127.0.0.1" : migration.host, ec);
   const auto& host = url->host;
-  const bool same_host = migration.address().is_unspecified() || host == migration.address().to_string() ||
-                         (host == "localhost" && migration.address().is_loopback());
-  if (same_host && url->port == std::to_string(migration.port()))
-    return core::invalid("the migration endpoint (--migration-addr " + endpoint_text(migration) +
+  const bool same_host = (!ec && ip.is_unspecified()) || host == migration.host || (!ec && host == ip.to_string()) ||
+                         (host == "localhost" && !ec && ip.is_loopback());
+  if (same_host && url->address().port == migration.port)
+    return core::invalid("the migration endpoint (--migration-addr " + migration.to_string() +
                          ") would share the P2P port of --p2p-url (" + url->host_port() +
                          "): give the migration endpoint its own port (8079 by convention)");
   return {};
 }
 
-NodeRuntime::~NodeRuntime() { stop(); }
+struct NodeRuntime::Impl {
+  ~Impl() { stop(); }
+  void on_chain_change(const near::ContractView& snapshot);
+  core::Status conclude(const core::Keyset& keyset);
+  void stop();
+
+  NodeRunOptions options_;
+  std::unique_ptr<NodeHome> home_;
+  std::unique_ptr<KeyshareStore> store_;
+  net::MetricsRegistry metrics_;
+  std::unique_ptr<near::RpcClient> rpc_;     // the chain watcher's reads
+  std::unique_ptr<near::RpcClient> tx_rpc_;  // the signer's transactions
+  std::unique_ptr<near::Signer> signer_;
+  std::unique_ptr<RpcChainSource> source_;
+  std::unique_ptr<MigrationService> service_;
+  std::unique_ptr<ChainWatcher> watcher_;
+  std::unique_ptr<Onboarding> onboarding_;
+  std::unique_ptr<SigningRuntime> signing_;
+  boost::asio::io_context ioc_;
+  std::shared_ptr<net::MtlsServer> migration_server_;
+  std::shared_ptr<net::HttpServer> metrics_server_;
+  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::vector<std::thread> threads_;
+  std::mutex io_mu_;
+  std::condition_variable io_done_;
+  std::size_t io_threads_done_ = 0;
+  boost::asio::ip::tcp::endpoint migration_endpoint_;
+  std::mutex view_mu_;
+  std::optional<NodeView> view_;
+  bool stopped_ = false;
+};
+
+NodeRuntime::NodeRuntime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+NodeRuntime::~NodeRuntime() = default;  // Impl's destructor stops
+void NodeRuntime::stop() { impl_->stop(); }
+net::HostPort NodeRuntime::migration_address() const { return net::HostPort::from_endpoint(impl_->migration_endpoint_); }
 
 core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptions& options, core::SecretBytes encryption_key) {
-  std::unique_ptr<NodeRuntime> rt(new NodeRuntime());
+  auto impl = std::make_unique<Impl>();
+  Impl* const rt = impl.get();
   rt->options_ = options;
   {
     MPC_ASSIGN(auto home, NodeHome::load(options.home));
@@ -50,7 +96,7 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
   }
   MPC_ASSIGN(rt->store_, KeyshareStore::open(rt->home_->keyshare_file(), rt->home_->local_storage_key.clone()));
   MPC_ASSIGN(auto migration_ep, net::parse_listen_address(options.migration_addr));
-  MPC_TRY(check_listeners_apart(options.p2p_url, migration_ep));
+  MPC_TRY(check_listeners_apart(options.p2p_url, net::HostPort::from_endpoint(migration_ep)));
   std::optional<boost::asio::ip::tcp::endpoint> metrics_ep;
   if (!options.metrics_addr.empty()) {
     MPC_ASSIGN(auto ep, net::parse_listen_address(options.metrics_addr));
@@ -69,7 +115,7 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
   rt->signer_ = std::make_unique<near::Signer>(*rt->tx_rpc_, rt->home_->account_id, rt->home_->access_key.secret_key.clone());
   rt->source_ = std::make_unique<RpcChainSource>(*rt->rpc_, options.contract_id, near::ContractViewOptions{.pending_signatures = true});
 
-  NodeRuntime* self = rt.get();
+  Impl* const self = rt;
   rt->service_ = std::make_unique<MigrationService>(*rt->store_, std::move(encryption_key), rt->metrics_,
                                                     [self] {
                                                       if (self->onboarding_) self->onboarding_->wake();
@@ -93,7 +139,7 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
     if (sopts.listen_fd < 0 && sopts.listen_addr.empty()) {
       auto url = net::Url::parse(options.p2p_url);
       if (!url) return core::invalid("--p2p-url: expected http(s)://host:port, the node's P2P address as the contract lists it");
-      sopts.listen_addr = "0.0.0.0:" + url->port;
+      sopts.listen_addr = net::HostPort{"0.0.0.0", url->address().port}.to_string();
     }
     sopts.signing.takeover_delay = options.sign_takeover_delay;
     sopts.signing.session_timeout = options.sign_session_timeout;
@@ -125,7 +171,7 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
     hopts.body_limit = 4096;
     rt->metrics_server_ = std::make_shared<net::HttpServer>(rt->ioc_, hopts, net::metrics_handler(rt->metrics_));
     MPC_ASSIGN(auto bound, rt->metrics_server_->listen(*metrics_ep));
-    MPC_TRY(core::write_file_atomic(metrics_addr_file(options.home), core::as_bytes(endpoint_text(bound) + "\n"), 0644));
+    MPC_TRY(core::write_file_atomic(metrics_addr_file(options.home), core::as_bytes(net::HostPort::from_endpoint(bound).to_string() + "\n"), 0644));
   }
   rt->work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(rt->ioc_.get_executor());
   for (std::size_t i = 0; i < std::max<std::size_t>(1, options.threads); ++i) rt->threads_.emplace_back([self] {
@@ -145,15 +191,15 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
     spdlog::warn("chain: first read of the contract failed ({}); the node keeps trying and refuses peers until it succeeds",
                  first.error().message);
   rt->onboarding_->start();
-  MPC_TRY(core::write_file_atomic(migration_addr_file(options.home), core::as_bytes(endpoint_text(rt->migration_endpoint_) + "\n"), 0644));
+  MPC_TRY(core::write_file_atomic(migration_addr_file(options.home), core::as_bytes(net::HostPort::from_endpoint(rt->migration_endpoint_).to_string() + "\n"), 0644));
   spdlog::info("mpc-node for {} (TLS key {}, P2P {}): migration endpoint (mutual TLS) on {}{}", rt->home_->account_id,
                core::ed25519_public_key_to_string(rt->home_->tls_key.public_key()), options.p2p_url,
-               endpoint_text(rt->migration_endpoint_),
+               net::HostPort::from_endpoint(rt->migration_endpoint_).to_string(),
                metrics_ep ? ", metrics on http://" + options.metrics_addr + "/metrics" : "");
-  return rt;
+  return std::unique_ptr<NodeRuntime>(new NodeRuntime(std::move(impl)));
 }
 
-void NodeRuntime::on_chain_change(const near::ContractView& snapshot) {
+void NodeRuntime::Impl::on_chain_change(const near::ContractView& snapshot) {
   metrics_.counter("mpc_chain_changes_total", "Contract states read that differ from the previous one").inc();
   NodeView view = derive_node_view(snapshot, home_->account_id, home_->tls_key.public_key());
   std::optional<NodeView> before;
@@ -195,13 +241,13 @@ void NodeRuntime::on_chain_change(const near::ContractView& snapshot) {
   if (signing_) signing_->on_chain(snapshot);
 }
 
-core::Status NodeRuntime::conclude(const core::Keyset& keyset) {
+core::Status NodeRuntime::Impl::conclude(const core::Keyset& keyset) {
   auto out = signer_->call(options_.contract_id, "conclude_node_migration", {{"keyset", core::to_json(keyset)}});
   if (!out) return std::unexpected(out.error());
   return {};
 }
 
-void NodeRuntime::stop() {
+void NodeRuntime::Impl::stop() {
   if (stopped_) return;
   stopped_ = true;
   if (watcher_) watcher_->stop();

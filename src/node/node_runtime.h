@@ -1,34 +1,18 @@
-// A running mpc-node: chain watcher, migration endpoint (mTLS), onboarding
-// and the metrics endpoint, on one io_context.
+// A running mpc-node: chain watcher, migration endpoint (mTLS), onboarding,
+// signing and the metrics endpoint, on one io_context. The header is the
+// runtime's whole surface (options in, start, stop); what it runs is in
+// node_runtime.cc behind NodeRuntime::Impl.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <filesystem>
 #include <memory>
-#include <optional>
 #include <string>
-#include <thread>
-#include <vector>
+#include <string_view>
 
-#include <boost/asio/io_context.hpp>
-
-#include "near/rpc_client.h"
-#include "net/http_server.h"
-#include "net/metrics.h"
-#include "node/chain_watcher.h"
-#include "node/home.h"
-#include "node/keyshare_store.h"
-#include "node/migration_service.h"
-#include "node/onboarding.h"
-
-namespace mpc::net {
-class MtlsServer;
-}
-namespace mpc::node {
-class SigningRuntime;
-}
+#include "core/result.h"
+#include "core/secret.h"
+#include "net/host_port.h"
 
 namespace mpc::node {
 
@@ -37,7 +21,9 @@ inline constexpr std::string_view kDefaultMigrationAddr = "0.0.0.0:8079";
 
 // The migration endpoint must not share the P2P port on the same host (a
 // wildcard listen address counts as every host). Pure; no DNS.
-core::Status check_listeners_apart(const std::string& p2p_url, const boost::asio::ip::tcp::endpoint& migration);
+// `migration` is the listen address (an IP literal or localhost, as
+// net::parse_listen_address takes it).
+core::Status check_listeners_apart(const std::string& p2p_url, const net::HostPort& migration);
 
 struct NodeRunOptions {
   std::filesystem::path home;
@@ -75,7 +61,7 @@ std::filesystem::path metrics_addr_file(const std::filesystem::path& home);
 
 class NodeRuntime {
  public:
-  ~NodeRuntime();
+  ~NodeRuntime();  // stops
   NodeRuntime(const NodeRuntime&) = delete;
   NodeRuntime& operator=(const NodeRuntime&) = delete;
 
@@ -83,38 +69,16 @@ class NodeRuntime {
   // loop. `encryption_key` is the operator's AES-256 key.
   static core::Result<std::unique_ptr<NodeRuntime>> start(const NodeRunOptions& options, core::SecretBytes encryption_key);
 
+  // Stops every loop and listener, waits for the io threads, removes the
+  // address files. Idempotent.
   void stop();
-  const boost::asio::ip::tcp::endpoint& migration_endpoint() const { return migration_endpoint_; }
+  // The bound migration endpoint (its port when the options said 0).
+  net::HostPort migration_address() const;
 
  private:
-  NodeRuntime() = default;
-  void on_chain_change(const near::ContractView& snapshot);
-  core::Status conclude(const core::Keyset& keyset);
-
-  NodeRunOptions options_;
-  std::unique_ptr<NodeHome> home_;
-  std::unique_ptr<KeyshareStore> store_;
-  net::MetricsRegistry metrics_;
-  std::unique_ptr<near::RpcClient> rpc_;     // the chain watcher's reads
-  std::unique_ptr<near::RpcClient> tx_rpc_;  // the signer's transactions
-  std::unique_ptr<near::Signer> signer_;
-  std::unique_ptr<RpcChainSource> source_;
-  std::unique_ptr<MigrationService> service_;
-  std::unique_ptr<ChainWatcher> watcher_;
-  std::unique_ptr<Onboarding> onboarding_;
-  std::unique_ptr<SigningRuntime> signing_;
-  boost::asio::io_context ioc_;
-  std::shared_ptr<net::MtlsServer> migration_server_;
-  std::shared_ptr<net::HttpServer> metrics_server_;
-  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
-  std::vector<std::thread> threads_;
-  std::mutex io_mu_;
-  std::condition_variable io_done_;
-  std::size_t io_threads_done_ = 0;
-  boost::asio::ip::tcp::endpoint migration_endpoint_;
-  std::mutex view_mu_;
-  std::optional<NodeView> view_;
-  bool stopped_ = false;
+  struct Impl;
+  explicit NodeRuntime(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace mpc::node

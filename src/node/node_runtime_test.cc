@@ -2,12 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include "net/http_server.h"
-
 namespace mpc::node {
 namespace {
 
-boost::asio::ip::tcp::endpoint listen(const std::string& text) { return *net::parse_listen_address(text); }
+net::HostPort listen(const std::string& text) { return net::HostPort::parse(text, net::PortZero::kAllowed).value(); }
 
 TEST(ListenersApart, TheMigrationPortMayNotBeTheP2PPortOfTheSameHost) {
   EXPECT_TRUE(check_listeners_apart("https://127.0.0.1:3000", listen("127.0.0.1:8079")));
