@@ -19,3 +19,9 @@ echo "== mpc-node under a connection flood: 10,000 idle + 16 reopening source ad
 echo
 echo "== migrations on a local devnet (soft launch by the operator, hard launch by backup-cli run)"
 "$build/bench/migration_bench" --runs 10
+echo
+echo "== FROST(Ed25519) in process: one signature against the group operations it makes"
+"$build/bench/frost_bench"
+echo
+echo "== sign on local devnets (3 nodes threshold 2, 10 nodes threshold 7): latency, signatures/s, ratio to the group operations"
+"$build/bench/sign_bench"
