@@ -26,6 +26,7 @@
 #include "net/host_port.h"
 #include "net/http_client.h"
 #include "net/mtls_client.h"
+#include "support/net/flood.h"
 #include "tls/tls.h"
 
 using namespace mpc;
@@ -43,79 +44,6 @@ long proc_status_kb(pid_t pid, const char* field) {
     if (line.rfind(prefix, 0) == 0) return std::stol(line.substr(prefix.size()));
   return -1;
 }
-
-rlim_t raise_open_files_limit() {
-  rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
-  rl.rlim_cur = rl.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &rl);
-  getrlimit(RLIMIT_NOFILE, &rl);
-  return rl.rlim_cur;
-}
-
-// The attackers, on their own io_context and thread.
-class Flood {
- public:
-  Flood(tcp::endpoint target, std::size_t idle, int sources, std::size_t per_source) : target_(target) {
-    for (std::size_t i = 0; i < idle; ++i) {
-      auto s = std::make_shared<tcp::socket>(ioc_);
-      boost::system::error_code ec;
-      s->open(tcp::v4(), ec);
-      if (!ec) s->bind({asio::ip::make_address("127.0.0.1"), 0}, ec);
-      if (ec) {
-        std::fprintf(stderr, "idle connection %zu: %s\n", i, ec.message().c_str());
-        break;
-      }
-      s->async_connect(target_, [this, s](boost::system::error_code e) {
-        (e ? idle_failed_ : idle_connected_).fetch_add(1);
-      });
-      idle_.push_back(std::move(s));
-    }
-    for (int i = 1; i <= sources; ++i)
-      for (std::size_t k = 0; k < per_source; ++k) reopen(asio::ip::make_address("127.0.0." + std::to_string(i)));
-    thread_ = std::thread([this] { ioc_.run(); });
-  }
-  ~Flood() { stop(); }
-  void stop() {
-    if (stopped_.exchange(true)) return;
-    asio::post(ioc_, [this] { ioc_.stop(); });
-    thread_.join();
-  }
-  std::size_t idle_connected() const { return idle_connected_.load(); }
-  std::size_t idle_settled() const { return idle_connected_.load() + idle_failed_.load(); }
-  std::size_t opened() const { return opened_.load(); }
-
- private:
-  void reopen(asio::ip::address source) {
-    if (stopped_.load()) return;
-    auto s = std::make_shared<tcp::socket>(ioc_);
-    boost::system::error_code ec;
-    s->open(tcp::v4(), ec);
-    if (!ec) s->bind({source, 0}, ec);
-    if (ec) {  // out of ports or files for a moment: try again shortly
-      auto t = std::make_shared<asio::steady_timer>(ioc_, milliseconds(10));
-      t->async_wait([this, t, source](boost::system::error_code) { reopen(source); });
-      return;
-    }
-    s->async_connect(target_, [this, s, source](boost::system::error_code e) {
-      if (e) return reopen(source);
-      opened_.fetch_add(1);
-      auto byte = std::make_shared<char>();
-      s->async_read_some(asio::buffer(byte.get(), 1), [this, s, source, byte](boost::system::error_code, std::size_t) {
-        boost::system::error_code ignored;
-        s->close(ignored);
-        reopen(source);
-      });
-    });
-  }
-
-  tcp::endpoint target_;
-  asio::io_context ioc_;
-  std::vector<std::shared_ptr<tcp::socket>> idle_;
-  std::atomic<std::size_t> idle_connected_{0}, idle_failed_{0}, opened_{0};
-  std::atomic<bool> stopped_{false};
-  std::thread thread_;
-};
 
 std::string node_metrics(const std::string& addr) {
   auto url = net::Url::parse("http://" + addr + "/metrics");
@@ -146,7 +74,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    const rlim_t files = raise_open_files_limit();  // before the devnet starts: mpc-node inherits it
+    const rlim_t files = mpc::testing::raise_open_files_limit();  // before the devnet starts: mpc-node inherits it
     const std::size_t headroom = 200 + static_cast<std::size_t>(sources) * per_source;
     if (files < idle + headroom) {
       const std::size_t fit = files > headroom ? static_cast<std::size_t>(files) - headroom : 0;
@@ -195,7 +123,10 @@ int main(int argc, char** argv) {
     const long rss_before_kb = proc_status_kb(node_pid, "VmRSS");
 
     const auto t_attack = steady_clock::now();
-    Flood flood(tcp::endpoint(asio::ip::make_address(host), port), idle, sources, per_source);
+    std::vector<asio::ip::address> reopeners;
+    for (int i = 1; i <= sources; ++i) reopeners.push_back(asio::ip::make_address("127.0.0." + std::to_string(i)));
+    mpc::testing::ConnectionFlood flood(tcp::endpoint(asio::ip::make_address(host), port), idle, reopeners, per_source);
+    if (flood.idle_started() < idle) std::fprintf(stderr, "only %zu idle connections could be opened\n", flood.idle_started());
     const auto settle_by = steady_clock::now() + seconds(60);
     while (flood.idle_settled() < idle && steady_clock::now() < settle_by) std::this_thread::sleep_for(milliseconds(50));
     const double settle_s = duration<double>(steady_clock::now() - t_attack).count();

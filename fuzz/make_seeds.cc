@@ -13,6 +13,7 @@
 #include "core/near_key.h"
 #include "fuzz_support.h"
 #include "sandbox/ledger.h"
+#include "support/fixtures.h"
 
 using namespace mpc;
 using fuzz::json;
@@ -36,22 +37,21 @@ void write(const std::string& target, const std::string& name, const core::Bytes
   write(target, name, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
-// The near-api-js 5.1.1 vectors of near/transaction_test.cc.
-constexpr const char* kNearApiJsTx1 =
-    "DQAAAG5vZGUwLnNhbmRib3gA6kpsY+KcUgq+9VB7Ey7F+ZVHdq6+vnuSQh7qaRRG0iwqAAAAAAAAAAsAAABtcGMuc2FuZGJveAkJCQkJCQkJCQkJCQkJ"
-    "CQkJCQkJCQkJCQkJCQkJCQkJBQAAAAIXAAAAcmVnaXN0ZXJfYmFja3VwX3NlcnZpY2UHAAAAeyJhIjoxfQDgV+tIGwAAAQAAAAAAAAAAAAAAAAAAAAMF"
-    "AAAAAAAAAAAAAAAAAAAABQDqSmxj4pxSCr71UHsTLsX5lUd2rr6+e5JCHuppFEbSLAAAAAAAAAAAAAEKAAAAAAAAAAAAAAAAAAAACwAAAG1wYy5zYW5k"
-    "Ym94AgAAAAIAAABtMQIAAABtMgYA6kpsY+KcUgq+9VB7Ey7F+ZVHdq6+vnuSQh7qaRRG0iwAABLeRAPByqre4lC2AiQte7eNd5aZh8OBL3WlAAesG5bc"
-    "6vXe+miR5HDtVsocpZ4FZPb79og0g7XZ1buNfbMw1Ag=";
-constexpr const char* kNearApiJsTx2 =
-    "DQAAAG5vZGUwLnNhbmRib3gA6kpsY+KcUgq+9VB7Ey7F+ZVHdq6+vnuSQh7qaRRG0iwrAAAAAAAAAAsAAABtcGMuc2FuZGJveAMDAwMDAwMDAwMDAwMD"
-    "AwMDAwMDAwMDAwMDAwMDAwMDBQAAAAEEAAAAAGFzbQToAwAAAAAAAAAAAAAAAAAAAQECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUm"
-    "JygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0AFAOpKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIsAAAAAAAAAAABBxMAAABiZW5lZmljaWFyeS5z"
-    "YW5kYm94CA0AAABub2RlMS5zYW5kYm94CwAAAG1wYy5zYW5kYm94AgAAAAIBAAAAbQcAAAB7IngiOjJ9ABCl1OgAAAAAAAAAAAAAAAAAAAAAAAAAAwcA"
-    "AAAAAAAAAAAAAAAAAAAFAAAAAAAAAOgDAAAAAAAAAOpKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIsABH/Lu/o+nX3+JvuyX/FQW3Kbxv9ZxMJ"
-    "E69/QbyKvuUnQ6lNsVtUvVWx/TQJRZ+cRGHDCyRpbfjzfyMFwUeeXAMAGbnW8WOc94YzxHOhF3Xo3ekpe0IhqXnH5BpF7W1ou67Nt6IVKrfjqCv2210A"
-    "xLbN1DSbvlxBZl5Dv9wSOvRjCA==";
-constexpr const char* kSecpKeyText = "secp256k1:2Ana1pUpv2ZbMVkwF5FXapYeBEjdxDatLn7nvJkhgTSXbs59SyZSx866bXirPgj8QQVB57uxHJBG1YFvkRbFj4T";
+// The near-api-js 5.1.1 vectors (tests/fixtures/near-api-js/transactions.json,
+// which near/transaction_test.cc checks byte for byte).
+const json& near_api_js() {
+  static const json j = [] {
+    std::ifstream in(mpc::testing::fixture_path("near-api-js/transactions.json"));
+    json parsed = json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded()) {
+      std::fprintf(stderr, "cannot read the near-api-js fixture (MPC_FIXTURES_DIR?)\n");
+      std::exit(1);
+    }
+    return parsed;
+  }();
+  return j;
+}
+std::string near_api_js_tx(const char* which) { return near_api_js()["transactions"][which]["signed_base64"].get<std::string>(); }
 
 std::string rpc(const std::string& method, const json& params, const json& id = "dontcare") {
   return json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}.dump();
@@ -62,8 +62,8 @@ std::string key_text(std::uint8_t tag) { return core::ed25519_public_key_to_stri
 // ---- targets ----
 
 void borsh_tx(const std::vector<near::SignedTransaction>& txs) {
-  write("borsh_tx", "near_api_js_1.bin", *core::base64_decode(kNearApiJsTx1));
-  write("borsh_tx", "near_api_js_2_delegate.bin", *core::base64_decode(kNearApiJsTx2));
+  write("borsh_tx", "near_api_js_1.bin", *core::base64_decode(near_api_js_tx("function_calls")));
+  write("borsh_tx", "near_api_js_2_delegate.bin", *core::base64_decode(near_api_js_tx("with_delegate")));
   for (std::size_t i = 0; i < txs.size(); ++i) {
     write("borsh_tx", "sandbox_signed_" + std::to_string(i) + ".bin", near::encode_signed_transaction(txs[i]));
   }
@@ -103,7 +103,7 @@ void rpc_bodies(const std::vector<near::SignedTransaction>& txs, const core::Has
   write("rpc", "tx_status.json",
         rpc("EXPERIMENTAL_tx_status", {{"tx_hash", hash}, {"sender_account_id", fuzz::node_account(0)}, {"wait_until", "NONE"}}));
   write("rpc", "tx_signed.json", rpc("tx", {{"signed_tx_base64", b64}}));
-  write("rpc", "send_tx_near_api_js.json", rpc("send_tx", {{"signed_tx_base64", kNearApiJsTx1}, {"wait_until", "INCLUDED"}}));
+  write("rpc", "send_tx_near_api_js.json", rpc("send_tx", {{"signed_tx_base64", near_api_js_tx("function_calls")}, {"wait_until", "INCLUDED"}}));
   write("rpc", "unknown_method.json", rpc("no_such_method", json::object()));
   write("rpc", "batch.json", "[" + rpc("status", json::array()) + "]");
 }
@@ -224,7 +224,7 @@ void migration_http() {
 void encodings() {
   const std::string w = "encodings";
   write(w, "ed25519_public", key_text(7));
-  write(w, "secp256k1_public", kSecpKeyText);
+  write(w, "secp256k1_public", near_api_js()["secp256k1_public_key"].get<std::string>());
   write(w, "ed25519_secret_keypair", core::ed25519_secret_key_to_string(fuzz::fixed_key(0x70)).reveal());
   write(w, "ed25519_secret_seed", "ed25519:" + core::base58_encode(std::vector<std::uint8_t>(32, 0x71)));
   write(w, "base58_leading_zeros", "111" + core::base58_encode(core::as_bytes("mpc")));

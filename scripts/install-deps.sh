@@ -12,19 +12,9 @@ packages=(
   python3 python3-cryptography
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-# Node.js and npm (compatibility tests, demo): use the machine's if present
-# (it may come from another source than Debian), else Debian's.
-command -v node >/dev/null 2>&1 || missing+=(nodejs)
-command -v npm >/dev/null 2>&1 || missing+=(npm)
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Node.js and npm (compatibility tests, demo): the machine's if present (it
+# may come from another source than Debian), else Debian's.
+packages+=(node=nodejs npm=npm)
 
-echo "install-deps: installing ${missing[*]}"
-sudo=""
-[ "$(id -u)" -ne 0 ] && sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+install_missing install-deps "${packages[@]}"

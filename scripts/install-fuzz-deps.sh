@@ -8,16 +8,5 @@ set -euo pipefail
 
 "$(dirname "${BASH_SOURCE[0]}")/install-deps.sh"
 
-packages=(clang-19 libclang-rt-19-dev)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-echo "install-fuzz-deps: installing ${missing[*]}"
-sudo=""
-[ "$(id -u)" -ne 0 ] && sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+install_missing install-fuzz-deps clang-19 libclang-rt-19-dev

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "devnet/dealer.h"
+#include "support/backup/world.h"
 #include "support/manual_clock.h"
 
 #include <thread>
@@ -10,11 +11,8 @@
 namespace mpc::backup {
 namespace {
 
-core::Ed25519PublicKey key(std::uint8_t tag) {
-  core::Ed25519PublicKey k;
-  k.bytes.fill(tag);
-  return k;
-}
+using mpc::testing::clone_all;
+using mpc::testing::key;
 
 NodeTarget target(std::uint16_t port, std::uint8_t tag) { return NodeTarget{net::HostPort{"127.0.0.1", port}, key(tag)}; }
 
@@ -43,18 +41,7 @@ near::ContractView running(const core::Keyset& keyset, core::Ed25519PublicKey op
   return c;
 }
 
-StoredBackup stored(const Dealt& d) {
-  StoredBackup b;
-  b.epoch_id = d.keyset.epoch_id;
-  for (const auto& s : d.shares) b.keyshares.push_back(s.clone());
-  return b;
-}
-
-std::vector<core::Keyshare> clone_all(const std::vector<core::Keyshare>& v) {
-  std::vector<core::Keyshare> out;
-  for (const auto& s : v) out.push_back(s.clone());
-  return out;
-}
+StoredBackup stored(const Dealt& d) { return mpc::testing::stored(d.shares); }
 
 TEST(PlanStep, BacksUpWhenNothingIsStored) {
   auto d = deal(3, 2);

@@ -5,48 +5,22 @@
 #include <gtest/gtest.h>
 
 #include "core/crypto.h"
-#include "devnet/dealer.h"
+#include "support/backup/world.h"
 
 namespace mpc::backup {
 namespace {
 
 namespace fs = std::filesystem;
 
-core::Ed25519PublicKey key(std::uint8_t tag) {
-  core::Ed25519PublicKey k;
-  k.bytes.fill(tag);
-  return k;
-}
+using testing::clone_all;
+using testing::key;
+using testing::World;
 
-struct World {
-  near::ContractView view;
-  std::vector<core::Keyshare> shares;  // participant 0's
-  core::Keyset keyset;
-};
-
+// The running contract with op.test's backup service (key(5)) registered.
 World world(std::uint64_t epoch) {
-  const std::vector<devnet::DomainToDeal> domains = {{0, core::CurveKind::kSecp256k1, 0}, {1, core::CurveKind::kEd25519, 0}};
-  const std::vector<std::uint64_t> ids = {0, 1};
-  auto dealt = devnet::deal_keyset(domains, ids, 2, epoch);
-  EXPECT_TRUE(dealt);
-  core::RunningState r;
-  r.keyset = dealt->keyset;
-  r.parameters.threshold = 2;
-  r.parameters.participants.next_id = 2;
-  r.parameters.participants.participants = {{"op.test", 0, {"https://node.example:3000", key(1)}},
-                                            {"other.test", 1, {"https://b.example:3000", key(2)}}};
-  World w;
-  w.view.state.state = r;
+  World w = testing::running_world(epoch);
   w.view.migrations["op.test"].backup_service = core::BackupServiceInfo{key(5)};
-  w.keyset = dealt->keyset;
-  w.shares = std::move(dealt->shares[0]);
   return w;
-}
-
-std::vector<core::Keyshare> clone_all(const std::vector<core::Keyshare>& v) {
-  std::vector<core::Keyshare> out;
-  for (const auto& s : v) out.push_back(s.clone());
-  return out;
 }
 
 class OperatorTest : public ::testing::Test {

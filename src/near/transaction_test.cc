@@ -2,54 +2,42 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
 #include "near/borsh.h"
+#include "support/fixtures.h"
 
 namespace mpc::near {
 namespace {
 
-// Produced with near-api-js 5.1.1 (tests/compat's dependency): a transaction
-// from node0.sandbox to mpc.sandbox, nonce 42, block hash 32 x 0x09, signed
-// by the key whose seed is 32 x 0x07, with actions FunctionCall
-// register_backup_service {"a":1} 30 Tgas deposit 1, Transfer 5,
-// AddKey (function-call key: allowance 10, mpc.sandbox, [m1, m2]),
-// DeleteKey, CreateAccount, signed with transactions.signTransaction and an
-// InMemorySigner. encode() gave the signed bytes below and
-// baseEncode(sha256(tx)) the hash.
-constexpr const char* kSecret =
-    "ed25519:99eUso3aSbE9tqGSTXzo3TLfKb9RkMTURrHKQ1K7Zh3StnzFNUx8FKCPPPPpR479qsw5zv2WNBKmgiz7WqgAJfM";
-constexpr const char* kSignedB64 =
-    "DQAAAG5vZGUwLnNhbmRib3gA6kpsY+KcUgq+9VB7Ey7F+ZVHdq6+vnuSQh7qaRRG0iwqAAAAAAAAAAsAAABtcGMuc2FuZGJveAkJCQkJCQkJCQkJCQkJ"
-    "CQkJCQkJCQkJCQkJCQkJCQkJBQAAAAIXAAAAcmVnaXN0ZXJfYmFja3VwX3NlcnZpY2UHAAAAeyJhIjoxfQDgV+tIGwAAAQAAAAAAAAAAAAAAAAAAAAMF"
-    "AAAAAAAAAAAAAAAAAAAABQDqSmxj4pxSCr71UHsTLsX5lUd2rr6+e5JCHuppFEbSLAAAAAAAAAAAAAEKAAAAAAAAAAAAAAAAAAAACwAAAG1wYy5zYW5k"
-    "Ym94AgAAAAIAAABtMQIAAABtMgYA6kpsY+KcUgq+9VB7Ey7F+ZVHdq6+vnuSQh7qaRRG0iwAABLeRAPByqre4lC2AiQte7eNd5aZh8OBL3WlAAesG5bc"
-    "6vXe+miR5HDtVsocpZ4FZPb79og0g7XZ1buNfbMw1Ag=";
-constexpr const char* kHash = "5DvhNDZNUbwhhXMqG4VGjpZ6agqX649HC7iz2hfCKfng";
-
-// Second vector, produced the same way (near-api-js 5.1.1 installed in a
-// scratch dir outside the repo, @near-js/transactions 1.3.3): signer
-// node0.sandbox, nonce 43, receiver mpc.sandbox, block hash 32 x 0x03, key as
-// above; actions actionCreators.deployContract([0,97,115,109]),
-// stake(1000, secp256k1 key with bytes 1..64), addKey(pk, fullAccessKey()),
-// deleteAccount("beneficiary.sandbox"), and signedDelegate of
-// buildDelegateAction({senderId: node1.sandbox, receiverId: mpc.sandbox,
-// actions: [functionCall("m", {x:2}, 1 Tgas, 0), transfer(7)], nonce 5,
-// maxBlockHeight 1000, publicKey pk}) signed with signDelegateAction by the
-// same key (its message signer hashing with sha256 first, as InMemorySigner
-// does: the signature covers the NEP-461 hash). signTransaction(tx, InMemorySigner) gave the hash;
-// SignedTransaction.encode() the bytes.
-constexpr const char* kSecp = "secp256k1:2Ana1pUpv2ZbMVkwF5FXapYeBEjdxDatLn7nvJkhgTSXbs59SyZSx866bXirPgj8QQVB57uxHJBG1YFvkRbFj4T";
-constexpr const char* kSigned2B64 =
-    "DQAAAG5vZGUwLnNhbmRib3gA6kpsY+KcUgq+9VB7Ey7F+ZVHdq6+vnuSQh7qaRRG0iwrAAAAAAAAAAsAAABtcGMuc2FuZGJveAMDAwMDAwMDAwMDAwMD"
-    "AwMDAwMDAwMDAwMDAwMDAwMDBQAAAAEEAAAAAGFzbQToAwAAAAAAAAAAAAAAAAAAAQECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUm"
-    "JygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0AFAOpKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIsAAAAAAAAAAABBxMAAABiZW5lZmljaWFyeS5z"
-    "YW5kYm94CA0AAABub2RlMS5zYW5kYm94CwAAAG1wYy5zYW5kYm94AgAAAAIBAAAAbQcAAAB7IngiOjJ9ABCl1OgAAAAAAAAAAAAAAAAAAAAAAAAAAwcA"
-    "AAAAAAAAAAAAAAAAAAAFAAAAAAAAAOgDAAAAAAAAAOpKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIsABH/Lu/o+nX3+JvuyX/FQW3Kbxv9ZxMJ"
-    "E69/QbyKvuUnQ6lNsVtUvVWx/TQJRZ+cRGHDCyRpbfjzfyMFwUeeXAMAGbnW8WOc94YzxHOhF3Xo3ekpe0IhqXnH5BpF7W1ou67Nt6IVKrfjqCv2210A"
-    "xLbN1DSbvlxBZl5Dv9wSOvRjCA==";
-constexpr const char* kHash2 = "CLBJV9cXFzMpehevGdTVpRUp3jM3Xw8WHqJneHXBh7BJ";
+// The near-api-js 5.1.1 vectors: tests/fixtures/near-api-js/transactions.json
+// (its README says how each was produced; fuzz/make_seeds.cc seeds from
+// them too). "function_calls": node0.sandbox -> mpc.sandbox, nonce 42, block
+// hash 32 x 0x09, actions FunctionCall, Transfer, AddKey, DeleteKey,
+// CreateAccount. "with_delegate": nonce 43, block hash 32 x 0x03, actions
+// DeployContract, Stake, AddKey, DeleteAccount, a signed delegate.
+const nlohmann::json& vectors() {
+  static const nlohmann::json j = [] {
+    std::ifstream in(mpc::testing::fixture_path("near-api-js/transactions.json"));
+    auto parsed = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded()) ADD_FAILURE() << "cannot read near-api-js/transactions.json";
+    return parsed;
+  }();
+  return j;
+}
+std::string vector_text(const std::string& pointer) {
+  const auto ptr = nlohmann::json::json_pointer(pointer);
+  return vectors().contains(ptr) ? vectors().at(ptr).get<std::string>() : std::string();
+}
+std::string secret_text() { return vector_text("/secret_key"); }
+std::string secp_text() { return vector_text("/secp256k1_public_key"); }
+std::string signed_b64(const std::string& which) { return vector_text("/transactions/" + which + "/signed_base64"); }
+std::string hash_text(const std::string& which) { return vector_text("/transactions/" + which + "/hash"); }
 
 Transaction reference_transaction() {
-  auto key = *core::parse_ed25519_secret_key(kSecret);
+  auto key = *core::parse_ed25519_secret_key(secret_text());
   core::NearPublicKey pk{key.public_key()};
   Transaction tx;
   tx.signer_id = "node0.sandbox";
@@ -66,7 +54,7 @@ Transaction reference_transaction() {
 }
 
 Transaction reference_transaction2() {
-  auto key = *core::parse_ed25519_secret_key(kSecret);
+  auto key = *core::parse_ed25519_secret_key(secret_text());
   core::NearPublicKey pk{key.public_key()};
   DelegateAction d;
   d.sender_id = "node1.sandbox";
@@ -82,7 +70,7 @@ Transaction reference_transaction2() {
   tx.receiver_id = "mpc.sandbox";
   tx.block_hash.fill(3);
   tx.actions.push_back(DeployContractAction{{0, 97, 115, 109}});
-  tx.actions.push_back(StakeAction{1000, *core::NearPublicKey::parse(kSecp)});
+  tx.actions.push_back(StakeAction{1000, *core::NearPublicKey::parse(secp_text())});
   tx.actions.push_back(AddKeyAction{pk, AccessKey{0, FullAccessPermission{}}});
   tx.actions.push_back(DeleteAccountAction{"beneficiary.sandbox"});
   tx.actions.push_back(sign_delegate_action(std::move(d), key));
@@ -90,12 +78,12 @@ Transaction reference_transaction2() {
 }
 
 TEST(Transaction, encodes_the_other_actions_and_delegate_exactly_as_near_api_js) {
-  auto key = *core::parse_ed25519_secret_key(kSecret);
+  auto key = *core::parse_ed25519_secret_key(secret_text());
   auto signed_tx = sign_transaction(reference_transaction2(), key);
-  EXPECT_EQ(core::base64_encode(encode_signed_transaction(signed_tx)), kSigned2B64);
-  EXPECT_EQ(core::base58_encode(transaction_hash(signed_tx.transaction)), kHash2);
+  EXPECT_EQ(core::base64_encode(encode_signed_transaction(signed_tx)), signed_b64("with_delegate"));
+  EXPECT_EQ(core::base58_encode(transaction_hash(signed_tx.transaction)), hash_text("with_delegate"));
 
-  auto bytes = *core::base64_decode(kSigned2B64);
+  auto bytes = *core::base64_decode(signed_b64("with_delegate"));
   auto decoded = decode_signed_transaction(bytes);
   ASSERT_TRUE(decoded) << decoded.error().message;
   EXPECT_EQ(decoded->transaction, reference_transaction2());
@@ -109,7 +97,7 @@ TEST(Transaction, encodes_the_other_actions_and_delegate_exactly_as_near_api_js)
 }
 
 TEST(Transaction, every_truncation_of_the_delegate_vector_is_rejected) {
-  auto bytes = *core::base64_decode(kSigned2B64);
+  auto bytes = *core::base64_decode(signed_b64("with_delegate"));
   for (std::size_t n = 0; n < bytes.size(); ++n) {
     EXPECT_FALSE(decode_signed_transaction(core::ByteView(bytes).first(n))) << n;
   }
@@ -166,15 +154,15 @@ TEST(Transaction, encode_decode_round_trips_every_action) {
 }
 
 TEST(Transaction, encodes_and_signs_exactly_as_near_api_js) {
-  auto key = *core::parse_ed25519_secret_key(kSecret);
+  auto key = *core::parse_ed25519_secret_key(secret_text());
   auto signed_tx = sign_transaction(reference_transaction(), key);
-  EXPECT_EQ(core::base64_encode(encode_signed_transaction(signed_tx)), kSignedB64);
-  EXPECT_EQ(core::base58_encode(transaction_hash(signed_tx.transaction)), kHash);
+  EXPECT_EQ(core::base64_encode(encode_signed_transaction(signed_tx)), signed_b64("function_calls"));
+  EXPECT_EQ(core::base58_encode(transaction_hash(signed_tx.transaction)), hash_text("function_calls"));
   EXPECT_TRUE(verify_signature(signed_tx));
 }
 
 TEST(Transaction, decodes_near_api_js_bytes_to_the_same_value) {
-  auto bytes = *core::base64_decode(kSignedB64);
+  auto bytes = *core::base64_decode(signed_b64("function_calls"));
   auto decoded = decode_signed_transaction(bytes);
   ASSERT_TRUE(decoded) << decoded.error().message;
   EXPECT_EQ(decoded->transaction, reference_transaction());
@@ -183,14 +171,14 @@ TEST(Transaction, decodes_near_api_js_bytes_to_the_same_value) {
 }
 
 TEST(Transaction, tampering_breaks_the_signature) {
-  auto bytes = *core::base64_decode(kSignedB64);
+  auto bytes = *core::base64_decode(signed_b64("function_calls"));
   auto decoded = *decode_signed_transaction(bytes);
   decoded.transaction.nonce = 43;
   EXPECT_FALSE(verify_signature(decoded));
 }
 
 TEST(Transaction, rejects_truncated_input_at_every_length) {
-  auto bytes = *core::base64_decode(kSignedB64);
+  auto bytes = *core::base64_decode(signed_b64("function_calls"));
   for (std::size_t n = 0; n < bytes.size(); ++n) {
     auto r = decode_signed_transaction(core::ByteView(bytes).first(n));
     EXPECT_FALSE(r) << "accepted a prefix of " << n << " bytes";
@@ -198,7 +186,7 @@ TEST(Transaction, rejects_truncated_input_at_every_length) {
 }
 
 TEST(Transaction, rejects_trailing_bytes) {
-  auto bytes = *core::base64_decode(kSignedB64);
+  auto bytes = *core::base64_decode(signed_b64("function_calls"));
   bytes.push_back(0);
   auto r = decode_signed_transaction(bytes);
   ASSERT_FALSE(r);
@@ -253,7 +241,7 @@ TEST(Borsh, strings_must_be_valid_utf8_as_rust_requires) {
 }
 
 TEST(Transaction, a_method_name_or_account_id_that_is_not_utf8_is_rejected_at_decode) {
-  auto key = *core::parse_ed25519_secret_key(kSecret);
+  auto key = *core::parse_ed25519_secret_key(secret_text());
   auto bad_method = reference_transaction();
   bad_method.actions = {function_call("m\xff\xfe", "{}", 1'000'000'000'000ull, 0)};
   auto r1 = decode_signed_transaction(encode_signed_transaction(sign_transaction(bad_method, key)));
@@ -296,7 +284,7 @@ namespace mpc::near {
 namespace {
 
 TEST(Transaction, corrupting_any_byte_never_crashes_and_round_trips_when_accepted) {
-  const auto original = *core::base64_decode(kSigned2B64);
+  const auto original = *core::base64_decode(signed_b64("with_delegate"));
   for (std::size_t i = 0; i < original.size(); ++i) {
     for (std::uint8_t v : {std::uint8_t{0x00}, std::uint8_t{0xff}, std::uint8_t{0x09}}) {
       auto bytes = original;

@@ -34,6 +34,7 @@
 
 #include "core/near_key.h"
 #include "core/unique_fd.h"
+#include "support/net/flood.h"
 #include "support/tls/test_certs.h"
 #include "tls/tls.h"
 
@@ -708,79 +709,8 @@ TEST_F(MtlsTest, ClientBindsToTheGivenLocalAddress) {
 
 // ---- a flood of idle and reopened connections (bounded; loopback only) ----
 
-// Raises the soft open-files limit to the hard one; returns the new soft limit.
-rlim_t raise_open_files_limit() {
-  rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
-  rl.rlim_cur = rl.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &rl);
-  getrlimit(RLIMIT_NOFILE, &rl);
-  return rl.rlim_cur;
-}
-
-// Attackers on their own io_context: `idle` connections from one address
-// that never send a byte, and `reopeners` addresses each keeping `per_source`
-// connections open, reopening each one as soon as the server closes it.
-class Flood {
- public:
-  Flood(std::uint16_t port, std::size_t idle, const std::vector<std::string>& reopeners, std::size_t per_source, std::size_t max_reopens)
-      : port_(port), max_reopens_(max_reopens) {
-    for (std::size_t i = 0; i < idle; ++i) {
-      auto s = std::make_shared<tcp::socket>(ioc_);
-      beast::error_code ec;
-      s->open(tcp::v4(), ec);
-      s->bind({asio::ip::make_address("127.0.0.1"), 0}, ec);
-      if (ec) break;
-      s->async_connect({asio::ip::make_address("127.0.0.1"), port_}, [this, s](beast::error_code e) {
-        if (!e) idle_connected_.fetch_add(1);
-      });
-      idle_.push_back(s);
-    }
-    for (const auto& source : reopeners)
-      for (std::size_t i = 0; i < per_source; ++i) reopen(asio::ip::make_address(source));
-    thread_ = std::thread([this] { ioc_.run(); });
-  }
-  ~Flood() { stop(); }
-  void stop() {
-    if (stopped_.exchange(true)) return;
-    asio::post(ioc_, [this] { ioc_.stop(); });
-    thread_.join();
-  }
-  std::size_t idle_connected() const { return idle_connected_.load(); }
-  std::size_t reopened() const { return reopened_.load(); }
-
- private:
-  void reopen(asio::ip::address source) {
-    if (stopped_.load() || reopened_.fetch_add(1) >= max_reopens_) return;
-    auto s = std::make_shared<tcp::socket>(ioc_);
-    beast::error_code ec;
-    s->open(tcp::v4(), ec);
-    if (!ec) s->bind({source, 0}, ec);
-    if (ec) return;
-    s->async_connect({asio::ip::make_address("127.0.0.1"), port_}, [this, s, source](beast::error_code e) {
-      if (e) return reopen(source);
-      auto byte = std::make_shared<char>();
-      // Wait for the server to close it (eviction, deadline), then reopen.
-      s->async_read_some(asio::buffer(byte.get(), 1), [this, s, source, byte](beast::error_code, std::size_t) {
-        beast::error_code ignored;
-        s->close(ignored);
-        reopen(source);
-      });
-    });
-  }
-
-  std::uint16_t port_;
-  std::size_t max_reopens_;
-  asio::io_context ioc_;
-  std::vector<std::shared_ptr<tcp::socket>> idle_;
-  std::atomic<std::size_t> idle_connected_{0};
-  std::atomic<std::size_t> reopened_{0};
-  std::atomic<bool> stopped_{false};
-  std::thread thread_;
-};
-
 TEST_F(MtlsTest, FloodOfIdleAndReopenedConnectionsDoesNotKeepTheRegisteredClientOut) {
-  const rlim_t files = raise_open_files_limit();
+  const rlim_t files = mpc::testing::raise_open_files_limit();
   const std::size_t idle = std::min<std::size_t>(2000, files > 600 ? files - 500 : 0);
   ASSERT_GE(idle, 500u) << "RLIMIT_NOFILE too low for this test: " << files;
   auto o = fast_options();
@@ -789,9 +719,9 @@ TEST_F(MtlsTest, FloodOfIdleAndReopenedConnectionsDoesNotKeepTheRegisteredClient
   o.max_preauth_per_source = 8;
   o.first_bytes_timeout = 2s;
   start(o);
-  std::vector<std::string> sources;
-  for (int i = 1; i <= 16; ++i) sources.push_back("127.0.0." + std::to_string(i));
-  Flood flood(port_, idle, sources, 16, 2'000'000);
+  std::vector<asio::ip::address> sources;
+  for (int i = 1; i <= 16; ++i) sources.push_back(asio::ip::make_address("127.0.0." + std::to_string(i)));
+  mpc::testing::ConnectionFlood flood({asio::ip::make_address("127.0.0.1"), port_}, idle, sources, 16, 2'000'000);
   ASSERT_TRUE(eventually([&] { return flood.idle_connected() >= idle; }, 20s)) << flood.idle_connected() << " of " << idle;
   ASSERT_TRUE(eventually([&] { return flood.reopened() >= 2000; }, 20s)) << "the reopeners did not get going";
 
