@@ -35,7 +35,7 @@ StoredBackup backup_of(const std::vector<core::Keyshare>& shares, std::uint64_t 
   return b;
 }
 
-TEST(BackupCoverage, no_backup) {
+TEST(BackupCoverage, NoBackup) {
   auto w = make_world(1, 2);
   auto c = backup_coverage(std::nullopt, w.keyset);
   EXPECT_EQ(c.verdict, CoverageVerdict::kNoBackup);
@@ -44,14 +44,14 @@ TEST(BackupCoverage, no_backup) {
   EXPECT_FALSE(c.up_to_date());
 }
 
-TEST(BackupCoverage, nothing_to_back_up_for_an_empty_keyset) {
+TEST(BackupCoverage, NothingToBackUpForAnEmptyKeyset) {
   auto c = backup_coverage(std::nullopt, core::Keyset{0, {}});
   EXPECT_EQ(c.verdict, CoverageVerdict::kNothingToBackUp);
   EXPECT_TRUE(c.up_to_date());
   EXPECT_FALSE(c.needs_backup());
 }
 
-TEST(BackupCoverage, up_to_date_when_every_domain_has_a_consistent_share) {
+TEST(BackupCoverage, UpToDateWhenEveryDomainHasAConsistentShare) {
   auto w = make_world(4, 3);
   auto c = backup_coverage(backup_of(w.shares, 4), w.keyset);
   EXPECT_EQ(c.verdict, CoverageVerdict::kUpToDate);
@@ -60,7 +60,7 @@ TEST(BackupCoverage, up_to_date_when_every_domain_has_a_consistent_share) {
   EXPECT_EQ(c.stored_epoch, 4u);
 }
 
-TEST(BackupCoverage, behind_by_n_epochs_when_the_keys_match_an_older_epoch) {
+TEST(BackupCoverage, BehindByNEpochsWhenTheKeysMatchAnOlderEpoch) {
   auto w = make_world(7, 2);
   auto two = backup_coverage(backup_of(w.shares, 5), w.keyset);
   EXPECT_EQ(two.verdict, CoverageVerdict::kBehind);
@@ -71,7 +71,7 @@ TEST(BackupCoverage, behind_by_n_epochs_when_the_keys_match_an_older_epoch) {
   EXPECT_EQ(backup_coverage(backup_of(w.shares, 6, 1), w.keyset).summary, "behind by 1 epoch; missing domain 1");
 }
 
-TEST(BackupCoverage, missing_domains_in_the_same_epoch) {
+TEST(BackupCoverage, MissingDomainsInTheSameEpoch) {
   auto w = make_world(3, 5);
   auto c = backup_coverage(backup_of(w.shares, 3, 3), w.keyset);
   EXPECT_EQ(c.verdict, CoverageVerdict::kMissingDomains);
@@ -80,7 +80,7 @@ TEST(BackupCoverage, missing_domains_in_the_same_epoch) {
   EXPECT_TRUE(c.needs_backup());
 }
 
-TEST(BackupCoverage, a_different_group_key_is_a_mismatch_not_a_missing_backup) {
+TEST(BackupCoverage, ADifferentGroupKeyIsAMismatchNotAMissingBackup) {
   auto w = make_world(2, 2);
   auto other = make_world(2, 2);
   std::vector<core::Keyshare> mixed;
@@ -94,7 +94,7 @@ TEST(BackupCoverage, a_different_group_key_is_a_mismatch_not_a_missing_backup) {
   EXPECT_FALSE(c.up_to_date());
 }
 
-TEST(BackupCoverage, a_different_attempt_in_the_same_epoch_is_a_mismatch) {
+TEST(BackupCoverage, ADifferentAttemptInTheSameEpochIsAMismatch) {
   auto w = make_world(2, 2);
   auto b = backup_of(w.shares, 2);
   b.keyshares[1].key_id.attempt_id = 9;
@@ -103,7 +103,7 @@ TEST(BackupCoverage, a_different_attempt_in_the_same_epoch_is_a_mismatch) {
   EXPECT_EQ(c.summary, "key id mismatch: domain 1 is from attempt 9, the contract has attempt 0");
 }
 
-TEST(BackupCoverage, extra_domains_or_a_newer_epoch_are_mismatches) {
+TEST(BackupCoverage, ExtraDomainsOrANewerEpochAreMismatches) {
   auto w = make_world(2, 3);
   core::Keyset smaller = w.keyset;
   smaller.domains.pop_back();

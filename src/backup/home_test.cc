@@ -101,7 +101,7 @@ class BackupHomeTest : public ::testing::Test {
 
 // ---- secrets.json ----
 
-TEST_F(BackupHomeTest, generate_keys_writes_secrets_that_load_back) {
+TEST_F(BackupHomeTest, GenerateKeysWritesSecretsThatLoadBack) {
   BackupHome home(home_dir_);
   auto gen = home.generate_secrets(false);
   ASSERT_TRUE(gen) << gen.error().message;
@@ -125,7 +125,7 @@ TEST_F(BackupHomeTest, generate_keys_writes_secrets_that_load_back) {
   EXPECT_TRUE(j["local_storage_aes_key"][0].is_number_integer());
 }
 
-TEST_F(BackupHomeTest, generate_keys_refuses_to_overwrite_existing_secrets) {
+TEST_F(BackupHomeTest, GenerateKeysRefusesToOverwriteExistingSecrets) {
   BackupHome home(home_dir_);
   ASSERT_TRUE(home.generate_secrets(false));
   const std::string before = contents(home.secrets_file());
@@ -136,7 +136,7 @@ TEST_F(BackupHomeTest, generate_keys_refuses_to_overwrite_existing_secrets) {
   EXPECT_EQ(contents(home.secrets_file()), before);
 }
 
-TEST_F(BackupHomeTest, forced_generate_keeps_a_timestamped_copy_of_the_old_secrets) {
+TEST_F(BackupHomeTest, ForcedGenerateKeepsATimestampedCopyOfTheOldSecrets) {
   BackupHome home(home_dir_);
   ASSERT_TRUE(home.generate_secrets(false));
   const std::string first = contents(home.secrets_file());
@@ -165,7 +165,7 @@ TEST_F(BackupHomeTest, forced_generate_keeps_a_timestamped_copy_of_the_old_secre
   EXPECT_EQ(count_entries(home_dir_), 3u);
 }
 
-TEST_F(BackupHomeTest, forced_generate_without_old_secrets_just_writes) {
+TEST_F(BackupHomeTest, ForcedGenerateWithoutOldSecretsJustWrites) {
   BackupHome home(home_dir_);
   auto forced = home.generate_secrets(true);
   ASSERT_TRUE(forced);
@@ -173,13 +173,13 @@ TEST_F(BackupHomeTest, forced_generate_without_old_secrets_just_writes) {
   EXPECT_TRUE(home.load_secrets());
 }
 
-TEST_F(BackupHomeTest, missing_secrets_is_not_found) {
+TEST_F(BackupHomeTest, MissingSecretsIsNotFound) {
   auto r = BackupHome(home_dir_).load_secrets();
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
 }
 
-TEST(Secrets, strict_parse_names_the_field_and_never_a_value) {
+TEST(Secrets, StrictParseNamesTheFieldAndNeverAValue) {
   auto arr = [](std::size_t n, int v) {
     std::string s = "[";
     for (std::size_t i = 0; i < n; ++i) s += (i ? "," : "") + std::to_string(v);
@@ -220,7 +220,7 @@ TEST(Secrets, strict_parse_names_the_field_and_never_a_value) {
 
 // ---- a home written by hand from the interop §6 text ----
 
-TEST_F(BackupHomeTest, reads_a_home_built_by_hand_from_the_reference_layout) {
+TEST_F(BackupHomeTest, ReadsAHomeBuiltByHandFromTheReferenceLayout) {
   ASSERT_EQ(::mkdir(home_dir_.c_str(), 0700), 0);
   ASSERT_EQ(::mkdir((home_dir_ / "permanent_keys").c_str(), 0700), 0);
 
@@ -295,7 +295,7 @@ TEST_F(BackupHomeTest, reads_a_home_built_by_hand_from_the_reference_layout) {
 
 // ---- the backup store ----
 
-TEST_F(BackupHomeTest, store_and_load_round_trip) {
+TEST_F(BackupHomeTest, StoreAndLoadRoundTrip) {
   auto dealt = deal_domains(3, 2);
   auto s = store();
   EXPECT_FALSE(*s.load_newest());
@@ -333,7 +333,7 @@ TEST_F(BackupHomeTest, store_and_load_round_trip) {
   EXPECT_TRUE(same_shares(direct->keyshares, dealt.shares[1]));
 }
 
-TEST_F(BackupHomeTest, store_sorts_shares_by_domain) {
+TEST_F(BackupHomeTest, StoreSortsSharesByDomain) {
   auto dealt = deal_domains(1, 3);
   std::vector<core::Keyshare> reversed;
   for (auto it = dealt.shares[0].rbegin(); it != dealt.shares[0].rend(); ++it) reversed.push_back(it->clone());
@@ -343,7 +343,7 @@ TEST_F(BackupHomeTest, store_sorts_shares_by_domain) {
   EXPECT_TRUE(same_shares((*loaded)->keyshares, dealt.shares[0]));
 }
 
-TEST_F(BackupHomeTest, storing_the_same_backup_again_is_a_no_op) {
+TEST_F(BackupHomeTest, StoringTheSameBackupAgainIsANoOp) {
   auto dealt = deal_domains(2, 2);
   auto s = store();
   ASSERT_TRUE(s.store(dealt.shares[0]));
@@ -355,7 +355,7 @@ TEST_F(BackupHomeTest, storing_the_same_backup_again_is_a_no_op) {
   EXPECT_EQ(s.list()->size(), 1u);
 }
 
-TEST_F(BackupHomeTest, same_name_with_different_content_is_refused_and_the_old_file_kept) {
+TEST_F(BackupHomeTest, SameNameWithDifferentContentIsRefusedAndTheOldFileKept) {
   auto a = deal_domains(2, 2);
   auto b = deal_domains(2, 2);  // other keys, same epoch and domain count
   auto s = store();
@@ -369,7 +369,7 @@ TEST_F(BackupHomeTest, same_name_with_different_content_is_refused_and_the_old_f
   EXPECT_TRUE(same_shares((*s.load_newest())->keyshares, a.shares[0]));
 }
 
-TEST_F(BackupHomeTest, an_older_epoch_is_refused_and_the_newer_backup_stays_intact) {
+TEST_F(BackupHomeTest, AnOlderEpochIsRefusedAndTheNewerBackupStaysIntact) {
   auto dealt = deal_domains(5, 2);
   auto s = store();
   ASSERT_TRUE(s.store(dealt.shares[0]));
@@ -386,7 +386,7 @@ TEST_F(BackupHomeTest, an_older_epoch_is_refused_and_the_newer_backup_stays_inta
   EXPECT_FALSE(fs::exists(home_dir_ / "permanent_keys" / "epoch_4_with_2_domains"));
 }
 
-TEST_F(BackupHomeTest, newer_epochs_and_added_domains_advance_key_and_keep_old_files) {
+TEST_F(BackupHomeTest, NewerEpochsAndAddedDomainsAdvanceKeyAndKeepOldFiles) {
   auto dealt = deal_domains(1, 3);
   auto s = store();
   ASSERT_TRUE(s.store(first_n(dealt.shares[0], 2)));  // epoch 1, 2 domains
@@ -412,7 +412,7 @@ TEST_F(BackupHomeTest, newer_epochs_and_added_domains_advance_key_and_keep_old_f
   EXPECT_EQ(fewer.error().code, ErrorCode::kFailedPrecondition);
 }
 
-TEST_F(BackupHomeTest, a_changed_group_key_or_a_dropped_domain_is_refused) {
+TEST_F(BackupHomeTest, AChangedGroupKeyOrADroppedDomainIsRefused) {
   auto dealt = deal_domains(1, 2);
   auto other = deal_domains(2, 2);
   auto s = store();
@@ -434,7 +434,7 @@ TEST_F(BackupHomeTest, a_changed_group_key_or_a_dropped_domain_is_refused) {
   EXPECT_EQ((*s.load_newest())->epoch_id, 1u);
 }
 
-TEST_F(BackupHomeTest, store_rejects_malformed_input) {
+TEST_F(BackupHomeTest, StoreRejectsMalformedInput) {
   auto dealt = deal_domains(1, 2);
   auto s = store();
   EXPECT_EQ(s.store({}).error().code, ErrorCode::kInvalidArgument);
@@ -449,7 +449,7 @@ TEST_F(BackupHomeTest, store_rejects_malformed_input) {
   EXPECT_FALSE(fs::exists(home_dir_ / "key"));
 }
 
-TEST_F(BackupHomeTest, tampered_truncated_or_foreign_files_give_clear_errors) {
+TEST_F(BackupHomeTest, TamperedTruncatedOrForeignFilesGiveClearErrors) {
   auto dealt = deal_domains(1, 2);
   auto s = store();
   ASSERT_TRUE(s.store(dealt.shares[0]));
@@ -507,7 +507,7 @@ TEST_F(BackupHomeTest, tampered_truncated_or_foreign_files_give_clear_errors) {
   EXPECT_FALSE(s.store(at_epoch(dealt.shares[0], 2)));
 }
 
-TEST_F(BackupHomeTest, without_key_the_newest_file_by_name_is_loaded) {
+TEST_F(BackupHomeTest, WithoutKeyTheNewestFileByNameIsLoaded) {
   auto dealt = deal_domains(1, 2);
   auto s = store();
   ASSERT_TRUE(s.store(dealt.shares[0]));
@@ -520,7 +520,7 @@ TEST_F(BackupHomeTest, without_key_the_newest_file_by_name_is_loaded) {
   EXPECT_EQ((*newest)->path.filename(), "epoch_12_with_2_domains");
 }
 
-TEST_F(BackupHomeTest, an_interrupted_store_is_completed_by_storing_again) {
+TEST_F(BackupHomeTest, AnInterruptedStoreIsCompletedByStoringAgain) {
   auto dealt = deal_domains(1, 2);
   auto s = store();
   ASSERT_TRUE(s.store(dealt.shares[0]));
@@ -545,7 +545,7 @@ TEST_F(BackupHomeTest, an_interrupted_store_is_completed_by_storing_again) {
   EXPECT_FALSE(fs::exists(home_dir_ / ".key.tmp-cafe"));
 }
 
-TEST(BackupFileName, only_canonical_names_are_backups) {
+TEST(BackupFileName, OnlyCanonicalNamesAreBackups) {
   EXPECT_EQ(BackupStore::file_name(4, 2), "epoch_4_with_2_domains");
   auto ok = BackupStore::parse_file_name("epoch_18446744073709551615_with_3_domains");
   ASSERT_TRUE(ok);
@@ -560,7 +560,7 @@ TEST(BackupFileName, only_canonical_names_are_backups) {
 
 // kill -9 at random instants during stores: `key` must always load, to a
 // backup no older than the last one seen, and every named file must load.
-TEST_F(BackupHomeTest, kill_9_during_store_always_leaves_a_loadable_backup) {
+TEST_F(BackupHomeTest, Kill9DuringStoreAlwaysLeavesALoadableBackup) {
   auto dealt = deal_domains(1, 3);
   const auto& shares = dealt.shares[0];
   {
@@ -631,7 +631,7 @@ TEST_F(BackupHomeTest, kill_9_during_store_always_leaves_a_loadable_backup) {
 // the previous one or the new one, and the new one whenever store() had
 // returned; the next store completes. Removing any fsync or directory sync
 // from the store fails this test.
-TEST_F(BackupHomeTest, a_crash_at_every_step_of_a_store_loses_nothing_it_reported_stored) {
+TEST_F(BackupHomeTest, ACrashAtEveryStepOfAStoreLosesNothingItReportedStored) {
   auto dealt = deal_domains(1, 3);
   const auto& shares = dealt.shares[0];
   for (std::size_t n = 0;; ++n) {

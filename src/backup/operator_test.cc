@@ -53,7 +53,7 @@ class OperatorTest : public ::testing::Test {
 
 const NodeTarget kNode{net::HostPort{"node.example", 8079}, key(1)};
 
-TEST_F(OperatorTest, get_keyshares__backs_up_the_running_keyset_from_the_node) {
+TEST_F(OperatorTest, GetKeysharesBacksUpTheRunningKeysetFromTheNode) {
   auto w = world(3);
   auto s = store();
   auto out = get_keyshares(kNode, key(5), std::nullopt, s, ports(w));
@@ -66,7 +66,7 @@ TEST_F(OperatorTest, get_keyshares__backs_up_the_running_keyset_from_the_node) {
   EXPECT_EQ((*s.load_newest())->epoch_id, 3u);
 }
 
-TEST_F(OperatorTest, get_keyshares__refuses_an_unregistered_home_before_connecting) {
+TEST_F(OperatorTest, GetKeysharesRefusesAnUnregisteredHomeBeforeConnecting) {
   auto w = world(3);
   auto s = store();
   auto out = get_keyshares(kNode, key(6), std::nullopt, s, ports(w));
@@ -75,7 +75,7 @@ TEST_F(OperatorTest, get_keyshares__refuses_an_unregistered_home_before_connecti
   EXPECT_TRUE(fetched.empty());
 }
 
-TEST_F(OperatorTest, get_keyshares__never_fetches_when_a_newer_epoch_is_stored) {
+TEST_F(OperatorTest, GetKeysharesNeverFetchesWhenANewerEpochIsStored) {
   auto newer = world(4);
   auto s = store();
   ASSERT_TRUE(get_keyshares(kNode, key(5), std::nullopt, s, ports(newer)));
@@ -87,7 +87,7 @@ TEST_F(OperatorTest, get_keyshares__never_fetches_when_a_newer_epoch_is_stored) 
   EXPECT_TRUE(fetched.empty());
 }
 
-TEST_F(OperatorTest, get_keyshares__without_the_chain_uses_the_state_file_and_checks_no_registration) {
+TEST_F(OperatorTest, GetKeysharesWithoutTheChainUsesTheStateFileAndChecksNoRegistration) {
   auto w = world(3);
   auto s = store();
   auto out = get_keyshares(kNode, key(6), w.view.state, s, ports(w, false));
@@ -95,7 +95,7 @@ TEST_F(OperatorTest, get_keyshares__without_the_chain_uses_the_state_file_and_ch
   EXPECT_EQ(fetched.size(), 1u);
 }
 
-TEST_F(OperatorTest, put_keyshares__sends_to_the_contracts_destination_on_the_migration_port) {
+TEST_F(OperatorTest, PutKeysharesSendsToTheContractsDestinationOnTheMigrationPort) {
   auto w = world(3);
   auto s = store();
   ASSERT_TRUE(get_keyshares(kNode, key(5), std::nullopt, s, ports(w)));
@@ -116,7 +116,7 @@ TEST_F(OperatorTest, put_keyshares__sends_to_the_contracts_destination_on_the_mi
   EXPECT_EQ(pushed[1], (NodeTarget{net::HostPort{"10.0.0.9", 9999}, key(9)}));
 }
 
-TEST_F(OperatorTest, put_keyshares__refuses_without_a_backup_a_migration_or_coverage) {
+TEST_F(OperatorTest, PutKeysharesRefusesWithoutABackupAMigrationOrCoverage) {
   auto w = world(3);
   auto s = store();
   RestoreRequest request;
@@ -137,7 +137,7 @@ TEST_F(OperatorTest, put_keyshares__refuses_without_a_backup_a_migration_or_cove
   EXPECT_TRUE(pushed.empty());
 }
 
-TEST_F(OperatorTest, verify_backup__says_whether_the_backup_restores_the_keyset) {
+TEST_F(OperatorTest, VerifyBackupSaysWhetherTheBackupRestoresTheKeyset) {
   auto w = world(3);
   auto s = store();
   EXPECT_FALSE(verify_backup(w.view.state, s));
@@ -151,7 +151,7 @@ TEST_F(OperatorTest, verify_backup__says_whether_the_backup_restores_the_keyset)
   EXPECT_EQ(bad.error().code, core::ErrorCode::kFailedPrecondition);
 }
 
-TEST(OperatorArgs, start_migration_args__name_the_flag_that_is_wrong) {
+TEST(OperatorArgs, StartMigrationArgsNameTheFlagThatIsWrong) {
   const auto k = core::ed25519_public_key_to_string(key(3));
   EXPECT_TRUE(start_migration_args("https://n:3000", k, k));
   auto bad_url = start_migration_args("n:3000", k, k);

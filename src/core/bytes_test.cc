@@ -5,14 +5,14 @@
 namespace mpc::core {
 namespace {
 
-TEST(Hex, round_trips_and_accepts_either_case) {
+TEST(Hex, RoundTripsAndAcceptsEitherCase) {
   Bytes b{0x00, 0x01, 0xab, 0xff};
   EXPECT_EQ(hex_encode(b), "0001abff");
   EXPECT_EQ(*hex_decode("0001ABff"), b);
   EXPECT_EQ(*hex_decode(""), Bytes{});
 }
 
-TEST(Hex, rejects_odd_length_and_non_hex) {
+TEST(Hex, RejectsOddLengthAndNonHex) {
   EXPECT_FALSE(hex_decode("abc"));
   EXPECT_FALSE(hex_decode("zz"));
   EXPECT_FALSE(hex_decode("ab\n"));
@@ -20,7 +20,7 @@ TEST(Hex, rejects_odd_length_and_non_hex) {
   EXPECT_NE(hex_decode("0g").error().message.find("position 1"), std::string::npos);
 }
 
-TEST(Base58, matches_known_vectors) {
+TEST(Base58, MatchesKnownVectors) {
   EXPECT_EQ(base58_encode(as_bytes("Hello World!")), "2NEpo7TZRRrLZSi2U");
   EXPECT_EQ(base58_encode(Bytes{0, 0, 1}), "112");
   EXPECT_EQ(base58_encode(Bytes{}), "");
@@ -28,7 +28,7 @@ TEST(Base58, matches_known_vectors) {
   EXPECT_EQ(*base58_decode("112"), (Bytes{0, 0, 1}));
 }
 
-TEST(Base58, round_trips_random_lengths) {
+TEST(Base58, RoundTripsRandomLengths) {
   for (std::size_t n = 0; n < 80; ++n) {
     Bytes b(n);
     for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::uint8_t>((i * 97 + n) % (i % 3 == 0 ? 1 : 256));
@@ -36,13 +36,13 @@ TEST(Base58, round_trips_random_lengths) {
   }
 }
 
-TEST(Base58, rejects_characters_outside_the_alphabet) {
+TEST(Base58, RejectsCharactersOutsideTheAlphabet) {
   EXPECT_FALSE(base58_decode("0OIl"));
   EXPECT_FALSE(base58_decode("abc "));
   EXPECT_FALSE(base58_decode(std::string(2000, '2')));
 }
 
-TEST(Base64, matches_rfc4648_vectors) {
+TEST(Base64, MatchesRfc4648Vectors) {
   const char* plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
   const char* enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
   for (int i = 0; i < 7; ++i) {
@@ -51,7 +51,7 @@ TEST(Base64, matches_rfc4648_vectors) {
   }
 }
 
-TEST(Base64, is_strict) {
+TEST(Base64, IsStrict) {
   EXPECT_FALSE(base64_decode("Zg"));        // missing padding
   EXPECT_FALSE(base64_decode("Zh=="));      // non-zero trailing bits
   EXPECT_FALSE(base64_decode("Zm9v\n"));    // whitespace
@@ -60,7 +60,7 @@ TEST(Base64, is_strict) {
   EXPECT_FALSE(base64_decode("Zm9-"));      // url-safe alphabet
 }
 
-TEST(ConstantTimeEqual, compares_content_and_length) {
+TEST(ConstantTimeEqual, ComparesContentAndLength) {
   EXPECT_TRUE(constant_time_equal(Bytes{1, 2}, Bytes{1, 2}));
   EXPECT_FALSE(constant_time_equal(Bytes{1, 2}, Bytes{1, 3}));
   EXPECT_FALSE(constant_time_equal(Bytes{1, 2}, Bytes{1}));
@@ -74,7 +74,7 @@ TEST(ConstantTimeEqual, compares_content_and_length) {
 namespace mpc::core {
 namespace {
 
-TEST(U128, round_trips_decimal_text_up_to_the_maximum) {
+TEST(U128, RoundTripsDecimalTextUpToTheMaximum) {
   EXPECT_EQ(u128_to_string(0), "0");
   EXPECT_EQ(*parse_u128("1000000000000000000000000"), static_cast<u128>(1000000000000000000ull) * 1000000);
   const std::string max = "340282366920938463463374607431768211455";

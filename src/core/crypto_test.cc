@@ -7,12 +7,12 @@ namespace {
 
 Bytes unhex(std::string_view s) { return *hex_decode(s); }
 
-TEST(Sha256, matches_fips_vector) {
+TEST(Sha256, MatchesFipsVector) {
   EXPECT_EQ(hex_encode(sha256(as_bytes("abc"))),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
-TEST(Ed25519, matches_rfc8032_test_1) {
+TEST(Ed25519, MatchesRfc8032Test1) {
   auto key = Ed25519SecretKey::from_seed(unhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"));
   ASSERT_TRUE(key);
   EXPECT_EQ(hex_encode(key->public_key().bytes),
@@ -23,7 +23,7 @@ TEST(Ed25519, matches_rfc8032_test_1) {
   EXPECT_TRUE(ed25519_verify(key->public_key(), {}, sig));
 }
 
-TEST(Ed25519, rejects_wrong_message_key_and_signature_length) {
+TEST(Ed25519, RejectsWrongMessageKeyAndSignatureLength) {
   auto key = Ed25519SecretKey::generate();
   auto other = Ed25519SecretKey::generate();
   auto sig = key.sign(as_bytes("message"));
@@ -33,7 +33,7 @@ TEST(Ed25519, rejects_wrong_message_key_and_signature_length) {
   EXPECT_FALSE(ed25519_verify(key.public_key(), as_bytes("message"), ByteView(sig).first(63)));
 }
 
-TEST(Ed25519, keypair_bytes_round_trip_and_mismatch_is_rejected) {
+TEST(Ed25519, KeypairBytesRoundTripAndMismatchIsRejected) {
   auto key = Ed25519SecretKey::generate();
   auto pair = key.keypair_bytes();
   auto back = Ed25519SecretKey::from_keypair_bytes(pair.view());
@@ -44,7 +44,7 @@ TEST(Ed25519, keypair_bytes_round_trip_and_mismatch_is_rejected) {
   EXPECT_FALSE(Ed25519SecretKey::from_seed(Bytes(31)));
 }
 
-TEST(AesGcm, decrypts_the_gcm_spec_test_case_14) {
+TEST(AesGcm, DecryptsTheGcmSpecTestCase14) {
   SecretBytes key(32);  // all zero
   Bytes sealed = unhex("000000000000000000000000"
                        "cea7403d4d606b6e074ec5d3baf39d18"
@@ -54,7 +54,7 @@ TEST(AesGcm, decrypts_the_gcm_spec_test_case_14) {
   EXPECT_EQ(hex_encode(plain->view()), "00000000000000000000000000000000");
 }
 
-TEST(AesGcm, round_trips_with_fresh_nonces_for_both_key_sizes) {
+TEST(AesGcm, RoundTripsWithFreshNoncesForBothKeySizes) {
   for (std::size_t n : {16u, 32u}) {
     SecretBytes key(random_bytes(n));
     auto a = aes_gcm_encrypt(key, as_bytes("secret shares"));
@@ -66,7 +66,7 @@ TEST(AesGcm, round_trips_with_fresh_nonces_for_both_key_sizes) {
   }
 }
 
-TEST(AesGcm, wrong_key_tampering_and_truncation_fail_cleanly) {
+TEST(AesGcm, WrongKeyTamperingAndTruncationFailCleanly) {
   SecretBytes key(random_bytes(32));
   SecretBytes wrong(random_bytes(32));
   auto sealed = *aes_gcm_encrypt(key, as_bytes("x"));
@@ -78,7 +78,7 @@ TEST(AesGcm, wrong_key_tampering_and_truncation_fail_cleanly) {
   EXPECT_FALSE(aes_gcm_encrypt(SecretBytes(random_bytes(24)), as_bytes("x")));
 }
 
-TEST(Aes256KeyHex, accepts_exactly_64_hex_chars_of_either_case) {
+TEST(Aes256KeyHex, AcceptsExactly64HexCharsOfEitherCase) {
   std::string k(64, 'a');
   k[0] = 'F';
   auto key = parse_aes256_key_hex(k, "BACKUP_ENCRYPTION_KEY_HEX");
@@ -87,7 +87,7 @@ TEST(Aes256KeyHex, accepts_exactly_64_hex_chars_of_either_case) {
   EXPECT_EQ(key->data()[0], 0xfa);
 }
 
-TEST(Aes256KeyHex, rejects_bad_forms_without_echoing_the_value) {
+TEST(Aes256KeyHex, RejectsBadFormsWithoutEchoingTheValue) {
   const std::string secretish = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
   for (std::string bad : {secretish + "\n", secretish.substr(0, 62), secretish.substr(0, 63) + "g", std::string()}) {
     auto r = parse_aes256_key_hex(bad, "--backup-encryption-key-hex");
@@ -98,7 +98,7 @@ TEST(Aes256KeyHex, rejects_bad_forms_without_echoing_the_value) {
   EXPECT_NE(parse_aes256_key_hex(secretish + "\n", "K").error().message.find("newline"), std::string::npos);
 }
 
-TEST(SecretBytes, moves_leave_the_source_empty_and_compare_by_content) {
+TEST(SecretBytes, MovesLeaveTheSourceEmptyAndCompareByContent) {
   SecretBytes a(random_bytes(8));
   SecretBytes c = a.clone();
   SecretBytes b = std::move(a);

@@ -25,9 +25,9 @@ unsigned mode_of(const std::filesystem::path& p) {
   return st.st_mode & 0777;
 }
 
-TEST_F(FileUtil, ensure_directory_sets_mode) { EXPECT_EQ(mode_of(dir_), 0700u); }
+TEST_F(FileUtil, EnsureDirectorySetsMode) { EXPECT_EQ(mode_of(dir_), 0700u); }
 
-TEST_F(FileUtil, exclusive_write_refuses_existing_files_and_keeps_content) {
+TEST_F(FileUtil, ExclusiveWriteRefusesExistingFilesAndKeepsContent) {
   auto p = dir_ / "f";
   ASSERT_TRUE(write_file_exclusive(p, as_bytes("one")));
   EXPECT_EQ(mode_of(p), 0600u);
@@ -35,7 +35,7 @@ TEST_F(FileUtil, exclusive_write_refuses_existing_files_and_keeps_content) {
   EXPECT_EQ(*read_file(p), "one");
 }
 
-TEST_F(FileUtil, atomic_write_replaces_and_leaves_no_temporary) {
+TEST_F(FileUtil, AtomicWriteReplacesAndLeavesNoTemporary) {
   auto p = dir_ / "f";
   ASSERT_TRUE(write_file_atomic(p, as_bytes("one")));
   ASSERT_TRUE(write_file_atomic(p, as_bytes("two")));
@@ -45,7 +45,7 @@ TEST_F(FileUtil, atomic_write_replaces_and_leaves_no_temporary) {
   EXPECT_EQ(count, 1);
 }
 
-TEST_F(FileUtil, read_file_enforces_its_limit) {
+TEST_F(FileUtil, ReadFileEnforcesItsLimit) {
   auto p = dir_ / "big";
   ASSERT_TRUE(write_file_exclusive(p, Bytes(1000, 'x')));
   EXPECT_FALSE(read_file(p, 999));
@@ -54,7 +54,7 @@ TEST_F(FileUtil, read_file_enforces_its_limit) {
 
 // ---- durability under a simulated crash (FaultInjectionEnv) ----
 
-TEST_F(FileUtil, the_fault_env_drops_what_was_not_synced) {
+TEST_F(FileUtil, TheFaultEnvDropsWhatWasNotSynced) {
   testing::FaultInjectionEnv env;
   // Data written but never synced: the entry is durable, the data is not.
   ASSERT_TRUE(env.create_file(dir_ / "data", as_bytes("abc"), 0600));
@@ -78,7 +78,7 @@ TEST_F(FileUtil, the_fault_env_drops_what_was_not_synced) {
   EXPECT_EQ(*read_file(dir_ / "kept"), "kept");
 }
 
-TEST_F(FileUtil, the_fault_env_fails_every_operation_after_the_limit) {
+TEST_F(FileUtil, TheFaultEnvFailsEveryOperationAfterTheLimit) {
   testing::FaultInjectionEnv env;
   env.fail_after(1);
   EXPECT_TRUE(env.create_file(dir_ / "a", as_bytes("a"), 0600));
@@ -93,7 +93,7 @@ TEST_F(FileUtil, the_fault_env_fails_every_operation_after_the_limit) {
 // Stops write_file_atomic at every file operation, crashes, and checks what
 // a restart finds: the old content or the new one, the new one once the
 // call returned. Removing any fsync from write_file_atomic fails this.
-TEST_F(FileUtil, atomic_write_survives_a_crash_at_every_step) {
+TEST_F(FileUtil, AtomicWriteSurvivesACrashAtEveryStep) {
   const auto p = dir_ / "f";
   ASSERT_TRUE(write_file_atomic(p, as_bytes("old")));
   for (std::size_t n = 0;; ++n) {
@@ -112,7 +112,7 @@ TEST_F(FileUtil, atomic_write_survives_a_crash_at_every_step) {
   }
 }
 
-TEST_F(FileUtil, exclusive_write_survives_a_crash_at_every_step) {
+TEST_F(FileUtil, ExclusiveWriteSurvivesACrashAtEveryStep) {
   const auto p = dir_ / "f";
   for (std::size_t n = 0;; ++n) {
     std::filesystem::remove(p);
@@ -128,7 +128,7 @@ TEST_F(FileUtil, exclusive_write_survives_a_crash_at_every_step) {
   }
 }
 
-TEST_F(FileUtil, ensure_directory_survives_a_crash_at_every_step) {
+TEST_F(FileUtil, EnsureDirectorySurvivesACrashAtEveryStep) {
   const auto d = dir_ / "a" / "b" / "c";
   for (std::size_t n = 0;; ++n) {
     std::filesystem::remove_all(dir_ / "a");

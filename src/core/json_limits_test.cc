@@ -17,7 +17,7 @@ std::string nested_objects(std::size_t depth) {
   return s;
 }
 
-TEST(JsonLimits, depth_exactly_at_the_limit_parses) {
+TEST(JsonLimits, DepthExactlyAtTheLimitParses) {
   auto a = parse_json(nested_arrays(64), JsonLimits{1 << 20, 64});
   ASSERT_TRUE(a) << a.error().message;
   auto o = parse_json(nested_objects(64), JsonLimits{1 << 20, 64});
@@ -25,7 +25,7 @@ TEST(JsonLimits, depth_exactly_at_the_limit_parses) {
   EXPECT_EQ((*o)["a"]["a"]["a"].size(), 1u);
 }
 
-TEST(JsonLimits, one_level_above_the_limit_is_refused_with_the_limit_named) {
+TEST(JsonLimits, OneLevelAboveTheLimitIsRefusedWithTheLimitNamed) {
   for (const std::string& text : {nested_arrays(65), nested_objects(65)}) {
     auto r = parse_json(text, JsonLimits{1 << 20, 64});
     ASSERT_FALSE(r);
@@ -34,7 +34,7 @@ TEST(JsonLimits, one_level_above_the_limit_is_refused_with_the_limit_named) {
   }
 }
 
-TEST(JsonLimits, scalars_and_small_limits) {
+TEST(JsonLimits, ScalarsAndSmallLimits) {
   EXPECT_TRUE(parse_json("7", JsonLimits{16, 0}));
   EXPECT_TRUE(parse_json("\"[[[\"", JsonLimits{16, 0}));
   EXPECT_FALSE(parse_json("[]", JsonLimits{16, 0}));
@@ -43,7 +43,7 @@ TEST(JsonLimits, scalars_and_small_limits) {
   EXPECT_FALSE(parse_json("[[],{},[[1]]]", JsonLimits{64, 2}));
 }
 
-TEST(JsonLimits, a_100000_deep_body_is_refused_without_building_anything) {
+TEST(JsonLimits, A100000DeepBodyIsRefusedWithoutBuildingAnything) {
   const std::string deep = nested_arrays(100'000);
   auto r = parse_json(deep, JsonLimits{4 << 20, 64});
   ASSERT_FALSE(r);
@@ -54,14 +54,14 @@ TEST(JsonLimits, a_100000_deep_body_is_refused_without_building_anything) {
   EXPECT_EQ(open_only.error().message, "JSON nested deeper than 64 levels");
 }
 
-TEST(JsonLimits, brackets_inside_strings_do_not_count) {
+TEST(JsonLimits, BracketsInsideStringsDoNotCount) {
   const std::string brackets(1000, '[');
   auto r = parse_json("{\"k\":\"" + brackets + "\",\"v\":[\"]]]]}}}}\"]}", JsonLimits{1 << 20, 2});
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ((*r)["k"].get<std::string>(), brackets);
 }
 
-TEST(JsonLimits, escaped_quotes_and_backslashes_do_not_end_strings) {
+TEST(JsonLimits, EscapedQuotesAndBackslashesDoNotEndStrings) {
   // "\"[[[" stays a string; "\\" ends with a backslash, and the quote after it closes it.
   auto r = parse_json(R"(["\"[[[[", "\\", "\\\"{{{{", "\u005b"])", JsonLimits{1 << 20, 1});
   ASSERT_TRUE(r) << r.error().message;
@@ -74,20 +74,20 @@ TEST(JsonLimits, escaped_quotes_and_backslashes_do_not_end_strings) {
   EXPECT_EQ(deep.error().message, "JSON nested deeper than 2 levels");
 }
 
-TEST(JsonLimits, unbalanced_closers_cannot_hide_nesting) {
+TEST(JsonLimits, UnbalancedClosersCannotHideNesting) {
   auto r = parse_json("]]]]]]" + nested_arrays(5), JsonLimits{1 << 20, 4});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message, "JSON nested deeper than 4 levels");
 }
 
-TEST(JsonLimits, size_is_checked_first) {
+TEST(JsonLimits, SizeIsCheckedFirst) {
   auto r = parse_json(std::string(101, ' ') + "1", JsonLimits{100, 64});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message, "JSON body larger than 100 bytes");
   EXPECT_TRUE(parse_json(std::string(99, ' ') + "1", JsonLimits{100, 64}));
 }
 
-TEST(JsonLimits, huge_flat_arrays_are_fine) {
+TEST(JsonLimits, HugeFlatArraysAreFine) {
   std::string text = "[";
   for (int i = 0; i < 500'000; ++i) text += i == 0 ? "0" : ",0";
   text += "]";
@@ -96,7 +96,7 @@ TEST(JsonLimits, huge_flat_arrays_are_fine) {
   EXPECT_EQ(r->size(), 500'000u);
 }
 
-TEST(JsonLimits, values_are_counted_keys_included_and_strings_contents_not) {
+TEST(JsonLimits, ValuesAreCountedKeysIncludedAndStringsContentsNot) {
   JsonLimits five{1 << 20, 64, 5};
   EXPECT_TRUE(parse_json(R"([1,{"a":"b"}])", five));
   EXPECT_TRUE(parse_json(R"([true, null, -1.5e+3, "x,y:[{"])", five));
@@ -112,7 +112,7 @@ TEST(JsonLimits, values_are_counted_keys_included_and_strings_contents_not) {
   EXPECT_FALSE(parse_json(objects, JsonLimits{1 << 20, 64, 1000}));
 }
 
-TEST(JsonLimits, syntax_errors_have_a_fixed_message_that_quotes_nothing) {
+TEST(JsonLimits, SyntaxErrorsHaveAFixedMessageThatQuotesNothing) {
   for (const char* text : {"{oops", "", "[1,]", "{\"secret-ish\":", "]", "\"unterminated"}) {
     auto r = parse_json(text, JsonLimits{});
     ASSERT_FALSE(r) << text;
@@ -121,7 +121,7 @@ TEST(JsonLimits, syntax_errors_have_a_fixed_message_that_quotes_nothing) {
   }
 }
 
-TEST(JsonLimits, check_alone_accepts_what_it_cannot_judge) {
+TEST(JsonLimits, CheckAloneAcceptsWhatItCannotJudge) {
   // Size and depth only; the syntax is the parser's business.
   EXPECT_TRUE(check_json_limits("{oops", JsonLimits{}));
   EXPECT_FALSE(check_json_limits(nested_arrays(3), JsonLimits{100, 2}));
@@ -129,7 +129,7 @@ TEST(JsonLimits, check_alone_accepts_what_it_cannot_judge) {
 
 // Found by fuzz/json_limits_fuzz (limits bytes 00 00, then the text): nlohmann
 // stops at a NUL byte and took "-1" for the whole body, trailing bytes ignored.
-TEST(JsonLimits, a_nul_byte_anywhere_makes_the_text_invalid) {
+TEST(JsonLimits, ANulByteAnywhereMakesTheTextInvalid) {
   const unsigned char fuzz_input[] = {0x2d, 0x31, 0x00, 0x00, 0x00, 0x7d, 0x31};
   const std::string text(reinterpret_cast<const char*>(fuzz_input), sizeof fuzz_input);
   for (const std::string& t : {text, std::string("{\"a\":1}\0junk]]]", 15), std::string("[1]\0", 4), std::string("\0", 1)}) {

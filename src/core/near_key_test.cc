@@ -10,7 +10,7 @@
 namespace mpc::core {
 namespace {
 
-TEST(NearPublicKey, parses_and_formats_both_curves) {
+TEST(NearPublicKey, ParsesAndFormatsBothCurves) {
   // From the mainnet fixture.
   const std::string ed = "ed25519:G9hwngxWNKdmqMCmU1Yt6LPhFpayJeKFxyAV1HqMNLtF";
   const std::string secp =
@@ -24,7 +24,7 @@ TEST(NearPublicKey, parses_and_formats_both_curves) {
   EXPECT_EQ(b->to_string(), secp);
 }
 
-TEST(NearPublicKey, rejects_missing_prefix_wrong_length_and_bad_base58) {
+TEST(NearPublicKey, RejectsMissingPrefixWrongLengthAndBadBase58) {
   EXPECT_FALSE(NearPublicKey::parse("G9hwngxWNKdmqMCmU1Yt6LPhFpayJeKFxyAV1HqMNLtF"));
   EXPECT_FALSE(NearPublicKey::parse("ed25519:abc"));
   EXPECT_FALSE(NearPublicKey::parse("ed25519:0OIl"));
@@ -32,7 +32,7 @@ TEST(NearPublicKey, rejects_missing_prefix_wrong_length_and_bad_base58) {
   EXPECT_FALSE(parse_ed25519_public_key("secp256k1:3tFRbMqmoa6AAALMrEFAYCEoHcqKxeW38YptwowBVBtXK1vo36HDbUWuR6EZmoK4JcH6HDkNMGGqP1ouV7VZUWya"));
 }
 
-TEST(NearSecretKey, round_trips_and_never_echoes_input) {
+TEST(NearSecretKey, RoundTripsAndNeverEchoesInput) {
   auto key = Ed25519SecretKey::generate();
   auto text = ed25519_secret_key_to_string(key);
   auto back = parse_ed25519_secret_key(text.reveal());
@@ -45,7 +45,7 @@ TEST(NearSecretKey, round_trips_and_never_echoes_input) {
   EXPECT_EQ(r.error().message.find(bad.substr(8)), std::string::npos);
 }
 
-TEST(AccountId, follows_near_rules) {
+TEST(AccountId, FollowsNearRules) {
   EXPECT_TRUE(is_valid_account_id("node0.sandbox"));
   EXPECT_TRUE(is_valid_account_id("mpc-lgns.near"));
   EXPECT_TRUE(is_valid_account_id("a_b"));
@@ -67,7 +67,7 @@ class CredentialsFile : public ::testing::Test {
   std::filesystem::path dir_;
 };
 
-TEST_F(CredentialsFile, writes_0600_reads_back_and_refuses_to_overwrite) {
+TEST_F(CredentialsFile, Writes0600ReadsBackAndRefusesToOverwrite) {
   auto path = dir_ / "node0.sandbox.json";
   NearCredentials creds{"node0.sandbox", Ed25519SecretKey::generate()};
   ASSERT_TRUE(write_credentials_file(path, creds));
@@ -84,7 +84,7 @@ TEST_F(CredentialsFile, writes_0600_reads_back_and_refuses_to_overwrite) {
   EXPECT_EQ(read_credentials_file(path)->secret_key.public_key(), creds.secret_key.public_key());
 }
 
-TEST_F(CredentialsFile, rejects_malformed_files_with_clear_errors) {
+TEST_F(CredentialsFile, RejectsMalformedFilesWithClearErrors) {
   auto write = [&](const char* name, const std::string& text) {
     auto p = dir_ / name;
     EXPECT_TRUE(write_file_exclusive(p, as_bytes(text)));

@@ -10,7 +10,7 @@ namespace {
 // The bytes a string's buffer holds, capacity included.
 std::string_view raw(const std::string& s) { return std::string_view(s.data(), s.capacity()); }
 
-TEST(SecretString, a_short_secret_moved_from_leaves_nothing_in_the_old_buffer) {
+TEST(SecretString, AShortSecretMovedFromLeavesNothingInTheOldBuffer) {
   SecretString a(std::string("short-secret"));  // fits the small-string buffer
   SecretString b(std::move(a));
   EXPECT_EQ(b.reveal(), "short-secret");
@@ -21,7 +21,7 @@ TEST(SecretString, a_short_secret_moved_from_leaves_nothing_in_the_old_buffer) {
   EXPECT_EQ(raw(b.reveal()).find("short"), std::string_view::npos);
 }
 
-TEST(SecretString, wipe_covers_what_a_shrunk_string_keeps_behind_its_size) {
+TEST(SecretString, WipeCoversWhatAShrunkStringKeepsBehindItsSize) {
   std::string s = "a-long-secret-that-does-not-fit-the-small-buffer";
   s.resize(4);  // the tail stays in the buffer
   ASSERT_NE(raw(s).find("secret"), std::string_view::npos);
@@ -30,7 +30,7 @@ TEST(SecretString, wipe_covers_what_a_shrunk_string_keeps_behind_its_size) {
   EXPECT_EQ(raw(s).find("secret"), std::string_view::npos);
 }
 
-TEST(SecretBytes, moved_from_is_empty_and_clone_is_explicit) {
+TEST(SecretBytes, MovedFromIsEmptyAndCloneIsExplicit) {
   SecretBytes a(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>("key!"), 4));
   SecretBytes copy = a.clone();
   SecretBytes b(std::move(a));

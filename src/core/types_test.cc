@@ -15,7 +15,7 @@ json mainnet_state() {
   return json::parse(in);
 }
 
-TEST(Types, the_mainnet_state_round_trips_exactly) {
+TEST(Types, TheMainnetStateRoundTripsExactly) {
   json fixture = mainnet_state();
   auto state = parse_protocol_state(fixture);
   ASSERT_TRUE(state) << state.error().message;
@@ -33,14 +33,14 @@ TEST(Types, the_mainnet_state_round_trips_exactly) {
   EXPECT_EQ(*back, *state);
 }
 
-TEST(Types, the_mainnet_ed25519_key_matches_its_edwards_point) {
+TEST(Types, TheMainnetEd25519KeyMatchesItsEdwardsPoint) {
   auto state = parse_protocol_state(mainnet_state());
   const auto& k = state->running()->keyset.domains[1].key;
   ASSERT_EQ(k.kind, CurveKind::kEd25519);
   EXPECT_EQ(k.near_public_key->ed25519().bytes, k.edwards_point);
 }
 
-TEST(Types, u64_ids_above_2_pow_53_round_trip) {
+TEST(Types, U64IdsAbove2Pow53RoundTrip) {
   const std::uint64_t big = 18446744073709551615ull;
   json ks = json::parse(R"({"epoch_id":18446744073709551615,"domains":[{"domain_id":9007199254740993,
      "key":{"Ed25519":{"near_public_key_compressed":"ed25519:G9hwngxWNKdmqMCmU1Yt6LPhFpayJeKFxyAV1HqMNLtF",
@@ -55,7 +55,7 @@ TEST(Types, u64_ids_above_2_pow_53_round_trip) {
   EXPECT_NE(to_json(*parsed).dump().find("\"epoch_id\":18446744073709551615"), std::string::npos);
 }
 
-TEST(Types, bad_inputs_name_the_field) {
+TEST(Types, BadInputsNameTheField) {
   auto bad = [](const char* text) {
     auto r = parse_keyset(json::parse(text));
     EXPECT_FALSE(r) << text;
@@ -78,7 +78,7 @@ TEST(Types, bad_inputs_name_the_field) {
   EXPECT_FALSE(parse_participant_info(json::parse(R"({"url":"x","tls_public_key":"secp256k1:abc"})")));
 }
 
-TEST(Types, migration_info_round_trips) {
+TEST(Types, MigrationInfoRoundTrips) {
   auto k = [] { return ed25519_public_key_to_string(Ed25519SecretKey::generate().public_key()); };
   json info = {{"a.near", json::array({{{"public_key", k()}}, nullptr})},
                {"b.near", json::array({nullptr, {{"signer_account_pk", k()},
@@ -119,7 +119,7 @@ Fixture consistent_fixture() {
   return f;
 }
 
-TEST(Keyshares, consistent_shares_cover_the_keyset) {
+TEST(Keyshares, ConsistentSharesCoverTheKeyset) {
   auto f = consistent_fixture();
   EXPECT_TRUE(check_keyshares_cover_keyset(f.shares, f.keyset));
   // JSON round trip keeps them consistent.
@@ -129,7 +129,7 @@ TEST(Keyshares, consistent_shares_cover_the_keyset) {
   EXPECT_TRUE(check_keyshares_cover_keyset(*back, f.keyset));
 }
 
-TEST(Keyshares, every_inconsistency_is_named) {
+TEST(Keyshares, EveryInconsistencyIsNamed) {
   auto expect_error = [](const std::vector<Keyshare>& shares, const Keyset& ks, const char* needle) {
     auto st = check_keyshares_cover_keyset(shares, ks);
     ASSERT_FALSE(st) << needle;
@@ -173,7 +173,7 @@ TEST(Keyshares, every_inconsistency_is_named) {
   }
 }
 
-TEST(Keyshares, malformed_share_json_is_rejected_without_echoing_the_secret) {
+TEST(Keyshares, MalformedShareJsonIsRejectedWithoutEchoingTheSecret) {
   const std::string secret(63, 'a');
   json share = {{"key_id", {{"epoch_id", 1}, {"domain_id", 0}, {"attempt_id", 0}}},
                 {"data", {{"Ed25519", {{"private_share", secret}, {"public_key", std::string(64, 'b')}}}}}};
@@ -183,7 +183,7 @@ TEST(Keyshares, malformed_share_json_is_rejected_without_echoing_the_secret) {
   EXPECT_NE(r.error().message.find("private_share"), std::string::npos) << r.error().message;
 }
 
-TEST(Rules, which_keyset_to_back_up_follows_the_protocol_state) {
+TEST(Rules, WhichKeysetToBackUpFollowsTheProtocolState) {
   auto running = parse_protocol_state(mainnet_state());
   ASSERT_TRUE(keyset_to_back_up(*running));
   EXPECT_EQ(keyset_to_back_up(*running)->epoch_id, 4u);
@@ -198,7 +198,7 @@ TEST(Rules, which_keyset_to_back_up_follows_the_protocol_state) {
 }
 
 
-TEST(Types, out_of_range_and_non_integer_ids_are_rejected_by_name) {
+TEST(Types, OutOfRangeAndNonIntegerIdsAreRejectedByName) {
   auto msg = [](const char* text) {
     auto r = parse_key_event_id(json::parse(text));
     EXPECT_FALSE(r) << text;
@@ -213,7 +213,7 @@ TEST(Types, out_of_range_and_non_integer_ids_are_rejected_by_name) {
   EXPECT_EQ(to_json(*ok).dump(), R"({"attempt_id":7,"domain_id":0,"epoch_id":18446744073709551615})");
 }
 
-TEST(Types, participant_errors_name_the_entry) {
+TEST(Types, ParticipantErrorsNameTheEntry) {
   json p = json::parse(R"({"next_id":2,"participants":[["a.near",0,{"url":"https://a","tls_public_key":"ed25519:G9hwngxWNKdmqMCmU1Yt6LPhFpayJeKFxyAV1HqMNLtF"}],
                                                     ["b.near",-1,{"url":"https://b","tls_public_key":"ed25519:G9hwngxWNKdmqMCmU1Yt6LPhFpayJeKFxyAV1HqMNLtF"}]]})");
   auto r = parse_participants(p);
@@ -234,7 +234,7 @@ TEST(Types, participant_errors_name_the_entry) {
   EXPECT_EQ(to_json(*r), p);
 }
 
-TEST(Types, initializing_and_resharing_states_round_trip_with_their_vote_bookkeeping) {
+TEST(Types, InitializingAndResharingStatesRoundTripWithTheirVoteBookkeeping) {
   json running = mainnet_state()["Running"];
   json event = {{"epoch_id", 5}, {"domain", running["domains"]["domains"][0]}, {"parameters", running["parameters"]},
                 {"instance", {{"attempt_id", 3}, {"completed", json::array({1, 2})}, {"public_key", nullptr}}},
@@ -268,7 +268,7 @@ TEST(Types, initializing_and_resharing_states_round_trip_with_their_vote_bookkee
   EXPECT_NE(bad.error().message.find("Initializing.generated_keys[0].attempt"), std::string::npos) << bad.error().message;
 }
 
-TEST(Types, public_key_extended_needs_exactly_one_known_variant) {
+TEST(Types, PublicKeyExtendedNeedsExactlyOneKnownVariant) {
   EXPECT_FALSE(parse_public_key_extended(json::object()));
   auto unknown = parse_public_key_extended(json::parse(R"({"Ristretto":{}})"));
   ASSERT_FALSE(unknown);
@@ -283,7 +283,7 @@ TEST(Types, public_key_extended_needs_exactly_one_known_variant) {
   EXPECT_NE(bad_point.error().message.find("key.Ed25519.edwards_point"), std::string::npos) << bad_point.error().message;
 }
 
-TEST(Keyshares, bls12381_shares_keep_the_private_share_secret_and_check_against_the_keyset) {
+TEST(Keyshares, Bls12381SharesKeepThePrivateShareSecretAndCheckAgainstTheKeyset) {
   const Bytes group(96, 0x5a);
   KeyForDomain entry;
   entry.domain_id = 2;

@@ -13,7 +13,7 @@ std::string bytes(std::initializer_list<int> b) {
   return s;
 }
 
-TEST(Utf8, accepts_ascii_and_every_sequence_length) {
+TEST(Utf8, AcceptsAsciiAndEverySequenceLength) {
   EXPECT_TRUE(is_valid_utf8(""));
   EXPECT_TRUE(is_valid_utf8("register_backup_service"));
   EXPECT_TRUE(is_valid_utf8("\xC3\xA9"));          // é
@@ -25,7 +25,7 @@ TEST(Utf8, accepts_ascii_and_every_sequence_length) {
   EXPECT_TRUE(is_valid_utf8(std::string("a\0b", 3)));           // NUL is valid UTF-8
 }
 
-TEST(Utf8, rejects_what_rust_rejects_and_names_the_offset) {
+TEST(Utf8, RejectsWhatRustRejectsAndNamesTheOffset) {
   struct Case {
     std::string text;
     std::size_t bad_at;
@@ -51,7 +51,7 @@ TEST(Utf8, rejects_what_rust_rejects_and_names_the_offset) {
   }
 }
 
-TEST(Utf8, every_single_byte_above_0x7f_alone_is_invalid) {
+TEST(Utf8, EverySingleByteAbove0x7fAloneIsInvalid) {
   for (int b = 0x80; b <= 0xFF; ++b) EXPECT_FALSE(is_valid_utf8(bytes({b}))) << b;
 }
 

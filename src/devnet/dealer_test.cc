@@ -51,7 +51,7 @@ struct Case {
 
 class DealerShamir : public ::testing::TestWithParam<Case> {};
 
-TEST_P(DealerShamir, every_threshold_subset_reconstructs_the_group_key_and_fewer_shares_do_not) {
+TEST_P(DealerShamir, EveryThresholdSubsetReconstructsTheGroupKeyAndFewerSharesDoNot) {
   const auto [kind, n, t] = GetParam();
   auto dealt = deal(kind, /*domain_id=*/7, n, t, /*epoch_id=*/3, /*attempt=*/2);
   ASSERT_TRUE(dealt) << dealt.error().message;
@@ -77,7 +77,7 @@ TEST_P(DealerShamir, every_threshold_subset_reconstructs_the_group_key_and_fewer
   }
 }
 
-TEST_P(DealerShamir, shares_cover_the_dealt_keyset) {
+TEST_P(DealerShamir, SharesCoverTheDealtKeyset) {
   const auto [kind, n, t] = GetParam();
   auto dealt = deal(kind, 0, n, t, 5, 1);
   ASSERT_TRUE(dealt);
@@ -105,7 +105,7 @@ INSTANTIATE_TEST_SUITE_P(BothCurves, DealerShamir,
                                   "_t" + std::to_string(info.param.t);
                          });
 
-TEST(Dealer, explicit_participant_ids_evaluate_at_id_plus_one) {
+TEST(Dealer, ExplicitParticipantIdsEvaluateAtIdPlusOne) {
   const std::vector<std::uint64_t> ids = {5, 0, 9, std::numeric_limits<std::uint64_t>::max()};
   for (auto kind : {CurveKind::kSecp256k1, CurveKind::kEd25519}) {
     auto dealt = deal(kind, 1, ids, 2, 0, 0);
@@ -120,7 +120,7 @@ TEST(Dealer, explicit_participant_ids_evaluate_at_id_plus_one) {
   }
 }
 
-TEST(Dealer, secp256k1_keyset_entry_is_the_contracts_form_of_the_group_key) {
+TEST(Dealer, Secp256k1KeysetEntryIsTheContractsFormOfTheGroupKey) {
   auto dealt = deal(CurveKind::kSecp256k1, 0, 3, 2, 1, 0);
   ASSERT_TRUE(dealt);
   const auto& key = dealt->key.key;
@@ -142,7 +142,7 @@ TEST(Dealer, secp256k1_keyset_entry_is_the_contracts_form_of_the_group_key) {
   EXPECT_TRUE(core::to_json(keyset)["domains"][0]["key"].contains("Secp256k1"));
 }
 
-TEST(Dealer, ed25519_keyset_entry_carries_the_compressed_point_twice) {
+TEST(Dealer, Ed25519KeysetEntryCarriesTheCompressedPointTwice) {
   auto dealt = deal(CurveKind::kEd25519, 1, 3, 2, 1, 0);
   ASSERT_TRUE(dealt);
   const auto& key = dealt->key.key;
@@ -158,7 +158,7 @@ TEST(Dealer, ed25519_keyset_entry_carries_the_compressed_point_twice) {
   EXPECT_EQ(parsed->domains[0], dealt->key);
 }
 
-TEST(Dealer, deal_keyset_gives_each_participant_a_share_per_domain) {
+TEST(Dealer, DealKeysetGivesEachParticipantASharePerDomain) {
   const std::vector<DomainToDeal> domains = {{0, CurveKind::kSecp256k1, 0}, {1, CurveKind::kEd25519, 3}, {2, CurveKind::kEd25519, 0}};
   const std::vector<std::uint64_t> ids = {0, 1, 2, 3};
   auto dealt = deal_keyset(domains, ids, 3, 9);
@@ -177,14 +177,14 @@ TEST(Dealer, deal_keyset_gives_each_participant_a_share_per_domain) {
   EXPECT_FALSE(core::check_keyshares_cover_keyset(dealt->shares[0], later));
 }
 
-TEST(Dealer, two_deals_give_different_keys) {
+TEST(Dealer, TwoDealsGiveDifferentKeys) {
   auto a = deal(CurveKind::kEd25519, 0, 3, 2, 0, 0);
   auto b = deal(CurveKind::kEd25519, 0, 3, 2, 0, 0);
   ASSERT_TRUE(a && b);
   EXPECT_NE(a->shares[0].public_key, b->shares[0].public_key);
 }
 
-TEST(Dealer, rejects_bad_parameters) {
+TEST(Dealer, RejectsBadParameters) {
   const std::vector<std::uint64_t> dup = {1, 2, 1};
   EXPECT_EQ(deal(CurveKind::kEd25519, 0, dup, 2, 0, 0).error().code, core::ErrorCode::kInvalidArgument);
   EXPECT_FALSE(deal(CurveKind::kEd25519, 0, 3, 0, 0, 0));
@@ -198,7 +198,7 @@ TEST(Dealer, rejects_bad_parameters) {
 
 // The test helper itself against an independent vector: the FROST(Ed25519)
 // RFC 9591 fixture's shares (identifier i = participant id i - 1).
-TEST(ShamirTestUtil, reconstructs_the_frost_ed25519_fixture_secret) {
+TEST(ShamirTestUtil, ReconstructsTheFrostEd25519FixtureSecret) {
   std::ifstream in(mpc::testing::fixture_path("frost/frost-ed25519-sha512.json"));
   if (!in) GTEST_SKIP() << "fixture not found";
   auto j = core::json::parse(in);

@@ -102,7 +102,7 @@ SignedTransaction any_tx() {
 
 // ---------------------------------------------------------------- reads
 
-TEST(RpcClient, reads_final_block_access_keys_and_view_results) {
+TEST(RpcClient, ReadsFinalBlockAccessKeysAndViewResults) {
   FakeRpc fake([](const std::string& method, const json& params, const json& id) -> Canned {
     if (method == "block") {
       EXPECT_EQ(params, (json{{"finality", "final"}}));
@@ -177,7 +177,7 @@ TEST(RpcClient, reads_final_block_access_keys_and_view_results) {
 
 // ---------------------------------------------------------------- outcomes
 
-TEST(RpcClient, send_tx_success_returns_the_decoded_success_value_and_logs) {
+TEST(RpcClient, SendTxSuccessReturnsTheDecodedSuccessValueAndLogs) {
   SignedTransaction sent = any_tx();
   FakeRpc fake([&](const std::string& method, const json& params, const json& id) -> Canned {
     EXPECT_EQ(method, "send_tx");
@@ -196,7 +196,7 @@ TEST(RpcClient, send_tx_success_returns_the_decoded_success_value_and_logs) {
   EXPECT_EQ(r->logs, (std::vector<std::string>{"log one", "log two"}));
 }
 
-TEST(RpcClient, a_contract_panic_is_its_own_classification) {
+TEST(RpcClient, AContractPanicIsItsOwnClassification) {
   FakeRpc fake(always([](const json& id) {
     return ok(id, outcome({{"Failure",
                             {{"ActionError",
@@ -212,7 +212,7 @@ TEST(RpcClient, a_contract_panic_is_its_own_classification) {
   EXPECT_EQ(r.error().message.rfind("contract panicked: The protocol is not Running.", 0), 0u) << r.error().message;
 }
 
-TEST(RpcClient, a_method_not_found_is_a_contract_failure_too) {
+TEST(RpcClient, AMethodNotFoundIsAContractFailureToo) {
   FakeRpc fake(always([](const json& id) {
     return ok(id, outcome({{"Failure",
                             {{"ActionError",
@@ -225,7 +225,7 @@ TEST(RpcClient, a_method_not_found_is_a_contract_failure_too) {
   EXPECT_NE(r.error().message.find("MethodNotFound"), std::string::npos) << r.error().message;
 }
 
-TEST(RpcClient, other_action_errors_are_failed_preconditions) {
+TEST(RpcClient, OtherActionErrorsAreFailedPreconditions) {
   FakeRpc fake(always([](const json& id) {
     return ok(id, outcome({{"Failure",
                             {{"ActionError",
@@ -237,7 +237,7 @@ TEST(RpcClient, other_action_errors_are_failed_preconditions) {
   EXPECT_NE(r.error().message.find("action 1: AccountDoesNotExist"), std::string::npos) << r.error().message;
 }
 
-TEST(RpcClient, an_invalid_transaction_is_rejected_with_the_reason) {
+TEST(RpcClient, AnInvalidTransactionIsRejectedWithTheReason) {
   FakeRpc fake(always([](const json& id) {
     return err(id, handler_error("INVALID_TRANSACTION", json::object(),
                                  {{"TxExecutionError", {{"InvalidTxError", {{"InvalidNonce", {{"tx_nonce", 5}, {"ak_nonce", 7}}}}}}}}));
@@ -248,7 +248,7 @@ TEST(RpcClient, an_invalid_transaction_is_rejected_with_the_reason) {
   EXPECT_EQ(r.error().message, R"(transaction rejected: InvalidNonce {"ak_nonce":7,"tx_nonce":5})");
 }
 
-TEST(RpcClient, an_invalid_transaction_reported_in_info_or_as_an_outcome_is_rejected_too) {
+TEST(RpcClient, AnInvalidTransactionReportedInInfoOrAsAnOutcomeIsRejectedToo) {
   FakeRpc fake(always([](const json& id) {
     return err(id, handler_error("INVALID_TRANSACTION", {{"InvalidSignature", nullptr}}));
   }));
@@ -263,7 +263,7 @@ TEST(RpcClient, an_invalid_transaction_reported_in_info_or_as_an_outcome_is_reje
   EXPECT_NE(o.error().message.find("Expired"), std::string::npos);
 }
 
-TEST(RpcClient, rpc_level_errors_are_classified) {
+TEST(RpcClient, RpcLevelErrorsAreClassified) {
   struct Case {
     json error;
     core::ErrorCode code;
@@ -291,7 +291,7 @@ TEST(RpcClient, rpc_level_errors_are_classified) {
   }
 }
 
-TEST(RpcClient, legacy_query_errors_inside_the_result_are_classified) {
+TEST(RpcClient, LegacyQueryErrorsInsideTheResultAreClassified) {
   FakeRpc fake(always([](const json& id) {
     return ok(id, {{"error", "wasm execution failed with error: FunctionCallError(ExecutionError(\"Smart contract panicked: nope\"))"},
                    {"logs", json::array()}});
@@ -304,7 +304,7 @@ TEST(RpcClient, legacy_query_errors_inside_the_result_are_classified) {
 
 // ---------------------------------------------------------------- malformed
 
-TEST(RpcClient, malformed_answers_are_internal_errors_never_crashes) {
+TEST(RpcClient, MalformedAnswersAreInternalErrorsNeverCrashes) {
   const std::vector<std::string> bodies = {
       "not json",
       "[1,2,3]",
@@ -325,7 +325,7 @@ TEST(RpcClient, malformed_answers_are_internal_errors_never_crashes) {
   }
 }
 
-TEST(RpcClient, malformed_outcomes_and_results_are_rejected) {
+TEST(RpcClient, MalformedOutcomesAndResultsAreRejected) {
   EXPECT_FALSE(parse_outcome(json::parse(R"({"nostatus":1})")));
   EXPECT_FALSE(parse_outcome(json::parse(R"("x")")));
   auto bad64 = parse_outcome(json::parse(R"({"status":{"SuccessValue":"%%%"}})"));
@@ -343,7 +343,7 @@ TEST(RpcClient, malformed_outcomes_and_results_are_rejected) {
   EXPECT_EQ(r.error().code, core::ErrorCode::kInternal);
 }
 
-TEST(RpcClient, an_overloaded_gateway_is_unavailable) {
+TEST(RpcClient, AnOverloadedGatewayIsUnavailable) {
   FakeRpc fake([](const std::string&, const json&, const json&) { return Canned{503, "<html>busy</html>"}; });
   auto r = fake.client()->status();
   ASSERT_FALSE(r);
@@ -360,7 +360,7 @@ unsigned short closed_port() {
   return a.local_endpoint().port();  // closed when `a` goes out of scope
 }
 
-TEST(RpcClient, unreachable_endpoint_is_classified_and_names_host_port_only) {
+TEST(RpcClient, UnreachableEndpointIsClassifiedAndNamesHostPortOnly) {
   const auto port = std::to_string(closed_port());
   auto rpc = RpcClient::create("http://127.0.0.1:" + port + "/v1/SECRET-API-KEY?token=SECRET",
                                RpcClientOptions{std::chrono::milliseconds(2000)});
@@ -374,7 +374,7 @@ TEST(RpcClient, unreachable_endpoint_is_classified_and_names_host_port_only) {
   EXPECT_EQ(r.error().message.find("SECRET"), std::string::npos) << r.error().message;
 }
 
-TEST(RpcClient, a_silent_endpoint_times_out) {
+TEST(RpcClient, ASilentEndpointTimesOut) {
   asio::io_context ioc;
   // Listening, never accepting: the connection completes (backlog) and no answer comes.
   asio::ip::tcp::acceptor a(ioc, {asio::ip::make_address("127.0.0.1"), 0});
@@ -386,7 +386,7 @@ TEST(RpcClient, a_silent_endpoint_times_out) {
   EXPECT_EQ(r.error().code, core::ErrorCode::kTimeout) << r.error().message;
 }
 
-TEST(RpcClient, bad_urls_are_rejected_without_echoing_them) {
+TEST(RpcClient, BadUrlsAreRejectedWithoutEchoingThem) {
   for (const char* url : {"127.0.0.1:3030", "ftp://x", "http://", "http://host:99999", "http://ho st"}) {
     auto r = RpcClient::create(url);
     ASSERT_FALSE(r) << url;
@@ -440,7 +440,7 @@ struct FakeChain {
   }
 };
 
-TEST(Signer, fetches_the_nonce_once_then_counts_locally) {
+TEST(Signer, FetchesTheNonceOnceThenCountsLocally) {
   FakeChain chain;
   std::mutex mu;
   FakeRpc fake([&](const std::string& m, const json& p, const json& id) {
@@ -458,7 +458,7 @@ TEST(Signer, fetches_the_nonce_once_then_counts_locally) {
   EXPECT_EQ(chain.view_access_key_calls, 1);
 }
 
-TEST(Signer, retries_once_with_a_fresh_nonce_after_invalid_nonce) {
+TEST(Signer, RetriesOnceWithAFreshNonceAfterInvalidNonce) {
   FakeChain chain;
   chain.reject_next_with_invalid_nonce = 1;
   std::mutex mu;
@@ -474,7 +474,7 @@ TEST(Signer, retries_once_with_a_fresh_nonce_after_invalid_nonce) {
   EXPECT_EQ(chain.view_access_key_calls, 2);
 }
 
-TEST(Signer, a_contract_panic_spends_the_nonce_and_is_reported) {
+TEST(Signer, AContractPanicSpendsTheNonceAndIsReported) {
   FakeChain chain;
   std::mutex mu;
   FakeRpc fake([&](const std::string& m, const json& p, const json& id) {
@@ -493,7 +493,7 @@ TEST(Signer, a_contract_panic_spends_the_nonce_and_is_reported) {
   EXPECT_EQ(chain.view_access_key_calls, 1);
 }
 
-TEST(Signer, an_unknown_key_is_permission_denied) {
+TEST(Signer, AnUnknownKeyIsPermissionDenied) {
   FakeRpc fake(always([](const json& id) {
     return err(id, handler_error("UNKNOWN_ACCESS_KEY", {{"public_key", "ed25519:x"}}));
   }));

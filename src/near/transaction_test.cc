@@ -77,7 +77,7 @@ Transaction reference_transaction2() {
   return tx;
 }
 
-TEST(Transaction, encodes_the_other_actions_and_delegate_exactly_as_near_api_js) {
+TEST(Transaction, EncodesTheOtherActionsAndDelegateExactlyAsNearApiJs) {
   auto key = *core::parse_ed25519_secret_key(secret_text());
   auto signed_tx = sign_transaction(reference_transaction2(), key);
   EXPECT_EQ(core::base64_encode(encode_signed_transaction(signed_tx)), signed_b64("with_delegate"));
@@ -96,14 +96,14 @@ TEST(Transaction, encodes_the_other_actions_and_delegate_exactly_as_near_api_js)
   EXPECT_FALSE(verify_signature(tampered));
 }
 
-TEST(Transaction, every_truncation_of_the_delegate_vector_is_rejected) {
+TEST(Transaction, EveryTruncationOfTheDelegateVectorIsRejected) {
   auto bytes = *core::base64_decode(signed_b64("with_delegate"));
   for (std::size_t n = 0; n < bytes.size(); ++n) {
     EXPECT_FALSE(decode_signed_transaction(core::ByteView(bytes).first(n))) << n;
   }
 }
 
-TEST(Transaction, a_delegate_inside_a_delegate_is_rejected) {
+TEST(Transaction, ADelegateInsideADelegateIsRejected) {
   BorshWriter w;
   w.string("a");
   w.u8(0);
@@ -122,7 +122,7 @@ TEST(Transaction, a_delegate_inside_a_delegate_is_rejected) {
   EXPECT_NE(r.error().message.find("another delegate"), std::string::npos) << r.error().message;
 }
 
-TEST(Transaction, bad_option_and_permission_tags_are_rejected) {
+TEST(Transaction, BadOptionAndPermissionTagsAreRejected) {
   auto tx = reference_transaction();
   tx.actions = {AddKeyAction{tx.public_key, AccessKey{0, FunctionCallPermission{std::nullopt, "r", {}}}}};
   auto bytes = encode_transaction(tx);
@@ -140,7 +140,7 @@ TEST(Transaction, bad_option_and_permission_tags_are_rejected) {
   EXPECT_NE(r.error().message.find("permission tag 2"), std::string::npos) << r.error().message;
 }
 
-TEST(Transaction, encode_decode_round_trips_every_action) {
+TEST(Transaction, EncodeDecodeRoundTripsEveryAction) {
   auto tx = reference_transaction2();
   for (const auto& a : reference_transaction().actions) tx.actions.push_back(a);
   auto decoded = decode_transaction(encode_transaction(tx));
@@ -153,7 +153,7 @@ TEST(Transaction, encode_decode_round_trips_every_action) {
   EXPECT_FALSE(verify_signature(secp));
 }
 
-TEST(Transaction, encodes_and_signs_exactly_as_near_api_js) {
+TEST(Transaction, EncodesAndSignsExactlyAsNearApiJs) {
   auto key = *core::parse_ed25519_secret_key(secret_text());
   auto signed_tx = sign_transaction(reference_transaction(), key);
   EXPECT_EQ(core::base64_encode(encode_signed_transaction(signed_tx)), signed_b64("function_calls"));
@@ -161,7 +161,7 @@ TEST(Transaction, encodes_and_signs_exactly_as_near_api_js) {
   EXPECT_TRUE(verify_signature(signed_tx));
 }
 
-TEST(Transaction, decodes_near_api_js_bytes_to_the_same_value) {
+TEST(Transaction, DecodesNearApiJsBytesToTheSameValue) {
   auto bytes = *core::base64_decode(signed_b64("function_calls"));
   auto decoded = decode_signed_transaction(bytes);
   ASSERT_TRUE(decoded) << decoded.error().message;
@@ -170,14 +170,14 @@ TEST(Transaction, decodes_near_api_js_bytes_to_the_same_value) {
   EXPECT_EQ(encode_signed_transaction(*decoded), bytes);
 }
 
-TEST(Transaction, tampering_breaks_the_signature) {
+TEST(Transaction, TamperingBreaksTheSignature) {
   auto bytes = *core::base64_decode(signed_b64("function_calls"));
   auto decoded = *decode_signed_transaction(bytes);
   decoded.transaction.nonce = 43;
   EXPECT_FALSE(verify_signature(decoded));
 }
 
-TEST(Transaction, rejects_truncated_input_at_every_length) {
+TEST(Transaction, RejectsTruncatedInputAtEveryLength) {
   auto bytes = *core::base64_decode(signed_b64("function_calls"));
   for (std::size_t n = 0; n < bytes.size(); ++n) {
     auto r = decode_signed_transaction(core::ByteView(bytes).first(n));
@@ -185,7 +185,7 @@ TEST(Transaction, rejects_truncated_input_at_every_length) {
   }
 }
 
-TEST(Transaction, rejects_trailing_bytes) {
+TEST(Transaction, RejectsTrailingBytes) {
   auto bytes = *core::base64_decode(signed_b64("function_calls"));
   bytes.push_back(0);
   auto r = decode_signed_transaction(bytes);
@@ -193,7 +193,7 @@ TEST(Transaction, rejects_trailing_bytes) {
   EXPECT_NE(r.error().message.find("trailing"), std::string::npos);
 }
 
-TEST(Transaction, rejects_unknown_action_tags_and_key_types) {
+TEST(Transaction, RejectsUnknownActionTagsAndKeyTypes) {
   auto tx = reference_transaction();
   tx.actions = {TransferAction{1}};
   auto bytes = encode_transaction(tx);
@@ -207,7 +207,7 @@ TEST(Transaction, rejects_unknown_action_tags_and_key_types) {
   EXPECT_FALSE(decode_transaction(bytes2));
 }
 
-TEST(Borsh, a_huge_length_prefix_is_rejected_without_allocating) {
+TEST(Borsh, AHugeLengthPrefixIsRejectedWithoutAllocating) {
   BorshWriter w;
   w.string("a");
   w.u8(0);
@@ -223,7 +223,7 @@ TEST(Borsh, a_huge_length_prefix_is_rejected_without_allocating) {
   EXPECT_FALSE(reader.bytes("blob"));
 }
 
-TEST(Borsh, strings_must_be_valid_utf8_as_rust_requires) {
+TEST(Borsh, StringsMustBeValidUtf8AsRustRequires) {
   for (const std::string& bad : {std::string("\xff"), std::string("ok\xc0\xaf"), std::string("\xed\xa0\x80"),
                                 std::string("trunc\xe2\x82")}) {
     BorshWriter w;
@@ -240,7 +240,7 @@ TEST(Borsh, strings_must_be_valid_utf8_as_rust_requires) {
   EXPECT_EQ(*r.string("s"), "r\xc3\xa9gion \xf0\x9f\x98\x80");
 }
 
-TEST(Transaction, a_method_name_or_account_id_that_is_not_utf8_is_rejected_at_decode) {
+TEST(Transaction, AMethodNameOrAccountIdThatIsNotUtf8IsRejectedAtDecode) {
   auto key = *core::parse_ed25519_secret_key(secret_text());
   auto bad_method = reference_transaction();
   bad_method.actions = {function_call("m\xff\xfe", "{}", 1'000'000'000'000ull, 0)};
@@ -266,7 +266,7 @@ TEST(Transaction, a_method_name_or_account_id_that_is_not_utf8_is_rejected_at_de
   EXPECT_NE(r3.error().message.find("method_names[] is not valid UTF-8"), std::string::npos) << r3.error().message;
 }
 
-TEST(Borsh, integers_are_little_endian_and_u128_round_trips) {
+TEST(Borsh, IntegersAreLittleEndianAndU128RoundTrips) {
   BorshWriter w;
   w.u32(0x01020304);
   w.u128((static_cast<core::u128>(0x1122334455667788ull) << 64) | 0x99aabbccddeeff00ull);
@@ -283,7 +283,7 @@ TEST(Borsh, integers_are_little_endian_and_u128_round_trips) {
 namespace mpc::near {
 namespace {
 
-TEST(Transaction, corrupting_any_byte_never_crashes_and_round_trips_when_accepted) {
+TEST(Transaction, CorruptingAnyByteNeverCrashesAndRoundTripsWhenAccepted) {
   const auto original = *core::base64_decode(signed_b64("with_delegate"));
   for (std::size_t i = 0; i < original.size(); ++i) {
     for (std::uint8_t v : {std::uint8_t{0x00}, std::uint8_t{0xff}, std::uint8_t{0x09}}) {

@@ -107,7 +107,7 @@ unsigned short closed_port() {
   return a.local_endpoint().port();
 }
 
-TEST(Url, parses_scheme_host_port_and_target) {
+TEST(Url, ParsesSchemeHostPortAndTarget) {
   auto u = Url::parse("https://user:pw@rpc.example.org/v1/key?x=1#frag");
   ASSERT_TRUE(u) << u.error().message;
   EXPECT_EQ(u->scheme, "https");
@@ -129,7 +129,7 @@ TEST(Url, parses_scheme_host_port_and_target) {
   EXPECT_EQ(u->host_port(), "[::1]:8080");
 }
 
-TEST(Url, rejects_garbage_without_echoing_it) {
+TEST(Url, RejectsGarbageWithoutEchoingIt) {
   for (const char* bad : {"", "127.0.0.1:3030", "ftp://host/SECRET", "http://", "http:///SECRET", "http://host:/SECRET",
                           "http://host:0", "http://host:65536", "http://host:12ab", "http://ho st/SECRET",
                           "http://host/SE CRET", "http://[::1/SECRET", "http://[zz]:1/SECRET", "http://h!st/SECRET",
@@ -141,7 +141,7 @@ TEST(Url, rejects_garbage_without_echoing_it) {
   }
 }
 
-TEST(HttpClient, posts_a_body_with_headers_and_reads_the_answer) {
+TEST(HttpClient, PostsABodyWithHeadersAndReadsTheAnswer) {
   TestServer server([](const Request& req) {
     std::string echo = std::string(req.method_string()) + " " + std::string(req.target()) + " " +
                        std::string(req[http::field::content_type]) + " " + std::string(req["X-Api-Key"]) + " " +
@@ -161,7 +161,7 @@ TEST(HttpClient, posts_a_body_with_headers_and_reads_the_answer) {
   EXPECT_EQ(server.connections(), 1) << "the kept-alive connection should be reused";
 }
 
-TEST(HttpClient, error_statuses_are_returned_to_the_caller) {
+TEST(HttpClient, ErrorStatusesAreReturnedToTheCaller) {
   TestServer server([](const Request&) { return text(503, "busy"); });
   auto client = client_for(server.url());
   auto r = client.get();
@@ -170,7 +170,7 @@ TEST(HttpClient, error_statuses_are_returned_to_the_caller) {
   EXPECT_EQ(r->body, "busy");
 }
 
-TEST(HttpClient, reconnects_when_the_server_closes_after_each_answer) {
+TEST(HttpClient, ReconnectsWhenTheServerClosesAfterEachAnswer) {
   TestServer server([](const Request&) {
     auto res = text(200, "ok");
     res.keep_alive(false);
@@ -185,7 +185,7 @@ TEST(HttpClient, reconnects_when_the_server_closes_after_each_answer) {
   EXPECT_EQ(server.connections(), 3);
 }
 
-TEST(HttpClient, connection_refused_is_unavailable_and_names_host_port_only) {
+TEST(HttpClient, ConnectionRefusedIsUnavailableAndNamesHostPortOnly) {
   const auto port = std::to_string(closed_port());
   auto client = client_for("http://user:SECRET@127.0.0.1:" + port + "/v1/SECRET?key=SECRET");
   auto r = client.post("{}");
@@ -195,7 +195,7 @@ TEST(HttpClient, connection_refused_is_unavailable_and_names_host_port_only) {
   EXPECT_EQ(r.error().message.find("SECRET"), std::string::npos) << r.error().message;
 }
 
-TEST(HttpClient, a_server_that_never_accepts_times_out_on_the_total_deadline) {
+TEST(HttpClient, AServerThatNeverAcceptsTimesOutOnTheTotalDeadline) {
   asio::io_context ioc;
   tcp::acceptor silent(ioc, {asio::ip::make_address("127.0.0.1"), 0});  // listens, never accepts
   auto client = client_for("http://127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/SECRET",
@@ -209,7 +209,7 @@ TEST(HttpClient, a_server_that_never_accepts_times_out_on_the_total_deadline) {
   EXPECT_LT(took, std::chrono::milliseconds(3000));
 }
 
-TEST(HttpClient, a_server_that_reads_but_never_answers_times_out) {
+TEST(HttpClient, AServerThatReadsButNeverAnswersTimesOut) {
   // The server holds the request until the test has its answer: the only way
   // the client can return is its own deadline.
   std::promise<void> release;
@@ -224,7 +224,7 @@ TEST(HttpClient, a_server_that_reads_but_never_answers_times_out) {
   EXPECT_EQ(r.error().code, core::ErrorCode::kTimeout) << r.error().message;
 }
 
-TEST(HttpClient, an_oversized_response_is_refused) {
+TEST(HttpClient, AnOversizedResponseIsRefused) {
   TestServer server([](const Request&) { return text(200, std::string(4096, 'x')); });
   auto client = client_for(server.url(), std::chrono::milliseconds(5000), 1024);
   auto r = client.get();
@@ -233,7 +233,7 @@ TEST(HttpClient, an_oversized_response_is_refused) {
   EXPECT_NE(r.error().message.find("limit"), std::string::npos) << r.error().message;
 }
 
-TEST(HttpClient, an_oversized_chunked_response_is_refused) {
+TEST(HttpClient, AnOversizedChunkedResponseIsRefused) {
   TestServer server(TestServer::RawHandler([](tcp::socket& s, const Request&) {
     std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
     beast::error_code ec;
@@ -248,7 +248,7 @@ TEST(HttpClient, an_oversized_chunked_response_is_refused) {
   EXPECT_EQ(r.error().code, core::ErrorCode::kInvalidArgument) << r.error().message;
 }
 
-TEST(HttpClient, a_non_http_answer_is_a_malformed_response) {
+TEST(HttpClient, ANonHttpAnswerIsAMalformedResponse) {
   TestServer server(TestServer::RawHandler([](tcp::socket& s, const Request&) {
     beast::error_code ec;
     asio::write(s, asio::buffer(std::string("SSH-2.0-OpenSSH\r\n\r\n")), ec);
@@ -259,7 +259,7 @@ TEST(HttpClient, a_non_http_answer_is_a_malformed_response) {
   EXPECT_EQ(r.error().code, core::ErrorCode::kInvalidArgument) << r.error().message;
 }
 
-TEST(HttpClient, a_connection_closed_without_an_answer_is_unavailable) {
+TEST(HttpClient, AConnectionClosedWithoutAnAnswerIsUnavailable) {
   TestServer server(TestServer::RawHandler([](tcp::socket&, const Request&) {}));
   auto client = client_for(server.url());
   auto r = client.get();
@@ -267,7 +267,7 @@ TEST(HttpClient, a_connection_closed_without_an_answer_is_unavailable) {
   EXPECT_EQ(r.error().code, core::ErrorCode::kUnavailable) << r.error().message;
 }
 
-TEST(HttpClient, https_to_a_plain_http_server_fails_the_handshake) {
+TEST(HttpClient, HttpsToAPlainHttpServerFailsTheHandshake) {
   TestServer server([](const Request&) { return text(200, "plain"); });
   auto client = client_for("https://127.0.0.1:" + std::to_string(server.port()) + "/SECRET");
   auto r = client.get();
@@ -277,7 +277,7 @@ TEST(HttpClient, https_to_a_plain_http_server_fails_the_handshake) {
   EXPECT_EQ(r.error().message.find("SECRET"), std::string::npos) << r.error().message;
 }
 
-TEST(HttpClient, header_injection_is_refused) {
+TEST(HttpClient, HeaderInjectionIsRefused) {
   TestServer server([](const Request&) { return text(200, "ok"); });
   auto client = client_for(server.url());
   auto r = client.get({{"X-A", "v\r\nX-Evil: 1"}});

@@ -95,7 +95,7 @@ class SandboxProcess : public ::testing::Test {
   std::unique_ptr<near::RpcClient> rpc_;
 };
 
-TEST_F(SandboxProcess, an_executed_transaction_survives_kill_9) {
+TEST_F(SandboxProcess, AnExecutedTransactionSurvivesKill9) {
   start();
   auto backup = core::Ed25519SecretKey::generate();
   const std::string backup_text = core::ed25519_public_key_to_string(backup.public_key());
@@ -121,7 +121,7 @@ std::string text_at(const json& j, const char* pointer) {
   return j.is_object() && j.contains(p) && j[p].is_string() ? j[p].get<std::string>() : std::string();
 }
 
-TEST_F(SandboxProcess, a_request_nested_100000_deep_gets_a_parse_error_and_blocks_go_on) {
+TEST_F(SandboxProcess, ARequestNested100000DeepGetsAParseErrorAndBlocksGoOn) {
   start();
   const auto height = rpc_->final_block()->height;
   // ~200 KB nested 100,000 deep: it used to overflow mpc-sandbox's stack.
@@ -132,7 +132,7 @@ TEST_F(SandboxProcess, a_request_nested_100000_deep_gets_a_parse_error_and_block
   expect_alive_and_producing(height);
 }
 
-TEST_F(SandboxProcess, a_transaction_whose_method_name_is_not_utf8_is_rejected_and_blocks_go_on) {
+TEST_F(SandboxProcess, ATransactionWhoseMethodNameIsNotUtf8IsRejectedAndBlocksGoOn) {
   start();
   const auto height = rpc_->final_block()->height;
   // It used to be accepted, and recording its outcome threw out of the block timer.
@@ -155,7 +155,7 @@ TEST_F(SandboxProcess, a_transaction_whose_method_name_is_not_utf8_is_rejected_a
   expect_alive_and_producing(height);
 }
 
-TEST_F(SandboxProcess, contract_arguments_nested_100000_deep_fail_the_call_and_blocks_go_on) {
+TEST_F(SandboxProcess, ContractArgumentsNested100000DeepFailTheCallAndBlocksGoOn) {
   start();
   const auto height = rpc_->final_block()->height;
   const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
@@ -168,13 +168,13 @@ TEST_F(SandboxProcess, contract_arguments_nested_100000_deep_fail_the_call_and_b
   expect_alive_and_producing(height);
 }
 
-TEST_F(SandboxProcess, sigterm_exits_cleanly_and_removes_the_address_file) {
+TEST_F(SandboxProcess, SigtermExitsCleanlyAndRemovesTheAddressFile) {
   start();
   EXPECT_EQ(child_->terminate(), 0);
   EXPECT_FALSE(std::filesystem::exists(chain_home_ / "rpc.addr"));
 }
 
-TEST_F(SandboxProcess, init_refuses_to_overwrite_an_existing_chain) {
+TEST_F(SandboxProcess, InitRefusesToOverwriteAnExistingChain) {
   auto before = std::filesystem::last_write_time(chain_home_ / "genesis.json");
   auto r = testsupport::run({bin_.string(), "init", "--home", chain_home_.string()});
   EXPECT_NE(r.exit_code, 0);
@@ -182,7 +182,7 @@ TEST_F(SandboxProcess, init_refuses_to_overwrite_an_existing_chain) {
   EXPECT_EQ(std::filesystem::last_write_time(chain_home_ / "genesis.json"), before);
 }
 
-TEST_F(SandboxProcess, run_without_a_chain_or_on_a_busy_port_fails_clearly) {
+TEST_F(SandboxProcess, RunWithoutAChainOrOnABusyPortFailsClearly) {
   auto missing = testsupport::run({bin_.string(), "run", "--home", (home_ / "nothing").string(), "--rpc-addr", "127.0.0.1:0"});
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.output.find("mpc-sandbox init"), std::string::npos) << missing.output;
@@ -200,7 +200,7 @@ TEST_F(SandboxProcess, run_without_a_chain_or_on_a_busy_port_fails_clearly) {
   EXPECT_NE(bad_addr.output.find("HOST:PORT"), std::string::npos) << bad_addr.output;
 }
 
-TEST_F(SandboxProcess, a_bad_genesis_file_is_rejected_and_creates_no_chain) {
+TEST_F(SandboxProcess, ABadGenesisFileIsRejectedAndCreatesNoChain) {
   auto genesis = home_ / "genesis.json";
   std::ofstream(genesis) << R"({"accounts":[{"account_id":"Bad Account"}]})";
   auto target = home_ / "from-genesis";
