@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "core/bytes.h"
-#include "devnet/shamir_test_util.h"
+#include "support/devnet/shamir_test_util.h"
 
 namespace mpc::devnet {
 namespace {

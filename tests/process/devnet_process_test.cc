@@ -8,7 +8,7 @@
 
 #include "core/file_util.h"
 #include "devnet/network.h"
-#include "devnet/shamir_test_util.h"
+#include "support/devnet/shamir_test_util.h"
 #include "net/host_port.h"
 #include "node/home.h"
 #include "node/keyshare_store.h"

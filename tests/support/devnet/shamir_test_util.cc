@@ -1,4 +1,4 @@
-#include "devnet/shamir_test_util.h"
+#include "support/devnet/shamir_test_util.h"
 
 #include <openssl/bn.h>
 #include <openssl/ec.h>
