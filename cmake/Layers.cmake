@@ -7,6 +7,7 @@ set(MPC_LAYERS
   "mpc_net:mpc_core,mpc_tls"
   "mpc_p2p:mpc_core,mpc_tls,mpc_net"
   "mpc_threshold:mpc_core"
+  "mpc_attest:mpc_core"
   "mpc_contract:mpc_core"
   "mpc_near:mpc_core,mpc_net"
   "mpc_dealer:mpc_core"
