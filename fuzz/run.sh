@@ -19,7 +19,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 seconds="${FUZZ_SECONDS:-60}"
 build="${FUZZ_BUILD_DIR:-build-fuzz}"
-all_targets="borsh_tx rpc contract_call keyshare_json keyshare_blob migration_http encodings json_limits"
+all_targets="borsh_tx rpc contract_call keyshare_json keyshare_blob migration_http encodings json_limits p2p_frame frost_message"
 targets="${FUZZ_TARGETS:-$all_targets}"
 
 # -max_len per target: a little above the largest meaningful input.
@@ -33,6 +33,8 @@ max_len() {
     migration_http) echo 8192 ;;
     encodings) echo 256 ;;
     json_limits) echo 2048 ;;
+    p2p_frame) echo 4096 ;;
+    frost_message) echo 8192 ;;
     *) echo "fuzz: unknown target $1 (known: $all_targets)" >&2; exit 2 ;;
   esac
 }
