@@ -216,21 +216,23 @@ InProcess frost_in_process(std::size_t n, std::size_t t, const UnitCosts& u) {
     const std::uint64_t leader = set.front();
     Coordinator coordinator = must(Coordinator::create(leader, keys.at(leader), request), "coordinator");
     if (!coordinator.start(random)) die("coordinator start");
-    const Message sent = wire(coordinator.request());
+    // Broadcasts are encoded once and decoded by every signer, as on the mesh.
+    const core::Bytes request_bytes = must(encode_message(coordinator.request()), "encode request");
     std::map<std::uint64_t, Signer> signers;
     for (std::uint64_t id : set) {
-      if (id != leader)
-        signers.emplace(id, must(Signer::create(id, leader, keys.at(id), std::get<SignRequest>(sent)), "signer"));
+      if (id == leader) continue;
+      auto received = std::get<SignRequest>(must(decode_message(request_bytes), "decode request"));
+      signers.emplace(id, must(Signer::create(id, leader, keys.at(id), std::move(received)), "signer"));
     }
-    std::optional<Message> package;
+    std::optional<core::Bytes> package;
     for (auto& [id, signer] : signers) {
       auto step = must(coordinator.handle(id, wire(must(signer.commit(random), "commit"))), "commitment");
-      if (step.broadcast) package = wire(*step.broadcast);
+      if (step.broadcast) package = must(encode_message(*step.broadcast), "encode package");
     }
     if (!package) die("no signing package");
     std::optional<core::Ed25519Signature> sig;
     for (auto& [id, signer] : signers) {
-      auto share = must(signer.handle(leader, *package), "share");
+      auto share = must(signer.handle(leader, must(decode_message(*package), "decode package")), "share");
       auto step = must(coordinator.handle(id, wire(*share)), "share in");
       if (step.signature) sig = step.signature;
     }
