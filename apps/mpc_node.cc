@@ -14,7 +14,7 @@
 #include <iostream>
 
 #include "core/file_util.h"
-#include "core/types.h"
+#include "model/types.h"
 #include "near/rpc_client.h"
 #include "node/home.h"
 #include "node/keyshare_store.h"
@@ -47,7 +47,7 @@ core::Result<core::SecretBytes> encryption_key_from_env() {
 
 // A keyset from a file holding either a Keyset or a whole contract state
 // (view `state`), or from the chain.
-core::Result<core::Keyset> load_keyset(const std::string& keyset_file, const std::string& rpc_url,
+core::Result<model::Keyset> load_keyset(const std::string& keyset_file, const std::string& rpc_url,
                                        const std::string& contract_id) {
   json j;
   if (!keyset_file.empty()) {
@@ -55,7 +55,7 @@ core::Result<core::Keyset> load_keyset(const std::string& keyset_file, const std
     j = core::parse_json(text, {64 << 20, 64}).value_or(json::value_t::discarded);
     if (j.is_discarded()) return core::invalid("--keyset-file: " + keyset_file + " is not JSON");
     if (j.is_object() && j.contains("epoch_id") && j.contains("domains")) {
-      auto ks = core::parse_keyset(j);
+      auto ks = model::parse_keyset(j);
       if (!ks) return std::unexpected(ks.error().context("--keyset-file"));
       return *ks;
     }
@@ -63,9 +63,9 @@ core::Result<core::Keyset> load_keyset(const std::string& keyset_file, const std
     MPC_ASSIGN(auto rpc, near::RpcClient::create(rpc_url));
     MPC_ASSIGN(j, rpc->view(contract_id, "state"));
   }
-  auto state = core::parse_protocol_state(j);
+  auto state = model::parse_protocol_state(j);
   if (!state) return std::unexpected(state.error().context("contract state"));
-  auto keyset = core::keyset_to_back_up(*state);
+  auto keyset = model::keyset_to_back_up(*state);
   if (!keyset)
     return core::fail(core::ErrorCode::kFailedPrecondition,
                       std::string("the contract is ") + state->name() + " with no keyset to hold yet");
@@ -84,8 +84,8 @@ int cmd_import(const std::string& home_dir, const std::string& shares_file, cons
   core::SecretString text(std::move(*raw));
   json parsed = core::parse_json(text.reveal(), {64 << 20, 64}).value_or(json::value_t::discarded);
   if (parsed.is_discarded()) return fail_with(core::invalid("--shares-file: not JSON").error(), cli::kUsage);
-  auto shares = core::parse_keyshares(parsed);
-  core::wipe_private_shares(parsed);
+  auto shares = model::parse_keyshares(parsed);
+  model::wipe_private_shares(parsed);
   if (!shares) return fail_with(shares.error().context("--shares-file"), cli::kUsage);
   auto store = node::KeyshareStore::open(home->keyshare_file(), home->local_storage_key.clone());
   if (!store) return fail_with(store.error());
@@ -108,7 +108,7 @@ int cmd_shares(const std::string& home_dir) {
   }
   std::cout << "epoch " << summary.epoch_id << ", " << summary.domains.size() << " domain(s)\n";
   for (const auto& d : summary.domains)
-    std::cout << "  domain " << d.domain_id << " attempt " << d.attempt_id << " " << core::curve_name(d.kind)
+    std::cout << "  domain " << d.domain_id << " attempt " << d.attempt_id << " " << model::curve_name(d.kind)
               << " group key " << d.public_key << "\n";
   std::cout << "digest " << summary.digest << "\n";
   return 0;

@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
     const std::string host = address.host;
     const std::uint16_t port = address.port;
     const auto server_key = net.node_tls_key(0);
-    const std::string body = core::to_json(net.keyset()).dump();
+    const std::string body = to_json(net.keyset()).dump();
     const pid_t node_pid = std::stoi(*core::read_file(net.devnet().run_dir() / "node0.pid"));
 
     auto one_get = [&](milliseconds deadline) {

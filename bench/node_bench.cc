@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
       spec.nodes = 2;
       spec.threshold = 2;
       spec.domains.clear();
-      for (int d = 0; d < domains; ++d) spec.domains.push_back(d % 2 ? core::CurveKind::kEd25519 : core::CurveKind::kSecp256k1);
+      for (int d = 0; d < domains; ++d) spec.domains.push_back(d % 2 ? model::CurveKind::kEd25519 : model::CurveKind::kSecp256k1);
       const auto t_create = steady_clock::now();
       e2e::Network net(spec, milliseconds(100));
       const double create_s = duration<double>(steady_clock::now() - t_create).count();
@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
       const std::string host = address.host;
       const std::uint16_t port = address.port;
       const auto server_key = net.node_tls_key(0);
-      const std::string body = core::to_json(net.keyset()).dump();
+      const std::string body = to_json(net.keyset()).dump();
       const pid_t node_pid = std::stoi(*core::read_file(net.devnet().run_dir() / "node0.pid"));
 
       std::printf("\nmpc-node GET /get_keyshares, %d domain(s) (keyset %zu bytes; devnet created in %.1f s), %.0f s per phase\n",

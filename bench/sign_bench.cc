@@ -58,7 +58,7 @@
 #include "core/json_limits.h"
 #include "core/key_derivation.h"
 #include "core/near_key.h"
-#include "core/types.h"
+#include "model/types.h"
 #include "devnet/network.h"
 #include "devnet/supervisor.h"
 #include "near/rpc_client.h"
@@ -317,7 +317,7 @@ class SignClient {
     }
     ++*nonce_;
     if (respond_poll) {
-      const json view_args = {{"request", core::to_json(request)}};
+      const json view_args = {{"request", to_json(request)}};
       const auto deadline = landed + seconds(60);
       for (;;) {
         MPC_ASSIGN(json pending, rpc_->view(contract_, "get_pending_request", view_args));
@@ -405,7 +405,7 @@ class Bench {
     devnet::DevnetSpec spec;
     spec.nodes = nodes_;
     spec.threshold = threshold_;
-    spec.domains = {core::CurveKind::kEd25519};
+    spec.domains = {model::CurveKind::kEd25519};
     const auto t0 = steady_clock::now();
     net_ = must(devnet::create_devnet(dir_, spec), "create_devnet");
     devnet::UpOptions up;
@@ -519,12 +519,12 @@ class Bench {
   }
 
   void find_domain() {
-    auto state = must(core::parse_protocol_state(must(rpc_->view(net_.contract_id, "state"), "view state")), "state");
+    auto state = must(model::parse_protocol_state(must(rpc_->view(net_.contract_id, "state"), "view state")), "state");
     const auto* running = state.running();
     if (!running) throw std::runtime_error("the devnet's contract is not Running");
     for (const auto& d : running->domains.domains) {
       const auto* key = running->keyset.find(d.id);
-      if (d.protocol == "Frost" && key && key->key.kind == core::CurveKind::kEd25519) {
+      if (d.protocol == "Frost" && key && key->key.kind == model::CurveKind::kEd25519) {
         domain_id_ = d.id;
         group_key_.bytes = key->key.edwards_point;
         return;

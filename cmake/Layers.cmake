@@ -3,19 +3,20 @@
 # (a layer violation, or a production library linking a test-only one).
 set(MPC_LAYERS
   "mpc_core:"
+  "mpc_model:mpc_core"
   "mpc_tls:mpc_core"
   "mpc_net:mpc_core,mpc_tls"
   "mpc_p2p:mpc_core,mpc_tls,mpc_net"
-  "mpc_threshold:mpc_core"
+  "mpc_threshold:mpc_core,mpc_model"
   "mpc_attest:mpc_core"
-  "mpc_contract:mpc_core"
-  "mpc_near:mpc_core,mpc_net"
-  "mpc_dealer:mpc_core"
+  "mpc_contract:mpc_core,mpc_model"
+  "mpc_near:mpc_core,mpc_model,mpc_net"
+  "mpc_dealer:mpc_core,mpc_model"
   "mpc_cli:mpc_core"
-  "mpc_sandbox:mpc_core,mpc_contract,mpc_near,mpc_net"
-  "mpc_node:mpc_core,mpc_tls,mpc_net,mpc_near,mpc_threshold,mpc_p2p"
-  "mpc_backup:mpc_core,mpc_tls,mpc_net,mpc_near"
-  "mpc_devnet:mpc_core,mpc_dealer,mpc_node,mpc_sandbox,mpc_net")
+  "mpc_sandbox:mpc_core,mpc_model,mpc_contract,mpc_near,mpc_net"
+  "mpc_node:mpc_core,mpc_model,mpc_tls,mpc_net,mpc_near,mpc_threshold,mpc_p2p"
+  "mpc_backup:mpc_core,mpc_model,mpc_tls,mpc_net,mpc_near"
+  "mpc_devnet:mpc_core,mpc_model,mpc_dealer,mpc_node,mpc_sandbox,mpc_net")
 
 function(mpc_check_layers)
   foreach(entry ${MPC_LAYERS})

@@ -98,7 +98,7 @@ void session(const std::string& prefix, std::size_t n, const std::vector<std::ui
   const auto contract_request = core::SignatureRequest::make("user.devnet", "demo", payload, 1);
   SignRequest request;
   request.session = new_session_id(random);
-  const std::string context = core::to_json(contract_request).dump();
+  const std::string context = to_json(contract_request).dump();
   request.request_context.assign(context.begin(), context.end());
   request.domain_id = contract_request.domain_id;
   request.message = payload.bytes;

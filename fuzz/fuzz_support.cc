@@ -124,14 +124,14 @@ std::vector<near::SignedTransaction> seed_transactions(const core::Hash256& gene
   return out;
 }
 
-core::Keyset fixture_keyset() {
-  core::Keyset ks;
+model::Keyset fixture_keyset() {
+  model::Keyset ks;
   ks.epoch_id = 3;
   {
-    core::KeyForDomain d;
+    model::KeyForDomain d;
     d.domain_id = 0;
     d.attempt = 1;
-    d.key.kind = core::CurveKind::kSecp256k1;
+    d.key.kind = model::CurveKind::kSecp256k1;
     core::Secp256k1PublicKey xy;
     auto bytes = *core::hex_decode(std::string(kSecpGx) + kSecpGy);
     std::copy(bytes.begin(), bytes.end(), xy.bytes.begin());
@@ -139,10 +139,10 @@ core::Keyset fixture_keyset() {
     ks.domains.push_back(d);
   }
   {
-    core::KeyForDomain d;
+    model::KeyForDomain d;
     d.domain_id = 1;
     d.attempt = 0;
-    d.key.kind = core::CurveKind::kEd25519;
+    d.key.kind = model::CurveKind::kEd25519;
     core::Ed25519PublicKey b;
     auto bytes = *core::hex_decode(kEdB);
     std::copy(bytes.begin(), bytes.end(), b.bytes.begin());
@@ -153,14 +153,14 @@ core::Keyset fixture_keyset() {
   return ks;
 }
 
-std::vector<core::Keyshare> fixture_shares() {
-  std::vector<core::Keyshare> out(2);
+std::vector<model::Keyshare> fixture_shares() {
+  std::vector<model::Keyshare> out(2);
   out[0].key_id = {3, 0, 1};
-  out[0].kind = core::CurveKind::kSecp256k1;
+  out[0].kind = model::CurveKind::kSecp256k1;
   out[0].private_share = core::SecretString("1111111111111111111111111111111111111111111111111111111111111111");
   out[0].public_key = std::string("02") + kSecpGx;  // G's y is even
   out[1].key_id = {3, 1, 0};
-  out[1].kind = core::CurveKind::kEd25519;
+  out[1].kind = model::CurveKind::kEd25519;
   out[1].private_share = core::SecretString("2222222222222222222222222222222222222222222222222222222222222202");
   out[1].public_key = kEdB;
   return out;
@@ -168,7 +168,7 @@ std::vector<core::Keyshare> fixture_shares() {
 
 json fixture_shares_json() {
   json a = json::array();
-  for (const auto& s : fixture_shares()) a.push_back(core::to_json(s));
+  for (const auto& s : fixture_shares()) a.push_back(to_json(s));
   return a;
 }
 

@@ -14,7 +14,7 @@
 
 #include "contract/contract.h"
 #include "core/crypto.h"
-#include "core/types.h"
+#include "model/types.h"
 #include "near/transaction.h"
 #include "sandbox/chain.h"
 
@@ -61,9 +61,9 @@ std::vector<near::SignedTransaction> seed_transactions(const core::Hash256& gene
 
 // Epoch 3, domain 0 Secp256k1 (group key: the generator point G) attempt 1,
 // domain 1 Ed25519 (group key: the base point B) attempt 0.
-core::Keyset fixture_keyset();
+model::Keyset fixture_keyset();
 // One made-up share per fixture_keyset() domain (consistent with it).
-std::vector<core::Keyshare> fixture_shares();
+std::vector<model::Keyshare> fixture_shares();
 json fixture_shares_json();
 // The AES-256 key the node and the backup service share in these targets.
 core::SecretBytes fixture_aes_key();

@@ -1,6 +1,6 @@
 // The body of PUT /set_keyshares up to the plaintext: standard base64 ->
 // AES-256-GCM decryption with the node's key (fuzz::fixture_aes_key) ->
-// JSON -> core::parse_keyshares, in MigrationService's order. Random bytes
+// JSON -> model::parse_keyshares, in MigrationService's order. Random bytes
 // never pass GCM's tag: this target covers base64 and the blob framing
 // (short blobs, nonce and tag lengths); keyshare_json covers what follows.
 //
@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   core::SecretString text(core::to_string(plaintext->view()));
   auto parsed = core::parse_json(text.reveal(), kBodyJsonLimits);
   if (!parsed) return 0;
-  auto shares = core::parse_keyshares(*parsed);
-  core::wipe_private_shares(*parsed);
+  auto shares = model::parse_keyshares(*parsed);
+  model::wipe_private_shares(*parsed);
   return 0;
 }

@@ -1,5 +1,5 @@
 // The plaintext of a PUT /set_keyshares blob (what decrypts from it): JSON
-// parsed with the node's body limits -> core::parse_keyshares -> checked
+// parsed with the node's body limits -> model::parse_keyshares -> checked
 // against a keyset (fuzz::fixture_keyset), as MigrationService and the
 // key-share store's import rules do before anything is stored.
 //
@@ -17,14 +17,14 @@
 using namespace mpc;
 
 namespace {
-const core::Keyset* keyset = nullptr;
+const model::Keyset* keyset = nullptr;
 // migration_service.cc's kBodyJsonLimits.
 constexpr core::JsonLimits kBodyJsonLimits{std::numeric_limits<std::size_t>::max(), 64};
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   fuzz::quiet_logs();
-  keyset = new core::Keyset(fuzz::fixture_keyset());
+  keyset = new model::Keyset(fuzz::fixture_keyset());
   return 0;
 }
 
@@ -32,18 +32,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   auto parsed = core::parse_json(text, kBodyJsonLimits);
   if (!parsed) return 0;
-  auto shares = core::parse_keyshares(*parsed);
-  core::wipe_private_shares(*parsed);
+  auto shares = model::parse_keyshares(*parsed);
+  model::wipe_private_shares(*parsed);
   if (!shares) return 0;
   for (const auto& s : *shares) {
-    fuzz::json j = core::to_json(s);
-    auto again = core::parse_keyshare(j);
+    fuzz::json j = to_json(s);
+    auto again = model::parse_keyshare(j);
     MPC_FUZZ_CHECK(again.has_value());
     MPC_FUZZ_CHECK(again->key_id == s.key_id && again->kind == s.kind && again->public_key == s.public_key &&
                    again->private_share.reveal() == s.private_share.reveal());
-    core::wipe_private_shares(j);
+    model::wipe_private_shares(j);
   }
-  if (core::check_keyshares_cover_keyset(*shares, *keyset)) {
+  if (model::check_keyshares_cover_keyset(*shares, *keyset)) {
     MPC_FUZZ_CHECK(shares->size() == keyset->domains.size());
     std::set<std::uint64_t> domains;
     for (const auto& s : *shares) domains.insert(s.key_id.domain_id);

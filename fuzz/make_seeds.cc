@@ -192,7 +192,7 @@ std::string http_request(const std::string& start_line, const std::string& body,
 }
 
 void migration_http() {
-  const std::string keyset = core::to_json(fuzz::fixture_keyset()).dump();
+  const std::string keyset = to_json(fuzz::fixture_keyset()).dump();
   const auto key = fuzz::fixture_aes_key();
   const std::string blob = core::base64_encode(*core::aes_gcm_encrypt(key, core::as_bytes(fuzz::fixture_shares_json().dump())));
   const std::string w = "migration_http";
@@ -241,7 +241,7 @@ void json_texts() {
     return std::string{static_cast<char>(depth), static_cast<char>(values)} + text;
   };
   write(w, "rpc_body", with_limits(8, 0xff, rpc("query", {{"request_type", "view_account"}, {"account_id", "a.near"}})));
-  write(w, "keyset", with_limits(5, 0xff, core::to_json(fuzz::fixture_keyset()).dump()));
+  write(w, "keyset", with_limits(5, 0xff, to_json(fuzz::fixture_keyset()).dump()));
   write(w, "shares_few_values", with_limits(6, 20, fuzz::fixture_shares_json().dump()));
   write(w, "nested", with_limits(3, 0xff, "[[[[1]]],{\"a\":{\"b\":[\"]\\\"[\"]}}]"));
   write(w, "duplicate_keys", with_limits(2, 4, "{\"a\":1,\"a\":2}"));

@@ -77,7 +77,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   view.running = true;
   view.running_keyset = fuzz::fixture_keyset();
   view.backup_service_key = fuzz::fixed_key(0x50).public_key();
-  view.account_migration = core::DestinationNodeInfo{fuzz::fixed_key(0x20).public_key(),
+  view.account_migration = model::DestinationNodeInfo{fuzz::fixed_key(0x20).public_key(),
                                                      {"https://new-node.sandbox:443", fuzz::fixed_key(0x21).public_key()}};
   view.is_migration_destination = true;
   view.is_active_participant = false;

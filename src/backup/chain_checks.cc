@@ -6,24 +6,24 @@ namespace {
 
 std::string key_text(const core::Ed25519PublicKey& k) { return core::ed25519_public_key_to_string(k); }
 
-const core::ThresholdParameters* current_parameters(const core::ProtocolState& state) {
+const model::ThresholdParameters* current_parameters(const model::ProtocolState& state) {
   if (const auto* r = state.running()) return &r->parameters;
-  if (const auto* rs = std::get_if<core::ResharingState>(&state.state)) return &rs->previous_running_state.parameters;
+  if (const auto* rs = std::get_if<model::ResharingState>(&state.state)) return &rs->previous_running_state.parameters;
   return nullptr;
 }
 
-std::string epoch_text(const core::ProtocolState& state) {
+std::string epoch_text(const model::ProtocolState& state) {
   if (const auto* r = state.running()) return "epoch " + std::to_string(r->keyset.epoch_id);
-  if (const auto* rs = std::get_if<core::ResharingState>(&state.state))
+  if (const auto* rs = std::get_if<model::ResharingState>(&state.state))
     return "resharing from epoch " + std::to_string(rs->previous_running_state.keyset.epoch_id);
-  if (const auto* i = std::get_if<core::InitializingState>(&state.state))
+  if (const auto* i = std::get_if<model::InitializingState>(&state.state))
     return "generating keys for epoch " + std::to_string(i->epoch_id);
   return "no epoch";
 }
 
 }  // namespace
 
-core::Status check_migration_destination(const core::ProtocolState& state, const core::MigrationInfo& migrations,
+core::Status check_migration_destination(const model::ProtocolState& state, const model::MigrationInfo& migrations,
                                          const std::string& account_id, const core::Ed25519PublicKey& node_key) {
   if (!state.running())
     return core::fail(core::ErrorCode::kFailedPrecondition,
@@ -41,7 +41,7 @@ core::Status check_migration_destination(const core::ProtocolState& state, const
   return {};
 }
 
-core::Result<MigrationTarget> find_migration_target(const core::ProtocolState& state, const core::MigrationInfo& migrations,
+core::Result<MigrationTarget> find_migration_target(const model::ProtocolState& state, const model::MigrationInfo& migrations,
                                                     const std::optional<std::string>& account_id,
                                                     const std::optional<core::Ed25519PublicKey>& node_key) {
   if (account_id) {
@@ -71,12 +71,12 @@ core::Result<MigrationTarget> find_migration_target(const core::ProtocolState& s
                         ": start one with `backup-cli start-migration` before putting key shares");
 }
 
-std::optional<std::string> account_with_tls_key(const core::ProtocolState& state, const core::Ed25519PublicKey& key) {
-  const core::ThresholdParameters* params = current_parameters(state);
-  const core::Participants* participants = params ? &params->participants : nullptr;
-  std::optional<core::ThresholdParameters> generating;  // Initializing keeps its parameters as JSON
-  if (const auto* in = std::get_if<core::InitializingState>(&state.state); in && in->generating_key.is_object()) {
-    if (auto p = core::parse_threshold_parameters(in->generating_key.value("parameters", nlohmann::json()))) {
+std::optional<std::string> account_with_tls_key(const model::ProtocolState& state, const core::Ed25519PublicKey& key) {
+  const model::ThresholdParameters* params = current_parameters(state);
+  const model::Participants* participants = params ? &params->participants : nullptr;
+  std::optional<model::ThresholdParameters> generating;  // Initializing keeps its parameters as JSON
+  if (const auto* in = std::get_if<model::InitializingState>(&state.state); in && in->generating_key.is_object()) {
+    if (auto p = model::parse_threshold_parameters(in->generating_key.value("parameters", nlohmann::json()))) {
       generating = std::move(*p);
       participants = &generating->participants;
     }
@@ -87,7 +87,7 @@ std::optional<std::string> account_with_tls_key(const core::ProtocolState& state
   return entry->account_id;
 }
 
-core::Status check_backup_registration(const core::ProtocolState& state, const core::MigrationInfo& migrations,
+core::Status check_backup_registration(const model::ProtocolState& state, const model::MigrationInfo& migrations,
                                        const core::Ed25519PublicKey& node_key, const core::Ed25519PublicKey& own_key) {
   auto account = account_with_tls_key(state, node_key);
   if (!account) return {};
@@ -104,7 +104,7 @@ core::Status check_backup_registration(const core::ProtocolState& state, const c
   return {};
 }
 
-StatusReport build_status_report(const core::ProtocolState& state, const core::MigrationInfo& migrations,
+StatusReport build_status_report(const model::ProtocolState& state, const model::MigrationInfo& migrations,
                                  const std::string& account_id, const core::Ed25519PublicKey& home_p2p_key,
                                  const std::optional<StoredBackup>& newest) {
   StatusReport r;
@@ -117,7 +117,7 @@ StatusReport build_status_report(const core::ProtocolState& state, const core::M
       r.lines.push_back("participant:     " + account_id + " is not a participant");
   }
   auto it = migrations.find(account_id);
-  const core::MigrationEntry* entry = it == migrations.end() ? nullptr : &it->second;
+  const model::MigrationEntry* entry = it == migrations.end() ? nullptr : &it->second;
   if (entry && entry->backup_service) {
     r.backup_key_matches = entry->backup_service->public_key == home_p2p_key;
     r.lines.push_back("backup service:  registered " + key_text(entry->backup_service->public_key) +
@@ -139,7 +139,7 @@ StatusReport build_status_report(const core::ProtocolState& state, const core::M
                       std::to_string(newest->keyshares.size()) + " domain(s) in " + newest->path.filename().string());
   else
     r.lines.push_back("local backup:    none");
-  if (auto keyset = core::keyset_to_back_up(state)) {
+  if (auto keyset = model::keyset_to_back_up(state)) {
     auto coverage = backup_coverage(newest, *keyset);
     r.backup_up_to_date = coverage.up_to_date();
     r.lines.push_back("coverage:        " + coverage.summary + " (contract keyset: epoch " + std::to_string(keyset->epoch_id) +

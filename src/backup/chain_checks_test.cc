@@ -13,7 +13,7 @@ using testing::stored;
 using testing::World;
 
 void migrate(World& w, core::Ed25519PublicKey dest) {
-  w.view.migrations["op.test"].migration = core::DestinationNodeInfo{key(7), {"https://new:2", dest}};
+  w.view.migrations["op.test"].migration = model::DestinationNodeInfo{key(7), {"https://new:2", dest}};
 }
 
 TEST(MigrationDestination, AcceptsTheContractsDestination) {
@@ -34,19 +34,19 @@ TEST(MigrationDestination, NamesTheDestinationWhenTheKeyDiffers) {
 
 TEST(MigrationDestination, RefusesWithoutAnOngoingMigration) {
   auto w = running_world(3);
-  w.view.migrations["op.test"].backup_service = core::BackupServiceInfo{key(5)};
+  w.view.migrations["op.test"].backup_service = model::BackupServiceInfo{key(5)};
   auto st = check_migration_destination(w.view.state, w.view.migrations, "op.test", key(8));
   ASSERT_FALSE(st);
   EXPECT_NE(st.error().message.find("no ongoing migration for op.test"), std::string::npos);
   // Another account's migration is not ours.
-  w.view.migrations["other.test"].migration = core::DestinationNodeInfo{key(7), {"https://x:1", key(8)}};
+  w.view.migrations["other.test"].migration = model::DestinationNodeInfo{key(7), {"https://x:1", key(8)}};
   EXPECT_FALSE(check_migration_destination(w.view.state, w.view.migrations, "op.test", key(8)));
 }
 
 TEST(MigrationDestination, RefusesWhenNotRunning) {
   auto w = running_world(3);
   migrate(w, key(8));
-  core::ResharingState rs;
+  model::ResharingState rs;
   rs.previous_running_state = *w.view.state.running();
   w.view.state.state = rs;
   auto st = check_migration_destination(w.view.state, w.view.migrations, "op.test", key(8));
@@ -56,7 +56,7 @@ TEST(MigrationDestination, RefusesWhenNotRunning) {
 
 TEST(StatusReport, SummarisesRegistrationMigrationAndCoverage) {
   auto w = running_world(3);
-  w.view.migrations["op.test"].backup_service = core::BackupServiceInfo{key(5)};
+  w.view.migrations["op.test"].backup_service = model::BackupServiceInfo{key(5)};
   migrate(w, key(8));
   auto r = build_status_report(w.view.state, w.view.migrations, "op.test", key(5), stored(w.shares));
   EXPECT_TRUE(r.backup_key_matches);
@@ -73,7 +73,7 @@ TEST(StatusReport, SummarisesRegistrationMigrationAndCoverage) {
 TEST(StatusReport, FlagsAForeignBackupKeyAndAStaleBackup) {
   auto w = running_world(3);
   auto old = stored(w.shares);
-  w.view.migrations["op.test"].backup_service = core::BackupServiceInfo{key(5)};
+  w.view.migrations["op.test"].backup_service = model::BackupServiceInfo{key(5)};
   auto newer = running_world(5);
   newer.view.migrations = w.view.migrations;
   // The old backup has other group keys: a mismatch, not "behind".
@@ -128,7 +128,7 @@ TEST(BackupRegistration, TheNodesAccountMustRegisterThisHomesKey) {
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code, core::ErrorCode::kPermissionDenied);
   EXPECT_NE(none.error().message.find("no backup service is registered for op.test"), std::string::npos);
-  w.view.migrations["op.test"].backup_service = core::BackupServiceInfo{key(6)};
+  w.view.migrations["op.test"].backup_service = model::BackupServiceInfo{key(6)};
   auto other = check_backup_registration(w.view.state, w.view.migrations, key(1), key(5));
   ASSERT_FALSE(other);
   EXPECT_EQ(other.error().code, core::ErrorCode::kPermissionDenied);

@@ -42,7 +42,7 @@ core::Result<std::unique_ptr<near::RpcClient>> rpc_client(const CommandOptions& 
 
 // The contract state the operator gave as a file (default
 // HOME/contract_state.json, as the reference reads it).
-core::Result<core::ProtocolState> state_from_file(const CommandOptions& o) {
+core::Result<model::ProtocolState> state_from_file(const CommandOptions& o) {
   const std::filesystem::path file = o.contract_state_file.empty() ? std::filesystem::path(o.home_dir) / "contract_state.json"
                                                                    : std::filesystem::path(o.contract_state_file);
   auto text = core::read_file(file, 64 << 20);
@@ -51,7 +51,7 @@ core::Result<core::ProtocolState> state_from_file(const CommandOptions& o) {
                          " (give --contract-state-file, or --rpc-url with --mpc-contract-account-id)");
   json j = core::parse_json(*text, {64 << 20, 64}).value_or(json::value_t::discarded);
   if (j.is_discarded()) return core::invalid(file.string() + " is not JSON (expected the contract's `state` view)");
-  auto s = core::parse_protocol_state(j);
+  auto s = model::parse_protocol_state(j);
   if (!s) return std::unexpected(s.error().context(file.string() + " is not a contract state"));
   return s;
 }
@@ -74,10 +74,10 @@ OperatorPorts real_ports(const CommandOptions& o, near::RpcClient* rpc, const co
     };
   }
   const auto timeout = std::chrono::seconds(o.request_timeout_seconds);
-  ports.fetch = [&own, &aes, timeout](const NodeTarget& t, const core::Keyset& ks) {
+  ports.fetch = [&own, &aes, timeout](const NodeTarget& t, const model::Keyset& ks) {
     return NodeClient({t.address, t.key, timeout}, own, aes).get_keyshares(ks);
   };
-  ports.push = [&own, &aes, timeout](const NodeTarget& t, const std::vector<core::Keyshare>& shares) {
+  ports.push = [&own, &aes, timeout](const NodeTarget& t, const std::vector<model::Keyshare>& shares) {
     return NodeClient({t.address, t.key, timeout}, own, aes).put_keyshares(shares);
   };
   ports.progress = o.progress;
@@ -169,7 +169,7 @@ CommandResult get_keyshares_command(const CommandOptions& o) {
   if (!node) return usage(node.error());
   Session s;
   if (auto e = open_session(o, true, s)) return std::unexpected(*e);
-  std::optional<core::ProtocolState> file;
+  std::optional<model::ProtocolState> file;
   if (!s.rpc) {
     auto state = state_from_file(o);
     if (!state) return usage(state.error());
@@ -222,7 +222,7 @@ CommandResult cancel_migration_command(const CommandOptions& o) {
 CommandResult verify_command(const CommandOptions& o) {
   Session s;
   if (auto e = open_session(o, false, s)) return std::unexpected(*e);
-  core::ProtocolState state;
+  model::ProtocolState state;
   if (s.rpc) {
     auto view = real_ports(o, s.rpc.get(), s.secrets->p2p_private_key, s.aes).read_chain();
     if (!view) return failed(view.error());

@@ -14,7 +14,7 @@ std::string id_list(const char* noun_one, const char* noun_many, const std::vect
   return out;
 }
 
-BackupCoverage coverage_of(const StoredBackup* stored, const core::Keyset& keyset) {
+BackupCoverage coverage_of(const StoredBackup* stored, const model::Keyset& keyset) {
   BackupCoverage c;
   c.keyset_epoch = keyset.epoch_id;
   if (!stored) {
@@ -34,16 +34,16 @@ BackupCoverage coverage_of(const StoredBackup* stored, const core::Keyset& keyse
   std::vector<std::string> key_id_details;
   for (const auto& entry : keyset.domains) {
     auto it = std::find_if(stored->keyshares.begin(), stored->keyshares.end(),
-                           [&](const core::Keyshare& s) { return s.key_id.domain_id == entry.domain_id; });
+                           [&](const model::Keyshare& s) { return s.key_id.domain_id == entry.domain_id; });
     if (it == stored->keyshares.end()) {
       c.missing_domains.push_back(entry.domain_id);
       continue;
     }
     // Compare curve and group key only: check against an entry carrying the
     // share's own epoch and attempt.
-    core::KeyForDomain same_id = entry;
+    model::KeyForDomain same_id = entry;
     same_id.attempt = it->key_id.attempt_id;
-    if (!core::check_keyshare_consistent(*it, it->key_id.epoch_id, same_id)) {
+    if (!model::check_keyshare_consistent(*it, it->key_id.epoch_id, same_id)) {
       c.mismatched_domains.push_back(entry.domain_id);
     } else if (stored->epoch_id == keyset.epoch_id && it->key_id.attempt_id != entry.attempt) {
       c.mismatched_domains.push_back(entry.domain_id);
@@ -91,7 +91,7 @@ BackupCoverage coverage_of(const StoredBackup* stored, const core::Keyset& keyse
     return c;
   }
   // Belt and braces: "up to date" means exactly what import checks.
-  if (auto st = core::check_keyshares_cover_keyset(stored->keyshares, keyset); !st) {
+  if (auto st = model::check_keyshares_cover_keyset(stored->keyshares, keyset); !st) {
     c.verdict = CoverageVerdict::kMismatch;
     c.summary = "mismatch: " + st.error().message;
     return c;
@@ -115,11 +115,11 @@ const char* coverage_verdict_name(CoverageVerdict v) {
   return "unknown";
 }
 
-BackupCoverage backup_coverage(const std::optional<StoredBackup>& stored, const core::Keyset& keyset) {
+BackupCoverage backup_coverage(const std::optional<StoredBackup>& stored, const model::Keyset& keyset) {
   return stored ? backup_coverage(*stored, keyset) : coverage_of(nullptr, keyset);
 }
 
-BackupCoverage backup_coverage(const StoredBackup& stored, const core::Keyset& keyset) {
+BackupCoverage backup_coverage(const StoredBackup& stored, const model::Keyset& keyset) {
   return coverage_of(&stored, keyset);
 }
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "backup/home.h"
-#include "core/types.h"
+#include "model/types.h"
 
 namespace mpc::backup {
 
@@ -47,7 +47,7 @@ struct BackupCoverage {
 };
 
 // `stored`: the newest backup (BackupStore::load_newest), nullopt if none.
-BackupCoverage backup_coverage(const std::optional<StoredBackup>& stored, const core::Keyset& keyset);
-BackupCoverage backup_coverage(const StoredBackup& stored, const core::Keyset& keyset);
+BackupCoverage backup_coverage(const std::optional<StoredBackup>& stored, const model::Keyset& keyset);
+BackupCoverage backup_coverage(const StoredBackup& stored, const model::Keyset& keyset);
 
 }  // namespace mpc::backup

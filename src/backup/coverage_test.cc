@@ -7,12 +7,12 @@
 namespace mpc::backup {
 namespace {
 
-using core::CurveKind;
+using model::CurveKind;
 
 // A keyset of `count` domains (0..count-1) at `epoch`, and participant 0's shares.
 struct World {
-  core::Keyset keyset;
-  std::vector<core::Keyshare> shares;
+  model::Keyset keyset;
+  std::vector<model::Keyshare> shares;
 };
 
 World make_world(std::uint64_t epoch, std::size_t count) {
@@ -25,7 +25,7 @@ World make_world(std::uint64_t epoch, std::size_t count) {
 }
 
 // A stored backup of the given shares (optionally only some domains, at another epoch).
-StoredBackup backup_of(const std::vector<core::Keyshare>& shares, std::uint64_t epoch, std::size_t first_n = SIZE_MAX) {
+StoredBackup backup_of(const std::vector<model::Keyshare>& shares, std::uint64_t epoch, std::size_t first_n = SIZE_MAX) {
   StoredBackup b;
   b.epoch_id = epoch;
   for (std::size_t i = 0; i < shares.size() && i < first_n; ++i) {
@@ -45,7 +45,7 @@ TEST(BackupCoverage, NoBackup) {
 }
 
 TEST(BackupCoverage, NothingToBackUpForAnEmptyKeyset) {
-  auto c = backup_coverage(std::nullopt, core::Keyset{0, {}});
+  auto c = backup_coverage(std::nullopt, model::Keyset{0, {}});
   EXPECT_EQ(c.verdict, CoverageVerdict::kNothingToBackUp);
   EXPECT_TRUE(c.up_to_date());
   EXPECT_FALSE(c.needs_backup());
@@ -83,7 +83,7 @@ TEST(BackupCoverage, MissingDomainsInTheSameEpoch) {
 TEST(BackupCoverage, ADifferentGroupKeyIsAMismatchNotAMissingBackup) {
   auto w = make_world(2, 2);
   auto other = make_world(2, 2);
-  std::vector<core::Keyshare> mixed;
+  std::vector<model::Keyshare> mixed;
   mixed.push_back(w.shares[0].clone());
   mixed.push_back(other.shares[1].clone());  // domain 1 from another key
   auto c = backup_coverage(backup_of(mixed, 1), w.keyset);
@@ -105,7 +105,7 @@ TEST(BackupCoverage, ADifferentAttemptInTheSameEpochIsAMismatch) {
 
 TEST(BackupCoverage, ExtraDomainsOrANewerEpochAreMismatches) {
   auto w = make_world(2, 3);
-  core::Keyset smaller = w.keyset;
+  model::Keyset smaller = w.keyset;
   smaller.domains.pop_back();
   auto extra = backup_coverage(backup_of(w.shares, 2), smaller);
   EXPECT_EQ(extra.verdict, CoverageVerdict::kMismatch);

@@ -30,11 +30,11 @@ Action make_action(ActionKind kind, std::string reason) {
 // The node the account's participant entry names, given what we use now: the
 // same key keeps our configured address; a different key (the node moved)
 // takes the contract's URL.
-std::optional<NodeTarget> participant_target(const core::ProtocolState& state, const std::string& account_id,
+std::optional<NodeTarget> participant_target(const model::ProtocolState& state, const std::string& account_id,
                                              const NodeTarget& current, std::uint16_t migration_port) {
-  const core::ThresholdParameters* params = nullptr;
+  const model::ThresholdParameters* params = nullptr;
   if (const auto* r = state.running()) params = &r->parameters;
-  else if (const auto* rs = std::get_if<core::ResharingState>(&state.state)) params = &rs->previous_running_state.parameters;
+  else if (const auto* rs = std::get_if<model::ResharingState>(&state.state)) params = &rs->previous_running_state.parameters;
   if (!params) return std::nullopt;
   const auto* me = params->participants.find(account_id);
   if (!me || me->info.tls_public_key == current.key) return std::nullopt;
@@ -50,7 +50,7 @@ Action plan_step(const near::ContractView& chain, const std::string& account_id,
   Action a;
   const auto* running = chain.state.running();
   auto it = chain.migrations.find(account_id);
-  const core::DestinationNodeInfo* migration =
+  const model::DestinationNodeInfo* migration =
       it != chain.migrations.end() && it->second.migration ? &*it->second.migration : nullptr;
 
   if (running && migration) {
@@ -90,7 +90,7 @@ Action plan_step(const near::ContractView& chain, const std::string& account_id,
   if (memory.pushed_to) a.forget_push = true;
   a.adopt_node = participant_target(chain.state, account_id, memory.node, migration_port);
   const NodeTarget node = a.adopt_node ? *a.adopt_node : memory.node;
-  auto keyset = core::keyset_to_back_up(chain.state);
+  auto keyset = model::keyset_to_back_up(chain.state);
   if (!keyset || keyset->domains.empty()) {
     a.reason = std::string("the contract is ") + chain.state.name() + " with no keyset to back up";
     return a;
@@ -157,7 +157,7 @@ Action BackupDaemon::step() {
     spdlog::info("the contract lists TLS key {} for {}: backing up {}'s node", core::ed25519_public_key_to_string(options_.initial_node.key),
                  account_id_, account_id_);
   }
-  if (auto keyset = core::keyset_to_back_up(view.state))
+  if (auto keyset = model::keyset_to_back_up(view.state))
     metrics_.gauge("backup_contract_epoch", "Epoch of the keyset the contract holds").set(static_cast<double>(keyset->epoch_id));
 
   auto newest = ports_.load_newest();
@@ -277,7 +277,7 @@ core::Result<std::optional<StoredBackup>> MemoryBackupStore::load_newest() const
   return std::optional<StoredBackup>(std::move(copy));
 }
 
-core::Status MemoryBackupStore::store(const std::vector<core::Keyshare>& shares) {
+core::Status MemoryBackupStore::store(const std::vector<model::Keyshare>& shares) {
   if (shares.empty()) return core::invalid("no key shares to store");
   std::lock_guard lock(mu_);
   const auto epoch = shares.front().key_id.epoch_id;

@@ -29,7 +29,7 @@
 #include "backup/node_client.h"
 #include "backup/operator.h"
 #include "core/clock.h"
-#include "core/types.h"
+#include "model/types.h"
 #include "near/contract_view.h"
 #include "net/metrics.h"
 
@@ -41,7 +41,7 @@ const char* action_name(ActionKind kind);
 struct Action {
   ActionKind kind = ActionKind::kIdle;
   std::optional<NodeTarget> target;  // kBackup: the node; kPush: the destination
-  std::optional<core::Keyset> keyset;
+  std::optional<model::Keyset> keyset;
   std::string reason;
   // Memory updates: the node backups now come from (the contract's
   // participant info for the account), and whether a pushed migration ended.
@@ -51,7 +51,7 @@ struct Action {
 
 struct DaemonMemory {
   NodeTarget node;                          // where backups come from
-  std::optional<core::DestinationNodeInfo> pushed_to;  // a push the node accepted, for this migration
+  std::optional<model::DestinationNodeInfo> pushed_to;  // a push the node accepted, for this migration
 };
 
 // What to do next, given the chain, the newest backup and what we remember.
@@ -64,9 +64,9 @@ Action plan_step(const near::ContractView& chain, const std::string& account_id,
 struct DaemonPorts {
   std::function<core::Result<near::ContractView>()> read_chain;
   std::function<core::Result<std::optional<StoredBackup>>()> load_newest;
-  std::function<core::Status(const std::vector<core::Keyshare>&)> store;
-  std::function<core::Result<std::vector<core::Keyshare>>(const NodeTarget&, const core::Keyset&)> fetch;
-  std::function<core::Status(const NodeTarget&, const std::vector<core::Keyshare>&)> push;
+  std::function<core::Status(const std::vector<model::Keyshare>&)> store;
+  std::function<core::Result<std::vector<model::Keyshare>>(const NodeTarget&, const model::Keyset&)> fetch;
+  std::function<core::Status(const NodeTarget&, const std::vector<model::Keyshare>&)> push;
 };
 
 struct DaemonOptions {
@@ -113,7 +113,7 @@ class BackupDaemon {
 class MemoryBackupStore {
  public:
   core::Result<std::optional<StoredBackup>> load_newest() const;
-  core::Status store(const std::vector<core::Keyshare>& shares);
+  core::Status store(const std::vector<model::Keyshare>& shares);
 
  private:
   mutable std::mutex mu_;

@@ -17,21 +17,21 @@ using mpc::testing::key;
 NodeTarget target(std::uint16_t port, std::uint8_t tag) { return NodeTarget{net::HostPort{"127.0.0.1", port}, key(tag)}; }
 
 struct Dealt {
-  core::Keyset keyset;
-  std::vector<core::Keyshare> shares;  // participant 0's
+  model::Keyset keyset;
+  std::vector<model::Keyshare> shares;  // participant 0's
 };
 
 Dealt deal(std::uint64_t epoch, std::size_t domains) {
   std::vector<devnet::DomainToDeal> to_deal;
-  for (std::size_t d = 0; d < domains; ++d) to_deal.push_back({d, d % 2 ? core::CurveKind::kEd25519 : core::CurveKind::kSecp256k1, 0});
+  for (std::size_t d = 0; d < domains; ++d) to_deal.push_back({d, d % 2 ? model::CurveKind::kEd25519 : model::CurveKind::kSecp256k1, 0});
   const std::vector<std::uint64_t> ids = {0, 1};
   auto dealt = devnet::deal_keyset(to_deal, ids, 2, epoch);
   EXPECT_TRUE(dealt);
   return Dealt{dealt->keyset, std::move(dealt->shares[0])};
 }
 
-near::ContractView running(const core::Keyset& keyset, core::Ed25519PublicKey op_tls, const std::string& op_url = "https://127.0.0.1:1000") {
-  core::RunningState r;
+near::ContractView running(const model::Keyset& keyset, core::Ed25519PublicKey op_tls, const std::string& op_url = "https://127.0.0.1:1000") {
+  model::RunningState r;
   r.keyset = keyset;
   r.parameters.threshold = 2;
   r.parameters.participants.next_id = 2;
@@ -68,7 +68,7 @@ TEST(PlanStep, IdleWhenUpToDateAndBacksUpANewEpochOrDomain) {
 TEST(PlanStep, HoldsThePreviousKeysetWhileResharing) {
   auto d = deal(3, 2);
   auto c = running(d.keyset, key(1));
-  core::ResharingState rs;
+  model::ResharingState rs;
   rs.previous_running_state = *c.state.running();
   c.state.state = rs;
   DaemonMemory m{target(1000, 1), {}};
@@ -83,7 +83,7 @@ TEST(PlanStep, PushesToTheContractsDestinationThenAwaitsConclusion) {
   auto c = running(d.keyset, key(1));
   // The url is the P2P address (port 3000); the migration endpoint is on the
   // migration port (2000) of the same host.
-  core::DestinationNodeInfo dest{key(7), {"https://127.0.0.1:3000", key(9)}};
+  model::DestinationNodeInfo dest{key(7), {"https://127.0.0.1:3000", key(9)}};
   c.migrations["op.test"].migration = dest;
   DaemonMemory m{target(1000, 1), {}};
   auto a = plan_step(c, "op.test", stored(d), m, 2000);
@@ -100,7 +100,7 @@ TEST(PlanStep, PushesToTheContractsDestinationThenAwaitsConclusion) {
 TEST(PlanStep, NeverPushesABackupThatDoesNotCoverTheKeyset) {
   auto d = deal(3, 2);
   auto c = running(d.keyset, key(1));
-  c.migrations["op.test"].migration = core::DestinationNodeInfo{key(7), {"https://127.0.0.1:2000", key(9)}};
+  c.migrations["op.test"].migration = model::DestinationNodeInfo{key(7), {"https://127.0.0.1:2000", key(9)}};
   DaemonMemory m{target(1000, 1), {}};
   // No backup at all: try the current node first (it may still be alive).
   EXPECT_EQ(plan_step(c, "op.test", std::nullopt, m).kind, ActionKind::kBackup);
@@ -113,7 +113,7 @@ TEST(PlanStep, NeverPushesABackupThatDoesNotCoverTheKeyset) {
 
 TEST(PlanStep, AfterConclusionAdoptsTheContractsNodeAndBacksItUp) {
   auto d = deal(3, 2);
-  DaemonMemory m{target(1000, 1), core::DestinationNodeInfo{key(7), {"https://127.0.0.1:2000", key(9)}}};
+  DaemonMemory m{target(1000, 1), model::DestinationNodeInfo{key(7), {"https://127.0.0.1:2000", key(9)}}};
   auto c = running(d.keyset, key(9), "https://127.0.0.1:3000");  // concluded: the participant is the new node
   auto a = plan_step(c, "op.test", stored(d), m, 2000);
   EXPECT_TRUE(a.forget_push);
@@ -125,7 +125,7 @@ TEST(PlanStep, AfterConclusionAdoptsTheContractsNodeAndBacksItUp) {
 
 TEST(PlanStep, CancelledMigrationStopsPushing) {
   auto d = deal(3, 2);
-  DaemonMemory m{target(1000, 1), core::DestinationNodeInfo{key(7), {"https://127.0.0.1:2000", key(9)}}};
+  DaemonMemory m{target(1000, 1), model::DestinationNodeInfo{key(7), {"https://127.0.0.1:2000", key(9)}}};
   auto a = plan_step(running(d.keyset, key(1)), "op.test", stored(d), m);
   EXPECT_TRUE(a.forget_push);
   EXPECT_FALSE(a.adopt_node);
@@ -144,13 +144,13 @@ TEST(BackupDaemon, BacksUpRestoresAndSurvivesOutages) {
     return near::ContractView{chain.state, chain.migrations};
   };
   ports.load_newest = [&] { return store.load_newest(); };
-  ports.store = [&](const std::vector<core::Keyshare>& s) { return store.store(s); };
-  ports.fetch = [&](const NodeTarget& t, const core::Keyset&) -> core::Result<std::vector<core::Keyshare>> {
+  ports.store = [&](const std::vector<model::Keyshare>& s) { return store.store(s); };
+  ports.fetch = [&](const NodeTarget& t, const model::Keyset&) -> core::Result<std::vector<model::Keyshare>> {
     fetched_from.push_back(t);
     if (node_down) return core::fail(core::ErrorCode::kUnavailable, "connection refused");
     return clone_all(d.shares);
   };
-  ports.push = [&](const NodeTarget& t, const std::vector<core::Keyshare>&) -> core::Status {
+  ports.push = [&](const NodeTarget& t, const std::vector<model::Keyshare>&) -> core::Status {
     pushed_to.push_back(t);
     if (node_down) return core::fail(core::ErrorCode::kUnavailable, "connection refused");
     return {};
@@ -179,7 +179,7 @@ TEST(BackupDaemon, BacksUpRestoresAndSurvivesOutages) {
   chain_down = false;
 
   // A migration: pushed once to the destination, then awaited.
-  core::DestinationNodeInfo dest{key(7), {"https://127.0.0.1:3000", key(9)}};
+  model::DestinationNodeInfo dest{key(7), {"https://127.0.0.1:3000", key(9)}};
   chain.migrations["op.test"].migration = dest;
   node_down = true;
   EXPECT_EQ(daemon.step().kind, ActionKind::kPush);  // destination unreachable: retried
@@ -217,12 +217,12 @@ TEST(AccountWithTlsKey, FindsTheParticipantInEveryState) {
   EXPECT_EQ(account_with_tls_key(c.state, key(1)), "op.test");
   EXPECT_EQ(account_with_tls_key(c.state, key(2)), "b.test");
   EXPECT_EQ(account_with_tls_key(c.state, key(5)), std::nullopt);
-  core::ResharingState rs;
+  model::ResharingState rs;
   rs.previous_running_state = *c.state.running();
-  core::ProtocolState resharing;
+  model::ProtocolState resharing;
   resharing.state = rs;
   EXPECT_EQ(account_with_tls_key(resharing, key(2)), "b.test");
-  EXPECT_EQ(account_with_tls_key(core::ProtocolState{}, key(1)), std::nullopt);
+  EXPECT_EQ(account_with_tls_key(model::ProtocolState{}, key(1)), std::nullopt);
 }
 
 TEST(BackupDaemon, FindsTheOperatorsAccountByTheNodeKeyOrSaysItCannot) {
@@ -233,9 +233,9 @@ TEST(BackupDaemon, FindsTheOperatorsAccountByTheNodeKeyOrSaysItCannot) {
     DaemonPorts ports;
     ports.read_chain = [&]() -> core::Result<near::ContractView> { return near::ContractView{chain.state, chain.migrations}; };
     ports.load_newest = [&] { return store.load_newest(); };
-    ports.store = [&](const std::vector<core::Keyshare>& s) { return store.store(s); };
-    ports.fetch = [&](const NodeTarget&, const core::Keyset&) -> core::Result<std::vector<core::Keyshare>> { return clone_all(d.shares); };
-    ports.push = [&](const NodeTarget&, const std::vector<core::Keyshare>&) -> core::Status { return {}; };
+    ports.store = [&](const std::vector<model::Keyshare>& s) { return store.store(s); };
+    ports.fetch = [&](const NodeTarget&, const model::Keyset&) -> core::Result<std::vector<model::Keyshare>> { return clone_all(d.shares); };
+    ports.push = [&](const NodeTarget&, const std::vector<model::Keyshare>&) -> core::Status { return {}; };
     return ports;
   };
   net::MetricsRegistry metrics;
@@ -270,9 +270,9 @@ TEST(BackupDaemon, RunStepsOnTheClockAndBacksOffAfterFailures) {
     return near::ContractView{chain.state, chain.migrations};
   };
   ports.load_newest = [&] { return store.load_newest(); };
-  ports.store = [&](const std::vector<core::Keyshare>& s) { return store.store(s); };
-  ports.fetch = [&](const NodeTarget&, const core::Keyset&) -> core::Result<std::vector<core::Keyshare>> { return clone_all(d.shares); };
-  ports.push = [&](const NodeTarget&, const std::vector<core::Keyshare>&) -> core::Status { return {}; };
+  ports.store = [&](const std::vector<model::Keyshare>& s) { return store.store(s); };
+  ports.fetch = [&](const NodeTarget&, const model::Keyset&) -> core::Result<std::vector<model::Keyshare>> { return clone_all(d.shares); };
+  ports.push = [&](const NodeTarget&, const std::vector<model::Keyshare>&) -> core::Status { return {}; };
   testing::ManualClock clock;
   net::MetricsRegistry metrics;
   DaemonOptions options;

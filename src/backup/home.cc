@@ -10,7 +10,7 @@
 #include "core/bytes.h"
 #include "core/file_util.h"
 #include "core/json_limits.h"
-#include "core/share_replacement.h"
+#include "model/share_replacement.h"
 
 namespace mpc::backup {
 
@@ -18,7 +18,7 @@ using core::Error;
 using core::ErrorCode;
 using core::fail;
 using core::invalid;
-using core::json;
+using model::json;
 using core::Result;
 using core::SecretBytes;
 using core::SecretString;
@@ -118,12 +118,12 @@ std::optional<std::uint64_t> parse_decimal(std::string_view s) {
 }
 
 
-bool same_share(const core::Keyshare& a, const core::Keyshare& b) {
+bool same_share(const model::Keyshare& a, const model::Keyshare& b) {
   return a.key_id == b.key_id && a.kind == b.kind && a.public_key == b.public_key &&
          core::constant_time_equal(core::as_bytes(a.private_share.reveal()), core::as_bytes(b.private_share.reveal()));
 }
 
-bool same_backup(const StoredBackup& a, const std::vector<const core::Keyshare*>& b, std::uint64_t epoch) {
+bool same_backup(const StoredBackup& a, const std::vector<const model::Keyshare*>& b, std::uint64_t epoch) {
   if (a.epoch_id != epoch || a.keyshares.size() != b.size()) return false;
   for (std::size_t i = 0; i < b.size(); ++i) {
     if (!same_share(a.keyshares[i], *b[i])) return false;
@@ -133,9 +133,9 @@ bool same_backup(const StoredBackup& a, const std::vector<const core::Keyshare*>
 
 // Why a backup may not replace the newest stored one (`against`, its file
 // name), in the backup store's words.
-std::string refusal_text(const core::ReplacementRefusal& r, const std::string& against) {
-  using Kind = core::ReplacementRefusal::Kind;
-  const std::string list = core::domain_list(r.domains);
+std::string refusal_text(const model::ReplacementRefusal& r, const std::string& against) {
+  using Kind = model::ReplacementRefusal::Kind;
+  const std::string list = model::domain_list(r.domains);
   switch (r.kind) {
     case Kind::kOlderEpoch:
       return "a backup of the newer epoch " + std::to_string(r.held_epoch) + " is already stored (" + against +
@@ -325,15 +325,15 @@ Result<StoredBackup> BackupStore::decrypt_and_parse(const fs::path& path, std::o
   out.path = path;
   auto epoch_it = j.find("epoch_id");
   auto shares_it = j.find("keyshares");
-  if (epoch_it == j.end() || !core::json_u64(*epoch_it)) return bad("\"epoch_id\" is missing or not a u64");
-  out.epoch_id = *core::json_u64(*epoch_it);
+  if (epoch_it == j.end() || !model::json_u64(*epoch_it)) return bad("\"epoch_id\" is missing or not a u64");
+  out.epoch_id = *model::json_u64(*epoch_it);
   if (shares_it == j.end()) return bad("\"keyshares\" is missing");
-  auto shares = core::parse_keyshares(*shares_it);
+  auto shares = model::parse_keyshares(*shares_it);
   if (!shares) return bad(shares.error().message);
   out.keyshares = std::move(*shares);
   if (out.keyshares.empty()) return bad("it holds no keyshares");
   std::sort(out.keyshares.begin(), out.keyshares.end(),
-            [](const core::Keyshare& a, const core::Keyshare& b) { return a.key_id.domain_id < b.key_id.domain_id; });
+            [](const model::Keyshare& a, const model::Keyshare& b) { return a.key_id.domain_id < b.key_id.domain_id; });
   for (std::size_t i = 0; i < out.keyshares.size(); ++i) {
     const auto& id = out.keyshares[i].key_id;
     if (id.epoch_id != out.epoch_id) {
@@ -376,15 +376,15 @@ Result<std::optional<StoredBackup>> BackupStore::load_newest() const {
   return std::optional<StoredBackup>(std::move(b));
 }
 
-Result<StoreOutcome> BackupStore::store(const std::vector<core::Keyshare>& keyshares) const {
+Result<StoreOutcome> BackupStore::store(const std::vector<model::Keyshare>& keyshares) const {
   if (key_.size() != Secrets::kAesKeySize) return invalid("local_storage_aes_key must be 16 bytes");
   if (keyshares.empty()) return invalid("refusing to store an empty list of keyshares");
 
   // The shares, sorted by domain, all of one epoch, one per domain.
-  std::vector<const core::Keyshare*> sorted;
+  std::vector<const model::Keyshare*> sorted;
   for (const auto& k : keyshares) sorted.push_back(&k);
   std::sort(sorted.begin(), sorted.end(),
-            [](const core::Keyshare* a, const core::Keyshare* b) { return a->key_id.domain_id < b->key_id.domain_id; });
+            [](const model::Keyshare* a, const model::Keyshare* b) { return a->key_id.domain_id < b->key_id.domain_id; });
   const std::uint64_t epoch = sorted.front()->key_id.epoch_id;
   for (std::size_t i = 0; i < sorted.size(); ++i) {
     if (sorted[i]->key_id.epoch_id != epoch) {
@@ -419,7 +419,7 @@ Result<StoreOutcome> BackupStore::store(const std::vector<core::Keyshare>& keysh
                                                    " already exists with different content; it is kept unchanged");
       }
       already_stored = true;
-    } else if (auto refusal = core::check_replacement(old.keyshares, keyshares)) {
+    } else if (auto refusal = model::check_replacement(old.keyshares, keyshares)) {
       return fail(ErrorCode::kFailedPrecondition, what + refusal_text(*refusal, newest.path.filename().string()));
     }
   }
@@ -430,7 +430,7 @@ Result<StoreOutcome> BackupStore::store(const std::vector<core::Keyshare>& keysh
     JsonWiper doc_wiper{doc};
     doc["epoch_id"] = epoch;
     json& list = doc["keyshares"] = json::array();
-    for (const auto* k : sorted) list.push_back(core::to_json(*k));
+    for (const auto* k : sorted) list.push_back(to_json(*k));
     SecretString plain(doc.dump());
     MPC_ASSIGN(core::Bytes sealed, core::aes_gcm_encrypt(key_, core::as_bytes(plain.reveal())));
 

@@ -31,7 +31,7 @@
 #include "core/result.h"
 #include "core/secret.h"
 #include "core/env.h"
-#include "core/types.h"
+#include "model/types.h"
 
 namespace mpc::backup {
 
@@ -98,7 +98,7 @@ class BackupHome {
 // A decrypted backup.
 struct StoredBackup {
   std::uint64_t epoch_id = 0;
-  std::vector<core::Keyshare> keyshares;  // sorted by domain_id
+  std::vector<model::Keyshare> keyshares;  // sorted by domain_id
   fs::path path;                          // the file it was read from
 };
 
@@ -145,7 +145,7 @@ class BackupStore {
   // Stores the keyshares of one epoch (all shares must carry the same epoch,
   // one per domain; they are written sorted by domain_id) and makes it the
   // newest. Against the newest stored backup (largest name), refuses with
-  // kFailedPrecondition what core::check_replacement refuses (an older
+  // kFailedPrecondition what model::check_replacement refuses (an older
   // epoch, a dropped domain, a changed group key, in the same epoch a
   // changed key id).
   // If a file with the same name exists: identical content -> kAlreadyStored
@@ -162,7 +162,7 @@ class BackupStore {
   // files are never written to. Leftover temporaries are ignored by readers
   // and removed by the next store. Concurrent stores are serialised with an
   // flock on permanent_keys/.
-  core::Result<StoreOutcome> store(const std::vector<core::Keyshare>& keyshares) const;
+  core::Result<StoreOutcome> store(const std::vector<model::Keyshare>& keyshares) const;
 
  private:
   core::Result<StoredBackup> decrypt_and_parse(const fs::path& path, std::optional<BackupFileInfo> named) const;

@@ -20,7 +20,7 @@
 namespace mpc::backup {
 namespace {
 
-using core::CurveKind;
+using model::CurveKind;
 using core::ErrorCode;
 
 unsigned mode_of(const fs::path& p) {
@@ -36,21 +36,21 @@ bool same_inode(const fs::path& a, const fs::path& b) {
 
 std::string contents(const fs::path& p) { return *core::read_file(p); }
 
-std::vector<core::Keyshare> clone_all(const std::vector<core::Keyshare>& v) {
-  std::vector<core::Keyshare> out;
+std::vector<model::Keyshare> clone_all(const std::vector<model::Keyshare>& v) {
+  std::vector<model::Keyshare> out;
   for (const auto& k : v) out.push_back(k.clone());
   return out;
 }
 
 // The same group keys in another epoch (what a resharing produces for us).
-std::vector<core::Keyshare> at_epoch(const std::vector<core::Keyshare>& v, std::uint64_t epoch) {
+std::vector<model::Keyshare> at_epoch(const std::vector<model::Keyshare>& v, std::uint64_t epoch) {
   auto out = clone_all(v);
   for (auto& k : out) k.key_id.epoch_id = epoch;
   return out;
 }
 
-std::vector<core::Keyshare> first_n(const std::vector<core::Keyshare>& v, std::size_t n) {
-  std::vector<core::Keyshare> out;
+std::vector<model::Keyshare> first_n(const std::vector<model::Keyshare>& v, std::size_t n) {
+  std::vector<model::Keyshare> out;
   for (std::size_t i = 0; i < n; ++i) out.push_back(v[i].clone());
   return out;
 }
@@ -67,7 +67,7 @@ devnet::DealtKeyset deal_domains(std::uint64_t epoch, std::size_t count) {
   return std::move(*dealt);
 }
 
-bool same_shares(const std::vector<core::Keyshare>& a, const std::vector<core::Keyshare>& b) {
+bool same_shares(const std::vector<model::Keyshare>& a, const std::vector<model::Keyshare>& b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (!(a[i].key_id == b[i].key_id) || a[i].kind != b[i].kind || a[i].public_key != b[i].public_key ||
@@ -117,7 +117,7 @@ TEST_F(BackupHomeTest, GenerateKeysWritesSecretsThatLoadBack) {
   EXPECT_NE(loaded->p2p_private_key.public_key(), loaded->near_signer_key.public_key());
 
   // The reference's shape: three arrays of byte integers.
-  auto j = core::json::parse(contents(home.secrets_file()));
+  auto j = model::json::parse(contents(home.secrets_file()));
   EXPECT_EQ(j.size(), 3u);
   EXPECT_EQ(j["p2p_private_key"].size(), 32u);
   EXPECT_EQ(j["near_signer_key"].size(), 32u);
@@ -249,7 +249,7 @@ TEST_F(BackupHomeTest, ReadsAHomeBuiltByHandFromTheReferenceLayout) {
   for (std::size_t i = 0; i < mine.size(); ++i) {
     const auto& k = mine[i];
     plain += std::string(i ? "," : "") + R"({"key_id":{"epoch_id":4,"domain_id":)" + std::to_string(k.key_id.domain_id) +
-             R"(,"attempt_id":)" + std::to_string(k.key_id.attempt_id) + R"(},"data":{")" + core::curve_name(k.kind) +
+             R"(,"attempt_id":)" + std::to_string(k.key_id.attempt_id) + R"(},"data":{")" + model::curve_name(k.kind) +
              R"(":{"private_share":")" + k.private_share.reveal() + R"(","public_key":")" + k.public_key + R"("}}})";
   }
   plain += "]}";
@@ -318,7 +318,7 @@ TEST_F(BackupHomeTest, StoreAndLoadRoundTrip) {
   // The bytes are nonce || AES-128-GCM || tag of the reference JSON.
   auto plain = core::aes_gcm_decrypt(aes_, core::as_bytes(contents(file)));
   ASSERT_TRUE(plain);
-  auto j = core::json::parse(core::to_string(plain->view()));
+  auto j = model::json::parse(core::to_string(plain->view()));
   EXPECT_EQ(j["epoch_id"], 3);
   EXPECT_EQ(j["keyshares"].size(), 2u);
   EXPECT_TRUE(j["keyshares"][0]["key_id"].contains("attempt_id"));
@@ -335,7 +335,7 @@ TEST_F(BackupHomeTest, StoreAndLoadRoundTrip) {
 
 TEST_F(BackupHomeTest, StoreSortsSharesByDomain) {
   auto dealt = deal_domains(1, 3);
-  std::vector<core::Keyshare> reversed;
+  std::vector<model::Keyshare> reversed;
   for (auto it = dealt.shares[0].rbegin(); it != dealt.shares[0].rend(); ++it) reversed.push_back(it->clone());
   auto s = store();
   ASSERT_TRUE(s.store(reversed));
@@ -425,7 +425,7 @@ TEST_F(BackupHomeTest, AChangedGroupKeyOrADroppedDomainIsRefused) {
 
   // Epoch 2 holding domain 1 and a new domain 2, but not domain 0.
   auto three = deal_domains(2, 3);
-  std::vector<core::Keyshare> dropped;
+  std::vector<model::Keyshare> dropped;
   dropped.push_back(at_epoch(dealt.shares[0], 2)[1].clone());
   dropped.push_back(three.shares[0][2].clone());
   auto r = s.store(dropped);

@@ -129,8 +129,8 @@ core::Status NodeClient::hello() {
   return {};
 }
 
-core::Result<std::vector<core::Keyshare>> NodeClient::get_keyshares(const core::Keyset& keyset) {
-  MPC_ASSIGN(auto res, exchange(http::verb::get, "/get_keyshares", core::to_json(keyset).dump()));
+core::Result<std::vector<model::Keyshare>> NodeClient::get_keyshares(const model::Keyset& keyset) {
+  MPC_ASSIGN(auto res, exchange(http::verb::get, "/get_keyshares", to_json(keyset).dump()));
   if (res.status != 200)
     return core::fail(core::ErrorCode::kFailedPrecondition, "the node at " + config_.address.to_string() + " refused: HTTP " +
                                                                 std::to_string(res.status) + ": " + answer_text(res.body));
@@ -152,22 +152,22 @@ core::Result<std::vector<core::Keyshare>> NodeClient::get_keyshares(const core::
                           : "the node's decrypted answer: " + parsed_json.error().message);
   }
   json& parsed = *parsed_json;
-  auto shares = core::parse_keyshares(parsed);
-  core::wipe_private_shares(parsed);
+  auto shares = model::parse_keyshares(parsed);
+  model::wipe_private_shares(parsed);
   if (!shares) return core::fail(core::ErrorCode::kFailedPrecondition, "the node's answer is not a list of key shares: " + shares.error().message);
-  if (auto st = core::check_keyshares_cover_keyset(*shares, keyset); !st)
+  if (auto st = model::check_keyshares_cover_keyset(*shares, keyset); !st)
     return core::fail(core::ErrorCode::kFailedPrecondition, "the node returned key shares that do not match the keyset of epoch " +
                                                                 std::to_string(keyset.epoch_id) + ": " + st.error().message +
                                                                 "; nothing was stored");
   return std::move(*shares);
 }
 
-core::Status NodeClient::put_keyshares(const std::vector<core::Keyshare>& shares) {
+core::Status NodeClient::put_keyshares(const std::vector<model::Keyshare>& shares) {
   if (shares.empty()) return core::fail(core::ErrorCode::kFailedPrecondition, "no key shares to send");
   json array = json::array();
-  for (const auto& s : shares) array.push_back(core::to_json(s));
+  for (const auto& s : shares) array.push_back(to_json(s));
   core::SecretString text(array.dump());
-  core::wipe_private_shares(array);
+  model::wipe_private_shares(array);
   MPC_ASSIGN(auto sealed, core::aes_gcm_encrypt(encryption_key_, core::as_bytes(text.reveal())));
   MPC_ASSIGN(auto res, exchange(http::verb::put, "/set_keyshares", core::base64_encode(sealed)));
   if (res.status == 200) return {};

@@ -34,7 +34,7 @@
 #include "core/crypto.h"
 #include "core/result.h"
 #include "core/secret.h"
-#include "core/types.h"
+#include "model/types.h"
 #include "net/host_port.h"
 #include "net/mtls_client.h"
 
@@ -86,9 +86,9 @@ class NodeClient {
 
   // GET /get_keyshares; the answer is decrypted, parsed and checked against
   // `keyset` (one consistent share per domain) before it is returned.
-  core::Result<std::vector<core::Keyshare>> get_keyshares(const core::Keyset& keyset);
+  core::Result<std::vector<model::Keyshare>> get_keyshares(const model::Keyset& keyset);
   // PUT /set_keyshares; success only on the node's 200.
-  core::Status put_keyshares(const std::vector<core::Keyshare>& shares);
+  core::Status put_keyshares(const std::vector<model::Keyshare>& shares);
   // GET /hello: reachability and authentication, no secrets exchanged.
   core::Status hello();
 

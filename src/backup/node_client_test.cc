@@ -259,8 +259,8 @@ TEST_F(NodeClientServer, APutIsRepeatedWhileTheNodeIsNotYetTheDestination) {
           }
           respond(net::make_response(200, "Keyshares received.", "text/plain", req.version(), req.keep_alive()));
         });
-  core::Keyshare share;
-  std::vector<core::Keyshare> shares;
+  model::Keyshare share;
+  std::vector<model::Keyshare> shares;
   shares.push_back(std::move(share));
   auto st = client(10s).put_keyshares(shares);
   ASSERT_TRUE(st) << st.error().message;
@@ -274,7 +274,7 @@ TEST_F(NodeClientServer, ADecryptRefusalIsAnAuthenticationFailureByItsHeaderNotI
           if (req.target() == "/set_keyshares") res.set(net::kRefusalHeader, net::kRefusalDecryptFailed);
           respond(std::move(res));
         });
-  std::vector<core::Keyshare> shares(1);
+  std::vector<model::Keyshare> shares(1);
   auto st = client(5s).put_keyshares(shares);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, core::ErrorCode::kPermissionDenied) << st.error().message;

@@ -18,8 +18,8 @@ core::Result<net::HostPort> migration_address(const std::string& url, std::uint1
   return net::HostPort{parsed->host, migration_port};
 }
 
-core::Result<core::Keyset> keyset_to_hold(const core::ProtocolState& state) {
-  auto keyset = core::keyset_to_back_up(state);
+core::Result<model::Keyset> keyset_to_hold(const model::ProtocolState& state) {
+  auto keyset = model::keyset_to_back_up(state);
   if (!keyset || keyset->domains.empty())
     return core::fail(core::ErrorCode::kFailedPrecondition,
                       std::string("the contract is ") + state.name() + " with no keyset to back up yet");
@@ -27,9 +27,9 @@ core::Result<core::Keyset> keyset_to_hold(const core::ProtocolState& state) {
 }
 
 core::Result<BackupOutcome> get_keyshares(const NodeTarget& node, const core::Ed25519PublicKey& own_key,
-                                          const std::optional<core::ProtocolState>& state_file, BackupStore& store,
+                                          const std::optional<model::ProtocolState>& state_file, BackupStore& store,
                                           const OperatorPorts& ports) {
-  std::optional<core::ProtocolState> chain_state;
+  std::optional<model::ProtocolState> chain_state;
   if (ports.read_chain) {
     MPC_ASSIGN(auto view, ports.read_chain());
     MPC_TRY(check_backup_registration(view.state, view.migrations, node.key, own_key));
@@ -37,7 +37,7 @@ core::Result<BackupOutcome> get_keyshares(const NodeTarget& node, const core::Ed
   } else if (!state_file) {
     return core::invalid("no contract state: give the chain or a contract state file");
   }
-  MPC_ASSIGN(core::Keyset keyset, keyset_to_hold(chain_state ? *chain_state : *state_file));
+  MPC_ASSIGN(model::Keyset keyset, keyset_to_hold(chain_state ? *chain_state : *state_file));
   // Refuse before fetching secrets over the network when the stored backup is newer.
   if (auto newest = store.load_newest(); newest && *newest && (*newest)->epoch_id > keyset.epoch_id)
     return core::fail(core::ErrorCode::kFailedPrecondition,
@@ -72,7 +72,7 @@ core::Result<RestoreOutcome> put_keyshares(const RestoreRequest& request, Backup
                           "the migration's destination url '" + dest.url + "': " + address.error().message);
       destination.address = *address;
     }
-    if (auto keyset = core::keyset_to_back_up(view.state)) {
+    if (auto keyset = model::keyset_to_back_up(view.state)) {
       auto coverage = backup_coverage(*newest, *keyset);
       if (!coverage.up_to_date())
         return core::fail(core::ErrorCode::kFailedPrecondition, "the stored backup does not cover the contract's keyset: " +
@@ -91,9 +91,9 @@ core::Result<RestoreOutcome> put_keyshares(const RestoreRequest& request, Backup
   return RestoreOutcome{destination, newest->epoch_id, newest->keyshares.size()};
 }
 
-core::Result<std::string> verify_backup(const core::ProtocolState& state, BackupStore& store) {
+core::Result<std::string> verify_backup(const model::ProtocolState& state, BackupStore& store) {
   MPC_ASSIGN(auto newest, store.load_newest());
-  MPC_ASSIGN(core::Keyset keyset, keyset_to_hold(state));
+  MPC_ASSIGN(model::Keyset keyset, keyset_to_hold(state));
   auto coverage = backup_coverage(newest, keyset);
   if (!coverage.up_to_date())
     return core::fail(core::ErrorCode::kFailedPrecondition, "the backup would NOT restore the keyset of epoch " +
@@ -120,8 +120,8 @@ core::Result<nlohmann::json> start_migration_args(const std::string& url, const 
   if (!access) return core::invalid("--destination-access-key: expected ed25519:<base58 of 32 bytes>: " + access.error().message);
   if (url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0)
     return core::invalid("--destination-url: expected http(s)://host:port (the new node's participant URL, its P2P address)");
-  core::DestinationNodeInfo dest{*access, {url, *tls}};
-  return nlohmann::json{{"destination_node_info", core::to_json(dest)}};
+  model::DestinationNodeInfo dest{*access, {url, *tls}};
+  return nlohmann::json{{"destination_node_info", to_json(dest)}};
 }
 
 }  // namespace mpc::backup

@@ -16,7 +16,7 @@
 
 #include "backup/home.h"
 #include "backup/node_client.h"
-#include "core/types.h"
+#include "model/types.h"
 #include "near/contract_view.h"
 
 namespace mpc::backup {
@@ -42,18 +42,18 @@ core::Result<net::HostPort> migration_address(const std::string& url, std::uint1
 struct OperatorPorts {
   // Both contract views; empty when no chain was given.
   std::function<core::Result<near::ContractView>()> read_chain;
-  std::function<core::Result<std::vector<core::Keyshare>>(const NodeTarget&, const core::Keyset&)> fetch;
-  std::function<core::Status(const NodeTarget&, const std::vector<core::Keyshare>&)> push;
+  std::function<core::Result<std::vector<model::Keyshare>>(const NodeTarget&, const model::Keyset&)> fetch;
+  std::function<core::Status(const NodeTarget&, const std::vector<model::Keyshare>&)> push;
   // What the command is doing, for the operator (stderr in backup-cli).
   std::function<void(const std::string&)> progress = [](const std::string&) {};
 };
 
 // The keyset a backup must hold now (interop §6); kFailedPrecondition when
 // the contract has none yet.
-core::Result<core::Keyset> keyset_to_hold(const core::ProtocolState& state);
+core::Result<model::Keyset> keyset_to_hold(const model::ProtocolState& state);
 
 struct BackupOutcome {
-  core::Keyset keyset;
+  model::Keyset keyset;
   StoreOutcome outcome = StoreOutcome::kStored;
   std::filesystem::path file;
 };
@@ -63,7 +63,7 @@ struct BackupOutcome {
 // connection) or else from `state_file`; refuses before fetching when the
 // stored backup is of a newer epoch; fetches from `node`, checks, stores.
 core::Result<BackupOutcome> get_keyshares(const NodeTarget& node, const core::Ed25519PublicKey& own_key,
-                                          const std::optional<core::ProtocolState>& state_file, BackupStore& store,
+                                          const std::optional<model::ProtocolState>& state_file, BackupStore& store,
                                           const OperatorPorts& ports);
 
 struct RestoreRequest {
@@ -91,7 +91,7 @@ core::Result<RestoreOutcome> put_keyshares(const RestoreRequest& request, Backup
 
 // verify: the newest backup decrypts and covers the keyset of `state`.
 // Returns the line to print; kFailedPrecondition saying what is missing.
-core::Result<std::string> verify_backup(const core::ProtocolState& state, BackupStore& store);
+core::Result<std::string> verify_backup(const model::ProtocolState& state, BackupStore& store);
 
 // register_backup_service's arguments for this home's key, and the NEAR CLI
 // command the reference prints for them.

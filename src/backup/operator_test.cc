@@ -19,7 +19,7 @@ using testing::World;
 // The running contract with op.test's backup service (key(5)) registered.
 World world(std::uint64_t epoch) {
   World w = testing::running_world(epoch);
-  w.view.migrations["op.test"].backup_service = core::BackupServiceInfo{key(5)};
+  w.view.migrations["op.test"].backup_service = model::BackupServiceInfo{key(5)};
   return w;
 }
 
@@ -33,11 +33,11 @@ class OperatorTest : public ::testing::Test {
   OperatorPorts ports(const World& w, bool with_chain = true) {
     OperatorPorts p;
     if (with_chain) p.read_chain = [&w]() -> core::Result<near::ContractView> { return w.view; };
-    p.fetch = [this, &w](const NodeTarget& t, const core::Keyset&) -> core::Result<std::vector<core::Keyshare>> {
+    p.fetch = [this, &w](const NodeTarget& t, const model::Keyset&) -> core::Result<std::vector<model::Keyshare>> {
       fetched.push_back(t);
       return clone_all(w.shares);
     };
-    p.push = [this](const NodeTarget& t, const std::vector<core::Keyshare>& s) -> core::Status {
+    p.push = [this](const NodeTarget& t, const std::vector<model::Keyshare>& s) -> core::Status {
       pushed.push_back(t);
       pushed_epoch = s.front().key_id.epoch_id;
       return {};
@@ -99,7 +99,7 @@ TEST_F(OperatorTest, PutKeysharesSendsToTheContractsDestinationOnTheMigrationPor
   auto w = world(3);
   auto s = store();
   ASSERT_TRUE(get_keyshares(kNode, key(5), std::nullopt, s, ports(w)));
-  w.view.migrations["op.test"].migration = core::DestinationNodeInfo{key(7), {"https://new.example:3000", key(9)}};
+  w.view.migrations["op.test"].migration = model::DestinationNodeInfo{key(7), {"https://new.example:3000", key(9)}};
   RestoreRequest request;
   request.account_id = "op.test";
   request.migration_port = 8079;
@@ -130,7 +130,7 @@ TEST_F(OperatorTest, PutKeysharesRefusesWithoutABackupAMigrationOrCoverage) {
   EXPECT_NE(no_migration.error().message.find("no ongoing migration"), std::string::npos);
   // The contract moved on to a keyset the backup does not hold.
   auto newer = world(4);
-  newer.view.migrations["op.test"].migration = core::DestinationNodeInfo{key(7), {"https://new.example:3000", key(9)}};
+  newer.view.migrations["op.test"].migration = model::DestinationNodeInfo{key(7), {"https://new.example:3000", key(9)}};
   auto stale = put_keyshares(request, s, ports(newer));
   ASSERT_FALSE(stale);
   EXPECT_NE(stale.error().message.find("does not cover"), std::string::npos);

@@ -37,19 +37,19 @@ core::Status run_service(const ServiceConfig& config, near::RpcClient& rpc, cons
   ports.read_chain = [&rpc, &config] { return near::read_contract_view(rpc, config.contract_id); };
   if (config.memory_only) {
     ports.load_newest = [&memory_store] { return memory_store.load_newest(); };
-    ports.store = [&memory_store](const std::vector<core::Keyshare>& s) { return memory_store.store(s); };
+    ports.store = [&memory_store](const std::vector<model::Keyshare>& s) { return memory_store.store(s); };
   } else {
     ports.load_newest = [&disk_store] { return disk_store.load_newest(); };
-    ports.store = [&disk_store](const std::vector<core::Keyshare>& s) -> core::Status {
+    ports.store = [&disk_store](const std::vector<model::Keyshare>& s) -> core::Status {
       MPC_TRY(disk_store.store(s));
       return {};
     };
   }
-  ports.fetch = [&own_key, &encryption_key, timeout](const NodeTarget& t, const core::Keyset& keyset) {
+  ports.fetch = [&own_key, &encryption_key, timeout](const NodeTarget& t, const model::Keyset& keyset) {
     NodeClient client({t.address, t.key, timeout}, own_key, encryption_key);
     return client.get_keyshares(keyset);
   };
-  ports.push = [&own_key, &encryption_key, timeout](const NodeTarget& t, const std::vector<core::Keyshare>& shares) {
+  ports.push = [&own_key, &encryption_key, timeout](const NodeTarget& t, const std::vector<model::Keyshare>& shares) {
     NodeClient client({t.address, t.key, timeout}, own_key, encryption_key);
     return client.put_keyshares(shares);
   };

@@ -61,8 +61,8 @@ json migration_info(const MpcContract::State& s) {
   for (const auto& a : accounts) {
     auto b = s.backup_services.find(a);
     auto m = s.migrations.find(a);
-    out[a] = json::array({b == s.backup_services.end() ? json(nullptr) : core::to_json(b->second),
-                          m == s.migrations.end() ? json(nullptr) : core::to_json(m->second)});
+    out[a] = json::array({b == s.backup_services.end() ? json(nullptr) : to_json(b->second),
+                          m == s.migrations.end() ? json(nullptr) : to_json(m->second)});
   }
   return out;
 }
@@ -117,9 +117,9 @@ core::Result<core::Bytes> MpcContract::view(std::string_view method, core::ByteV
 
 std::string MpcContract::serialize() const {
   json backups = json::object();
-  for (const auto& [a, b] : state_->backup_services) backups[a] = core::to_json(b);
+  for (const auto& [a, b] : state_->backup_services) backups[a] = to_json(b);
   json migrations = json::object();
-  for (const auto& [a, m] : state_->migrations) migrations[a] = core::to_json(m);
+  for (const auto& [a, m] : state_->migrations) migrations[a] = to_json(m);
   json out{{"version", 1},
            {"protocol_state", internal::to_json(state_->protocol)},
            {"backup_services", std::move(backups)},
@@ -141,11 +141,11 @@ core::Result<MpcContract> MpcContract::deserialize(std::string_view text) {
     for (const auto& [account, value] : j[map].items()) {
       const std::string where = std::string(map) + "." + account;
       if (std::string_view(map) == "backup_services") {
-        auto b = core::parse_backup_service_info(value);
+        auto b = model::parse_backup_service_info(value);
         if (!b) return core::invalid(where + ": " + b.error().message);
         s->backup_services[account] = *b;
       } else {
-        auto d = core::parse_destination_node_info(value);
+        auto d = model::parse_destination_node_info(value);
         if (!d) return core::invalid(where + ": " + d.error().message);
         s->migrations[account] = *d;
       }

@@ -106,7 +106,7 @@ class MpcContract {
   // instances' started_in/expires_on). Unknown fields of the states, key
   // events, instances, vote maps and domains (legacy "curve", ...) are kept
   // as given; inside participants, keysets and keys core's types drop them.
-  // The state must parse as core::ProtocolState and keep the contract's
+  // The state must parse as model::ProtocolState and keep the contract's
   // rules (thresholds, key forms), else kInvalidArgument naming the field.
   //
   // Change methods (args as the reference contract takes them):

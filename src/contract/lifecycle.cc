@@ -21,7 +21,7 @@ std::string count_text(std::uint64_t n, std::uint64_t of) { return std::to_strin
 
 core::Status check_key_event_id(const json& args, const KeyEvent& event) {
   MPC_ASSIGN(const json* value, arg(args, "key_event_id"));
-  MPC_ASSIGN(core::KeyEventId id, key_event_id_value(*value, "key_event_id"));
+  MPC_ASSIGN(model::KeyEventId id, key_event_id_value(*value, "key_event_id"));
   if (id != event.id()) return panic("Key event Id mismatch");
   return {};
 }
@@ -33,14 +33,14 @@ std::uint64_t prospective_epoch_id(const Running& running) {
 }
 
 // The reference's rules for a proposal against the current parameters.
-core::Status check_incoming_proposal(const core::ThresholdParameters& current, const core::ThresholdParameters& proposal) {
+core::Status check_incoming_proposal(const model::ThresholdParameters& current, const model::ThresholdParameters& proposal) {
   std::map<std::uint64_t, std::string> old_by_id;
   for (const auto& e : current.participants.participants) old_by_id[e.id] = e.account_id;
   std::uint64_t n_old = 0;
   std::uint64_t min_new = UINT64_MAX;
   std::uint64_t max_new = 0;
   for (const auto& e : proposal.participants.participants) {
-    if (const core::ParticipantEntry* old = current.participants.find(e.account_id)) {
+    if (const model::ParticipantEntry* old = current.participants.find(e.account_id)) {
       if (old->id != e.id) {
         return panic("Existing participant " + e.account_id + " changed ID from " + std::to_string(old->id) + " to " +
                      std::to_string(e.id) + ".");
@@ -91,14 +91,14 @@ core::Result<CallOutcome> vote_add_domains(State& s, const CallContext& ctx, con
   if (running == nullptr) return panic("The protocol is not Running.");
   MPC_TRY(require_participant(s, ctx));
   if (list.empty()) return panic("vote_add_domains must add at least one domain");
-  const core::ThresholdParameters& parameters = running->parameters;
+  const model::ThresholdParameters& parameters = running->parameters;
   const std::uint64_t n = parameters.participants.participants.size();
   const std::uint64_t first_id = running->domains.next_domain_id;
-  std::vector<core::DomainConfig> proposal;
+  std::vector<model::DomainConfig> proposal;
   // Each domain whole before the next: its form, its threshold, its id.
   for (std::size_t i = 0; i < list.size(); ++i) {
     const std::string where = "domains[" + std::to_string(i) + "]";
-    MPC_ASSIGN(core::DomainConfig d, domain_value(list[i], where));
+    MPC_ASSIGN(model::DomainConfig d, domain_value(list[i], where));
     if (d.extra.contains("reconstruction_threshold")) {
       auto t = reconstruction_threshold(d);
       if (!t) return bad_args(where + ".reconstruction_threshold must be an unsigned integer");
@@ -141,12 +141,12 @@ core::Result<CallOutcome> vote_add_domains(State& s, const CallContext& ctx, con
 core::Result<CallOutcome> vote_pk(State& s, const CallContext& ctx, const json& args) {
   if (!args.contains("key_event_id")) return bad_args("key_event_id is missing");
   MPC_ASSIGN(const json* value, arg(args, "public_key"));
-  MPC_ASSIGN(core::PublicKeyExtended key, group_key_value(*value, "public_key"));
+  MPC_ASSIGN(model::PublicKeyExtended key, group_key_value(*value, "public_key"));
   MPC_TRY(require_no_deposit(ctx, "vote_pk"));
   Initializing* init = s.as<Initializing>();
   if (init == nullptr) return panic("Protocol state is not initializing.");
   KeyEvent& event = init->generating_key;
-  const core::ParticipantEntry* voter = event.parameters.participants.find(ctx.signer_account_id);
+  const model::ParticipantEntry* voter = event.parameters.participants.find(ctx.signer_account_id);
   if (voter == nullptr) return not_participant(ctx.signer_account_id);
   MPC_TRY(check_key_event_id(args, event));
   if (event.instance.public_key && *event.instance.public_key != key) {
@@ -157,12 +157,12 @@ core::Result<CallOutcome> vote_pk(State& s, const CallContext& ctx, const json& 
   if (!event.record_completion(voter->id)) return unit_outcome(0, {"vote recorded"});
 
   const std::uint64_t domain_id = event.domain.id;
-  init->generated_keys.push_back(core::KeyForDomain{domain_id, key, event.instance.attempt_id});
-  if (const core::DomainConfig* next = next_domain_after(init->domains, domain_id)) {
+  init->generated_keys.push_back(model::KeyForDomain{domain_id, key, event.instance.attempt_id});
+  if (const model::DomainConfig* next = next_domain_after(init->domains, domain_id)) {
     event = KeyEvent::start(init->epoch_id, *next, event.parameters, ctx.block_height);
     return unit_outcome(0, {"key generated for domain " + std::to_string(domain_id)});
   }
-  s.transition(running_state(init->domains, core::Keyset{init->epoch_id, init->generated_keys}, event.parameters));
+  s.transition(running_state(init->domains, model::Keyset{init->epoch_id, init->generated_keys}, event.parameters));
   return unit_outcome(0, {"all keys generated: Running"});
 }
 
@@ -171,20 +171,20 @@ core::Result<CallOutcome> vote_cancel_keygen(State& s, const CallContext& ctx, c
   MPC_TRY(require_no_deposit(ctx, "vote_cancel_keygen"));
   Initializing* init = s.as<Initializing>();
   if (init == nullptr) return panic("Protocol state is not initializing.");
-  const core::ThresholdParameters& parameters = init->generating_key.parameters;
-  const core::ParticipantEntry* voter = parameters.participants.find(ctx.signer_account_id);
+  const model::ThresholdParameters& parameters = init->generating_key.parameters;
+  const model::ParticipantEntry* voter = parameters.participants.find(ctx.signer_account_id);
   if (voter == nullptr) return not_participant(ctx.signer_account_id);
   if (next_domain_id != init->domains.next_domain_id) return panic("Next domain ID mismatch");
   auto& votes = init->cancel_votes;
   if (std::find(votes.begin(), votes.end(), voter->id) == votes.end()) votes.push_back(voter->id);
   if (votes.size() < parameters.threshold) return unit_outcome(0, {"cancel vote recorded"});
   // Keep only the domains that have keys; their ids stay consumed.
-  core::DomainRegistry domains = init->domains;
-  std::erase_if(domains.domains, [&](const core::DomainConfig& d) {
+  model::DomainRegistry domains = init->domains;
+  std::erase_if(domains.domains, [&](const model::DomainConfig& d) {
     return std::none_of(init->generated_keys.begin(), init->generated_keys.end(),
-                        [&](const core::KeyForDomain& k) { return k.domain_id == d.id; });
+                        [&](const model::KeyForDomain& k) { return k.domain_id == d.id; });
   });
-  s.transition(running_state(std::move(domains), core::Keyset{init->epoch_id, init->generated_keys}, parameters));
+  s.transition(running_state(std::move(domains), model::Keyset{init->epoch_id, init->generated_keys}, parameters));
   return unit_outcome(0, {"key generation cancelled: Running"});
 }
 
@@ -200,8 +200,8 @@ core::Result<CallOutcome> vote_new_parameters(State& s, const CallContext& ctx, 
   if (epoch != expected_epoch) {
     return panic("Provided Epoch Id, " + std::to_string(epoch) + ", does not match expected, " + std::to_string(expected_epoch) + ".");
   }
-  MPC_ASSIGN(core::ThresholdParameters proposal, parameters_value(args["proposal"], "proposal"));
-  const core::ThresholdParameters& current = running->parameters;
+  MPC_ASSIGN(model::ThresholdParameters proposal, parameters_value(args["proposal"], "proposal"));
+  const model::ThresholdParameters& current = running->parameters;
   MPC_TRY(check_incoming_proposal(current, proposal));
   // Only members of the proposal vote; a newcomer only after `threshold`
   // current participants have voted for the same proposal.
@@ -228,7 +228,7 @@ core::Result<CallOutcome> vote_new_parameters(State& s, const CallContext& ctx, 
   Running previous = running_state(running->domains, running->keyset, running->parameters);
   if (previous.domains.domains.empty()) {
     // Nothing to reshare: the new parameters take effect at once.
-    s.transition(running_state(previous.domains, core::Keyset{epoch, {}}, std::move(proposal)));
+    s.transition(running_state(previous.domains, model::Keyset{epoch, {}}, std::move(proposal)));
     return unit_outcome(0, {"new parameters: Running at epoch " + std::to_string(epoch) + " (no keys to reshare)"});
   }
   Resharing resharing;
@@ -244,25 +244,25 @@ core::Result<CallOutcome> vote_reshared(State& s, const CallContext& ctx, const 
   Resharing* r = s.as<Resharing>();
   if (r == nullptr) return panic("Protocol state is not resharing.");
   KeyEvent& event = r->resharing_key;
-  const core::ParticipantEntry* voter = event.parameters.participants.find(ctx.signer_account_id);
+  const model::ParticipantEntry* voter = event.parameters.participants.find(ctx.signer_account_id);
   if (voter == nullptr) return not_participant(ctx.signer_account_id);
   MPC_TRY(check_key_event_id(args, event));
   if (!event.record_completion(voter->id)) return unit_outcome(0, {"vote recorded"});
 
   const std::uint64_t domain_id = event.domain.id;
   const Running& previous = r->previous_running_state;
-  const core::KeyForDomain* old_key = previous.keyset.find(domain_id);
+  const model::KeyForDomain* old_key = previous.keyset.find(domain_id);
   if (old_key == nullptr) {
     // Only a genesis state can list a domain without a key.
     return panic("Domain " + std::to_string(domain_id) + " has no key in the previous keyset to reshare.");
   }
-  r->reshared_keys.push_back(core::KeyForDomain{domain_id, old_key->key, event.instance.attempt_id});
-  if (const core::DomainConfig* next = next_domain_after(previous.domains, domain_id)) {
+  r->reshared_keys.push_back(model::KeyForDomain{domain_id, old_key->key, event.instance.attempt_id});
+  if (const model::DomainConfig* next = next_domain_after(previous.domains, domain_id)) {
     event = KeyEvent::start(event.epoch_id, *next, event.parameters, ctx.block_height);
     return unit_outcome(0, {"domain " + std::to_string(domain_id) + " reshared"});
   }
   const std::string done = "resharing complete: Running at epoch " + std::to_string(event.epoch_id);
-  s.transition(running_state(previous.domains, core::Keyset{event.epoch_id, r->reshared_keys}, event.parameters));
+  s.transition(running_state(previous.domains, model::Keyset{event.epoch_id, r->reshared_keys}, event.parameters));
   return unit_outcome(0, {done});
 }
 
@@ -270,7 +270,7 @@ core::Result<CallOutcome> vote_cancel_resharing(State& s, const CallContext& ctx
   MPC_TRY(require_no_deposit(ctx, "vote_cancel_resharing"));
   Resharing* r = s.as<Resharing>();
   if (r == nullptr) return panic("Protocol state is not resharing.");
-  const core::ThresholdParameters& parameters = r->previous_running_state.parameters;
+  const model::ThresholdParameters& parameters = r->previous_running_state.parameters;
   if (parameters.participants.find(ctx.signer_account_id) == nullptr) return not_participant(ctx.signer_account_id);
   auto& votes = r->cancellation_requests;
   if (std::find(votes.begin(), votes.end(), ctx.signer_account_id) == votes.end()) votes.push_back(ctx.signer_account_id);

@@ -11,7 +11,7 @@ namespace mpc::contract::internal {
 namespace {
 
 // The caller's entry in the running parameters, which it may change.
-core::Result<core::ParticipantEntry*> caller_entry(Running& running, const CallContext& ctx) {
+core::Result<model::ParticipantEntry*> caller_entry(Running& running, const CallContext& ctx) {
   for (auto& e : running.parameters.participants.participants) {
     if (e.account_id == ctx.signer_account_id) return &e;
   }
@@ -26,8 +26,8 @@ core::Result<core::ParticipantEntry*> caller_entry(Running& running, const CallC
 // in between.
 core::Status require_tls_key_unclaimed(const State& s, const std::string& account, const core::Ed25519PublicKey& tls_key) {
   const std::string key_text = core::ed25519_public_key_to_string(tls_key);
-  if (const core::ThresholdParameters* params = s.current_parameters()) {
-    if (const core::ParticipantEntry* holder = params->participants.find_by_tls_key(tls_key)) {
+  if (const model::ThresholdParameters* params = s.current_parameters()) {
+    if (const model::ParticipantEntry* holder = params->participants.find_by_tls_key(tls_key)) {
       return panic("The destination TLS key " + key_text + " is already the TLS key of participant " + holder->account_id +
                    "; a migration needs a new node key.");
     }
@@ -50,7 +50,7 @@ core::Result<CallOutcome> register_backup_service(State& s, const CallContext& c
   }
   MPC_ASSIGN(auto refund, require_deposit(ctx));
   MPC_ASSIGN(const json* value, arg(args, "backup_service_info"));
-  MPC_ASSIGN(core::BackupServiceInfo info, backup_service_value(*value, "backup_service_info"));
+  MPC_ASSIGN(model::BackupServiceInfo info, backup_service_value(*value, "backup_service_info"));
   s.backup_services[ctx.signer_account_id] = info;
   return unit_outcome(refund, {"registered backup service " + core::ed25519_public_key_to_string(info.public_key) + " for " +
                                ctx.signer_account_id});
@@ -62,7 +62,7 @@ core::Result<CallOutcome> start_node_migration(State& s, const CallContext& ctx,
   MPC_TRY(require_participant(s, ctx));
   MPC_ASSIGN(auto refund, require_deposit(ctx));
   MPC_ASSIGN(const json* value, arg(args, "destination_node_info"));
-  MPC_ASSIGN(core::DestinationNodeInfo destination, destination_value(*value, "destination_node_info"));
+  MPC_ASSIGN(model::DestinationNodeInfo destination, destination_value(*value, "destination_node_info"));
   MPC_TRY(require_tls_key_unclaimed(s, ctx.signer_account_id, destination.destination_node_info.tls_public_key));
   s.migrations[ctx.signer_account_id] = std::move(destination);
   return unit_outcome(refund, {"started node migration for " + ctx.signer_account_id});
@@ -76,11 +76,11 @@ core::Result<CallOutcome> conclude_node_migration(State& s, const CallContext& c
   // now, so the first two errors take precedence), migration, signer key.
   Running* running = s.as<Running>();
   if (running == nullptr) return panic("The protocol is not Running.");
-  MPC_ASSIGN(core::ParticipantEntry * entry, caller_entry(*running, ctx));
-  MPC_ASSIGN(core::Keyset keyset, keyset_value(args["keyset"], "keyset"));
+  MPC_ASSIGN(model::ParticipantEntry * entry, caller_entry(*running, ctx));
+  MPC_ASSIGN(model::Keyset keyset, keyset_value(args["keyset"], "keyset"));
   if (keyset != running->keyset) {
-    return panic("The submitted keyset differs from the expected keyset. Found: " + core::to_json(keyset).dump() +
-                 ", expected: " + core::to_json(running->keyset).dump());
+    return panic("The submitted keyset differs from the expected keyset. Found: " + to_json(keyset).dump() +
+                 ", expected: " + to_json(running->keyset).dump());
   }
   auto it = s.migrations.find(ctx.signer_account_id);
   if (it == s.migrations.end()) return panic("Node does not have an ongoing recovery");
@@ -111,7 +111,7 @@ core::Result<CallOutcome> update_participant_url(State& s, const CallContext& ct
   MPC_ASSIGN(std::string url, string_arg(args, "url"));
   Running* running = s.as<Running>();
   if (running == nullptr) return panic("The protocol is not Running.");
-  MPC_ASSIGN(core::ParticipantEntry * entry, caller_entry(*running, ctx));
+  MPC_ASSIGN(model::ParticipantEntry * entry, caller_entry(*running, ctx));
   MPC_ASSIGN(auto refund, require_deposit(ctx));
   if (url.empty()) return panic("The participant url must not be empty.");
   entry->info.url = std::move(url);

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "core/types.h"
+#include "model/types.h"
 #include "support/fixtures.h"
 
 #include <fstream>
@@ -98,7 +98,7 @@ void check(const json& j, const std::string& type, const std::string& path, std:
     return;
   }
   if (type == "u64") {
-    if (!core::json_u64(j)) fail("expected an unsigned integer");
+    if (!model::json_u64(j)) fail("expected an unsigned integer");
     return;
   }
   if (type == "string") {
@@ -120,12 +120,12 @@ void check(const json& j, const std::string& type, const std::string& path, std:
     return;
   }
   if (type == "participant") {
-    if (!j.is_array() || j.size() != 3 || !j[0].is_string() || !core::json_u64(j[1])) return fail("expected [account, id, info]");
+    if (!j.is_array() || j.size() != 3 || !j[0].is_string() || !model::json_u64(j[1])) return fail("expected [account, id, info]");
     check(j[2], "ParticipantInfo", path + "[2]", errors);
     return;
   }
   if (type == "PublicKeyExtended") {
-    if (!core::parse_public_key_extended(j)) fail("not a PublicKeyExtended");
+    if (!model::parse_public_key_extended(j)) fail("not a PublicKeyExtended");
     return;
   }
   auto it = structs().find(type);

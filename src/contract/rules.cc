@@ -48,7 +48,7 @@ core::Result<const json*> arg(const json& args, const char* name) {
 }
 
 core::Result<std::uint64_t> u64_arg(const json& args, const char* name) {
-  auto n = args.is_object() && args.contains(name) ? core::json_u64(args[name]) : std::nullopt;
+  auto n = args.is_object() && args.contains(name) ? model::json_u64(args[name]) : std::nullopt;
   if (!n) return bad_args(std::string("args.") + name + " must be an unsigned integer");
   return *n;
 }
@@ -60,52 +60,52 @@ core::Result<std::string> string_arg(const json& args, const char* name) {
   return args[name].get<std::string>();
 }
 
-core::Result<core::ThresholdParameters> parameters_value(const json& value, const std::string& name) {
-  MPC_ASSIGN(auto parameters, parse_value(core::parse_threshold_parameters, value, "parameters", name));
+core::Result<model::ThresholdParameters> parameters_value(const json& value, const std::string& name) {
+  MPC_ASSIGN(auto parameters, parse_value(model::parse_threshold_parameters, value, "parameters", name));
   MPC_TRY(check_threshold_rules(parameters, name));
   return parameters;
 }
 
-core::Result<core::DomainConfig> domain_value(const json& value, const std::string& name) {
-  return parse_value(core::parse_domain_config, value, "domain", name);
+core::Result<model::DomainConfig> domain_value(const json& value, const std::string& name) {
+  return parse_value(model::parse_domain_config, value, "domain", name);
 }
 
-core::Result<core::PublicKeyExtended> group_key_value(const json& value, const std::string& name) {
-  MPC_ASSIGN(auto key, parse_value(core::parse_public_key_extended, value, "key", name));
+core::Result<model::PublicKeyExtended> group_key_value(const json& value, const std::string& name) {
+  MPC_ASSIGN(auto key, parse_value(model::parse_public_key_extended, value, "key", name));
   MPC_TRY(check_group_key_rules(key, name));
   return key;
 }
 
-core::Result<core::Keyset> keyset_value(const json& value, const std::string& name) {
-  MPC_ASSIGN(auto keyset, parse_value(core::parse_keyset, value, "keyset", name));
+core::Result<model::Keyset> keyset_value(const json& value, const std::string& name) {
+  MPC_ASSIGN(auto keyset, parse_value(model::parse_keyset, value, "keyset", name));
   MPC_TRY(check_keyset_rules(keyset, name));
   return keyset;
 }
 
-core::Result<core::KeyEventId> key_event_id_value(const json& value, const std::string& name) {
-  return parse_value(core::parse_key_event_id, value, "key_event_id", name);
+core::Result<model::KeyEventId> key_event_id_value(const json& value, const std::string& name) {
+  return parse_value(model::parse_key_event_id, value, "key_event_id", name);
 }
 
-core::Result<core::BackupServiceInfo> backup_service_value(const json& value, const std::string& name) {
-  return parse_value(core::parse_backup_service_info, value, "backup_service_info", name);
+core::Result<model::BackupServiceInfo> backup_service_value(const json& value, const std::string& name) {
+  return parse_value(model::parse_backup_service_info, value, "backup_service_info", name);
 }
 
-core::Result<core::DestinationNodeInfo> destination_value(const json& value, const std::string& name) {
-  MPC_ASSIGN(auto d, parse_value(core::parse_destination_node_info, value, "destination_node_info", name));
+core::Result<model::DestinationNodeInfo> destination_value(const json& value, const std::string& name) {
+  MPC_ASSIGN(auto d, parse_value(model::parse_destination_node_info, value, "destination_node_info", name));
   if (d.destination_node_info.url.empty()) return bad_args(name + ".destination_node_info.url must not be empty");
   return d;
 }
 
 // ---- rules ----
 
-core::Status check_threshold_rules(const core::ThresholdParameters& parameters, const std::string& path) {
+core::Status check_threshold_rules(const model::ThresholdParameters& parameters, const std::string& path) {
   const auto& list = parameters.participants.participants;
   const std::uint64_t next_id = parameters.participants.next_id;
   std::set<std::string_view> accounts;
   std::set<std::uint64_t> ids;
   std::set<core::Ed25519PublicKey> tls_keys;
   for (std::size_t i = 0; i < list.size(); ++i) {
-    const core::ParticipantEntry& e = list[i];
+    const model::ParticipantEntry& e = list[i];
     const std::string where = path + ".participants.participants[" + std::to_string(i) + "]";
     if (!core::is_valid_account_id(e.account_id)) return bad_args(where + " has an invalid account id");
     if (!accounts.insert(e.account_id).second) return panic("Duplicate account IDs found.");
@@ -134,14 +134,14 @@ core::Status check_threshold_rules(const core::ThresholdParameters& parameters, 
   return {};
 }
 
-core::Status check_group_key_rules(const core::PublicKeyExtended& key, const std::string& path) {
-  if (key.kind == core::CurveKind::kBls12381 && !key.bls_public_key.starts_with("bls12381g2:")) {
+core::Status check_group_key_rules(const model::PublicKeyExtended& key, const std::string& path) {
+  if (key.kind == model::CurveKind::kBls12381 && !key.bls_public_key.starts_with("bls12381g2:")) {
     return bad_args(path + ".Bls12381.public_key must start with bls12381g2:");
   }
   return {};
 }
 
-core::Status check_keyset_rules(const core::Keyset& keyset, const std::string& path) {
+core::Status check_keyset_rules(const model::Keyset& keyset, const std::string& path) {
   for (std::size_t i = 0; i < keyset.domains.size(); ++i) {
     MPC_TRY(check_group_key_rules(keyset.domains[i].key, path + ".domains[" + std::to_string(i) + "].key"));
   }

@@ -29,14 +29,14 @@ constexpr std::uint64_t kDefaultViewLimit = 100;
 
 // Domains a request may name: Running's, or the previous Running state's
 // while Resharing (the reference's domain_registry()).
-const core::DomainRegistry* signing_domains(const State& s) {
+const model::DomainRegistry* signing_domains(const State& s) {
   if (const auto* r = s.as<Running>()) return &r->domains;
   if (const auto* r = s.as<Resharing>()) return &r->previous_running_state.domains;
   return nullptr;
 }
 
 // The keys signatures are checked against (the reference's public_key()).
-const core::Keyset* signing_keyset(const State& s) {
+const model::Keyset* signing_keyset(const State& s) {
   if (const auto* r = s.as<Running>()) return &r->keyset;
   if (const auto* r = s.as<Resharing>()) return &r->previous_running_state.keyset;
   return nullptr;
@@ -45,7 +45,7 @@ const core::Keyset* signing_keyset(const State& s) {
 // Who may respond (the reference's active_participants()): Running's
 // participants, the new ones while Resharing, the generating key's while
 // Initializing.
-const core::ThresholdParameters* active_parameters(const State& s) {
+const model::ThresholdParameters* active_parameters(const State& s) {
   if (const auto* r = s.as<Running>()) return &r->parameters;
   if (const auto* r = s.as<Resharing>()) return &r->resharing_key.parameters;
   if (const auto* i = s.as<Initializing>()) return &i->generating_key.parameters;
@@ -54,7 +54,7 @@ const core::ThresholdParameters* active_parameters(const State& s) {
 
 // States written before purposes existed hold signing domains only (and
 // CKD domains by their protocol).
-std::string purpose_of(const core::DomainConfig& d) {
+std::string purpose_of(const model::DomainConfig& d) {
   if (!d.purpose.empty()) return d.purpose;
   return d.protocol == "ConfidentialKeyDerivation" ? "CKD" : "Sign";
 }
@@ -110,11 +110,11 @@ core::Result<SignArgs> sign_args(const json& args) {
   const bool has_key_version = present(*r, "key_version");
   if (has_domain && has_key_version) return bad_args("request: domain_id and key_version are mutually exclusive");
   if (has_domain) {
-    auto id = core::json_u64((*r)["domain_id"]);
+    auto id = model::json_u64((*r)["domain_id"]);
     if (!id) return bad_args("request.domain_id must be an unsigned integer (u64)");
     a.domain_id = *id;
   } else if (has_key_version) {
-    auto v = core::json_u64((*r)["key_version"]);
+    auto v = model::json_u64((*r)["key_version"]);
     if (!v || *v > 0xffffffffu) return bad_args("request.key_version must be an unsigned integer (u32)");
     a.domain_id = *v;
   } else {
@@ -175,10 +175,10 @@ core::Result<CallOutcome> sign(State& s, const CallContext& ctx, const json& arg
   MPC_ASSIGN(SignArgs a, sign_args(args));
   const std::string domain_text = std::to_string(a.domain_id);
   // The reference's check_request_preconditions: domain, purpose, gas, deposit.
-  const core::DomainRegistry* domains = signing_domains(s);
+  const model::DomainRegistry* domains = signing_domains(s);
   if (domains == nullptr) return panic("Protocol state is not running, nor resharing.");
   auto domain = std::find_if(domains->domains.begin(), domains->domains.end(),
-                             [&](const core::DomainConfig& d) { return d.id == a.domain_id; });
+                             [&](const model::DomainConfig& d) { return d.id == a.domain_id; });
   if (domain == domains->domains.end()) return panic("The provided domain ID, " + domain_text + ", was not found.");
   const std::string purpose = purpose_of(*domain);
   if (purpose != "Sign") {
@@ -218,7 +218,7 @@ core::Result<CallOutcome> sign(State& s, const CallContext& ctx, const json& arg
   out.refund = refund;
   out.logs.push_back("sign: predecessor=" + ctx.predecessor_account_id + ", request=SignRequestArgs { path: " +
                      json(a.path).dump() + ", payload: " + payload_text(request.payload) + ", domain_id: " + domain_text + " }");
-  const std::string callback_args = json{{"request", core::to_json(request)}}.dump();
+  const std::string callback_args = json{{"request", to_json(request)}}.dump();
   out.yield = YieldCreate{ctx.yield_data_id, std::string(kReturnSignature), core::Bytes(callback_args.begin(), callback_args.end())};
 
   PendingSignature& entry = s.pending_signatures_mut()[std::move(request)];
@@ -246,26 +246,26 @@ core::Result<CallOutcome> respond(State& s, const CallContext& ctx, const json& 
     return panic("Caller must be the signer account (signer: " + ctx.signer_account_id +
                  ", predecessor: " + ctx.predecessor_account_id + ")");
   }
-  const core::ThresholdParameters* active = active_parameters(s);
+  const model::ThresholdParameters* active = active_parameters(s);
   if (active == nullptr) return panic("Protocol must be Initializing, Running, or Resharing to access active participants");
   if (active->participants.find(ctx.signer_account_id) == nullptr) {
     // The reference also requires a TEE attestation; this contract has none
     // to check, so a participant is an attested participant here.
     return panic("assertion failed: `Err(CallerNotParticipant)` does not match `Ok(())`: Caller must be an attested participant");
   }
-  const core::Keyset* keyset = signing_keyset(s);
+  const model::Keyset* keyset = signing_keyset(s);
   if (keyset == nullptr) return panic("The protocol is not Running.");
-  const core::KeyForDomain* key = keyset->find(request.domain_id);
+  const model::KeyForDomain* key = keyset->find(request.domain_id);
   if (key == nullptr) return panic("No such domain.");
 
   const auto* ed_signature = std::get_if<core::Ed25519Signature>(&response);
-  if (ed_signature != nullptr && key->key.kind == core::CurveKind::kEd25519) {
+  if (ed_signature != nullptr && key->key.kind == model::CurveKind::kEd25519) {
     const core::Ed25519PublicKey group{key->key.edwards_point};
     auto derived = core::derive_ed25519_public_key(group, request.tweak);
     if (!derived) return panic("The group key of domain " + std::to_string(request.domain_id) + " is not a valid Ed25519 point.");
     if (request.payload.kind != core::SignPayload::Kind::kEddsa) return panic("Payload is not EdDSA");
     if (!core::ed25519_verify(*derived, request.payload.bytes, *ed_signature)) return panic("The provided signature is invalid.");
-  } else if (ed_signature == nullptr && key->key.kind == core::CurveKind::kSecp256k1) {
+  } else if (ed_signature == nullptr && key->key.kind == model::CurveKind::kSecp256k1) {
     if (!key->key.near_public_key || key->key.near_public_key->is_ed25519()) return panic("No such domain.");
     auto derived = core::derive_secp256k1_public_key(std::get<core::Secp256k1PublicKey>(key->key.near_public_key->key),
                                                      request.tweak);
@@ -274,7 +274,7 @@ core::Result<CallOutcome> respond(State& s, const CallContext& ctx, const json& 
     return panic("Secp256k1 signature responses are not supported yet: this network has no threshold ECDSA.");
   } else {
     return panic(std::string("The provided signature scheme does not match. MPC response: ") + scheme_name(response) +
-                 ", user request: " + core::curve_name(key->key.kind));
+                 ", user request: " + model::curve_name(key->key.kind));
   }
 
   // Resume every yield queued for the request (fan-out), in one call.
@@ -284,7 +284,7 @@ core::Result<CallOutcome> respond(State& s, const CallContext& ctx, const json& 
   }
   CallOutcome out;
   out.logs.push_back("respond: signer=" + ctx.signer_account_id + ", request=" + request_text(request));
-  const std::string payload = core::to_json(response).dump();
+  const std::string payload = to_json(response).dump();
   auto& pending = s.pending_signatures_mut();
   auto it = pending.find(request);
   for (const PendingYield& y : it->second.yields) out.resumed.push_back(YieldResume{y.data_id, core::Bytes(payload.begin(), payload.end())});
@@ -308,7 +308,7 @@ core::Result<CallOutcome> return_signature_and_clean_state_on_success(State& s, 
     auto response = j.is_discarded() ? core::Result<core::SignatureResponse>(core::invalid("not JSON"))
                                       : core::parse_signature_response(j, "response");
     if (!response) return panic("Failed to deserialize callback using JSON");
-    const std::string value = core::to_json(*response).dump();
+    const std::string value = to_json(*response).dump();
     out.return_value.assign(value.begin(), value.end());
     return out;
   }
@@ -347,14 +347,14 @@ core::Result<json> get_pending_request(const State& s, const json& args) {
 // previous one while Resharing; "ed25519:…" / "secp256k1:…" text.
 namespace {
 
-core::Result<core::PublicKeyExtended> view_domain_key(const State& s, const json& args) {
+core::Result<model::PublicKeyExtended> view_domain_key(const State& s, const json& args) {
   std::uint64_t domain_id = 0;
   if (present(args, "domain_id")) {
-    auto id = core::json_u64(args["domain_id"]);
+    auto id = model::json_u64(args["domain_id"]);
     if (!id) return bad_args("args.domain_id must be a non-negative integer");
     domain_id = *id;
   }
-  const core::Keyset* keyset = signing_keyset(s);
+  const model::Keyset* keyset = signing_keyset(s);
   if (keyset == nullptr) return panic("Protocol state is not running, nor resharing.");
   const auto* key = keyset->find(domain_id);
   if (key == nullptr) return panic("No such domain.");
@@ -365,7 +365,7 @@ core::Result<core::PublicKeyExtended> view_domain_key(const State& s, const json
 
 core::Result<json> public_key_view(const State& s, const json& args) {
   MPC_ASSIGN(auto key, view_domain_key(s, args));
-  if (key.kind == core::CurveKind::kBls12381) return json(key.bls_public_key);
+  if (key.kind == model::CurveKind::kBls12381) return json(key.bls_public_key);
   if (!key.near_public_key) return panic("the domain's key has no NEAR form");
   return json(key.near_public_key->to_string());
 }
@@ -380,24 +380,24 @@ core::Result<json> derived_public_key_view(const State& s, const json& args) {
   if (!core::is_valid_account_id(predecessor)) return bad_args("args.predecessor is not a valid NEAR account id");
   MPC_ASSIGN(auto key, view_domain_key(s, args));
   const auto tweak = core::derive_tweak(predecessor, args["path"].get<std::string>());
-  if (key.kind == core::CurveKind::kEd25519 && key.near_public_key && key.near_public_key->is_ed25519()) {
+  if (key.kind == model::CurveKind::kEd25519 && key.near_public_key && key.near_public_key->is_ed25519()) {
     auto derived = core::derive_ed25519_public_key(key.near_public_key->ed25519(), tweak);
     if (!derived) return panic(derived.error().message);
     return json(core::NearPublicKey{*derived}.to_string());
   }
-  if (key.kind == core::CurveKind::kSecp256k1 && key.near_public_key && !key.near_public_key->is_ed25519()) {
+  if (key.kind == model::CurveKind::kSecp256k1 && key.near_public_key && !key.near_public_key->is_ed25519()) {
     auto derived = core::derive_secp256k1_public_key(std::get<core::Secp256k1PublicKey>(key.near_public_key->key), tweak);
     if (!derived) return panic(derived.error().message);
     return json(core::NearPublicKey{*derived}.to_string());
   }
-  if (key.kind == core::CurveKind::kBls12381) return json(key.bls_public_key);
+  if (key.kind == model::CurveKind::kBls12381) return json(key.bls_public_key);
   return panic("the domain's key has no NEAR form");
 }
 
 core::Result<json> pending_signature_requests(const State& s, const json& args) {
   std::uint64_t limit = kDefaultViewLimit;
   if (args.contains("limit")) {
-    auto n = core::json_u64(args["limit"]);
+    auto n = model::json_u64(args["limit"]);
     if (!n || *n == 0 || *n > kMaxPendingSignatureYields) {
       return bad_args("args.limit must be an integer from 1 to " + std::to_string(kMaxPendingSignatureYields));
     }
@@ -410,7 +410,7 @@ core::Result<json> pending_signature_requests(const State& s, const json& args) 
   for (const auto* entry : order) {
     if (out.size() >= limit) break;
     const PendingSignature& p = entry->second;
-    out.push_back(json{{"request", core::to_json(entry->first)},
+    out.push_back(json{{"request", to_json(entry->first)},
                        {"predecessor_id", p.predecessor_id},
                        {"path", p.path},
                        {"block_height", p.yields.empty() ? 0 : p.yields.front().block_height},
@@ -429,7 +429,7 @@ json pending_signatures_to_json(const State& s) {
   for (const auto* entry : order) {
     json yields = json::array();
     for (const auto& y : entry->second.yields) yields.push_back({{"data_id", data_id_json(y.data_id)}, {"block_height", y.block_height}});
-    out.push_back(json{{"request", core::to_json(entry->first)},
+    out.push_back(json{{"request", to_json(entry->first)},
                        {"predecessor_id", entry->second.predecessor_id},
                        {"path", entry->second.path},
                        {"yields", std::move(yields)}});
@@ -462,7 +462,7 @@ core::Status pending_signatures_from_json(State& s, const json& j) {
       const std::string at = where + ".yields[" + std::to_string(k) + "]";
       if (!y.is_object() || !y.contains("data_id")) return core::invalid(at + ".data_id is missing");
       MPC_ASSIGN(core::Hash256 id, data_id_value(y["data_id"], at + ".data_id"));
-      auto height = y.contains("block_height") ? core::json_u64(y["block_height"]) : std::nullopt;
+      auto height = y.contains("block_height") ? model::json_u64(y["block_height"]) : std::nullopt;
       if (!height) return core::invalid(at + ".block_height must be an unsigned integer");
       p.yields.push_back(PendingYield{id, *height});
     }

@@ -94,7 +94,7 @@ class SigningTest : public ContractTest {
     CallContext c = ctx(predecessor);
     c.predecessor_account_id = predecessor;
     c.promise_results = std::move(results);
-    const std::string text = json{{"request", core::to_json(r)}}.dump();
+    const std::string text = json{{"request", to_json(r)}}.dump();
     return contract_.call(c, method, core::as_bytes(text));
   }
 
@@ -122,18 +122,18 @@ TEST_F(SigningTest, sign__queues_the_request_yields_and_refunds_the_excess_depos
   EXPECT_EQ(out->yield->data_id, data_id(7));
   EXPECT_EQ(out->yield->callback_method, "return_signature_and_clean_state_on_success");
   const core::SignatureRequest key = request_of("user.near", req);
-  EXPECT_EQ(json::parse(out->yield->callback_args.begin(), out->yield->callback_args.end()), (json{{"request", core::to_json(key)}}));
+  EXPECT_EQ(json::parse(out->yield->callback_args.begin(), out->yield->callback_args.end()), (json{{"request", to_json(key)}}));
   ASSERT_EQ(out->logs.size(), 1u);
   EXPECT_EQ(out->logs[0].rfind("sign: predecessor=user.near, request=", 0), 0u);
 
-  EXPECT_EQ(pending(), json::array({{{"request", core::to_json(key)},
+  EXPECT_EQ(pending(), json::array({{{"request", to_json(key)},
                                       {"predecessor_id", "user.near"},
                                       {"path", "solana-1"},
                                       {"block_height", 42},
                                       {"yields", 1}}}));
   json data = json::array();
   for (auto b : data_id(7)) data.push_back(b);
-  EXPECT_EQ(view_with("get_pending_request", {{"request", core::to_json(key)}}), (json{{"data_id", data}}));
+  EXPECT_EQ(view_with("get_pending_request", {{"request", to_json(key)}}), (json{{"data_id", data}}));
 }
 
 TEST_F(SigningTest, sign__derives_the_tweak_from_the_predecessor_and_the_path) {
@@ -141,7 +141,7 @@ TEST_F(SigningTest, sign__derives_the_tweak_from_the_predecessor_and_the_path) {
   ASSERT_TRUE(sign("bob.near", eddsa_request("01"), 1, 2));
   json p = pending();
   ASSERT_EQ(p.size(), 2u);
-  EXPECT_EQ(p[0]["request"]["tweak"], core::to_json(request_of("alice.near", eddsa_request("01")))["tweak"]);
+  EXPECT_EQ(p[0]["request"]["tweak"], to_json(request_of("alice.near", eddsa_request("01")))["tweak"]);
   EXPECT_NE(p[0]["request"]["tweak"], p[1]["request"]["tweak"]);
 }
 
@@ -236,11 +236,11 @@ TEST_F(SigningTest, respond__with_a_valid_signature_resumes_every_queued_yield) 
   EXPECT_EQ(out->resumed[0].data_id, data_id(1));
   EXPECT_EQ(out->resumed[1].data_id, data_id(2));
   const json payload = json::parse(out->resumed[0].payload.begin(), out->resumed[0].payload.end());
-  EXPECT_EQ(payload, core::to_json(core::SignatureResponse{sig}));
+  EXPECT_EQ(payload, to_json(core::SignatureResponse{sig}));
   EXPECT_EQ(payload["scheme"], "Ed25519");
   EXPECT_TRUE(out->return_value.empty());
   EXPECT_EQ(pending(), json::array());
-  EXPECT_EQ(view_with("get_pending_request", {{"request", core::to_json(key)}}), json(nullptr));
+  EXPECT_EQ(view_with("get_pending_request", {{"request", to_json(key)}}), json(nullptr));
   // Responding again finds nothing.
   EXPECT_EQ(error_of(respond("node2.near", key, sig)), "This sign request has timed out, was completed, or never existed.");
 }
@@ -282,7 +282,7 @@ TEST_F(SigningTest, respond__refuses_non_participants_deposits_unknown_domains_a
             "The provided signature scheme does not match. MPC response: Ed25519, user request: Secp256k1");
   EXPECT_EQ(pending().size(), 1u);
   // Arguments that do not parse are refused before anything else.
-  const std::string bad = json{{"request", core::to_json(key)}, {"response", {{"scheme", "Ed25519"}}}}.dump();
+  const std::string bad = json{{"request", to_json(key)}, {"response", {{"scheme", "Ed25519"}}}}.dump();
   EXPECT_EQ(error_of(contract_.call(ctx("node0.near"), "respond", core::as_bytes(bad))),
             "Failed to deserialize input from JSON: response.signature is missing");
 }
@@ -347,7 +347,7 @@ TEST_F(SigningTest, callback__on_timeout_drops_the_oldest_yield_only_and_fails_t
   EXPECT_EQ(pending()[0]["block_height"], 12);  // the oldest left
   json second = json::array();
   for (auto b : data_id(2)) second.push_back(b);
-  EXPECT_EQ(view_with("get_pending_request", {{"request", core::to_json(key)}})["data_id"], second);
+  EXPECT_EQ(view_with("get_pending_request", {{"request", to_json(key)}})["data_id"], second);
   ASSERT_TRUE(callback("return_signature_and_clean_state_on_success", key, {std::nullopt}));
   ASSERT_TRUE(callback("return_signature_and_clean_state_on_success", key, {std::nullopt}));
   EXPECT_EQ(pending(), json::array());

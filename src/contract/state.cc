@@ -14,14 +14,14 @@ using internal::Running;
 
 // ------------------------------------------------------------------ queries
 
-const core::ThresholdParameters* MpcContract::State::current_parameters() const {
+const model::ThresholdParameters* MpcContract::State::current_parameters() const {
   if (const auto* r = as<Running>()) return &r->parameters;
   if (const auto* i = as<Initializing>()) return &i->generating_key.parameters;
   if (const auto* r = as<Resharing>()) return &r->previous_running_state.parameters;
   return nullptr;
 }
 
-const core::ThresholdParameters* MpcContract::State::prospective_parameters() const {
+const model::ThresholdParameters* MpcContract::State::prospective_parameters() const {
   if (const auto* r = as<Resharing>()) return &r->resharing_key.parameters;
   return nullptr;
 }
@@ -49,7 +49,7 @@ namespace internal {
 
 // ------------------------------------------------------------------ values
 
-KeyEvent KeyEvent::start(std::uint64_t epoch_id, core::DomainConfig domain, core::ThresholdParameters parameters,
+KeyEvent KeyEvent::start(std::uint64_t epoch_id, model::DomainConfig domain, model::ThresholdParameters parameters,
                          std::uint64_t block_height) {
   KeyEvent e;
   e.epoch_id = epoch_id;
@@ -73,7 +73,7 @@ void KeyEvent::restart(std::uint64_t block_height) {
   next_attempt_id += 1;
 }
 
-Running running_state(core::DomainRegistry domains, core::Keyset keyset, core::ThresholdParameters parameters) {
+Running running_state(model::DomainRegistry domains, model::Keyset keyset, model::ThresholdParameters parameters) {
   Running r;
   r.domains = std::move(domains);
   r.keyset = std::move(keyset);
@@ -81,7 +81,7 @@ Running running_state(core::DomainRegistry domains, core::Keyset keyset, core::T
   return r;
 }
 
-const core::DomainConfig* next_domain_after(const core::DomainRegistry& domains, std::uint64_t domain_id) {
+const model::DomainConfig* next_domain_after(const model::DomainRegistry& domains, std::uint64_t domain_id) {
   bool seen = false;
   for (const auto& d : domains.domains) {
     if (seen) return &d;
@@ -90,10 +90,10 @@ const core::DomainConfig* next_domain_after(const core::DomainRegistry& domains,
   return nullptr;
 }
 
-std::optional<std::uint64_t> reconstruction_threshold(const core::DomainConfig& domain) {
+std::optional<std::uint64_t> reconstruction_threshold(const model::DomainConfig& domain) {
   auto it = domain.extra.find("reconstruction_threshold");
   if (it == domain.extra.end()) return std::nullopt;
-  return core::json_u64(*it);
+  return model::json_u64(*it);
 }
 
 // ------------------------------------------------------------------ to JSON
@@ -116,23 +116,23 @@ json votes_json(const Votes<Proposal>& votes, ToJson proposal_json) {
   return out;
 }
 
-json domains_json(const std::vector<core::DomainConfig>& domains) {
+json domains_json(const std::vector<model::DomainConfig>& domains) {
   json out = json::array();
-  for (const auto& d : domains) out.push_back(core::to_json(d));
+  for (const auto& d : domains) out.push_back(to_json(d));
   return out;
 }
 
-json keys_json(const std::vector<core::KeyForDomain>& keys) {
+json keys_json(const std::vector<model::KeyForDomain>& keys) {
   json out = json::array();
-  for (const auto& k : keys) out.push_back(core::to_json(k));
+  for (const auto& k : keys) out.push_back(to_json(k));
   return out;
 }
 
 json running_json(const Running& r) {
-  json out = {{"domains", core::to_json(r.domains)},
-              {"keyset", core::to_json(r.keyset)},
-              {"parameters", core::to_json(r.parameters)},
-              {"parameters_votes", votes_json(r.parameters_votes, [](const auto& p) { return core::to_json(p); })},
+  json out = {{"domains", to_json(r.domains)},
+              {"keyset", to_json(r.keyset)},
+              {"parameters", to_json(r.parameters)},
+              {"parameters_votes", votes_json(r.parameters_votes, [](const auto& p) { return to_json(p); })},
               {"add_domains_votes", votes_json(r.add_domains_votes, domains_json)}};
   if (r.previously_cancelled_resharing_epoch_id) {
     out["previously_cancelled_resharing_epoch_id"] = *r.previously_cancelled_resharing_epoch_id;
@@ -147,11 +147,11 @@ json key_event_json(const KeyEvent& e) {
                    {"started_in", i.started_in},
                    {"expires_on", i.expires_on},
                    {"completed", i.completed},
-                   {"public_key", i.public_key ? core::to_json(*i.public_key) : json(nullptr)}};
+                   {"public_key", i.public_key ? to_json(*i.public_key) : json(nullptr)}};
   add_extra(instance, i.extra);
   json out = {{"epoch_id", e.epoch_id},
-              {"domain", core::to_json(e.domain)},
-              {"parameters", core::to_json(e.parameters)},
+              {"domain", to_json(e.domain)},
+              {"parameters", to_json(e.parameters)},
               {"instance", std::move(instance)},
               {"next_attempt_id", e.next_attempt_id}};
   add_extra(out, e.extra);
@@ -163,7 +163,7 @@ json key_event_json(const KeyEvent& e) {
 json to_json(const ProtocolState& state) {
   if (const auto* r = std::get_if<Running>(&state)) return json{{"Running", running_json(*r)}};
   if (const auto* i = std::get_if<Initializing>(&state)) {
-    json body = {{"domains", core::to_json(i->domains)},
+    json body = {{"domains", to_json(i->domains)},
                  {"epoch_id", i->epoch_id},
                  {"generated_keys", keys_json(i->generated_keys)},
                  {"generating_key", key_event_json(i->generating_key)},
@@ -184,7 +184,7 @@ json to_json(const ProtocolState& state) {
 
 // ------------------------------------------------------------------ from JSON
 //
-// The reference's state types are parsed by core (core::parse_protocol_state);
+// The reference's state types are parsed by core (model::parse_protocol_state);
 // what core keeps as opaque JSON (votes, key events) is parsed here.
 
 namespace {
@@ -201,7 +201,7 @@ class Fields {
   const json& at(const char* name) const { return j_[name]; }
   std::string path(const char* name) const { return path_ + "." + name; }
   core::Result<std::uint64_t> u64(const char* name) const {
-    auto n = has(name) ? core::json_u64(j_[name]) : std::nullopt;
+    auto n = has(name) ? model::json_u64(j_[name]) : std::nullopt;
     if (!n) return core::invalid(path(name) + " must be an unsigned integer");
     return *n;
   }
@@ -230,7 +230,7 @@ class Fields {
 };
 
 core::Result<std::uint64_t> participant_id(const json& j) {
-  auto n = core::json_u64(j);
+  auto n = model::json_u64(j);
   if (!n) return core::invalid("participant ids");
   return *n;
 }
@@ -247,7 +247,7 @@ core::Status at_load(core::Status st, const std::string& path) {
   return core::invalid(path + ": " + st.error().message);
 }
 
-void fill_reconstruction_thresholds(std::vector<core::DomainConfig>& domains, std::uint64_t threshold) {
+void fill_reconstruction_thresholds(std::vector<model::DomainConfig>& domains, std::uint64_t threshold) {
   for (auto& d : domains) {
     if (!d.extra.contains("reconstruction_threshold")) d.extra["reconstruction_threshold"] = threshold;
   }
@@ -271,17 +271,17 @@ core::Result<Votes<Proposal>> votes_from_json(const json& j, const std::string& 
   return votes;
 }
 
-core::Result<std::vector<core::DomainConfig>> domains_from_json(const json& j) {
+core::Result<std::vector<model::DomainConfig>> domains_from_json(const json& j) {
   if (!j.is_array()) return core::invalid("a proposal must be an array of DomainConfig");
-  std::vector<core::DomainConfig> out;
+  std::vector<model::DomainConfig> out;
   for (const auto& d : j) {
-    MPC_ASSIGN(auto config, core::parse_domain_config(d));
+    MPC_ASSIGN(auto config, model::parse_domain_config(d));
     out.push_back(std::move(config));
   }
   return out;
 }
 
-core::Result<Running> running_from(core::RunningState r, const std::string& path) {
+core::Result<Running> running_from(model::RunningState r, const std::string& path) {
   Running out;
   out.domains = std::move(r.domains);
   out.keyset = std::move(r.keyset);
@@ -289,15 +289,15 @@ core::Result<Running> running_from(core::RunningState r, const std::string& path
   MPC_TRY(at_load(check_threshold_rules(out.parameters, path + ".parameters"), path + ".parameters"));
   MPC_TRY(at_load(check_keyset_rules(out.keyset, path + ".keyset"), path + ".keyset"));
   fill_reconstruction_thresholds(out.domains.domains, out.parameters.threshold);
-  MPC_ASSIGN(out.parameters_votes, votes_from_json<core::ThresholdParameters>(r.parameters_votes, path + ".parameters_votes",
-                                                                              core::parse_threshold_parameters));
+  MPC_ASSIGN(out.parameters_votes, votes_from_json<model::ThresholdParameters>(r.parameters_votes, path + ".parameters_votes",
+                                                                              model::parse_threshold_parameters));
   MPC_ASSIGN(out.add_domains_votes,
-             votes_from_json<std::vector<core::DomainConfig>>(r.add_domains_votes, path + ".add_domains_votes", domains_from_json));
+             votes_from_json<std::vector<model::DomainConfig>>(r.add_domains_votes, path + ".add_domains_votes", domains_from_json));
   out.extra = std::move(r.extra);
   // None is shown as absent, or as null by a reference state; a null stays
   // as it was given.
   if (auto it = out.extra.find("previously_cancelled_resharing_epoch_id"); it != out.extra.end() && !it->is_null()) {
-    auto epoch = core::json_u64(*it);
+    auto epoch = model::json_u64(*it);
     if (!epoch) return core::invalid(path + ".previously_cancelled_resharing_epoch_id must be an unsigned integer or null");
     out.previously_cancelled_resharing_epoch_id = *epoch;
     out.extra.erase(it);
@@ -312,11 +312,11 @@ core::Result<KeyEvent> key_event_from(const json& j, const std::string& path) {
   MPC_ASSIGN(e.epoch_id, f.u64("epoch_id"));
   MPC_ASSIGN(e.next_attempt_id, f.u64("next_attempt_id"));
   if (!f.has("domain")) return core::invalid(f.path("domain") + " is missing");
-  auto domain = core::parse_domain_config(f.at("domain"));
+  auto domain = model::parse_domain_config(f.at("domain"));
   if (!domain) return core::invalid(path + "." + domain.error().message);
   e.domain = std::move(*domain);
   if (!f.has("parameters")) return core::invalid(f.path("parameters") + " is missing");
-  auto parameters = core::parse_threshold_parameters(f.at("parameters"));
+  auto parameters = model::parse_threshold_parameters(f.at("parameters"));
   if (!parameters) return core::invalid(path + "." + parameters.error().message);
   e.parameters = std::move(*parameters);
   MPC_TRY(at_load(check_threshold_rules(e.parameters, f.path("parameters")), f.path("parameters")));
@@ -338,7 +338,7 @@ core::Result<KeyEvent> key_event_from(const json& j, const std::string& path) {
   MPC_ASSIGN(e.instance.completed, i.array<std::uint64_t>("completed", participant_id));
   if (!i.has("public_key")) return core::invalid(i.path("public_key") + " is missing");
   if (!i.at("public_key").is_null()) {
-    auto key = core::parse_public_key_extended(i.at("public_key"));
+    auto key = model::parse_public_key_extended(i.at("public_key"));
     if (!key) return core::invalid(i.path("public_key") + ": " + key.error().message);
     MPC_TRY(at_load(check_group_key_rules(*key, i.path("public_key")), i.path("public_key")));
     e.instance.public_key = std::move(*key);
@@ -348,7 +348,7 @@ core::Result<KeyEvent> key_event_from(const json& j, const std::string& path) {
   return e;
 }
 
-core::Status check_keys(const std::vector<core::KeyForDomain>& keys, const std::string& path) {
+core::Status check_keys(const std::vector<model::KeyForDomain>& keys, const std::string& path) {
   for (std::size_t i = 0; i < keys.size(); ++i) {
     const std::string where = path + "[" + std::to_string(i) + "].key";
     MPC_TRY(at_load(check_group_key_rules(keys[i].key, where), where));
@@ -359,14 +359,14 @@ core::Status check_keys(const std::vector<core::KeyForDomain>& keys, const std::
 }  // namespace
 
 core::Result<ProtocolState> protocol_state_from_json(const json& j) {
-  auto typed = core::parse_protocol_state(j);
+  auto typed = model::parse_protocol_state(j);
   if (!typed) return core::invalid("protocol_state: " + typed.error().message);
   const std::string path = std::string("protocol_state.") + typed->name();
-  if (auto* r = std::get_if<core::RunningState>(&typed->state)) {
+  if (auto* r = std::get_if<model::RunningState>(&typed->state)) {
     MPC_ASSIGN(auto running, running_from(std::move(*r), path));
     return running;
   }
-  if (auto* s = std::get_if<core::InitializingState>(&typed->state)) {
+  if (auto* s = std::get_if<model::InitializingState>(&typed->state)) {
     Initializing out;
     out.domains = std::move(s->domains);
     out.epoch_id = s->epoch_id;
@@ -379,7 +379,7 @@ core::Result<ProtocolState> protocol_state_from_json(const json& j) {
     out.extra = std::move(s->extra);
     return out;
   }
-  if (auto* s = std::get_if<core::ResharingState>(&typed->state)) {
+  if (auto* s = std::get_if<model::ResharingState>(&typed->state)) {
     Resharing out;
     MPC_ASSIGN(out.previous_running_state, running_from(std::move(s->previous_running_state), path + ".previous_running_state"));
     out.reshared_keys = std::move(s->reshared_keys);

@@ -18,7 +18,7 @@
 
 namespace mpc::devnet {
 
-using core::CurveKind;
+using model::CurveKind;
 using core::ErrorCode;
 using core::fail;
 using core::invalid;
@@ -30,7 +30,7 @@ namespace {
 // What a curve-specific dealer hands back: the group key in both forms and
 // one encoded share per participant, in order.
 struct DealtSecrets {
-  core::PublicKeyExtended key;
+  model::PublicKeyExtended key;
   std::string public_key_hex;  // the keyshare's "public_key"
   std::vector<SecretString> shares;
 };
@@ -158,7 +158,7 @@ Result<DealtSecrets> deal_ed25519(std::span<const std::uint64_t> ids, std::size_
 // Lagrange interpolation over the scalar field, at `at`, through the points
 // (xs[i], ys[i]); every value a decoded scalar. Per curve below.
 
-Result<core::PublicKeyExtended> check_ed25519(const std::vector<std::uint64_t>& ids, const std::vector<const core::Keyshare*>& shares,
+Result<model::PublicKeyExtended> check_ed25519(const std::vector<std::uint64_t>& ids, const std::vector<const model::Keyshare*>& shares,
                                               std::size_t threshold, const std::string& where) {
   auto x_of = [](std::uint64_t id) {
     Scalar x{};
@@ -221,14 +221,14 @@ Result<core::PublicKeyExtended> check_ed25519(const std::vector<std::uint64_t>& 
   if (core::hex_encode(pk.bytes) != shares[0]->public_key) {
     return invalid(where + ": the shares reconstruct a secret whose public key is not the group key in their public_key");
   }
-  core::PublicKeyExtended key;
+  model::PublicKeyExtended key;
   key.kind = CurveKind::kEd25519;
   key.near_public_key = core::NearPublicKey{pk};
   key.edwards_point = pk.bytes;
   return key;
 }
 
-Result<core::PublicKeyExtended> check_secp256k1(const std::vector<std::uint64_t>& ids, const std::vector<const core::Keyshare*>& shares,
+Result<model::PublicKeyExtended> check_secp256k1(const std::vector<std::uint64_t>& ids, const std::vector<const model::Keyshare*>& shares,
                                                 std::size_t threshold, const std::string& where) {
   core::EcGroupPtr group(EC_GROUP_new_by_curve_name(NID_secp256k1));
   core::BnCtxPtr ctx(BN_CTX_secure_new());
@@ -302,7 +302,7 @@ Result<core::PublicKeyExtended> check_secp256k1(const std::vector<std::uint64_t>
   }
   core::Secp256k1PublicKey xy;
   std::copy(uncompressed.begin() + 1, uncompressed.end(), xy.bytes.begin());
-  core::PublicKeyExtended key;
+  model::PublicKeyExtended key;
   key.kind = CurveKind::kSecp256k1;
   key.near_public_key = core::NearPublicKey{xy};
   return key;
@@ -326,21 +326,21 @@ Result<DealtDomain> deal(CurveKind kind, std::uint64_t domain_id, std::span<cons
   switch (kind) {
     case CurveKind::kSecp256k1: secrets = deal_secp256k1(participant_ids, threshold); break;
     case CurveKind::kEd25519: secrets = deal_ed25519(participant_ids, threshold); break;
-    default: return invalid(std::string("the dealer cannot deal ") + core::curve_name(kind) + " keys");
+    default: return invalid(std::string("the dealer cannot deal ") + model::curve_name(kind) + " keys");
   }
   if (!secrets) return std::unexpected(secrets.error());
 
   DealtDomain out;
-  out.key = core::KeyForDomain{domain_id, secrets->key, attempt};
+  out.key = model::KeyForDomain{domain_id, secrets->key, attempt};
   out.participant_ids.assign(participant_ids.begin(), participant_ids.end());
   for (auto& share : secrets->shares) {
-    core::Keyshare k;
-    k.key_id = core::KeyshareKeyId{epoch_id, domain_id, attempt};
+    model::Keyshare k;
+    k.key_id = model::KeyshareKeyId{epoch_id, domain_id, attempt};
     k.kind = kind;
     k.private_share = std::move(share);
     k.public_key = secrets->public_key_hex;
     // The dealer's output must pass the same check an importing node applies.
-    if (auto st = core::check_keyshare_consistent(k, epoch_id, out.key); !st) {
+    if (auto st = model::check_keyshare_consistent(k, epoch_id, out.key); !st) {
       return fail(ErrorCode::kInternal, "dealt an inconsistent keyshare: " + st.error().message);
     }
     out.shares.push_back(std::move(k));
@@ -374,7 +374,7 @@ Result<DealtKeyset> deal_keyset(std::span<const DomainToDeal> domains, std::span
   return out;
 }
 
-Result<DealtKeyset> keyset_from_shares(std::vector<std::vector<core::Keyshare>> shares, std::span<const std::uint64_t> participant_ids,
+Result<DealtKeyset> keyset_from_shares(std::vector<std::vector<model::Keyshare>> shares, std::span<const std::uint64_t> participant_ids,
                                        std::size_t threshold) {
   if (participant_ids.empty() || shares.size() != participant_ids.size()) {
     return invalid("give one set of keyshares per participant (" + std::to_string(participant_ids.size()) + " participants, " +
@@ -402,7 +402,7 @@ Result<DealtKeyset> keyset_from_shares(std::vector<std::vector<core::Keyshare>> 
       return invalid(where + " is at epoch " + std::to_string(ref.key_id.epoch_id) + ", another domain at epoch " +
                      std::to_string(out.keyset.epoch_id));
     }
-    std::vector<const core::Keyshare*> column;
+    std::vector<const model::Keyshare*> column;
     for (std::size_t i = 0; i < shares.size(); ++i) {
       if (shares[i].size() != first.size()) {
         return invalid("participant " + std::to_string(participant_ids[i]) + " has " + std::to_string(shares[i].size()) +
@@ -417,18 +417,18 @@ Result<DealtKeyset> keyset_from_shares(std::vector<std::vector<core::Keyshare>> 
       column.push_back(s);
     }
     const std::vector<std::uint64_t> ids(participant_ids.begin(), participant_ids.end());
-    Result<core::PublicKeyExtended> key = invalid("");
+    Result<model::PublicKeyExtended> key = invalid("");
     switch (ref.kind) {
       case CurveKind::kEd25519: key = check_ed25519(ids, column, threshold, where); break;
       case CurveKind::kSecp256k1: key = check_secp256k1(ids, column, threshold, where); break;
-      default: return invalid(where + ": " + core::curve_name(ref.kind) + " shares cannot be imported");
+      default: return invalid(where + ": " + model::curve_name(ref.kind) + " shares cannot be imported");
     }
     if (!key) return std::unexpected(key.error());
-    out.keyset.domains.push_back(core::KeyForDomain{ref.key_id.domain_id, *key, ref.key_id.attempt_id});
+    out.keyset.domains.push_back(model::KeyForDomain{ref.key_id.domain_id, *key, ref.key_id.attempt_id});
   }
   out.shares = std::move(shares);
   for (std::size_t i = 0; i < out.shares.size(); ++i) {
-    if (auto st = core::check_keyshares_cover_keyset(out.shares[i], out.keyset); !st) {
+    if (auto st = model::check_keyshares_cover_keyset(out.shares[i], out.keyset); !st) {
       return std::unexpected(st.error().context("participant " + std::to_string(participant_ids[i])));
     }
   }

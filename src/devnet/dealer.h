@@ -18,36 +18,36 @@
 #include <vector>
 
 #include "core/result.h"
-#include "core/types.h"
+#include "model/types.h"
 
 namespace mpc::devnet {
 
 struct DealtDomain {
-  core::KeyForDomain key;                     // the keyset entry
+  model::KeyForDomain key;                     // the keyset entry
   std::vector<std::uint64_t> participant_ids;  // in the order given
-  std::vector<core::Keyshare> shares;          // shares[i] belongs to participant_ids[i]
+  std::vector<model::Keyshare> shares;          // shares[i] belongs to participant_ids[i]
 };
 
 // Deals one domain's key to the given participants.
 // REQUIRES (else kInvalidArgument): participant_ids non-empty and distinct,
 // 1 <= threshold <= participant_ids.size(), kind is Secp256k1 or Ed25519.
-core::Result<DealtDomain> deal(core::CurveKind kind, std::uint64_t domain_id, std::span<const std::uint64_t> participant_ids,
+core::Result<DealtDomain> deal(model::CurveKind kind, std::uint64_t domain_id, std::span<const std::uint64_t> participant_ids,
                                std::size_t threshold, std::uint64_t epoch_id, std::uint64_t attempt);
 // Participants 0 .. participants-1.
-core::Result<DealtDomain> deal(core::CurveKind kind, std::uint64_t domain_id, std::size_t participants,
+core::Result<DealtDomain> deal(model::CurveKind kind, std::uint64_t domain_id, std::size_t participants,
                                std::size_t threshold, std::uint64_t epoch_id, std::uint64_t attempt);
 
 struct DomainToDeal {
   std::uint64_t domain_id = 0;
-  core::CurveKind kind = core::CurveKind::kSecp256k1;
+  model::CurveKind kind = model::CurveKind::kSecp256k1;
   std::uint64_t attempt = 0;
 };
 
 struct DealtKeyset {
-  core::Keyset keyset;
+  model::Keyset keyset;
   std::vector<std::uint64_t> participant_ids;
   // shares[i]: participant_ids[i]'s keyshares, one per domain, in keyset order.
-  std::vector<std::vector<core::Keyshare>> shares;
+  std::vector<std::vector<model::Keyshare>> shares;
 };
 
 // Deals every domain of a keyset (domain ids must be distinct).
@@ -62,7 +62,7 @@ core::Result<DealtKeyset> deal_keyset(std::span<const DomainToDeal> domains, std
 // that polynomial's value at 0 is the secret of the group key the shares
 // name. All shares must be at one epoch. Secrets reconstructed for the check
 // are wiped. Ed25519 and Secp256k1 only.
-core::Result<DealtKeyset> keyset_from_shares(std::vector<std::vector<core::Keyshare>> shares,
+core::Result<DealtKeyset> keyset_from_shares(std::vector<std::vector<model::Keyshare>> shares,
                                              std::span<const std::uint64_t> participant_ids, std::size_t threshold);
 
 }  // namespace mpc::devnet

@@ -11,11 +11,11 @@
 namespace mpc::devnet {
 namespace {
 
-using core::CurveKind;
+using model::CurveKind;
 using testing::public_key_hex_of;
 using testing::reconstruct_secret;
 
-using Points = std::vector<std::pair<std::uint64_t, const core::Keyshare*>>;
+using Points = std::vector<std::pair<std::uint64_t, const model::Keyshare*>>;
 
 // Every subset of {0..n-1} with exactly k members, as bit masks.
 std::vector<unsigned> subsets_of_size(std::size_t n, std::size_t k) {
@@ -81,12 +81,12 @@ TEST_P(DealerShamir, SharesCoverTheDealtKeyset) {
   const auto [kind, n, t] = GetParam();
   auto dealt = deal(kind, 0, n, t, 5, 1);
   ASSERT_TRUE(dealt);
-  core::Keyset keyset{5, {dealt->key}};
+  model::Keyset keyset{5, {dealt->key}};
   for (const auto& share : dealt->shares) {
-    std::vector<core::Keyshare> one;
+    std::vector<model::Keyshare> one;
     one.push_back(share.clone());
-    EXPECT_TRUE(core::check_keyshares_cover_keyset(one, keyset));
-    EXPECT_EQ(share.key_id, (core::KeyshareKeyId{5, 0, 1}));
+    EXPECT_TRUE(model::check_keyshares_cover_keyset(one, keyset));
+    EXPECT_EQ(share.key_id, (model::KeyshareKeyId{5, 0, 1}));
     EXPECT_EQ(share.kind, kind);
     EXPECT_EQ(share.private_share.reveal().size(), 64u);
   }
@@ -101,7 +101,7 @@ INSTANTIATE_TEST_SUITE_P(BothCurves, DealerShamir,
                                            Case{CurveKind::kEd25519, 3, 2}, Case{CurveKind::kEd25519, 4, 3},
                                            Case{CurveKind::kSecp256k1, 3, 1}, Case{CurveKind::kEd25519, 4, 4}),
                          [](const auto& info) {
-                           return std::string(core::curve_name(info.param.kind)) + "_n" + std::to_string(info.param.n) +
+                           return std::string(model::curve_name(info.param.kind)) + "_n" + std::to_string(info.param.n) +
                                   "_t" + std::to_string(info.param.t);
                          });
 
@@ -135,11 +135,11 @@ TEST(Dealer, Secp256k1KeysetEntryIsTheContractsFormOfTheGroupKey) {
   EXPECT_EQ((*compressed)[0], (xy[63] & 1) ? 0x03 : 0x02);
   EXPECT_TRUE(std::equal(compressed->begin() + 1, compressed->end(), xy.begin()));
   // Round-trips through the contract's JSON.
-  core::Keyset keyset{1, {dealt->key}};
-  auto parsed = core::parse_keyset(core::to_json(keyset));
+  model::Keyset keyset{1, {dealt->key}};
+  auto parsed = model::parse_keyset(to_json(keyset));
   ASSERT_TRUE(parsed);
   EXPECT_EQ(*parsed, keyset);
-  EXPECT_TRUE(core::to_json(keyset)["domains"][0]["key"].contains("Secp256k1"));
+  EXPECT_TRUE(to_json(keyset)["domains"][0]["key"].contains("Secp256k1"));
 }
 
 TEST(Dealer, Ed25519KeysetEntryCarriesTheCompressedPointTwice) {
@@ -149,11 +149,11 @@ TEST(Dealer, Ed25519KeysetEntryCarriesTheCompressedPointTwice) {
   ASSERT_TRUE(key.near_public_key && key.near_public_key->is_ed25519());
   EXPECT_EQ(key.near_public_key->ed25519().bytes, key.edwards_point);
   EXPECT_EQ(core::hex_encode(key.edwards_point), dealt->shares[0].public_key);
-  auto j = core::to_json(core::Keyset{1, {dealt->key}});
+  auto j = to_json(model::Keyset{1, {dealt->key}});
   const auto& body = j["domains"][0]["key"]["Ed25519"];
   EXPECT_TRUE(body["near_public_key_compressed"].get<std::string>().starts_with("ed25519:"));
   EXPECT_EQ(body["edwards_point"].size(), 32u);
-  auto parsed = core::parse_keyset(j);
+  auto parsed = model::parse_keyset(j);
   ASSERT_TRUE(parsed);
   EXPECT_EQ(parsed->domains[0], dealt->key);
 }
@@ -168,13 +168,13 @@ TEST(Dealer, DealKeysetGivesEachParticipantASharePerDomain) {
   EXPECT_EQ(dealt->keyset.domains[1].attempt, 3u);
   ASSERT_EQ(dealt->shares.size(), ids.size());
   for (const auto& mine : dealt->shares) {
-    auto st = core::check_keyshares_cover_keyset(mine, dealt->keyset);
+    auto st = model::check_keyshares_cover_keyset(mine, dealt->keyset);
     EXPECT_TRUE(st) << (st ? "" : st.error().message);
   }
   // Shares of one participant do not cover another epoch's keyset.
-  core::Keyset later = dealt->keyset;
+  model::Keyset later = dealt->keyset;
   later.epoch_id = 10;
-  EXPECT_FALSE(core::check_keyshares_cover_keyset(dealt->shares[0], later));
+  EXPECT_FALSE(model::check_keyshares_cover_keyset(dealt->shares[0], later));
 }
 
 TEST(Dealer, TwoDealsGiveDifferentKeys) {
@@ -201,11 +201,11 @@ TEST(Dealer, RejectsBadParameters) {
 TEST(ShamirTestUtil, ReconstructsTheFrostEd25519FixtureSecret) {
   std::ifstream in(mpc::testing::fixture_path("frost/frost-ed25519-sha512.json"));
   if (!in) GTEST_SKIP() << "fixture not found";
-  auto j = core::json::parse(in);
+  auto j = model::json::parse(in);
   const auto& inputs = j["inputs"];
-  std::vector<core::Keyshare> shares;
+  std::vector<model::Keyshare> shares;
   for (const auto& s : inputs["participant_shares"]) {
-    core::Keyshare k;
+    model::Keyshare k;
     k.kind = CurveKind::kEd25519;
     k.private_share = core::SecretString(s["participant_share"].get<std::string>());
     shares.push_back(std::move(k));
@@ -228,8 +228,8 @@ TEST(ShamirTestUtil, ReconstructsTheFrostEd25519FixtureSecret) {
 namespace mpc::devnet {
 namespace {
 
-std::vector<std::vector<core::Keyshare>> clone_all(const DealtKeyset& k) {
-  std::vector<std::vector<core::Keyshare>> out;
+std::vector<std::vector<model::Keyshare>> clone_all(const DealtKeyset& k) {
+  std::vector<std::vector<model::Keyshare>> out;
   for (const auto& per : k.shares) {
     out.emplace_back();
     for (const auto& s : per) out.back().push_back(s.clone());
@@ -238,7 +238,7 @@ std::vector<std::vector<core::Keyshare>> clone_all(const DealtKeyset& k) {
 }
 
 DealtKeyset dealt_keyset(std::size_t n, std::size_t t) {
-  const std::vector<DomainToDeal> domains = {{0, core::CurveKind::kSecp256k1, 0}, {1, core::CurveKind::kEd25519, 3}};
+  const std::vector<DomainToDeal> domains = {{0, model::CurveKind::kSecp256k1, 0}, {1, model::CurveKind::kEd25519, 3}};
   std::vector<std::uint64_t> ids;
   for (std::size_t i = 0; i < n; ++i) ids.push_back(i);
   auto dealt = deal_keyset(domains, ids, t, 5);
@@ -257,14 +257,14 @@ TEST(KeysetFromShares, ADealtKeysetIsRebuiltExactlyFromItsShares) {
 TEST(KeysetFromShares, TheRfc9591SharesGiveTheRfcGroupKey) {
   std::ifstream in(mpc::testing::fixture_path("frost/frost-ed25519-sha512.json"));
   ASSERT_TRUE(in) << "fixture frost/frost-ed25519-sha512.json not found";
-  auto j = core::json::parse(in);
+  auto j = model::json::parse(in);
   const auto& inputs = j["inputs"];
-  std::vector<std::vector<core::Keyshare>> shares;
+  std::vector<std::vector<model::Keyshare>> shares;
   std::vector<std::uint64_t> ids;
   for (const auto& s : inputs["participant_shares"]) {
-    core::Keyshare k;
+    model::Keyshare k;
     k.key_id = {0, 0, 0};
-    k.kind = core::CurveKind::kEd25519;
+    k.kind = model::CurveKind::kEd25519;
     k.private_share = core::SecretString(s["participant_share"].get<std::string>());
     k.public_key = inputs["group_public_key"].get<std::string>();
     shares.emplace_back();

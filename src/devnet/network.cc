@@ -30,8 +30,8 @@ namespace {
 
 constexpr const char* kBalance = "1000000000000000000000000000";  // 1000 NEAR
 
-const char* protocol_for(core::CurveKind kind) {
-  return kind == core::CurveKind::kSecp256k1 ? "CaitSith" : "Frost";
+const char* protocol_for(model::CurveKind kind) {
+  return kind == model::CurveKind::kSecp256k1 ? "CaitSith" : "Frost";
 }
 
 core::Status write_layout(const Devnet& net, const fs::path& dir, core::Env& env) {
@@ -110,10 +110,10 @@ core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetS
     for (std::size_t d = 0; d < spec.domains.size(); ++d) to_deal.push_back({d, spec.domains[d], 0});
     MPC_ASSIGN(dealt, deal_keyset(to_deal, ids, spec.threshold, 0));
   }
-  core::RunningState running;
+  model::RunningState running;
   std::uint64_t next_domain_id = 0;
   for (const auto& key : dealt.keyset.domains) {
-    core::DomainConfig config;
+    model::DomainConfig config;
     config.id = key.domain_id;
     config.protocol = protocol_for(key.key.kind);
     config.purpose = "Sign";
@@ -133,9 +133,9 @@ core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetS
   }
   running.parameters_votes = {{"proposal_by_account", json::object()}};
   running.add_domains_votes = {{"proposal_by_account", json::object()}};
-  core::ProtocolState state;
+  model::ProtocolState state;
   state.state = running;
-  genesis.contract_state = {{"protocol_state", core::to_json(state)}};
+  genesis.contract_state = {{"protocol_state", to_json(state)}};
 
   MPC_TRY(core::write_file_exclusive(tmp / "chain.genesis.json",
                                      core::as_bytes(sandbox::genesis_to_json(genesis).dump(2) + "\n"), 0644));
@@ -145,15 +145,15 @@ core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetS
 
 }  // namespace
 
-core::Result<std::vector<core::CurveKind>> parse_domain_list(std::string_view text) {
-  std::vector<core::CurveKind> out;
+core::Result<std::vector<model::CurveKind>> parse_domain_list(std::string_view text) {
+  std::vector<model::CurveKind> out;
   std::size_t start = 0;
   while (start <= text.size()) {
     auto comma = text.find(',', start);
     std::string item(text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
     std::transform(item.begin(), item.end(), item.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (item == "secp256k1") out.push_back(core::CurveKind::kSecp256k1);
-    else if (item == "ed25519") out.push_back(core::CurveKind::kEd25519);
+    if (item == "secp256k1") out.push_back(model::CurveKind::kSecp256k1);
+    else if (item == "ed25519") out.push_back(model::CurveKind::kEd25519);
     else return core::invalid("--domains: '" + item + "' is not a supported domain curve (secp256k1, ed25519)");
     if (comma == std::string_view::npos) break;
     start = comma + 1;
@@ -174,7 +174,7 @@ core::Result<std::uint16_t> pick_free_port(const std::string& host) {
   return acceptor.local_endpoint().port();
 }
 
-core::Result<std::vector<std::vector<core::Keyshare>>> read_keyshare_dir(const fs::path& dir) {
+core::Result<std::vector<std::vector<model::Keyshare>>> read_keyshare_dir(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return core::invalid("--import-keyshares: " + dir.string() + " is not a directory");
   std::set<std::uint64_t> ids;
@@ -191,15 +191,15 @@ core::Result<std::vector<std::vector<core::Keyshare>>> read_keyshare_dir(const f
   if (ids.size() < 2) return core::invalid("--import-keyshares: " + dir.string() + " holds fewer than two <participant id>.json files");
   if (*ids.rbegin() != ids.size() - 1)
     return core::invalid("--import-keyshares: the files must be 0.json .. " + std::to_string(ids.size() - 1) + ".json, one per participant");
-  std::vector<std::vector<core::Keyshare>> out;
+  std::vector<std::vector<model::Keyshare>> out;
   for (std::uint64_t id = 0; id < ids.size(); ++id) {
     const auto path = dir / (std::to_string(id) + ".json");
     MPC_ASSIGN(auto text, core::read_file(path, 1 << 20));
     core::SecretString secret_text(std::move(text));
     auto j = core::parse_json(secret_text.reveal(), core::JsonLimits{1 << 20, 8, 1 << 16});
     if (!j) return core::invalid("--import-keyshares: " + path.string() + ": " + j.error().message);
-    auto shares = core::parse_keyshares(*j);
-    core::wipe_private_shares(*j);
+    auto shares = model::parse_keyshares(*j);
+    model::wipe_private_shares(*j);
     if (!shares) return core::invalid("--import-keyshares: " + path.string() + ": " + shares.error().message);
     out.push_back(std::move(*shares));
   }

@@ -25,14 +25,14 @@
 
 #include "core/env.h"
 #include "core/result.h"
-#include "core/types.h"
+#include "model/types.h"
 
 namespace mpc::devnet {
 
 struct DevnetSpec {
   std::size_t nodes = 3;
   std::size_t threshold = 2;
-  std::vector<core::CurveKind> domains = {core::CurveKind::kSecp256k1, core::CurveKind::kEd25519};
+  std::vector<model::CurveKind> domains = {model::CurveKind::kSecp256k1, model::CurveKind::kEd25519};
   std::string host = "127.0.0.1";
   // Instead of the dealer: the keyset of these plaintext shares (interop §5),
   // DIR/<participant id>.json for participants 0 .. N-1, each the JSON array
@@ -43,7 +43,7 @@ struct DevnetSpec {
 
 // Reads DIR/0.json .. DIR/<N-1>.json (every *.json file of DIR; the names must
 // be exactly the ids 0 .. N-1). Secrets are wiped when the shares are dropped.
-core::Result<std::vector<std::vector<core::Keyshare>>> read_keyshare_dir(const std::filesystem::path& dir);
+core::Result<std::vector<std::vector<model::Keyshare>>> read_keyshare_dir(const std::filesystem::path& dir);
 
 struct DevnetNode {
   std::string account_id;
@@ -81,7 +81,7 @@ struct Devnet {
 
 // Parses "secp256k1,ed25519" (case-insensitive; duplicates allowed: each
 // entry is one domain).
-core::Result<std::vector<core::CurveKind>> parse_domain_list(std::string_view text);
+core::Result<std::vector<model::CurveKind>> parse_domain_list(std::string_view text);
 
 // The devnet's own directories and layout file, and the final rename into
 // place, run on `env` (the files of the homes and the chain inside are

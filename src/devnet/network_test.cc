@@ -23,7 +23,7 @@ TEST(CreateDevnet, ACrashAtEveryStepLeavesACompleteDevnetOrNothing) {
   fs::create_directories(root);
   DevnetSpec spec;
   spec.nodes = 2;
-  spec.domains = {core::CurveKind::kEd25519};
+  spec.domains = {model::CurveKind::kEd25519};
   for (std::size_t n = 0;; ++n) {
     const fs::path dir = root / ("net" + std::to_string(n));
     testing::FaultInjectionEnv env;
@@ -50,20 +50,20 @@ struct TempDir {
   ~TempDir() { fs::remove_all(path); }
 };
 
-core::json shares_json(const std::vector<core::Keyshare>& shares) {
-  core::json out = core::json::array();
-  for (const auto& s : shares) out.push_back(core::to_json(s));
+model::json shares_json(const std::vector<model::Keyshare>& shares) {
+  model::json out = model::json::array();
+  for (const auto& s : shares) out.push_back(to_json(s));
   return out;
 }
 
-void write_shares(const fs::path& dir, std::size_t id, const std::vector<core::Keyshare>& shares) {
+void write_shares(const fs::path& dir, std::size_t id, const std::vector<model::Keyshare>& shares) {
   auto text = shares_json(shares).dump();
   ASSERT_TRUE(core::write_file_exclusive(dir / (std::to_string(id) + ".json"), core::as_bytes(text), 0600));
 }
 
 TEST(CreateDevnet, ImportedSharesBecomeTheKeysetAndEachNodeHoldsItsOwn) {
   TempDir tmp;
-  const std::vector<DomainToDeal> domains = {{0, core::CurveKind::kEd25519, 0}, {4, core::CurveKind::kSecp256k1, 2}};
+  const std::vector<DomainToDeal> domains = {{0, model::CurveKind::kEd25519, 0}, {4, model::CurveKind::kSecp256k1, 2}};
   const std::vector<std::uint64_t> ids = {0, 1, 2, 3};
   auto dealt = deal_keyset(domains, ids, 3, 0);
   ASSERT_TRUE(dealt) << dealt.error().message;
@@ -88,19 +88,19 @@ TEST(CreateDevnet, ImportedSharesBecomeTheKeysetAndEachNodeHoldsItsOwn) {
   }
   auto genesis = core::read_file(tmp.path / "net" / "chain.genesis.json");
   ASSERT_TRUE(genesis);
-  const auto state = core::json::parse(*genesis)["contract_state"]["protocol_state"]["Running"];
-  EXPECT_EQ(state["keyset"], core::to_json(dealt->keyset));
+  const auto state = model::json::parse(*genesis)["contract_state"]["protocol_state"]["Running"];
+  EXPECT_EQ(state["keyset"], to_json(dealt->keyset));
   EXPECT_EQ(state["domains"]["next_domain_id"], 5);
   EXPECT_EQ(state["parameters"]["threshold"], 3);
 }
 
 TEST(CreateDevnet, InconsistentOrMisnamedShareFilesAreRefusedAndNothingIsCreated) {
   TempDir tmp;
-  auto dealt = deal(core::CurveKind::kEd25519, 0, 3, 2, 0, 0);
+  auto dealt = deal(model::CurveKind::kEd25519, 0, 3, 2, 0, 0);
   ASSERT_TRUE(dealt);
   fs::create_directories(tmp.path / "shares");
   for (std::size_t i = 0; i < 3; ++i) {
-    std::vector<core::Keyshare> one;
+    std::vector<model::Keyshare> one;
     one.push_back(dealt->shares[i == 2 ? 1 : i].clone());  // participant 2 got participant 1's share
     write_shares(tmp.path / "shares", i, one);
   }

@@ -7,12 +7,12 @@ core::Result<ContractView> read_contract_view(RpcClient& rpc, const std::string&
   MPC_ASSIGN(auto migrations_json, rpc.view(contract_id, "migration_info"));
   ContractView view;
   {
-    auto state = core::parse_protocol_state(state_json);
+    auto state = model::parse_protocol_state(state_json);
     if (!state) return std::unexpected(state.error().context("contract view `state`"));
     view.state = std::move(*state);
   }
   {
-    auto migrations = core::parse_migration_info(migrations_json);
+    auto migrations = model::parse_migration_info(migrations_json);
     if (!migrations) return std::unexpected(migrations.error().context("contract view `migration_info`"));
     view.migrations = std::move(*migrations);
   }

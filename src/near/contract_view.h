@@ -8,14 +8,14 @@
 #include <vector>
 
 #include "core/key_derivation.h"
-#include "core/types.h"
+#include "model/types.h"
 #include "near/rpc_client.h"
 
 namespace mpc::near {
 
 struct ContractView {
-  core::ProtocolState state;
-  core::MigrationInfo migrations;
+  model::ProtocolState state;
+  model::MigrationInfo migrations;
   // Pending `sign` requests, oldest first (read only when asked for: the
   // nodes sign them; see read_contract_view). nullopt: not read, or the
   // contract has no `pending_signature_requests` view (the reference's

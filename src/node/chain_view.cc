@@ -13,7 +13,7 @@ NodeView derive_node_view(const near::ContractView& snapshot, const std::string&
       view.participant_id = me->id;
       view.is_active_participant = me->info.tls_public_key == tls_key;
     }
-  } else if (const auto* resharing = std::get_if<core::ResharingState>(&snapshot.state.state)) {
+  } else if (const auto* resharing = std::get_if<model::ResharingState>(&snapshot.state.state)) {
     // During a resharing the node keeps serving its previous Running keyset;
     // its identity is the one the previous parameters list.
     if (const auto* me = resharing->previous_running_state.parameters.participants.find(account_id)) {

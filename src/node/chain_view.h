@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "core/types.h"
+#include "model/types.h"
 #include "near/contract_view.h"
 
 namespace mpc::node {
@@ -15,12 +15,12 @@ namespace mpc::node {
 struct NodeView {
   std::string protocol;  // "Running", "Resharing", ...
   bool running = false;
-  std::optional<core::Keyset> running_keyset;  // only while Running
+  std::optional<model::Keyset> running_keyset;  // only while Running
   // The backup service registered on-chain for this node's account: the only
   // peer the migration endpoint accepts.
   std::optional<core::Ed25519PublicKey> backup_service_key;
   // This account's ongoing migration, if any (whoever its destination is).
-  std::optional<core::DestinationNodeInfo> account_migration;
+  std::optional<model::DestinationNodeInfo> account_migration;
   // True when that migration's destination TLS key is this node's key.
   bool is_migration_destination = false;
   // This account is a participant and the contract lists this node's TLS key.
@@ -53,7 +53,7 @@ const char* onboarding_step_name(OnboardingStep step);
 
 struct OnboardingDecision {
   OnboardingStep step = OnboardingStep::kIdle;
-  std::optional<core::Keyset> conclude_with;
+  std::optional<model::Keyset> conclude_with;
   std::string reason;
 };
 

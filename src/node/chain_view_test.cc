@@ -20,13 +20,13 @@ core::Ed25519PublicKey key(std::uint8_t tag) {
   return k;
 }
 
-core::Keyset keyset(std::uint64_t epoch) {
-  core::Keyset ks;
+model::Keyset keyset(std::uint64_t epoch) {
+  model::Keyset ks;
   ks.epoch_id = epoch;
-  core::KeyForDomain d;
+  model::KeyForDomain d;
   d.domain_id = 0;
   d.attempt = 0;
-  d.key.kind = core::CurveKind::kEd25519;
+  d.key.kind = model::CurveKind::kEd25519;
   d.key.near_public_key = core::NearPublicKey{key(9)};
   d.key.edwards_point = key(9).bytes;
   ks.domains.push_back(d);
@@ -34,7 +34,7 @@ core::Keyset keyset(std::uint64_t epoch) {
 }
 
 near::ContractView running(std::uint64_t epoch, core::Ed25519PublicKey node0_tls) {
-  core::RunningState r;
+  model::RunningState r;
   r.keyset = keyset(epoch);
   r.parameters.threshold = 2;
   r.parameters.participants.next_id = 2;
@@ -46,7 +46,7 @@ near::ContractView running(std::uint64_t epoch, core::Ed25519PublicKey node0_tls
 }
 
 void add_migration(near::ContractView& s, const std::string& account, core::Ed25519PublicKey dest_tls) {
-  core::DestinationNodeInfo d;
+  model::DestinationNodeInfo d;
   d.signer_account_pk = key(7);
   d.destination_node_info = {"https://new:1", dest_tls};
   s.migrations[account].migration = d;
@@ -54,7 +54,7 @@ void add_migration(near::ContractView& s, const std::string& account, core::Ed25
 
 TEST(NodeView, ActiveParticipantWithRegisteredBackupKey) {
   auto s = running(3, key(1));
-  s.migrations["node0.test"].backup_service = core::BackupServiceInfo{key(5)};
+  s.migrations["node0.test"].backup_service = model::BackupServiceInfo{key(5)};
   auto v = derive_node_view(s, "node0.test", key(1));
   EXPECT_TRUE(v.running);
   EXPECT_TRUE(v.is_active_participant);
@@ -67,7 +67,7 @@ TEST(NodeView, ActiveParticipantWithRegisteredBackupKey) {
 
 TEST(NodeView, AnotherAccountsBackupKeyIsNotOurs) {
   auto s = running(3, key(1));
-  s.migrations["node1.test"].backup_service = core::BackupServiceInfo{key(5)};
+  s.migrations["node1.test"].backup_service = model::BackupServiceInfo{key(5)};
   auto v = derive_node_view(s, "node0.test", key(1));
   EXPECT_FALSE(v.backup_service_key);
 }
@@ -107,7 +107,7 @@ TEST(NodeView, NoMigrationRefusesShares) {
 
 TEST(NodeView, NotRunningRefusesSharesAndSuspendsOnboarding) {
   auto s = running(3, key(1));
-  core::ResharingState rs;
+  model::ResharingState rs;
   rs.previous_running_state = *s.state.running();
   s.state.state = rs;
   add_migration(s, "node0.test", key(8));
@@ -123,7 +123,7 @@ TEST(NodeView, NotRunningRefusesSharesAndSuspendsOnboarding) {
 TEST(NodeView, AuthorizationChangesOnlyWithTheRegisteredBackupKey) {
   auto s = running(3, key(1));
   auto before = derive_node_view(s, "node0.test", key(1));
-  s.migrations["node0.test"].backup_service = core::BackupServiceInfo{key(5)};
+  s.migrations["node0.test"].backup_service = model::BackupServiceInfo{key(5)};
   auto registered = derive_node_view(s, "node0.test", key(1));
   EXPECT_TRUE(authorization_changed(before, registered));
   // Becoming (or ceasing to be) a migration destination keeps the peer:
@@ -134,10 +134,10 @@ TEST(NodeView, AuthorizationChangesOnlyWithTheRegisteredBackupKey) {
   EXPECT_FALSE(authorization_changed(registered, destination));
   EXPECT_FALSE(authorization_changed(destination, registered));
   // A change elsewhere (another account's registration) does not count.
-  s.migrations["node1.test"].backup_service = core::BackupServiceInfo{key(6)};
+  s.migrations["node1.test"].backup_service = model::BackupServiceInfo{key(6)};
   EXPECT_FALSE(authorization_changed(destination, derive_node_view(s, "node0.test", key(1))));
   // A new key for this account, or none, does.
-  s.migrations["node0.test"].backup_service = core::BackupServiceInfo{key(7)};
+  s.migrations["node0.test"].backup_service = model::BackupServiceInfo{key(7)};
   auto rotated = derive_node_view(s, "node0.test", key(1));
   EXPECT_TRUE(authorization_changed(destination, rotated));
   s.migrations["node0.test"].backup_service.reset();

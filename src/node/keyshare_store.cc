@@ -6,7 +6,7 @@
 #include "core/crypto.h"
 #include "core/file_util.h"
 #include "core/json_limits.h"
-#include "core/share_replacement.h"
+#include "model/share_replacement.h"
 
 namespace mpc::node {
 
@@ -14,21 +14,21 @@ using json = nlohmann::json;
 
 namespace {
 
-std::string key_id_text(const core::KeyshareKeyId& id) {
+std::string key_id_text(const model::KeyshareKeyId& id) {
   return "(epoch " + std::to_string(id.epoch_id) + ", domain " + std::to_string(id.domain_id) + ", attempt " +
          std::to_string(id.attempt_id) + ")";
 }
 
 // Why the held shares may not be replaced, in the node's words.
-std::string refusal_text(const core::ReplacementRefusal& r, const std::vector<core::Keyshare>& held) {
-  using Kind = core::ReplacementRefusal::Kind;
+std::string refusal_text(const model::ReplacementRefusal& r, const std::vector<model::Keyshare>& held) {
+  using Kind = model::ReplacementRefusal::Kind;
   // "domain 0 held as (epoch 5, domain 0, attempt 0)", then the others.
   auto first_and_others = [&] {
     const auto first = r.domains.front();
     auto it = std::find_if(held.begin(), held.end(), [&](const auto& h) { return h.key_id.domain_id == first; });
     std::string text = "domain " + std::to_string(first) + (it == held.end() ? "" : " held as " + key_id_text(it->key_id));
     if (r.domains.size() > 1)
-      text += " (and of domains " + core::domain_list(std::vector<std::uint64_t>(r.domains.begin() + 1, r.domains.end())) + ")";
+      text += " (and of domains " + model::domain_list(std::vector<std::uint64_t>(r.domains.begin() + 1, r.domains.end())) + ")";
     return text;
   };
   switch (r.kind) {
@@ -37,7 +37,7 @@ std::string refusal_text(const core::ReplacementRefusal& r, const std::vector<co
              std::to_string(r.held_epoch);
     case Kind::kDroppedDomains:
       return "refusing a keyset without " + std::string(r.domains.size() == 1 ? "domain " : "domains ") +
-             core::domain_list(r.domains) + ", which this node holds (domains are never removed)";
+             model::domain_list(r.domains) + ", which this node holds (domains are never removed)";
     case Kind::kChangedGroupKey: return "refusing to change the group public key of " + first_and_others();
     case Kind::kChangedKeyId:
       return "refusing to change, within epoch " + std::to_string(r.held_epoch) + ", the key id (attempt) of " + first_and_others();
@@ -46,16 +46,16 @@ std::string refusal_text(const core::ReplacementRefusal& r, const std::vector<co
 }
 
 // The canonical plaintext of a set of shares (secret: the caller wipes it).
-core::SecretString shares_plaintext(const std::vector<core::Keyshare>& shares) {
+core::SecretString shares_plaintext(const std::vector<model::Keyshare>& shares) {
   json array = json::array();
-  for (const auto& s : shares) array.push_back(core::to_json(s));
+  for (const auto& s : shares) array.push_back(to_json(s));
   core::SecretString text(array.dump());
-  core::wipe_private_shares(array);
+  model::wipe_private_shares(array);
   return text;
 }
 
-std::vector<core::Keyshare> clone_all(const std::vector<core::Keyshare>& v) {
-  std::vector<core::Keyshare> out;
+std::vector<model::Keyshare> clone_all(const std::vector<model::Keyshare>& v) {
+  std::vector<model::Keyshare> out;
   out.reserve(v.size());
   for (const auto& s : v) out.push_back(s.clone());
   return out;
@@ -91,25 +91,25 @@ core::Status KeyshareStore::load() {
   json& j = *parsed;
   if (!j.is_object() || !j.contains("keyshares"))
     return core::fail(core::ErrorCode::kInternal, path_.string() + " decrypts but is not a key-share store (damaged?)");
-  auto shares = core::parse_keyshares(j["keyshares"]);
-  core::wipe_private_shares(j);
+  auto shares = model::parse_keyshares(j["keyshares"]);
+  model::wipe_private_shares(j);
   if (!shares) return core::fail(core::ErrorCode::kInternal, path_.string() + ": " + shares.error().message);
   std::sort(shares->begin(), shares->end(), [](const auto& a, const auto& b) { return a.key_id.domain_id < b.key_id.domain_id; });
   held_ = std::move(*shares);
   return {};
 }
 
-core::Status KeyshareStore::import(std::vector<core::Keyshare> shares, const core::Keyset& keyset) {
+core::Status KeyshareStore::import(std::vector<model::Keyshare> shares, const model::Keyset& keyset) {
   std::lock_guard lock(mu_);
-  if (auto st = core::check_keyshares_cover_keyset(shares, keyset); !st)
+  if (auto st = model::check_keyshares_cover_keyset(shares, keyset); !st)
     return core::invalid("the shares do not match the keyset of epoch " + std::to_string(keyset.epoch_id) + ": " + st.error().message);
-  if (auto refusal = core::check_replacement(held_, shares))
+  if (auto refusal = model::check_replacement(held_, shares))
     return core::fail(core::ErrorCode::kFailedPrecondition, refusal_text(*refusal, held_));
   std::sort(shares.begin(), shares.end(), [](const auto& a, const auto& b) { return a.key_id.domain_id < b.key_id.domain_id; });
   json doc = {{"version", 1}, {"keyshares", json::array()}};
-  for (const auto& s : shares) doc["keyshares"].push_back(core::to_json(s));
+  for (const auto& s : shares) doc["keyshares"].push_back(to_json(s));
   core::SecretString text(doc.dump());
-  core::wipe_private_shares(doc);
+  model::wipe_private_shares(doc);
   auto sealed = core::aes_gcm_encrypt(key_, core::as_bytes(text.reveal()));
   if (!sealed) return std::unexpected(sealed.error());
   if (auto st = core::write_file_atomic(path_, *sealed, 0600, env_); !st)
@@ -118,20 +118,20 @@ core::Status KeyshareStore::import(std::vector<core::Keyshare> shares, const cor
   return {};
 }
 
-core::Result<std::vector<core::Keyshare>> KeyshareStore::shares_for(const core::Keyset& keyset) const {
+core::Result<std::vector<model::Keyshare>> KeyshareStore::shares_for(const model::Keyset& keyset) const {
   std::lock_guard lock(mu_);
   if (held_.empty())
     return core::fail(core::ErrorCode::kNotFound, "this node holds no key shares (requested epoch " + std::to_string(keyset.epoch_id) + ")");
-  if (auto st = core::check_keyshares_cover_keyset(held_, keyset); !st)
+  if (auto st = model::check_keyshares_cover_keyset(held_, keyset); !st)
     return core::fail(core::ErrorCode::kFailedPrecondition, "this node holds epoch " + std::to_string(held_.front().key_id.epoch_id) +
                                                                 " with " + std::to_string(held_.size()) +
                                                                 " domain(s), not the requested keyset: " + st.error().message);
   return clone_all(held_);
 }
 
-bool KeyshareStore::holds(const core::Keyset& keyset) const {
+bool KeyshareStore::holds(const model::Keyset& keyset) const {
   std::lock_guard lock(mu_);
-  return !held_.empty() && core::check_keyshares_cover_keyset(held_, keyset).has_value();
+  return !held_.empty() && model::check_keyshares_cover_keyset(held_, keyset).has_value();
 }
 
 StoreSummary KeyshareStore::summary() const {

@@ -9,7 +9,7 @@
 // Import rules (interop §5), all checked before anything is written:
 //   - exactly one share per keyset domain, each consistent with the keyset
 //     (key id == (epoch, domain, attempt), same group public key), no extra;
-//   - core::check_replacement against what is held: never an older epoch,
+//   - model::check_replacement against what is held: never an older epoch,
 //     a dropped domain (the contract never removes domains, so such a
 //     keyset is not from the same network), a changed group public key, or,
 //     within the held epoch, a changed key id.
@@ -27,14 +27,14 @@
 #include "core/result.h"
 #include "core/secret.h"
 #include "core/env.h"
-#include "core/types.h"
+#include "model/types.h"
 
 namespace mpc::node {
 
 struct HeldDomain {
   std::uint64_t domain_id = 0;
   std::uint64_t attempt_id = 0;
-  core::CurveKind kind = core::CurveKind::kSecp256k1;
+  model::CurveKind kind = model::CurveKind::kSecp256k1;
   std::string public_key;  // the group key (hex), public
 };
 
@@ -58,11 +58,11 @@ class KeyshareStore {
   // epoch or attempt, group key differs from the keyset), kFailedPrecondition
   // for a conflict with what is held (older epoch, dropped domain, changed
   // key or, in the same epoch, key id), kInternal for I/O. A failed import changes nothing.
-  core::Status import(std::vector<core::Keyshare> shares, const core::Keyset& keyset);
+  core::Status import(std::vector<model::Keyshare> shares, const model::Keyset& keyset);
 
   // The held shares, if they are exactly the given keyset's.
-  core::Result<std::vector<core::Keyshare>> shares_for(const core::Keyset& keyset) const;
-  bool holds(const core::Keyset& keyset) const;
+  core::Result<std::vector<model::Keyshare>> shares_for(const model::Keyset& keyset) const;
+  bool holds(const model::Keyset& keyset) const;
 
   StoreSummary summary() const;
 
@@ -75,7 +75,7 @@ class KeyshareStore {
   core::SecretBytes key_;
   core::Env& env_;
   mutable std::mutex mu_;
-  std::vector<core::Keyshare> held_;  // sorted by domain_id
+  std::vector<model::Keyshare> held_;  // sorted by domain_id
 };
 
 }  // namespace mpc::node

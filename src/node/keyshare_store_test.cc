@@ -22,21 +22,21 @@ namespace {
 namespace fs = std::filesystem;
 
 struct Dealt {
-  core::Keyset keyset;
-  std::vector<std::vector<core::Keyshare>> shares;  // per participant
+  model::Keyset keyset;
+  std::vector<std::vector<model::Keyshare>> shares;  // per participant
 };
 
 Dealt deal(std::uint64_t epoch, std::size_t domains = 2) {
   std::vector<devnet::DomainToDeal> to_deal;
-  for (std::size_t d = 0; d < domains; ++d) to_deal.push_back({d, d % 2 ? core::CurveKind::kEd25519 : core::CurveKind::kSecp256k1, 0});
+  for (std::size_t d = 0; d < domains; ++d) to_deal.push_back({d, d % 2 ? model::CurveKind::kEd25519 : model::CurveKind::kSecp256k1, 0});
   const std::vector<std::uint64_t> ids = {0, 1, 2};
   auto dealt = devnet::deal_keyset(to_deal, ids, 2, epoch);
   EXPECT_TRUE(dealt);
   return Dealt{dealt->keyset, std::move(dealt->shares)};
 }
 
-std::vector<core::Keyshare> clone_all(const std::vector<core::Keyshare>& v) {
-  std::vector<core::Keyshare> out;
+std::vector<model::Keyshare> clone_all(const std::vector<model::Keyshare>& v) {
+  std::vector<model::Keyshare> out;
   for (const auto& s : v) out.push_back(s.clone());
   return out;
 }
@@ -103,7 +103,7 @@ TEST_F(KeyshareStoreTest, EveryImportRuleRefusesAndChangesNothing) {
   ASSERT_TRUE(store->import(clone_all(d.shares[0]), d.keyset));
   const std::string before = bytes();
 
-  auto expect_refused = [&](std::vector<core::Keyshare> shares, const core::Keyset& keyset, core::ErrorCode code,
+  auto expect_refused = [&](std::vector<model::Keyshare> shares, const model::Keyset& keyset, core::ErrorCode code,
                             const std::string& text) {
     auto st = store->import(std::move(shares), keyset);
     ASSERT_FALSE(st) << text;

@@ -76,7 +76,7 @@ net::HttpResponse MigrationService::get_keyshares(const net::HttpRequest& req) {
     return answer(req, 400, parsed.error().message == core::kNotValidJson ? "Invalid keyset: the body is not JSON"
                                                                           : "Invalid keyset: " + parsed.error().message);
   }
-  auto keyset = core::parse_keyset(*parsed);
+  auto keyset = model::parse_keyset(*parsed);
   if (!keyset) return answer(req, 400, "Invalid keyset: " + keyset.error().message);
   auto shares = store_.shares_for(*keyset);
   if (!shares) {
@@ -85,9 +85,9 @@ net::HttpResponse MigrationService::get_keyshares(const net::HttpRequest& req) {
     return answer(req, 500, "Cannot serve keyset: " + shares.error().message);
   }
   nlohmann::json array = nlohmann::json::array();
-  for (const auto& share : *shares) array.push_back(core::to_json(share));
+  for (const auto& share : *shares) array.push_back(to_json(share));
   core::SecretString plaintext(array.dump());
-  core::wipe_private_shares(array);
+  model::wipe_private_shares(array);
   auto sealed = core::aes_gcm_encrypt(encryption_key_, core::as_bytes(plaintext.reveal()));
   if (!sealed) return answer(req, 500, "Cannot encrypt the key shares: " + sealed.error().message);
   metrics_.gauge("mpc_last_backup_served_epoch", "Epoch of the last keyset served to the backup service")
@@ -134,8 +134,8 @@ net::HttpResponse MigrationService::set_keyshares(const net::HttpRequest& req) {
                                 ? "Invalid Json or encryption: the decrypted blob is not JSON"
                                 : "Invalid Json or encryption: the decrypted blob: " + parsed.error().message);
   }
-  auto shares = core::parse_keyshares(*parsed);
-  core::wipe_private_shares(*parsed);  // the tree's copies of the shares
+  auto shares = model::parse_keyshares(*parsed);
+  model::wipe_private_shares(*parsed);  // the tree's copies of the shares
   if (!shares) {
     imports("bad_json").inc();
     return answer(req, 400, "Invalid Json or encryption: " + shares.error().message);

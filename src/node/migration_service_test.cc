@@ -33,7 +33,7 @@ class MigrationServiceTest : public ::testing::Test {
     store_ = std::move(*KeyshareStore::open(dir_ / "keyshares.enc", std::move(local)));
     aes_ = core::SecretBytes(32);
     core::random_fill(aes_.mutable_view());
-    const std::vector<devnet::DomainToDeal> domains = {{0, core::CurveKind::kSecp256k1, 0}, {1, core::CurveKind::kEd25519, 0}};
+    const std::vector<devnet::DomainToDeal> domains = {{0, model::CurveKind::kSecp256k1, 0}, {1, model::CurveKind::kEd25519, 0}};
     const std::vector<std::uint64_t> ids = {0, 1};
     auto dealt = devnet::deal_keyset(domains, ids, 2, 4);
     keyset_ = dealt->keyset;
@@ -49,7 +49,7 @@ class MigrationServiceTest : public ::testing::Test {
     if (running) v.running_keyset = keyset_;
     v.backup_service_key = key(5);
     if (destination) {
-      v.account_migration = core::DestinationNodeInfo{key(7), {"https://n:1", key(9)}};
+      v.account_migration = model::DestinationNodeInfo{key(7), {"https://n:1", key(9)}};
       v.is_migration_destination = true;
     }
     return v;
@@ -60,13 +60,13 @@ class MigrationServiceTest : public ::testing::Test {
     r.prepare_payload();
     return r;
   }
-  std::string sealed(const std::vector<core::Keyshare>& shares, const core::SecretBytes& k) {
+  std::string sealed(const std::vector<model::Keyshare>& shares, const core::SecretBytes& k) {
     json a = json::array();
-    for (const auto& s : shares) a.push_back(core::to_json(s));
+    for (const auto& s : shares) a.push_back(to_json(s));
     return core::base64_encode(*core::aes_gcm_encrypt(k, core::as_bytes(a.dump())));
   }
-  std::vector<core::Keyshare> clones() {
-    std::vector<core::Keyshare> v;
+  std::vector<model::Keyshare> clones() {
+    std::vector<model::Keyshare> v;
     for (const auto& s : shares_) v.push_back(s.clone());
     return v;
   }
@@ -74,8 +74,8 @@ class MigrationServiceTest : public ::testing::Test {
   fs::path dir_;
   std::unique_ptr<KeyshareStore> store_;
   core::SecretBytes aes_;
-  core::Keyset keyset_;
-  std::vector<core::Keyshare> shares_;
+  model::Keyset keyset_;
+  std::vector<model::Keyshare> shares_;
   net::MetricsRegistry metrics_;
   std::unique_ptr<MigrationService> service_;
   int imported_ = 0;
@@ -106,18 +106,18 @@ TEST_F(MigrationServiceTest, ServesTheHeldKeysetEncrypted) {
   auto bad = service_->handle(request(http::verb::get, "/get_keyshares", "{"));
   EXPECT_EQ(bad.result_int(), 400u);
   EXPECT_EQ(bad.body().rfind("Invalid keyset:", 0), 0u) << bad.body();
-  auto missing = service_->handle(request(http::verb::get, "/get_keyshares", core::to_json(keyset_).dump()));
+  auto missing = service_->handle(request(http::verb::get, "/get_keyshares", to_json(keyset_).dump()));
   EXPECT_EQ(missing.result_int(), 500u);
   ASSERT_TRUE(store_->import(clones(), keyset_));
-  auto ok = service_->handle(request(http::verb::get, "http://x/get_keyshares", core::to_json(keyset_).dump()));
+  auto ok = service_->handle(request(http::verb::get, "http://x/get_keyshares", to_json(keyset_).dump()));
   ASSERT_EQ(ok.result_int(), 200u) << ok.body();
   auto blob = core::base64_decode(ok.body());
   ASSERT_TRUE(blob);
   auto plain = core::aes_gcm_decrypt(aes_, *blob);
   ASSERT_TRUE(plain);
-  auto shares = core::parse_keyshares(json::parse(core::to_string(plain->view())));
+  auto shares = model::parse_keyshares(json::parse(core::to_string(plain->view())));
   ASSERT_TRUE(shares);
-  EXPECT_TRUE(core::check_keyshares_cover_keyset(*shares, keyset_));
+  EXPECT_TRUE(model::check_keyshares_cover_keyset(*shares, keyset_));
   EXPECT_NE(metrics_.render().find("mpc_last_backup_served_epoch 4"), std::string::npos) << metrics_.render();
 }
 

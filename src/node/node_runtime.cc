@@ -52,7 +52,7 @@ core::Status check_listeners_apart(const std::string& p2p_url, const net::HostPo
 struct NodeRuntime::Impl {
   ~Impl() { stop(); }
   void on_chain_change(const near::ContractView& snapshot);
-  core::Status conclude(const core::Keyset& keyset);
+  core::Status conclude(const model::Keyset& keyset);
   void stop();
 
   NodeRunOptions options_;
@@ -125,8 +125,8 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
                        std::lock_guard lock(self->view_mu_);
                        return self->view_;
                      },
-                     [self](const core::Keyset& ks) { return self->store_->holds(ks); },
-                     [self](const core::Keyset& ks) { return self->conclude(ks); },
+                     [self](const model::Keyset& ks) { return self->store_->holds(ks); },
+                     [self](const model::Keyset& ks) { return self->conclude(ks); },
                      [self] {
                        if (self->watcher_) self->watcher_->poke();
                      }},
@@ -241,8 +241,8 @@ void NodeRuntime::Impl::on_chain_change(const near::ContractView& snapshot) {
   if (signing_) signing_->on_chain(snapshot);
 }
 
-core::Status NodeRuntime::Impl::conclude(const core::Keyset& keyset) {
-  auto out = signer_->call(options_.contract_id, "conclude_node_migration", {{"keyset", core::to_json(keyset)}});
+core::Status NodeRuntime::Impl::conclude(const model::Keyset& keyset) {
+  auto out = signer_->call(options_.contract_id, "conclude_node_migration", {{"keyset", to_json(keyset)}});
   if (!out) return std::unexpected(out.error());
   return {};
 }

@@ -26,8 +26,8 @@ namespace mpc::node {
 
 struct OnboardingDeps {
   std::function<std::optional<NodeView>()> view;            // latest view; nullopt before the first poll
-  std::function<bool(const core::Keyset&)> holds;           // store holds exactly this keyset
-  std::function<core::Status(const core::Keyset&)> conclude;  // sends conclude_node_migration
+  std::function<bool(const model::Keyset&)> holds;           // store holds exactly this keyset
+  std::function<core::Status(const model::Keyset&)> conclude;  // sends conclude_node_migration
   std::function<void()> after_conclude;                     // e.g. poke the chain watcher
 };
 

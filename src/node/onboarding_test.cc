@@ -17,8 +17,8 @@ NodeView destination_view() {
   NodeView v;
   v.protocol = "Running";
   v.running = true;
-  v.running_keyset = core::Keyset{7, {}};
-  v.account_migration = core::DestinationNodeInfo{};
+  v.running_keyset = model::Keyset{7, {}};
+  v.account_migration = model::DestinationNodeInfo{};
   v.is_migration_destination = true;
   return v;
 }
@@ -42,8 +42,8 @@ struct Harness {
                          std::lock_guard lock(mu);
                          return view;
                        },
-                       [this](const core::Keyset&) { return holds.load(); },
-                       [this](const core::Keyset& ks) -> core::Status {
+                       [this](const model::Keyset&) { return holds.load(); },
+                       [this](const model::Keyset& ks) -> core::Status {
                          EXPECT_EQ(ks.epoch_id, 7u);
                          if (++calls <= fail_first.load()) return core::fail(core::ErrorCode::kUnavailable, "RPC unreachable: test");
                          return {};

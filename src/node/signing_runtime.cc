@@ -47,7 +47,7 @@ core::Result<std::unique_ptr<SigningRuntime>> SigningRuntime::create(SigningRunt
     return {peers.begin(), peers.end()};
   };
   ports.key_package = [self](std::uint64_t domain_id) -> core::Result<threshold::KeyPackage> {
-    std::optional<core::Keyset> keyset;
+    std::optional<model::Keyset> keyset;
     {
       std::lock_guard lock(self->mu_);
       keyset = self->keyset_;
@@ -156,13 +156,13 @@ void SigningRuntime::on_chain(const near::ContractView& view) {
     }
     for (const auto& d : running->domains.domains) {
       const auto* key = running->keyset.find(d.id);
-      if (key && key->key.kind == core::CurveKind::kEd25519 && d.protocol == "Frost") sv.eddsa_domains.insert(d.id);
+      if (key && key->key.kind == model::CurveKind::kEd25519 && d.protocol == "Frost") sv.eddsa_domains.insert(d.id);
     }
     if (view.pending_signatures) {
       for (const auto& r : *view.pending_signatures) {
         PendingSignature p;
         p.request = r;
-        p.request_json = core::to_json(r).dump();
+        p.request_json = to_json(r).dump();
         p.domain_id = r.domain_id;
         p.payload = r.payload.bytes;
         p.tweak = r.tweak;

@@ -93,7 +93,7 @@ class SigningRuntime {
   std::optional<std::uint64_t> mesh_self_;
   std::optional<std::uint64_t> wanted_self_;  // our account's participant id in the last snapshot
   std::vector<p2p::Peer> peers_;              // the last snapshot's participants
-  std::optional<core::Keyset> keyset_;
+  std::optional<model::Keyset> keyset_;
   std::optional<boost::asio::ip::tcp::endpoint> endpoint_;
   bool stopping_ = false;
   std::atomic<bool> listen_failed_logged_{false};

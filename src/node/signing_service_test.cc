@@ -20,7 +20,7 @@ using namespace std::chrono_literals;
 class Network {
  public:
   Network(std::size_t n, std::size_t threshold) : threshold_(threshold) {
-    auto dealt = devnet::deal(core::CurveKind::kEd25519, /*domain_id=*/1, n, threshold, 0, 0);
+    auto dealt = devnet::deal(model::CurveKind::kEd25519, /*domain_id=*/1, n, threshold, 0, 0);
     EXPECT_TRUE(dealt) << dealt.error().message;
     group_.bytes = dealt->key.key.edwards_point;
     for (std::size_t i = 0; i < n; ++i) {
@@ -129,7 +129,7 @@ class Network {
 
  private:
   struct Node {
-    core::Keyshare share;
+    model::Keyshare share;
     net::MetricsRegistry metrics;
     std::unique_ptr<SigningService> service;
   };
@@ -155,7 +155,7 @@ PendingSignature request(std::string_view payload_text, std::string_view path = 
   p.request.domain_id = 1;
   p.request.payload = core::SignPayload{core::SignPayload::Kind::kEddsa, p.payload};
   p.request.tweak = p.tweak;
-  p.request_json = core::to_json(p.request).dump();
+  p.request_json = to_json(p.request).dump();
   return p;
 }
 

@@ -6,7 +6,7 @@
 #include <deque>
 #include <set>
 
-#include "core/types.h"
+#include "model/types.h"
 #include "near/transaction.h"
 #include "sandbox/outcome.h"
 
@@ -51,7 +51,7 @@ core::Result<Genesis> genesis_from_json(const json& j) {
   Genesis g;
   g.chain_id = j.value("chain_id", std::string("mpc-sandbox"));
   if (j.contains("genesis_time_ns")) {
-    auto t = core::json_u64(j["genesis_time_ns"]);
+    auto t = model::json_u64(j["genesis_time_ns"]);
     if (!t) return core::invalid("genesis.genesis_time_ns must be an unsigned integer");
     g.genesis_time_ns = *t;
   }
@@ -59,7 +59,7 @@ core::Result<Genesis> genesis_from_json(const json& j) {
   if (!core::is_valid_account_id(g.contract_account_id)) return core::invalid("genesis.contract_account_id is not a valid account id");
   g.contract_state = j.value("contract_state", json(nullptr));
   if (j.contains("yield_timeout_blocks")) {
-    auto t = core::json_u64(j["yield_timeout_blocks"]);
+    auto t = model::json_u64(j["yield_timeout_blocks"]);
     if (!t || *t == 0) return core::invalid("genesis.yield_timeout_blocks must be a positive integer (blocks)");
     g.yield_timeout_blocks = *t;
   }

@@ -1,6 +1,6 @@
 #include "sandbox/ledger.h"
 
-#include "core/types.h"
+#include "model/types.h"
 
 namespace mpc::sandbox {
 
@@ -43,11 +43,11 @@ json access_key_to_json(const AccessKeyEntry& k) {
 }
 
 core::Result<AccessKeyEntry> access_key_from_json(const json& j) {
-  if (!j.is_object() || !j.contains("nonce") || !core::json_u64(j["nonce"])) {
+  if (!j.is_object() || !j.contains("nonce") || !model::json_u64(j["nonce"])) {
     return core::invalid("access key must have an unsigned \"nonce\"");
   }
   AccessKeyEntry k;
-  k.nonce = *core::json_u64(j["nonce"]);
+  k.nonce = *model::json_u64(j["nonce"]);
   MPC_ASSIGN(k.permission, permission_from_json(j.value("permission", json("FullAccess"))));
   return k;
 }
@@ -111,7 +111,7 @@ core::Result<OpenYield> open_yield_from_json(const json& j) {
   MPC_ASSIGN(y.callback_method, text("callback_method"));
   MPC_ASSIGN(std::string args, text("callback_args"));
   MPC_ASSIGN(y.callback_args, core::base64_decode(args));
-  auto height = j.contains("created_height") ? core::json_u64(j["created_height"]) : std::nullopt;
+  auto height = j.contains("created_height") ? model::json_u64(j["created_height"]) : std::nullopt;
   if (!height) return core::invalid("stored yield: created_height must be an unsigned integer");
   y.created_height = *height;
   return y;

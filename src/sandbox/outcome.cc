@@ -1,6 +1,6 @@
 #include "sandbox/outcome.h"
 
-#include "core/types.h"
+#include "model/types.h"
 
 namespace mpc::sandbox {
 

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "core/json_limits.h"
-#include "core/types.h"
+#include "model/types.h"
 #include "near/transaction.h"
 #include "sandbox/rpc_error.h"
 
@@ -196,7 +196,7 @@ void RpcService::block(const Request& request, const Reply& reply) {
   if (!params.is_object() || !params.contains("block_id")) return reply.result(block_view(chain_.head(), chain_.chain_id()));
   const json& bid = params["block_id"];
   core::Result<std::optional<Block>> found = std::optional<Block>();
-  if (auto height = core::json_u64(bid)) {
+  if (auto height = model::json_u64(bid)) {
     found = chain_.block_by_height(*height);
   } else if (bid.is_string()) {
     auto hash = hash_from_base58(bid.get<std::string>());

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "core/types.h"
+#include "model/types.h"
 #include "sandbox/actions.h"
 #include "sandbox/outcome.h"
 

@@ -167,7 +167,7 @@ TEST_F(SandboxYield, SignStaysStartedUntilRespondThenReturnsTheSignature) {
   const TxRecord done = record(sign_tx);
   EXPECT_EQ(done.outcome, executed_record->outcome);
   EXPECT_TRUE(done.finished());
-  const json expected = core::to_json(core::SignatureResponse{sig});
+  const json expected = to_json(core::SignatureResponse{sig});
   EXPECT_EQ(done.outcome["status"], (json{{"SuccessValue", b64_json(expected)}}));
   ASSERT_EQ(done.outcome["receipts_outcome"].size(), 2u);
   const json& callback = done.outcome["receipts_outcome"][1];
@@ -224,7 +224,7 @@ TEST_F(SandboxYield, OneRespondAnswersEveryDuplicateRequest) {
   for (const auto& tx : {first, second}) {
     const TxRecord r = record(tx);
     EXPECT_TRUE(r.finished());
-    EXPECT_EQ(r.outcome["status"], (json{{"SuccessValue", b64_json(core::to_json(core::SignatureResponse{signature_for(request)}))}}));
+    EXPECT_EQ(r.outcome["status"], (json{{"SuccessValue", b64_json(to_json(core::SignatureResponse{signature_for(request)}))}}));
   }
 }
 
@@ -381,7 +381,7 @@ TEST_F(SandboxYieldRpc, APendingSignAnswersTimeoutWith408ThenItsSignature) {
   EXPECT_EQ(r.result_int(), 200u);
   const json j = json::parse(r.body());
   EXPECT_EQ(j["result"]["final_execution_status"], "FINAL");
-  EXPECT_EQ(j["result"]["status"], (json{{"SuccessValue", b64_json(core::to_json(core::SignatureResponse{signature_for(request)}))}}));
+  EXPECT_EQ(j["result"]["status"], (json{{"SuccessValue", b64_json(to_json(core::SignatureResponse{signature_for(request)}))}}));
 }
 
 TEST_F(SandboxYieldRpc, AWaitingSendTxIsAnsweredWhenTheRespondLands) {
@@ -416,7 +416,7 @@ TEST_F(SandboxYieldRpc, AWaitingSendTxIsAnsweredWhenTheRespondLands) {
   ASSERT_TRUE(answer);
   ioc_.stop();  // the cancelled wait timer of `rpc` is not run after `rpc` is gone
   EXPECT_EQ((*answer)["result"]["final_execution_status"], "FINAL");
-  EXPECT_EQ((*answer)["result"]["status"], (json{{"SuccessValue", b64_json(core::to_json(core::SignatureResponse{signature_for(request)}))}}));
+  EXPECT_EQ((*answer)["result"]["status"], (json{{"SuccessValue", b64_json(to_json(core::SignatureResponse{signature_for(request)}))}}));
 }
 
 }  // namespace

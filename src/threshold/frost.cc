@@ -277,9 +277,9 @@ Result<Element> derive_public_key(const Element& group_key, const Scalar& tweak)
   return derived;
 }
 
-Result<KeyPackage> key_package_from_keyshare(const core::Keyshare& keyshare) {
-  if (keyshare.kind != core::CurveKind::kEd25519) {
-    return invalid(std::string("keyshare is for ") + core::curve_name(keyshare.kind) + ", FROST signs with Ed25519");
+Result<KeyPackage> key_package_from_keyshare(const model::Keyshare& keyshare) {
+  if (keyshare.kind != model::CurveKind::kEd25519) {
+    return invalid(std::string("keyshare is for ") + model::curve_name(keyshare.kind) + ", FROST signs with Ed25519");
   }
   auto share = SecretScalar::from_hex(keyshare.private_share.reveal());
   if (!share) return std::unexpected(share.error().context("keyshare private_share"));

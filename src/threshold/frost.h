@@ -15,7 +15,7 @@
 // subgroup.
 //
 // Identifiers: the RFC's participant identifiers are non-zero scalars; the
-// network's participant id p holds f(p + 1) (core::Keyshare, the dealer), so
+// network's participant id p holds f(p + 1) (model::Keyshare, the dealer), so
 // its FROST identifier is p + 1 (identifier_for_participant). Identifiers are
 // kept as u64 here (p = 2^64 - 1 has no identifier and is refused).
 //
@@ -39,7 +39,7 @@
 
 #include "core/bytes.h"
 #include "core/result.h"
-#include "core/types.h"
+#include "model/types.h"
 
 namespace mpc::threshold {
 
@@ -76,7 +76,7 @@ class SecretScalar {
 
   // 32 bytes, little-endian, canonical (< L). Errors never show the bytes.
   static core::Result<SecretScalar> from_bytes(core::ByteView bytes);
-  // 64 hex characters (core::Keyshare's Ed25519 private_share).
+  // 64 hex characters (model::Keyshare's Ed25519 private_share).
   static core::Result<SecretScalar> from_hex(std::string_view hex);
 
   SecretScalar clone() const;
@@ -131,7 +131,7 @@ struct KeyPackage {
 core::Result<KeyPackage> make_key_package(SecretScalar share, const Element& group_key);
 // From a node's keyshare: Ed25519 kind, 64-hex canonical non-zero share,
 // 64-hex valid group key. Errors name the field, never the share.
-core::Result<KeyPackage> key_package_from_keyshare(const core::Keyshare& keyshare);
+core::Result<KeyPackage> key_package_from_keyshare(const model::Keyshare& keyshare);
 
 // ---- round one (RFC 9591 §5.1) ----
 

@@ -69,7 +69,7 @@ Vectors load_vectors() {
   EXPECT_TRUE(in) << "fixture frost/frost-ed25519-sha512.json not found";
   Vectors v;
   if (!in) return v;
-  auto j = core::json::parse(in);
+  auto j = model::json::parse(in);
   v.group_secret = from_hex<32>(j["inputs"]["group_secret_key"]);
   v.group_key = from_hex<32>(j["inputs"]["group_public_key"]);
   v.message = *core::hex_decode(j["inputs"]["message"].get<std::string>());
@@ -400,8 +400,8 @@ TEST(FrostIdentifiers, ParticipantPHasIdentifierPPlusOne) {
 
 TEST(FrostKeyPackage, BuiltFromAnEd25519KeyshareAndRefusingBadOnesWithoutEchoingTheShare) {
   const Vectors v = load_vectors();
-  core::Keyshare k;
-  k.kind = core::CurveKind::kEd25519;
+  model::Keyshare k;
+  k.kind = model::CurveKind::kEd25519;
   k.private_share = core::SecretString(v.shares.at(1));
   k.public_key = hex(v.group_key);
   auto kp = key_package_from_keyshare(k);
@@ -410,13 +410,13 @@ TEST(FrostKeyPackage, BuiltFromAnEd25519KeyshareAndRefusingBadOnesWithoutEchoing
   EXPECT_EQ(hex(kp->share.view()), v.shares.at(1));
   EXPECT_EQ(hex(kp->verifying_share), hex(*public_element(kp->share)));
 
-  core::Keyshare secp = k.clone();
-  secp.kind = core::CurveKind::kSecp256k1;
+  model::Keyshare secp = k.clone();
+  secp.kind = model::CurveKind::kSecp256k1;
   auto e1 = key_package_from_keyshare(secp);
   ASSERT_FALSE(e1);
   EXPECT_NE(e1.error().message.find("Secp256k1"), std::string::npos) << e1.error().message;
 
-  core::Keyshare not_hex = k.clone();
+  model::Keyshare not_hex = k.clone();
   std::string bad = v.shares.at(1);
   bad[10] = 'z';
   not_hex.private_share = core::SecretString(bad);
@@ -425,17 +425,17 @@ TEST(FrostKeyPackage, BuiltFromAnEd25519KeyshareAndRefusingBadOnesWithoutEchoing
   EXPECT_NE(e2.error().message.find("private_share"), std::string::npos);
   EXPECT_EQ(e2.error().message.find(bad.substr(0, 10)), std::string::npos) << "the share is never echoed";
 
-  core::Keyshare above = k.clone();
+  model::Keyshare above = k.clone();
   above.private_share = core::SecretString(std::string(kOrderHex));
   auto e3 = key_package_from_keyshare(above);
   ASSERT_FALSE(e3);
   EXPECT_NE(e3.error().message.find("not canonical"), std::string::npos);
 
-  core::Keyshare zero = k.clone();
+  model::Keyshare zero = k.clone();
   zero.private_share = core::SecretString(std::string(64, '0'));
   EXPECT_FALSE(key_package_from_keyshare(zero));
 
-  core::Keyshare bad_key = k.clone();
+  model::Keyshare bad_key = k.clone();
   bad_key.public_key = "01" + std::string(62, '0');  // the identity
   auto e4 = key_package_from_keyshare(bad_key);
   ASSERT_FALSE(e4);

@@ -220,14 +220,14 @@ INSTANTIATE_TEST_SUITE_P(ThresholdOfN, FullFlow,
                          });
 
 TEST(SigningSession, KeysharesInTheNodesFormatSign) {
-  // core::Keyshare as the dealer writes them (participant ids 4, 9, 12).
+  // model::Keyshare as the dealer writes them (participant ids 4, 9, 12).
   TestRandom rng(test_seed() + 1);
   const std::vector<std::uint64_t> ids = {4, 9, 12};
   const Dealt d = deal(ids, 2, rng);
   Dealt from_keyshares;
   for (const auto& [id, key] : d.keys) {
-    core::Keyshare k;
-    k.kind = core::CurveKind::kEd25519;
+    model::Keyshare k;
+    k.kind = model::CurveKind::kEd25519;
     k.private_share = core::SecretString(core::hex_encode(key.share.view()));
     k.public_key = core::hex_encode(d.group_key);
     auto kp = key_package_from_keyshare(k);

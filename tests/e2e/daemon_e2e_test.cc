@@ -75,7 +75,7 @@ std::string log_of(const Daemon& d) { return core::read_file(d.log).value_or("")
 
 // What nodes do off-chain during a resharing or a key generation, done by
 // the operator here: node i's store gets `shares` for `keyset`.
-void give_node_shares(Network& net, std::size_t i, std::vector<core::Keyshare> shares, const core::Keyset& keyset) {
+void give_node_shares(Network& net, std::size_t i, std::vector<model::Keyshare> shares, const model::Keyset& keyset) {
   const std::string name = "node" + std::to_string(i);
   net.stop_devnet_process(name, false);
   auto home = node::NodeHome::load(net.devnet().path(net.node(i).home));
@@ -87,7 +87,7 @@ void give_node_shares(Network& net, std::size_t i, std::vector<core::Keyshare> s
   net.restart_devnet();
 }
 
-std::vector<core::Keyshare> held_shares(Network& net, std::size_t i, const core::Keyset& keyset) {
+std::vector<model::Keyshare> held_shares(Network& net, std::size_t i, const model::Keyset& keyset) {
   auto home = node::NodeHome::load(net.devnet().path(net.node(i).home));
   auto store = node::KeyshareStore::open(home->keyshare_file(), home->local_storage_key.clone());
   return *(*store)->shares_for(keyset);
@@ -101,10 +101,10 @@ TEST(BackupDaemon, BacksUpEveryKeysetAndSurvivesOutages) {
   // Resharing to epoch 1: while Resharing the daemon keeps epoch 0.
   const auto before = net.state();
   const auto old_keyset = before.running()->keyset;
-  const json params = {{"prospective_epoch_id", 1}, {"proposal", core::to_json(before.running()->parameters)}};
+  const json params = {{"prospective_epoch_id", 1}, {"proposal", to_json(before.running()->parameters)}};
   for (std::size_t i = 0; i < 3; ++i) ASSERT_TRUE(net.operator_call(i, "vote_new_parameters", params, false));
   ASSERT_STREQ(net.state().name(), "Resharing");
-  core::Keyset epoch1 = old_keyset;
+  model::Keyset epoch1 = old_keyset;
   epoch1.epoch_id = 1;
   auto shares = held_shares(net, 0, old_keyset);
   for (auto& s : shares) s.key_id.epoch_id = 1;
@@ -127,14 +127,14 @@ TEST(BackupDaemon, BacksUpEveryKeysetAndSurvivesOutages) {
 
   // A domain added in the same epoch.
   const std::vector<std::uint64_t> ids = {0, 1, 2};
-  auto dealt = devnet::deal(core::CurveKind::kEd25519, 2, ids, 2, 1, 0);
+  auto dealt = devnet::deal(model::CurveKind::kEd25519, 2, ids, 2, 1, 0);
   ASSERT_TRUE(dealt);
   const json add = {{"domains", json::array({{{"id", 2}, {"protocol", "Frost"}, {"purpose", "Sign"}}})}};
   for (std::size_t i = 0; i < 3; ++i) ASSERT_TRUE(net.operator_call(i, "vote_add_domains", add, false));
   for (std::size_t i = 0; i < 3; ++i)
     ASSERT_TRUE(net.operator_call(
         i, "vote_pk",
-        {{"key_event_id", {{"epoch_id", 1}, {"domain_id", 2}, {"attempt_id", 0}}}, {"public_key", core::to_json(dealt->key.key)}},
+        {{"key_event_id", {{"epoch_id", 1}, {"domain_id", 2}, {"attempt_id", 0}}}, {"public_key", to_json(dealt->key.key)}},
         false));
   const auto with_domain = net.keyset();
   ASSERT_EQ(with_domain.domains.size(), 3u);

@@ -154,25 +154,25 @@ core::Ed25519PublicKey Network::node_tls_key(std::size_t i) const {
   return p ? p->tls_public_key : core::Ed25519PublicKey{};
 }
 
-core::ProtocolState Network::state() {
+model::ProtocolState Network::state() {
   auto j = rpc_->view(net_.contract_id, "state");
   if (!j) throw std::runtime_error("view state: " + j.error().message);
-  return *core::parse_protocol_state(*j);
+  return *model::parse_protocol_state(*j);
 }
 
-core::MigrationInfo Network::migrations() {
+model::MigrationInfo Network::migrations() {
   auto j = rpc_->view(net_.contract_id, "migration_info");
   if (!j) throw std::runtime_error("view migration_info: " + j.error().message);
-  return *core::parse_migration_info(*j);
+  return *model::parse_migration_info(*j);
 }
 
-core::Keyset Network::keyset() { return *core::keyset_to_back_up(state()); }
+model::Keyset Network::keyset() { return *model::keyset_to_back_up(state()); }
 
-std::optional<core::ParticipantInfo> Network::participant(const std::string& account) {
+std::optional<model::ParticipantInfo> Network::participant(const std::string& account) {
   auto s = state();
-  const core::ThresholdParameters* p = nullptr;
+  const model::ThresholdParameters* p = nullptr;
   if (auto* r = s.running()) p = &r->parameters;
-  else if (auto* rs = std::get_if<core::ResharingState>(&s.state)) p = &rs->previous_running_state.parameters;
+  else if (auto* rs = std::get_if<model::ResharingState>(&s.state)) p = &rs->previous_running_state.parameters;
   if (!p) return std::nullopt;
   auto* e = p->participants.find(account);
   if (!e) return std::nullopt;

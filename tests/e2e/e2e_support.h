@@ -17,7 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/crypto.h"
-#include "core/types.h"
+#include "model/types.h"
 #include "devnet/network.h"
 #include "devnet/supervisor.h"
 #include "near/rpc_client.h"
@@ -111,10 +111,10 @@ class Network {
   core::Ed25519PublicKey node_tls_key(std::size_t i) const;
 
   // Contract views.
-  core::ProtocolState state();
-  core::MigrationInfo migrations();
-  core::Keyset keyset();
-  std::optional<core::ParticipantInfo> participant(const std::string& account);
+  model::ProtocolState state();
+  model::MigrationInfo migrations();
+  model::Keyset keyset();
+  std::optional<model::ParticipantInfo> participant(const std::string& account);
 
   // A function call signed with the operator's (full-access) key of node i.
   core::Result<near::TxOutcome> operator_call(std::size_t i, const std::string& method, const json& args, bool deposit);

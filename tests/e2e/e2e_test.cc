@@ -121,7 +121,7 @@ TEST(EndToEnd, ResharingStartedDuringAMigrationCancelsIt) {
   const auto state = net.state();
   auto* running = state.running();
   ASSERT_NE(running, nullptr);
-  const json args = {{"prospective_epoch_id", running->keyset.epoch_id + 1}, {"proposal", core::to_json(running->parameters)}};
+  const json args = {{"prospective_epoch_id", running->keyset.epoch_id + 1}, {"proposal", to_json(running->parameters)}};
   for (std::size_t i = 0; i < 3; ++i) ASSERT_TRUE(net.operator_call(i, "vote_new_parameters", args, false));
   EXPECT_STREQ(net.state().name(), "Resharing");
   auto m = net.migrations();
@@ -138,11 +138,11 @@ TEST(EndToEnd, ConcludeWithAStaleKeysetOrAnotherKeyIsRejected) {
   ASSERT_EQ(start_migration(net, 0, dest).exit_code, 0);
   auto stale = net.keyset();
   stale.epoch_id += 1;
-  auto r = net.call_with(dest.home / "access_key.json", "conclude_node_migration", {{"keyset", core::to_json(stale)}}, false);
+  auto r = net.call_with(dest.home / "access_key.json", "conclude_node_migration", {{"keyset", to_json(stale)}}, false);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("keyset differs"), std::string::npos) << r.error().message;
   // The operator's own key is not the registered destination access key.
-  r = net.operator_call(0, "conclude_node_migration", {{"keyset", core::to_json(net.keyset())}}, false);
+  r = net.operator_call(0, "conclude_node_migration", {{"keyset", to_json(net.keyset())}}, false);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("different public key"), std::string::npos) << r.error().message;
   EXPECT_TRUE(net.migrations()[net.node(0).account_id].migration);  // nothing changed

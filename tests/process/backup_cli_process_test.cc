@@ -137,7 +137,7 @@ TEST_F(BackupCli, EveryBadInputIsAUsageErrorAndTheRpcUrlAloneChangesNothing) {
   fs::create_directories(dir);
   ASSERT_TRUE(core::write_file_atomic(dir / "not-json.json", core::as_bytes(std::string("{not json")), 0600));
   ASSERT_TRUE(core::write_file_atomic(dir / "wrong-shape.json", core::as_bytes(std::string("{\"Running\":{\"keyset\":7}}")), 0600));
-  const std::string state = core::to_json(net_->state()).dump();
+  const std::string state = to_json(net_->state()).dump();
   ASSERT_TRUE(core::write_file_atomic(dir / "state.json", core::as_bytes(state), 0600));
   net_->backup_cli(0, {"--help"});  // exports operator 0's environment
   const auto bin = testsupport::binary("apps/backup-cli").string();
@@ -297,7 +297,7 @@ TEST_F(BackupCli, ReadsAReferenceFormatHome) {
   core::SecretBytes aes_key(16);
   for (std::size_t i = 0; i < 16; ++i) aes_key.data()[i] = static_cast<std::uint8_t>(aes[i].get<int>());
   json plain = {{"epoch_id", 0}, {"keyshares", json::array()}};
-  for (const auto& s : (*mine)->keyshares) plain["keyshares"].push_back(core::to_json(s));
+  for (const auto& s : (*mine)->keyshares) plain["keyshares"].push_back(to_json(s));
   auto sealed = core::aes_gcm_encrypt(aes_key, core::as_bytes(plain.dump()));
   ASSERT_TRUE(core::write_file_exclusive(home / "permanent_keys" / "epoch_0_with_2_domains", *sealed));
   fs::create_hard_link(home / "permanent_keys" / "epoch_0_with_2_domains", home / "key");

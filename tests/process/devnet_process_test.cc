@@ -87,10 +87,10 @@ TEST_F(DevnetCli, NodeSharesReconstructTheGroupKeys) {
   ASSERT_TRUE(net) << net.error().message;
   auto genesis = core::read_file(root_ / "net" / "chain.genesis.json");
   ASSERT_TRUE(genesis);
-  auto state = core::parse_protocol_state(nlohmann::json::parse(*genesis)["contract_state"]["protocol_state"]);
+  auto state = model::parse_protocol_state(nlohmann::json::parse(*genesis)["contract_state"]["protocol_state"]);
   ASSERT_TRUE(state) << state.error().message;
   const auto keyset = state->running()->keyset;
-  std::vector<std::vector<core::Keyshare>> held;
+  std::vector<std::vector<model::Keyshare>> held;
   for (const auto& n : net->nodes) {
     auto home = node::NodeHome::load(net->path(n.home));
     ASSERT_TRUE(home);
@@ -105,7 +105,7 @@ TEST_F(DevnetCli, NodeSharesReconstructTheGroupKeys) {
     int subsets = 0;
     for (unsigned mask = 0; mask < (1u << spec.nodes); ++mask) {
       if (__builtin_popcount(mask) != static_cast<int>(spec.threshold)) continue;
-      std::vector<std::pair<std::uint64_t, const core::Keyshare*>> pick;
+      std::vector<std::pair<std::uint64_t, const model::Keyshare*>> pick;
       for (std::size_t p = 0; p < spec.nodes; ++p)
         if (mask & (1u << p)) pick.push_back({p, &held[p][d]});
       auto secret = devnet::testing::reconstruct_secret(kind, pick);

@@ -71,7 +71,7 @@ class NodeProcess : public ::testing::Test {
   // The registered key can still fetch: the node is unaffected.
   static void expect_node_serves() {
     auto c = client(*backup_key_, addr(0), net_->node_tls_key(0));
-    auto r = c.request(http::verb::get, "/get_keyshares", core::to_json(net_->keyset()).dump());
+    auto r = c.request(http::verb::get, "/get_keyshares", to_json(net_->keyset()).dump());
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(r->status, 200u);
   }
@@ -88,22 +88,22 @@ TEST_F(NodeProcess, ServesTheRegisteredBackupServiceSharesThatDecryptToWhatItHol
   ASSERT_TRUE(hello) << hello.error().message;
   EXPECT_EQ(hello->body, "Hello, world!");
   const auto keyset = net_->keyset();
-  auto r = c.request(http::verb::get, "/get_keyshares", core::to_json(keyset).dump());
+  auto r = c.request(http::verb::get, "/get_keyshares", to_json(keyset).dump());
   ASSERT_TRUE(r) << r.error().message;
   ASSERT_EQ(r->status, 200u) << r->body;
   auto key = core::parse_aes256_key_hex(net_->encryption_key_hex(0), "key");
   auto plain = core::aes_gcm_decrypt(*key, *core::base64_decode(r->body));
   ASSERT_TRUE(plain);
-  auto shares = core::parse_keyshares(json::parse(core::to_string(plain->view())));
+  auto shares = model::parse_keyshares(json::parse(core::to_string(plain->view())));
   ASSERT_TRUE(shares);
-  EXPECT_TRUE(core::check_keyshares_cover_keyset(*shares, keyset));
+  EXPECT_TRUE(model::check_keyshares_cover_keyset(*shares, keyset));
   // Exactly what the node's store holds (digest of the same canonical text).
   EXPECT_EQ(core::hex_encode(core::sha256(plain->view())), shares_digest(net_->devnet().path(net_->node(0).home)));
   // The reference client's absolute-form target, no Host header.
   net::MtlsClientOptions o;
   o.absolute_form = true;
   auto abs = client(*backup_key_, addr(0), net_->node_tls_key(0), o).request(http::verb::get, "/get_keyshares",
-                                                                              core::to_json(keyset).dump());
+                                                                              to_json(keyset).dump());
   ASSERT_TRUE(abs);
   EXPECT_EQ(abs->status, 200u);
   const auto m = node_metrics(0);
@@ -413,13 +413,13 @@ TEST_F(NodeProcess, ImportSharesEnforcesTheRulesAndSurvivesKillDuringImport) {
     for (const auto& s : *shares) {
       auto c = s.clone();
       c.key_id.epoch_id = epoch;
-      arr.push_back(core::to_json(c));
+      arr.push_back(to_json(c));
     }
     if (drop_one) arr.erase(arr.size() - 1);
     auto ks = keyset;
     ks.epoch_id = epoch;
     EXPECT_TRUE(core::write_file_atomic(dir / (name + ".shares.json"), core::as_bytes(arr.dump()), 0600));
-    EXPECT_TRUE(core::write_file_atomic(dir / (name + ".keyset.json"), core::as_bytes(core::to_json(ks).dump()), 0600));
+    EXPECT_TRUE(core::write_file_atomic(dir / (name + ".keyset.json"), core::as_bytes(to_json(ks).dump()), 0600));
   };
   auto import = [&](const std::string& name) {
     return testsupport::run({testsupport::binary("apps/mpc-node").string(), "import-shares", "--home", (dir / "home").string(),

@@ -17,7 +17,7 @@
 #include "contract/contract.h"
 #include "contract/internal/state.h"
 #include "core/result.h"
-#include "core/types.h"
+#include "model/types.h"
 #include "core/u128.h"
 
 namespace mpc::contract::internal {
@@ -40,13 +40,13 @@ core::Result<const json*> arg(const json& args, const char* name);
 core::Result<std::uint64_t> u64_arg(const json& args, const char* name);
 core::Result<std::string> string_arg(const json& args, const char* name);
 // ThresholdParameters that also keep the rules below (check_threshold_rules).
-core::Result<core::ThresholdParameters> parameters_value(const json& value, const std::string& name);
-core::Result<core::DomainConfig> domain_value(const json& value, const std::string& name);
-core::Result<core::PublicKeyExtended> group_key_value(const json& value, const std::string& name);
-core::Result<core::Keyset> keyset_value(const json& value, const std::string& name);
-core::Result<core::KeyEventId> key_event_id_value(const json& value, const std::string& name);
-core::Result<core::BackupServiceInfo> backup_service_value(const json& value, const std::string& name);
-core::Result<core::DestinationNodeInfo> destination_value(const json& value, const std::string& name);
+core::Result<model::ThresholdParameters> parameters_value(const json& value, const std::string& name);
+core::Result<model::DomainConfig> domain_value(const json& value, const std::string& name);
+core::Result<model::PublicKeyExtended> group_key_value(const json& value, const std::string& name);
+core::Result<model::Keyset> keyset_value(const json& value, const std::string& name);
+core::Result<model::KeyEventId> key_event_id_value(const json& value, const std::string& name);
+core::Result<model::BackupServiceInfo> backup_service_value(const json& value, const std::string& name);
+core::Result<model::DestinationNodeInfo> destination_value(const json& value, const std::string& name);
 
 // ---- rules ----
 // Shape is the parser's business; these are what the contract adds. `path`
@@ -55,10 +55,10 @@ core::Result<core::DestinationNodeInfo> destination_value(const json& value, con
 // Valid account ids, non-empty urls (bad arguments); then the reference's
 // panics: unique accounts, ids and TLS keys, ids below next_id, and
 // 2 <= threshold <= n with threshold >= ceil(60% of n).
-core::Status check_threshold_rules(const core::ThresholdParameters& parameters, const std::string& path);
+core::Status check_threshold_rules(const model::ThresholdParameters& parameters, const std::string& path);
 // A BLS key is "bls12381g2:..." (core's parser takes any string).
-core::Status check_group_key_rules(const core::PublicKeyExtended& key, const std::string& path);
-core::Status check_keyset_rules(const core::Keyset& keyset, const std::string& path);
+core::Status check_group_key_rules(const model::PublicKeyExtended& key, const std::string& path);
+core::Status check_keyset_rules(const model::Keyset& keyset, const std::string& path);
 
 // ---- caller guards ----
 

@@ -23,7 +23,7 @@
 #include "contract/contract.h"
 #include "core/key_derivation.h"
 #include "core/result.h"
-#include "core/types.h"
+#include "model/types.h"
 
 namespace mpc::contract {
 
@@ -43,7 +43,7 @@ struct KeyEventInstance {
   std::uint64_t started_in = 0;  // block height at which the attempt opened
   std::uint64_t expires_on = 0;  // started_in + kKeyEventTimeoutBlocks
   std::vector<std::uint64_t> completed;               // participant ids that voted it done, in vote order
-  std::optional<core::PublicKeyExtended> public_key;  // key generation: the key voted for so far
+  std::optional<model::PublicKeyExtended> public_key;  // key generation: the key voted for so far
   json extra = json::object();
   bool operator==(const KeyEventInstance&) const = default;
 };
@@ -56,17 +56,17 @@ struct KeyEventInstance {
 // succeed; a failed attempt opens the next one.
 struct KeyEvent {
   std::uint64_t epoch_id = 0;
-  core::DomainConfig domain;
-  core::ThresholdParameters parameters;  // who takes part
+  model::DomainConfig domain;
+  model::ThresholdParameters parameters;  // who takes part
   KeyEventInstance instance;
   std::uint64_t next_attempt_id = 0;
   json extra = json::object();
   bool operator==(const KeyEvent&) const = default;
 
   // The first attempt of an event for `domain`, opened at `block_height`.
-  static KeyEvent start(std::uint64_t epoch_id, core::DomainConfig domain, core::ThresholdParameters parameters,
+  static KeyEvent start(std::uint64_t epoch_id, model::DomainConfig domain, model::ThresholdParameters parameters,
                         std::uint64_t block_height);
-  core::KeyEventId id() const { return {epoch_id, domain.id, instance.attempt_id}; }
+  model::KeyEventId id() const { return {epoch_id, domain.id, instance.attempt_id}; }
   // Records participant `id`'s vote that the attempt is done; true once
   // every participant of the event has voted.
   bool record_completion(std::uint64_t participant_id);
@@ -83,20 +83,20 @@ struct Votes {
 };
 
 struct Running {
-  core::DomainRegistry domains;
-  core::Keyset keyset;
-  core::ThresholdParameters parameters;
-  Votes<core::ThresholdParameters> parameters_votes;             // keyed by account id
-  Votes<std::vector<core::DomainConfig>> add_domains_votes;      // keyed by participant id (decimal)
+  model::DomainRegistry domains;
+  model::Keyset keyset;
+  model::ThresholdParameters parameters;
+  Votes<model::ThresholdParameters> parameters_votes;             // keyed by account id
+  Votes<std::vector<model::DomainConfig>> add_domains_votes;      // keyed by participant id (decimal)
   std::optional<std::uint64_t> previously_cancelled_resharing_epoch_id;
   json extra = json::object();
   bool operator==(const Running&) const = default;
 };
 
 struct Initializing {
-  core::DomainRegistry domains;  // the existing domains and the ones being added
+  model::DomainRegistry domains;  // the existing domains and the ones being added
   std::uint64_t epoch_id = 0;
-  std::vector<core::KeyForDomain> generated_keys;
+  std::vector<model::KeyForDomain> generated_keys;
   KeyEvent generating_key;
   std::vector<std::uint64_t> cancel_votes;  // participant ids
   json extra = json::object();
@@ -105,7 +105,7 @@ struct Initializing {
 
 struct Resharing {
   Running previous_running_state;
-  std::vector<core::KeyForDomain> reshared_keys;
+  std::vector<model::KeyForDomain> reshared_keys;
   KeyEvent resharing_key;
   std::vector<std::string> cancellation_requests;  // account ids
   json extra = json::object();
@@ -120,13 +120,13 @@ using ProtocolState = std::variant<NotInitialized, Initializing, Running, Reshar
 
 // A Running state with the given registry, keyset and parameters and no
 // votes: what every transition back to Running starts from.
-Running running_state(core::DomainRegistry domains, core::Keyset keyset, core::ThresholdParameters parameters);
+Running running_state(model::DomainRegistry domains, model::Keyset keyset, model::ThresholdParameters parameters);
 
 // The domain after `domain_id` in registry order, if any.
-const core::DomainConfig* next_domain_after(const core::DomainRegistry& domains, std::uint64_t domain_id);
+const model::DomainConfig* next_domain_after(const model::DomainRegistry& domains, std::uint64_t domain_id);
 
 // The reconstruction threshold a domain records, if it has one.
-std::optional<std::uint64_t> reconstruction_threshold(const core::DomainConfig& domain);
+std::optional<std::uint64_t> reconstruction_threshold(const model::DomainConfig& domain);
 
 // ---- pending signature requests (signing.cc) ----
 
@@ -177,8 +177,8 @@ core::Result<ProtocolState> protocol_state_from_json(const json& j);
 // error leaves the contract exactly as it was.
 struct MpcContract::State {
   internal::ProtocolState protocol;
-  std::map<std::string, core::BackupServiceInfo> backup_services;  // by account
-  std::map<std::string, core::DestinationNodeInfo> migrations;     // by account
+  std::map<std::string, model::BackupServiceInfo> backup_services;  // by account
+  std::map<std::string, model::DestinationNodeInfo> migrations;     // by account
 
   // Signature requests waiting for `respond` (signing.cc). Copies share
   // the map until one of them changes it (pending_signatures_mut), so the
@@ -207,9 +207,9 @@ struct MpcContract::State {
 
   // The participants who may act now: Running's, the generating key's
   // while Initializing, the previous running state's while Resharing.
-  const core::ThresholdParameters* current_parameters() const;
+  const model::ThresholdParameters* current_parameters() const;
   // While Resharing: the parameters being reshared to.
-  const core::ThresholdParameters* prospective_parameters() const;
+  const model::ThresholdParameters* prospective_parameters() const;
   bool is_participant(std::string_view account) const;
   bool is_prospective(std::string_view account) const;
 

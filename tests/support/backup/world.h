@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "backup/home.h"
-#include "core/types.h"
+#include "model/types.h"
 #include "devnet/dealer.h"
 #include "near/contract_view.h"
 
@@ -30,15 +30,15 @@ inline core::Ed25519PublicKey key(std::uint8_t tag) {
   return k;
 }
 
-inline std::vector<core::Keyshare> clone_all(const std::vector<core::Keyshare>& shares) {
-  std::vector<core::Keyshare> out;
+inline std::vector<model::Keyshare> clone_all(const std::vector<model::Keyshare>& shares) {
+  std::vector<model::Keyshare> out;
   out.reserve(shares.size());
   for (const auto& s : shares) out.push_back(s.clone());
   return out;
 }
 
 // What BackupStore::load_newest would return for `shares` (one epoch's).
-inline backup::StoredBackup stored(const std::vector<core::Keyshare>& shares) {
+inline backup::StoredBackup stored(const std::vector<model::Keyshare>& shares) {
   backup::StoredBackup b;
   b.epoch_id = shares.empty() ? 0 : shares.front().key_id.epoch_id;
   b.keyshares = clone_all(shares);
@@ -48,16 +48,16 @@ inline backup::StoredBackup stored(const std::vector<core::Keyshare>& shares) {
 
 struct World {
   near::ContractView view;
-  std::vector<core::Keyshare> shares;  // op.test's
-  core::Keyset keyset;
+  std::vector<model::Keyshare> shares;  // op.test's
+  model::Keyset keyset;
 };
 
 inline World running_world(std::uint64_t epoch, const std::string& op_url = "https://node.example:3000") {
-  const std::vector<devnet::DomainToDeal> domains = {{0, core::CurveKind::kSecp256k1, 0}, {1, core::CurveKind::kEd25519, 0}};
+  const std::vector<devnet::DomainToDeal> domains = {{0, model::CurveKind::kSecp256k1, 0}, {1, model::CurveKind::kEd25519, 0}};
   const std::vector<std::uint64_t> ids = {0, 1};
   auto dealt = devnet::deal_keyset(domains, ids, 2, epoch);
   EXPECT_TRUE(dealt) << dealt.error().message;
-  core::RunningState r;
+  model::RunningState r;
   r.keyset = dealt->keyset;
   r.parameters.threshold = 2;
   r.parameters.participants.next_id = 2;

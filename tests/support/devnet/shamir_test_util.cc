@@ -13,7 +13,7 @@
 
 namespace mpc::devnet::testing {
 
-using core::CurveKind;
+using model::CurveKind;
 using core::ErrorCode;
 using core::fail;
 using core::Result;
@@ -40,7 +40,7 @@ Scalar scalar_from_id(std::uint64_t id) {  // id + 1, little-endian
   return x;
 }
 
-Result<core::SecretString> reconstruct_ed25519(const std::vector<std::pair<std::uint64_t, const core::Keyshare*>>& shares) {
+Result<core::SecretString> reconstruct_ed25519(const std::vector<std::pair<std::uint64_t, const model::Keyshare*>>& shares) {
   Scalar secret{};
   for (std::size_t i = 0; i < shares.size(); ++i) {
     Scalar xi = scalar_from_id(shares[i].first);
@@ -67,7 +67,7 @@ Result<core::SecretString> reconstruct_ed25519(const std::vector<std::pair<std::
   return core::SecretString(core::hex_encode(secret));
 }
 
-Result<core::SecretString> reconstruct_secp256k1(const std::vector<std::pair<std::uint64_t, const core::Keyshare*>>& shares) {
+Result<core::SecretString> reconstruct_secp256k1(const std::vector<std::pair<std::uint64_t, const model::Keyshare*>>& shares) {
   core::EcGroupPtr group(EC_GROUP_new_by_curve_name(NID_secp256k1));
   core::BnCtxPtr ctx(BN_CTX_new());
   const BIGNUM* n = EC_GROUP_get0_order(group.get());
@@ -102,7 +102,7 @@ Result<core::SecretString> reconstruct_secp256k1(const std::vector<std::pair<std
 }  // namespace
 
 Result<core::SecretString> reconstruct_secret(CurveKind kind,
-                                              const std::vector<std::pair<std::uint64_t, const core::Keyshare*>>& shares) {
+                                              const std::vector<std::pair<std::uint64_t, const model::Keyshare*>>& shares) {
   if (sodium_init() < 0) return fail(ErrorCode::kInternal, "libsodium failed to initialise");
   if (shares.empty()) return core::invalid("no shares");
   if (kind == CurveKind::kEd25519) return reconstruct_ed25519(shares);

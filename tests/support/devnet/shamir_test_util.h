@@ -11,7 +11,7 @@
 
 #include "core/result.h"
 #include "core/secret.h"
-#include "core/types.h"
+#include "model/types.h"
 
 namespace mpc::devnet::testing {
 
@@ -19,10 +19,10 @@ namespace mpc::devnet::testing {
 // f(p + 1). Encoded like a private_share: 64 hex, big-endian for Secp256k1,
 // little-endian for Ed25519.
 core::Result<core::SecretString> reconstruct_secret(
-    core::CurveKind kind, const std::vector<std::pair<std::uint64_t, const core::Keyshare*>>& shares);
+    model::CurveKind kind, const std::vector<std::pair<std::uint64_t, const model::Keyshare*>>& shares);
 
 // The group public key of a secret, encoded like a keyshare's public_key
 // (33-byte compressed SEC1 or 32-byte Edwards, lower-case hex).
-core::Result<std::string> public_key_hex_of(core::CurveKind kind, const std::string& secret_hex);
+core::Result<std::string> public_key_hex_of(model::CurveKind kind, const std::string& secret_hex);
 
 }  // namespace mpc::devnet::testing

@@ -1,4 +1,4 @@
-#include "core/types.h"
+#include "model/types.h"
 #include "support/fixtures.h"
 
 #include <gtest/gtest.h>
@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <fstream>
 
-namespace mpc::core {
+namespace mpc::model {
+
+using namespace mpc::core;  // the model is written in core's terms
 namespace {
 
 json mainnet_state() {
@@ -302,4 +304,4 @@ TEST(Keyshares, Bls12381SharesKeepThePrivateShareSecretAndCheckAgainstTheKeyset)
 }
 
 }  // namespace
-}  // namespace mpc::core
+}  // namespace mpc::model

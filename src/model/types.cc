@@ -1,4 +1,4 @@
-#include "core/types.h"
+#include "model/types.h"
 
 #include <algorithm>
 #include <cctype>
@@ -6,7 +6,9 @@
 
 #include "core/bytes.h"
 
-namespace mpc::core {
+namespace mpc::model {
+
+using namespace mpc::core;  // the model is written in core's terms
 
 namespace {
 
@@ -627,4 +629,4 @@ void wipe_private_shares(json& j) {
   }
 }
 
-}  // namespace mpc::core
+}  // namespace mpc::model

@@ -1,4 +1,5 @@
-// The JSON types of the MPC contract and of key shares (interop §2, §5),
+// The contract's JSON domain model (module `model`, on top of core): the JSON
+// types of the MPC contract and of key shares (interop §2, §5),
 // with exact round-trip: parse_X(to_json(x)) == x and, for input from the
 // chain, to_json(parse_X(j)) == j (unknown fields are kept, not dropped).
 // Ids are u64 and survive above 2^53. Parse errors name the field path.
@@ -19,9 +20,18 @@
 #include "core/result.h"
 #include "core/secret.h"
 
-namespace mpc::core {
+namespace mpc::model {
 
 using json = nlohmann::json;
+// The model speaks core's vocabulary.
+using core::Ed25519PublicKey;
+using core::Error;
+using core::ErrorCode;
+using core::NearPublicKey;
+using core::Result;
+using core::Secp256k1PublicKey;
+using core::SecretString;
+using core::Status;
 
 struct ParticipantInfo {
   std::string url;
@@ -229,4 +239,4 @@ Status check_keyshare_consistent(const Keyshare& share, std::uint64_t epoch_id, 
 // Exactly one consistent share per keyset domain, no extra ones.
 Status check_keyshares_cover_keyset(const std::vector<Keyshare>& shares, const Keyset& keyset);
 
-}  // namespace mpc::core
+}  // namespace mpc::model

@@ -1,8 +1,10 @@
-#include "core/share_replacement.h"
+#include "model/share_replacement.h"
 
 #include <gtest/gtest.h>
 
-namespace mpc::core {
+namespace mpc::model {
+
+using namespace mpc::core;  // the model is written in core's terms
 namespace {
 
 using Kind = ReplacementRefusal::Kind;
@@ -79,4 +81,4 @@ TEST(CheckReplacement, RefusesAnotherKeyIdWithinTheHeldEpochOnly) {
 }
 
 }  // namespace
-}  // namespace mpc::core
+}  // namespace mpc::model

@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
-#include "core/types.h"
+#include "model/types.h"
 
-namespace mpc::core {
+namespace mpc::model {
 
 struct ReplacementRefusal {
   enum class Kind { kOlderEpoch, kDroppedDomains, kChangedGroupKey, kChangedKeyId };
@@ -39,4 +39,4 @@ std::optional<ReplacementRefusal> check_replacement(std::span<const Keyshare> he
 // "0, 1, 4": a list of domain ids as refusals name them.
 std::string domain_list(const std::vector<std::uint64_t>& domains);
 
-}  // namespace mpc::core
+}  // namespace mpc::model

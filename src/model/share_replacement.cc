@@ -1,8 +1,10 @@
-#include "core/share_replacement.h"
+#include "model/share_replacement.h"
 
 #include <algorithm>
 
-namespace mpc::core {
+namespace mpc::model {
+
+using namespace mpc::core;  // the model is written in core's terms
 
 std::optional<ReplacementRefusal> check_replacement(std::span<const Keyshare> held, std::span<const Keyshare> incoming) {
   if (held.empty()) return std::nullopt;
@@ -40,4 +42,4 @@ std::string domain_list(const std::vector<std::uint64_t>& domains) {
   return out;
 }
 
-}  // namespace mpc::core
+}  // namespace mpc::model
