@@ -12,7 +12,7 @@ using namespace mpc::contract::fixture;
 
 class LifecycleTest : public ContractTest {};
 
-TEST_F(LifecycleTest, init__starts_running_at_epoch_zero_without_domains) {
+TEST_F(LifecycleTest, InitStartsRunningAtEpochZeroWithoutDomains) {
   json r = running();
   EXPECT_EQ(r["keyset"], (json{{"epoch_id", 0}, {"domains", json::array()}}));
   EXPECT_EQ(r["parameters"]["threshold"], 2);
@@ -22,7 +22,7 @@ TEST_F(LifecycleTest, init__starts_running_at_epoch_zero_without_domains) {
   EXPECT_EQ(view("version").get<std::string>().rfind("mpc-sandbox-contract ", 0), 0u);
 }
 
-TEST_F(LifecycleTest, init__enforces_thresholds_and_the_contract_account) {
+TEST_F(LifecycleTest, InitEnforcesThresholdsAndTheContractAccount) {
   MpcContract fresh;
   auto init = [&](int n, int t) {
     const std::string args = json{{"parameters", params_json(n, t)}}.dump();
@@ -40,7 +40,7 @@ TEST_F(LifecycleTest, init__enforces_thresholds_and_the_contract_account) {
   EXPECT_TRUE(fresh.call(ctx("mpc.near"), "init", core::as_bytes(ok)));
 }
 
-TEST_F(LifecycleTest, init__rejects_duplicate_participants) {
+TEST_F(LifecycleTest, InitRejectsDuplicateParticipants) {
   MpcContract fresh;
   json p = params_json(3, 2);
   p["participants"]["participants"][2][0] = "node0.near";
@@ -50,7 +50,7 @@ TEST_F(LifecycleTest, init__rejects_duplicate_participants) {
   EXPECT_EQ(r.error().message, "Duplicate account IDs found.");
 }
 
-TEST_F(LifecycleTest, vote_add_domains__needs_every_participant_then_every_participant_votes_the_key) {
+TEST_F(LifecycleTest, VoteAddDomainsNeedsEveryParticipantThenEveryParticipantVotesTheKey) {
   json domains = json::array({{{"id", 0}, {"protocol", "Frost"}, {"purpose", "Sign"}}});
   vote_all("vote_add_domains", {{"domains", domains}}, {"node0.near", "node1.near"});
   EXPECT_TRUE(state().contains("Running"));  // 2 of 3: the reference needs all of them
@@ -71,7 +71,7 @@ TEST_F(LifecycleTest, vote_add_domains__needs_every_participant_then_every_parti
   EXPECT_EQ(r["domains"]["next_domain_id"], 1);
 }
 
-TEST_F(LifecycleTest, vote_add_domains__rejects_empty_and_non_contiguous_proposals) {
+TEST_F(LifecycleTest, VoteAddDomainsRejectsEmptyAndNonContiguousProposals) {
   EXPECT_EQ(error_of(call("node0.near", "vote_add_domains", {{"domains", json::array()}})),
             "vote_add_domains must add at least one domain");
   json gap = json::array({{{"id", 1}, {"protocol", "Frost"}, {"purpose", "Sign"}}});
@@ -82,7 +82,7 @@ TEST_F(LifecycleTest, vote_add_domains__rejects_empty_and_non_contiguous_proposa
   EXPECT_EQ(bad.error().code, core::ErrorCode::kInvalidArgument);
 }
 
-TEST_F(LifecycleTest, vote_pk__conflicting_keys_restart_the_attempt) {
+TEST_F(LifecycleTest, VotePkConflictingKeysRestartTheAttempt) {
   json domains = json::array({{{"id", 0}, {"protocol", "Frost"}, {"purpose", "Sign"}}});
   vote_all("vote_add_domains", {{"domains", domains}});
   json id = {{"epoch_id", 0}, {"domain_id", 0}, {"attempt_id", 0}};
@@ -100,7 +100,7 @@ TEST_F(LifecycleTest, vote_pk__conflicting_keys_restart_the_attempt) {
   EXPECT_EQ(running()["keyset"]["domains"][0]["attempt"], 1);
 }
 
-TEST_F(LifecycleTest, vote_pk__only_counts_participants_and_only_while_initializing) {
+TEST_F(LifecycleTest, VotePkOnlyCountsParticipantsAndOnlyWhileInitializing) {
   json id = {{"epoch_id", 0}, {"domain_id", 0}, {"attempt_id", 0}};
   EXPECT_EQ(error_of(call("node0.near", "vote_pk", {{"key_event_id", id}, {"public_key", ed25519_pk_extended()}})),
             "Protocol state is not initializing.");
@@ -117,7 +117,7 @@ TEST_F(LifecycleTest, vote_pk__only_counts_participants_and_only_while_initializ
   EXPECT_EQ(bad_key.error().code, core::ErrorCode::kInvalidArgument);
 }
 
-TEST_F(LifecycleTest, vote_cancel_keygen__returns_to_running_with_the_keys_it_had) {
+TEST_F(LifecycleTest, VoteCancelKeygenReturnsToRunningWithTheKeysItHad) {
   add_two_domains();
   json domains = json::array({{{"id", 2}, {"protocol", "Frost"}, {"purpose", "Sign"}}});
   vote_all("vote_add_domains", {{"domains", domains}});
@@ -133,7 +133,7 @@ TEST_F(LifecycleTest, vote_cancel_keygen__returns_to_running_with_the_keys_it_ha
   EXPECT_EQ(r["domains"]["next_domain_id"], 3);  // the cancelled id stays consumed
 }
 
-TEST_F(LifecycleTest, resharing__moves_to_the_next_epoch_with_the_new_parameters) {
+TEST_F(LifecycleTest, ResharingMovesToTheNextEpochWithTheNewParameters) {
   add_two_domains();
   json r = running();
   json proposal = r["parameters"];
@@ -169,7 +169,7 @@ TEST_F(LifecycleTest, resharing__moves_to_the_next_epoch_with_the_new_parameters
   EXPECT_EQ(after["parameters_votes"], (json{{"proposal_by_account", json::object()}}));
 }
 
-TEST_F(LifecycleTest, vote_new_parameters__rejects_proposals_that_break_the_reference_rules) {
+TEST_F(LifecycleTest, VoteNewParametersRejectsProposalsThatBreakTheReferenceRules) {
   add_two_domains();
   const json current = running()["parameters"];
   auto vote = [&](const json& proposal, const std::string& who = "node0.near") {
@@ -204,7 +204,7 @@ TEST_F(LifecycleTest, vote_new_parameters__rejects_proposals_that_break_the_refe
   EXPECT_EQ(running()["parameters_votes"]["proposal_by_account"]["node0.near"], p);
 }
 
-TEST_F(LifecycleTest, vote_new_parameters__without_keys_changes_the_parameters_at_once) {
+TEST_F(LifecycleTest, VoteNewParametersWithoutKeysChangesTheParametersAtOnce) {
   json proposal = running()["parameters"];
   proposal["threshold"] = 3;
   vote_all("vote_new_parameters", {{"prospective_epoch_id", 1}, {"proposal", proposal}});
@@ -213,7 +213,7 @@ TEST_F(LifecycleTest, vote_new_parameters__without_keys_changes_the_parameters_a
   EXPECT_EQ(r["parameters"]["threshold"], 3);
 }
 
-TEST_F(LifecycleTest, vote_cancel_resharing__restores_the_previous_running_state_and_skips_the_cancelled_epoch) {
+TEST_F(LifecycleTest, VoteCancelResharingRestoresThePreviousRunningStateAndSkipsTheCancelledEpoch) {
   add_two_domains();
   json before = running();
   json proposal = start_resharing();
@@ -236,7 +236,7 @@ TEST_F(LifecycleTest, vote_cancel_resharing__restores_the_previous_running_state
   EXPECT_FALSE(r.contains("previously_cancelled_resharing_epoch_id"));
 }
 
-TEST_F(LifecycleTest, vote_new_parameters__names_the_malformed_field_of_the_proposal) {
+TEST_F(LifecycleTest, VoteNewParametersNamesTheMalformedFieldOfTheProposal) {
   json proposal = running()["parameters"];
   proposal["participants"]["participants"][1][2]["url"] = 443;
   auto r = call("node0.near", "vote_new_parameters", {{"prospective_epoch_id", 1}, {"proposal", proposal}});
@@ -246,7 +246,7 @@ TEST_F(LifecycleTest, vote_new_parameters__names_the_malformed_field_of_the_prop
             "Failed to deserialize input from JSON: proposal.participants.participants[1][2].url must be a string");
 }
 
-TEST_F(LifecycleTest, vote_pk__refuses_a_bls_key_without_its_prefix) {
+TEST_F(LifecycleTest, VotePkRefusesABlsKeyWithoutItsPrefix) {
   vote_all("vote_add_domains", {{"domains", json::array({{{"id", 0}, {"protocol", "DamgardEtAl"}}})}});
   json id = {{"epoch_id", 0}, {"domain_id", 0}, {"attempt_id", 0}};
   auto r = call("node0.near", "vote_pk", {{"key_event_id", id}, {"public_key", {{"Bls12381", {{"public_key", "abc"}}}}}});
@@ -257,7 +257,7 @@ TEST_F(LifecycleTest, vote_pk__refuses_a_bls_key_without_its_prefix) {
   EXPECT_EQ(running()["keyset"]["domains"][0]["key"], bls);
 }
 
-TEST(LifecycleFromGenesis, vote_reshared__refuses_a_domain_the_previous_keyset_has_no_key_for) {
+TEST(LifecycleFromGenesis, VoteResharedRefusesADomainThePreviousKeysetHasNoKeyFor) {
   // Only a genesis can list a domain without a key: the resharing stops at
   // it, and can be cancelled.
   json running = mainnet_fixture()["Running"];

@@ -13,7 +13,7 @@ using namespace mpc::contract::fixture;
 
 class MigrationsTest : public ContractTest {};
 
-TEST_F(MigrationsTest, register_backup_service__requires_a_participant_and_one_yocto_and_refunds_the_rest) {
+TEST_F(MigrationsTest, RegisterBackupServiceRequiresAParticipantAndOneYoctoAndRefundsTheRest) {
   json args = {{"backup_service_info", {{"public_key", new_key()}}}};
   EXPECT_EQ(error_of(call("node0.near", "register_backup_service", args, 0)),
             "Attached deposit is lower than required. Attached: 0, required: 1");
@@ -30,7 +30,7 @@ TEST_F(MigrationsTest, register_backup_service__requires_a_participant_and_one_y
   EXPECT_EQ(view("migration_info")["node0.near"][0], args2["backup_service_info"]);
 }
 
-TEST_F(MigrationsTest, register_backup_service__accepts_prospective_participants_during_resharing) {
+TEST_F(MigrationsTest, RegisterBackupServiceAcceptsProspectiveParticipantsDuringResharing) {
   add_two_domains();
   json proposal = running()["parameters"];
   proposal["participants"]["participants"].push_back(
@@ -46,7 +46,7 @@ TEST_F(MigrationsTest, register_backup_service__accepts_prospective_participants
   EXPECT_TRUE(view("migration_info").contains("node3.near"));
 }
 
-TEST_F(MigrationsTest, register_backup_service__is_refused_before_init) {
+TEST_F(MigrationsTest, RegisterBackupServiceIsRefusedBeforeInit) {
   MpcContract fresh;
   auto c = ctx("node0.near", 1);
   const std::string args = json{{"backup_service_info", {{"public_key", new_key()}}}}.dump();
@@ -55,7 +55,7 @@ TEST_F(MigrationsTest, register_backup_service__is_refused_before_init) {
   EXPECT_EQ(r.error().message, "Unexpected protocol state: NotInitialized");
 }
 
-TEST_F(MigrationsTest, migration_methods__reject_calls_through_another_contract) {
+TEST_F(MigrationsTest, MigrationMethodsRejectCallsThroughAnotherContract) {
   add_two_domains();
   auto c = ctx("node0.near", 1);
   c.predecessor_account_id = "proxy.near";
@@ -72,7 +72,7 @@ TEST_F(MigrationsTest, migration_methods__reject_calls_through_another_contract)
   }
 }
 
-TEST_F(MigrationsTest, start_node_migration__requires_running_a_participant_and_a_deposit) {
+TEST_F(MigrationsTest, StartNodeMigrationRequiresRunningAParticipantAndADeposit) {
   auto access = core::Ed25519SecretKey::generate();
   json args = {{"destination_node_info", destination(access)}};
   EXPECT_EQ(error_of(call("node0.near", "start_node_migration", args, 0)),
@@ -92,7 +92,7 @@ TEST_F(MigrationsTest, start_node_migration__requires_running_a_participant_and_
   EXPECT_EQ(call("node1.near", "start_node_migration", bad, 1).error().code, core::ErrorCode::kInvalidArgument);
 }
 
-TEST_F(MigrationsTest, start_node_migration__refuses_a_tls_key_that_is_already_someones) {
+TEST_F(MigrationsTest, StartNodeMigrationRefusesATlsKeyThatIsAlreadySomeones) {
   add_two_domains();
   const json participants = running()["parameters"]["participants"]["participants"];
   auto with_tls = [&](const json& tls) {
@@ -120,7 +120,7 @@ TEST_F(MigrationsTest, start_node_migration__refuses_a_tls_key_that_is_already_s
   EXPECT_TRUE(call("node0.near", "start_node_migration", with_tls(claimed), 1));
 }
 
-TEST(MigrationsFromGenesis, conclude_node_migration__checks_the_tls_key_again_at_conclusion) {
+TEST(MigrationsFromGenesis, ConcludeNodeMigrationChecksTheTlsKeyAgainAtConclusion) {
   // A state in which node1's migration targets what has since become
   // node2's TLS key (as a genesis may hold, or a later rule change): the
   // conclusion re-checks and refuses, and changes nothing.
@@ -144,14 +144,14 @@ TEST(MigrationsFromGenesis, conclude_node_migration__checks_the_tls_key_again_at
   EXPECT_EQ(c->serialize(), before);
 }
 
-TEST_F(MigrationsTest, start_node_migration__is_refused_outside_running) {
+TEST_F(MigrationsTest, StartNodeMigrationIsRefusedOutsideRunning) {
   json domains = json::array({{{"id", 0}, {"protocol", "Frost"}, {"purpose", "Sign"}}});
   vote_all("vote_add_domains", {{"domains", domains}});
   auto r = call("node0.near", "start_node_migration", {{"destination_node_info", destination(access_key_)}}, 1);
   EXPECT_EQ(error_of(r), "The protocol is not Running.");
 }
 
-TEST_F(MigrationsTest, conclude_node_migration__replaces_the_participant_info_and_keeps_its_id) {
+TEST_F(MigrationsTest, ConcludeNodeMigrationReplacesTheParticipantInfoAndKeepsItsId) {
   add_two_domains();
   json dest = destination(access_key_);
   ASSERT_TRUE(call("node1.near", "start_node_migration", {{"destination_node_info", dest}}, 1));
@@ -166,7 +166,7 @@ TEST_F(MigrationsTest, conclude_node_migration__replaces_the_participant_info_an
   EXPECT_FALSE(view("migration_info").contains("node1.near"));
 }
 
-TEST_F(MigrationsTest, conclude_node_migration__rejects_stale_keyset) {
+TEST_F(MigrationsTest, ConcludeNodeMigrationRejectsStaleKeyset) {
   add_two_domains();
   ASSERT_TRUE(call("node1.near", "start_node_migration", {{"destination_node_info", destination(access_key_)}}, 1));
   json stale = running()["keyset"];
@@ -179,13 +179,13 @@ TEST_F(MigrationsTest, conclude_node_migration__rejects_stale_keyset) {
   EXPECT_TRUE(view("migration_info").contains("node1.near"));
 }
 
-TEST_F(MigrationsTest, conclude_node_migration__without_a_migration_says_so) {
+TEST_F(MigrationsTest, ConcludeNodeMigrationWithoutAMigrationSaysSo) {
   add_two_domains();
   EXPECT_EQ(error_of(call("node2.near", "conclude_node_migration", {{"keyset", running()["keyset"]}})),
             "Node does not have an ongoing recovery");
 }
 
-TEST_F(MigrationsTest, conclude_node_migration__rejects_a_key_other_than_the_destination_access_key) {
+TEST_F(MigrationsTest, ConcludeNodeMigrationRejectsAKeyOtherThanTheDestinationAccessKey) {
   add_two_domains();
   ASSERT_TRUE(call("node1.near", "start_node_migration", {{"destination_node_info", destination(access_key_)}}, 1));
   auto other = core::NearPublicKey{core::Ed25519SecretKey::generate().public_key()};
@@ -195,7 +195,7 @@ TEST_F(MigrationsTest, conclude_node_migration__rejects_a_key_other_than_the_des
   EXPECT_TRUE(view("migration_info").contains("node1.near"));  // the failed call reverted
 }
 
-TEST_F(MigrationsTest, conclude_node_migration__checks_in_the_reference_order) {
+TEST_F(MigrationsTest, ConcludeNodeMigrationChecksInTheReferenceOrder) {
   add_two_domains();
   json keyset = running()["keyset"];
   json stale = keyset;
@@ -216,14 +216,14 @@ TEST_F(MigrationsTest, conclude_node_migration__checks_in_the_reference_order) {
   EXPECT_EQ(none.error().code, core::ErrorCode::kInvalidArgument);
 }
 
-TEST_F(MigrationsTest, conclude_node_migration__checks_running_before_anything_else) {
+TEST_F(MigrationsTest, ConcludeNodeMigrationChecksRunningBeforeAnythingElse) {
   add_two_domains();
   start_resharing();
   auto r = call("stranger.near", "conclude_node_migration", {{"keyset", {{"epoch_id", 0}, {"domains", json::array()}}}});
   EXPECT_EQ(error_of(r), "The protocol is not Running.");
 }
 
-TEST_F(MigrationsTest, cancel_node_migration__removes_it_and_conclude_then_fails) {
+TEST_F(MigrationsTest, CancelNodeMigrationRemovesItAndConcludeThenFails) {
   add_two_domains();
   ASSERT_TRUE(call("node1.near", "start_node_migration", {{"destination_node_info", destination(access_key_)}}, 1));
   // Payable: the node's function-call key cannot cancel, the operator can.
@@ -239,7 +239,7 @@ TEST_F(MigrationsTest, cancel_node_migration__removes_it_and_conclude_then_fails
   EXPECT_EQ(error_of(call("node1.near", "cancel_node_migration", json::object(), 1)), "Node does not have an ongoing recovery");
 }
 
-TEST_F(MigrationsTest, cancel_node_migration__keeps_the_backup_service) {
+TEST_F(MigrationsTest, CancelNodeMigrationKeepsTheBackupService) {
   add_two_domains();
   json backup = {{"public_key", new_key()}};
   ASSERT_TRUE(call("node1.near", "register_backup_service", {{"backup_service_info", backup}}, 1));
@@ -248,7 +248,7 @@ TEST_F(MigrationsTest, cancel_node_migration__keeps_the_backup_service) {
   EXPECT_EQ(view("migration_info")["node1.near"], json::array({backup, nullptr}));
 }
 
-TEST_F(MigrationsTest, update_participant_url__changes_only_the_callers_url) {
+TEST_F(MigrationsTest, UpdateParticipantUrlChangesOnlyTheCallersUrl) {
   add_two_domains();
   json before = running()["parameters"]["participants"]["participants"];
   EXPECT_EQ(error_of(call("node1.near", "update_participant_url", {{"url", "https://moved:443"}})),
@@ -267,7 +267,7 @@ TEST_F(MigrationsTest, update_participant_url__changes_only_the_callers_url) {
   EXPECT_EQ(error_of(call("node1.near", "update_participant_url", {{"url", "https://again"}}, 1)), "The protocol is not Running.");
 }
 
-TEST_F(MigrationsTest, protocol_change__clears_every_ongoing_migration_and_keeps_backup_services) {
+TEST_F(MigrationsTest, ProtocolChangeClearsEveryOngoingMigrationAndKeepsBackupServices) {
   add_two_domains();
   ASSERT_TRUE(call("node0.near", "register_backup_service", {{"backup_service_info", {{"public_key", new_key()}}}}, 1));
   ASSERT_TRUE(call("node0.near", "start_node_migration", {{"destination_node_info", destination(access_key_)}}, 1));
@@ -287,7 +287,7 @@ TEST_F(MigrationsTest, protocol_change__clears_every_ongoing_migration_and_keeps
   EXPECT_FALSE(view("migration_info").contains("node2.near"));
 }
 
-TEST_F(MigrationsTest, resharing__drops_the_backup_service_and_migration_of_a_participant_who_leaves) {
+TEST_F(MigrationsTest, ResharingDropsTheBackupServiceAndMigrationOfAParticipantWhoLeaves) {
   add_two_domains();
   ASSERT_TRUE(call("node2.near", "register_backup_service", {{"backup_service_info", {{"public_key", new_key()}}}}, 1));
   ASSERT_TRUE(call("node1.near", "register_backup_service", {{"backup_service_info", {{"public_key", new_key()}}}}, 1));

@@ -530,7 +530,7 @@ json record_everything() {
   return json{{"steps", steps}, {"persisted", persisted}, {"genesis", genesis}};
 }
 
-TEST(RecordedScript, replay__every_outcome_and_stored_state_matches_the_recording) {
+TEST(RecordedScript, ReplayEveryOutcomeAndStoredStateMatchesTheRecording) {
   const json now = record_everything();
   if (const char* full = full_recording()) {
     std::ofstream(full) << now.dump(1) << "\n";
@@ -553,7 +553,7 @@ TEST(RecordedScript, replay__every_outcome_and_stored_state_matches_the_recordin
   EXPECT_EQ(now["persisted"], recorded["persisted"]);
 }
 
-TEST(RecordedScript, persisted_states__load_and_serialize_to_the_same_bytes) {
+TEST(RecordedScript, PersistedStatesLoadAndSerializeToTheSameBytes) {
   std::ifstream in(kRecording);
   ASSERT_TRUE(in) << kRecording;
   const json recorded = json::parse(in);

@@ -203,7 +203,7 @@ class ReferenceStateSchema : public ::testing::Test {
   MpcContract contract_;
 };
 
-TEST_F(ReferenceStateSchema, state_view__parses_with_the_reference_types_in_every_protocol_state) {
+TEST_F(ReferenceStateSchema, StateViewParsesWithTheReferenceTypesInEveryProtocolState) {
   expect_reference_shape("NotInitialized");
   ASSERT_TRUE(call("mpc.near", "init", {{"parameters", params_json(3, 2)}}));
   expect_reference_shape("Running, no domains");
@@ -232,7 +232,7 @@ TEST_F(ReferenceStateSchema, state_view__parses_with_the_reference_types_in_ever
   expect_reference_shape("Running after a cancelled resharing");
 }
 
-TEST_F(ReferenceStateSchema, vote_add_domains__refuses_a_reconstruction_threshold_outside_the_participant_count) {
+TEST_F(ReferenceStateSchema, VoteAddDomainsRefusesAReconstructionThresholdOutsideTheParticipantCount) {
   ASSERT_TRUE(call("mpc.near", "init", {{"parameters", params_json(3, 2)}}));
   auto r = call("node0.near", "vote_add_domains",
                 {{"domains", json::array({{{"id", 0}, {"protocol", "Frost"}, {"purpose", "Sign"}, {"reconstruction_threshold", 4}}})}});
@@ -240,7 +240,7 @@ TEST_F(ReferenceStateSchema, vote_add_domains__refuses_a_reconstruction_threshol
   EXPECT_EQ(r.error().message, "Domain 0: reconstruction threshold 4 must be between 2 and the number of participants (3).");
 }
 
-TEST(ReferenceStateSchemaGenesis, checker__accepts_the_real_mainnet_state_and_our_view_of_it) {
+TEST(ReferenceStateSchemaGenesis, CheckerAcceptsTheRealMainnetStateAndOurViewOfIt) {
   std::ifstream in(mpc::testing::fixture_path("reference/contract_state_mainnet_running.json"));
   ASSERT_TRUE(in);
   const json fixture = json::parse(in);
@@ -252,7 +252,7 @@ TEST(ReferenceStateSchemaGenesis, checker__accepts_the_real_mainnet_state_and_ou
   EXPECT_TRUE(reference_errors(json::parse(v->begin(), v->end())).empty());
 }
 
-TEST(ReferenceStateSchemaGenesis, checker__names_a_missing_required_field) {
+TEST(ReferenceStateSchemaGenesis, CheckerNamesAMissingRequiredField) {
   std::ifstream in(mpc::testing::fixture_path("reference/contract_state_mainnet_running.json"));
   json fixture = json::parse(in);
   fixture["Running"]["domains"]["domains"][0].erase("reconstruction_threshold");
@@ -261,7 +261,7 @@ TEST(ReferenceStateSchemaGenesis, checker__names_a_missing_required_field) {
   EXPECT_EQ(errors[0], "Running.domains.domains[0]: missing required field `reconstruction_threshold` of DomainConfig");
 }
 
-TEST(ReferenceStateSchemaGenesis, deserialize__fills_in_the_reference_fields_an_older_genesis_lacks) {
+TEST(ReferenceStateSchemaGenesis, DeserializeFillsInTheReferenceFieldsAnOlderGenesisLacks) {
   std::ifstream in(mpc::testing::fixture_path("reference/contract_state_mainnet_running.json"));
   json fixture = json::parse(in);
   for (auto& d : fixture["Running"]["domains"]["domains"]) d.erase("reconstruction_threshold");

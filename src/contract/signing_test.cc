@@ -112,7 +112,7 @@ class SigningTest : public ContractTest {
 
 // ---------------------------------------------------------------- sign
 
-TEST_F(SigningTest, sign__queues_the_request_yields_and_refunds_the_excess_deposit) {
+TEST_F(SigningTest, SignQueuesTheRequestYieldsAndRefundsTheExcessDeposit) {
   const json req = eddsa_request("0a0b0c");
   auto out = sign("user.near", req, 5, 7, kMaxPrepaidGas, 42);
   ASSERT_TRUE(out) << out.error().message;
@@ -136,7 +136,7 @@ TEST_F(SigningTest, sign__queues_the_request_yields_and_refunds_the_excess_depos
   EXPECT_EQ(view_with("get_pending_request", {{"request", to_json(key)}}), (json{{"data_id", data}}));
 }
 
-TEST_F(SigningTest, sign__derives_the_tweak_from_the_predecessor_and_the_path) {
+TEST_F(SigningTest, SignDerivesTheTweakFromThePredecessorAndThePath) {
   ASSERT_TRUE(sign("alice.near", eddsa_request("01")));
   ASSERT_TRUE(sign("bob.near", eddsa_request("01"), 1, 2));
   json p = pending();
@@ -145,7 +145,7 @@ TEST_F(SigningTest, sign__derives_the_tweak_from_the_predecessor_and_the_path) {
   EXPECT_NE(p[0]["request"]["tweak"], p[1]["request"]["tweak"]);
 }
 
-TEST_F(SigningTest, sign__refuses_without_deposit_too_little_gas_or_an_unknown_domain) {
+TEST_F(SigningTest, SignRefusesWithoutDepositTooLittleGasOrAnUnknownDomain) {
   EXPECT_EQ(error_of(sign("user.near", eddsa_request("01"), 0)), "Attached deposit is lower than required. Attached: 0, required: 1");
   EXPECT_EQ(error_of(sign("user.near", eddsa_request("01"), 1, 1, 15'000'000'000'000 - 1)),
             "Provided gas is lower than required. Provided: 14999999999999, required: 15000000000000");
@@ -155,7 +155,7 @@ TEST_F(SigningTest, sign__refuses_without_deposit_too_little_gas_or_an_unknown_d
   EXPECT_EQ(pending(), json::array());
 }
 
-TEST_F(SigningTest, sign__refuses_outside_running_and_resharing) {
+TEST_F(SigningTest, SignRefusesOutsideRunningAndResharing) {
   MpcContract fresh;
   CallContext c = ctx("user.near", 1);
   const std::string args = json{{"request", eddsa_request("01")}}.dump();
@@ -164,7 +164,7 @@ TEST_F(SigningTest, sign__refuses_outside_running_and_resharing) {
   EXPECT_EQ(r.error().message, "Protocol state is not running, nor resharing.");
 }
 
-TEST_F(SigningTest, sign__checks_the_payload_against_the_domain_protocol) {
+TEST_F(SigningTest, SignChecksThePayloadAgainstTheDomainProtocol) {
   EXPECT_EQ(error_of(sign("user.near", ecdsa_request(std::string(64, '1'), kFrost))), "Payload is not EdDSA");
   EXPECT_EQ(error_of(sign("user.near", eddsa_request("01", kCaitSith))), "Payload is not Ecdsa");
   // The secp256k1 order n itself is no scalar.
@@ -181,7 +181,7 @@ TEST_F(SigningTest, sign__checks_the_payload_against_the_domain_protocol) {
             "Failed to deserialize input from JSON: request.payload_v2.Eddsa must be at most 1232 bytes, got 1233");
 }
 
-TEST_F(SigningTest, sign__reads_the_legacy_payload_and_key_version_and_refuses_both_forms_at_once) {
+TEST_F(SigningTest, SignReadsTheLegacyPayloadAndKeyVersionAndRefusesBothFormsAtOnce) {
   const json legacy = {{"path", "p"}, {"payload", json(std::vector<int>(32, 7))}, {"key_version", kCaitSith}};
   EXPECT_NE(error_of(sign("user.near", legacy)).find("not supported yet"), std::string::npos);  // read as Ecdsa, domain 1
   json legacy_frost = legacy;
@@ -204,7 +204,7 @@ TEST_F(SigningTest, sign__reads_the_legacy_payload_and_key_version_and_refuses_b
   EXPECT_EQ(error_of(sign("user.near", none)), "Failed to deserialize input from JSON: request: missing field `path`");
 }
 
-TEST_F(SigningTest, sign__queues_duplicates_up_to_the_fan_out_limit) {
+TEST_F(SigningTest, SignQueuesDuplicatesUpToTheFanOutLimit) {
   const json req = eddsa_request("cafe");
   for (int i = 0; i < 128; ++i) ASSERT_TRUE(sign("user.near", req, 1, i)) << i;
   EXPECT_EQ(pending()[0]["yields"], 128);
@@ -214,7 +214,7 @@ TEST_F(SigningTest, sign__queues_duplicates_up_to_the_fan_out_limit) {
   EXPECT_EQ(pending()[0]["yields"], 128);
 }
 
-TEST_F(SigningTest, sign__bounds_the_pending_requests_of_all_callers) {
+TEST_F(SigningTest, SignBoundsThePendingRequestsOfAllCallers) {
   for (int i = 0; i < 1024; ++i) ASSERT_TRUE(sign("user.near", eddsa_request(std::to_string(1000 + i)), 1, i)) << i;
   EXPECT_EQ(error_of(sign("user.near", eddsa_request("ff"), 1, 1)),
             "Too many pending signature requests (limit: 1024). Try again once responses or timeouts have cleared room.");
@@ -224,7 +224,7 @@ TEST_F(SigningTest, sign__bounds_the_pending_requests_of_all_callers) {
 
 // ---------------------------------------------------------------- respond
 
-TEST_F(SigningTest, respond__with_a_valid_signature_resumes_every_queued_yield) {
+TEST_F(SigningTest, RespondWithAValidSignatureResumesEveryQueuedYield) {
   const json req = eddsa_request("48656c6c6f");
   ASSERT_TRUE(sign("user.near", req, 1, 1));
   ASSERT_TRUE(sign("user.near", req, 1, 2));  // the same request again: fan-out
@@ -245,7 +245,7 @@ TEST_F(SigningTest, respond__with_a_valid_signature_resumes_every_queued_yield) 
   EXPECT_EQ(error_of(respond("node2.near", key, sig)), "This sign request has timed out, was completed, or never existed.");
 }
 
-TEST_F(SigningTest, respond__refuses_a_signature_that_does_not_verify_under_the_derived_key) {
+TEST_F(SigningTest, RespondRefusesASignatureThatDoesNotVerifyUnderTheDerivedKey) {
   const json req = eddsa_request("0102");
   ASSERT_TRUE(sign("user.near", req));
   const core::SignatureRequest key = request_of("user.near", req);
@@ -261,7 +261,7 @@ TEST_F(SigningTest, respond__refuses_a_signature_that_does_not_verify_under_the_
   EXPECT_EQ(pending().size(), 1u);  // still pending
 }
 
-TEST_F(SigningTest, respond__refuses_non_participants_deposits_unknown_domains_and_mismatched_schemes) {
+TEST_F(SigningTest, RespondRefusesNonParticipantsDepositsUnknownDomainsAndMismatchedSchemes) {
   const json req = eddsa_request("0102");
   ASSERT_TRUE(sign("user.near", req));
   const core::SignatureRequest key = request_of("user.near", req);
@@ -287,7 +287,7 @@ TEST_F(SigningTest, respond__refuses_non_participants_deposits_unknown_domains_a
             "Failed to deserialize input from JSON: response.signature is missing");
 }
 
-TEST_F(SigningTest, respond__refuses_an_ecdsa_payload_for_an_ed25519_key_and_secp256k1_responses_for_now) {
+TEST_F(SigningTest, RespondRefusesAnEcdsaPayloadForAnEd25519KeyAndSecp256k1ResponsesForNow) {
   core::SignatureRequest ecdsa{core::derive_tweak("user.near", "p"), {core::SignPayload::Kind::kEcdsa, core::Bytes(32, 1)}, kFrost};
   EXPECT_EQ(error_of(respond("node0.near", ecdsa, signature_for(ecdsa))), "Payload is not EdDSA");
   ecdsa.domain_id = kCaitSith;
@@ -297,7 +297,7 @@ TEST_F(SigningTest, respond__refuses_an_ecdsa_payload_for_an_ed25519_key_and_sec
             "Secp256k1 signature responses are not supported yet: this network has no threshold ECDSA.");
 }
 
-TEST_F(SigningTest, respond__is_open_to_the_new_participants_while_resharing) {
+TEST_F(SigningTest, RespondIsOpenToTheNewParticipantsWhileResharing) {
   const json req = eddsa_request("0102");
   ASSERT_TRUE(sign("user.near", req));
   start_resharing();
@@ -309,7 +309,7 @@ TEST_F(SigningTest, respond__is_open_to_the_new_participants_while_resharing) {
   EXPECT_TRUE(sign("user.near", eddsa_request("0103")));
 }
 
-TEST_F(SigningTest, pending_requests__survive_a_change_of_protocol_state_as_in_the_reference) {
+TEST_F(SigningTest, PendingRequestsSurviveAChangeOfProtocolStateAsInTheReference) {
   ASSERT_TRUE(sign("user.near", eddsa_request("0102")));
   json domains = json::array({{{"id", 3}, {"protocol", "Frost"}, {"purpose", "Sign"}}});
   vote_all("vote_add_domains", {{"domains", domains}});
@@ -322,7 +322,7 @@ TEST_F(SigningTest, pending_requests__survive_a_change_of_protocol_state_as_in_t
 
 // ---------------------------------------------------------------- the yield callbacks
 
-TEST_F(SigningTest, callback__returns_the_resumed_signature_as_the_callers_result) {
+TEST_F(SigningTest, CallbackReturnsTheResumedSignatureAsTheCallersResult) {
   const json req = eddsa_request("0102");
   ASSERT_TRUE(sign("user.near", req));
   const core::SignatureRequest key = request_of("user.near", req);
@@ -334,7 +334,7 @@ TEST_F(SigningTest, callback__returns_the_resumed_signature_as_the_callers_resul
   EXPECT_FALSE(out->then);
 }
 
-TEST_F(SigningTest, callback__on_timeout_drops_the_oldest_yield_only_and_fails_through_fail_on_timeout) {
+TEST_F(SigningTest, CallbackOnTimeoutDropsTheOldestYieldOnlyAndFailsThroughFailOnTimeout) {
   const json req = eddsa_request("0102");
   for (int i = 1; i <= 3; ++i) ASSERT_TRUE(sign("user.near", req, 1, i, kMaxPrepaidGas, 10 + i));
   const core::SignatureRequest key = request_of("user.near", req);
@@ -360,7 +360,7 @@ TEST_F(SigningTest, callback__on_timeout_drops_the_oldest_yield_only_and_fails_t
   EXPECT_EQ(error_of(fail), "Request has timed out.");
 }
 
-TEST_F(SigningTest, callbacks__are_private_to_the_contract) {
+TEST_F(SigningTest, CallbacksArePrivateToTheContract) {
   const core::SignatureRequest key = request_of("user.near", eddsa_request("01"));
   EXPECT_EQ(error_of(callback("return_signature_and_clean_state_on_success", key, {std::nullopt}, "user.near")),
             "Method return_signature_and_clean_state_on_success is private");
@@ -371,7 +371,7 @@ TEST_F(SigningTest, callbacks__are_private_to_the_contract) {
 
 // ---------------------------------------------------------------- views and the durable form
 
-TEST_F(SigningTest, pending_signature_requests__lists_the_oldest_first_within_the_limit) {
+TEST_F(SigningTest, PendingSignatureRequestsListsTheOldestFirstWithinTheLimit) {
   ASSERT_TRUE(sign("a.near", eddsa_request("01"), 1, 1, kMaxPrepaidGas, 5));
   ASSERT_TRUE(sign("b.near", eddsa_request("02"), 1, 2, kMaxPrepaidGas, 6));
   ASSERT_TRUE(sign("a.near", eddsa_request("01"), 1, 3, kMaxPrepaidGas, 7));  // a duplicate keeps its place
@@ -390,7 +390,7 @@ TEST_F(SigningTest, pending_signature_requests__lists_the_oldest_first_within_th
   EXPECT_EQ(no_request.error().message, "Failed to deserialize input from JSON: request is missing");
 }
 
-TEST_F(SigningTest, durable_form__keeps_pending_requests_and_their_yields) {
+TEST_F(SigningTest, DurableFormKeepsPendingRequestsAndTheirYields) {
   const std::string without = contract_.serialize();
   EXPECT_EQ(json::parse(without).count("pending_signature_requests"), 0u);
   ASSERT_TRUE(sign("a.near", eddsa_request("01"), 1, 1, kMaxPrepaidGas, 5));
@@ -425,7 +425,7 @@ namespace {
 
 class KeyViewsTest : public SigningTest {};
 
-TEST_F(KeyViewsTest, derived_public_key__is_the_group_key_plus_the_callers_tweak_and_verifies_its_signatures) {
+TEST_F(KeyViewsTest, DerivedPublicKeyIsTheGroupKeyPlusTheCallersTweakAndVerifiesItsSignatures) {
   const json derived = view_with("derived_public_key", {{"path", "solana-1"}, {"predecessor", "alice.near"}, {"domain_id", kFrost}});
   ASSERT_TRUE(derived.is_string());
   const auto tweak = core::derive_tweak("alice.near", "solana-1");
@@ -444,7 +444,7 @@ TEST_F(KeyViewsTest, derived_public_key__is_the_group_key_plus_the_callers_tweak
   EXPECT_NE(secp, view_with("public_key", {{"domain_id", kCaitSith}}));
 }
 
-TEST_F(KeyViewsTest, derived_public_key__needs_a_predecessor_and_a_known_domain) {
+TEST_F(KeyViewsTest, DerivedPublicKeyNeedsAPredecessorAndAKnownDomain) {
   auto no_predecessor = contract_.view("derived_public_key", core::as_bytes(json{{"path", "p"}, {"domain_id", kFrost}}.dump()));
   ASSERT_FALSE(no_predecessor);
   EXPECT_NE(no_predecessor.error().message.find("predecessor is required"), std::string::npos) << no_predecessor.error().message;

@@ -12,7 +12,7 @@ using namespace mpc::contract::fixture;
 
 class StateTest : public ContractTest {};
 
-TEST_F(StateTest, call__that_fails_leaves_the_state_byte_identical) {
+TEST_F(StateTest, CallThatFailsLeavesTheStateByteIdentical) {
   add_two_domains();
   ASSERT_TRUE(call("node1.near", "start_node_migration", {{"destination_node_info", destination(access_key_)}}, 1));
   ASSERT_TRUE(call("node0.near", "vote_new_parameters",
@@ -27,7 +27,7 @@ TEST_F(StateTest, call__that_fails_leaves_the_state_byte_identical) {
   EXPECT_EQ(contract_.serialize(), before);
 }
 
-TEST_F(StateTest, call__tells_an_unknown_method_from_bad_arguments) {
+TEST_F(StateTest, CallTellsAnUnknownMethodFromBadArguments) {
   auto unknown = contract_.call(ctx("node0.near"), "frobnicate", core::as_bytes("{}"));
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().code, core::ErrorCode::kNotFound);
@@ -46,7 +46,7 @@ TEST_F(StateTest, call__tells_an_unknown_method_from_bad_arguments) {
 
 // Found with fuzz/contract_call_fuzz's NUL property: nlohmann stopped at the
 // NUL and the call succeeded, where NEAR's serde_json refuses the arguments.
-TEST_F(StateTest, call__refuses_arguments_with_a_nul_byte_after_the_json) {
+TEST_F(StateTest, CallRefusesArgumentsWithANulByteAfterTheJson) {
   const unsigned char args[] = {'{', '"', 'u', 'r', 'l', '"', ':', '"', 'h', 't', 't', 'p', 's', ':',
                                 '/', '/', 'x', '"', '}', 0x00, 'z', 'z'};
   const std::string before = contract_.serialize();
@@ -57,7 +57,7 @@ TEST_F(StateTest, call__refuses_arguments_with_a_nul_byte_after_the_json) {
   EXPECT_TRUE(contract_.call(ctx("node2.near", 1), "update_participant_url", core::ByteView(args, 19)));  // the JSON alone
 }
 
-TEST_F(StateTest, serialize__round_trips_an_initializing_state_and_keygen_continues) {
+TEST_F(StateTest, SerializeRoundTripsAnInitializingStateAndKeygenContinues) {
   add_two_domains();
   json domains = json::array({{{"id", 2}, {"protocol", "CaitSith"}, {"purpose", "Sign"}}});
   vote_all("vote_add_domains", {{"domains", domains}});
@@ -71,7 +71,7 @@ TEST_F(StateTest, serialize__round_trips_an_initializing_state_and_keygen_contin
   EXPECT_EQ(running()["keyset"]["domains"].size(), 3u);
 }
 
-TEST_F(StateTest, serialize__round_trips_the_whole_state_votes_included) {
+TEST_F(StateTest, SerializeRoundTripsTheWholeStateVotesIncluded) {
   add_two_domains();
   ASSERT_TRUE(call("node0.near", "register_backup_service", {{"backup_service_info", {{"public_key", new_key()}}}}, 1));
   ASSERT_TRUE(call("node1.near", "start_node_migration", {{"destination_node_info", destination(access_key_)}}, 1));
@@ -88,7 +88,7 @@ TEST_F(StateTest, serialize__round_trips_the_whole_state_votes_included) {
   EXPECT_EQ(mid->view("state", {}).value(), contract_.view("state", {}).value());
 }
 
-TEST(StateGenesis, deserialize__accepts_the_real_mainnet_running_state) {
+TEST(StateGenesis, DeserializeAcceptsTheRealMainnetRunningState) {
   std::ifstream in(mpc::testing::fixture_path("reference/contract_state_mainnet_running.json"));
   ASSERT_TRUE(in);
   json fixture = json::parse(in);
@@ -102,7 +102,7 @@ TEST(StateGenesis, deserialize__accepts_the_real_mainnet_running_state) {
   EXPECT_EQ(json::parse(info->begin(), info->end()), json::object());
 }
 
-TEST(StateGenesis, deserialize__a_mainnet_genesis_with_migrations_lets_a_node_conclude) {
+TEST(StateGenesis, DeserializeAMainnetGenesisWithMigrationsLetsANodeConclude) {
   json fixture = mainnet_fixture();
   json participant = fixture["Running"]["parameters"]["participants"]["participants"][3];
   const std::string account = participant[0];
@@ -133,7 +133,7 @@ TEST(StateGenesis, deserialize__a_mainnet_genesis_with_migrations_lets_a_node_co
   EXPECT_EQ(back->serialize(), c->serialize());
 }
 
-TEST(StateGenesis, deserialize__rejects_malformed_migration_maps) {
+TEST(StateGenesis, DeserializeRejectsMalformedMigrationMaps) {
   json fixture = mainnet_fixture();
   EXPECT_FALSE(MpcContract::deserialize(json{{"protocol_state", fixture}, {"backup_services", json::array()}}.dump()));
   auto bad = MpcContract::deserialize(
@@ -145,7 +145,7 @@ TEST(StateGenesis, deserialize__rejects_malformed_migration_maps) {
   EXPECT_FALSE(MpcContract::deserialize(json{{"protocol_state", negative}}.dump()));
 }
 
-TEST(StateGenesis, deserialize__rejects_malformed_states) {
+TEST(StateGenesis, DeserializeRejectsMalformedStates) {
   EXPECT_FALSE(MpcContract::deserialize("not json"));
   EXPECT_FALSE(MpcContract::deserialize(R"({"protocol_state":"Frozen"})"));
   EXPECT_FALSE(MpcContract::deserialize(R"({"protocol_state":{"Running":{"keyset":{}}}})"));
@@ -189,7 +189,7 @@ json older_resharing_genesis() {
                 {"cancellation_requests", json::array()}}}};
 }
 
-TEST(StateGenesis, deserialize__fills_in_what_an_older_resharing_state_lacks) {
+TEST(StateGenesis, DeserializeFillsInWhatAnOlderResharingStateLacks) {
   const json genesis = older_resharing_genesis();
   auto c = MpcContract::deserialize(json{{"protocol_state", genesis}}.dump());
   ASSERT_TRUE(c) << c.error().message;
@@ -208,7 +208,7 @@ TEST(StateGenesis, deserialize__fills_in_what_an_older_resharing_state_lacks) {
   EXPECT_EQ(back->serialize(), c->serialize());
 }
 
-TEST(StateGenesis, deserialize__keeps_the_fields_it_does_not_know_as_given) {
+TEST(StateGenesis, DeserializeKeepsTheFieldsItDoesNotKnowAsGiven) {
   json genesis = older_resharing_genesis();
   json& r = genesis["Resharing"];
   r["legacy"] = {{"a", 1}};
@@ -231,7 +231,7 @@ TEST(StateGenesis, deserialize__keeps_the_fields_it_does_not_know_as_given) {
   EXPECT_EQ(view["previous_running_state"]["domains"]["domains"][0]["curve"], "Secp256k1");
 }
 
-TEST(StateGenesis, deserialize__rejects_key_events_and_votes_that_do_not_parse) {
+TEST(StateGenesis, DeserializeRejectsKeyEventsAndVotesThatDoNotParse) {
   auto error_of = [](const json& state) {
     auto c = MpcContract::deserialize(json{{"protocol_state", state}}.dump());
     return c ? std::string("<loaded>") : c.error().message;
@@ -253,7 +253,7 @@ TEST(StateGenesis, deserialize__rejects_key_events_and_votes_that_do_not_parse) 
   EXPECT_NE(error_of(running).find("previously_cancelled_resharing_epoch_id"), std::string::npos) << error_of(running);
 }
 
-TEST(StateGenesis, deserialize__a_null_cancelled_epoch_means_none_until_a_resharing_is_cancelled) {
+TEST(StateGenesis, DeserializeANullCancelledEpochMeansNoneUntilAResharingIsCancelled) {
   json genesis = json::parse(R"({"Running":{"domains":{"domains":[],"next_domain_id":0},
                                             "keyset":{"epoch_id":5,"domains":[]},
                                             "previously_cancelled_resharing_epoch_id":null}})");

@@ -6,20 +6,20 @@
 namespace mpc::sandbox {
 namespace {
 
-TEST(RpcError, a_parse_error_is_a_request_validation_error) {
+TEST(RpcError, AParseErrorIsARequestValidationError) {
   EXPECT_EQ(to_json(parse_error("the request has no string \"method\"")).dump(),
             R"({"cause":{"info":{"error_message":"the request has no string \"method\""},"name":"PARSE_ERROR"},)"
             R"("code":-32700,"data":"the request has no string \"method\"","message":"Parse error",)"
             R"("name":"REQUEST_VALIDATION_ERROR"})");
 }
 
-TEST(RpcError, a_handler_error_adds_the_message_to_its_info) {
+TEST(RpcError, AHandlerErrorAddsTheMessageToItsInfo) {
   EXPECT_EQ(to_json(handler_error("UNKNOWN_BLOCK", json::object(), "block 9 is not known")).dump(),
             R"({"cause":{"info":{"error_message":"block 9 is not known"},"name":"UNKNOWN_BLOCK"},"code":-32000,)"
             R"("data":"block 9 is not known","message":"Server error","name":"HANDLER_ERROR"})");
 }
 
-TEST(RpcError, a_timeout_names_the_transaction) {
+TEST(RpcError, ATimeoutNamesTheTransaction) {
   core::Hash256 h{};
   const json e = to_json(timeout_error(h));
   EXPECT_EQ(e["cause"]["name"], "TIMEOUT_ERROR");
@@ -27,7 +27,7 @@ TEST(RpcError, a_timeout_names_the_transaction) {
   EXPECT_EQ(e["data"], "timed out waiting for the transaction to become final");
 }
 
-TEST(RpcError, an_invalid_transaction_carries_the_invalid_tx_error_as_data_and_info) {
+TEST(RpcError, AnInvalidTransactionCarriesTheInvalidTxErrorAsDataAndInfo) {
   const json e = to_json(invalid_transaction(InvalidTx{invalid_tx::InvalidNonce{3, 7}}));
   EXPECT_EQ(e.dump(),
             R"({"cause":{"info":{"TxExecutionError":{"InvalidTxError":{"InvalidNonce":{"ak_nonce":7,"tx_nonce":3}}},)"
@@ -36,7 +36,7 @@ TEST(RpcError, an_invalid_transaction_carries_the_invalid_tx_error_as_data_and_i
             R"("message":"Server error","name":"HANDLER_ERROR"})");
 }
 
-TEST(RpcError, a_query_error_is_stamped_with_its_block_and_names_the_account) {
+TEST(RpcError, AQueryErrorIsStampedWithItsBlockAndNamesTheAccount) {
   const json stamp = {{"block_height", 4}, {"block_hash", "abc"}};
   const json e = to_json(query_error(QueryError{QueryErrorKind::kUnknownAccount, "account x does not exist while viewing"}, stamp, "x"));
   EXPECT_EQ(e["cause"]["name"], "UNKNOWN_ACCOUNT");
@@ -47,12 +47,12 @@ TEST(RpcError, a_query_error_is_stamped_with_its_block_and_names_the_account) {
   EXPECT_EQ(vm["cause"]["info"]["vm_error"], "wasm failed");
 }
 
-TEST(RpcError, answers_are_jsonrpc_2_envelopes_with_the_requests_id) {
+TEST(RpcError, AnswersAreJsonrpc2EnvelopesWithTheRequestsId) {
   EXPECT_EQ(result_answer("x", 5).dump(), R"({"id":"x","jsonrpc":"2.0","result":5})");
   EXPECT_EQ(error_answer(nullptr, method_not_found("m"))["id"], nullptr);
 }
 
-TEST(RpcError, an_answer_with_text_that_is_not_utf8_is_still_sent) {
+TEST(RpcError, AnAnswerWithTextThatIsNotUtf8IsStillSent) {
   EXPECT_EQ(dump_answer(json{{"data", "bad \xff"}}), "{\"data\":\"bad \xEF\xBF\xBD\"}");
 }
 

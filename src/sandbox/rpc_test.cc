@@ -55,7 +55,7 @@ json send_raw_base64(LocalChain& c, const std::string& b64) {
                          {"params", {{"signed_tx_base64", b64}, {"wait_until", "FINAL"}}}}.dump());
 }
 
-TEST(SandboxRpc, status_block_and_views_answer) {
+TEST(SandboxRpc, StatusBlockAndViewsAnswer) {
   LocalChain c;
   auto status = c.rpc().status();
   ASSERT_TRUE(status) << status.error().message;
@@ -72,7 +72,7 @@ TEST(SandboxRpc, status_block_and_views_answer) {
   EXPECT_EQ((*account)["amount"], "1000000000000000000000000000");
 }
 
-TEST(SandboxRpc, signed_function_call_executes_and_is_visible) {
+TEST(SandboxRpc, SignedFunctionCallExecutesAndIsVisible) {
   LocalChain c;
   auto signer = c.signer("node0.sandbox");
   auto backup = core::Ed25519SecretKey::generate();
@@ -87,7 +87,7 @@ TEST(SandboxRpc, signed_function_call_executes_and_is_visible) {
   EXPECT_EQ(again->raw["status"], out->raw["status"]);
 }
 
-TEST(SandboxRpc, deposit_is_debited_and_excess_refunded) {
+TEST(SandboxRpc, DepositIsDebitedAndExcessRefunded) {
   LocalChain c;
   auto signer = c.signer("node1.sandbox");
   auto balance = [&] { return *core::parse_u128((*c.rpc().view_account("node1.sandbox"))["amount"].get<std::string>()); };
@@ -99,7 +99,7 @@ TEST(SandboxRpc, deposit_is_debited_and_excess_refunded) {
   EXPECT_LE(before - balance(), static_cast<core::u128>(1));
 }
 
-TEST(SandboxRpc, resubmitting_the_same_signed_transaction_does_not_execute_twice) {
+TEST(SandboxRpc, ResubmittingTheSameSignedTransactionDoesNotExecuteTwice) {
   LocalChain c;
   auto stx = make_tx(c, "node0.sandbox", nonce_of(c, "node0.sandbox") + 1,
                      {near::function_call("register_backup_service",
@@ -113,7 +113,7 @@ TEST(SandboxRpc, resubmitting_the_same_signed_transaction_does_not_execute_twice
   EXPECT_EQ(nonce_of(c, "node0.sandbox"), stx.transaction.nonce);
 }
 
-TEST(SandboxRpc, replayed_nonce_is_rejected_and_changes_nothing) {
+TEST(SandboxRpc, ReplayedNonceIsRejectedAndChangesNothing) {
   LocalChain c;
   const auto n = nonce_of(c, "node0.sandbox");
   auto key1 = core::Ed25519SecretKey::generate();
@@ -130,7 +130,7 @@ TEST(SandboxRpc, replayed_nonce_is_rejected_and_changes_nothing) {
   EXPECT_EQ(migration_info(c)["node0.sandbox"][0]["public_key"], core::ed25519_public_key_to_string(key1.public_key()));
 }
 
-TEST(SandboxRpc, wrong_signature_is_rejected) {
+TEST(SandboxRpc, WrongSignatureIsRejected) {
   LocalChain c;
   auto stx = make_tx(c, "node0.sandbox", nonce_of(c, "node0.sandbox") + 1, {near::TransferAction{1}}, "node1.sandbox");
   stx.signature.data[0] ^= 1;
@@ -145,7 +145,7 @@ TEST(SandboxRpc, wrong_signature_is_rejected) {
   EXPECT_FALSE(c.rpc().send_tx(stx2));
 }
 
-TEST(SandboxRpc, unknown_account_or_key_is_rejected) {
+TEST(SandboxRpc, UnknownAccountOrKeyIsRejected) {
   LocalChain c;
   auto key = core::Ed25519SecretKey::generate();
   near::Transaction tx;
@@ -168,7 +168,7 @@ TEST(SandboxRpc, unknown_account_or_key_is_rejected) {
   EXPECT_EQ(c.rpc().view_account("ghost.sandbox").error().code, core::ErrorCode::kNotFound);
 }
 
-TEST(SandboxRpc, unknown_block_hash_is_rejected_as_expired) {
+TEST(SandboxRpc, UnknownBlockHashIsRejectedAsExpired) {
   LocalChain c;
   auto stx = make_tx(c, "node0.sandbox", nonce_of(c, "node0.sandbox") + 1, {near::TransferAction{1}}, "node1.sandbox");
   stx.transaction.block_hash.fill(7);
@@ -178,7 +178,7 @@ TEST(SandboxRpc, unknown_block_hash_is_rejected_as_expired) {
   EXPECT_NE(r.error().message.find("Expired"), std::string::npos) << r.error().message;
 }
 
-TEST(SandboxRpc, function_call_keys_are_limited_to_their_receiver_methods_and_no_deposit) {
+TEST(SandboxRpc, FunctionCallKeysAreLimitedToTheirReceiverMethodsAndNoDeposit) {
   LocalChain c;
   auto owner = c.signer("node2.sandbox");
   auto fc_key = core::Ed25519SecretKey::generate();
@@ -206,7 +206,7 @@ TEST(SandboxRpc, function_call_keys_are_limited_to_their_receiver_methods_and_no
   EXPECT_FALSE(migration_info(c).contains("node2.sandbox"));
 }
 
-TEST(SandboxRpc, contract_panics_and_unknown_methods_are_reported_and_revert) {
+TEST(SandboxRpc, ContractPanicsAndUnknownMethodsAreReportedAndRevert) {
   LocalChain c;
   auto signer = c.signer("node0.sandbox");
   auto unknown = signer->call(kContract, "no_such_method", json::object());
@@ -232,7 +232,7 @@ TEST(SandboxRpc, contract_panics_and_unknown_methods_are_reported_and_revert) {
   EXPECT_EQ(view.error().code, core::ErrorCode::kContractPanic);
 }
 
-TEST(SandboxRpc, transfer_add_key_and_delete_key_work) {
+TEST(SandboxRpc, TransferAddKeyAndDeleteKeyWork) {
   LocalChain c;
   auto from = c.signer("node0.sandbox");
   auto amount = [&](const char* id) { return *core::parse_u128((*c.rpc().view_account(id))["amount"].get<std::string>()); };
@@ -260,7 +260,7 @@ TEST(SandboxRpc, transfer_add_key_and_delete_key_work) {
   EXPECT_NE(foreign.error().message.find("ActorNoPermission"), std::string::npos);
 }
 
-TEST(SandboxRpc, malformed_requests_get_clear_errors) {
+TEST(SandboxRpc, MalformedRequestsGetClearErrors) {
   LocalChain c;
   auto not_json = raw_rpc(c, "{oops");
   EXPECT_EQ(not_json["error"]["cause"]["name"], "PARSE_ERROR");
@@ -275,7 +275,7 @@ TEST(SandboxRpc, malformed_requests_get_clear_errors) {
   EXPECT_EQ(bad_args["error"]["cause"]["name"], "PARSE_ERROR");
 }
 
-TEST(SandboxRpc, bad_transaction_encodings_are_rejected) {
+TEST(SandboxRpc, BadTransactionEncodingsAreRejected) {
   LocalChain c;
   EXPECT_EQ(send_raw_base64(c, "not base64!")["error"]["cause"]["name"], "PARSE_ERROR");
   auto stx = make_tx(c, "node0.sandbox", nonce_of(c, "node0.sandbox") + 1, {near::TransferAction{1}}, "node1.sandbox");
@@ -292,7 +292,7 @@ TEST(SandboxRpc, bad_transaction_encodings_are_rejected) {
   EXPECT_EQ(nonce_of(c, "node0.sandbox"), stx.transaction.nonce - 1);
 }
 
-TEST(SandboxRpc, oversized_request_bodies_are_refused) {
+TEST(SandboxRpc, OversizedRequestBodiesAreRefused) {
   LocalChain c;
   net::HttpClient http(*net::Url::parse(c.rpc_url()));
   auto r = http.request(boost::beast::http::verb::post, std::string(5 << 20, 'x'));
@@ -317,7 +317,7 @@ void expect_blocks_continue(LocalChain& c, std::uint64_t above) {
 
 std::string nested(std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 
-TEST(SandboxRpc, a_request_nested_100000_deep_gets_a_parse_error_and_the_server_keeps_serving) {
+TEST(SandboxRpc, ARequestNested100000DeepGetsAParseErrorAndTheServerKeepsServing) {
   LocalChain c;
   const auto height = c.rpc().final_block()->height;
   // ~200 KB: the params, then the id, each nested 100,000 deep.
@@ -338,7 +338,7 @@ TEST(SandboxRpc, a_request_nested_100000_deep_gets_a_parse_error_and_the_server_
   expect_blocks_continue(c, height);
 }
 
-TEST(SandboxRpc, a_nonce_beyond_a_million_per_block_is_rejected_as_nonce_too_large) {
+TEST(SandboxRpc, ANonceBeyondAMillionPerBlockIsRejectedAsNonceTooLarge) {
   LocalChain c;
   const auto n = nonce_of(c, "node0.sandbox");
   const std::uint64_t huge = 1'000'000'000'000'000ull;
@@ -366,7 +366,7 @@ TEST(SandboxRpc, a_nonce_beyond_a_million_per_block_is_rejected_as_nonce_too_lar
   EXPECT_TRUE(c.signer("node0.sandbox")->send("node1.sandbox", {near::TransferAction{1}}));
 }
 
-TEST(SandboxRpc, a_method_name_that_is_not_utf8_is_rejected_at_decode_and_blocks_continue) {
+TEST(SandboxRpc, AMethodNameThatIsNotUtf8IsRejectedAtDecodeAndBlocksContinue) {
   LocalChain c;
   const auto n = nonce_of(c, "node0.sandbox");
   const auto height = c.rpc().final_block()->height;
@@ -387,7 +387,7 @@ TEST(SandboxRpc, a_method_name_that_is_not_utf8_is_rejected_at_decode_and_blocks
   EXPECT_TRUE(c.signer("node0.sandbox")->send("node1.sandbox", {near::TransferAction{1}}));
 }
 
-TEST(SandboxRpc, contract_arguments_nested_too_deep_fail_the_call_without_reaching_the_contract) {
+TEST(SandboxRpc, ContractArgumentsNestedTooDeepFailTheCallWithoutReachingTheContract) {
   LocalChain c;
   auto signer = c.signer("node0.sandbox");
   const std::string deep_args = "{\"backup_service_info\":" + nested(100'000) + "}";
@@ -408,7 +408,7 @@ TEST(SandboxRpc, contract_arguments_nested_too_deep_fail_the_call_without_reachi
                            register_args(core::Ed25519SecretKey::generate().public_key()), 1));
 }
 
-TEST(SandboxRpc, executed_transactions_survive_a_restart_and_blocks_continue) {
+TEST(SandboxRpc, ExecutedTransactionsSurviveARestartAndBlocksContinue) {
   LocalChain c;
   auto key = core::Ed25519SecretKey::generate();
   ASSERT_TRUE(c.signer("node1.sandbox")->call(kContract, "register_backup_service", register_args(key.public_key()), 1));
@@ -451,13 +451,13 @@ class RpcMethods : public ::testing::Test {
   std::unique_ptr<RpcService> rpc_;
 };
 
-TEST_F(RpcMethods, the_table_serves_the_documented_methods) {
+TEST_F(RpcMethods, TheTableServesTheDocumentedMethods) {
   EXPECT_EQ(RpcService::methods(), (std::vector<std::string>{"EXPERIMENTAL_tx_status", "block", "broadcast_tx_async",
                                                               "broadcast_tx_commit", "gas_price", "query", "send_tx",
                                                               "status", "tx"}));
 }
 
-TEST_F(RpcMethods, an_unknown_method_answers_method_not_found_in_nears_shape) {
+TEST_F(RpcMethods, AnUnknownMethodAnswersMethodNotFoundInNearsShape) {
   auto r = answers(R"({"jsonrpc":"2.0","id":7,"method":"frobnicate","params":[]})");
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].dump(),
@@ -466,14 +466,14 @@ TEST_F(RpcMethods, an_unknown_method_answers_method_not_found_in_nears_shape) {
             R"("name":"REQUEST_VALIDATION_ERROR"},"id":7,"jsonrpc":"2.0"})");
 }
 
-TEST_F(RpcMethods, a_method_name_differing_only_in_case_is_unknown) {
+TEST_F(RpcMethods, AMethodNameDifferingOnlyInCaseIsUnknown) {
   auto r = answers(R"({"jsonrpc":"2.0","id":"a","method":"Status"})");
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0]["error"]["cause"]["name"], "METHOD_NOT_FOUND");
   EXPECT_EQ(r[0]["id"], "a");
 }
 
-TEST_F(RpcMethods, every_method_answers_once_with_the_requests_id_even_without_params) {
+TEST_F(RpcMethods, EveryMethodAnswersOnceWithTheRequestsIdEvenWithoutParams) {
   for (const auto& method : RpcService::methods()) {
     for (const std::string params : {"", R"(,"params":[])", R"(,"params":{})", R"(,"params":5)"}) {
       SCOPED_TRACE(method + params);
@@ -486,7 +486,7 @@ TEST_F(RpcMethods, every_method_answers_once_with_the_requests_id_even_without_p
   }
 }
 
-TEST_F(RpcMethods, an_unsupported_query_type_names_the_supported_ones) {
+TEST_F(RpcMethods, AnUnsupportedQueryTypeNamesTheSupportedOnes) {
   auto r = answers(R"({"jsonrpc":"2.0","id":1,"method":"query","params":{"request_type":"view_state","account_id":"a"}})");
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0]["error"]["data"],
@@ -494,7 +494,7 @@ TEST_F(RpcMethods, an_unsupported_query_type_names_the_supported_ones) {
             "call_function)");
 }
 
-TEST_F(RpcMethods, a_rejected_transaction_answers_invalid_transaction_with_nears_error) {
+TEST_F(RpcMethods, ARejectedTransactionAnswersInvalidTransactionWithNearsError) {
   auto r = answers(R"({"jsonrpc":"2.0","id":1,"method":"broadcast_tx_commit","params":["AAAA"]})");
   ASSERT_EQ(r.size(), 1u);
   const json& e = r[0]["error"];

@@ -14,7 +14,7 @@
 namespace mpc::sandbox {
 namespace {
 
-TEST(SandboxServer, an_io_thread_survives_a_handler_that_throws) {
+TEST(SandboxServer, AnIoThreadSurvivesAHandlerThatThrows) {
   boost::asio::io_context ioc;
   auto work = boost::asio::make_work_guard(ioc);
   std::promise<void> later_ran;
@@ -29,7 +29,7 @@ TEST(SandboxServer, an_io_thread_survives_a_handler_that_throws) {
   t.join();  // returns once the context stops
 }
 
-TEST(SandboxServer, stopping_seals_a_waiting_transaction_and_answers_its_client) {
+TEST(SandboxServer, StoppingSealsAWaitingTransactionAndAnswersItsClient) {
   // Blocks an hour apart: only stop() seals a block during this test.
   testing::LocalChain c(3, 2, std::chrono::hours(1));
   const std::uint64_t height_before = c.chain().head().height;

@@ -132,7 +132,7 @@ void install_shim() {
   });
 }
 
-TEST(StoreDurability, every_committed_block_is_synced_before_commit_returns) {
+TEST(StoreDurability, EveryCommittedBlockIsSyncedBeforeCommitReturns) {
   install_shim();
   const auto dir = testing::make_temp_dir("mpc-store-sync-");
   const std::string db = (dir / "chain.sqlite").string();

@@ -36,7 +36,7 @@ class StoreTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
 };
 
-TEST_F(StoreTest, an_outcome_with_text_that_is_not_utf8_is_recorded_and_later_blocks_commit) {
+TEST_F(StoreTest, AnOutcomeWithTextThatIsNotUtf8IsRecordedAndLaterBlocksCommit) {
   ASSERT_TRUE(store_->commit(block(1)));
   BlockCommit b2 = block(2);
   TxRecord tx;
@@ -56,13 +56,13 @@ TEST_F(StoreTest, an_outcome_with_text_that_is_not_utf8_is_recorded_and_later_bl
   ASSERT_TRUE(head && head->has_value());
 }
 
-TEST_F(StoreTest, a_failed_commit_leaves_no_transaction_open) {
+TEST_F(StoreTest, AFailedCommitLeavesNoTransactionOpen) {
   ASSERT_TRUE(store_->commit(block(1)));
   EXPECT_FALSE(store_->commit(block(1)));  // the same height again: refused by the database
   EXPECT_TRUE(store_->commit(block(2)));   // and the next block still commits
 }
 
-TEST_F(StoreTest, lookups_from_another_thread_find_every_committed_block_while_commits_go_on) {
+TEST_F(StoreTest, LookupsFromAnotherThreadFindEveryCommittedBlockWhileCommitsGoOn) {
   ASSERT_TRUE(store_->commit(block(1)));
   std::atomic<std::uint64_t> committed{1};
   std::atomic<bool> done{false};
@@ -93,7 +93,7 @@ TEST_F(StoreTest, lookups_from_another_thread_find_every_committed_block_while_c
   EXPECT_GT(lookups, 0u);
 }
 
-TEST(Store, an_in_memory_store_answers_lookups_on_its_one_connection) {
+TEST(Store, AnInMemoryStoreAnswersLookupsOnItsOneConnection) {
   auto s = Store::open(":memory:");
   ASSERT_TRUE(s) << s.error().message;
   BlockCommit c;

@@ -137,7 +137,7 @@ const std::vector<Case>& rejections() {
   return cases;
 }
 
-TEST(TxValidation, a_valid_transaction_passes_and_costs_its_deposits_and_gas) {
+TEST(TxValidation, AValidTransactionPassesAndCostsItsDepositsAndGas) {
   near::Transaction tx = valid_tx();
   tx.actions.push_back(near::TransferAction{10});
   Account signer = alice();
@@ -147,7 +147,7 @@ TEST(TxValidation, a_valid_transaction_passes_and_costs_its_deposits_and_gas) {
   EXPECT_EQ(cost->prepaid_gas, 30'000'000'000'000ull);
 }
 
-TEST(TxValidation, each_rejection_kind_has_nears_json_and_a_message_naming_what_is_wrong) {
+TEST(TxValidation, EachRejectionKindHasNearsJsonAndAMessageNamingWhatIsWrong) {
   for (const auto& c : rejections()) {
     SCOPED_TRACE(c.name);
     auto r = validate(c);
@@ -157,7 +157,7 @@ TEST(TxValidation, each_rejection_kind_has_nears_json_and_a_message_naming_what_
   }
 }
 
-TEST(TxValidation, rejections_are_typed) {
+TEST(TxValidation, RejectionsAreTyped) {
   auto kind_of = [](const std::string& name) {
     for (const auto& c : rejections()) {
       if (c.name == name) return validate(c).error();
@@ -171,7 +171,7 @@ TEST(TxValidation, rejections_are_typed) {
   EXPECT_TRUE(kind_of("deposits beyond the balance").is<invalid_tx::NotEnoughBalance>());
 }
 
-TEST(TxValidation, the_signers_key_nonce_and_block_are_checked_before_the_actions) {
+TEST(TxValidation, TheSignersKeyNonceAndBlockAreCheckedBeforeTheActions) {
   // The order the sandbox has always reported rejections in.
   near::Transaction tx = valid_tx();
   tx.actions.clear();
@@ -184,19 +184,19 @@ TEST(TxValidation, the_signers_key_nonce_and_block_are_checked_before_the_action
   EXPECT_TRUE(validate_transaction(tx, ChainView{&signer, kHead, kHead, 100}).error().is<invalid_tx::EmptyActions>());
 }
 
-TEST(TxValidation, a_block_exactly_at_the_validity_limit_is_not_expired) {
+TEST(TxValidation, ABlockExactlyAtTheValidityLimitIsNotExpired) {
   near::Transaction tx = valid_tx();
   Account signer = alice();
   EXPECT_TRUE(validate_transaction(tx, ChainView{&signer, kHead, kHead - 3, 3}));
   EXPECT_TRUE(validate_transaction(tx, ChainView{&signer, kHead, kHead - 4, 3}).error().is<invalid_tx::Expired>());
 }
 
-TEST(TxValidation, the_nonce_bound_saturates_instead_of_wrapping) {
+TEST(TxValidation, TheNonceBoundSaturatesInsteadOfWrapping) {
   EXPECT_EQ(nonce_upper_bound(3), 3'000'000u);
   EXPECT_EQ(nonce_upper_bound(std::numeric_limits<std::uint64_t>::max() / 1000), std::numeric_limits<std::uint64_t>::max());
 }
 
-TEST(TxSignature, a_signed_transaction_verifies_and_a_changed_one_does_not) {
+TEST(TxSignature, ASignedTransactionVerifiesAndAChangedOneDoesNot) {
   auto stx = near::sign_transaction(valid_tx(), key(1));
   EXPECT_FALSE(check_signature(stx));
   stx.transaction.nonce += 1;
@@ -206,7 +206,7 @@ TEST(TxSignature, a_signed_transaction_verifies_and_a_changed_one_does_not) {
   EXPECT_EQ(bad->message(), "the transaction signature does not verify against its public key");
 }
 
-TEST(TxSignature, a_key_that_is_not_ed25519_is_refused) {
+TEST(TxSignature, AKeyThatIsNotEd25519IsRefused) {
   auto stx = near::sign_transaction(valid_tx(), key(1));
   core::Secp256k1PublicKey secp{};
   secp.bytes[0] = 4;
@@ -217,7 +217,7 @@ TEST(TxSignature, a_key_that_is_not_ed25519_is_refused) {
   EXPECT_EQ(bad->message(), "only ed25519 access keys are supported by mpc-sandbox");
 }
 
-TEST(TxRejection, undecodable_bytes_render_as_deserialization) {
+TEST(TxRejection, UndecodableBytesRenderAsDeserialization) {
   InvalidTx e{invalid_tx::Deserialization{"borsh: truncated input"}};
   EXPECT_EQ(e.to_json(), "Deserialization");
   EXPECT_EQ(e.message(), "the transaction could not be decoded: borsh: truncated input");
