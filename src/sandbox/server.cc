@@ -1,5 +1,6 @@
 #include "sandbox/server.h"
 
+#include "net/host_port.h"
 #include "net/io_thread.h"
 
 #include <spdlog/spdlog.h>
@@ -45,9 +46,7 @@ core::Result<std::unique_ptr<SandboxServer>> SandboxServer::start(const ServerOp
   s->http_ = std::make_shared<net::HttpServer>(
       s->ioc_, http_options, [rpc](net::HttpRequest&& req, net::Responder respond) { rpc->handle(std::move(req), std::move(respond)); });
   MPC_ASSIGN(s->endpoint_, s->http_->listen(endpoint));
-  const std::string bound = s->endpoint_.address().is_v6()
-                                ? "[" + s->endpoint_.address().to_string() + "]:" + std::to_string(s->endpoint_.port())
-                                : s->endpoint_.address().to_string() + ":" + std::to_string(s->endpoint_.port());
+  const std::string bound = net::HostPort::from_endpoint(s->endpoint_).to_string();
   MPC_TRY(core::write_file_atomic(rpc_addr_file(options.home), core::as_bytes(bound + "\n"), 0644));
 
   s->block_timer_ = std::make_unique<boost::asio::steady_timer>(s->block_strand_);
@@ -83,8 +82,7 @@ void SandboxServer::schedule_block() {
 }
 
 std::string SandboxServer::rpc_url() const {
-  if (endpoint_.address().is_v6()) return "http://[" + endpoint_.address().to_string() + "]:" + std::to_string(endpoint_.port());
-  return "http://" + endpoint_.address().to_string() + ":" + std::to_string(endpoint_.port());
+  return "http://" + net::HostPort::from_endpoint(endpoint_).to_string();
 }
 
 void SandboxServer::stop_blocks() {
