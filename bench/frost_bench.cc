@@ -20,6 +20,7 @@
 
 #include "core/crypto.h"
 #include "threshold/signing_session.h"
+#include "support/threshold/frost_testing.h"
 
 namespace {
 
@@ -100,30 +101,7 @@ double time_per_call(F&& f, double min_seconds = 0.3) {
   return elapsed / static_cast<double>(n);
 }
 
-struct Dealt {
-  Element group_key{};
-  std::map<std::uint64_t, KeyPackage> keys;
-};
-
-// Shamir shares at x = id + 1 of a random key (as the devnet dealer deals).
-Dealt deal(std::size_t n, std::size_t t) {
-  std::vector<Scalar> coeffs(t);
-  for (auto& c : coeffs) crypto_core_ed25519_scalar_random(c.data());
-  Dealt d;
-  if (__real_crypto_scalarmult_ed25519_base_noclamp(d.group_key.data(), coeffs[0].data()) != 0) die("zero secret");
-  for (std::uint64_t id = 0; id < n; ++id) {
-    const Scalar x = identifier_scalar(id + 1);
-    Scalar acc = coeffs[t - 1];
-    for (std::size_t i = t - 1; i-- > 0;) {
-      Scalar tmp;
-      crypto_core_ed25519_scalar_mul(tmp.data(), acc.data(), x.data());
-      crypto_core_ed25519_scalar_add(acc.data(), tmp.data(), coeffs[i].data());
-    }
-    d.keys.emplace(id, must(make_key_package(must(SecretScalar::from_bytes(acc), "share"), d.group_key), "key"));
-  }
-  sodium_memzero(coeffs.data(), coeffs.size() * sizeof(Scalar));
-  return d;
-}
+using mpc::threshold::testing::Dealt;
 
 Message wire(const Message& m) {
   return must(decode_message(must(encode_message(m), "encode")), "decode");
@@ -190,7 +168,8 @@ Unit measure_units() {
 }
 
 void run_case(std::size_t n, std::size_t t, const Unit& u) {
-  const Dealt d = deal(n, t);
+  // Shamir shares at x = id + 1 of a random key (as the devnet dealer deals).
+  const Dealt d = must(mpc::threshold::testing::deal_first(n, t, os_random_source()), "deal");
   std::vector<std::uint64_t> set;
   for (std::size_t i = 0; i < t; ++i) set.push_back(i);
   const RandomSource random = os_random_source();

@@ -64,6 +64,7 @@
 #include "near/rpc_client.h"
 #include "threshold/messages.h"
 #include "threshold/signing_session.h"
+#include "support/threshold/frost_testing.h"
 
 // ---- group-operation counting (the binary is linked with -Wl,--wrap; see
 // bench/CMakeLists.txt). Only the in-process signature below runs between a
@@ -184,26 +185,10 @@ struct InProcess {
 // participants (the first leads), every message through encode/decode.
 InProcess frost_in_process(std::size_t n, std::size_t t, const UnitCosts& u) {
   using namespace threshold;
-  std::vector<Scalar> coeffs(t);
-  for (auto& c : coeffs) crypto_core_ed25519_scalar_random(c.data());
-  Element group_key;
-  if (__real_crypto_scalarmult_ed25519_base_noclamp(group_key.data(), coeffs[0].data()) != 0) die("zero secret");
-  std::map<std::uint64_t, KeyPackage> keys;
-  for (std::uint64_t id = 0; id < n; ++id) {
-    const Scalar x = identifier_scalar(id + 1);
-    Scalar acc = coeffs[t - 1];
-    for (std::size_t i = t - 1; i-- > 0;) {
-      Scalar tmp;
-      crypto_core_ed25519_scalar_mul(tmp.data(), acc.data(), x.data());
-      crypto_core_ed25519_scalar_add(acc.data(), tmp.data(), coeffs[i].data());
-    }
-    keys.emplace(id, must(make_key_package(must(SecretScalar::from_bytes(acc), "share"), group_key), "key"));
-    sodium_memzero(acc.data(), acc.size());
-  }
-  sodium_memzero(coeffs.data(), coeffs.size() * sizeof(Scalar));
+  const RandomSource random = os_random_source();
+  const std::map<std::uint64_t, KeyPackage> keys = must(threshold::testing::deal_first(n, t, random), "deal").keys;
   std::vector<std::uint64_t> set;
   for (std::uint64_t i = 0; i < t; ++i) set.push_back(i);
-  const RandomSource random = os_random_source();
   auto wire = [](const Message& m) { return must(decode_message(must(encode_message(m), "encode")), "decode"); };
 
   auto sign_once = [&] {

@@ -20,6 +20,7 @@
 #include "core/key_derivation.h"
 #include "threshold/messages.h"
 #include "threshold/signing_session.h"
+#include "support/threshold/frost_testing.h"
 
 using namespace mpc;
 using namespace mpc::threshold;
@@ -69,24 +70,7 @@ Scalar random_scalar(const RandomSource& random) {
 
 // Shamir shares at x = id + 1 of a key from `random` (as the devnet dealer deals).
 std::map<std::uint64_t, KeyPackage> deal(std::size_t n, std::size_t t, const RandomSource& random) {
-  std::vector<Scalar> coeffs(t);
-  for (auto& c : coeffs) c = random_scalar(random);
-  Element group_key;
-  if (crypto_scalarmult_ed25519_base_noclamp(group_key.data(), coeffs[0].data()) != 0) die("zero secret");
-  std::map<std::uint64_t, KeyPackage> keys;
-  for (std::uint64_t id = 0; id < n; ++id) {
-    const Scalar x = identifier_scalar(id + 1);
-    Scalar acc = coeffs[t - 1];
-    for (std::size_t i = t - 1; i-- > 0;) {
-      Scalar tmp;
-      crypto_core_ed25519_scalar_mul(tmp.data(), acc.data(), x.data());
-      crypto_core_ed25519_scalar_add(acc.data(), tmp.data(), coeffs[i].data());
-    }
-    keys.emplace(id, must(make_key_package(must(SecretScalar::from_bytes(acc), "share"), group_key), "key"));
-    sodium_memzero(acc.data(), acc.size());
-  }
-  sodium_memzero(coeffs.data(), coeffs.size() * sizeof(Scalar));
-  return keys;
+  return must(threshold::testing::deal_first(n, t, random), "deal").keys;
 }
 
 // One session among `signers` (the first leads); writes its messages as

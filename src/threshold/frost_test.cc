@@ -1,13 +1,12 @@
 #include "threshold/frost.h"
 #include "support/fixtures.h"
+#include "support/threshold/frost_testing.h"
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 #include <sodium.h>
 
 #include <fstream>
 #include <map>
-#include <memory>
 
 #include "core/bytes.h"
 
@@ -34,16 +33,7 @@ SecretScalar secret_from_hex(const std::string& h) {
   return s ? std::move(*s) : SecretScalar();
 }
 
-// Ed25519 verification by OpenSSL directly (EVP_DigestVerify), independent
-// of this module and of core.
-bool openssl_verify(const Element& key, core::ByteView msg, const Signature& sig) {
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(
-      EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, key.data(), key.size()), EVP_PKEY_free);
-  if (!pkey) return false;
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, pkey.get()) != 1) return false;
-  return EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), msg.data(), msg.size()) == 1;
-}
+using testing::openssl_verify;
 
 // The RFC 9591 FROST(Ed25519, SHA-512) vectors, parsed.
 struct Vectors {

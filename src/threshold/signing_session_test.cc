@@ -1,14 +1,10 @@
 #include "threshold/signing_session.h"
+#include "support/threshold/frost_testing.h"
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 #include <sodium.h>
 
-#include <cstdlib>
-#include <iostream>
 #include <map>
-#include <memory>
-#include <random>
 
 namespace mpc::threshold {
 namespace {
@@ -18,80 +14,16 @@ using core::ErrorCode;
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-// Ed25519 verification by OpenSSL directly (EVP_DigestVerify).
-bool openssl_verify(const Element& key, core::ByteView msg, core::ByteView sig) {
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(
-      EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, key.data(), key.size()), EVP_PKEY_free);
-  if (!pkey) return false;
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, pkey.get()) != 1) return false;
-  return EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), msg.data(), msg.size()) == 1;
-}
+using testing::Dealt;
+using testing::openssl_verify;
+using testing::test_seed;
+using testing::TestRandom;
 
-// Deterministic randomness from a printed seed (MPC_TEST_SEED reproduces a run).
-class TestRandom {
- public:
-  explicit TestRandom(std::uint64_t seed) : seed_(seed) {}
-  void fill(std::span<std::uint8_t> out) {
-    std::array<std::uint8_t, randombytes_SEEDBYTES> key{};
-    for (int i = 0; i < 8; ++i) {
-      key[i] = static_cast<std::uint8_t>(seed_ >> (8 * i));
-      key[8 + i] = static_cast<std::uint8_t>(counter_ >> (8 * i));
-    }
-    ++counter_;
-    randombytes_buf_deterministic(out.data(), out.size(), key.data());
-  }
-  RandomSource source() {
-    return [this](std::span<std::uint8_t, 32> out) { fill(out); };
-  }
-
- private:
-  std::uint64_t seed_;
-  std::uint64_t counter_ = 0;
-};
-
-std::uint64_t test_seed() {
-  static const std::uint64_t seed = [] {
-    std::uint64_t s = std::random_device{}();
-    if (const char* env = std::getenv("MPC_TEST_SEED")) s = std::strtoull(env, nullptr, 10);
-    std::cout << "seed " << s << " (MPC_TEST_SEED reproduces)\n";
-    return s;
-  }();
-  return seed;
-}
-
-// A trusted dealer as src/devnet/dealer.cc deals: f of degree t-1 with a
-// random constant term; participant p holds f(p + 1).
-struct Dealt {
-  Element group_key{};
-  std::map<std::uint64_t, KeyPackage> keys;
-};
-
+// Key packages for `ids` (threshold t), dealt from `rng`.
 Dealt deal(const std::vector<std::uint64_t>& ids, std::size_t t, TestRandom& rng) {
-  std::vector<Scalar> coeffs(t);
-  for (auto& c : coeffs) {
-    std::array<std::uint8_t, 64> wide;
-    rng.fill(wide);
-    crypto_core_ed25519_scalar_reduce(c.data(), wide.data());
-  }
-  Dealt d;
-  EXPECT_EQ(crypto_scalarmult_ed25519_base_noclamp(d.group_key.data(), coeffs[0].data()), 0);
-  for (std::uint64_t id : ids) {
-    const Scalar x = identifier_scalar(id + 1);
-    Scalar acc = coeffs[t - 1];
-    for (std::size_t i = t - 1; i-- > 0;) {
-      Scalar tmp;
-      crypto_core_ed25519_scalar_mul(tmp.data(), acc.data(), x.data());
-      crypto_core_ed25519_scalar_add(acc.data(), tmp.data(), coeffs[i].data());
-    }
-    auto share = SecretScalar::from_bytes(acc);
-    EXPECT_TRUE(share);
-    auto kp = make_key_package(std::move(*share), d.group_key);
-    EXPECT_TRUE(kp) << kp.error().message;
-    d.keys.emplace(id, std::move(*kp));
-  }
-  sodium_memzero(coeffs.data(), coeffs.size() * sizeof(Scalar));
-  return d;
+  auto d = testing::deal(ids, t, rng.source());
+  EXPECT_TRUE(d) << d.error().message;
+  return d ? std::move(*d) : Dealt{};
 }
 
 std::vector<std::uint64_t> range(std::uint64_t n) {
