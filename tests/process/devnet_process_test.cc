@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <filesystem>
+#include <fstream>
 
 #include "core/file_util.h"
 #include "devnet/network.h"
@@ -12,6 +13,7 @@
 #include "net/host_port.h"
 #include "node/home.h"
 #include "node/keyshare_store.h"
+#include "support/fixtures.h"
 #include "support/process.h"
 
 namespace mpc {
@@ -117,6 +119,38 @@ TEST_F(DevnetCli, NodeSharesReconstructTheGroupKeys) {
     }
     EXPECT_EQ(subsets, 4);
   }
+}
+
+// A network reproduced from known test vectors: the RFC 9591 FROST shares
+// (identifier = participant id + 1) become the devnet's keyset.
+TEST_F(DevnetCli, CreatesANetworkFromTheRfc9591Shares) {
+  std::ifstream in(mpc::testing::fixture_path("frost/frost-ed25519-sha512.json"));
+  ASSERT_TRUE(in) << "fixture frost/frost-ed25519-sha512.json not found";
+  const auto vectors = nlohmann::json::parse(in);
+  const auto& inputs = vectors["inputs"];
+  const fs::path shares_dir = root_ / "shares";
+  fs::create_directories(shares_dir);
+  for (const auto& s : inputs["participant_shares"]) {
+    const auto id = s["identifier"].get<std::uint64_t>() - 1;
+    nlohmann::json share = {{"key_id", {{"epoch_id", 0}, {"domain_id", 0}, {"attempt_id", 0}}},
+                            {"data", {{"Ed25519", {{"private_share", s["participant_share"]}, {"public_key", inputs["group_public_key"]}}}}}};
+    ASSERT_TRUE(core::write_file_exclusive(shares_dir / (std::to_string(id) + ".json"),
+                                           core::as_bytes(nlohmann::json::array({share}).dump()), 0600));
+  }
+  const auto dir = (root_ / "net").string();
+  auto both = run({devnet_bin().string(), "create", "--dir", dir, "--nodes", "3", "--import-keyshares", shares_dir.string()});
+  EXPECT_EQ(both.exit_code, 2) << both.output;
+  EXPECT_NE(both.output.find("excludes"), std::string::npos) << both.output;
+  auto c = run({devnet_bin().string(), "create", "--dir", dir, "--threshold", "2", "--import-keyshares", shares_dir.string()});
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  auto genesis = core::read_file(root_ / "net" / "chain.genesis.json");
+  ASSERT_TRUE(genesis);
+  const auto keyset = nlohmann::json::parse(*genesis)["contract_state"]["protocol_state"]["Running"]["keyset"];
+  ASSERT_EQ(keyset["domains"].size(), 1u) << keyset;
+  const auto point = keyset["domains"][0]["key"]["Ed25519"]["edwards_point"];
+  std::string hex;
+  for (const auto& b : point) hex += core::hex_encode(std::vector<std::uint8_t>{b.get<std::uint8_t>()});
+  EXPECT_EQ(hex, inputs["group_public_key"].get<std::string>());
 }
 
 TEST_F(DevnetCli, RefusesAnExistingOrHalfCreatedDirectory) {
