@@ -158,6 +158,11 @@ void SigningRuntime::on_chain(const near::ContractView& view) {
       const auto* key = running->keyset.find(d.id);
       if (key && key->key.kind == model::CurveKind::kEd25519 && d.protocol == "Frost") sv.eddsa_domains.insert(d.id);
     }
+    if (!view.pending_signatures && !no_pending_view_logged_) {
+      spdlog::warn("signing: the contract has no pending_signature_requests view (not this project's contract?): "
+                   "this node cannot learn sign requests and signs nothing");
+      no_pending_view_logged_ = true;
+    }
     if (view.pending_signatures) {
       for (const auto& r : *view.pending_signatures) {
         PendingSignature p;

@@ -97,6 +97,7 @@ class SigningRuntime {
   std::optional<boost::asio::ip::tcp::endpoint> endpoint_;
   bool stopping_ = false;
   std::atomic<bool> listen_failed_logged_{false};
+  bool no_pending_view_logged_ = false;  // watcher thread only
   std::thread ticker_;
 };
 
