@@ -35,6 +35,7 @@
 #include "core/near_key.h"
 #include "core/unique_fd.h"
 #include "support/net/flood.h"
+#include "support/net/raw_tls_client.h"
 #include "support/tls/test_certs.h"
 #include "tls/tls.h"
 
@@ -58,95 +59,7 @@ bool eventually(F condition, std::chrono::milliseconds limit = 3s) {
   return true;
 }
 
-// A client that speaks raw TLS (or raw TCP) on its own io_context, every
-// step bounded: for peers that do not follow the protocol.
-class RawClient {
- public:
-  explicit RawClient(std::shared_ptr<asio::ssl::context> ctx) : ctx_(std::move(ctx)), stream_(ioc_, *ctx_) {
-    tls::set_client_sni(stream_.native_handle());
-  }
-
-  beast::error_code connect(std::uint16_t port, const char* source = nullptr) {
-    beast::error_code ec;
-    if (source != nullptr) {
-      stream_.next_layer().open(tcp::v4(), ec);
-      if (!ec) stream_.next_layer().bind({asio::ip::make_address(source), 0}, ec);
-      if (ec) return ec;
-    }
-    stream_.next_layer().connect({asio::ip::make_address("127.0.0.1"), port}, ec);
-    return ec;
-  }
-  // Sends raw bytes on the TCP layer (e.g. the start of a ClientHello).
-  beast::error_code write_tcp(const std::string& data) { return write(data, /*tls=*/false); }
-  // True once the server has closed the connection (EOF or reset), within `limit`.
-  bool closed_by_server_within(std::chrono::milliseconds limit) {
-    auto read = read_until_close(limit, /*tls=*/false);
-    return !read.timed_out;
-  }
-  beast::error_code handshake() {
-    beast::error_code ec;
-    stream_.async_handshake(asio::ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
-    bounded(3s);
-    return ec;
-  }
-  beast::error_code write(const std::string& data, bool tls = true) {
-    beast::error_code ec;
-    auto done = [&](beast::error_code e, std::size_t) { ec = e; };
-    if (tls) asio::async_write(stream_, asio::buffer(data), done);
-    else asio::async_write(stream_.next_layer(), asio::buffer(data), done);
-    bounded(3s);
-    return ec;
-  }
-
-  struct Read {
-    std::string data;
-    beast::error_code ec;  // why reading stopped
-    bool timed_out = false;
-    std::chrono::milliseconds elapsed{};
-  };
-  // Reads until the server closes the connection (or `limit` passes).
-  Read read_until_close(std::chrono::milliseconds limit, bool tls = true) {
-    Read out;
-    std::string chunk;
-    const auto start = std::chrono::steady_clock::now();
-    std::function<void()> next = [&] {
-      chunk.resize(4096);
-      auto done = [&](beast::error_code e, std::size_t n) {
-        out.data.append(chunk.data(), n);
-        if (e) out.ec = e;
-        else next();
-      };
-      if (tls) stream_.async_read_some(asio::buffer(chunk), done);
-      else stream_.next_layer().async_read_some(asio::buffer(chunk), done);
-    };
-    next();
-    out.timed_out = !bounded(limit);
-    out.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
-    return out;
-  }
-
-  void close() {
-    beast::error_code ec;
-    stream_.next_layer().close(ec);
-  }
-
- private:
-  // Runs the pending operation for at most `limit`; on expiry closes the
-  // socket (which completes it) and returns false.
-  bool bounded(std::chrono::milliseconds limit) {
-    ioc_.restart();
-    ioc_.run_for(limit);
-    if (ioc_.stopped()) return true;
-    close();
-    ioc_.restart();
-    ioc_.run();
-    return false;
-  }
-
-  asio::io_context ioc_;
-  std::shared_ptr<asio::ssl::context> ctx_;
-  asio::ssl::stream<tcp::socket> stream_;
-};
+using RawClient = mpc::testing::RawTlsClient;
 
 struct Seen {
   std::string target;
@@ -438,7 +351,7 @@ TEST_F(MtlsTest, AFullPreauthBudgetEvictsTheOldestHandshakeNotTheNewcomer) {
   RawClient newcomer(ctx);
   ASSERT_FALSE(newcomer.connect(port_, "127.0.0.5"));
   EXPECT_TRUE(eventually([&] { return refused("evicted_preauth") == 1; }));
-  EXPECT_TRUE(held[0]->closed_by_server_within(3s)) << "the oldest was not evicted";
+  EXPECT_TRUE(held[0]->closed_within(3s, /*tls=*/false)) << "the oldest was not evicted";
   EXPECT_EQ(server_->preauth_connections(), 3u);
   // The newcomer and the younger ones are served.
   EXPECT_NE(hello_over(newcomer).find("Hello, world!"), std::string::npos);
@@ -468,7 +381,7 @@ TEST_F(MtlsTest, ASourceAtItsCapLosesItsOwnOldestHandshakeAndNoOneElses) {
   RawClient third(ctx);
   ASSERT_FALSE(third.connect(port_, "127.0.0.2"));
   EXPECT_TRUE(eventually([&] { return refused("evicted_per_source") == 1; }));
-  EXPECT_TRUE(attacker[0]->closed_by_server_within(3s)) << "the source's oldest was not evicted";
+  EXPECT_TRUE(attacker[0]->closed_within(3s, /*tls=*/false)) << "the source's oldest was not evicted";
   EXPECT_EQ(server_->preauth_connections(), 3u);
   EXPECT_NE(hello_over(other).find("Hello, world!"), std::string::npos);
   EXPECT_NE(hello_over(third).find("Hello, world!"), std::string::npos);
@@ -492,7 +405,7 @@ TEST_F(MtlsTest, NoClientHelloInTimeIsCutAtTheFirstBytesDeadlineASlowHandshakeAt
   // the handshake deadline (counted from the accept).
   RawClient slow(reference_client_context(client_key_));
   ASSERT_FALSE(slow.connect(port_));
-  ASSERT_FALSE(slow.write_tcp(std::string(1, '\x16')));
+  ASSERT_FALSE(slow.write(std::string(1, '\x16'), /*tls=*/false));
   auto slow_read = slow.read_until_close(5s, /*tls=*/false);
   EXPECT_FALSE(slow_read.timed_out);
   EXPECT_GE(slow_read.elapsed, 1200ms) << "a started handshake was cut at the first-bytes deadline";
@@ -607,7 +520,7 @@ TEST_F(MtlsTest, StopDuringTheHandshakeIsNotCountedAsARefusal) {
   ASSERT_FALSE(raw.connect(port_));
   ASSERT_TRUE(eventually([&] { return server_->open_connections() == 1; }));
   server_->stop();
-  EXPECT_TRUE(raw.closed_by_server_within(3s));
+  EXPECT_TRUE(raw.closed_within(3s, /*tls=*/false));
   EXPECT_TRUE(eventually([&] { return server_->open_connections() == 0; }));
   EXPECT_EQ(refused("handshake_failed") + refused("timeout") + refused("no_client_cert"), 0u);
 }
@@ -703,7 +616,7 @@ TEST_F(MtlsTest, ClientBindsToTheGivenLocalAddress) {
   // The server saw it come from 127.0.0.42: that address's older handshake
   // made room for it, 127.0.0.1's did not.
   EXPECT_EQ(refused("evicted_per_source"), 1u);
-  EXPECT_TRUE(from_42.closed_by_server_within(3s));
+  EXPECT_TRUE(from_42.closed_within(3s, /*tls=*/false));
   EXPECT_NE(hello_over(from_1).find("Hello, world!"), std::string::npos);
 }
 

@@ -27,6 +27,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 
+#include "support/net/raw_tls_client.h"
 #include "tls/tls.h"
 
 namespace mpc::p2p {
@@ -155,66 +156,25 @@ bool all_connected(const std::vector<Node*>& nodes) {
   return true;
 }
 
-// A peer that does not follow the protocol (or follows only part of it):
-// raw TCP or TLS on its own io_context, every step bounded.
-class RawPeer {
+// A peer that does not follow the protocol (or follows only part of it),
+// presenting `key`'s certificate (support/net/raw_tls_client.h), and the
+// P2P frames it sends and reads by hand.
+class RawPeer : public mpc::testing::RawTlsClient {
  public:
-  // With `key`, a TLS client presenting that key's certificate.
-  explicit RawPeer(const core::Ed25519SecretKey& key) : ctx_(*tls::make_client_context(key)), stream_(ioc_, *ctx_) {
-    tls::set_client_sni(stream_.native_handle());
-  }
+  explicit RawPeer(const core::Ed25519SecretKey& key) : RawTlsClient(*tls::make_client_context(key)) {}
 
-  error_code connect(std::uint16_t port) {
-    error_code ec;
-    stream_.next_layer().connect({asio::ip::make_address("127.0.0.1"), port}, ec);
-    if (!ec) stream_.next_layer().set_option(tcp::no_delay(true), ec);
-    return ec;
-  }
-  error_code handshake() {
-    error_code ec = asio::error::timed_out;
-    stream_.async_handshake(asio::ssl::stream_base::client, [&](error_code e) { ec = e; });
-    bounded(3s);
-    return ec;
-  }
-  error_code write(const core::Bytes& data, bool tls = true) {
-    error_code ec = asio::error::timed_out;
-    auto done = [&](error_code e, std::size_t) { ec = e; };
-    if (tls) asio::async_write(stream_, asio::buffer(data), done);
-    else asio::async_write(stream_.next_layer(), asio::buffer(data), done);
-    bounded(3s);
-    return ec;
-  }
-  // Reads one frame (TLS) within `limit`.
+  // Reads one frame (TLS) within `limit` per part.
   std::optional<wire::Frame> read_frame(std::chrono::milliseconds limit = 3s) {
-    core::Bytes header(wire::kHeaderSize);
-    error_code ec = asio::error::timed_out;
-    asio::async_read(stream_, asio::buffer(header), [&](error_code e, std::size_t) { ec = e; });
-    if (!bounded(limit) || ec) return std::nullopt;
-    const std::uint32_t length = (std::uint32_t{header[0]} << 24) | (std::uint32_t{header[1]} << 16) |
-                                 (std::uint32_t{header[2]} << 8) | header[3];
+    auto header = read_exactly(wire::kHeaderSize, limit);
+    if (!header) return std::nullopt;
+    const core::Bytes& h = *header;
+    const std::uint32_t length = (std::uint32_t{h[0]} << 24) | (std::uint32_t{h[1]} << 16) | (std::uint32_t{h[2]} << 8) | h[3];
     wire::Frame frame;
-    frame.type = static_cast<wire::FrameType>(header[4]);
-    frame.payload.resize(length);
-    ec = asio::error::timed_out;
-    asio::async_read(stream_, asio::buffer(frame.payload), [&](error_code e, std::size_t) { ec = e; });
-    if (!bounded(limit) || ec) return std::nullopt;
+    frame.type = static_cast<wire::FrameType>(h[4]);
+    auto payload = read_exactly(length, limit);
+    if (!payload) return std::nullopt;
+    frame.payload = std::move(*payload);
     return frame;
-  }
-  // True once the other side has closed the connection, within `limit`.
-  bool closed_within(std::chrono::milliseconds limit, bool tls = true) {
-    std::vector<std::uint8_t> chunk(4096);
-    bool closed = false;
-    std::function<void()> next = [&] {
-      auto done = [&](error_code e, std::size_t) {
-        if (e) closed = true;
-        else next();
-      };
-      if (tls) stream_.async_read_some(asio::buffer(chunk), done);
-      else stream_.next_layer().async_read_some(asio::buffer(chunk), done);
-    };
-    next();
-    bounded(limit);
-    return closed;
   }
   // HELLO as participant `sender` to `recipient`, then the listener's HELLO.
   bool hello(std::uint64_t sender, std::uint64_t recipient) {
@@ -222,28 +182,6 @@ class RawPeer {
     auto answer = read_frame();
     return answer && answer->type == wire::FrameType::kHello;
   }
-  tcp::socket& socket() { return stream_.next_layer(); }
-  void close() {
-    error_code ec;
-    stream_.next_layer().close(ec);
-  }
-
- private:
-  // Runs the pending operation for at most `limit`; on expiry closes the
-  // socket (which completes it) and returns false.
-  bool bounded(std::chrono::milliseconds limit) {
-    ioc_.restart();
-    ioc_.run_for(limit);
-    if (ioc_.stopped()) return true;
-    close();
-    ioc_.restart();
-    ioc_.run();
-    return false;
-  }
-
-  asio::io_context ioc_;
-  std::shared_ptr<asio::ssl::context> ctx_;
-  asio::ssl::stream<tcp::socket> stream_;
 };
 
 // A participant entry for a key whose node the test plays by hand (the mesh

@@ -20,6 +20,7 @@
 #include "e2e_support.h"
 #include "node/home.h"
 #include "p2p/wire.h"
+#include "support/net/raw_tls_client.h"
 #include "tls/tls.h"
 
 namespace mpc::e2e {
@@ -113,65 +114,10 @@ Daemon start_daemon(Network& net, std::size_t i, std::uint16_t migration_port) {
 
 // ---- a peer that does not follow the protocol, on its own io_context ----
 
-class RawPeer {
+// Presents `key`'s certificate; each handshake or write may take 5 s (a node under load).
+class RawPeer : public mpc::testing::RawTlsClient {
  public:
-  explicit RawPeer(const core::Ed25519SecretKey& key) : ctx_(*tls::make_client_context(key)), stream_(ioc_, *ctx_) {
-    tls::set_client_sni(stream_.native_handle());
-  }
-  error_code connect(const std::string& addr) {
-    const auto hp = net::HostPort::parse(addr).value();
-    error_code ec;
-    stream_.next_layer().connect({asio::ip::make_address(hp.host), hp.port}, ec);
-    return ec;
-  }
-  error_code handshake() {
-    error_code ec = asio::error::timed_out;
-    stream_.async_handshake(asio::ssl::stream_base::client, [&](error_code e) { ec = e; });
-    bounded(5s);
-    return ec;
-  }
-  error_code write(const core::Bytes& data, bool tls = true) {
-    error_code ec = asio::error::timed_out;
-    auto done = [&](error_code e, std::size_t) { ec = e; };
-    if (tls) asio::async_write(stream_, asio::buffer(data), done);
-    else asio::async_write(stream_.next_layer(), asio::buffer(data), done);
-    bounded(5s);
-    return ec;
-  }
-  // True once the other side has closed the connection (within `limit`);
-  // whatever it sends before is read and dropped.
-  bool closed_within(std::chrono::milliseconds limit, bool tls = true) {
-    std::vector<std::uint8_t> chunk(4096);
-    bool closed = false;
-    std::function<void()> next = [&] {
-      auto done = [&](error_code e, std::size_t) {
-        if (e) closed = true;
-        else next();
-      };
-      if (tls) stream_.async_read_some(asio::buffer(chunk), done);
-      else stream_.next_layer().async_read_some(asio::buffer(chunk), done);
-    };
-    next();
-    bounded(limit);
-    return closed;
-  }
-
- private:
-  // Runs the pending operation for at most `limit`; past it, closes the
-  // socket (which completes the operation) and returns false.
-  bool bounded(std::chrono::milliseconds limit) {
-    ioc_.restart();
-    ioc_.run_for(limit);
-    if (ioc_.stopped()) return true;
-    error_code ec;
-    stream_.next_layer().close(ec);
-    ioc_.restart();
-    ioc_.run();
-    return false;
-  }
-  asio::io_context ioc_;
-  std::shared_ptr<asio::ssl::context> ctx_;
-  asio::ssl::stream<tcp::socket> stream_;
+  explicit RawPeer(const core::Ed25519SecretKey& key) : RawTlsClient(*tls::make_client_context(key), 5s) {}
 };
 
 double refused(Network& net, std::size_t i) { return metric_sum(fetch_metrics(net.node(i).metrics_addr), "p2p_connections_refused_total"); }
