@@ -59,14 +59,7 @@ RandomSource counter_random() {
   };
 }
 
-Scalar random_scalar(const RandomSource& random) {
-  std::array<std::uint8_t, 64> wide{};
-  random(std::span<std::uint8_t, 32>(wide.data(), 32));
-  random(std::span<std::uint8_t, 32>(wide.data() + 32, 32));
-  Scalar s;
-  crypto_core_ed25519_scalar_reduce(s.data(), wide.data());
-  return s;
-}
+using threshold::testing::random_scalar;
 
 // Shamir shares at x = id + 1 of a key from `random` (as the devnet dealer deals).
 std::map<std::uint64_t, KeyPackage> deal(std::size_t n, std::size_t t, const RandomSource& random) {

@@ -37,8 +37,6 @@ std::uint64_t test_seed() {
   return seed;
 }
 
-namespace {
-
 Scalar random_scalar(const RandomSource& random) {
   std::array<std::uint8_t, 64> wide{};
   random(std::span<std::uint8_t, 32>(wide.data(), 32));
@@ -48,8 +46,6 @@ Scalar random_scalar(const RandomSource& random) {
   sodium_memzero(wide.data(), wide.size());
   return s;
 }
-
-}  // namespace
 
 core::Result<Dealt> deal(const std::vector<std::uint64_t>& ids, std::size_t threshold, const RandomSource& random) {
   if (threshold < 1 || threshold > ids.size()) {

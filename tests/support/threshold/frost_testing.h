@@ -37,10 +37,13 @@ class TestRandom {
 // printed to stdout once ("seed N (MPC_TEST_SEED reproduces)").
 std::uint64_t test_seed();
 
+// A uniform scalar: 64 bytes from `random` (two calls) reduced mod L.
+Scalar random_scalar(const RandomSource& random);
+
 // A trusted dealer as src/devnet/dealer.cc deals: f of degree threshold-1
-// whose coefficients are drawn from `random` (64 bytes each, two calls,
-// reduced mod L); participant id holds f(id + 1) and the group key is
-// f(0)·G. The coefficients and shares are wiped once dealt.
+// whose coefficients are random_scalar(random); participant id holds
+// f(id + 1) and the group key is f(0)·G. The coefficients and shares are
+// wiped once dealt.
 struct Dealt {
   Element group_key{};
   std::map<std::uint64_t, KeyPackage> keys;
