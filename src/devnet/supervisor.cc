@@ -1,6 +1,9 @@
 #include "devnet/supervisor.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <cerrno>
+#include <cstring>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -112,7 +115,7 @@ core::Status check_port_free_now(const std::string& addr, const std::string& wha
 
 // Starts `argv` detached: own session, stdin /dev/null, output appended to `log`.
 core::Result<pid_t> spawn_detached(const std::vector<std::string>& argv, const fs::path& log,
-                                   const std::vector<std::pair<std::string, std::string>>& env) {
+                                   const std::vector<std::pair<std::string, std::string>>& env, int hand_down_as_3 = -1) {
   core::UniqueFd fd(::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (!fd) return core::fail(core::ErrorCode::kInternal, "cannot open " + log.string());
   std::vector<char*> args;
@@ -139,6 +142,11 @@ core::Result<pid_t> spawn_detached(const std::vector<std::string>& argv, const f
     ::dup2(devnull, 0);
     ::dup2(fd.get(), 1);
     ::dup2(fd.get(), 2);
+    if (hand_down_as_3 == 3) {
+      ::fcntl(3, F_SETFD, 0);  // keep it across exec
+    } else if (hand_down_as_3 >= 0) {
+      ::dup2(hand_down_as_3, 3);  // the copy is not close-on-exec
+    }
     ::execve(args[0], args.data(), envp.data());
     ::_exit(127);
   }
@@ -199,7 +207,29 @@ std::vector<ProcessInfo> devnet_processes(const Devnet& net) {
   return out;
 }
 
-core::Result<ProcessInfo> start_node(Devnet& net, std::size_t index, const UpOptions& options) {
+// Binds (without listening) the TCP address a node's P2P mesh will listen
+// on, so that nothing else — the devnet's own services binding port 0
+// included — takes it before the node inherits it. Waits for a port still
+// held by a just-killed process, like check_port_free.
+static core::Result<core::UniqueFd> hold_port(const std::string& addr, const std::string& what) {
+  MPC_ASSIGN(auto endpoint, net::parse_listen_address(addr));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    core::UniqueFd fd(::socket(endpoint.address().is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return core::fail(core::ErrorCode::kInternal, "cannot create a socket for " + what);
+    const int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    const auto* sa = endpoint.data();
+    if (::bind(fd.get(), sa, static_cast<socklen_t>(endpoint.size())) == 0) return fd;
+    const int err = errno;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return core::fail(core::ErrorCode::kUnavailable, "port " + addr + " (" + what + ") is not free: " + std::strerror(err) +
+                                                           "; stop what uses it, or recreate the devnet to get new ports");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+static core::Result<ProcessInfo> start_node_holding(Devnet& net, std::size_t index, const UpOptions& options, core::UniqueFd p2p_socket) {
   auto& n = net.nodes.at(index);
   const std::string name = "node" + std::to_string(index);
   if (auto pid = live_pid(net, name)) return ProcessInfo{name, *pid, true, log_file(net, name)};
@@ -207,20 +237,20 @@ core::Result<ProcessInfo> start_node(Devnet& net, std::size_t index, const UpOpt
   if (!fs::exists(bin)) return core::fail(core::ErrorCode::kNotFound, "binary not found: " + bin.string() + " (build the project first, or set MPC_BIN_DIR)");
   MPC_TRY(check_port_free(n.migration_addr, name + " migration endpoint"));
   MPC_TRY(check_port_free(n.metrics_addr, name + " metrics"));
-  MPC_TRY(check_port_free(n.p2p_addr, name + " P2P"));
   MPC_ASSIGN(std::string key_raw, core::read_file(net.path(n.encryption_key), 256));
   core::SecretString key(std::move(key_raw));
   std::error_code ec;
   fs::remove(net.path(n.home) / "migration.addr", ec);
   fs::remove(net.path(n.home) / "metrics.addr", ec);
   std::vector<std::string> argv = {bin.string(), "run", "--home", net.path(n.home).string(), "--rpc-url", net.rpc_url(),
-                                   "--contract-id", net.contract_id, "--p2p-url", n.p2p_url(), "--p2p-listen-addr", n.p2p_addr,
+                                   "--contract-id", net.contract_id, "--p2p-url", n.p2p_url(), "--p2p-listen-fd", "3",
                                    "--migration-addr", n.migration_addr, "--metrics-addr",
                                    n.metrics_addr, "--poll-interval-ms", std::to_string(options.poll_interval.count())};
   if (options.sign_takeover) argv.insert(argv.end(), {"--sign-takeover-ms", std::to_string(options.sign_takeover->count())});
   if (options.sign_session_timeout)
     argv.insert(argv.end(), {"--sign-session-timeout-ms", std::to_string(options.sign_session_timeout->count())});
-  MPC_ASSIGN(pid_t pid, spawn_detached(argv, log_file(net, name), {{"MPC_BACKUP_ENCRYPTION_KEY_HEX", key.reveal()}}));
+  MPC_ASSIGN(pid_t pid, spawn_detached(argv, log_file(net, name), {{"MPC_BACKUP_ENCRYPTION_KEY_HEX", key.reveal()}}, p2p_socket.get()));
+  p2p_socket.reset();  // the node has its own copy
   MPC_TRY(record_pid(net, name, pid));
   // The node writes the addresses it bound (port 0 picks); they are the
   // devnet's from now on.
@@ -240,6 +270,13 @@ core::Result<ProcessInfo> start_node(Devnet& net, std::size_t index, const UpOpt
   return ProcessInfo{name, pid, true, log_file(net, name)};
 }
 
+core::Result<ProcessInfo> start_node(Devnet& net, std::size_t index, const UpOptions& options) {
+  const std::string name = "node" + std::to_string(index);
+  if (auto pid = live_pid(net, name)) return ProcessInfo{name, *pid, true, log_file(net, name)};
+  MPC_ASSIGN(auto held, hold_port(net.nodes.at(index).p2p_addr, name + " P2P"));
+  return start_node_holding(net, index, options, std::move(held));
+}
+
 core::Result<std::vector<ProcessInfo>> devnet_up(Devnet& net, const UpOptions& options) {
   MPC_TRY(core::ensure_directory(net.run_dir(), 0700));
   for (const char* bin : {"mpc-sandbox", "mpc-node"})
@@ -251,6 +288,17 @@ core::Result<std::vector<ProcessInfo>> devnet_up(Devnet& net, const UpOptions& o
     for (auto it = started.rbegin(); it != started.rend(); ++it) (void)stop_process(net, it->name, false);
     return std::unexpected(std::move(e));
   };
+
+  // The P2P ports are named in the contract: held from here, before the
+  // sandbox and the nodes bind their port-0 listeners, until each node
+  // inherits its own.
+  std::vector<core::UniqueFd> p2p(net.nodes.size());
+  for (std::size_t i = 0; i < net.nodes.size(); ++i) {
+    if (live_pid(net, "node" + std::to_string(i))) continue;
+    auto held = hold_port(net.nodes[i].p2p_addr, "node" + std::to_string(i) + " P2P");
+    if (!held) return std::unexpected(held.error());
+    p2p[i] = std::move(*held);
+  }
 
   if (auto running = live_pid(net, "sandbox")) {
     started.push_back({"sandbox", *running, true, log_file(net, "sandbox")});
@@ -276,7 +324,7 @@ core::Result<std::vector<ProcessInfo>> devnet_up(Devnet& net, const UpOptions& o
     }
   }
   for (std::size_t i = 0; i < net.nodes.size(); ++i) {
-    auto node = start_node(net, i, options);
+    auto node = start_node_holding(net, i, options, std::move(p2p[i]));
     if (!node) return undo(node.error());
     started.push_back(*node);
   }
