@@ -9,6 +9,7 @@
 #include "core/file_util.h"
 #include "devnet/dealer.h"
 #include "e2e_support.h"
+#include "operator_steps.h"
 #include "net/http_client.h"
 #include "node/home.h"
 #include "node/keyshare_store.h"
@@ -18,60 +19,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string key_text(const core::Ed25519PublicKey& k) { return core::ed25519_public_key_to_string(k); }
-
-// The daemon for operator i, as a process.
-struct Daemon {
-  std::unique_ptr<testsupport::Child> process;
-  std::string metrics_addr;
-  fs::path log;
-};
-
-// The daemon binds its metrics port itself (port 0) and says where in its log.
-std::string bound_metrics_addr(const fs::path& log) {
-  const std::string marker = "metrics on http://";
-  std::string addr;
-  const bool found = wait_for([&] {
-    const auto text = core::read_file(log).value_or("");
-    const auto at = text.find(marker);
-    if (at == std::string::npos) return false;
-    const auto end = text.find("/metrics", at + marker.size());
-    if (end == std::string::npos) return false;
-    addr = text.substr(at + marker.size(), end - at - marker.size());
-    return true;
-  });
-  if (!found) throw std::runtime_error("the daemon did not report its metrics address; see " + log.string());
-  return addr;
-}
-
-// `migration_port`: where the daemon reaches nodes the contract names (a
-// migration's destination, the moved node): the test's new machines listen
-// on ports of their own, not on the reference's 8079.
-Daemon start_daemon(Network& net, std::size_t i, std::uint16_t migration_port = 8079) {
-  auto gen = net.backup_cli(i, {"generate-keys"});
-  EXPECT_EQ(gen.exit_code, 0) << gen.output;
-  auto reg = net.backup_cli(i, {"register"});
-  EXPECT_EQ(reg.exit_code, 0) << reg.output;
-  Daemon d;
-  d.log = net.dir() / ("daemon-" + std::to_string(i) + ".log");
-  // backup_cli() exported the operator's environment; the daemon inherits it.
-  d.process = std::make_unique<testsupport::Child>(
-      std::vector<std::string>{testsupport::binary("apps/backup-cli").string(), "--home-dir", net.backup_home(i).string(), "run",
-                               "--mpc-node-address", net.node(i).migration_addr, "--mpc-node-p2p-key",
-                               key_text(net.node_tls_key(i)), "--poll-interval-seconds", "1", "--request-timeout-seconds", "3",
-                               "--metrics-addr", "127.0.0.1:0", "--destination-migration-port", std::to_string(migration_port)},
-      d.log);
-  d.metrics_addr = bound_metrics_addr(d.log);
-  return d;
-}
-
 std::string metrics(const Daemon& d) { return fetch_metrics(d.metrics_addr); }
 
 bool backup_file(Network& net, std::size_t i, const std::string& name) {
   return fs::exists(net.backup_home(i) / "permanent_keys" / name);
 }
 
-std::string log_of(const Daemon& d) { return core::read_file(d.log).value_or(""); }
+std::string log_of(const Daemon& d) { return d.text(); }
 
 // What nodes do off-chain during a resharing or a key generation, done by
 // the operator here: node i's store gets `shares` for `keyset`.

@@ -4,24 +4,12 @@
 #include <thread>
 
 #include "e2e_support.h"
+#include "operator_steps.h"
 
 namespace mpc::e2e {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string key_text(const core::Ed25519PublicKey& k) { return core::ed25519_public_key_to_string(k); }
-
-// Operator i: backup keys, registration, a backup of its node.
-void back_up(Network& net, std::size_t i) {
-  auto gen = net.backup_cli(i, {"generate-keys"});
-  ASSERT_EQ(gen.exit_code, 0) << gen.output;
-  auto reg = net.backup_cli(i, {"register"});
-  ASSERT_EQ(reg.exit_code, 0) << reg.output;
-  auto get = net.backup_cli(i, {"get-keyshares", "--mpc-node-address", net.node(i).migration_addr, "--mpc-node-p2p-key",
-                                key_text(net.node_tls_key(i))});
-  ASSERT_EQ(get.exit_code, 0) << get.output;
-}
 
 testsupport::RunResult start_migration(Network& net, std::size_t i, const NewNode& dest) {
   return net.backup_cli(i, {"start-migration", "--destination-url", dest.url(), "--destination-tls-key", dest.tls_text(),

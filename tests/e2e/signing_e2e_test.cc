@@ -18,6 +18,7 @@
 #include "core/file_util.h"
 #include "core/key_derivation.h"
 #include "e2e_support.h"
+#include "operator_steps.h"
 #include "node/home.h"
 #include "p2p/wire.h"
 #include "support/net/raw_tls_client.h"
@@ -34,7 +35,6 @@ using boost::system::error_code;
 constexpr std::uint64_t kEddsaDomain = 1;  // the devnet's domains: 0 secp256k1, 1 ed25519
 
 core::Bytes bytes_of(std::string_view s) { return core::Bytes(s.begin(), s.end()); }
-std::string key_text(const core::Ed25519PublicKey& k) { return core::ed25519_public_key_to_string(k); }
 
 // Signs `message` as operator i on `path` and checks the answer everywhere.
 void sign_and_verify(Network& net, std::size_t i, const std::string& path, const std::string& message,
@@ -63,53 +63,6 @@ bool listed_pending(Network& net, const SubmittedSign& s) {
   for (const auto& p : net.pending_requests())
     if (p.value("predecessor_id", "") == s.predecessor && p.value("path", "") == s.path) return true;
   return false;
-}
-
-// ---- operators' commands (backup-cli) ----
-
-void back_up(Network& net, std::size_t i) {
-  auto gen = net.backup_cli(i, {"generate-keys"});
-  ASSERT_EQ(gen.exit_code, 0) << gen.output;
-  auto reg = net.backup_cli(i, {"register"});
-  ASSERT_EQ(reg.exit_code, 0) << reg.output;
-  auto get = net.backup_cli(i, {"get-keyshares", "--mpc-node-address", net.node(i).migration_addr, "--mpc-node-p2p-key",
-                                key_text(net.node_tls_key(i))});
-  ASSERT_EQ(get.exit_code, 0) << get.output;
-}
-
-void migrate_manually(Network& net, std::size_t i, const NewNode& dest) {
-  auto start = net.backup_cli(i, {"start-migration", "--destination-url", dest.url(), "--destination-tls-key", dest.tls_text(),
-                                  "--destination-access-key", dest.access_text()});
-  ASSERT_EQ(start.exit_code, 0) << start.output;
-  auto put = net.backup_cli(i, {"put-keyshares", "--mpc-node-address", dest.addr, "--mpc-node-p2p-key", dest.tls_text(),
-                                "--request-timeout-seconds", "5"});
-  ASSERT_EQ(put.exit_code, 0) << put.output;
-  ASSERT_TRUE(net.wait_participant_key(dest.account_id, dest.tls_key, 30s)) << "the migration of operator " << i << " did not conclude";
-}
-
-// `backup-cli run` for operator i, as a process: backs its node up, and
-// pushes the shares to a migration's destination (on `migration_port`).
-struct Daemon {
-  std::unique_ptr<testsupport::Child> process;
-  fs::path log;
-  std::string text() const { return core::read_file(log).value_or(""); }
-};
-
-Daemon start_daemon(Network& net, std::size_t i, std::uint16_t migration_port) {
-  auto gen = net.backup_cli(i, {"generate-keys"});
-  EXPECT_EQ(gen.exit_code, 0) << gen.output;
-  auto reg = net.backup_cli(i, {"register"});
-  EXPECT_EQ(reg.exit_code, 0) << reg.output;
-  Daemon d;
-  d.log = net.dir() / ("daemon-" + std::to_string(i) + ".log");
-  // backup_cli() exported the operator's environment; the daemon inherits it.
-  d.process = std::make_unique<testsupport::Child>(
-      std::vector<std::string>{testsupport::binary("apps/backup-cli").string(), "--home-dir", net.backup_home(i).string(), "run",
-                               "--mpc-node-address", net.node(i).migration_addr, "--mpc-node-p2p-key", key_text(net.node_tls_key(i)),
-                               "--poll-interval-seconds", "1", "--request-timeout-seconds", "3", "--destination-migration-port",
-                               std::to_string(migration_port)},
-      d.log);
-  return d;
 }
 
 // ---- a peer that does not follow the protocol, on its own io_context ----
