@@ -1,4 +1,4 @@
-# `make package`: a Debian package with the four binaries, their man pages
+# `make package`: a Debian package with the five binaries, their man pages
 # (generated from --help by help2man) and the systemd units.
 
 find_program(HELP2MAN help2man)
@@ -8,7 +8,8 @@ if(HELP2MAN)
     "mpc-sandbox|a durable local chain speaking NEAR JSON-RPC with the MPC contract"
     "mpc-node|MPC node key-share store and mutual-TLS migration endpoint"
     "backup-cli|back up an MPC node's key shares and migrate the node"
-    "mpc-devnet|a local MPC network on loopback")
+    "mpc-devnet|a local MPC network on loopback"
+    "mpc-attest|verify Intel TDX quotes and dstack measurements offline")
   foreach(entry ${descriptions})
     string(REPLACE "|" ";" parts "${entry}")
     list(GET parts 0 app)
@@ -36,7 +37,7 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME mpc-backup)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT "MPC backup service maintainers <mpc-backup@localhost>")
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Backup and migration service for MPC node key shares (mpc-node, backup-cli, mpc-sandbox, mpc-devnet)")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Backup and migration service for MPC node key shares (mpc-node, backup-cli, mpc-sandbox, mpc-devnet, mpc-attest)")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_PACKAGE_DIRECTORY ${PROJECT_BINARY_DIR}/packages)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)

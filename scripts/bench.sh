@@ -25,3 +25,6 @@ echo "== FROST(Ed25519) in process: one signature against the group operations i
 echo
 echo "== sign on local devnets (3 nodes threshold 2, 10 nodes threshold 7): latency, signatures/s, ratio to the group operations"
 "$build/bench/sign_bench"
+echo
+echo "== TDX quote verification (mpc-attest's library): verifications/s, breakdown, against openssl speed ecdsap256"
+"$build/bench/attest_bench"

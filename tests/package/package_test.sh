@@ -18,10 +18,10 @@ grep -q "Package: mpc-backup" <<<"$info" || { echo "FAIL: not the mpc-backup pac
 grep -q "Depends: .*libssl3" <<<"$info" || { echo "FAIL: no library dependencies recorded"; echo "$info"; exit 1; }
 
 contents="$(dpkg-deb --contents "$deb")"
-for f in usr/bin/mpc-node usr/bin/backup-cli usr/bin/mpc-sandbox usr/bin/mpc-devnet \
+for f in usr/bin/mpc-node usr/bin/backup-cli usr/bin/mpc-sandbox usr/bin/mpc-devnet usr/bin/mpc-attest \
          usr/lib/systemd/system/mpc-node.service usr/lib/systemd/system/backup-cli.service \
          usr/share/man/man1/mpc-node.1.gz usr/share/man/man1/backup-cli.1.gz \
-         usr/share/man/man1/mpc-sandbox.1.gz usr/share/man/man1/mpc-devnet.1.gz; do
+         usr/share/man/man1/mpc-sandbox.1.gz usr/share/man/man1/mpc-devnet.1.gz usr/share/man/man1/mpc-attest.1.gz; do
   grep -q " \./$f\$" <<<"$contents" || { echo "FAIL: $f missing from the package"; echo "$contents"; exit 1; }
 done
 
