@@ -47,6 +47,37 @@ Bn secret_bn() {
   return b;
 }
 
+// x = id + 1 as a BIGNUM (no u64 overflow); null on allocation failure.
+Bn secp256k1_x(std::uint64_t id) {
+  Bn x(BN_new());
+  if (x && (BN_set_word(x.get(), id) != 1 || BN_add_word(x.get(), 1) != 1)) x.reset();
+  return x;
+}
+
+// secret·G: the keyset's form (X || Y) and the keyshare's (compressed SEC1, hex).
+struct Secp256k1Key {
+  model::PublicKeyExtended key;
+  std::string compressed_hex;
+};
+Result<Secp256k1Key> secp256k1_public_key(const EC_GROUP* group, BN_CTX* ctx, const BIGNUM* secret) {
+  core::SecretEcPointPtr pub(EC_POINT_new(group));
+  std::array<std::uint8_t, 33> compressed{};
+  std::array<std::uint8_t, 65> uncompressed{};
+  if (!pub || EC_POINT_mul(group, pub.get(), secret, nullptr, nullptr, ctx) != 1 ||
+      EC_POINT_point2oct(group, pub.get(), POINT_CONVERSION_COMPRESSED, compressed.data(), compressed.size(), ctx) != compressed.size() ||
+      EC_POINT_point2oct(group, pub.get(), POINT_CONVERSION_UNCOMPRESSED, uncompressed.data(), uncompressed.size(), ctx) !=
+          uncompressed.size()) {
+    return std::unexpected(internal("secp256k1 public key computation failed"));
+  }
+  core::Secp256k1PublicKey xy;
+  std::copy(uncompressed.begin() + 1, uncompressed.end(), xy.bytes.begin());  // drop the 0x04 prefix
+  Secp256k1Key out;
+  out.key.kind = CurveKind::kSecp256k1;
+  out.key.near_public_key = core::NearPublicKey{xy};
+  out.compressed_hex = core::hex_encode(compressed);
+  return out;
+}
+
 Result<DealtSecrets> deal_secp256k1(std::span<const std::uint64_t> ids, std::size_t threshold) {
   core::EcGroupPtr group(EC_GROUP_new_by_curve_name(NID_secp256k1));
   core::BnCtxPtr ctx(BN_CTX_secure_new());
@@ -65,12 +96,12 @@ Result<DealtSecrets> deal_secp256k1(std::span<const std::uint64_t> ids, std::siz
   }
 
   DealtSecrets out;
-  Bn x(BN_new()), acc = secret_bn();
-  if (!x || !acc) return std::unexpected(internal("out of memory"));
+  Bn acc = secret_bn();
+  if (!acc) return std::unexpected(internal("out of memory"));
   std::array<std::uint8_t, 32> buf{};
   for (std::uint64_t id : ids) {
-    // x = id + 1 (as a BIGNUM: no u64 overflow).
-    if (BN_set_word(x.get(), id) != 1 || BN_add_word(x.get(), 1) != 1 || !BN_copy(acc.get(), coeffs.back().get())) {
+    Bn x = secp256k1_x(id);
+    if (!x || !BN_copy(acc.get(), coeffs.back().get())) {
       return std::unexpected(internal("secp256k1 arithmetic failed"));
     }
     for (std::size_t i = threshold - 1; i-- > 0;) {
@@ -86,21 +117,9 @@ Result<DealtSecrets> deal_secp256k1(std::span<const std::uint64_t> ids, std::siz
     core::secure_wipe(buf.data(), buf.size());
   }
 
-  core::SecretEcPointPtr pub(EC_POINT_new(group.get()));
-  std::array<std::uint8_t, 33> compressed{};
-  std::array<std::uint8_t, 65> uncompressed{};
-  if (!pub || EC_POINT_mul(group.get(), pub.get(), coeffs[0].get(), nullptr, nullptr, ctx.get()) != 1 ||
-      EC_POINT_point2oct(group.get(), pub.get(), POINT_CONVERSION_COMPRESSED, compressed.data(), compressed.size(),
-                         ctx.get()) != compressed.size() ||
-      EC_POINT_point2oct(group.get(), pub.get(), POINT_CONVERSION_UNCOMPRESSED, uncompressed.data(),
-                         uncompressed.size(), ctx.get()) != uncompressed.size()) {
-    return std::unexpected(internal("secp256k1 public key computation failed"));
-  }
-  core::Secp256k1PublicKey xy;
-  std::copy(uncompressed.begin() + 1, uncompressed.end(), xy.bytes.begin());  // drop the 0x04 prefix
-  out.key.kind = CurveKind::kSecp256k1;
-  out.key.near_public_key = core::NearPublicKey{xy};
-  out.public_key_hex = core::hex_encode(compressed);
+  MPC_ASSIGN(auto pub, secp256k1_public_key(group.get(), ctx.get(), coeffs[0].get()));
+  out.key = std::move(pub.key);
+  out.public_key_hex = std::move(pub.compressed_hex);
   return out;
 }
 
@@ -116,6 +135,15 @@ struct ScalarVec {
   }
 };
 
+// x = id + 1, little-endian (a u64 + 1 fits easily below the group order).
+Scalar ed25519_x(std::uint64_t id) {
+  Scalar x{};
+  const std::uint64_t lo = id + 1;
+  for (int b = 0; b < 8; ++b) x[b] = static_cast<unsigned char>(lo >> (8 * b));
+  if (lo == 0) x[8] = 1;  // id == 2^64 - 1
+  return x;
+}
+
 Result<DealtSecrets> deal_ed25519(std::span<const std::uint64_t> ids, std::size_t threshold) {
   ScalarVec coeffs;
   coeffs.v.resize(threshold + 2);  // coefficients, then two work scalars
@@ -129,11 +157,7 @@ Result<DealtSecrets> deal_ed25519(std::span<const std::uint64_t> ids, std::size_
 
   DealtSecrets out;
   for (std::uint64_t id : ids) {
-    // x = id + 1, little-endian (a u64 + 1 fits easily below the group order).
-    Scalar x{};
-    std::uint64_t lo = id + 1;
-    for (int b = 0; b < 8; ++b) x[b] = static_cast<unsigned char>(lo >> (8 * b));
-    if (lo == 0) x[8] = 1;  // id == 2^64 - 1
+    const Scalar x = ed25519_x(id);
     acc = coeffs.v[threshold - 1];
     for (std::size_t i = threshold - 1; i-- > 0;) {
       crypto_core_ed25519_scalar_mul(tmp.data(), acc.data(), x.data());
@@ -160,13 +184,7 @@ Result<DealtSecrets> deal_ed25519(std::span<const std::uint64_t> ids, std::size_
 
 Result<model::PublicKeyExtended> check_ed25519(const std::vector<std::uint64_t>& ids, const std::vector<const model::Keyshare*>& shares,
                                               std::size_t threshold, const std::string& where) {
-  auto x_of = [](std::uint64_t id) {
-    Scalar x{};
-    std::uint64_t lo = id + 1;
-    for (int b = 0; b < 8; ++b) x[b] = static_cast<unsigned char>(lo >> (8 * b));
-    if (lo == 0) x[8] = 1;
-    return x;
-  };
+  const auto x_of = ed25519_x;
   ScalarVec ys;
   ys.v.resize(shares.size() + 4);  // shares, then work scalars
   for (std::size_t i = 0; i < shares.size(); ++i) {
@@ -244,11 +262,7 @@ Result<model::PublicKeyExtended> check_secp256k1(const std::vector<std::uint64_t
     if (!ok) return invalid(where + ": participant " + std::to_string(ids[i]) + "'s private_share is not a 32-byte hex scalar below the group order");
     ys.push_back(std::move(y));
   }
-  auto x_of = [&](std::uint64_t id) {
-    Bn x(BN_new());
-    if (x && (BN_set_word(x.get(), id) != 1 || BN_add_word(x.get(), 1) != 1)) x.reset();
-    return x;
-  };
+  const auto x_of = secp256k1_x;
   Bn acc = secret_bn(), term = secret_bn(), num(BN_new()), den(BN_new()), diff(BN_new());
   if (!acc || !term || !num || !den || !diff) return std::unexpected(internal("out of memory"));
   auto interpolate = [&](const BIGNUM* at) -> bool {
@@ -288,24 +302,11 @@ Result<model::PublicKeyExtended> check_secp256k1(const std::vector<std::uint64_t
   BN_zero(zero.get());
   if (!interpolate(zero.get())) return std::unexpected(internal("secp256k1 arithmetic failed"));
   if (BN_is_zero(acc.get())) return invalid(where + ": the shares reconstruct the zero secret");
-  core::SecretEcPointPtr pub(EC_POINT_new(group.get()));
-  std::array<std::uint8_t, 33> compressed{};
-  std::array<std::uint8_t, 65> uncompressed{};
-  if (!pub || EC_POINT_mul(group.get(), pub.get(), acc.get(), nullptr, nullptr, ctx.get()) != 1 ||
-      EC_POINT_point2oct(group.get(), pub.get(), POINT_CONVERSION_COMPRESSED, compressed.data(), compressed.size(), ctx.get()) != compressed.size() ||
-      EC_POINT_point2oct(group.get(), pub.get(), POINT_CONVERSION_UNCOMPRESSED, uncompressed.data(), uncompressed.size(), ctx.get()) !=
-          uncompressed.size()) {
-    return std::unexpected(internal("secp256k1 public key computation failed"));
-  }
-  if (core::hex_encode(compressed) != shares[0]->public_key) {
+  MPC_ASSIGN(auto pub, secp256k1_public_key(group.get(), ctx.get(), acc.get()));
+  if (pub.compressed_hex != shares[0]->public_key) {
     return invalid(where + ": the shares reconstruct a secret whose public key is not the group key in their public_key");
   }
-  core::Secp256k1PublicKey xy;
-  std::copy(uncompressed.begin() + 1, uncompressed.end(), xy.bytes.begin());
-  model::PublicKeyExtended key;
-  key.kind = CurveKind::kSecp256k1;
-  key.near_public_key = core::NearPublicKey{xy};
-  return key;
+  return std::move(pub.key);
 }
 
 }  // namespace

@@ -89,16 +89,21 @@ core::Status check_port_free_now(const std::string& addr, const std::string& wha
 
 // A port the devnet bound before can stay busy for a moment after its
 // process was killed (its sockets are torn down after the process is gone):
-// wait for it, up to a deadline, before calling it busy.
-core::Status check_port_free(const std::string& addr, const std::string& what) {
+// `attempt` (a bind of such a port) is retried, up to a deadline, before
+// its failure stands.
+template <class Attempt>
+auto retry_while_busy(const Attempt& attempt) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   for (;;) {
-    auto st = check_port_free_now(addr, what);
-    if (st || std::chrono::steady_clock::now() >= deadline) return st;
+    auto result = attempt();
+    if (result || std::chrono::steady_clock::now() >= deadline) return result;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
 
+core::Status check_port_free(const std::string& addr, const std::string& what) {
+  return retry_while_busy([&] { return check_port_free_now(addr, what); });
+}
 core::Status check_port_free_now(const std::string& addr, const std::string& what) {
   auto endpoint = net::parse_listen_address(addr);
   if (!endpoint) return std::unexpected(endpoint.error());
@@ -213,20 +218,15 @@ std::vector<ProcessInfo> devnet_processes(const Devnet& net) {
 // held by a just-killed process, like check_port_free.
 static core::Result<core::UniqueFd> hold_port(const std::string& addr, const std::string& what) {
   MPC_ASSIGN(auto endpoint, net::parse_listen_address(addr));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  for (;;) {
+  return retry_while_busy([&]() -> core::Result<core::UniqueFd> {
     core::UniqueFd fd(::socket(endpoint.address().is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) return core::fail(core::ErrorCode::kInternal, "cannot create a socket for " + what);
     const int one = 1;
     ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    const auto* sa = endpoint.data();
-    if (::bind(fd.get(), sa, static_cast<socklen_t>(endpoint.size())) == 0) return fd;
-    const int err = errno;
-    if (std::chrono::steady_clock::now() >= deadline)
-      return core::fail(core::ErrorCode::kUnavailable, "port " + addr + " (" + what + ") is not free: " + std::strerror(err) +
-                                                           "; stop what uses it, or recreate the devnet to get new ports");
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+    if (::bind(fd.get(), endpoint.data(), static_cast<socklen_t>(endpoint.size())) == 0) return fd;
+    return core::fail(core::ErrorCode::kUnavailable, "port " + addr + " (" + what + ") is not free: " + std::strerror(errno) +
+                                                         "; stop what uses it, or recreate the devnet to get new ports");
+  });
 }
 
 static core::Result<ProcessInfo> start_node_holding(Devnet& net, std::size_t index, const UpOptions& options, core::UniqueFd p2p_socket) {

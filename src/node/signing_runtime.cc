@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/file_util.h"
+#include "net/host_port.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "threshold/frost.h"
@@ -13,14 +14,6 @@ namespace fs = std::filesystem;
 
 fs::path p2p_addr_file(const fs::path& home) { return home / "p2p.addr"; }
 
-namespace {
-
-std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep) {
-  const auto a = ep.address();
-  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
-}
-
-}  // namespace
 
 SigningRuntime::SigningRuntime(SigningRuntimeOptions options, const NodeHome& home, KeyshareStore& store, near::Signer& signer,
                                net::MetricsRegistry& metrics, std::function<void()> poke_chain)
@@ -119,7 +112,7 @@ core::Status SigningRuntime::ensure_mesh(std::uint64_t self_id) {
     bound = mesh->start(ep);
   }
   if (!bound) return std::unexpected(bound.error().context("P2P listener"));
-  MPC_TRY(core::write_file_atomic(p2p_addr_file(home_.dir), core::as_bytes(endpoint_text(*bound) + "\n"), 0644));
+  MPC_TRY(core::write_file_atomic(p2p_addr_file(home_.dir), core::as_bytes(net::HostPort::from_endpoint(*bound).to_string() + "\n"), 0644));
   endpoint_ = *bound;
   mesh_ = std::move(mesh);
   mesh_ptr_.store(mesh_.get());
@@ -146,12 +139,13 @@ void SigningRuntime::on_chain(const near::ContractView& view) {
         spdlog::warn("p2p: participant {} ({}) has an unusable url; it is left out of the mesh", p.id, p.account_id);
         continue;
       }
+      const auto address = url->address();
       p2p::Peer peer;
       peer.participant_id = p.id;
       peer.account_id = p.account_id;
       peer.tls_public_key = p.info.tls_public_key;
-      peer.host = url->host;
-      peer.port = static_cast<std::uint16_t>(std::stoul(url->port));
+      peer.host = address.host;
+      peer.port = address.port;
       peers.push_back(std::move(peer));
     }
     for (const auto& d : running->domains.domains) {
