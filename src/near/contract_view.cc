@@ -3,13 +3,15 @@
 namespace mpc::near {
 
 core::Result<ContractView> read_contract_view(RpcClient& rpc, const std::string& contract_id, const ContractViewOptions& options) {
-  MPC_ASSIGN(auto state_json, rpc.view(contract_id, "state"));
+  MPC_ASSIGN(auto state_answer, rpc.view_answer(contract_id, "state"));
+  const json& state_json = state_answer.value;
   MPC_ASSIGN(auto migrations_json, rpc.view(contract_id, "migration_info"));
   ContractView view;
   {
     auto state = model::parse_protocol_state(state_json);
     if (!state) return std::unexpected(state.error().context("contract view `state`"));
     view.state = std::move(*state);
+    view.block_height = state_answer.block_height;
   }
   {
     auto migrations = model::parse_migration_info(migrations_json);

@@ -21,6 +21,9 @@ struct ContractView {
   // contract has no `pending_signature_requests` view (the reference's
   // contract: its nodes learn requests from an indexer).
   std::optional<std::vector<core::SignatureRequest>> pending_signatures;
+  // The block the `state` view was read at (0 when the RPC did not say):
+  // key event attempts expire by block height.
+  std::uint64_t block_height = 0;
   bool operator==(const ContractView&) const = default;
 };
 

@@ -297,17 +297,25 @@ core::Result<CallResult> RpcClient::call_function(const std::string& contract_id
       if (l.is_string()) out.logs.push_back(l.get<std::string>());
     }
   }
+  if (const json* height = field(r, "block_height"); height != nullptr && height->is_number_unsigned()) {
+    out.block_height = height->get<std::uint64_t>();
+  }
   return out;
 }
 
 core::Result<json> RpcClient::view(const std::string& contract_id, const std::string& method, const json& args) {
+  MPC_ASSIGN(auto answer, view_answer(contract_id, method, args));
+  return std::move(answer.value);
+}
+
+core::Result<ViewAnswer> RpcClient::view_answer(const std::string& contract_id, const std::string& method, const json& args) {
   MPC_ASSIGN(auto r, call_function(contract_id, method, args));
   auto j = core::parse_json(std::string_view(reinterpret_cast<const char*>(r.result.data()), r.result.size()), kContractValueLimits);
   if (!j) {
     return core::fail(core::ErrorCode::kInternal, "view " + method + " on " + contract_id + " did not return JSON" +
                                                       (j.error().message == core::kNotValidJson ? "" : " (" + j.error().message + ")"));
   }
-  return std::move(*j);
+  return ViewAnswer{std::move(*j), r.block_height};
 }
 
 core::Result<TxOutcome> parse_outcome(const json& outcome) {

@@ -71,6 +71,13 @@ struct AccessKeyInfo {
 struct CallResult {
   core::Bytes result;
   std::vector<std::string> logs;
+  std::uint64_t block_height = 0;  // the block the answer is for (0 when the RPC did not say)
+};
+
+// A view's JSON value and the block it was read at.
+struct ViewAnswer {
+  json value;
+  std::uint64_t block_height = 0;
 };
 
 struct TxOutcome {
@@ -104,6 +111,8 @@ class RpcClient {
   core::Result<CallResult> call_function(const std::string& contract_id, const std::string& method, const json& args);
   // call_function whose result is parsed as JSON (kInternal if it is not JSON).
   core::Result<json> view(const std::string& contract_id, const std::string& method, const json& args = json::object());
+  // The same, with the block height the answer is for.
+  core::Result<ViewAnswer> view_answer(const std::string& contract_id, const std::string& method, const json& args = json::object());
 
   // send_tx, waiting until `wait_until` ("NONE", "INCLUDED", "EXECUTED_OPTIMISTIC",
   // "EXECUTED", "FINAL"...). With "NONE" only tx_hash is filled in.

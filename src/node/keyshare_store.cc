@@ -92,10 +92,15 @@ core::Status KeyshareStore::load() {
   if (!j.is_object() || !j.contains("keyshares"))
     return core::fail(core::ErrorCode::kInternal, path_.string() + " decrypts but is not a key-share store (damaged?)");
   auto shares = model::parse_keyshares(j["keyshares"]);
+  core::Result<std::vector<model::Keyshare>> pending = std::vector<model::Keyshare>{};
+  if (j.contains("pending")) pending = model::parse_keyshares(j["pending"]);
   model::wipe_private_shares(j);
+  if (j.contains("pending")) model::wipe_private_shares(j["pending"]);
   if (!shares) return core::fail(core::ErrorCode::kInternal, path_.string() + ": " + shares.error().message);
+  if (!pending) return core::fail(core::ErrorCode::kInternal, path_.string() + ": pending: " + pending.error().message);
   std::sort(shares->begin(), shares->end(), [](const auto& a, const auto& b) { return a.key_id.domain_id < b.key_id.domain_id; });
   held_ = std::move(*shares);
+  pending_ = std::move(*pending);
   return {};
 }
 
@@ -105,17 +110,93 @@ core::Status KeyshareStore::import(std::vector<model::Keyshare> shares, const mo
     return core::invalid("the shares do not match the keyset of epoch " + std::to_string(keyset.epoch_id) + ": " + st.error().message);
   if (auto refusal = model::check_replacement(held_, shares))
     return core::fail(core::ErrorCode::kFailedPrecondition, refusal_text(*refusal, held_));
-  std::sort(shares.begin(), shares.end(), [](const auto& a, const auto& b) { return a.key_id.domain_id < b.key_id.domain_id; });
+  return write(std::move(shares), clone_all(pending_));
+}
+
+core::Status KeyshareStore::write(std::vector<model::Keyshare> held, std::vector<model::Keyshare> pending) {
+  std::sort(held.begin(), held.end(), [](const auto& a, const auto& b) { return a.key_id.domain_id < b.key_id.domain_id; });
   json doc = {{"version", 1}, {"keyshares", json::array()}};
-  for (const auto& s : shares) doc["keyshares"].push_back(to_json(s));
+  for (const auto& s : held) doc["keyshares"].push_back(to_json(s));
+  if (!pending.empty()) {
+    doc["pending"] = json::array();
+    for (const auto& s : pending) doc["pending"].push_back(to_json(s));
+  }
   core::SecretString text(doc.dump());
   model::wipe_private_shares(doc);
+  if (doc.contains("pending")) model::wipe_private_shares(doc["pending"]);
   auto sealed = core::aes_gcm_encrypt(key_, core::as_bytes(text.reveal()));
   if (!sealed) return std::unexpected(sealed.error());
   if (auto st = core::write_file_atomic(path_, *sealed, 0600, env_); !st)
     return core::fail(core::ErrorCode::kInternal, "cannot write " + path_.string() + ": " + st.error().message);
-  held_ = std::move(shares);
+  held_ = std::move(held);
+  pending_ = std::move(pending);
   return {};
+}
+
+core::Status KeyshareStore::put_pending(model::Keyshare share) {
+  std::lock_guard lock(mu_);
+  for (const auto& p : pending_) {
+    if (p.key_id != share.key_id) continue;
+    if (p.kind == share.kind && p.public_key == share.public_key && p.private_share.reveal() == share.private_share.reveal()) return {};
+    return core::fail(core::ErrorCode::kAlreadyExists,
+                      "a different share of key event " + key_id_text(share.key_id) + " is already stored; it is never replaced");
+  }
+  std::vector<model::Keyshare> pending = clone_all(pending_);
+  // Full: the oldest go first (an attempt that long past was abandoned).
+  while (pending.size() >= kMaxPending) pending.erase(pending.begin());
+  pending.push_back(std::move(share));
+  return write(clone_all(held_), std::move(pending));
+}
+
+std::optional<model::Keyshare> KeyshareStore::pending(const model::KeyshareKeyId& id) const {
+  std::lock_guard lock(mu_);
+  for (const auto& p : pending_)
+    if (p.key_id == id) return p.clone();
+  return std::nullopt;
+}
+
+std::size_t KeyshareStore::pending_count() const {
+  std::lock_guard lock(mu_);
+  return pending_.size();
+}
+
+core::Result<bool> KeyshareStore::promote(const model::Keyset& keyset) {
+  std::lock_guard lock(mu_);
+  auto stale = [&](const model::Keyshare& p) {
+    if (p.key_id.epoch_id < keyset.epoch_id) return true;
+    const auto* entry = keyset.find(p.key_id.domain_id);
+    return p.key_id.epoch_id == keyset.epoch_id && entry != nullptr && entry->attempt >= p.key_id.attempt_id;
+  };
+  const bool already = !held_.empty() && model::check_keyshares_cover_keyset(held_, keyset).has_value();
+  if (already || keyset.domains.empty()) {
+    if (std::none_of(pending_.begin(), pending_.end(), stale)) return already;
+    std::vector<model::Keyshare> pending;
+    for (const auto& p : pending_)
+      if (!stale(p)) pending.push_back(p.clone());
+    MPC_TRY(write(clone_all(held_), std::move(pending)));
+    return already;
+  }
+  std::vector<model::Keyshare> next;
+  for (const auto& entry : keyset.domains) {
+    const model::KeyshareKeyId id{keyset.epoch_id, entry.domain_id, entry.attempt};
+    auto match = [&](const model::Keyshare& s) { return s.key_id == id; };
+    if (auto it = std::find_if(held_.begin(), held_.end(), match); it != held_.end()) {
+      next.push_back(it->clone());
+    } else if (auto pt = std::find_if(pending_.begin(), pending_.end(), match); pt != pending_.end()) {
+      next.push_back(pt->clone());
+    } else {
+      return false;
+    }
+  }
+  if (auto st = model::check_keyshares_cover_keyset(next, keyset); !st)
+    return core::invalid("the stored shares do not match the keyset of epoch " + std::to_string(keyset.epoch_id) + ": " + st.error().message);
+  if (auto refusal = model::check_replacement(held_, next))
+    return core::fail(core::ErrorCode::kFailedPrecondition, refusal_text(*refusal, held_));
+  std::vector<model::Keyshare> pending;
+  for (const auto& p : pending_)
+    if (!stale(p)) pending.push_back(p.clone());
+  MPC_TRY(write(std::move(next), std::move(pending)));
+  return true;
 }
 
 core::Result<std::vector<model::Keyshare>> KeyshareStore::shares_for(const model::Keyset& keyset) const {

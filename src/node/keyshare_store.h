@@ -15,12 +15,20 @@
 //     within the held epoch, a changed key id.
 // On success the store holds exactly the imported set.
 //
+// Key events (node/key_event_service.h) add "pending" shares: the output of
+// a key generation or resharing attempt, stored (in the same file, so with
+// the same atomicity) before the node votes for it, and promoted into the
+// held set once the contract's Running keyset lists it. The held set and the
+// pending shares are replaced in one atomic write, so old shares disappear
+// exactly when the new epoch's become held.
+//
 // Thread safety: all methods are serialised by one mutex.
 #pragma once
 
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,16 +74,37 @@ class KeyshareStore {
 
   StoreSummary summary() const;
 
+  // ---- key events ----
+  // At most this many pending shares (a key event produces one per attempt;
+  // older epochs are pruned on promotion).
+  static constexpr std::size_t kMaxPending = 256;
+  // Durably adds the output of key event attempt share.key_id. The same
+  // share again is a no-op; a different share under the same key id is
+  // refused (kAlreadyExists): an attempt's output is never replaced.
+  core::Status put_pending(model::Keyshare share);
+  // The pending share of exactly this key event attempt, if stored.
+  std::optional<model::Keyshare> pending(const model::KeyshareKeyId& id) const;
+  // Makes `keyset` the held set when every one of its domains has a share,
+  // held or pending, with exactly its key id (and the import rules above
+  // hold), and drops the pending shares of older epochs and those promoted;
+  // all in one atomic write. Returns whether the held set now is `keyset`
+  // (false: some domain's share is missing; nothing changed).
+  core::Result<bool> promote(const model::Keyset& keyset);
+  std::size_t pending_count() const;
+
  private:
   KeyshareStore(std::filesystem::path path, core::SecretBytes key, core::Env& env)
       : path_(std::move(path)), key_(std::move(key)), env_(env) {}
   core::Status load();
+  // Seals and writes `held` + `pending` (mu_ held); the members change only on success.
+  core::Status write(std::vector<model::Keyshare> held, std::vector<model::Keyshare> pending);
 
   std::filesystem::path path_;
   core::SecretBytes key_;
   core::Env& env_;
   mutable std::mutex mu_;
   std::vector<model::Keyshare> held_;  // sorted by domain_id
+  std::vector<model::Keyshare> pending_;  // key event outputs, in the order stored
 };
 
 }  // namespace mpc::node

@@ -281,5 +281,100 @@ TEST_F(KeyshareStoreTest, ACrashAtEveryStepOfAnImportKeepsTheOldOrTheNewSet) {
   }
 }
 
+// ---- key events: pending shares and promotion ----
+
+TEST_F(KeyshareStoreTest, APendingShareSurvivesAReopenAndIsNeverReplacedByAnother) {
+  auto d = deal(0);
+  auto store = open();
+  ASSERT_TRUE(store->put_pending(d.shares[0][0].clone()));
+  ASSERT_TRUE(store->put_pending(d.shares[0][0].clone())) << "the same share again is a no-op";
+  auto other = d.shares[1][0].clone();  // same key id, another participant's share
+  auto refused = store->put_pending(other.clone());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, core::ErrorCode::kAlreadyExists);
+  EXPECT_EQ(refused.error().message.find(other.private_share.reveal()), std::string::npos) << "no secret in the error";
+  auto reopened = open();
+  auto p = reopened->pending(d.shares[0][0].key_id);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->private_share.reveal(), d.shares[0][0].private_share.reveal());
+  EXPECT_FALSE(reopened->pending(model::KeyshareKeyId{0, 0, 7}));
+  EXPECT_EQ(reopened->pending_count(), 1u);
+  EXPECT_TRUE(reopened->summary().domains.empty()) << "a pending share is not held";
+}
+
+TEST_F(KeyshareStoreTest, PromoteWaitsForEveryDomainThenHoldsTheKeysetAndDropsWhatItPromoted) {
+  auto d = deal(0);
+  auto store = open();
+  ASSERT_TRUE(store->put_pending(d.shares[0][0].clone()));
+  auto partial = store->promote(d.keyset);
+  ASSERT_TRUE(partial);
+  EXPECT_FALSE(*partial) << "domain 1 has no share yet";
+  EXPECT_FALSE(store->holds(d.keyset));
+  ASSERT_TRUE(store->put_pending(d.shares[0][1].clone()));
+  auto done = store->promote(d.keyset);
+  ASSERT_TRUE(done) << done.error().message;
+  EXPECT_TRUE(*done);
+  EXPECT_TRUE(open()->holds(d.keyset));
+  EXPECT_EQ(open()->pending_count(), 0u);
+}
+
+TEST_F(KeyshareStoreTest, PromotingAReshareReplacesTheOldEpochInOneWriteAndPrunesOlderPendingShares) {
+  auto d1 = deal(1);
+  auto d2 = reshared(d1, 2);
+  auto store = open();
+  ASSERT_TRUE(store->import(clone_all(d1.shares[0]), d1.keyset));
+  auto abandoned = d2.shares[0][0].clone();
+  abandoned.key_id.attempt_id = 5;  // an attempt the contract never accepted
+  ASSERT_TRUE(store->put_pending(abandoned.clone()));
+  for (const auto& s : d2.shares[0]) ASSERT_TRUE(store->put_pending(s.clone()));
+  auto r = store->promote(d1.keyset);  // the contract still shows epoch 1: nothing moves
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(*r);
+  EXPECT_EQ(store->pending_count(), 3u);
+  r = store->promote(d2.keyset);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(*r);
+  auto reopened = open();
+  EXPECT_TRUE(reopened->holds(d2.keyset));
+  EXPECT_FALSE(reopened->holds(d1.keyset)) << "the old epoch's shares are gone";
+  EXPECT_TRUE(reopened->pending(abandoned.key_id)) << "a later attempt of the same epoch is kept until an older epoch";
+}
+
+TEST_F(KeyshareStoreTest, PromoteRefusesAKeysetWhoseKeyDiffersFromThePendingShare) {
+  auto d = deal(0);
+  auto other = deal(0);  // other group keys, same key ids
+  auto store = open();
+  for (const auto& s : d.shares[0]) ASSERT_TRUE(store->put_pending(s.clone()));
+  auto r = store->promote(other.keyset);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("epoch 0"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(store->holds(other.keyset));
+  EXPECT_EQ(open()->pending_count(), 2u);
+}
+
+// A pending share that put_pending() reported stored survives a crash at any
+// step (the node votes only after it returned).
+TEST_F(KeyshareStoreTest, ACrashAtEveryStepOfPutPendingLosesNothingItReportedStored) {
+  auto d = deal(0);
+  for (std::size_t n = 0;; ++n) {
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    testing::FaultInjectionEnv env;
+    env.fail_after(n);
+    auto store = KeyshareStore::open(file(), key_.clone(), env);
+    ASSERT_TRUE(store);
+    const bool returned = (*store)->put_pending(d.shares[0][0].clone()).has_value();
+    const bool finished = !env.failed();
+    env.crash();
+    auto reopened = KeyshareStore::open(file(), key_.clone());
+    ASSERT_TRUE(reopened) << "crash after " << n << " operations: " << reopened.error().message;
+    if (returned) {
+      EXPECT_TRUE((*reopened)->pending(d.shares[0][0].key_id)) << "crash after " << n << ": a stored share was lost";
+    }
+    if (finished) break;
+    ASSERT_LT(n, 100u);
+  }
+}
+
 }  // namespace
 }  // namespace mpc::node
