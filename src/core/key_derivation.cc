@@ -285,6 +285,28 @@ nlohmann::json respond_args(const SignatureRequest& request, const SignatureResp
 
 // ---------------------------------------------------------------- Secp256k1
 
+Result<Secp256k1PublicKey> secp256k1_decompress(ByteView compressed) {
+  if (compressed.size() != 33 || (compressed[0] != 0x02 && compressed[0] != 0x03)) {
+    return invalid("a compressed secp256k1 point is 33 bytes starting with 02 or 03");
+  }
+  EcGroupPtr curve(EC_GROUP_new_by_curve_name(NID_secp256k1));
+  BnCtxPtr ctx(BN_CTX_new());
+  if (!curve || !ctx) return fail(ErrorCode::kInternal, "OpenSSL cannot set up secp256k1");
+  EcPointPtr point(EC_POINT_new(curve.get()));
+  if (!point || EC_POINT_oct2point(curve.get(), point.get(), compressed.data(), compressed.size(), ctx.get()) != 1 ||
+      EC_POINT_is_at_infinity(curve.get(), point.get()) == 1) {
+    return invalid("not a point of secp256k1");
+  }
+  std::array<std::uint8_t, 65> encoded{};
+  if (EC_POINT_point2oct(curve.get(), point.get(), POINT_CONVERSION_UNCOMPRESSED, encoded.data(), encoded.size(), ctx.get()) !=
+      encoded.size()) {
+    return fail(ErrorCode::kInternal, "OpenSSL failed to encode a secp256k1 point");
+  }
+  Secp256k1PublicKey out;
+  std::copy(encoded.begin() + 1, encoded.end(), out.bytes.begin());
+  return out;
+}
+
 Result<Secp256k1PublicKey> derive_secp256k1_public_key(const Secp256k1PublicKey& group, const Tweak& tweak) {
   EcGroupPtr curve(EC_GROUP_new_by_curve_name(NID_secp256k1));
   BnCtxPtr ctx(BN_CTX_new());

@@ -133,6 +133,9 @@ nlohmann::json respond_args(const SignatureRequest& request, const SignatureResp
 // a point of the curve, if the tweak read big-endian is not below the group
 // order n ("The provided tweak is not on the curve of the public key." in
 // the reference), or if the sum is the point at infinity.
+// A 33-byte SEC1 compressed secp256k1 point as the 64-byte X||Y form NEAR
+// keys use; kInvalidArgument unless it is a point of the curve.
+Result<Secp256k1PublicKey> secp256k1_decompress(ByteView compressed);
 Result<Secp256k1PublicKey> derive_secp256k1_public_key(const Secp256k1PublicKey& group, const Tweak& tweak);
 
 }  // namespace mpc::core

@@ -292,5 +292,29 @@ TEST(SignatureResponseJson, RefusesMalformedResponsesNamingTheField) {
             "response.big_r.affine_point must be 33 bytes, got 1");
 }
 
+
+TEST(Secp256k1Decompress, TheGeneratorDecompressesToItsPublishedCoordinates) {
+  auto g = hex_decode("0279BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798");
+  ASSERT_TRUE(g);
+  auto xy = secp256k1_decompress(*g);
+  ASSERT_TRUE(xy) << xy.error().message;
+  EXPECT_EQ(hex_encode(xy->bytes),
+            "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
+            "483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8");
+  auto odd = *g;
+  odd[0] = 0x03;  // the other Y
+  auto neg = secp256k1_decompress(odd);
+  ASSERT_TRUE(neg);
+  EXPECT_NE(neg->bytes, xy->bytes);
+  auto bad = *g;
+  bad[0] = 0x04;
+  EXPECT_FALSE(secp256k1_decompress(bad));
+  EXPECT_FALSE(secp256k1_decompress(ByteView(g->data(), 32)));
+  auto off = *g;
+  off[32] ^= 1;  // x with no point on the curve, or another point: never the generator
+  auto r = secp256k1_decompress(off);
+  if (r) EXPECT_NE(r->bytes, xy->bytes);
+}
+
 }  // namespace
 }  // namespace mpc::core
