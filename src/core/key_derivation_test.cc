@@ -313,7 +313,9 @@ TEST(Secp256k1Decompress, TheGeneratorDecompressesToItsPublishedCoordinates) {
   auto off = *g;
   off[32] ^= 1;  // x with no point on the curve, or another point: never the generator
   auto r = secp256k1_decompress(off);
-  if (r) EXPECT_NE(r->bytes, xy->bytes);
+  if (r) {
+    EXPECT_NE(r->bytes, xy->bytes);
+  }
 }
 
 }  // namespace
