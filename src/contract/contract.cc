@@ -23,10 +23,13 @@ const std::map<std::string, internal::Method, std::less<>>& methods() {
   static const std::map<std::string, internal::Method, std::less<>> m = {
       {"init", internal::init},
       {"vote_add_domains", internal::vote_add_domains},
+      {"start_keygen_instance", internal::start_keygen_instance},
       {"vote_pk", internal::vote_pk},
       {"vote_cancel_keygen", internal::vote_cancel_keygen},
       {"vote_new_parameters", internal::vote_new_parameters},
+      {"start_reshare_instance", internal::start_reshare_instance},
       {"vote_reshared", internal::vote_reshared},
+      {"vote_abort_key_event_instance", internal::vote_abort_key_event_instance},
       {"vote_cancel_resharing", internal::vote_cancel_resharing},
       {"register_backup_service", internal::register_backup_service},
       {"start_node_migration", internal::start_node_migration},
@@ -98,6 +101,8 @@ core::Result<core::Bytes> MpcContract::view(std::string_view method, core::ByteV
   json out;
   if (method == "migration_info") {
     out = migration_info(*state_);
+  } else if (method == "config") {
+    out = internal::to_json(state_->config);
   } else if (method == "version") {
     out = "mpc-sandbox-contract 0.1.0";
   } else if (method == "get_pending_request") {
@@ -122,6 +127,7 @@ std::string MpcContract::serialize() const {
   for (const auto& [a, m] : state_->migrations) migrations[a] = to_json(m);
   json out{{"version", 1},
            {"protocol_state", internal::to_json(state_->protocol)},
+           {"config", internal::to_json(state_->config)},
            {"backup_services", std::move(backups)},
            {"migrations", std::move(migrations)}};
   // Only when there are any: a state without them keeps its earlier form.
@@ -134,7 +140,11 @@ core::Result<MpcContract> MpcContract::deserialize(std::string_view text) {
   if (j.is_discarded() || !j.is_object()) return core::invalid("contract state is not a JSON object");
   if (!j.contains("protocol_state")) return core::invalid("contract state has no protocol_state");
   auto s = std::make_unique<State>();
-  MPC_ASSIGN(s->protocol, internal::protocol_state_from_json(j["protocol_state"]));
+  // The config first: an older key event instance's expiry depends on it.
+  if (j.contains("config")) {
+    MPC_ASSIGN(s->config, internal::config_from_json(j["config"], s->config, "config"));
+  }
+  MPC_ASSIGN(s->protocol, internal::protocol_state_from_json(j["protocol_state"], s->config));
   for (const char* map : {"backup_services", "migrations"}) {
     if (!j.contains(map)) continue;
     if (!j[map].is_object()) return core::invalid(std::string(map) + " must be an object keyed by account id");

@@ -96,29 +96,43 @@ class MpcContract {
   //   {"version":1,
   //    "protocol_state": <exactly what view `state` returns, vote
   //                       bookkeeping and key events included>,
+  //    "config":          {"key_event_timeout_blocks": N},
   //    "backup_services": {account_id: BackupServiceInfo, ...},
   //    "migrations":      {account_id: DestinationNodeInfo, ...}}
   // deserialize() also accepts a genesis form: only "protocol_state" is
   // required (e.g. a reference `state` view such as a mainnet Running body
-  // with its keyset); "version", "backup_services" and "migrations" are
-  // optional. Fields the reference requires that an older state lacks are
-  // filled in (empty vote maps, domains' reconstruction_threshold, key event
-  // instances' started_in/expires_on). Unknown fields of the states, key
+  // with its keyset); "version", "config" (absent or null: the reference's
+  // default, key_event_timeout_blocks 30; any other setting is refused),
+  // "backup_services" and "migrations" are optional. Fields the reference
+  // requires that an older state lacks are filled in (empty vote maps,
+  // domains' reconstruction_threshold, key event instances (none) and
+  // their started_in/expires_on). Unknown fields of the states, key
   // events, instances, vote maps and domains (legacy "curve", ...) are kept
   // as given; inside participants, keysets and keys core's types drop them.
   // The state must parse as model::ProtocolState and keep the contract's
   // rules (thresholds, key forms), else kInvalidArgument naming the field.
   //
   // Change methods (args as the reference contract takes them):
-  //   init{parameters}                     NotInitialized -> Running, epoch 0, no domains;
-  //                                        predecessor must be the contract account
+  //   init{parameters, init_config?}       NotInitialized -> Running, epoch 0, no domains;
+  //                                        predecessor must be the contract account;
+  //                                        init_config: {key_event_timeout_blocks?}
   //   vote_add_domains{domains}            every participant -> Initializing
-  //   vote_pk{key_event_id, public_key}    every participant of the event -> key recorded
-  //   vote_cancel_keygen{next_domain_id}   threshold -> Running with the keys generated so far
   //   vote_new_parameters{prospective_epoch_id, proposal}
   //                                        every member of the proposal -> Resharing
   //                                        (newcomers only after threshold current ones)
-  //   vote_reshared{key_event_id}          every new participant, per domain -> Running, epoch+1
+  //   Key events (one domain at a time; the event's participants: the
+  //   generating ones while Initializing, the new ones while Resharing;
+  //   signer == predecessor, no deposit):
+  //   start_keygen_instance{key_event_id}  Initializing; the leader (lowest participant id) opens
+  //   start_reshare_instance{key_event_id} Resharing;    attempt key_event_id, which must be
+  //                                        (epoch, domain, next_attempt_id), when none is active;
+  //                                        it expires on block_height + 1 + key_event_timeout_blocks
+  //   vote_pk{key_event_id, public_key}    every participant, same key -> key recorded, next domain
+  //                                        or Running; a different key ends the attempt
+  //   vote_reshared{key_event_id}          every new participant -> next domain, or Running, epoch+1
+  //   vote_abort_key_event_instance{key_event_id}
+  //                                        a participant that has not voted success ends the attempt
+  //   vote_cancel_keygen{next_domain_id}   threshold -> Running with the keys generated so far
   //   vote_cancel_resharing{}              threshold of the old participants -> previous Running
   //   register_backup_service{backup_service_info}   payable (>= 1 yoctoNEAR, excess refunded)
   //   start_node_migration{destination_node_info}    payable
@@ -130,7 +144,9 @@ class MpcContract {
   //   respond{request, response}   a participant; resumes every yield of the request
   //   return_signature_and_clean_state_on_success, fail_on_timeout
   //                        private (predecessor == the contract): the yield callbacks
-  // Views: `state`, `migration_info`, `version`, `get_pending_request{request}`,
+  // Views: `state`, `config` ({"key_event_timeout_blocks"}: the reference's
+  // Config view, of the one setting this contract has), `migration_info`,
+  // `version`, `get_pending_request{request}`,
   // `public_key{domain_id?}`, `derived_public_key{path, predecessor, domain_id?}`
   // (the reference's; a view has no caller, so predecessor is required),
   // `pending_signature_requests{limit?}` (ours: what the

@@ -1,12 +1,22 @@
 // The protocol lifecycle: init, adding domains (key generation), new
-// parameters (resharing) and their cancellations.
+// parameters (resharing), their key events and cancellations.
 //
 //   NotInitialized --init--> Running
-//   Running --vote_add_domains (all)--> Initializing --vote_pk (all, per domain)--> Running
-//                                       Initializing --vote_cancel_keygen (threshold)--> Running
-//   Running --vote_new_parameters (all of the proposal)--> Resharing
-//                                       Resharing --vote_reshared (all new, per domain)--> Running, epoch + 1
-//                                       Resharing --vote_cancel_resharing (old threshold)--> previous Running
+//   Running --vote_add_domains (all)--> Initializing
+//       per new domain, a key event (keygen):
+//         start_keygen_instance (leader) -> attempt a, expires on height + 1 + key_event_timeout_blocks
+//         vote_pk (every participant, same key) -> key recorded; next domain, or Running
+//         disagreeing key / vote_abort_key_event_instance / expiry -> no attempt; the leader starts a + 1
+//   Initializing --vote_cancel_keygen (threshold)--> Running with the keys generated so far
+//   Running --vote_new_parameters (all of the proposal)--> Resharing (ongoing migrations are cancelled)
+//       per domain, a key event (reshare), with the new participants:
+//         start_reshare_instance (leader) -> attempt a
+//         vote_reshared (every new participant) -> the previous key kept; next domain, or Running at epoch + 1
+//         vote_abort_key_event_instance / expiry -> no attempt; the leader starts a + 1
+//   Resharing --vote_cancel_resharing (old threshold)--> previous Running
+//
+// The leader of a key event is the participant of its parameters with the
+// lowest id; a key event id is (epoch_id, domain_id, attempt_id).
 #include <algorithm>
 #include <map>
 
@@ -19,11 +29,17 @@ namespace {
 
 std::string count_text(std::uint64_t n, std::uint64_t of) { return std::to_string(n) + " of " + std::to_string(of); }
 
-core::Status check_key_event_id(const json& args, const KeyEvent& event) {
+core::Result<model::KeyEventId> key_event_id_arg(const json& args) {
   MPC_ASSIGN(const json* value, arg(args, "key_event_id"));
-  MPC_ASSIGN(model::KeyEventId id, key_event_id_value(*value, "key_event_id"));
-  if (id != event.id()) return panic("Key event Id mismatch");
-  return {};
+  return key_event_id_value(*value, "key_event_id");
+}
+
+// What the key event methods share before anything else: no deposit, and
+// called by the signer itself (the reference's
+// assert_caller_is_attested_participant_and_protocol_active).
+core::Status key_event_caller(const CallContext& ctx, std::string_view method) {
+  MPC_TRY(require_no_deposit(ctx, method));
+  return require_direct_call(ctx);
 }
 
 // The epoch a resharing from this Running state must use: never one a
@@ -77,6 +93,13 @@ core::Result<CallOutcome> init(State& s, const CallContext& ctx, const json& arg
   MPC_TRY(require_no_deposit(ctx, "init"));
   MPC_ASSIGN(const json* value, arg(args, "parameters"));
   MPC_ASSIGN(auto parameters, parameters_value(*value, "parameters"));
+  // The reference's optional InitConfig: its fields override the config
+  // (the default, or what a genesis set).
+  if (args.contains("init_config")) {
+    auto config = config_from_json(args["init_config"], s.config, "init_config");
+    if (!config) return bad_args(config.error().message);
+    s.config = *config;
+  }
   s.transition(running_state({}, {}, std::move(parameters)));
   return unit_outcome(0, {"contract initialized"});
 }
@@ -133,34 +156,41 @@ core::Result<CallOutcome> vote_add_domains(State& s, const CallContext& ctx, con
   init.domains.next_domain_id = first_id + proposal.size();
   init.epoch_id = running->keyset.epoch_id;
   init.generated_keys = running->keyset.domains;
-  init.generating_key = KeyEvent::start(init.epoch_id, init.domains.domains[first_new], parameters, ctx.block_height);
+  init.generating_key = KeyEvent::create(init.epoch_id, init.domains.domains[first_new], parameters);
   s.transition(std::move(init));
   return unit_outcome(0, {"adding domains: key generation started"});
 }
 
-core::Result<CallOutcome> vote_pk(State& s, const CallContext& ctx, const json& args) {
-  if (!args.contains("key_event_id")) return bad_args("key_event_id is missing");
-  MPC_ASSIGN(const json* value, arg(args, "public_key"));
-  MPC_ASSIGN(model::PublicKeyExtended key, group_key_value(*value, "public_key"));
-  MPC_TRY(require_no_deposit(ctx, "vote_pk"));
+core::Result<CallOutcome> start_keygen_instance(State& s, const CallContext& ctx, const json& args) {
+  MPC_ASSIGN(model::KeyEventId id, key_event_id_arg(args));
+  MPC_TRY(key_event_caller(ctx, "start_keygen_instance"));
   Initializing* init = s.as<Initializing>();
   if (init == nullptr) return panic("Protocol state is not initializing.");
   KeyEvent& event = init->generating_key;
-  const model::ParticipantEntry* voter = event.parameters.participants.find(ctx.signer_account_id);
-  if (voter == nullptr) return not_participant(ctx.signer_account_id);
-  MPC_TRY(check_key_event_id(args, event));
-  if (event.instance.public_key && *event.instance.public_key != key) {
-    event.restart(ctx.block_height);  // participants disagree: this attempt failed
-    return unit_outcome(0, {"conflicting public key votes: key generation restarts with a new attempt"});
-  }
-  event.instance.public_key = key;
-  if (!event.record_completion(voter->id)) return unit_outcome(0, {"vote recorded"});
+  if (event.parameters.participants.find(ctx.signer_account_id) == nullptr) return not_participant(ctx.signer_account_id);
+  MPC_TRY(event.start(id, ctx.signer_account_id, ctx.block_height, s.config.key_event_timeout_blocks));
+  return unit_outcome(0, {"key generation attempt " + std::to_string(id.attempt_id) + " for domain " + std::to_string(id.domain_id) +
+                          " started, expires on block " + std::to_string(event.instance->expires_on)});
+}
 
-  const std::uint64_t domain_id = event.domain.id;
-  init->generated_keys.push_back(model::KeyForDomain{domain_id, key, event.instance.attempt_id});
-  if (const model::DomainConfig* next = next_domain_after(init->domains, domain_id)) {
-    event = KeyEvent::start(init->epoch_id, *next, event.parameters, ctx.block_height);
-    return unit_outcome(0, {"key generated for domain " + std::to_string(domain_id)});
+core::Result<CallOutcome> vote_pk(State& s, const CallContext& ctx, const json& args) {
+  MPC_ASSIGN(model::KeyEventId id, key_event_id_arg(args));
+  MPC_ASSIGN(const json* value, arg(args, "public_key"));
+  MPC_ASSIGN(model::PublicKeyExtended key, group_key_value(*value, "public_key"));
+  MPC_TRY(key_event_caller(ctx, "vote_pk"));
+  Initializing* init = s.as<Initializing>();
+  if (init == nullptr) return panic("Protocol state is not initializing.");
+  KeyEvent& event = init->generating_key;
+  MPC_ASSIGN(KeyEvent::Vote vote, event.vote_success(id, ctx.signer_account_id, key, ctx.block_height));
+  if (vote == KeyEvent::Vote::kDisagreement) {
+    return unit_outcome(0, {"Public key disagreement; aborting key event instance."});
+  }
+  if (vote == KeyEvent::Vote::kRecorded) return unit_outcome(0, {"vote recorded"});
+
+  init->generated_keys.push_back(model::KeyForDomain{id.domain_id, key, id.attempt_id});
+  if (const model::DomainConfig* next = next_domain_after(init->domains, id.domain_id)) {
+    event = KeyEvent::create(init->epoch_id, *next, event.parameters);
+    return unit_outcome(0, {"key generated for domain " + std::to_string(id.domain_id)});
   }
   s.transition(running_state(init->domains, model::Keyset{init->epoch_id, init->generated_keys}, event.parameters));
   return unit_outcome(0, {"all keys generated: Running"});
@@ -175,8 +205,10 @@ core::Result<CallOutcome> vote_cancel_keygen(State& s, const CallContext& ctx, c
   const model::ParticipantEntry* voter = parameters.participants.find(ctx.signer_account_id);
   if (voter == nullptr) return not_participant(ctx.signer_account_id);
   if (next_domain_id != init->domains.next_domain_id) return panic("Next domain ID mismatch");
-  auto& votes = init->cancel_votes;
-  if (std::find(votes.begin(), votes.end(), voter->id) == votes.end()) votes.push_back(voter->id);
+  auto& votes = init->cancel_votes;  // a set: ascending
+  if (auto at = std::lower_bound(votes.begin(), votes.end(), voter->id); at == votes.end() || *at != voter->id) {
+    votes.insert(at, voter->id);
+  }
   if (votes.size() < parameters.threshold) return unit_outcome(0, {"cancel vote recorded"});
   // Keep only the domains that have keys; their ids stay consumed.
   model::DomainRegistry domains = init->domains;
@@ -232,38 +264,65 @@ core::Result<CallOutcome> vote_new_parameters(State& s, const CallContext& ctx, 
     return unit_outcome(0, {"new parameters: Running at epoch " + std::to_string(epoch) + " (no keys to reshare)"});
   }
   Resharing resharing;
-  resharing.resharing_key = KeyEvent::start(epoch, previous.domains.domains[0], std::move(proposal), ctx.block_height);
+  resharing.resharing_key = KeyEvent::create(epoch, previous.domains.domains[0], std::move(proposal));
   resharing.previous_running_state = std::move(previous);
   s.transition(std::move(resharing));
   return unit_outcome(0, {"resharing started for epoch " + std::to_string(epoch)});
 }
 
-core::Result<CallOutcome> vote_reshared(State& s, const CallContext& ctx, const json& args) {
-  if (!args.contains("key_event_id")) return bad_args("key_event_id is missing");
-  MPC_TRY(require_no_deposit(ctx, "vote_reshared"));
+core::Result<CallOutcome> start_reshare_instance(State& s, const CallContext& ctx, const json& args) {
+  MPC_ASSIGN(model::KeyEventId id, key_event_id_arg(args));
+  MPC_TRY(key_event_caller(ctx, "start_reshare_instance"));
   Resharing* r = s.as<Resharing>();
   if (r == nullptr) return panic("Protocol state is not resharing.");
   KeyEvent& event = r->resharing_key;
-  const model::ParticipantEntry* voter = event.parameters.participants.find(ctx.signer_account_id);
-  if (voter == nullptr) return not_participant(ctx.signer_account_id);
-  MPC_TRY(check_key_event_id(args, event));
-  if (!event.record_completion(voter->id)) return unit_outcome(0, {"vote recorded"});
+  if (event.parameters.participants.find(ctx.signer_account_id) == nullptr) return not_participant(ctx.signer_account_id);
+  MPC_TRY(event.start(id, ctx.signer_account_id, ctx.block_height, s.config.key_event_timeout_blocks));
+  return unit_outcome(0, {"resharing attempt " + std::to_string(id.attempt_id) + " for domain " + std::to_string(id.domain_id) +
+                          " started, expires on block " + std::to_string(event.instance->expires_on)});
+}
 
-  const std::uint64_t domain_id = event.domain.id;
+core::Result<CallOutcome> vote_reshared(State& s, const CallContext& ctx, const json& args) {
+  MPC_ASSIGN(model::KeyEventId id, key_event_id_arg(args));
+  MPC_TRY(key_event_caller(ctx, "vote_reshared"));
+  Resharing* r = s.as<Resharing>();
+  if (r == nullptr) return panic("Protocol state is not resharing.");
+  KeyEvent& event = r->resharing_key;
   const Running& previous = r->previous_running_state;
-  const model::KeyForDomain* old_key = previous.keyset.find(domain_id);
+  // The reference votes the key being reshared (the previous keyset's) as
+  // the attempt's public key.
+  const model::KeyForDomain* old_key = previous.keyset.find(event.domain.id);
   if (old_key == nullptr) {
     // Only a genesis state can list a domain without a key.
-    return panic("Domain " + std::to_string(domain_id) + " has no key in the previous keyset to reshare.");
+    return panic("Domain " + std::to_string(event.domain.id) + " has no key in the previous keyset to reshare.");
   }
-  r->reshared_keys.push_back(model::KeyForDomain{domain_id, old_key->key, event.instance.attempt_id});
-  if (const model::DomainConfig* next = next_domain_after(previous.domains, domain_id)) {
-    event = KeyEvent::start(event.epoch_id, *next, event.parameters, ctx.block_height);
-    return unit_outcome(0, {"domain " + std::to_string(domain_id) + " reshared"});
+  MPC_ASSIGN(KeyEvent::Vote vote, event.vote_success(id, ctx.signer_account_id, old_key->key, ctx.block_height));
+  if (vote == KeyEvent::Vote::kDisagreement) {
+    return unit_outcome(0, {"Public key disagreement; aborting key event instance."});
+  }
+  if (vote == KeyEvent::Vote::kRecorded) return unit_outcome(0, {"vote recorded"});
+
+  r->reshared_keys.push_back(model::KeyForDomain{id.domain_id, old_key->key, id.attempt_id});
+  if (const model::DomainConfig* next = next_domain_after(previous.domains, id.domain_id)) {
+    event = KeyEvent::create(event.epoch_id, *next, event.parameters);
+    return unit_outcome(0, {"domain " + std::to_string(id.domain_id) + " reshared"});
   }
   const std::string done = "resharing complete: Running at epoch " + std::to_string(event.epoch_id);
   s.transition(running_state(previous.domains, model::Keyset{event.epoch_id, r->reshared_keys}, event.parameters));
   return unit_outcome(0, {done});
+}
+
+core::Result<CallOutcome> vote_abort_key_event_instance(State& s, const CallContext& ctx, const json& args) {
+  MPC_ASSIGN(model::KeyEventId id, key_event_id_arg(args));
+  MPC_TRY(key_event_caller(ctx, "vote_abort_key_event_instance"));
+  KeyEvent* event = nullptr;
+  if (Initializing* init = s.as<Initializing>()) event = &init->generating_key;
+  if (Resharing* r = s.as<Resharing>()) event = &r->resharing_key;
+  // The reference's text for this case, though Running is refused too.
+  if (event == nullptr) return panic("Protocol state is not running, nor resharing.");
+  MPC_TRY(event->vote_abort(id, ctx.signer_account_id, ctx.block_height));
+  return unit_outcome(0, {"key event attempt " + std::to_string(id.attempt_id) + " for domain " + std::to_string(id.domain_id) +
+                          " aborted"});
 }
 
 core::Result<CallOutcome> vote_cancel_resharing(State& s, const CallContext& ctx, const json&) {

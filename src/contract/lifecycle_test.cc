@@ -60,8 +60,12 @@ TEST_F(LifecycleTest, VoteAddDomainsNeedsEveryParticipantThenEveryParticipantVot
   json init = state()["Initializing"];
   EXPECT_EQ(init["generating_key"]["domain"]["id"], 0);
   EXPECT_EQ(init["epoch_id"], 0);
+  // No attempt until the leader starts one.
+  EXPECT_EQ(init["generating_key"]["instance"], nullptr);
+  EXPECT_EQ(init["generating_key"]["next_attempt_id"], 0);
   json pk = ed25519_pk_extended();
-  json id = {{"epoch_id", 0}, {"domain_id", 0}, {"attempt_id", 0}};
+  json id = event_id(0, 0, 0);
+  ASSERT_TRUE(call("node0.near", "start_keygen_instance", {{"key_event_id", id}}));
   vote_all("vote_pk", {{"key_event_id", id}, {"public_key", pk}}, {"node0.near", "node1.near"});
   EXPECT_TRUE(state().contains("Initializing"));  // keygen needs every participant
   ASSERT_TRUE(call("node2.near", "vote_pk", {{"key_event_id", id}, {"public_key", pk}}));
@@ -82,39 +86,150 @@ TEST_F(LifecycleTest, VoteAddDomainsRejectsEmptyAndNonContiguousProposals) {
   EXPECT_EQ(bad.error().code, core::ErrorCode::kInvalidArgument);
 }
 
-TEST_F(LifecycleTest, VotePkConflictingKeysRestartTheAttempt) {
+TEST_F(LifecycleTest, VotePkDisagreementEndsTheAttemptAndTheLeaderStartsTheNext) {
   json domains = json::array({{{"id", 0}, {"protocol", "Frost"}, {"purpose", "Sign"}}});
   vote_all("vote_add_domains", {{"domains", domains}});
-  json id = {{"epoch_id", 0}, {"domain_id", 0}, {"attempt_id", 0}};
+  json id = event_id(0, 0, 0);
+  ASSERT_TRUE(call("node0.near", "start_keygen_instance", {{"key_event_id", id}}));
   ASSERT_TRUE(call("node0.near", "vote_pk", {{"key_event_id", id}, {"public_key", ed25519_pk_extended()}}));
-  ASSERT_TRUE(call("node1.near", "vote_pk", {{"key_event_id", id}, {"public_key", ed25519_pk_extended()}}));
+  auto disagreeing = call("node1.near", "vote_pk", {{"key_event_id", id}, {"public_key", ed25519_pk_extended()}});
+  ASSERT_TRUE(disagreeing) << disagreeing.error().message;  // the call succeeds: the attempt is over
+  EXPECT_EQ(disagreeing->logs, std::vector<std::string>{"Public key disagreement; aborting key event instance."});
   json event = state()["Initializing"]["generating_key"];
-  EXPECT_EQ(event["instance"]["attempt_id"], 1);
-  EXPECT_EQ(event["next_attempt_id"], 2);
+  EXPECT_EQ(event["instance"], nullptr);
+  EXPECT_EQ(event["next_attempt_id"], 1);
   EXPECT_EQ(error_of(call("node2.near", "vote_pk", {{"key_event_id", id}, {"public_key", ed25519_pk_extended()}})),
-            "Key event Id mismatch");
-  // The new attempt succeeds and its number is recorded in the keyset.
-  id["attempt_id"] = 1;
+            "Expected ongoing reshare");
+  EXPECT_EQ(error_of(call("node0.near", "start_keygen_instance", {{"key_event_id", id}})), "Key event Id mismatch");
+  // The next attempt succeeds and its number is recorded in the keyset.
+  id = event_id(0, 0, 1);
+  ASSERT_TRUE(call("node0.near", "start_keygen_instance", {{"key_event_id", id}}));
   json pk = ed25519_pk_extended();
   vote_all("vote_pk", {{"key_event_id", id}, {"public_key", pk}});
   EXPECT_EQ(running()["keyset"]["domains"][0]["attempt"], 1);
 }
 
 TEST_F(LifecycleTest, VotePkOnlyCountsParticipantsAndOnlyWhileInitializing) {
-  json id = {{"epoch_id", 0}, {"domain_id", 0}, {"attempt_id", 0}};
+  json id = event_id(0, 0, 0);
   EXPECT_EQ(error_of(call("node0.near", "vote_pk", {{"key_event_id", id}, {"public_key", ed25519_pk_extended()}})),
             "Protocol state is not initializing.");
   json domains = json::array({{{"id", 0}, {"protocol", "Frost"}, {"purpose", "Sign"}}});
   vote_all("vote_add_domains", {{"domains", domains}});
   json pk = ed25519_pk_extended();
+  EXPECT_EQ(error_of(call("node1.near", "vote_pk", {{"key_event_id", id}, {"public_key", pk}})), "Expected ongoing reshare");
+  ASSERT_TRUE(call("node0.near", "start_keygen_instance", {{"key_event_id", id}}));
   EXPECT_EQ(error_of(call("stranger.near", "vote_pk", {{"key_event_id", id}, {"public_key", pk}})),
             "Not a participant: stranger.near");
-  vote_all("vote_pk", {{"key_event_id", id}, {"public_key", pk}}, {"node0.near", "node0.near", "node1.near"});
-  EXPECT_TRUE(state().contains("Initializing"));  // a repeated vote counts once
+  EXPECT_EQ(error_of(call("node1.near", "vote_pk", {{"key_event_id", event_id(0, 0, 1)}, {"public_key", pk}})),
+            "Key event Id mismatch");
+  vote_all("vote_pk", {{"key_event_id", id}, {"public_key", pk}}, {"node1.near", "node0.near"});
+  EXPECT_EQ(error_of(call("node1.near", "vote_pk", {{"key_event_id", id}, {"public_key", pk}})), "Vote already casted.");
+  EXPECT_TRUE(state().contains("Initializing"));
+  // A set, as the reference keeps it: ascending, whatever the vote order.
   EXPECT_EQ(state()["Initializing"]["generating_key"]["instance"]["completed"], json::array({0, 1}));
+  EXPECT_EQ(state()["Initializing"]["generating_key"]["instance"]["public_key"], pk);
   auto bad_key = call("node2.near", "vote_pk", {{"key_event_id", id}, {"public_key", {{"Ed25519", json::object()}}}});
   ASSERT_FALSE(bad_key);
   EXPECT_EQ(bad_key.error().code, core::ErrorCode::kInvalidArgument);
+}
+
+TEST_F(LifecycleTest, StartKeygenInstanceIsTheLeadersWithTheNextIdAndOneAttemptAtATime) {
+  json id = event_id(0, 0, 0);
+  EXPECT_EQ(error_of(call("node0.near", "start_keygen_instance", {{"key_event_id", id}})), "Protocol state is not initializing.");
+  vote_all("vote_add_domains", {{"domains", json::array({{{"id", 0}, {"protocol", "Frost"}, {"purpose", "Sign"}}})}});
+  EXPECT_EQ(error_of(call("node1.near", "start_keygen_instance", {{"key_event_id", id}})),
+            "Voting account is not the leader of the current reshare or keygen instance.");
+  EXPECT_EQ(error_of(call("stranger.near", "start_keygen_instance", {{"key_event_id", id}})), "Not a participant: stranger.near");
+  for (const json& wrong : {event_id(0, 0, 1), event_id(1, 0, 0), event_id(0, 1, 0)}) {
+    EXPECT_EQ(error_of(call("node0.near", "start_keygen_instance", {{"key_event_id", wrong}})), "Key event Id mismatch") << wrong;
+  }
+  EXPECT_EQ(error_of(call("node0.near", "start_keygen_instance", {{"key_event_id", id}}, 1)),
+            "Method start_keygen_instance doesn't accept deposit");
+  auto forwarded = ctx("node0.near");
+  forwarded.predecessor_account_id = "multisig.near";
+  const std::string args = json{{"key_event_id", id}}.dump();
+  auto r = contract_.call(forwarded, "start_keygen_instance", core::as_bytes(args));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "Caller is not the signer account.");
+  auto missing = call("node0.near", "start_keygen_instance", json::object());
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, core::ErrorCode::kInvalidArgument);
+
+  block_height_ = 50;
+  ASSERT_TRUE(call("node0.near", "start_keygen_instance", {{"key_event_id", id}}));
+  json event = state()["Initializing"]["generating_key"];
+  EXPECT_EQ(event["instance"], (json{{"attempt_id", 0}, {"started_in", 50}, {"expires_on", 81}, {"completed", json::array()},
+                                     {"public_key", nullptr}}));
+  EXPECT_EQ(event["next_attempt_id"], 1);
+  EXPECT_EQ(error_of(call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(0, 0, 1)}})),
+            "Can not start a new reshare or keygen instance while the current instance is still active.");
+}
+
+TEST_F(LifecycleTest, AnAttemptExpiresOnItsBlockAndTheLeaderStartsTheNext) {
+  vote_all("vote_add_domains", {{"domains", json::array({{{"id", 0}, {"protocol", "Frost"}, {"purpose", "Sign"}}})}});
+  block_height_ = 10;
+  ASSERT_TRUE(call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(0, 0, 0)}}));
+  json pk = ed25519_pk_extended();
+  block_height_ = 40;  // expires_on 41: the last block of the attempt
+  ASSERT_TRUE(call("node1.near", "vote_pk", {{"key_event_id", event_id(0, 0, 0)}, {"public_key", pk}}));
+  block_height_ = 41;
+  EXPECT_EQ(error_of(call("node2.near", "vote_pk", {{"key_event_id", event_id(0, 0, 0)}, {"public_key", pk}})),
+            "Expected ongoing reshare");
+  EXPECT_EQ(error_of(call("node0.near", "vote_abort_key_event_instance", {{"key_event_id", event_id(0, 0, 0)}})),
+            "Expected ongoing reshare");
+  // Still shown until a call drops it; the next start does.
+  EXPECT_EQ(state()["Initializing"]["generating_key"]["instance"]["expires_on"], 41);
+  ASSERT_TRUE(call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(0, 0, 1)}}));
+  json instance = state()["Initializing"]["generating_key"]["instance"];
+  EXPECT_EQ(instance["attempt_id"], 1);
+  EXPECT_EQ(instance["completed"], json::array());
+  vote_all("vote_pk", {{"key_event_id", event_id(0, 0, 1)}, {"public_key", pk}});
+  EXPECT_EQ(running()["keyset"]["domains"][0], (json{{"domain_id", 0}, {"key", pk}, {"attempt", 1}}));
+}
+
+TEST_F(LifecycleTest, VoteAbortEndsTheAttemptUnlessTheVoterAlreadyVotedSuccess) {
+  json id = event_id(0, 0, 0);
+  EXPECT_EQ(error_of(call("node0.near", "vote_abort_key_event_instance", {{"key_event_id", id}})),
+            "Protocol state is not running, nor resharing.");  // the reference's text for Running
+  vote_all("vote_add_domains", {{"domains", json::array({{{"id", 0}, {"protocol", "Frost"}, {"purpose", "Sign"}}})}});
+  EXPECT_EQ(error_of(call("node1.near", "vote_abort_key_event_instance", {{"key_event_id", id}})), "Expected ongoing reshare");
+  ASSERT_TRUE(call("node0.near", "start_keygen_instance", {{"key_event_id", id}}));
+  ASSERT_TRUE(call("node1.near", "vote_pk", {{"key_event_id", id}, {"public_key", ed25519_pk_extended()}}));
+  EXPECT_EQ(error_of(call("node1.near", "vote_abort_key_event_instance", {{"key_event_id", id}})), "Vote already casted.");
+  EXPECT_EQ(error_of(call("stranger.near", "vote_abort_key_event_instance", {{"key_event_id", id}})),
+            "Not a participant: stranger.near");
+  EXPECT_EQ(error_of(call("node2.near", "vote_abort_key_event_instance", {{"key_event_id", event_id(0, 0, 1)}})),
+            "Key event Id mismatch");
+  ASSERT_TRUE(call("node2.near", "vote_abort_key_event_instance", {{"key_event_id", id}}));
+  json event = state()["Initializing"]["generating_key"];
+  EXPECT_EQ(event["instance"], nullptr);
+  EXPECT_EQ(event["next_attempt_id"], 1);
+  ASSERT_TRUE(call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(0, 0, 1)}}));
+}
+
+TEST_F(LifecycleTest, InitConfigSetsTheKeyEventTimeout) {
+  MpcContract fresh;
+  auto init = [&](const json& init_config) {
+    const std::string args = json{{"parameters", params_json(3, 2)}, {"init_config", init_config}}.dump();
+    return fresh.call(ctx("mpc.near"), "init", core::as_bytes(args));
+  };
+  auto unknown = init({{"tee_upgrade_deadline_duration_seconds", 5}});
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, core::ErrorCode::kInvalidArgument);
+  EXPECT_EQ(unknown.error().message,
+            "Failed to deserialize input from JSON: init_config.tee_upgrade_deadline_duration_seconds is not a setting of this "
+            "contract (it has key_event_timeout_blocks only)");
+  EXPECT_FALSE(init({{"key_event_timeout_blocks", -5}}));
+  EXPECT_EQ(core::to_string(fresh.view("state", {}).value()), "\"NotInitialized\"");
+  ASSERT_TRUE(init({{"key_event_timeout_blocks", 5}}));
+  EXPECT_EQ(json::parse(core::to_string(fresh.view("config", {}).value())), (json{{"key_event_timeout_blocks", 5}}));
+  contract_ = std::move(fresh);
+  vote_all("vote_add_domains", {{"domains", json::array({{{"id", 0}, {"protocol", "Frost"}, {"purpose", "Sign"}}})}});
+  block_height_ = 100;
+  ASSERT_TRUE(call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(0, 0, 0)}}));
+  EXPECT_EQ(state()["Initializing"]["generating_key"]["instance"]["expires_on"], 106);
+  // The fixture's contract was initialised without one: the reference's default.
+  EXPECT_EQ(json::parse(core::to_string(MpcContract().view("config", {}).value())), (json{{"key_event_timeout_blocks", 30}}));
 }
 
 TEST_F(LifecycleTest, VoteCancelKeygenReturnsToRunningWithTheKeysItHad) {
@@ -155,16 +270,34 @@ TEST_F(LifecycleTest, ResharingMovesToTheNextEpochWithTheNewParameters) {
   EXPECT_EQ(resharing["previous_running_state"]["keyset"], r["keyset"]);
   EXPECT_EQ(resharing["resharing_key"]["epoch_id"], 1);
   EXPECT_EQ(resharing["resharing_key"]["domain"]["id"], 0);
-  EXPECT_EQ(error_of(call("node0.near", "vote_reshared", {{"key_event_id", {{"epoch_id", 1}, {"domain_id", 1}, {"attempt_id", 0}}}})),
-            "Key event Id mismatch");
-  for (int d = 0; d < 2; ++d) {
-    json id = {{"epoch_id", 1}, {"domain_id", d}, {"attempt_id", 0}};
-    vote_all("vote_reshared", {{"key_event_id", id}}, {"node0.near", "node1.near", "node2.near", "node3.near"});
-  }
+  EXPECT_EQ(resharing["resharing_key"]["instance"], nullptr);
+  EXPECT_EQ(error_of(call("node0.near", "vote_reshared", {{"key_event_id", event_id(1, 0, 0)}})), "Expected ongoing reshare");
+  EXPECT_EQ(error_of(call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(1, 0, 0)}})),
+            "Protocol state is not initializing.");
+  // The leader is the lowest id of the new parameters.
+  EXPECT_EQ(error_of(call("node3.near", "start_reshare_instance", {{"key_event_id", event_id(1, 0, 0)}})),
+            "Voting account is not the leader of the current reshare or keygen instance.");
+  ASSERT_TRUE(call("node0.near", "start_reshare_instance", {{"key_event_id", event_id(1, 0, 0)}}));
+  EXPECT_EQ(error_of(call("node0.near", "vote_reshared", {{"key_event_id", event_id(1, 1, 0)}})), "Key event Id mismatch");
+  ASSERT_TRUE(call("node3.near", "vote_reshared", {{"key_event_id", event_id(1, 0, 0)}}));
+  EXPECT_EQ(error_of(call("node3.near", "vote_reshared", {{"key_event_id", event_id(1, 0, 0)}})), "Vote already casted.");
+  // The attempt's key is the one being reshared, as in the reference.
+  json instance = state()["Resharing"]["resharing_key"]["instance"];
+  EXPECT_EQ(instance["public_key"], r["keyset"]["domains"][0]["key"]);
+  EXPECT_EQ(instance["completed"], json::array({3}));
+  vote_all("vote_reshared", {{"key_event_id", event_id(1, 0, 0)}}, {"node0.near", "node1.near", "node2.near"});
+  EXPECT_EQ(state()["Resharing"]["resharing_key"]["domain"]["id"], 1);
+  EXPECT_EQ(state()["Resharing"]["resharing_key"]["instance"], nullptr);
+  EXPECT_EQ(state()["Resharing"]["resharing_key"]["next_attempt_id"], 0);
+  ASSERT_TRUE(call("node0.near", "start_reshare_instance", {{"key_event_id", event_id(1, 1, 0)}}));
+  ASSERT_TRUE(call("node2.near", "vote_abort_key_event_instance", {{"key_event_id", event_id(1, 1, 0)}}));
+  ASSERT_TRUE(call("node0.near", "start_reshare_instance", {{"key_event_id", event_id(1, 1, 1)}}));
+  vote_all("vote_reshared", {{"key_event_id", event_id(1, 1, 1)}}, {"node0.near", "node1.near", "node2.near", "node3.near"});
   json after = running();
   EXPECT_EQ(after["keyset"]["epoch_id"], 1);
   EXPECT_EQ(after["keyset"]["domains"][0]["key"], r["keyset"]["domains"][0]["key"]);
   EXPECT_EQ(after["keyset"]["domains"][1]["key"], r["keyset"]["domains"][1]["key"]);
+  EXPECT_EQ(after["keyset"]["domains"][1]["attempt"], 1);
   EXPECT_EQ(after["parameters"], proposal);
   EXPECT_EQ(after["parameters_votes"], (json{{"proposal_by_account", json::object()}}));
 }
@@ -230,7 +363,10 @@ TEST_F(LifecycleTest, VoteCancelResharingRestoresThePreviousRunningStateAndSkips
   EXPECT_EQ(error_of(call("node0.near", "vote_new_parameters", {{"prospective_epoch_id", 1}, {"proposal", proposal}})),
             "Provided Epoch Id, 1, does not match expected, 2.");
   vote_all("vote_new_parameters", {{"prospective_epoch_id", 2}, {"proposal", proposal}});
-  for (int d = 0; d < 2; ++d) vote_all("vote_reshared", {{"key_event_id", {{"epoch_id", 2}, {"domain_id", d}, {"attempt_id", 0}}}});
+  for (int d = 0; d < 2; ++d) {
+    ASSERT_TRUE(call("node0.near", "start_reshare_instance", {{"key_event_id", event_id(2, d, 0)}}));
+    vote_all("vote_reshared", {{"key_event_id", event_id(2, d, 0)}});
+  }
   json r = running();
   EXPECT_EQ(r["keyset"]["epoch_id"], 2);
   EXPECT_FALSE(r.contains("previously_cancelled_resharing_epoch_id"));
@@ -248,7 +384,8 @@ TEST_F(LifecycleTest, VoteNewParametersNamesTheMalformedFieldOfTheProposal) {
 
 TEST_F(LifecycleTest, VotePkRefusesABlsKeyWithoutItsPrefix) {
   vote_all("vote_add_domains", {{"domains", json::array({{{"id", 0}, {"protocol", "DamgardEtAl"}}})}});
-  json id = {{"epoch_id", 0}, {"domain_id", 0}, {"attempt_id", 0}};
+  json id = event_id(0, 0, 0);
+  ASSERT_TRUE(call("node0.near", "start_keygen_instance", {{"key_event_id", id}}));
   auto r = call("node0.near", "vote_pk", {{"key_event_id", id}, {"public_key", {{"Bls12381", {{"public_key", "abc"}}}}}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message, "Failed to deserialize input from JSON: public_key.Bls12381.public_key must start with bls12381g2:");
@@ -276,20 +413,24 @@ TEST(LifecycleFromGenesis, VoteResharedRefusesADomainThePreviousKeysetHasNoKeyFo
   for (const auto& p : participants) {
     ASSERT_EQ(call_as(p, "vote_new_parameters", {{"prospective_epoch_id", epoch}, {"proposal", running["parameters"]}}), "<success>");
   }
+  json leader = participants[0];
   for (const auto& p : participants) {
-    ASSERT_EQ(call_as(p, "vote_reshared", {{"key_event_id", {{"epoch_id", epoch}, {"domain_id", 0}, {"attempt_id", 0}}}}),
-              "<success>");
+    if (p[1].get<std::uint64_t>() < leader[1].get<std::uint64_t>()) leader = p;
   }
-  const json id = {{"epoch_id", epoch}, {"domain_id", 1}, {"attempt_id", 0}};
-  for (std::size_t i = 0; i + 1 < participants.size(); ++i) {
-    ASSERT_EQ(call_as(participants[i], "vote_reshared", {{"key_event_id", id}}), "<success>");
-  }
+  const json id0 = {{"epoch_id", epoch}, {"domain_id", 0}, {"attempt_id", 0}};
+  ASSERT_EQ(call_as(leader, "start_reshare_instance", {{"key_event_id", id0}}), "<success>");
+  for (const auto& p : participants) ASSERT_EQ(call_as(p, "vote_reshared", {{"key_event_id", id0}}), "<success>");
+  const json id1 = {{"epoch_id", epoch}, {"domain_id", 1}, {"attempt_id", 0}};
+  ASSERT_EQ(call_as(leader, "start_reshare_instance", {{"key_event_id", id1}}), "<success>");
+  // The vote carries the previous key, which this domain has none of.
   const std::string before = c->serialize();
-  EXPECT_EQ(call_as(participants.back(), "vote_reshared", {{"key_event_id", id}}),
-            "Domain 1 has no key in the previous keyset to reshare.");
+  for (const auto& p : participants) {
+    EXPECT_EQ(call_as(p, "vote_reshared", {{"key_event_id", id1}}), "Domain 1 has no key in the previous keyset to reshare.");
+  }
   EXPECT_EQ(c->serialize(), before);
   auto back = MpcContract::deserialize(before);
   EXPECT_TRUE(back) << back.error().message;
+  EXPECT_EQ(call_as(participants[0], "vote_cancel_resharing", json::object()), "<success>");
 }
 
 }  // namespace

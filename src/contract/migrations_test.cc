@@ -298,7 +298,9 @@ TEST_F(MigrationsTest, ResharingDropsTheBackupServiceAndMigrationOfAParticipantW
   ASSERT_TRUE(state().contains("Resharing"));
   EXPECT_TRUE(view("migration_info").contains("node2.near"));  // still a current participant
   for (int d = 0; d < 2; ++d) {
-    json id = {{"epoch_id", 1}, {"domain_id", d}, {"attempt_id", 0}};
+    json id = event_id(1, d, 0);
+    EXPECT_EQ(error_of(call("node2.near", "start_reshare_instance", {{"key_event_id", id}})), "Not a participant: node2.near");
+    ASSERT_TRUE(call("node0.near", "start_reshare_instance", {{"key_event_id", id}}));
     EXPECT_EQ(error_of(call("node2.near", "vote_reshared", {{"key_event_id", id}})), "Not a participant: node2.near");
     vote_all("vote_reshared", {{"key_event_id", id}}, {"node0.near", "node1.near"});
   }

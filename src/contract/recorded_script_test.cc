@@ -129,6 +129,8 @@ class Script {
     record(json{{"view", method}, {"result", result}});
   }
   MpcContract& contract() { return contract_; }
+  // The next call runs `n` blocks later than it would.
+  void skip_blocks(std::uint64_t n) { height_ += n; }
 
  private:
   void record(json step) {
@@ -156,6 +158,7 @@ json record_everything() {
   Script s("main", steps);
   s.view("state");
   s.view("version");
+  s.view("config");
   s.view("frobnicate");
   s.view("migration_info", "{nope");
   s.call("node0.near", "register_backup_service", {{"backup_service_info", {{"public_key", pk_text(1)}}}}, 1);
@@ -270,8 +273,25 @@ json record_everything() {
   s.call("node2.near", "vote_add_domains", {{"domains", two}});
   s.view("migration_info");
 
-  // Key generation for domains 0 and 1.
+  // Key generation for domains 0 and 1: the leader (node0, the lowest id)
+  // starts each attempt, every participant votes.
+  s.call("node0.near", "vote_pk", {{"key_event_id", event_id(0, 0, 0)}, {"public_key", secp256k1_group_key(1)}});
+  s.call("node0.near", "vote_abort_key_event_instance", {{"key_event_id", event_id(0, 0, 0)}});
+  s.call("node1.near", "start_keygen_instance", {{"key_event_id", event_id(0, 0, 0)}});
+  s.call("stranger.near", "start_keygen_instance", {{"key_event_id", event_id(0, 0, 0)}});
+  s.call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(0, 0, 1)}});
+  s.call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(1, 0, 0)}});
+  s.call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(0, 1, 0)}});
+  s.call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(0, 0, 0)}}, 1);
+  s.call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(0, 0, 0)}}, 0, 0, "proxy.near");
+  s.call("node0.near", "start_keygen_instance", json::object());
+  s.call("node0.near", "start_keygen_instance", {{"key_event_id", {{"epoch_id", 0}}}});
+  s.call("node0.near", "start_reshare_instance", {{"key_event_id", event_id(0, 0, 0)}});
+  s.call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(0, 0, 0)}});
+  s.call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(0, 0, 1)}});
   s.call("node0.near", "vote_pk", {{"key_event_id", event_id(0, 0, 0)}, {"public_key", secp256k1_group_key(1)}}, 1);
+  s.call("node0.near", "vote_pk", {{"key_event_id", event_id(0, 0, 0)}, {"public_key", secp256k1_group_key(1)}}, 0, 0,
+         "proxy.near");
   s.call("stranger.near", "vote_pk", {{"key_event_id", event_id(0, 0, 0)}, {"public_key", secp256k1_group_key(1)}});
   s.call("node0.near", "vote_pk", {{"key_event_id", event_id(0, 1, 0)}, {"public_key", secp256k1_group_key(1)}});
   s.call("node0.near", "vote_pk", {{"key_event_id", event_id(0, 0, 0)}, {"public_key", {{"Ed25519", json::object()}}}});
@@ -283,18 +303,40 @@ json record_everything() {
   s.call("node0.near", "vote_pk", {{"key_event_id", event_id(0, 0, 0)}, {"public_key", secp256k1_group_key(1)}});
   s.call("node0.near", "vote_pk", {{"key_event_id", event_id(0, 0, 0)}, {"public_key", secp256k1_group_key(1)}});
   keep("initializing_with_a_vote", s.contract());
+  s.call("node0.near", "vote_abort_key_event_instance", {{"key_event_id", event_id(0, 0, 0)}});
   s.call("node1.near", "vote_pk", {{"key_event_id", event_id(0, 0, 0)}, {"public_key", secp256k1_group_key(2)}});
   s.call("node2.near", "vote_pk", {{"key_event_id", event_id(0, 0, 0)}, {"public_key", secp256k1_group_key(2)}});
+  s.call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(0, 0, 1)}});
   for (const char* who : {"node2.near", "node1.near", "node0.near"}) {
     s.call(who, "vote_pk", {{"key_event_id", event_id(0, 0, 1)}, {"public_key", secp256k1_group_key(3)}});
   }
   s.call("node0.near", "start_node_migration", {{"destination_node_info", destination(25, 26)}}, 1);
   s.call("node0.near", "vote_cancel_keygen", {{"next_domain_id", 1}});
   s.call("node0.near", "vote_cancel_keygen", {{"next_domain_id", "x"}});
+  // Domain 1: an attempt that expires, one aborted, one that succeeds.
+  s.call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(0, 1, 0)}});
+  s.call("node0.near", "vote_pk", {{"key_event_id", event_id(0, 1, 0)}, {"public_key", ed25519_group_key(4)}});
+  keep("initializing_with_an_attempt", s.contract());
+  s.skip_blocks(28);  // the next call is on the attempt's last block, the one after it past it
+  s.call("node2.near", "vote_abort_key_event_instance", {{"key_event_id", event_id(0, 1, 1)}});
+  s.call("node1.near", "vote_pk", {{"key_event_id", event_id(0, 1, 0)}, {"public_key", ed25519_group_key(4)}});
+  s.call("node2.near", "vote_pk", {{"key_event_id", event_id(0, 1, 0)}, {"public_key", ed25519_group_key(4)}});
+  s.call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(0, 1, 1)}});
+  s.call("node1.near", "vote_pk", {{"key_event_id", event_id(0, 1, 1)}, {"public_key", ed25519_group_key(4)}});
+  s.call("node1.near", "vote_abort_key_event_instance", {{"key_event_id", event_id(0, 1, 1)}});
+  s.call("stranger.near", "vote_abort_key_event_instance", {{"key_event_id", event_id(0, 1, 1)}});
+  s.call("node2.near", "vote_abort_key_event_instance", {{"key_event_id", event_id(0, 1, 0)}});
+  s.call("node2.near", "vote_abort_key_event_instance", {{"key_event_id", event_id(0, 1, 1)}}, 1);
+  s.call("node2.near", "vote_abort_key_event_instance", json::object());
+  s.call("node2.near", "vote_abort_key_event_instance", {{"key_event_id", event_id(0, 1, 1)}});
+  s.call("node2.near", "vote_abort_key_event_instance", {{"key_event_id", event_id(0, 1, 1)}});
+  s.call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(0, 1, 2)}});
   for (const char* who : {"node0.near", "node1.near", "node2.near"}) {
-    s.call(who, "vote_pk", {{"key_event_id", event_id(0, 1, 0)}, {"public_key", ed25519_group_key(4)}});
+    s.call(who, "vote_pk", {{"key_event_id", event_id(0, 1, 2)}, {"public_key", ed25519_group_key(4)}});
   }
   keep("running_with_two_domains", s.contract());
+  s.call("node0.near", "vote_abort_key_event_instance", {{"key_event_id", event_id(0, 2, 0)}});
+  s.call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(0, 2, 0)}});
 
   // A third domain, cancelled; then a fourth with a BLS key.
   s.call("node0.near", "vote_cancel_keygen", {{"next_domain_id", 3}});
@@ -311,6 +353,7 @@ json record_everything() {
   for (const char* who : {"node0.near", "node1.near", "node2.near"}) {
     s.call(who, "vote_add_domains", {{"domains", json::array({json{{"id", 3}, {"protocol", "DamgardEtAl"}}})}});
   }
+  s.call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(0, 3, 0)}});
   for (const char* who : {"node0.near", "node1.near", "node2.near"}) {
     s.call(who, "vote_pk", {{"key_event_id", event_id(0, 3, 0)}, {"public_key", bls_group_key(5)}});
   }
@@ -385,13 +428,24 @@ json record_everything() {
   s.call("node0.near", "vote_add_domains", {{"domains", json::array({domain(4, "Frost")})}});
   s.call("node0.near", "vote_pk", {{"key_event_id", event_id(1, 0, 0)}, {"public_key", ed25519_group_key(4)}});
   s.call("node0.near", "vote_cancel_keygen", {{"next_domain_id", 4}});
+  s.call("node0.near", "vote_reshared", {{"key_event_id", event_id(1, 0, 0)}});
+  s.call("node3.near", "start_reshare_instance", {{"key_event_id", event_id(1, 0, 0)}});
+  s.call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(1, 0, 0)}});
+  s.call("node0.near", "start_reshare_instance", {{"key_event_id", event_id(0, 0, 0)}});
+  s.call("node0.near", "start_reshare_instance", {{"key_event_id", event_id(1, 0, 0)}}, 1);
+  s.call("node0.near", "start_reshare_instance", {{"key_event_id", event_id(1, 0, 0)}});
+  s.call("node0.near", "start_reshare_instance", {{"key_event_id", event_id(1, 0, 1)}});
   s.call("stranger.near", "vote_reshared", {{"key_event_id", event_id(1, 0, 0)}});
   s.call("node0.near", "vote_reshared", {{"key_event_id", event_id(1, 1, 0)}});
+  s.call("node0.near", "vote_reshared", {{"key_event_id", event_id(1, 0, 0)}}, 0, 0, "proxy.near");
   s.call("node0.near", "vote_reshared", {{"key_event_id", event_id(1, 0, 0)}}, 1);
   s.call("node0.near", "vote_reshared", json::object());
-  for (const char* who : {"node0.near", "node1.near", "node2.near", "node3.near"}) {
+  for (const char* who : {"node3.near", "node1.near", "node2.near", "node0.near"}) {
     s.call(who, "vote_reshared", {{"key_event_id", event_id(1, 0, 0)}});
   }
+  s.call("node3.near", "vote_reshared", {{"key_event_id", event_id(1, 1, 0)}});
+  s.call("node0.near", "start_reshare_instance", {{"key_event_id", event_id(1, 1, 0)}});
+  s.call("node3.near", "vote_reshared", {{"key_event_id", event_id(1, 1, 0)}});
   s.call("node3.near", "vote_reshared", {{"key_event_id", event_id(1, 1, 0)}});
   s.call("node3.near", "vote_cancel_resharing", json::object());
   s.call("stranger.near", "vote_cancel_resharing", json::object());
@@ -412,8 +466,11 @@ json record_everything() {
     vote_params("node0.near", without2, 1);
     vote_params("node0.near", without2, 2);
     vote_params("node1.near", without2, 2);
+    s.call("node2.near", "start_reshare_instance", {{"key_event_id", event_id(2, 0, 0)}});
+    s.call("node1.near", "start_reshare_instance", {{"key_event_id", event_id(2, 0, 0)}});
     s.call("node2.near", "vote_reshared", {{"key_event_id", event_id(2, 0, 0)}});
     for (int d : {0, 1, 3}) {
+      s.call("node0.near", "start_reshare_instance", {{"key_event_id", event_id(2, d, 0)}});
       s.call("node0.near", "vote_reshared", {{"key_event_id", event_id(2, d, 0)}});
       s.call("node1.near", "vote_reshared", {{"key_event_id", event_id(2, d, 0)}});
     }
@@ -428,7 +485,10 @@ json record_everything() {
 
   // ---- no keys: new parameters take effect at once ----
   Script t("no_keys", steps);
-  t.call("mpc.near", "init", {{"parameters", parameters({0, 1, 2}, 3, 2)}});
+  t.call("mpc.near", "init", {{"parameters", parameters({0, 1, 2}, 3, 2)}, {"init_config", {{"key_event_timeout_blocks", "x"}}}});
+  t.call("mpc.near", "init", {{"parameters", parameters({0, 1, 2}, 3, 2)}, {"init_config", {{"fail_on_timeout_tera_gas", 2}}}});
+  t.call("mpc.near", "init", {{"parameters", parameters({0, 1, 2}, 3, 2)}, {"init_config", {{"key_event_timeout_blocks", 5}}}});
+  t.view("config");
   json joined = parameters({0, 1, 2, 3}, 4, 3);
   for (const char* who : {"node0.near", "node1.near", "node2.near", "node3.near"}) {
     t.call(who, "vote_new_parameters", {{"prospective_epoch_id", 1}, {"proposal", joined}});
@@ -466,6 +526,10 @@ json record_everything() {
     load("mainnet_older", {{"protocol_state", old}});
   }
   load("not_initialized", {{"protocol_state", "NotInitialized"}});
+  load("mainnet_with_config", {{"protocol_state", mainnet}, {"config", {{"key_event_timeout_blocks", 100}}}});
+  load("mainnet_with_null_config", {{"protocol_state", mainnet}, {"config", nullptr}});
+  load("config_unknown_setting", {{"protocol_state", mainnet}, {"config", {{"verifier_tera_gas", 200}}}});
+  load("config_negative_timeout", {{"protocol_state", mainnet}, {"config", {{"key_event_timeout_blocks", -1}}}});
   load("frozen", {{"protocol_state", "Frozen"}});
   load("no_protocol_state", json::object());
   load("two_variants", {{"protocol_state", {{"Running", mainnet["Running"]}, {"Resharing", json::object()}}}});
@@ -502,6 +566,11 @@ json record_everything() {
     json r = resharing;
     r["Resharing"]["resharing_key"]["instance"]["started_in"] = 12;
     load("resharing_with_started_in", {{"protocol_state", r}});
+    load("resharing_with_started_in_and_config", {{"protocol_state", r}, {"config", {{"key_event_timeout_blocks", 7}}}});
+    r["Resharing"]["resharing_key"]["instance"] = nullptr;
+    load("resharing_without_instance", {{"protocol_state", r}});
+    r["Resharing"]["resharing_key"].erase("instance");
+    load("resharing_with_instance_absent", {{"protocol_state", r}});
     r = resharing;
     r["Resharing"]["resharing_key"] = json::object();
     load("resharing_empty_key_event", {{"protocol_state", r}});

@@ -210,13 +210,19 @@ TEST_F(ReferenceStateSchema, StateViewParsesWithTheReferenceTypesInEveryProtocol
   // Domains proposed without a reconstruction threshold get the current one.
   all("vote_add_domains", {{"domains", json::array({{{"id", 0}, {"protocol", "CaitSith"}, {"purpose", "Sign"}},
                                                     {{"id", 1}, {"protocol", "Frost"}, {"purpose", "Sign"}}})}});
-  expect_reference_shape("Initializing");
-  const json instance = state()["Initializing"]["generating_key"]["instance"];
-  EXPECT_EQ(instance["started_in"], 7);
-  EXPECT_GT(instance["expires_on"].get<std::uint64_t>(), 7u);
+  expect_reference_shape("Initializing, no attempt yet");
+  EXPECT_EQ(state()["Initializing"]["generating_key"]["instance"], nullptr);  // Option::None
   for (int d = 0; d < 2; ++d) {
+    const json id = {{"epoch_id", 0}, {"domain_id", d}, {"attempt_id", 0}};
+    ASSERT_TRUE(call("node0.near", "start_keygen_instance", {{"key_event_id", id}}));
+    expect_reference_shape("Initializing, domain " + std::to_string(d) + " started");
+    const json instance = state()["Initializing"]["generating_key"]["instance"];
+    EXPECT_EQ(instance["started_in"], 7);
+    EXPECT_EQ(instance["expires_on"], 7 + 1 + 30);
     const json pk = ed25519_key();
-    all("vote_pk", {{"key_event_id", {{"epoch_id", 0}, {"domain_id", d}, {"attempt_id", 0}}}, {"public_key", pk}});
+    ASSERT_TRUE(call("node1.near", "vote_pk", {{"key_event_id", id}, {"public_key", pk}}));
+    expect_reference_shape("Initializing, domain " + std::to_string(d) + " with a vote");
+    for (const char* who : {"node0.near", "node2.near"}) ASSERT_TRUE(call(who, "vote_pk", {{"key_event_id", id}, {"public_key", pk}}));
     expect_reference_shape("Initializing, domain " + std::to_string(d) + " voted");
   }
   const json running = state()["Running"];
@@ -226,6 +232,10 @@ TEST_F(ReferenceStateSchema, StateViewParsesWithTheReferenceTypesInEveryProtocol
   json proposal = running["parameters"];
   proposal["threshold"] = 3;
   all("vote_new_parameters", {{"prospective_epoch_id", 1}, {"proposal", proposal}});
+  expect_reference_shape("Resharing, no attempt yet");
+  const json reshare = {{"epoch_id", 1}, {"domain_id", 0}, {"attempt_id", 0}};
+  ASSERT_TRUE(call("node0.near", "start_reshare_instance", {{"key_event_id", reshare}}));
+  ASSERT_TRUE(call("node2.near", "vote_reshared", {{"key_event_id", reshare}}));
   expect_reference_shape("Resharing");
   for (const char* who : {"node0.near", "node1.near"})  // the old threshold
     ASSERT_TRUE(call(who, "vote_cancel_resharing", json::object()));

@@ -49,28 +49,95 @@ namespace internal {
 
 // ------------------------------------------------------------------ values
 
-KeyEvent KeyEvent::start(std::uint64_t epoch_id, model::DomainConfig domain, model::ThresholdParameters parameters,
-                         std::uint64_t block_height) {
+KeyEvent KeyEvent::create(std::uint64_t epoch_id, model::DomainConfig domain, model::ThresholdParameters parameters) {
   KeyEvent e;
   e.epoch_id = epoch_id;
   e.domain = std::move(domain);
   e.parameters = std::move(parameters);
-  e.restart(block_height);
   return e;
 }
 
-bool KeyEvent::record_completion(std::uint64_t participant_id) {
-  auto& done = instance.completed;
-  if (std::find(done.begin(), done.end(), participant_id) == done.end()) done.push_back(participant_id);
-  return done.size() == parameters.participants.participants.size();
+const model::ParticipantEntry& KeyEvent::leader() const {
+  const auto& list = parameters.participants.participants;
+  return *std::min_element(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
 }
 
-void KeyEvent::restart(std::uint64_t block_height) {
-  instance = KeyEventInstance{};
-  instance.attempt_id = next_attempt_id;
-  instance.started_in = block_height;
-  instance.expires_on = block_height + kKeyEventTimeoutBlocks;
+std::optional<model::KeyEventId> KeyEvent::active_id(std::uint64_t block_height) const {
+  if (!instance || !instance->active(block_height)) return std::nullopt;
+  return model::KeyEventId{epoch_id, domain.id, instance->attempt_id};
+}
+
+void KeyEvent::drop_if_expired(std::uint64_t block_height) {
+  if (instance && !instance->active(block_height)) instance.reset();
+}
+
+core::Status KeyEvent::start(const model::KeyEventId& id, std::string_view signer, std::uint64_t block_height,
+                             std::uint64_t timeout_blocks) {
+  drop_if_expired(block_height);
+  if (instance) return panic("Can not start a new reshare or keygen instance while the current instance is still active.");
+  if (id != next_id()) return panic("Key event Id mismatch");
+  if (leader().account_id != signer) return panic("Voting account is not the leader of the current reshare or keygen instance.");
+  if (timeout_blocks > UINT64_MAX - 1 - block_height) {
+    return panic("key_event_timeout_blocks " + std::to_string(timeout_blocks) + " puts the attempt's expiry past the largest block height");
+  }
+  KeyEventInstance started;
+  started.attempt_id = next_attempt_id;
+  started.started_in = block_height;
+  started.expires_on = block_height + 1 + timeout_blocks;
+  instance = std::move(started);
   next_attempt_id += 1;
+  return {};
+}
+
+core::Result<std::uint64_t> KeyEvent::check_vote(const model::KeyEventId& id, std::string_view signer, std::uint64_t block_height) {
+  const model::ParticipantEntry* voter = parameters.participants.find(signer);
+  if (voter == nullptr) return not_participant(std::string(signer));
+  drop_if_expired(block_height);
+  if (!instance) return panic("Expected ongoing reshare");
+  if (id.epoch_id != epoch_id || id.domain_id != domain.id || id.attempt_id != instance->attempt_id) {
+    return panic("Key event Id mismatch");
+  }
+  return voter->id;
+}
+
+core::Result<KeyEvent::Vote> KeyEvent::vote_success(const model::KeyEventId& id, std::string_view signer,
+                                                    const model::PublicKeyExtended& key, std::uint64_t block_height) {
+  MPC_ASSIGN(std::uint64_t voter, check_vote(id, signer, block_height));
+  if (instance->public_key && *instance->public_key != key) {
+    instance.reset();  // the participants disagree: this attempt failed
+    return Vote::kDisagreement;
+  }
+  instance->public_key = key;
+  auto& done = instance->completed;
+  auto at = std::lower_bound(done.begin(), done.end(), voter);
+  if (at != done.end() && *at == voter) return panic("Vote already casted.");
+  done.insert(at, voter);
+  return done.size() == parameters.participants.participants.size() ? Vote::kComplete : Vote::kRecorded;
+}
+
+core::Status KeyEvent::vote_abort(const model::KeyEventId& id, std::string_view signer, std::uint64_t block_height) {
+  MPC_ASSIGN(std::uint64_t voter, check_vote(id, signer, block_height));
+  if (std::binary_search(instance->completed.begin(), instance->completed.end(), voter)) return panic("Vote already casted.");
+  instance.reset();
+  return {};
+}
+
+json to_json(const Config& config) { return json{{"key_event_timeout_blocks", config.key_event_timeout_blocks}}; }
+
+core::Result<Config> config_from_json(const json& j, const Config& base, const std::string& path) {
+  Config out = base;
+  if (j.is_null()) return out;
+  if (!j.is_object()) return core::invalid(path + " must be an object");
+  for (const auto& [name, value] : j.items()) {
+    if (name != "key_event_timeout_blocks") {
+      return core::invalid(path + "." + name + " is not a setting of this contract (it has key_event_timeout_blocks only)");
+    }
+    if (value.is_null()) continue;
+    auto blocks = model::json_u64(value);
+    if (!blocks) return core::invalid(path + ".key_event_timeout_blocks must be an unsigned integer (blocks)");
+    out.key_event_timeout_blocks = *blocks;
+  }
+  return out;
 }
 
 Running running_state(model::DomainRegistry domains, model::Keyset keyset, model::ThresholdParameters parameters) {
@@ -142,13 +209,15 @@ json running_json(const Running& r) {
 }
 
 json key_event_json(const KeyEvent& e) {
-  const KeyEventInstance& i = e.instance;
-  json instance = {{"attempt_id", i.attempt_id},
-                   {"started_in", i.started_in},
-                   {"expires_on", i.expires_on},
-                   {"completed", i.completed},
-                   {"public_key", i.public_key ? to_json(*i.public_key) : json(nullptr)}};
-  add_extra(instance, i.extra);
+  json instance = nullptr;
+  if (const auto& i = e.instance) {
+    instance = {{"attempt_id", i->attempt_id},
+                {"started_in", i->started_in},
+                {"expires_on", i->expires_on},
+                {"completed", i->completed},
+                {"public_key", i->public_key ? to_json(*i->public_key) : json(nullptr)}};
+    add_extra(instance, i->extra);
+  }
   json out = {{"epoch_id", e.epoch_id},
               {"domain", to_json(e.domain)},
               {"parameters", to_json(e.parameters)},
@@ -305,7 +374,14 @@ core::Result<Running> running_from(model::RunningState r, const std::string& pat
   return out;
 }
 
-core::Result<KeyEvent> key_event_from(const json& j, const std::string& path) {
+// A set of participant ids as the reference keeps one (BTreeSet): ascending,
+// without repeats.
+void as_set(std::vector<std::uint64_t>& ids) {
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+}
+
+core::Result<KeyEvent> key_event_from(const json& j, const std::string& path, const Config& config) {
   Fields f(j, path);
   MPC_TRY(f.object());
   KeyEvent e;
@@ -322,28 +398,35 @@ core::Result<KeyEvent> key_event_from(const json& j, const std::string& path) {
   MPC_TRY(at_load(check_threshold_rules(e.parameters, f.path("parameters")), f.path("parameters")));
   if (!reconstruction_threshold(e.domain)) e.domain.extra["reconstruction_threshold"] = e.parameters.threshold;
 
-  static const json kMissing;
-  const json& instance = f.has("instance") ? f.at("instance") : kMissing;
-  Fields i(instance, f.path("instance"));
-  MPC_TRY(i.object());
-  MPC_ASSIGN(e.instance.attempt_id, i.u64("attempt_id"));
-  // Older states lack the block heights: the attempt counts from block 0.
-  if (i.has("started_in")) {
-    MPC_ASSIGN(e.instance.started_in, i.u64("started_in"));
+  // Absent (an older genesis) or null: no attempt.
+  if (f.has("instance") && !f.at("instance").is_null()) {
+    Fields i(f.at("instance"), f.path("instance"));
+    MPC_TRY(i.object());
+    KeyEventInstance instance;
+    MPC_ASSIGN(instance.attempt_id, i.u64("attempt_id"));
+    // Older states lack the block heights: the attempt counts from block 0.
+    if (i.has("started_in")) {
+      MPC_ASSIGN(instance.started_in, i.u64("started_in"));
+    }
+    if (i.has("expires_on")) {
+      MPC_ASSIGN(instance.expires_on, i.u64("expires_on"));
+    } else if (config.key_event_timeout_blocks > UINT64_MAX - 1 - instance.started_in) {
+      return core::invalid(i.path("expires_on") + " is missing and started_in + 1 + key_event_timeout_blocks overflows");
+    } else {
+      instance.expires_on = instance.started_in + 1 + config.key_event_timeout_blocks;
+    }
+    MPC_ASSIGN(instance.completed, i.array<std::uint64_t>("completed", participant_id));
+    as_set(instance.completed);
+    if (!i.has("public_key")) return core::invalid(i.path("public_key") + " is missing");
+    if (!i.at("public_key").is_null()) {
+      auto key = model::parse_public_key_extended(i.at("public_key"));
+      if (!key) return core::invalid(i.path("public_key") + ": " + key.error().message);
+      MPC_TRY(at_load(check_group_key_rules(*key, i.path("public_key")), i.path("public_key")));
+      instance.public_key = std::move(*key);
+    }
+    instance.extra = i.extra({"attempt_id", "started_in", "expires_on", "completed", "public_key"});
+    e.instance = std::move(instance);
   }
-  e.instance.expires_on = e.instance.started_in + kKeyEventTimeoutBlocks;
-  if (i.has("expires_on")) {
-    MPC_ASSIGN(e.instance.expires_on, i.u64("expires_on"));
-  }
-  MPC_ASSIGN(e.instance.completed, i.array<std::uint64_t>("completed", participant_id));
-  if (!i.has("public_key")) return core::invalid(i.path("public_key") + " is missing");
-  if (!i.at("public_key").is_null()) {
-    auto key = model::parse_public_key_extended(i.at("public_key"));
-    if (!key) return core::invalid(i.path("public_key") + ": " + key.error().message);
-    MPC_TRY(at_load(check_group_key_rules(*key, i.path("public_key")), i.path("public_key")));
-    e.instance.public_key = std::move(*key);
-  }
-  e.instance.extra = i.extra({"attempt_id", "started_in", "expires_on", "completed", "public_key"});
   e.extra = f.extra({"epoch_id", "domain", "parameters", "instance", "next_attempt_id"});
   return e;
 }
@@ -358,7 +441,7 @@ core::Status check_keys(const std::vector<model::KeyForDomain>& keys, const std:
 
 }  // namespace
 
-core::Result<ProtocolState> protocol_state_from_json(const json& j) {
+core::Result<ProtocolState> protocol_state_from_json(const json& j, const Config& config) {
   auto typed = model::parse_protocol_state(j);
   if (!typed) return core::invalid("protocol_state: " + typed.error().message);
   const std::string path = std::string("protocol_state.") + typed->name();
@@ -372,10 +455,11 @@ core::Result<ProtocolState> protocol_state_from_json(const json& j) {
     out.epoch_id = s->epoch_id;
     out.generated_keys = std::move(s->generated_keys);
     MPC_TRY(check_keys(out.generated_keys, path + ".generated_keys"));
-    MPC_ASSIGN(out.generating_key, key_event_from(s->generating_key, path + ".generating_key"));
+    MPC_ASSIGN(out.generating_key, key_event_from(s->generating_key, path + ".generating_key", config));
     fill_reconstruction_thresholds(out.domains.domains, out.generating_key.parameters.threshold);
     Fields f(j["Initializing"], path);
     MPC_ASSIGN(out.cancel_votes, f.array<std::uint64_t>("cancel_votes", participant_id));
+    as_set(out.cancel_votes);
     out.extra = std::move(s->extra);
     return out;
   }
@@ -384,7 +468,7 @@ core::Result<ProtocolState> protocol_state_from_json(const json& j) {
     MPC_ASSIGN(out.previous_running_state, running_from(std::move(s->previous_running_state), path + ".previous_running_state"));
     out.reshared_keys = std::move(s->reshared_keys);
     MPC_TRY(check_keys(out.reshared_keys, path + ".reshared_keys"));
-    MPC_ASSIGN(out.resharing_key, key_event_from(s->resharing_key, path + ".resharing_key"));
+    MPC_ASSIGN(out.resharing_key, key_event_from(s->resharing_key, path + ".resharing_key", config));
     Fields f(j["Resharing"], path);
     MPC_ASSIGN(out.cancellation_requests, f.array<std::string>("cancellation_requests", account_id));
     out.extra = std::move(s->extra);

@@ -67,7 +67,8 @@ TEST_F(StateTest, SerializeRoundTripsAnInitializingStateAndKeygenContinues) {
   EXPECT_EQ(back->serialize(), contract_.serialize());
   contract_ = std::move(*back);
   json pk = ed25519_pk_extended();
-  vote_all("vote_pk", {{"key_event_id", {{"epoch_id", 0}, {"domain_id", 2}, {"attempt_id", 0}}}, {"public_key", pk}});
+  ASSERT_TRUE(call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(0, 2, 0)}}));
+  vote_all("vote_pk", {{"key_event_id", event_id(0, 2, 0)}, {"public_key", pk}});
   EXPECT_EQ(running()["keyset"]["domains"].size(), 3u);
 }
 
@@ -81,7 +82,8 @@ TEST_F(StateTest, SerializeRoundTripsTheWholeStateVotesIncluded) {
   EXPECT_EQ(back->serialize(), contract_.serialize());
   // Mid-resharing too, votes included.
   start_resharing();
-  ASSERT_TRUE(call("node0.near", "vote_reshared", {{"key_event_id", {{"epoch_id", 1}, {"domain_id", 0}, {"attempt_id", 0}}}}));
+  ASSERT_TRUE(call("node0.near", "start_reshare_instance", {{"key_event_id", event_id(1, 0, 0)}}));
+  ASSERT_TRUE(call("node0.near", "vote_reshared", {{"key_event_id", event_id(1, 0, 0)}}));
   auto mid = MpcContract::deserialize(contract_.serialize());
   ASSERT_TRUE(mid) << mid.error().message;
   EXPECT_EQ(mid->serialize(), contract_.serialize());
@@ -195,9 +197,10 @@ TEST(StateGenesis, DeserializeFillsInWhatAnOlderResharingStateLacks) {
   ASSERT_TRUE(c) << c.error().message;
   const json r = state_view(*c)["Resharing"];
   const std::uint64_t threshold = genesis["Resharing"]["previous_running_state"]["parameters"]["threshold"];
-  // The attempt counts from block 0 and lasts the reference's 30 blocks.
+  // The attempt counts from block 0 and lasts the default 30 blocks (it
+  // expires on started_in + 1 + 30).
   EXPECT_EQ(r["resharing_key"]["instance"]["started_in"], 0);
-  EXPECT_EQ(r["resharing_key"]["instance"]["expires_on"], 30);
+  EXPECT_EQ(r["resharing_key"]["instance"]["expires_on"], 31);
   EXPECT_EQ(r["resharing_key"]["domain"]["reconstruction_threshold"], threshold);
   for (const auto& d : r["previous_running_state"]["domains"]["domains"]) EXPECT_EQ(d["reconstruction_threshold"], threshold);
   EXPECT_EQ(r["previous_running_state"]["parameters_votes"], (json{{"proposal_by_account", json::object()}}));
@@ -226,7 +229,7 @@ TEST(StateGenesis, DeserializeKeepsTheFieldsItDoesNotKnowAsGiven) {
   EXPECT_EQ(view["resharing_key"]["legacy"], r["resharing_key"]["legacy"]);
   EXPECT_EQ(view["resharing_key"]["instance"]["legacy"], false);
   EXPECT_EQ(view["resharing_key"]["instance"]["started_in"], 12);
-  EXPECT_EQ(view["resharing_key"]["instance"]["expires_on"], 42);
+  EXPECT_EQ(view["resharing_key"]["instance"]["expires_on"], 43);
   // The legacy "curve" of the mainnet domains, too.
   EXPECT_EQ(view["previous_running_state"]["domains"]["domains"][0]["curve"], "Secp256k1");
 }
@@ -251,6 +254,56 @@ TEST(StateGenesis, DeserializeRejectsKeyEventsAndVotesThatDoNotParse) {
   running = mainnet_fixture();
   running["Running"]["previously_cancelled_resharing_epoch_id"] = "soon";
   EXPECT_NE(error_of(running).find("previously_cancelled_resharing_epoch_id"), std::string::npos) << error_of(running);
+}
+
+TEST(StateGenesis, DeserializeTakesTheKeyEventTimeoutFromTheConfigAndKeepsIt) {
+  json genesis = {{"protocol_state", older_resharing_genesis()}, {"config", {{"key_event_timeout_blocks", 100}}}};
+  genesis["protocol_state"]["Resharing"]["resharing_key"]["instance"]["started_in"] = 7;
+  auto c = MpcContract::deserialize(genesis.dump());
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(state_view(*c)["Resharing"]["resharing_key"]["instance"]["expires_on"], 108);  // 7 + 1 + 100
+  auto config = c->view("config", {});
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(json::parse(config->begin(), config->end()), (json{{"key_event_timeout_blocks", 100}}));
+  EXPECT_EQ(json::parse(c->serialize())["config"], (json{{"key_event_timeout_blocks", 100}}));
+  auto back = MpcContract::deserialize(c->serialize());
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->serialize(), c->serialize());
+  // Without one (or null): the reference's default.
+  auto plain = MpcContract::deserialize(json{{"protocol_state", "NotInitialized"}, {"config", nullptr}}.dump());
+  ASSERT_TRUE(plain) << plain.error().message;
+  EXPECT_EQ(json::parse(core::to_string(plain->view("config", {}).value())), (json{{"key_event_timeout_blocks", 30}}));
+}
+
+TEST(StateGenesis, DeserializeRefusesAConfigItCannotHonour) {
+  auto error_of = [](const json& config) {
+    auto c = MpcContract::deserialize(json{{"protocol_state", "NotInitialized"}, {"config", config}}.dump());
+    return c ? std::string("<loaded>") : c.error().message;
+  };
+  EXPECT_EQ(error_of({{"key_event_timeout_blocks", -1}}), "config.key_event_timeout_blocks must be an unsigned integer (blocks)");
+  EXPECT_EQ(error_of({{"key_event_timeout_blocks", "30"}}), "config.key_event_timeout_blocks must be an unsigned integer (blocks)");
+  EXPECT_EQ(error_of({{"key_event_timeout_blocks", 30}, {"sign_call_gas_attachment_requirement_tera_gas", 15}}),
+            "config.sign_call_gas_attachment_requirement_tera_gas is not a setting of this contract (it has "
+            "key_event_timeout_blocks only)");
+  EXPECT_EQ(error_of(json::array()), "config must be an object");
+}
+
+TEST(StateGenesis, DeserializeReadsAKeyEventWithoutAnInstanceAndSortsParticipantSets) {
+  json genesis = older_resharing_genesis();
+  genesis["Resharing"]["resharing_key"]["instance"] = nullptr;
+  auto none = MpcContract::deserialize(json{{"protocol_state", genesis}}.dump());
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_EQ(state_view(*none)["Resharing"]["resharing_key"]["instance"], nullptr);
+  genesis["Resharing"]["resharing_key"].erase("instance");  // an older genesis: none either
+  auto absent = MpcContract::deserialize(json{{"protocol_state", genesis}}.dump());
+  ASSERT_TRUE(absent) << absent.error().message;
+  EXPECT_EQ(state_view(*absent)["Resharing"]["resharing_key"]["instance"], nullptr);
+  // The reference keeps `completed` as a set: ascending, once each.
+  genesis = older_resharing_genesis();
+  genesis["Resharing"]["resharing_key"]["instance"]["completed"] = json::array({2, 0, 2});
+  auto sorted = MpcContract::deserialize(json{{"protocol_state", genesis}}.dump());
+  ASSERT_TRUE(sorted) << sorted.error().message;
+  EXPECT_EQ(state_view(*sorted)["Resharing"]["resharing_key"]["instance"]["completed"], json::array({0, 2}));
 }
 
 TEST(StateGenesis, DeserializeANullCancelledEpochMeansNoneUntilAResharingIsCancelled) {

@@ -79,10 +79,13 @@ using Method = core::Result<CallOutcome> (*)(State&, const CallContext&, const j
 // lifecycle.cc
 core::Result<CallOutcome> init(State& s, const CallContext& ctx, const json& args);
 core::Result<CallOutcome> vote_add_domains(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> start_keygen_instance(State& s, const CallContext& ctx, const json& args);
 core::Result<CallOutcome> vote_pk(State& s, const CallContext& ctx, const json& args);
 core::Result<CallOutcome> vote_cancel_keygen(State& s, const CallContext& ctx, const json& args);
 core::Result<CallOutcome> vote_new_parameters(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> start_reshare_instance(State& s, const CallContext& ctx, const json& args);
 core::Result<CallOutcome> vote_reshared(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> vote_abort_key_event_instance(State& s, const CallContext& ctx, const json& args);
 core::Result<CallOutcome> vote_cancel_resharing(State& s, const CallContext& ctx, const json& args);
 
 // migrations.cc

@@ -31,47 +31,89 @@ namespace internal {
 
 using json = nlohmann::json;
 
-// How long an attempt of a key event lasts, in blocks (the reference's
-// default). Shown as the instance's `expires_on`; attempts are not timed out
-// by this contract yet (key events are voted by operators here), so it is
-// informational.
-inline constexpr std::uint64_t kKeyEventTimeoutBlocks = 30;
+// The contract's configuration (the reference's Config, of which this
+// contract has one setting). In the durable form as
+// "config": {"key_event_timeout_blocks": N}, and shown by the `config` view.
+struct Config {
+  // An attempt of a key event that has not completed within this many blocks
+  // has failed (the reference's DEFAULT_KEY_EVENT_TIMEOUT_BLOCKS).
+  static constexpr std::uint64_t kDefaultKeyEventTimeoutBlocks = 30;
+  std::uint64_t key_event_timeout_blocks = kDefaultKeyEventTimeoutBlocks;
+  bool operator==(const Config&) const = default;
+};
+json to_json(const Config& config);
+// The durable "config" object (or init's `init_config`, `path` naming it):
+// only key_event_timeout_blocks, an unsigned integer (null or absent: as
+// `base`). Any other field is refused: this contract has no such setting.
+core::Result<Config> config_from_json(const json& j, const Config& base, const std::string& path);
 
-// The open attempt of a key event (the reference's KeyEventInstance).
+// An attempt of a key event (the reference's KeyEventInstance), started by
+// the event's leader (start_keygen_instance / start_reshare_instance).
 struct KeyEventInstance {
   std::uint64_t attempt_id = 0;
-  std::uint64_t started_in = 0;  // block height at which the attempt opened
-  std::uint64_t expires_on = 0;  // started_in + kKeyEventTimeoutBlocks
-  std::vector<std::uint64_t> completed;               // participant ids that voted it done, in vote order
-  std::optional<model::PublicKeyExtended> public_key;  // key generation: the key voted for so far
+  std::uint64_t started_in = 0;  // block height of the start call
+  // started_in + 1 + key_event_timeout_blocks: a call at this height or
+  // later sees no attempt (inactive instances are treated as absent and
+  // dropped by the next key event call).
+  std::uint64_t expires_on = 0;
+  std::vector<std::uint64_t> completed;               // participant ids that voted success, ascending (a set)
+  std::optional<model::PublicKeyExtended> public_key;  // the key voted for; set by the first success vote
   json extra = json::object();
   bool operator==(const KeyEventInstance&) const = default;
+  bool active(std::uint64_t block_height) const { return block_height < expires_on; }
 };
 
 // Generating or resharing the key of one domain (the reference's KeyEvent).
-//
-// A simplification of the reference: no leader and no explicit "start
-// instance" call; the current attempt is open from the moment the event
-// exists. Every participant of the event must vote for the attempt to
-// succeed; a failed attempt opens the next one.
+// An event starts with no attempt; the leader (the participant of
+// `parameters` with the lowest id) starts attempt `next_attempt_id`, every
+// participant then votes success (vote_pk / vote_reshared), and the
+// attempt succeeds when all have voted for the same key. An attempt ends
+// without success when it expires, when a vote disagrees on the key, or
+// when a participant that has not voted success votes to abort; the
+// leader then starts the next one.
 struct KeyEvent {
   std::uint64_t epoch_id = 0;
   model::DomainConfig domain;
   model::ThresholdParameters parameters;  // who takes part
-  KeyEventInstance instance;
+  std::optional<KeyEventInstance> instance;  // JSON null when none
   std::uint64_t next_attempt_id = 0;
   json extra = json::object();
   bool operator==(const KeyEvent&) const = default;
 
-  // The first attempt of an event for `domain`, opened at `block_height`.
-  static KeyEvent start(std::uint64_t epoch_id, model::DomainConfig domain, model::ThresholdParameters parameters,
-                        std::uint64_t block_height);
-  model::KeyEventId id() const { return {epoch_id, domain.id, instance.attempt_id}; }
-  // Records participant `id`'s vote that the attempt is done; true once
-  // every participant of the event has voted.
-  bool record_completion(std::uint64_t participant_id);
-  // Abandons the current attempt and opens the next one at `block_height`.
-  void restart(std::uint64_t block_height);
+  // A new event for `domain`: no attempt yet, next_attempt_id 0.
+  static KeyEvent create(std::uint64_t epoch_id, model::DomainConfig domain, model::ThresholdParameters parameters);
+  // The participant with the lowest id (parameters are never empty).
+  const model::ParticipantEntry& leader() const;
+  // The id of the attempt `id` must name to start one.
+  model::KeyEventId next_id() const { return {epoch_id, domain.id, next_attempt_id}; }
+  // The active attempt's id at `block_height`, if any.
+  std::optional<model::KeyEventId> active_id(std::uint64_t block_height) const;
+
+  // The reference's KeyEvent::start: drops an expired instance; refuses
+  // while one is active ("Can not start ... still active."), an id other
+  // than next_id() ("Key event Id mismatch"), a signer other than the
+  // leader ("Voting account is not the leader ..."). Opens attempt
+  // next_attempt_id at `block_height`, expiring on block_height + 1 +
+  // timeout_blocks, and increments next_attempt_id.
+  core::Status start(const model::KeyEventId& id, std::string_view signer, std::uint64_t block_height,
+                     std::uint64_t timeout_blocks);
+
+  enum class Vote { kRecorded, kComplete, kDisagreement };
+  // Participant `signer` votes that attempt `id` produced `key`: refused for
+  // a non-participant ("Not a participant: X"), without an active attempt
+  // ("Expected ongoing reshare"), for another id ("Key event Id mismatch"),
+  // or a second vote ("Vote already casted."). A key other than the one
+  // voted before aborts the attempt (kDisagreement: the call succeeds with
+  // the instance gone). kComplete once every participant has voted.
+  core::Result<Vote> vote_success(const model::KeyEventId& id, std::string_view signer, const model::PublicKeyExtended& key,
+                                  std::uint64_t block_height);
+  // Participant `signer` aborts attempt `id` (refused as vote_success, and
+  // for a participant that already voted success): the instance is gone.
+  core::Status vote_abort(const model::KeyEventId& id, std::string_view signer, std::uint64_t block_height);
+
+ private:
+  void drop_if_expired(std::uint64_t block_height);
+  core::Result<std::uint64_t> check_vote(const model::KeyEventId& id, std::string_view signer, std::uint64_t block_height);
 };
 
 // Votes as the reference shows them: {"proposal_by_account": {voter: proposal}}.
@@ -98,7 +140,7 @@ struct Initializing {
   std::uint64_t epoch_id = 0;
   std::vector<model::KeyForDomain> generated_keys;
   KeyEvent generating_key;
-  std::vector<std::uint64_t> cancel_votes;  // participant ids
+  std::vector<std::uint64_t> cancel_votes;  // participant ids, ascending (a set)
   json extra = json::object();
   bool operator==(const Initializing&) const = default;
 };
@@ -166,10 +208,13 @@ json to_json(const ProtocolState& state);
 // Parses a stored or genesis `protocol_state`. Fields the reference's types
 // require that an older state may lack are filled in: a domain's
 // `reconstruction_threshold` (that of the parameters it was generated
-// under), a key event instance's `started_in` / `expires_on`, a Running
-// state's empty vote maps. The contract's rules hold for what it accepts
+// under), a key event's `instance` (absent: none), an instance's
+// `started_in` (0) / `expires_on` (started_in + 1 + `config`'s timeout),
+// a Running state's empty vote maps. Participant-id sets (an instance's
+// `completed`, `cancel_votes`) are kept ascending without repeats, as the
+// reference's sets are. The contract's rules hold for what it accepts
 // (threshold rules, BLS key form). Errors name the field path.
-core::Result<ProtocolState> protocol_state_from_json(const json& j);
+core::Result<ProtocolState> protocol_state_from_json(const json& j, const Config& config);
 
 }  // namespace internal
 
@@ -177,6 +222,7 @@ core::Result<ProtocolState> protocol_state_from_json(const json& j);
 // error leaves the contract exactly as it was.
 struct MpcContract::State {
   internal::ProtocolState protocol;
+  internal::Config config;
   std::map<std::string, model::BackupServiceInfo> backup_services;  // by account
   std::map<std::string, model::DestinationNodeInfo> migrations;     // by account
 

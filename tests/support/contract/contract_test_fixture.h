@@ -50,8 +50,9 @@ class ContractTest : public ::testing::Test {
     ASSERT_TRUE(call("mpc.near", "init", json{{"parameters", params_json(3, 2)}}));
   }
 
+  // Calls run at block_height_ (1 unless a test moves it).
   CallContext ctx(const std::string& account, core::u128 deposit = 0) const {
-    return CallContext{account, account, "mpc.near", core::NearPublicKey{access_key_.public_key()}, deposit, 1};
+    return CallContext{account, account, "mpc.near", core::NearPublicKey{access_key_.public_key()}, deposit, block_height_};
   }
   core::Result<CallOutcome> call(const std::string& account, const std::string& method, const json& args,
                                  core::u128 deposit = 0) {
@@ -73,7 +74,13 @@ class ContractTest : public ::testing::Test {
   json state() { return view("state"); }
   json running() { return state()["Running"]; }
 
-  // Adds domains 0 (Secp256k1-like config) and 1 by votes and generates keys.
+  static json event_id(std::uint64_t epoch, std::uint64_t domain, std::uint64_t attempt) {
+    return json{{"epoch_id", epoch}, {"domain_id", domain}, {"attempt_id", attempt}};
+  }
+
+  // Adds domains 0 (Secp256k1-like config) and 1 by votes and generates
+  // keys: per domain, the leader node0.near starts attempt 0 and every
+  // participant votes the key.
   void add_two_domains() {
     json domains = json::array({{{"id", 0}, {"protocol", "CaitSith"}, {"purpose", "Sign"}},
                                 {{"id", 1}, {"protocol", "Frost"}, {"purpose", "Sign"}}});
@@ -81,7 +88,8 @@ class ContractTest : public ::testing::Test {
     ASSERT_TRUE(state().contains("Initializing"));
     for (int d = 0; d < 2; ++d) {
       json pk = ed25519_pk_extended();
-      json id = {{"epoch_id", 0}, {"domain_id", d}, {"attempt_id", 0}};
+      json id = event_id(0, d, 0);
+      ASSERT_TRUE(call("node0.near", "start_keygen_instance", {{"key_event_id", id}}));
       for (int n = 0; n < 3; ++n) {
         auto r = call("node" + std::to_string(n) + ".near", "vote_pk", {{"key_event_id", id}, {"public_key", pk}});
         ASSERT_TRUE(r) << r.error().message;
@@ -115,6 +123,7 @@ class ContractTest : public ::testing::Test {
   }
 
   core::Ed25519SecretKey access_key_ = core::Ed25519SecretKey::generate();
+  std::uint64_t block_height_ = 1;
   MpcContract contract_;
 };
 
