@@ -433,6 +433,54 @@ Result<ProtocolState> parse_protocol_state(const json& j) {
   return invalid("state has an unknown variant \"" + variant + "\" (expected NotInitialized, Initializing, Running, Resharing)");
 }
 
+Result<KeyEventView> parse_key_event(const json& j) {
+  Obj o(j, "key_event");
+  MPC_TRY(o.ok());
+  KeyEventView e;
+  MPC_ASSIGN(e.epoch_id, o.u64("epoch_id"));
+  MPC_ASSIGN(const json* domain, o.get("domain"));
+  MPC_ASSIGN(e.domain, domain_config(*domain, o.at("domain")));
+  MPC_ASSIGN(const json* parameters, o.get("parameters"));
+  MPC_ASSIGN(e.parameters, threshold_parameters(*parameters, o.at("parameters")));
+  if (e.parameters.participants.participants.empty()) {
+    return invalid(o.at("parameters") + ".participants.participants must not be empty (a key event has a leader)");
+  }
+  MPC_ASSIGN(e.next_attempt_id, o.u64("next_attempt_id"));
+  if (o.has("instance") && !j["instance"].is_null()) {
+    Obj i(j["instance"], o.at("instance"));
+    MPC_TRY(i.ok());
+    KeyEventInstanceView instance;
+    MPC_ASSIGN(instance.attempt_id, i.u64("attempt_id"));
+    MPC_ASSIGN(instance.started_in, i.u64("started_in"));
+    MPC_ASSIGN(instance.expires_on, i.u64("expires_on"));
+    MPC_ASSIGN(const json* completed, i.get("completed"));
+    if (!completed->is_array()) return invalid(i.at("completed") + " must be an array of participant ids");
+    for (std::size_t n = 0; n < completed->size(); ++n) {
+      auto id = json_u64((*completed)[n]);
+      if (!id) return invalid(i.at("completed") + "[" + std::to_string(n) + "] must be an unsigned participant id");
+      instance.completed.push_back(*id);
+    }
+    if (i.has("public_key") && !j["instance"]["public_key"].is_null()) {
+      MPC_ASSIGN(instance.public_key, public_key_extended(j["instance"]["public_key"], i.at("public_key")));
+    }
+    e.instance = std::move(instance);
+  }
+  return e;
+}
+
+std::optional<KeyEventId> KeyEventView::active_id(std::uint64_t block_height) const {
+  if (!instance || block_height >= instance->expires_on) return std::nullopt;
+  return KeyEventId{epoch_id, domain.id, instance->attempt_id};
+}
+
+KeyEventId KeyEventView::next_id() const { return KeyEventId{epoch_id, domain.id, next_attempt_id}; }
+
+std::uint64_t KeyEventView::leader() const {
+  const auto& list = parameters.participants.participants;
+  if (list.empty()) return 0;  // never for a parsed event
+  return std::min_element(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.id < b.id; })->id;
+}
+
 // ---- to_json ----
 
 json to_json(const ParticipantInfo& v) {

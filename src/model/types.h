@@ -174,6 +174,32 @@ struct NotInitializedState {
   bool operator==(const NotInitializedState&) const = default;
 };
 
+// A key event (the contract's KeyEvent: generating or resharing the key of
+// one domain) as the `state` view shows it, in Initializing.generating_key
+// and Resharing.resharing_key: what a node needs to run its attempts.
+struct KeyEventInstanceView {
+  std::uint64_t attempt_id = 0;
+  std::uint64_t started_in = 0;  // block height of the leader's start call
+  std::uint64_t expires_on = 0;  // the attempt is over at this height and after
+  std::vector<std::uint64_t> completed;         // participant ids that voted success
+  std::optional<PublicKeyExtended> public_key;  // the key voted so far
+  bool operator==(const KeyEventInstanceView&) const = default;
+};
+
+struct KeyEventView {
+  std::uint64_t epoch_id = 0;
+  DomainConfig domain;
+  ThresholdParameters parameters;  // the participants that run the event
+  std::optional<KeyEventInstanceView> instance;  // null in the view: no attempt
+  std::uint64_t next_attempt_id = 0;
+
+  // The active attempt's id at `block_height` (nullopt when no instance or it expired: block_height >= expires_on).
+  std::optional<KeyEventId> active_id(std::uint64_t block_height) const;
+  KeyEventId next_id() const;  // (epoch, domain, next_attempt_id): what the leader starts
+  std::uint64_t leader() const; // lowest participant id of parameters
+  bool operator==(const KeyEventView&) const = default;
+};
+
 struct ProtocolState {
   std::variant<NotInitializedState, InitializingState, RunningState, ResharingState> state;
   const RunningState* running() const { return std::get_if<RunningState>(&state); }
@@ -202,6 +228,11 @@ Result<BackupServiceInfo> parse_backup_service_info(const json& j);
 Result<DestinationNodeInfo> parse_destination_node_info(const json& j);
 Result<MigrationInfo> parse_migration_info(const json& j);
 Result<ProtocolState> parse_protocol_state(const json& j);
+// A KeyEventView from the view's JSON (InitializingState::generating_key,
+// ResharingState::resharing_key). `instance` null or absent: none. The
+// parameters must list at least one participant (the leader). Fields it does
+// not know are ignored. Errors name the field path ("key_event.instance...").
+Result<KeyEventView> parse_key_event(const json& j);
 
 json to_json(const ParticipantInfo& v);
 json to_json(const Participants& v);

@@ -303,5 +303,102 @@ TEST(Keyshares, Bls12381SharesKeepThePrivateShareSecretAndCheckAgainstTheKeyset)
   EXPECT_FALSE(check_keyshare_consistent(*k, 9, entry));
 }
 
+// ---- key events as the state view shows them ----
+
+// A Resharing state's resharing_key as the contract shows it: participants
+// listed out of id order, attempt 3 started in block 100.
+json key_event_json() {
+  json participants = json::array();
+  for (auto [account, id] : std::vector<std::pair<std::string, int>>{{"c.near", 7}, {"a.near", 5}, {"b.near", 2}}) {
+    participants.push_back(json::array({account, id,
+                                        {{"url", "https://" + account}, {"tls_public_key", "ed25519:G9hwngxWNKdmqMCmU1Yt6LPhFpayJeKFxyAV1HqMNLtF"}}}));
+  }
+  return json{{"epoch_id", 4},
+              {"domain", {{"id", 1}, {"protocol", "Frost"}, {"purpose", "Sign"}, {"reconstruction_threshold", 2}}},
+              {"parameters", {{"participants", {{"next_id", 8}, {"participants", participants}}}, {"threshold", 2}}},
+              {"instance", {{"attempt_id", 3}, {"started_in", 100}, {"expires_on", 131}, {"completed", json::array({2, 7})},
+                            {"public_key", mainnet_state()["Running"]["keyset"]["domains"][1]["key"]}}},
+              {"next_attempt_id", 4}};
+}
+
+TEST(KeyEvents, ParseKeyEventReadsTheAttemptAndItsLeader) {
+  const json j = key_event_json();
+  auto e = parse_key_event(j);
+  ASSERT_TRUE(e) << e.error().message;
+  EXPECT_EQ(e->epoch_id, 4u);
+  EXPECT_EQ(e->domain.id, 1u);
+  EXPECT_EQ(e->parameters.participants.participants.size(), 3u);
+  EXPECT_EQ(e->next_attempt_id, 4u);
+  ASSERT_TRUE(e->instance);
+  EXPECT_EQ(e->instance->attempt_id, 3u);
+  EXPECT_EQ(e->instance->started_in, 100u);
+  EXPECT_EQ(e->instance->expires_on, 131u);
+  EXPECT_EQ(e->instance->completed, (std::vector<std::uint64_t>{2, 7}));
+  ASSERT_TRUE(e->instance->public_key);
+  EXPECT_EQ(to_json(*e->instance->public_key), j["instance"]["public_key"]);
+  EXPECT_EQ(e->leader(), 2u);  // the lowest id, not the first listed
+  EXPECT_EQ(e->next_id(), (KeyEventId{4, 1, 4}));
+  auto again = parse_key_event(j);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *e);
+}
+
+TEST(KeyEvents, ActiveIdEndsOnTheExpiryBlock) {
+  auto e = parse_key_event(key_event_json());
+  ASSERT_TRUE(e) << e.error().message;
+  EXPECT_EQ(e->active_id(100), (KeyEventId{4, 1, 3}));
+  EXPECT_EQ(e->active_id(130), (KeyEventId{4, 1, 3}));  // the last block of the attempt
+  EXPECT_EQ(e->active_id(131), std::nullopt);
+  EXPECT_EQ(e->active_id(5000), std::nullopt);
+}
+
+TEST(KeyEvents, ParseKeyEventWithoutAnAttempt) {
+  json j = key_event_json();
+  j["instance"] = nullptr;
+  auto none = parse_key_event(j);
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_FALSE(none->instance);
+  EXPECT_EQ(none->active_id(100), std::nullopt);
+  EXPECT_EQ(none->next_id(), (KeyEventId{4, 1, 4}));
+  j.erase("instance");
+  auto absent = parse_key_event(j);
+  ASSERT_TRUE(absent) << absent.error().message;
+  EXPECT_EQ(*absent, *none);
+  j = key_event_json();
+  j["instance"]["public_key"] = nullptr;  // started, nobody voted yet
+  auto unvoted = parse_key_event(j);
+  ASSERT_TRUE(unvoted) << unvoted.error().message;
+  EXPECT_FALSE(unvoted->instance->public_key);
+}
+
+TEST(KeyEvents, ParseKeyEventErrorsNameTheField) {
+  auto error_of = [](const json& j) {
+    auto e = parse_key_event(j);
+    return e ? std::string("<parsed>") : e.error().message;
+  };
+  EXPECT_EQ(error_of(json::array()), "key_event must be a JSON object");
+  json j = key_event_json();
+  j["instance"]["completed"][1] = "b.near";
+  EXPECT_EQ(error_of(j), "key_event.instance.completed[1] must be an unsigned participant id");
+  j = key_event_json();
+  j["instance"].erase("expires_on");
+  EXPECT_EQ(error_of(j), "key_event.instance.expires_on is missing");
+  j = key_event_json();
+  j["instance"] = 3;
+  EXPECT_EQ(error_of(j), "key_event.instance must be a JSON object");
+  j = key_event_json();
+  j["next_attempt_id"] = -1;
+  EXPECT_EQ(error_of(j), "key_event.next_attempt_id must be an unsigned integer (u64), got -1");
+  j = key_event_json();
+  j["domain"].erase("id");
+  EXPECT_EQ(error_of(j), "key_event.domain.id is missing");
+  j = key_event_json();
+  j["parameters"]["participants"]["participants"] = json::array();
+  EXPECT_EQ(error_of(j), "key_event.parameters.participants.participants must not be empty (a key event has a leader)");
+  j = key_event_json();
+  j["instance"]["public_key"] = {{"Ed25519", json::object()}};
+  EXPECT_EQ(error_of(j).rfind("key_event.instance.public_key.Ed25519", 0), 0u) << error_of(j);
+}
+
 }  // namespace
 }  // namespace mpc::model
