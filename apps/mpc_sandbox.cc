@@ -108,6 +108,10 @@ int main(int argc, char** argv) {
   init->add_option("--genesis", genesis_file, "A genesis JSON file (accounts, keys, initial contract state) instead of generated accounts")
       ->check(CLI::ExistingFile);
   init->add_option("--chain-id", spec.chain_id, "Chain id reported by status")->capture_default_str();
+  init->add_option("--key-event-timeout-blocks", spec.key_event_timeout_blocks,
+                   "Blocks a key generation or resharing attempt lasts (the contract's key_event_timeout_blocks; default 30)")
+      ->check(CLI::NonNegativeNumber)  // CLI11 would wrap -1 into an unsigned 2^64 - 1
+      ->excludes("--genesis");
 
   sandbox::ServerOptions run_options;
   int block_interval_ms = 500;

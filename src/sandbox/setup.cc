@@ -59,6 +59,10 @@ core::Result<Genesis> write_local_genesis(const std::filesystem::path& home, con
             {"parameters_votes", {{"proposal_by_account", json::object()}}},
             {"add_domains_votes", {{"proposal_by_account", json::object()}}}}}}}};
   }
+  if (spec.key_event_timeout_blocks) {
+    if (genesis.contract_state.is_null()) genesis.contract_state = {{"protocol_state", "NotInitialized"}};
+    genesis.contract_state["config"] = {{"key_event_timeout_blocks", *spec.key_event_timeout_blocks}};
+  }
   MPC_TRY(core::write_file_exclusive(home / "genesis.json", core::as_bytes(genesis_to_json(genesis).dump(2) + "\n"), 0644));
   return genesis;
 }

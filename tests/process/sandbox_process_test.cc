@@ -200,6 +200,30 @@ TEST_F(SandboxProcess, RunWithoutAChainOrOnABusyPortFailsClearly) {
   EXPECT_NE(bad_addr.output.find("HOST:PORT"), std::string::npos) << bad_addr.output;
 }
 
+TEST_F(SandboxProcess, InitSetsTheContractsKeyEventTimeout) {
+  auto target = home_ / "timeout";
+  auto r = testsupport::run({bin_.string(), "init", "--home", target.string(), "--key-event-timeout-blocks", "120"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(target / "genesis.json");
+  const json genesis = json::parse(in);
+  EXPECT_EQ(genesis["contract_state"]["config"], (json{{"key_event_timeout_blocks", 120}}));
+  EXPECT_TRUE(genesis["contract_state"]["protocol_state"].contains("Running"));
+  // The contract serves it: the `config` view.
+  chain_home_ = target;
+  start();
+  auto config = rpc_->view("mpc.sandbox", "config");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(*config, (json{{"key_event_timeout_blocks", 120}}));
+
+  auto negative = testsupport::run({bin_.string(), "init", "--home", (home_ / "negative").string(), "--key-event-timeout-blocks", "-1"});
+  EXPECT_NE(negative.exit_code, 0);
+  EXPECT_FALSE(std::filesystem::exists(home_ / "negative" / "chain.sqlite"));
+  auto with_genesis = testsupport::run({bin_.string(), "init", "--home", (home_ / "both").string(), "--genesis",
+                                        (target / "genesis.json").string(), "--key-event-timeout-blocks", "5"});
+  EXPECT_NE(with_genesis.exit_code, 0);
+  EXPECT_NE(with_genesis.output.find("excludes"), std::string::npos) << with_genesis.output;
+}
+
 TEST_F(SandboxProcess, ABadGenesisFileIsRejectedAndCreatesNoChain) {
   auto genesis = home_ / "genesis.json";
   std::ofstream(genesis) << R"({"accounts":[{"account_id":"Bad Account"}]})";
