@@ -186,6 +186,8 @@ const std::vector<std::string>& contract_methods() {
       "vote_new_parameters", "vote_reshared",    "vote_cancel_resharing", "register_backup_service",
       "start_node_migration", "conclude_node_migration", "cancel_node_migration", "update_participant_url",
       "state",         "migration_info",         "version",           "no_such_method",
+      // Appended, so that the committed seeds' selectors keep their methods.
+      "start_keygen_instance", "start_reshare_instance", "vote_abort_key_event_instance",
   };
   return m;
 }
@@ -214,6 +216,7 @@ contract::MpcContract running_contract() {
     for (auto b : k.public_key().bytes) point.push_back(b);
     json pk = {{"Ed25519", {{"near_public_key_compressed", key_text(k)}, {"edwards_point", point}}}};
     json id = {{"epoch_id", 0}, {"domain_id", d}, {"attempt_id", 0}};
+    call(node_account(0), "start_keygen_instance", {{"key_event_id", id}});  // node0: the leader (lowest id)
     for (int n = 0; n < 3; ++n) call(node_account(n), "vote_pk", {{"key_event_id", id}, {"public_key", pk}});
   }
   call(node_account(0), "register_backup_service", {{"backup_service_info", {{"public_key", key_text(fixed_key(0x50))}}}}, 1);

@@ -142,7 +142,8 @@ void contract_calls() {
   std::string resharing;
   for (int n = 0; n < 3; ++n) resharing += call("vote_new_parameters", n, 0, 0, reshare);
   const json id0 = {{"key_event_id", {{"epoch_id", 1}, {"domain_id", 0}, {"attempt_id", 0}}}};
-  write(w, "resharing_votes", resharing + call("vote_reshared", 0, 0, 0, id0) + call("vote_reshared", 1, 0, 0, id0));
+  write(w, "resharing_votes", resharing + call("start_reshare_instance", 0, 0, 0, id0) + call("vote_reshared", 0, 0, 0, id0) +
+                                   call("vote_reshared", 1, 0, 0, id0));
   write(w, "resharing_cancel", resharing + call("vote_cancel_resharing", 0, 0, 0, json::object()) +
                                    call("vote_cancel_resharing", 1, 0, 0, json::object()));
   const json add = {{"domains", json::array({{{"id", 2}, {"protocol", "CaitSith"}, {"purpose", "Sign"}}})}};
@@ -151,8 +152,14 @@ void contract_calls() {
   json point = json::array();
   for (auto b : fuzz::fixed_key(0x62).public_key().bytes) point.push_back(b);
   const json pk = {{"Ed25519", {{"near_public_key_compressed", key_text(0x62)}, {"edwards_point", point}}}};
-  const json vote_pk = {{"key_event_id", {{"epoch_id", 0}, {"domain_id", 2}, {"attempt_id", 0}}}, {"public_key", pk}};
-  write(w, "add_domain_and_vote_pk", adding + call("vote_pk", 0, 0, 0, vote_pk) + call("vote_pk", 1, 0, 0, vote_pk));
+  const json id2 = {{"key_event_id", {{"epoch_id", 0}, {"domain_id", 2}, {"attempt_id", 0}}}};
+  const json vote_pk = {{"key_event_id", id2["key_event_id"]}, {"public_key", pk}};
+  write(w, "add_domain_and_vote_pk", adding + call("start_keygen_instance", 0, 0, 0, id2) + call("vote_pk", 0, 0, 0, vote_pk) +
+                                         call("vote_pk", 1, 0, 0, vote_pk));
+  const json id2_next = {{"key_event_id", {{"epoch_id", 0}, {"domain_id", 2}, {"attempt_id", 1}}}};
+  write(w, "add_domain_abort_and_restart", adding + call("start_keygen_instance", 0, 0, 0, id2) +
+                                               call("vote_abort_key_event_instance", 1, 0, 0, id2) +
+                                               call("start_keygen_instance", 0, 0, 0, id2_next));
   write(w, "add_domain_and_cancel", adding + call("vote_cancel_keygen", 0, 0, 0, {{"next_domain_id", 3}}) +
                                         call("vote_cancel_keygen", 1, 0, 0, {{"next_domain_id", 3}}));
   write(w, "init_again", call("init", 3, 0, 0, {{"parameters", running["parameters"]}}));
