@@ -140,6 +140,7 @@ enum class DealerStatus { kPending, kQualified, kExcluded };
 struct DealerSlot {
   std::uint64_t id = 0;
   std::optional<CommitmentsMessage> commitments;
+  Bytes commitments_wire;  // its encoding, as received (canonical), for the echo
   bool proof_ok = true;
   std::optional<CurveScalar> share;  // from this dealer to us
   std::vector<std::uint64_t> complainers;  // once the echoes agree
@@ -295,7 +296,7 @@ struct KeyEventSession::Impl {
 
   KeyEventDigest dealer_digest(const DealerSlot& d) const {
     Sha256 h;
-    h.text(kEchoTag).bytes(setup_digest).u64(d.id).sized(encode(*d.commitments));
+    h.text(kEchoTag).bytes(setup_digest).u64(d.id).sized(d.commitments_wire);
     return h.final();
   }
 
@@ -465,16 +466,18 @@ struct KeyEventSession::Impl {
       }
     }
     KeyEventOutput result;
-    CurvePoint group_key = curve->identity();
-    CurvePoint expected = curve->identity();
+    // The qualified dealers' commitments added coefficient by coefficient:
+    // the commitment to the polynomial whose value at our x is our share.
+    std::vector<CurvePoint> combined(setup.threshold, curve->identity());
     CurveScalar share;
     for (const auto& d : dealers) {
       if (d.status != DealerStatus::kQualified) {
         result.excluded_dealers.push_back(d.id);
         continue;
       }
-      group_key = curve->add(group_key, d.commitments->coefficients[0]);
-      expected = curve->add(expected, evaluate(*curve, d.commitments->coefficients, self_x));
+      for (std::size_t k = 0; k < combined.size(); ++k) {
+        combined[k] = curve->add(combined[k], d.commitments->coefficients[k]);
+      }
       const CurveScalar* from_dealer = &*d.share;
       if (d.reveal_used) {
         for (const auto& e : d.reveal->entries) {
@@ -483,6 +486,8 @@ struct KeyEventSession::Impl {
       }
       share = curve->add(share, *from_dealer);
     }
+    CurvePoint group_key = combined[0];
+    const CurvePoint expected = evaluate(*curve, combined, self_x);
     if (curve->is_identity(group_key)) {
       fail_session("the qualified dealers' constant terms add up to the identity (no key)", std::nullopt);
       return;
@@ -499,7 +504,7 @@ struct KeyEventSession::Impl {
   }
 
   // ---- receiving ----
-  Status accept_commitments(std::uint64_t from, CommitmentsMessage m) {
+  Status accept_commitments(std::uint64_t from, CommitmentsMessage m, ByteView wire) {
     DealerSlot* d = dealer(from);
     if (!d) return invalid("Commitments from participant " + id_text(from) + ", who is not a dealer of this key event");
     if (d->commitments) return invalid("duplicate Commitments from dealer " + id_text(from));
@@ -514,6 +519,7 @@ struct KeyEventSession::Impl {
     }
     d->proof_ok = !is_keygen() || verify_proof(*curve, setup.session, from, m.coefficients[0], *m.proof);
     d->commitments = std::move(m);
+    d->commitments_wire.assign(wire.begin(), wire.end());
     return {};
   }
 
@@ -666,6 +672,7 @@ Result<KeyEventSession> KeyEventSession::create(KeyEventSetup setup, const Rando
     for (std::size_t k = 1; k < m.setup.threshold; ++k) m.coefficients.push_back(random_nonzero_scalar(curve, random));
     DealerSlot& own = m.dealers[*m.self_dealer];
     own.commitments = m.own_commitments(random);
+    own.commitments_wire = m.encode(*own.commitments);
     own.share = evaluate(curve, m.coefficients, m.self_x);
   }
   m.setup.old_share.reset();  // SecretBytes wipes itself; a0 holds what we needed
@@ -718,7 +725,7 @@ Result<std::vector<Outgoing>> KeyEventSession::on_message(std::uint64_t from, By
   Status accepted;
   switch (key_event_message_type(*decoded)) {
     case KeyEventMessageType::kCommitments:
-      accepted = m.accept_commitments(from, std::get<CommitmentsMessage>(std::move(*decoded)));
+      accepted = m.accept_commitments(from, std::get<CommitmentsMessage>(std::move(*decoded)), payload);
       break;
     case KeyEventMessageType::kShare:
       accepted = m.accept_share(from, std::get<ShareMessage>(std::move(*decoded)));

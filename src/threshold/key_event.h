@@ -48,8 +48,31 @@
 // says why, naming the participant to blame when there is one) when echoes
 // disagree, a reshare sum check fails, or too few dealers remain.
 //
+// Details this implementation fixes (key_event_messages.h has the wire):
+//   - Proof of knowledge (keygen): Schnorr, R = k·G, z = k + c·a_0 with
+//     c = SHA-512(tag, curve name, session, dealer id, a_0·G, R) reduced mod
+//     the order (curve.h reduce_wide: Ed25519 reads it little-endian,
+//     secp256k1 big-endian). A dealer whose proof fails is excluded.
+//   - Echo: one SHA-256 per dealer over the setup (curve, kind, session,
+//     participants, thresholds, dealers, old group key) and that dealer's
+//     Commitments as received; the Echo also lists the dealers we complain
+//     about. A second round (Confirm: one SHA-256 over every dealer's echo
+//     digest, complainers, the answer used and the verdict) always follows,
+//     so every participant settles on the same excluded set.
+//   - Every participant must echo and confirm: one that stays silent stalls
+//     the session until the node's deadline, like a dealer that withholds
+//     its Commitments or a Share (the node then gives up on the attempt).
+//   - A message that makes the session fail is accepted (on_message returns
+//     no messages); failure() then says why.
+//   - blamed(): the dealer whose own echo contradicts what it sent us, the
+//     dealer excluded from a reshare, the single excluded dealer when too
+//     few remain; nullopt when the evidence does not single anyone out (an
+//     echo disagreement between two others, a failed sum check).
+//
 // Secrets (polynomial coefficients, shares) are wiped on destruction; the
-// output share is a core::SecretBytes.
+// output share is a core::SecretBytes. The payload of a private Share
+// message (Outgoing with `to` set) holds a secret scalar: the node should
+// wipe it (core::secure_wipe) once sent.
 //
 // Not thread-safe; one object per key event attempt.
 #pragma once
@@ -118,13 +141,18 @@ class KeyEventSession {
   KeyEventSession(KeyEventSession&&) noexcept;
   KeyEventSession& operator=(KeyEventSession&&) noexcept;
 
-  // Round 1: what this node sends first (empty for a non-dealer).
+  // Round 1: what this node sends first (empty for a non-dealer; may also
+  // hold an Echo when everything else already arrived). Messages received
+  // before start() are kept; nothing is sent before it. Once; later calls
+  // return nothing.
   std::vector<Outgoing> start();
   // A message from authenticated participant `from`. Returns what to send in
   // reaction (possibly nothing); on error nothing changed.
   core::Result<std::vector<Outgoing>> on_message(std::uint64_t from, core::ByteView payload);
   // The node layer's deadline for complaint answers passed: dealers that
-  // have not answered are excluded (see above). Returns what to send.
+  // have not answered are excluded (see above). Returns what to send. Does
+  // nothing unless the session is waiting for answers (echoes agreed,
+  // complaints pending); answers arriving later are refused.
   std::vector<Outgoing> on_complaint_timeout();
 
   bool done() const;                      // output() is available

@@ -225,15 +225,6 @@ Bytes tweak_share(KeyCurve curve, const Bytes& payload) {
   return *encode_key_event_message(*m);
 }
 
-Bytes tweak_reveal(KeyCurve curve, const Bytes& payload) {
-  auto m = decode_key_event_message(payload);
-  EXPECT_TRUE(m.has_value());
-  auto& reveal = std::get<RevealMessage>(*m);
-  const Curve& c = Curve::of(curve);
-  reveal.entries.front().share = c.add(reveal.entries.front().share, c.from_u64(1));
-  return *encode_key_event_message(*m);
-}
-
 // ---- keygen ----
 
 TEST(KeyEventKeygen, EveryThresholdSubsetReconstructsTheGroupKey) {
