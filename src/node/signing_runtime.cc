@@ -2,17 +2,22 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "core/file_util.h"
+#include "core/secret.h"
 #include "net/host_port.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "threshold/frost.h"
+#include "threshold/key_event.h"
 
 namespace mpc::node {
 
 namespace fs = std::filesystem;
 
 fs::path p2p_addr_file(const fs::path& home) { return home / "p2p.addr"; }
+fs::path key_event_journal_file(const fs::path& home) { return home / "key_event.journal"; }
 
 
 SigningRuntime::SigningRuntime(SigningRuntimeOptions options, const NodeHome& home, KeyshareStore& store, near::Signer& signer,
@@ -56,6 +61,35 @@ core::Result<std::unique_ptr<SigningRuntime>> SigningRuntime::create(SigningRunt
     if (self->poke_chain_) self->poke_chain_();
   };
   rt->service_ = std::make_unique<SigningService>(std::move(ports), rt->options_.signing, core::steady_clock(), metrics);
+  KeyEventPorts key_ports;
+  key_ports.send = [self](std::uint64_t to, core::Bytes message) {
+    auto* mesh = self->mesh_ptr_.load();
+    return mesh != nullptr && mesh->send(to, std::move(message));
+  };
+  key_ports.reachable = [self]() -> std::set<std::uint64_t> {
+    auto* mesh = self->mesh_ptr_.load();
+    if (mesh == nullptr) return {};
+    auto peers = mesh->connected_peers();
+    return {peers.begin(), peers.end()};
+  };
+  key_ports.submit = [self](KeyEventTx tx) {
+    const bool queued = self->tx_.submit(tx.key, [self, tx] {
+      auto out = self->signer_.call(self->options_.contract_id, tx.method, tx.args);
+      if (!out) {
+        self->metrics_.counter("mpc_key_event_transaction_failures_total", "key event transactions that failed", {{"method", tx.method}}).inc();
+        spdlog::warn("key events: {} failed: {}", tx.method, out.error().message);
+        return;
+      }
+      spdlog::info("key events: {} landed", tx.method);
+      if (self->poke_chain_) self->poke_chain_();
+    });
+    if (!queued) spdlog::warn("key events: the transaction queue is full; {} is submitted again later", tx.method);
+  };
+  key_ports.refresh_chain = [self] {
+    if (self->poke_chain_) self->poke_chain_();
+  };
+  rt->key_events_ = std::make_unique<KeyEventService>(std::move(key_ports), rt->options_.key_events, store,
+                                                      key_event_journal_file(home.dir), core::steady_clock(), metrics);
   rt->ticker_ = std::thread([self] { self->tick_loop(); });
   return rt;
 }
@@ -100,9 +134,18 @@ core::Status SigningRuntime::ensure_mesh(std::uint64_t self_id) {
     return {};
   }
   SigningService* service = service_.get();
+  KeyEventService* key_events = key_events_.get();
   MPC_ASSIGN(auto mesh, p2p::Mesh::create(
                             self_id, home_.tls_key, options_.mesh,
-                            [service](std::uint64_t from, std::vector<std::uint8_t> payload) { service->on_message(from, payload); },
+                            [service, key_events](std::uint64_t from, std::vector<std::uint8_t> payload) {
+                              if (threshold::is_key_event_message(payload)) {
+                                key_events->on_message(from, payload);
+                                // A private Share message holds a secret scalar.
+                                core::secure_wipe(payload.data(), payload.size());
+                              } else {
+                                service->on_message(from, payload);
+                              }
+                            },
                             &metrics_));
   core::Result<boost::asio::ip::tcp::endpoint> bound = core::invalid("");
   if (options_.listen_fd >= 0) {
@@ -120,33 +163,57 @@ core::Status SigningRuntime::ensure_mesh(std::uint64_t self_id) {
   return {};
 }
 
+namespace {
+
+// The participants the mesh connects: the current ones; during a key event
+// those of the event too (a resharing's new set, with newcomers).
+std::vector<model::ParticipantEntry> mesh_participants(const model::ProtocolState& state, const KeyEventChainView& key_view) {
+  std::vector<model::ParticipantEntry> out;
+  auto add = [&](const model::Participants& list) {
+    for (const auto& p : list.participants) {
+      if (std::none_of(out.begin(), out.end(), [&](const auto& e) { return e.id == p.id; })) out.push_back(p);
+    }
+  };
+  if (const auto* running = state.running()) add(running->parameters.participants);
+  if (const auto* resharing = std::get_if<model::ResharingState>(&state.state)) add(resharing->previous_running_state.parameters.participants);
+  if (key_view.kind != KeyEventChainView::Kind::kNone) add(key_view.event.parameters.participants);
+  return out;
+}
+
+}  // namespace
+
 void SigningRuntime::on_chain(const near::ContractView& view) {
   const auto* running = view.state.running();
+  auto key_view = key_event_view_of(view.state, view.block_height, home_.account_id, home_.tls_key.public_key());
+  if (!key_view) {
+    spdlog::error("key events: the contract's key event does not parse: {}", key_view.error().message);
+    key_view = KeyEventChainView{};
+  }
   SigningChainView sv;
   std::optional<std::uint64_t> account_id_in_contract;
   std::vector<p2p::Peer> peers;
+  for (const auto& p : mesh_participants(view.state, *key_view)) {
+    if (p.account_id == home_.account_id) account_id_in_contract = p.id;
+    auto url = net::Url::parse(p.info.url);
+    if (!url) {
+      spdlog::warn("p2p: participant {} ({}) has an unusable url; it is left out of the mesh", p.id, p.account_id);
+      continue;
+    }
+    const auto address = url->address();
+    p2p::Peer peer;
+    peer.participant_id = p.id;
+    peer.account_id = p.account_id;
+    peer.tls_public_key = p.info.tls_public_key;
+    peer.host = address.host;
+    peer.port = address.port;
+    peers.push_back(std::move(peer));
+  }
   if (running) {
     sv.running = true;
     sv.threshold = running->parameters.threshold;
     for (const auto& p : running->parameters.participants.participants) {
       sv.participants.push_back(p.id);
-      if (p.account_id == home_.account_id) {
-        account_id_in_contract = p.id;
-        if (p.info.tls_public_key == home_.tls_key.public_key()) sv.self = p.id;
-      }
-      auto url = net::Url::parse(p.info.url);
-      if (!url) {
-        spdlog::warn("p2p: participant {} ({}) has an unusable url; it is left out of the mesh", p.id, p.account_id);
-        continue;
-      }
-      const auto address = url->address();
-      p2p::Peer peer;
-      peer.participant_id = p.id;
-      peer.account_id = p.account_id;
-      peer.tls_public_key = p.info.tls_public_key;
-      peer.host = address.host;
-      peer.port = address.port;
-      peers.push_back(std::move(peer));
+      if (p.account_id == home_.account_id && p.info.tls_public_key == home_.tls_key.public_key()) sv.self = p.id;
     }
     for (const auto& d : running->domains.domains) {
       const auto* key = running->keyset.find(d.id);
@@ -182,9 +249,12 @@ void SigningRuntime::on_chain(const near::ContractView& view) {
   }
   if (account_id_in_contract) try_start_mesh();
   mesh = mesh_ptr_.load();
-  if (mesh && running) {
+  if (mesh && !peers.empty()) {
     if (auto st = mesh->set_peers(peers); !st) spdlog::error("p2p: the contract's participant list was refused: {}", st.error().message);
   }
+  // Key events first: a Running keyset is promoted into the held set before
+  // the signing service asks for its shares.
+  key_events_->on_chain(*key_view);
   service_->on_chain(sv);
   cv_.notify_all();
 }
@@ -234,6 +304,7 @@ void SigningRuntime::tick_loop() {
     if (stopping_) break;
     lock.unlock();
     service_->tick();
+    key_events_->tick();
     lock.lock();
   }
 }

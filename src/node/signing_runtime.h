@@ -1,13 +1,19 @@
-// The node's signing side, wired: the P2P mesh (p2p/mesh.h) to the other
-// participants, the signing service (node/signing_service.h), a timer thread
-// that ticks it, and a transaction worker that submits `respond`.
+// The node's threshold protocols, wired: the P2P mesh (p2p/mesh.h) to the
+// other participants, the signing service (node/signing_service.h) and the
+// key event service (node/key_event_service.h: key generation and
+// resharing), a timer thread that ticks both, and a transaction worker that
+// submits their transactions (`respond`, key event starts and votes) in order.
+// Mesh messages are routed by their header (threshold::is_key_event_message).
 //
 // It follows the chain through on_chain (the runtime's chain watcher): the
 // mesh starts once the contract lists this node's account as a participant
-// (its participant id is then known) and follows the participant list (a
-// migrated participant's old key is dropped, the new one accepted); the
-// signing service sees the pending requests and signs as a participant only
-// while the contract lists this node's TLS key.
+// (its participant id is then known; during a resharing, a participant of
+// the new set counts) and follows the participant list (a migrated
+// participant's old key is dropped, the new one accepted; during a resharing
+// the old and the new participants together); the signing service sees the
+// pending requests and signs as a participant only while the contract lists
+// this node's TLS key; the key event service takes part in the contract's
+// current key event.
 #pragma once
 
 #include <atomic>
@@ -25,6 +31,7 @@
 #include "near/rpc_client.h"
 #include "net/metrics.h"
 #include "node/home.h"
+#include "node/key_event_service.h"
 #include "node/keyshare_store.h"
 #include "node/signing_service.h"
 #include "node/tx_worker.h"
@@ -40,6 +47,7 @@ struct SigningRuntimeOptions {
   std::string listen_addr;
   p2p::MeshOptions mesh;
   SigningOptions signing;
+  KeyEventOptions key_events;
   // The service is ticked at its next deadline, and at least this often (a
   // peer coming back can make a request leadable).
   std::chrono::milliseconds max_tick{200};
@@ -47,6 +55,8 @@ struct SigningRuntimeOptions {
 
 // "p2p.addr" in the home: the mesh's bound address, once it listens.
 std::filesystem::path p2p_addr_file(const std::filesystem::path& home);
+// "key_event.journal" in the home: the key event attempt this node last started.
+std::filesystem::path key_event_journal_file(const std::filesystem::path& home);
 
 class SigningRuntime {
  public:
@@ -85,6 +95,7 @@ class SigningRuntime {
   std::function<void()> poke_chain_;
   TxWorker tx_;
   std::unique_ptr<SigningService> service_;
+  std::unique_ptr<KeyEventService> key_events_;
 
   mutable std::mutex mu_;  // mesh_, keyset_, endpoint_, stopping_
   std::condition_variable cv_;
