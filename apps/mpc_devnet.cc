@@ -7,6 +7,8 @@
 
 #include "devnet/network.h"
 #include "devnet/supervisor.h"
+#include "near/contract_view.h"
+#include "near/rpc_client.h"
 #include "node/home.h"
 
 namespace {
@@ -44,9 +46,15 @@ int main(int argc, char** argv) {
   std::string dir;
   devnet::DevnetSpec spec;
   std::string domains = "secp256k1,ed25519";
-  auto* create = app.add_subcommand("create", "Create accounts, keys, node homes and a Running chain with a dealt keyset");
+  auto* create = app.add_subcommand(
+      "create", "Create accounts, keys and node homes, and a chain that starts Initializing: the nodes generate every domain's key "
+                "together once up (distributed key generation), or, with --dealer, Running with a keyset a trusted dealer dealt");
   create->add_option("--dir", dir, "Directory to create (must not exist, or be empty)")->required();
-  auto* nodes_opt = create->add_option("--nodes", spec.nodes, "Number of nodes")->capture_default_str();
+  auto* nodes_opt = create->add_option("--nodes", spec.nodes, "Number of participants")->capture_default_str();
+  create->add_option("--candidates", spec.candidates,
+                     "Extra nodes (account, operator, home; started by `up`) that are not participants: candidates a resharing "
+                     "can add with vote_new_parameters")
+      ->capture_default_str();
   create->add_option("--threshold", spec.threshold, "Signing threshold")->capture_default_str();
   auto* domains_opt = create->add_option("--domains", domains, "Comma-separated domain curves (secp256k1, ed25519)")->capture_default_str();
   create
@@ -55,11 +63,18 @@ int main(int argc, char** argv) {
                    "(each a JSON array of that participant's keyshares), checked against their group keys and the threshold")
       ->excludes(nodes_opt)
       ->excludes(domains_opt);
+  bool dealer = false;
+  create->add_flag("--dealer", dealer,
+                   "Deal the keys with a trusted dealer now instead (the whole secret exists for a moment in this process): "
+                   "for tests that need no key generation");
 
   devnet::UpOptions up_options;
   int block_ms = 200, poll_ms = 200;
-  auto* up = app.add_subcommand("up", "Start the chain and every node; wait until all are healthy");
+  int keys_timeout_s = 120;
+  auto* up = app.add_subcommand("up", "Start the chain and every node; wait until all are healthy and, while the nodes "
+                                      "generate the keys (a devnet created without --dealer), until every domain has its key");
   up->add_option("--dir", dir, "A devnet directory")->required();
+  up->add_option("--keygen-timeout-s", keys_timeout_s, "How long to wait for the keys")->check(CLI::Range(1, 3600))->capture_default_str();
   up->add_option("--block-interval-ms", block_ms, "Sandbox block interval")->check(CLI::Range(10, 60000))->capture_default_str();
   up->add_option("--poll-interval-ms", poll_ms, "Nodes' chain poll interval")->check(CLI::Range(50, 60000))->capture_default_str();
 
@@ -80,10 +95,14 @@ int main(int argc, char** argv) {
     auto kinds = devnet::parse_domain_list(domains);
     if (!kinds) return fail_with(kinds.error(), cli::kUsage);
     spec.domains = *kinds;
+    spec.keys = dealer ? devnet::DevnetSpec::Keys::kDealer : devnet::DevnetSpec::Keys::kGenerate;
     auto net = devnet::create_devnet(dir, spec);
     if (!net) return fail_with(net.error(), net.error().code == core::ErrorCode::kInvalidArgument ? cli::kUsage : 1);
     std::cout << "created devnet in " << net->dir.string() << ": " << net->nodes.size() << " nodes, threshold " << net->threshold
-              << ", " << (spec.import_keyshares.empty() ? std::to_string(spec.domains.size()) + " dealt domain(s)" : "the keyset of " + spec.import_keyshares.string())
+              << ", "
+              << (!spec.import_keyshares.empty() ? "the keyset of " + spec.import_keyshares.string()
+                  : dealer                       ? std::to_string(spec.domains.size()) + " dealt domain(s)"
+                                                 : std::to_string(spec.domains.size()) + " domain(s) whose keys the nodes generate once up")
               << ", chain at " << net->rpc_url() << " (start it with `mpc-devnet up`)\n";
     return 0;
   }
@@ -97,6 +116,18 @@ int main(int argc, char** argv) {
     if (!procs) return fail_with(procs.error());
     std::cout << "devnet is up (block interval " << block_ms << " ms, node poll interval " << poll_ms << " ms)\n";
     print_processes(*net, *procs);
+    auto rpc = near::RpcClient::create(net->rpc_url(), near::RpcClientOptions{std::chrono::seconds(10)});
+    auto view = rpc ? near::read_contract_view(**rpc, net->contract_id) : std::unexpected(rpc.error());
+    if (view && std::holds_alternative<model::InitializingState>(view->state.state)) {
+      std::cout << "the nodes are generating the keys (distributed key generation)...\n" << std::flush;
+      const auto started = std::chrono::steady_clock::now();
+      auto keyset = devnet::wait_for_keys(*net, std::chrono::seconds(keys_timeout_s));
+      if (!keyset) return fail_with(keyset.error());
+      std::cout << "keys generated in "
+                << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()
+                << " ms: epoch " << keyset->epoch_id << ", " << keyset->domains.size() << " domain(s)\n";
+      for (const auto& d : keyset->domains) std::cout << "  domain " << d.domain_id << ": " << model::to_json(d.key).dump() << "\n";
+    }
     return 0;
   }
   if (down->parsed()) {

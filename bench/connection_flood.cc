@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
       idle = fit;
     }
     devnet::DevnetSpec spec;
+    spec.keys = devnet::DevnetSpec::Keys::kDealer;
     spec.nodes = 2;
     spec.threshold = 2;
     e2e::Network net(spec, milliseconds(100));

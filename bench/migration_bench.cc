@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<testsupport::Child> daemon;
   try {
-    e2e::Network net(devnet::DevnetSpec{}, milliseconds(block_ms));
+    e2e::Network net(e2e::dealt_spec(), milliseconds(block_ms));
     const std::string beside = "block interval " + std::to_string(block_ms) + " ms, node poll 100 ms";
     auto gen = net.backup_cli(0, {"generate-keys"});
     auto reg = net.backup_cli(0, {"register"});

@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
   try {
     for (int domains : domain_counts) {
       devnet::DevnetSpec spec;
+      spec.keys = devnet::DevnetSpec::Keys::kDealer;
       spec.nodes = 2;
       spec.threshold = 2;
       spec.domains.clear();

@@ -388,6 +388,7 @@ class Bench {
     dir_ = fs::temp_directory_path() / ("mpc-sign-bench-" + std::to_string(::getpid()) + "-" + std::to_string(nodes_));
     fs::remove_all(dir_);
     devnet::DevnetSpec spec;
+    spec.keys = devnet::DevnetSpec::Keys::kDealer;
     spec.nodes = nodes_;
     spec.threshold = threshold_;
     spec.domains = {model::CurveKind::kEd25519};

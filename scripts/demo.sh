@@ -66,8 +66,10 @@ fail() { printf '\n\033[31mdemo failed at step: %s\033[0m\n%s\n' "$step_name" "$
 now_ms() { date +%s%3N; }
 say() { printf '  %s\n' "$*"; }
 
-step "0. A local MPC network: 3 nodes, threshold 2, a secp256k1 and an ed25519 domain dealt by a trusted dealer"
+step "0. A local MPC network: 3 nodes, threshold 2; the nodes generate a secp256k1 and an ed25519 key together (no dealer)"
 "$devnet" create --dir "$net" --nodes 3 --threshold 2 --domains secp256k1,ed25519 || fail
+# `up` returns once the nodes have run distributed key generation for both
+# domains and the contract is Running with their keys.
 "$devnet" up --dir "$net" --block-interval-ms "$block_ms" --poll-interval-ms "$poll_ms" || fail
 eval "$("$devnet" env --dir "$net" --node 0)" || fail "devnet env"
 export BACKUP_HOME_DIR="$dir/backup-home"

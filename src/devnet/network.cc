@@ -65,7 +65,7 @@ core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetS
     MPC_TRY(core::write_credentials_file(tmp / "operators" / (net.contract_id + ".json"), contract));
     genesis.accounts.push_back({net.contract_id, balance, {{core::NearPublicKey{contract.secret_key.public_key()}, {}}}});
   }
-  for (std::size_t i = 0; i < spec.nodes; ++i) {
+  for (std::size_t i = 0; i < spec.nodes + spec.candidates; ++i) {
     DevnetNode n;
     n.account_id = "node" + std::to_string(i) + ".devnet";
     n.participant_id = i;
@@ -99,42 +99,68 @@ core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetS
     net.nodes.push_back(std::move(n));
   }
 
-  // The keyset: the imported shares', or dealt by a trusted dealer; and each node's shares.
-  std::vector<std::uint64_t> ids;
-  for (std::size_t i = 0; i < spec.nodes; ++i) ids.push_back(i);
-  DealtKeyset dealt;
-  if (imported) {
-    dealt = std::move(*imported);
-  } else {
-    std::vector<DomainToDeal> to_deal;
-    for (std::size_t d = 0; d < spec.domains.size(); ++d) to_deal.push_back({d, spec.domains[d], 0});
-    MPC_ASSIGN(dealt, deal_keyset(to_deal, ids, spec.threshold, 0));
-  }
-  model::RunningState running;
-  std::uint64_t next_domain_id = 0;
-  for (const auto& key : dealt.keyset.domains) {
-    model::DomainConfig config;
-    config.id = key.domain_id;
-    config.protocol = protocol_for(key.key.kind);
-    config.purpose = "Sign";
-    running.domains.domains.push_back(config);
-    next_domain_id = std::max(next_domain_id, key.domain_id + 1);
-  }
-  running.domains.next_domain_id = next_domain_id;
-  running.keyset = dealt.keyset;
-  running.parameters.threshold = spec.threshold;
-  running.parameters.participants.next_id = spec.nodes;
+  model::ThresholdParameters parameters;
+  parameters.threshold = spec.threshold;
+  parameters.participants.next_id = spec.nodes;
   for (std::size_t i = 0; i < spec.nodes; ++i) {
-    running.parameters.participants.participants.push_back(
-        {net.nodes[i].account_id, i, {net.nodes[i].p2p_url(), homes[i].tls_key.public_key()}});
-    MPC_ASSIGN(auto store, node::KeyshareStore::open(tmp / net.nodes[i].home / "keyshares.enc",
-                                                     homes[i].local_storage_key.clone()));
-    MPC_TRY(store->import(std::move(dealt.shares[i]), dealt.keyset));
+    parameters.participants.participants.push_back({net.nodes[i].account_id, i, {net.nodes[i].p2p_url(), homes[i].tls_key.public_key()}});
   }
-  running.parameters_votes = {{"proposal_by_account", json::object()}};
-  running.add_domains_votes = {{"proposal_by_account", json::object()}};
   model::ProtocolState state;
-  state.state = running;
+  if (!imported && spec.keys == DevnetSpec::Keys::kGenerate) {
+    // Initializing: the nodes generate every domain's key, domain 0 first;
+    // the leader starts the first attempt once the nodes are up.
+    model::InitializingState init;
+    for (std::size_t d = 0; d < spec.domains.size(); ++d) {
+      model::DomainConfig config;
+      config.id = d;
+      config.protocol = protocol_for(spec.domains[d]);
+      config.purpose = "Sign";
+      config.extra["reconstruction_threshold"] = spec.threshold;
+      init.domains.domains.push_back(config);
+    }
+    init.domains.next_domain_id = spec.domains.size();
+    init.epoch_id = 0;
+    init.generating_key = {{"epoch_id", 0},
+                           {"domain", to_json(init.domains.domains.front())},
+                           {"parameters", to_json(parameters)},
+                           {"instance", nullptr},
+                           {"next_attempt_id", 0}};
+    init.cancel_votes = json::array();
+    state.state = init;
+  } else {
+    // The keyset: the imported shares', or dealt by a trusted dealer; and each node's shares.
+    std::vector<std::uint64_t> ids;
+    for (std::size_t i = 0; i < spec.nodes; ++i) ids.push_back(i);
+    DealtKeyset dealt;
+    if (imported) {
+      dealt = std::move(*imported);
+    } else {
+      std::vector<DomainToDeal> to_deal;
+      for (std::size_t d = 0; d < spec.domains.size(); ++d) to_deal.push_back({d, spec.domains[d], 0});
+      MPC_ASSIGN(dealt, deal_keyset(to_deal, ids, spec.threshold, 0));
+    }
+    model::RunningState running;
+    std::uint64_t next_domain_id = 0;
+    for (const auto& key : dealt.keyset.domains) {
+      model::DomainConfig config;
+      config.id = key.domain_id;
+      config.protocol = protocol_for(key.key.kind);
+      config.purpose = "Sign";
+      running.domains.domains.push_back(config);
+      next_domain_id = std::max(next_domain_id, key.domain_id + 1);
+    }
+    running.domains.next_domain_id = next_domain_id;
+    running.keyset = dealt.keyset;
+    running.parameters = parameters;
+    for (std::size_t i = 0; i < spec.nodes; ++i) {
+      MPC_ASSIGN(auto store, node::KeyshareStore::open(tmp / net.nodes[i].home / "keyshares.enc",
+                                                       homes[i].local_storage_key.clone()));
+      MPC_TRY(store->import(std::move(dealt.shares[i]), dealt.keyset));
+    }
+    running.parameters_votes = {{"proposal_by_account", json::object()}};
+    running.add_domains_votes = {{"proposal_by_account", json::object()}};
+    state.state = running;
+  }
   genesis.contract_state = {{"protocol_state", to_json(state)}};
 
   MPC_TRY(core::write_file_exclusive(tmp / "chain.genesis.json",
@@ -221,6 +247,7 @@ core::Result<Devnet> create_devnet(const fs::path& dir, const DevnetSpec& given,
     imported = std::move(*keyset);
   }
   if (spec.nodes < 2 || spec.nodes > 64) return core::invalid("--nodes must be between 2 and 64");
+  if (spec.candidates > 64 - spec.nodes) return core::invalid("--candidates: at most 64 nodes in all");
   // The contract's rules: 2 <= threshold <= participants.
   if (spec.threshold < 2 || spec.threshold > spec.nodes)
     return core::invalid("--threshold must be between 2 (the contract's minimum) and --nodes");

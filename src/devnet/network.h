@@ -1,5 +1,9 @@
-// A local MPC network on one machine: a sandbox chain that starts Running
-// with a dealt keyset, and one mpc-node home per participant.
+// A local MPC network on one machine: a sandbox chain and one mpc-node home
+// per participant. By default the chain starts Initializing with the
+// requested domains and the nodes generate the keys together (distributed
+// key generation: no key ever exists in one place); with a trusted dealer
+// (DevnetSpec::keys = kDealer, `mpc-devnet create --dealer`) or imported
+// shares it starts Running with their keyset.
 //
 //   DIR/devnet.json                 the layout below, ports included
 //   DIR/chain/                      mpc-sandbox home (genesis.json, chain database)
@@ -30,14 +34,23 @@
 namespace mpc::devnet {
 
 struct DevnetSpec {
+  // Where the keys come from: the nodes generate them once up (the chain
+  // starts Initializing), or a trusted dealer deals them now (Running at once:
+  // faster, for tests that need no key generation).
+  enum class Keys { kGenerate, kDealer };
+  Keys keys = Keys::kGenerate;
   std::size_t nodes = 3;
+  // Nodes beyond `nodes` with an account, an operator and a home, started by
+  // `up` like the others, that are not participants: candidates a resharing
+  // can add (participant ids nodes, nodes + 1, ...: the contract's next ids).
+  std::size_t candidates = 0;
   std::size_t threshold = 2;
   std::vector<model::CurveKind> domains = {model::CurveKind::kSecp256k1, model::CurveKind::kEd25519};
   std::string host = "127.0.0.1";
   // Instead of the dealer: the keyset of these plaintext shares (interop §5),
   // DIR/<participant id>.json for participants 0 .. N-1, each the JSON array
   // of that participant's keyshares; checked with keyset_from_shares. `nodes`
-  // becomes N and the domains are the shares'.
+  // becomes N and the domains are the shares' (`keys` is ignored).
   std::filesystem::path import_keyshares;
 };
 

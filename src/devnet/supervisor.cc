@@ -18,6 +18,8 @@
 #include "core/file_util.h"
 #include "core/secret.h"
 #include "core/unique_fd.h"
+#include "near/contract_view.h"
+#include "near/rpc_client.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
 
@@ -268,6 +270,37 @@ static core::Result<ProcessInfo> start_node_holding(Devnet& net, std::size_t ind
     MPC_TRY(net.save());
   }
   return ProcessInfo{name, pid, true, log_file(net, name)};
+}
+
+core::Result<model::Keyset> wait_for_keys(const Devnet& net, std::chrono::milliseconds timeout) {
+  MPC_ASSIGN(auto rpc, near::RpcClient::create(net.rpc_url(), near::RpcClientOptions{std::chrono::seconds(10)}));
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last = "no answer from the chain";
+  for (;;) {
+    auto view = near::read_contract_view(*rpc, net.contract_id);
+    if (view) {
+      if (const auto* running = view->state.running();
+          running != nullptr && running->keyset.domains.size() == running->domains.domains.size()) {
+        return running->keyset;
+      }
+      last = std::string("the contract is ") + view->state.name();
+      if (const auto* init = std::get_if<model::InitializingState>(&view->state.state)) {
+        last += " (generating domain " + init->generating_key.value("domain", nlohmann::json::object()).value("id", nlohmann::json(0)).dump() +
+                ", " + std::to_string(init->generated_keys.size()) + " of " + std::to_string(init->domains.domains.size()) +
+                " keys done; attempt " + init->generating_key.value("instance", nlohmann::json()).dump() + ")";
+      }
+    } else {
+      last = view.error().message;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::string logs;
+  for (std::size_t i = 0; i < net.nodes.size(); ++i) {
+    logs += "\n--- node" + std::to_string(i) + " ---\n" + log_tail(log_file(net, "node" + std::to_string(i)), 6);
+  }
+  return core::fail(core::ErrorCode::kTimeout, "the network has no key for every domain after " + std::to_string(timeout.count()) +
+                                                   " ms: " + last + logs);
 }
 
 core::Result<ProcessInfo> start_node(Devnet& net, std::size_t index, const UpOptions& options) {

@@ -50,6 +50,12 @@ core::Result<std::vector<ProcessInfo>> devnet_down(const Devnet& net, std::chron
 
 std::vector<ProcessInfo> devnet_processes(const Devnet& net);
 
+// Waits until the contract is Running with a key for every domain (a devnet
+// created without a dealer: the nodes generate the keys once up) and returns
+// that keyset. kTimeout after `timeout`, saying which state the contract is
+// in (Initializing: which domain, which attempt) and what each node logged last.
+core::Result<model::Keyset> wait_for_keys(const Devnet& net, std::chrono::milliseconds timeout);
+
 // Starts or stops a single node (used by tests and the demo's "machine fails").
 core::Result<ProcessInfo> start_node(Devnet& net, std::size_t index, const UpOptions& options);
 core::Status stop_process(const Devnet& net, const std::string& name, bool hard, std::chrono::milliseconds grace = std::chrono::seconds(10));

@@ -237,10 +237,10 @@ void KeyEventService::on_chain(const KeyEventChainView& view) {
   step_locked();
 }
 
-void KeyEventService::submit_locked(const std::string& method, json args) {
+bool KeyEventService::submit_locked(const std::string& method, json args) {
   std::string key = method + args.dump();
   const auto now = clock_.now();
-  if (auto it = submitted_.find(key); it != submitted_.end() && now - it->second < options_.resubmit_interval) return;
+  if (auto it = submitted_.find(key); it != submitted_.end() && now - it->second < options_.resubmit_interval) return false;
   submitted_[key] = now;
   // Forget what is long past (bounded).
   if (submitted_.size() > 256) {
@@ -250,6 +250,7 @@ void KeyEventService::submit_locked(const std::string& method, json args) {
   }
   metrics_.counter("mpc_key_event_transactions_total", "key event transactions submitted", {{"method", method}}).inc();
   ports_.submit(KeyEventTx{method, std::move(args), std::move(key)});
+  return true;
 }
 
 void KeyEventService::step_locked() {
@@ -270,9 +271,10 @@ void KeyEventService::step_locked() {
       if (p.id != *self && !reachable.contains(p.id)) missing.push_back(p.id);
     }
     if (missing.empty() || now - start_wanted_->second >= options_.start_grace) {
-      if (!missing.empty()) spdlog::warn("key events: starting attempt {} although {} participant(s) are not reachable", id_text(next), missing.size());
-      spdlog::info("key events: leading {} attempt {}", kind_name(view_.kind), id_text(next));
-      submit_locked(keygen ? "start_keygen_instance" : "start_reshare_instance", json{{"key_event_id", id_json(next)}});
+      if (submit_locked(keygen ? "start_keygen_instance" : "start_reshare_instance", json{{"key_event_id", id_json(next)}})) {
+        spdlog::info("key events: leading {} attempt {}{}", kind_name(view_.kind), id_text(next),
+                     missing.empty() ? "" : " although " + std::to_string(missing.size()) + " participant(s) are not reachable");
+      }
     }
   }
   if (session_ && (!active || session_->id != *active)) session_.reset();

@@ -142,7 +142,8 @@ class KeyEventService {
   void deliver_locked(std::vector<threshold::Outgoing> out);
   void send_locked(std::uint64_t to, core::Bytes payload);
   void finish_locked();
-  void submit_locked(const std::string& method, nlohmann::json args);
+  // False when the same transaction was submitted less than resubmit_interval ago.
+  bool submit_locked(const std::string& method, nlohmann::json args);
   std::optional<std::uint64_t> self_locked() const;
 
   mutable std::mutex mu_;

@@ -127,6 +127,12 @@ devnet::UpOptions up_options(std::chrono::milliseconds block) {
 }
 }  // namespace
 
+devnet::DevnetSpec dealt_spec() {
+  devnet::DevnetSpec spec;
+  spec.keys = devnet::DevnetSpec::Keys::kDealer;
+  return spec;
+}
+
 Network::Network(devnet::DevnetSpec spec, std::chrono::milliseconds block) : dir_(unique_dir("net")), block_(block) {
   fs::remove_all(dir_);
   fs::create_directories(dir_);
@@ -139,6 +145,13 @@ Network::Network(devnet::DevnetSpec spec, std::chrono::milliseconds block) : dir
     throw std::runtime_error("devnet_up: " + up.error().message);
   }
   rpc_ = std::move(*near::RpcClient::create(net_.rpc_url(), near::RpcClientOptions{std::chrono::seconds(10)}));
+  if (spec.keys == devnet::DevnetSpec::Keys::kGenerate && spec.import_keyshares.empty()) {
+    auto keys = devnet::wait_for_keys(net_, kKeygenTimeout);
+    if (!keys) {
+      (void)devnet::devnet_down(net_);
+      throw std::runtime_error("devnet key generation: " + keys.error().message);
+    }
+  }
 }
 
 Network::~Network() {

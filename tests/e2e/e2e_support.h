@@ -97,9 +97,16 @@ struct NewNode {
   std::string access_text() const { return core::ed25519_public_key_to_string(access_key); }
 };
 
+// A devnet whose keys a trusted dealer dealt (Running at once): the
+// scenarios that are not about key generation start from it.
+devnet::DevnetSpec dealt_spec();
+
 class Network {
  public:
-  explicit Network(devnet::DevnetSpec spec = {}, std::chrono::milliseconds block = std::chrono::milliseconds(100));
+  // Creates and starts the devnet; one created without a dealer is returned
+  // once the nodes have generated every domain's key (kKeygenTimeout).
+  explicit Network(devnet::DevnetSpec spec = dealt_spec(), std::chrono::milliseconds block = std::chrono::milliseconds(100));
+  static constexpr std::chrono::seconds kKeygenTimeout{90};
   ~Network();
 
   const devnet::Devnet& devnet() const { return net_; }

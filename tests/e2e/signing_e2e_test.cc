@@ -163,6 +163,7 @@ TEST(Signing, DisasterRecovery) {
 
 TEST(Signing, MigrationDuringAPendingRequest) {
   devnet::DevnetSpec spec;
+  spec.keys = devnet::DevnetSpec::Keys::kDealer;
   spec.threshold = 3;  // every node must sign
   Network net(spec);
   ASSERT_NO_FATAL_FAILURE(back_up(net, 0));

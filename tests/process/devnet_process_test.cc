@@ -52,9 +52,11 @@ TEST_F(DevnetCli, CreateUpDownUpKeepsState) {
     EXPECT_EQ(created->rpc_addr, "127.0.0.1:0");  // every service binds its own port on the first `up`
     EXPECT_EQ(created->nodes[0].migration_addr, "127.0.0.1:0");
   }
-  auto up = run({devnet_bin().string(), "up", "--dir", dir}, std::chrono::seconds(60));
+  // Created without a dealer: `up` returns once the nodes generated the key.
+  auto up = run({devnet_bin().string(), "up", "--dir", dir}, std::chrono::seconds(120));
   ASSERT_EQ(up.exit_code, 0) << up.output;
   EXPECT_NE(up.output.find("node1"), std::string::npos) << up.output;
+  EXPECT_NE(up.output.find("keys generated"), std::string::npos) << up.output;
   auto first = devnet::Devnet::load(dir);
   ASSERT_TRUE(first);
   EXPECT_NE(first->rpc_addr, "127.0.0.1:0");
@@ -65,7 +67,7 @@ TEST_F(DevnetCli, CreateUpDownUpKeepsState) {
   auto down = run({devnet_bin().string(), "down", "--dir", dir});
   ASSERT_EQ(down.exit_code, 0) << down.output;
   EXPECT_NE(down.output.find("stopped 3 process(es)"), std::string::npos) << down.output;
-  // State survives: up again, the chain still has the dealt keyset.
+  // State survives: up again, the chain still has the generated keyset.
   up = run({devnet_bin().string(), "up", "--dir", dir}, std::chrono::seconds(60));
   ASSERT_EQ(up.exit_code, 0) << up.output;
   auto net = devnet::Devnet::load(dir);
@@ -83,6 +85,7 @@ TEST_F(DevnetCli, CreateUpDownUpKeepsState) {
 // domain's group key, as the contract's keyset shows it.
 TEST_F(DevnetCli, NodeSharesReconstructTheGroupKeys) {
   devnet::DevnetSpec spec;
+  spec.keys = devnet::DevnetSpec::Keys::kDealer;
   spec.nodes = 4;
   spec.threshold = 3;
   auto net = devnet::create_devnet(root_ / "net", spec);
