@@ -19,7 +19,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 seconds="${FUZZ_SECONDS:-60}"
 build="${FUZZ_BUILD_DIR:-build-fuzz}"
-all_targets="borsh_tx rpc contract_call keyshare_json keyshare_blob migration_http encodings json_limits p2p_frame frost_message"
+all_targets="borsh_tx rpc contract_call keyshare_json keyshare_blob migration_http encodings json_limits p2p_frame frost_message key_event_message"
 targets="${FUZZ_TARGETS:-$all_targets}"
 
 # -max_len per target: a little above the largest meaningful input.
@@ -35,6 +35,7 @@ max_len() {
     json_limits) echo 2048 ;;
     p2p_frame) echo 4096 ;;
     frost_message) echo 8192 ;;
+    key_event_message) echo 3072 ;;  # the largest valid message (kMaxKeyEventMessageSize) is 2589 bytes
     *) echo "fuzz: unknown target $1 (known: $all_targets)" >&2; exit 2 ;;
   esac
 }
@@ -83,10 +84,10 @@ for t in $targets; do
   else
     status="no crash"
   fi
-  results+=("$(printf '%-15s %12s %8s %7s %7s %11s  %s' "$t" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$before->$after" "$status")")
+  results+=("$(printf '%-17s %12s %8s %7s %7s %11s  %s' "$t" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$before->$after" "$status")")
 done
 
 echo
-printf '%-15s %12s %8s %7s %7s %11s  %s\n' target executions exec/s cov ft corpus result
+printf '%-17s %12s %8s %7s %7s %11s  %s\n' target executions exec/s cov ft corpus result
 for r in "${results[@]}"; do echo "$r"; done
 exit "$crashed"
