@@ -26,5 +26,11 @@ echo
 echo "== sign on local devnets (3 nodes threshold 2, 10 nodes threshold 7): latency, signatures/s, ratio to the group operations"
 "$build/bench/sign_bench"
 echo
+echo "== key generation and resharing in process (threshold/key_event.h): wall time and bytes per participant"
+"$build/bench/key_event_bench"
+echo
+echo "== key generation and resharing on local devnets of 3, 7 and 15 nodes (real processes, loopback mesh)"
+"$build/bench/key_event_net_bench"
+echo
 echo "== TDX quote verification (mpc-attest's library): verifications/s, breakdown, against openssl speed ecdsap256"
 "$build/bench/attest_bench"

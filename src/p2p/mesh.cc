@@ -1,5 +1,7 @@
 #include "p2p/mesh.h"
 
+#include "core/secret.h"
+
 #include <fcntl.h>
 #include <sys/socket.h>
 
@@ -479,6 +481,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (state_ == State::kClosed) return;
     batch_frames_ = 0;
     batch_cost_ = 0;
+    core::secure_wipe(write_buf_.data(), write_buf_.size());  // sent: messages may carry secrets
     write_buf_.clear();
     {
       std::lock_guard lock(qmu_);
@@ -913,7 +916,9 @@ bool Mesh::Impl::send(std::uint64_t participant, std::vector<std::uint8_t> paylo
     count_send_refusal(SendRefusal::kNotConnected);
     return false;
   }
-  switch (conn->enqueue(wire::encode_frame(wire::FrameType::kMessage, payload), true)) {
+  auto frame = wire::encode_frame(wire::FrameType::kMessage, payload);
+  core::secure_wipe(payload.data(), payload.size());  // the frame is the only copy now
+  switch (conn->enqueue(std::move(frame), true)) {
     case Connection::Enqueued::kOk: return true;
     case Connection::Enqueued::kClosed: count_send_refusal(SendRefusal::kNotConnected); return false;
     case Connection::Enqueued::kFull: count_send_refusal(SendRefusal::kQueueFull); return false;

@@ -1,5 +1,7 @@
 #include "p2p/wire.h"
 
+#include "core/secret.h"
+
 #include <algorithm>
 #include <cassert>
 #include <cstring>
@@ -86,11 +88,15 @@ std::expected<std::uint64_t, FrameError> decode_nonce(core::ByteView payload) {
 
 FrameDecoder::FrameDecoder(std::size_t max_payload) : max_payload_(std::min(max_payload, kMaxPayloadLimit)) {}
 
+FrameDecoder::~FrameDecoder() { core::secure_wipe(buf_.data(), buf_.size()); }
+
 std::span<std::uint8_t> FrameDecoder::prepare(std::size_t n) {
   if (start_ > 0) {
     // Move the unconsumed tail to the front.
     const std::size_t left = end_ - start_;
     if (left > 0) std::memmove(buf_.data(), buf_.data() + start_, left);
+    // Messages may carry secrets (a key event's private share): no stale copy stays behind.
+    core::secure_wipe(buf_.data() + left, end_ - left);
     start_ = 0;
     end_ = left;
   }
@@ -150,6 +156,7 @@ std::expected<std::optional<Frame>, FrameError> FrameDecoder::next() {
   Frame frame;
   frame.type = static_cast<FrameType>(type);
   frame.payload.assign(p + kHeaderSize, p + kHeaderSize + length);
+  core::secure_wipe(buf_.data() + start_ + kHeaderSize, length);  // the payload's only copy is the frame's now
   start_ += kHeaderSize + length;
   if (start_ == end_) {
     start_ = end_ = 0;

@@ -113,6 +113,11 @@ class FrameDecoder {
  public:
   // REQUIRES max_payload <= kMaxPayloadLimit.
   explicit FrameDecoder(std::size_t max_payload);
+  // Received bytes are wiped as frames are taken out, when the buffer is
+  // compacted and on destruction: messages may carry secrets.
+  ~FrameDecoder();
+  FrameDecoder(const FrameDecoder&) = delete;
+  FrameDecoder& operator=(const FrameDecoder&) = delete;
 
   // While true (the initial state) only a HELLO is accepted.
   void expect_hello(bool expect) { expect_hello_ = expect; }
