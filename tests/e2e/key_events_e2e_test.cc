@@ -82,11 +82,12 @@ void expect_subsets_reconstruct(Network& net, const std::vector<std::size_t>& ho
   }
 }
 
-void sign_and_verify(Network& net, std::size_t i, const std::string& path, const std::string& message) {
+void sign_and_verify(Network& net, std::size_t i, const std::string& path, const std::string& message,
+                     std::uint64_t domain = kEddsaDomain) {
   const auto payload = bytes_of(message);
-  auto sig = net.sign(i, kEddsaDomain, path, payload, 45s);
-  ASSERT_TRUE(sig) << "sign as operator " << i << ": " << sig.error().message;
-  auto ok = verify_everywhere(net.group_key(kEddsaDomain), net.node(i).account_id, path, payload, *sig);
+  auto sig = net.sign(i, domain, path, payload, 45s);
+  ASSERT_TRUE(sig) << "sign as operator " << i << " on domain " << domain << ": " << sig.error().message;
+  auto ok = verify_everywhere(net.group_key(domain), net.node(i).account_id, path, payload, *sig);
   ASSERT_TRUE(ok) << ok.error().message;
 }
 
@@ -145,6 +146,7 @@ TEST(NetworkKeyEvents, ADomainAddedByVotesGetsItsKeyAndTheDaemonBacksItUpUnasked
   expect_subsets_reconstruct(net, {0, 1, 2}, 2);
   ASSERT_TRUE(wait_for([&] { return fs::exists(net.backup_home(0) / "permanent_keys" / "epoch_0_with_3_domains"); }, 30s))
       << daemon.text();
+  sign_and_verify(net, 2, "new-domain", "signed under the generated domain", 2);
   EXPECT_EQ(daemon.process->terminate(), 0);
 }
 
