@@ -8,6 +8,7 @@
 #include <string_view>
 #include <utility>
 
+#include "threshold/internal/wire.h"
 #include "threshold/key_event_messages.h"
 
 namespace mpc::threshold {
@@ -45,7 +46,7 @@ class Hash {
   }
   Hash& u64(std::uint64_t v) {
     std::array<std::uint8_t, 8> le;
-    for (int i = 0; i < 8; ++i) le[i] = static_cast<std::uint8_t>(v >> (8 * i));
+    internal::put_le(v, le.size(), le.data());
     return bytes(le);
   }
   // A variable-length value: its length, then its bytes.

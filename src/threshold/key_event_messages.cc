@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "threshold/internal/wire.h"
 #include "threshold/key_event.h"
 
 namespace mpc::threshold {
@@ -15,83 +16,24 @@ using core::Status;
 
 namespace {
 
-std::string prefixed(const char* type, const std::string& message) { return std::string(type) + ": " + message; }
+using internal::prefixed;
+using internal::Reader;
+using internal::Writer;
 
-class Reader {
- public:
-  Reader(ByteView data, const char* type, const Curve& curve) : data_(data), type_(type), curve_(curve) {}
+// A point, then a scalar, of the message's curve (curve.h's encodings).
+Result<CurvePoint> read_point(Reader& r, const Curve& curve, const char* field) {
+  MPC_ASSIGN(ByteView b, r.take(curve.point_size(), field));
+  auto p = curve.decode_point(b);
+  if (!p) return r.refuse(field, p.error().message);
+  return std::move(*p);
+}
 
-  std::size_t left() const { return data_.size() - pos_; }
-  Result<ByteView> take(std::size_t n, const char* field) {
-    if (left() < n) {
-      return invalid(prefixed(type_, std::string("truncated at ") + field + " (needs " + std::to_string(n) +
-                                         " bytes, " + std::to_string(left()) + " left)"));
-    }
-    ByteView out = data_.subspan(pos_, n);
-    pos_ += n;
-    return out;
-  }
-  Result<std::uint64_t> uint(std::size_t width, const char* field) {
-    MPC_ASSIGN(ByteView b, take(width, field));
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < width; ++i) v |= static_cast<std::uint64_t>(b[i]) << (8 * i);
-    return v;
-  }
-  // A u8 count in [min, max] whose `item_size`-byte items fit in what is left.
-  Result<std::size_t> count(std::size_t min, std::size_t max, std::size_t item_size, const char* field) {
-    MPC_ASSIGN(std::uint64_t n, uint(1, field));
-    if (n < min || n > max) {
-      return invalid(prefixed(type_, std::string(field) + " " + std::to_string(n) + " is not between " +
-                                         std::to_string(min) + " and " + std::to_string(max)));
-    }
-    if (n * item_size > left()) {
-      return invalid(prefixed(type_, std::string("truncated: ") + field + " " + std::to_string(n) + " needs " +
-                                         std::to_string(n * item_size) + " bytes, " + std::to_string(left()) +
-                                         " left"));
-    }
-    return static_cast<std::size_t>(n);
-  }
-  Result<CurvePoint> point(const char* field) {
-    MPC_ASSIGN(ByteView b, take(curve_.point_size(), field));
-    auto p = curve_.decode_point(b);
-    if (!p) return invalid(prefixed(type_, std::string(field) + ": " + p.error().message));
-    return std::move(*p);
-  }
-  Result<CurveScalar> scalar(const char* field) {
-    MPC_ASSIGN(ByteView b, take(kCurveScalarSize, field));
-    auto s = curve_.decode_scalar(b);
-    if (!s) return invalid(prefixed(type_, std::string(field) + ": " + s.error().message));
-    return std::move(*s);
-  }
-  Result<KeyEventDigest> digest(const char* field) {
-    MPC_ASSIGN(ByteView b, take(kKeyEventDigestSize, field));
-    KeyEventDigest d;
-    std::copy(b.begin(), b.end(), d.begin());
-    return d;
-  }
-  Status finish() const {
-    if (left() != 0) return invalid(prefixed(type_, std::to_string(left()) + " unexpected trailing bytes"));
-    return {};
-  }
-
- private:
-  ByteView data_;
-  std::size_t pos_ = 0;
-  const char* type_;
-  const Curve& curve_;
-};
-
-class Writer {
- public:
-  void bytes(ByteView b) { out_.insert(out_.end(), b.begin(), b.end()); }
-  void uint(std::uint64_t v, std::size_t width) {
-    for (std::size_t i = 0; i < width; ++i) out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-  }
-  Bytes take() { return std::move(out_); }
-
- private:
-  Bytes out_;
-};
+Result<CurveScalar> read_scalar(Reader& r, const Curve& curve, const char* field) {
+  MPC_ASSIGN(ByteView b, r.take(kCurveScalarSize, field));
+  auto s = curve.decode_scalar(b);
+  if (!s) return r.refuse(field, s.error().message);
+  return std::move(*s);
+}
 
 Status check_ascending(const std::vector<std::uint64_t>& ids, const char* type, const char* field) {
   for (std::size_t i = 1; i < ids.size(); ++i) {
@@ -103,52 +45,55 @@ Status check_ascending(const std::vector<std::uint64_t>& ids, const char* type, 
   return {};
 }
 
+// A message of type M with the header's session and curve, its body empty.
+template <class M>
+M with_header(const SessionId& session, KeyCurve curve) {
+  M m;
+  m.session = session;
+  m.curve = curve;
+  return m;
+}
+
 Result<KeyEventMessage> decode_body(KeyEventMessageType type, const SessionId& session, KeyCurve curve, Reader& r) {
   const char* name = key_event_message_type_name(type);
+  const Curve& c = Curve::of(curve);
   switch (type) {
     case KeyEventMessageType::kCommitments: {
-      CommitmentsMessage m;
-      m.session = session;
-      m.curve = curve;
-      const std::size_t point_size = Curve::of(curve).point_size();
-      MPC_ASSIGN(std::size_t n, r.count(2, kMaxKeyEventParticipants, point_size, "commitment count"));
+      auto m = with_header<CommitmentsMessage>(session, curve);
+      MPC_ASSIGN(std::size_t n, r.fitting_count(2, kMaxKeyEventParticipants, c.point_size(), "commitment count"));
       m.coefficients.reserve(n);
       for (std::size_t i = 0; i < n; ++i) {
-        MPC_ASSIGN(CurvePoint p, r.point("coefficient commitment"));
+        MPC_ASSIGN(CurvePoint p, read_point(r, c, "coefficient commitment"));
         m.coefficients.push_back(std::move(p));
       }
       MPC_ASSIGN(std::uint64_t has_proof, r.uint(1, "proof flag"));
       if (has_proof > 1) return invalid(prefixed(name, "proof flag " + std::to_string(has_proof) + " is not 0 or 1"));
       if (has_proof == 1) {
         ProofOfKnowledge proof;
-        MPC_ASSIGN(proof.r, r.point("proof commitment R"));
-        MPC_ASSIGN(proof.z, r.scalar("proof response z"));
+        MPC_ASSIGN(proof.r, read_point(r, c, "proof commitment R"));
+        MPC_ASSIGN(proof.z, read_scalar(r, c, "proof response z"));
         m.proof = std::move(proof);
       }
       MPC_TRY(r.finish());
       return m;
     }
     case KeyEventMessageType::kShare: {
-      ShareMessage m;
-      m.session = session;
-      m.curve = curve;
-      MPC_ASSIGN(m.share, r.scalar("share"));
+      auto m = with_header<ShareMessage>(session, curve);
+      MPC_ASSIGN(m.share, read_scalar(r, c, "share"));
       MPC_TRY(r.finish());
       return m;
     }
     case KeyEventMessageType::kEcho: {
-      EchoMessage m;
-      m.session = session;
-      m.curve = curve;
-      MPC_ASSIGN(std::size_t n, r.count(1, kMaxKeyEventParticipants, kKeyEventDigestSize, "digest count"));
+      auto m = with_header<EchoMessage>(session, curve);
+      MPC_ASSIGN(std::size_t n, r.fitting_count(1, kMaxKeyEventParticipants, kKeyEventDigestSize, "digest count"));
       m.digests.reserve(n);
       for (std::size_t i = 0; i < n; ++i) {
-        MPC_ASSIGN(KeyEventDigest d, r.digest("digest"));
+        MPC_ASSIGN(KeyEventDigest d, r.fixed<kKeyEventDigestSize>("digest"));
         m.digests.push_back(d);
       }
-      MPC_ASSIGN(std::size_t c, r.count(0, kMaxKeyEventParticipants - 1, 8, "complaint count"));
-      m.complaints.reserve(c);
-      for (std::size_t i = 0; i < c; ++i) {
+      MPC_ASSIGN(std::size_t k, r.fitting_count(0, kMaxKeyEventParticipants - 1, 8, "complaint count"));
+      m.complaints.reserve(k);
+      for (std::size_t i = 0; i < k; ++i) {
         MPC_ASSIGN(std::uint64_t id, r.uint(8, "complaint dealer id"));
         m.complaints.push_back(id);
       }
@@ -157,16 +102,14 @@ Result<KeyEventMessage> decode_body(KeyEventMessageType type, const SessionId& s
       return m;
     }
     case KeyEventMessageType::kReveal: {
-      RevealMessage m;
-      m.session = session;
-      m.curve = curve;
-      MPC_ASSIGN(std::size_t n, r.count(1, kMaxKeyEventParticipants - 1, 8 + kCurveScalarSize, "entry count"));
+      auto m = with_header<RevealMessage>(session, curve);
+      MPC_ASSIGN(std::size_t n, r.fitting_count(1, kMaxKeyEventParticipants - 1, 8 + kCurveScalarSize, "entry count"));
       m.entries.reserve(n);
       std::vector<std::uint64_t> ids;
       for (std::size_t i = 0; i < n; ++i) {
         RevealEntry e;
         MPC_ASSIGN(e.participant, r.uint(8, "participant id"));
-        MPC_ASSIGN(e.share, r.scalar("revealed share"));
+        MPC_ASSIGN(e.share, read_scalar(r, c, "revealed share"));
         ids.push_back(e.participant);
         m.entries.push_back(std::move(e));
       }
@@ -175,10 +118,8 @@ Result<KeyEventMessage> decode_body(KeyEventMessageType type, const SessionId& s
       return m;
     }
     case KeyEventMessageType::kConfirm: {
-      ConfirmMessage m;
-      m.session = session;
-      m.curve = curve;
-      MPC_ASSIGN(m.digest, r.digest("digest"));
+      auto m = with_header<ConfirmMessage>(session, curve);
+      MPC_ASSIGN(m.digest, r.fixed<kKeyEventDigestSize>("digest"));
       MPC_TRY(r.finish());
       return m;
     }
@@ -314,7 +255,7 @@ Result<KeyEventMessage> decode_key_event_message(ByteView bytes) {
   const KeyCurve curve = bytes[34] == 0 ? KeyCurve::kEd25519 : KeyCurve::kSecp256k1;
   SessionId session;
   std::copy(bytes.begin() + 2, bytes.begin() + 34, session.begin());
-  Reader r(bytes.subspan(kKeyEventHeaderSize), key_event_message_type_name(type), Curve::of(curve));
+  Reader r(bytes.subspan(kKeyEventHeaderSize), key_event_message_type_name(type));
   return decode_body(type, session, curve, r);
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/utf8.h"
+#include "threshold/internal/wire.h"
 
 namespace mpc::threshold {
 
@@ -15,75 +16,16 @@ using core::Status;
 
 namespace {
 
-std::string prefixed(const char* type, const std::string& message) { return std::string(type) + ": " + message; }
+using internal::prefixed;
+using internal::Reader;
+using internal::Writer;
 
-// Reads a byte string front to back; every read is bounds-checked and an
-// error names the message type and the field.
-class Reader {
- public:
-  Reader(ByteView data, const char* type) : data_(data), type_(type) {}
-
-  Result<ByteView> take(std::size_t n, const char* field) {
-    if (data_.size() - pos_ < n) {
-      return invalid(prefixed(type_, std::string("truncated at ") + field + " (needs " + std::to_string(n) +
-                                         " bytes, " + std::to_string(data_.size() - pos_) + " left)"));
-    }
-    ByteView out = data_.subspan(pos_, n);
-    pos_ += n;
-    return out;
-  }
-  template <std::size_t N>
-  Result<std::array<std::uint8_t, N>> fixed(const char* field) {
-    MPC_ASSIGN(ByteView b, take(N, field));
-    std::array<std::uint8_t, N> out;
-    std::copy(b.begin(), b.end(), out.begin());
-    return out;
-  }
-  Result<std::uint64_t> uint(std::size_t width, const char* field) {
-    MPC_ASSIGN(ByteView b, take(width, field));
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < width; ++i) v |= static_cast<std::uint64_t>(b[i]) << (8 * i);
-    return v;
-  }
-  // A u32/u16 length, checked against `limit` before anything is read.
-  Result<ByteView> sized(std::size_t width, std::size_t limit, const char* field) {
-    MPC_ASSIGN(std::uint64_t n, uint(width, field));
-    if (n > limit) {
-      return invalid(prefixed(type_, std::string(field) + " is " + std::to_string(n) + " bytes, the limit is " +
-                                         std::to_string(limit)));
-    }
-    return take(static_cast<std::size_t>(n), field);
-  }
-  Result<Element> element(const char* field) {
-    MPC_ASSIGN(ByteView b, take(kElementSize, field));
-    auto e = deserialize_element(b);
-    if (!e) return invalid(prefixed(type_, std::string(field) + ": " + e.error().message));
-    return *e;
-  }
-  Status finish() const {
-    if (pos_ != data_.size()) {
-      return invalid(prefixed(type_, std::to_string(data_.size() - pos_) + " unexpected trailing bytes"));
-    }
-    return {};
-  }
-
- private:
-  ByteView data_;
-  std::size_t pos_ = 0;
-  const char* type_;
-};
-
-class Writer {
- public:
-  void bytes(ByteView b) { out_.insert(out_.end(), b.begin(), b.end()); }
-  void uint(std::uint64_t v, std::size_t width) {
-    for (std::size_t i = 0; i < width; ++i) out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-  }
-  Bytes take() { return std::move(out_); }
-
- private:
-  Bytes out_;
-};
+Result<Element> read_element(Reader& r, const char* field) {
+  MPC_ASSIGN(ByteView b, r.take(kElementSize, field));
+  auto e = deserialize_element(b);
+  if (!e) return r.refuse(field, e.error().message);
+  return *e;
+}
 
 Status check_signer_ids(const std::vector<std::uint64_t>& ids, const char* type, const char* field) {
   if (ids.size() < kMinSigners || ids.size() > kMaxSigners) {
@@ -121,12 +63,8 @@ Result<Message> decode_body(MessageType type, const SessionId& session, Reader& 
       MPC_ASSIGN(ByteView message, r.sized(4, kMaxSignMessageSize, "message"));
       m.message.assign(message.begin(), message.end());
       MPC_ASSIGN(m.tweak, r.fixed<32>("tweak"));
-      MPC_ASSIGN(std::uint64_t n, r.uint(1, "signer count"));
-      if (n < kMinSigners || n > kMaxSigners) {
-        return invalid(prefixed("SignRequest", "signer count " + std::to_string(n) + " is not between " +
-                                                   std::to_string(kMinSigners) + " and " + std::to_string(kMaxSigners)));
-      }
-      for (std::uint64_t i = 0; i < n; ++i) {
+      MPC_ASSIGN(std::size_t n, r.count(kMinSigners, kMaxSigners, "signer count"));
+      for (std::size_t i = 0; i < n; ++i) {
         MPC_ASSIGN(std::uint64_t id, r.uint(8, "signer id"));
         m.signers.push_back(id);
       }
@@ -137,26 +75,21 @@ Result<Message> decode_body(MessageType type, const SessionId& session, Reader& 
     case MessageType::kCommitment: {
       Commitment m;
       m.session = session;
-      MPC_ASSIGN(m.hiding, r.element("hiding commitment"));
-      MPC_ASSIGN(m.binding, r.element("binding commitment"));
-      MPC_ASSIGN(m.verifying_share, r.element("verifying share"));
+      MPC_ASSIGN(m.hiding, read_element(r, "hiding commitment"));
+      MPC_ASSIGN(m.binding, read_element(r, "binding commitment"));
+      MPC_ASSIGN(m.verifying_share, read_element(r, "verifying share"));
       MPC_TRY(r.finish());
       return m;
     }
     case MessageType::kSigningPackage: {
       SigningPackage m;
       m.session = session;
-      MPC_ASSIGN(std::uint64_t n, r.uint(1, "commitment count"));
-      if (n < kMinSigners || n > kMaxSigners) {
-        return invalid(prefixed("SigningPackage", "commitment count " + std::to_string(n) + " is not between " +
-                                                      std::to_string(kMinSigners) + " and " +
-                                                      std::to_string(kMaxSigners)));
-      }
-      for (std::uint64_t i = 0; i < n; ++i) {
+      MPC_ASSIGN(std::size_t n, r.count(kMinSigners, kMaxSigners, "commitment count"));
+      for (std::size_t i = 0; i < n; ++i) {
         PackageEntry e;
         MPC_ASSIGN(e.participant_id, r.uint(8, "participant id"));
-        MPC_ASSIGN(e.hiding, r.element("hiding commitment"));
-        MPC_ASSIGN(e.binding, r.element("binding commitment"));
+        MPC_ASSIGN(e.hiding, read_element(r, "hiding commitment"));
+        MPC_ASSIGN(e.binding, read_element(r, "binding commitment"));
         m.commitments.push_back(e);
       }
       MPC_TRY(r.finish());
@@ -168,7 +101,7 @@ Result<Message> decode_body(MessageType type, const SessionId& session, Reader& 
       m.session = session;
       MPC_ASSIGN(ByteView share, r.take(kScalarSize, "share"));
       auto s = deserialize_scalar(share);
-      if (!s) return invalid(prefixed("SignatureShare", "share: " + s.error().message));
+      if (!s) return r.refuse("share", s.error().message);
       m.share = *s;
       MPC_TRY(r.finish());
       return m;
