@@ -141,6 +141,7 @@ core::Result<KeyEventChainView> key_event_view_of(const model::ProtocolState& st
   v.tls_public_key = tls_public_key;
   if (const auto* running = std::get_if<model::RunningState>(&state.state)) {
     v.running_keyset = running->keyset;
+    v.running_participant = running->parameters.participants.find(account_id) != nullptr;
   } else if (const auto* init = std::get_if<model::InitializingState>(&state.state)) {
     auto event = model::parse_key_event(init->generating_key);
     if (!event) return std::unexpected(event.error().context("Initializing.generating_key"));
@@ -204,7 +205,16 @@ std::optional<std::uint64_t> KeyEventService::self_locked() const {
 void KeyEventService::on_chain(const KeyEventChainView& view) {
   std::lock_guard lock(mu_);
   view_ = view;
-  if (view_.running_keyset) {
+  if (view_.running_keyset && !view_.running_participant) {
+    // Not (or no longer) a participant: shares of an older epoch are void.
+    auto dropped = store_.drop_older_than(view_.running_keyset->epoch_id);
+    if (!dropped) {
+      spdlog::error("key events: cannot delete the shares of epochs before {}: {}", view_.running_keyset->epoch_id, dropped.error().message);
+    } else if (*dropped > 0) {
+      spdlog::info("key events: this account is no longer a participant at epoch {}; deleted {} share(s) of older epochs",
+                   view_.running_keyset->epoch_id, *dropped);
+    }
+  } else if (view_.running_keyset) {
     auto promoted = store_.promote(*view_.running_keyset);
     if (!promoted) {
       spdlog::error("key events: cannot hold the keyset of epoch {}: {}", view_.running_keyset->epoch_id, promoted.error().message);

@@ -10,7 +10,9 @@
 // What it does, per chain snapshot (the contract is the only coordinator):
 //   - Running: promotes the keyset into the held set once every domain's
 //     share is held or pending (KeyshareStore::promote); after a resharing
-//     that is the moment the old epoch's shares are deleted.
+//     that is the moment the old epoch's shares are deleted. A node whose
+//     account the resharing removed deletes its shares of the older epochs
+//     then too (they must not outlive the epoch on any machine).
 //   - Initializing / Resharing, for the current key event:
 //       * the leader (lowest participant id of the event) starts the next
 //         attempt (`start_keygen_instance` / `start_reshare_instance`) when
@@ -60,8 +62,10 @@ struct KeyEventChainView {
   std::uint64_t block_height = 0;
   std::string account_id;                 // this node's account
   core::Ed25519PublicKey tls_public_key;  // this node's P2P key: it takes part only while the contract lists it
-  // Running: the keyset to hold.
+  // Running: the keyset to hold, and whether this node's account is a
+  // participant (a node removed by a resharing deletes its old shares).
   std::optional<model::Keyset> running_keyset;
+  bool running_participant = false;
   // Initializing or Resharing: the current key event.
   enum class Kind { kNone, kKeygen, kReshare };
   Kind kind = Kind::kNone;

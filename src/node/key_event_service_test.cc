@@ -286,6 +286,21 @@ TEST_F(KeyEventWorld, ResharingToANewParticipantAndThresholdKeepsTheKeysAndDelet
   expect_shares_reconstruct({0, 1, 2, 3}, 3);
 }
 
+TEST_F(KeyEventWorld, AParticipantRemovedByAResharingDeletesItsOldShares) {
+  init_running(4, 3);
+  add_domains_by_votes(4, kTwoDomains);
+  run_until([&] { return running_with_keys(0, 2) && all_hold({0, 1, 2, 3}); });
+  const auto before = *state().running();
+  const json proposal = parameters_json(3, 2);  // node3 leaves
+  for (std::size_t i = 0; i < 3; ++i) {
+    must_call(nodes_[i]->account, "vote_new_parameters", json{{"prospective_epoch_id", 1}, {"proposal", proposal}});
+  }
+  run_until([&] { return running_with_keys(1, 2) && all_hold({0, 1, 2}) && nodes_[3]->store->summary().domains.empty(); });
+  EXPECT_FALSE(nodes_[3]->store->holds(before.keyset));
+  EXPECT_EQ(nodes_[3]->store->pending_count(), 0u);
+  expect_shares_reconstruct({0, 1, 2}, 2);
+}
+
 TEST_F(KeyEventWorld, ARefreshGivesNewSharesOfTheSameKeys) {
   init_running(3, 2);
   add_domains_by_votes(3, kTwoDomains);

@@ -160,6 +160,20 @@ std::size_t KeyshareStore::pending_count() const {
   return pending_.size();
 }
 
+core::Result<std::size_t> KeyshareStore::drop_older_than(std::uint64_t epoch) {
+  std::lock_guard lock(mu_);
+  auto old = [&](const model::Keyshare& s) { return s.key_id.epoch_id < epoch; };
+  const auto held = static_cast<std::size_t>(std::count_if(held_.begin(), held_.end(), old));
+  if (held == 0 && std::none_of(pending_.begin(), pending_.end(), old)) return 0;
+  std::vector<model::Keyshare> keep_held, keep_pending;
+  for (const auto& s : held_)
+    if (!old(s)) keep_held.push_back(s.clone());
+  for (const auto& s : pending_)
+    if (!old(s)) keep_pending.push_back(s.clone());
+  MPC_TRY(write(std::move(keep_held), std::move(keep_pending)));
+  return held;
+}
+
 core::Result<bool> KeyshareStore::promote(const model::Keyset& keyset) {
   std::lock_guard lock(mu_);
   auto stale = [&](const model::Keyshare& p) {

@@ -91,6 +91,10 @@ class KeyshareStore {
   // (false: some domain's share is missing; nothing changed).
   core::Result<bool> promote(const model::Keyset& keyset);
   std::size_t pending_count() const;
+  // Deletes (durably) every held and pending share of an epoch older than
+  // `epoch`: what a node removed from the participants does once the
+  // contract has moved on without it. Returns how many held shares went.
+  core::Result<std::size_t> drop_older_than(std::uint64_t epoch);
 
  private:
   KeyshareStore(std::filesystem::path path, core::SecretBytes key, core::Env& env)

@@ -352,6 +352,24 @@ TEST_F(KeyshareStoreTest, PromoteRefusesAKeysetWhoseKeyDiffersFromThePendingShar
   EXPECT_EQ(open()->pending_count(), 2u);
 }
 
+TEST_F(KeyshareStoreTest, DropOlderThanDeletesOnlyOlderEpochsDurably) {
+  auto d1 = deal(1);
+  auto d2 = reshared(d1, 2);
+  auto store = open();
+  ASSERT_TRUE(store->import(clone_all(d1.shares[0]), d1.keyset));
+  ASSERT_TRUE(store->put_pending(d2.shares[0][0].clone()));
+  auto none = store->drop_older_than(1);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, 0u);
+  EXPECT_TRUE(store->holds(d1.keyset));
+  auto dropped = store->drop_older_than(2);
+  ASSERT_TRUE(dropped);
+  EXPECT_EQ(*dropped, 2u);
+  auto reopened = open();
+  EXPECT_TRUE(reopened->summary().domains.empty());
+  EXPECT_TRUE(reopened->pending(d2.shares[0][0].key_id)) << "epoch 2 is not older than 2";
+}
+
 // A pending share that put_pending() reported stored survives a crash at any
 // step (the node votes only after it returned).
 TEST_F(KeyshareStoreTest, ACrashAtEveryStepOfPutPendingLosesNothingItReportedStored) {
