@@ -128,7 +128,10 @@ class MpcContract {
   //                                        (epoch, domain, next_attempt_id), when none is active;
   //                                        it expires on block_height + 1 + key_event_timeout_blocks
   //   vote_pk{key_event_id, public_key}    every participant, same key -> key recorded, next domain
-  //                                        or Running; a different key ends the attempt
+  //                                        or Running; a different key ends the attempt.
+  //                                        public_key: the reference's text ("ed25519:…",
+  //                                        "secp256k1:…", "bls12381g2:…") or the keyset's
+  //                                        extended form
   //   vote_reshared{key_event_id}          every new participant -> next domain, or Running, epoch+1
   //   vote_abort_key_event_instance{key_event_id}
   //                                        a participant that has not voted success ends the attempt

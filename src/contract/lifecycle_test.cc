@@ -382,6 +382,31 @@ TEST_F(LifecycleTest, VoteNewParametersNamesTheMalformedFieldOfTheProposal) {
             "Failed to deserialize input from JSON: proposal.participants.participants[1][2].url must be a string");
 }
 
+// The reference's nodes vote the key as near-mpc-crypto-types' PublicKey: a
+// string with its curve prefix. The keyset shows it in the extended form.
+TEST_F(LifecycleTest, VotePkTakesTheReferencesPrefixedKeyText) {
+  json domains = json::array({{{"id", 0}, {"protocol", "Frost"}, {"purpose", "Sign"}},
+                              {{"id", 1}, {"protocol", "CaitSith"}, {"purpose", "Sign"}}});
+  vote_all("vote_add_domains", {{"domains", domains}});
+  const json extended = ed25519_pk_extended();
+  const std::string text = extended["Ed25519"]["near_public_key_compressed"];
+  ASSERT_TRUE(call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(0, 0, 0)}}));
+  auto bad = call("node0.near", "vote_pk", {{"key_event_id", event_id(0, 0, 0)}, {"public_key", "ed25519:notbase58!"}});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("public_key"), std::string::npos) << bad.error().message;
+  vote_all("vote_pk", {{"key_event_id", event_id(0, 0, 0)}, {"public_key", text}});
+  // secp256k1: the generator's X||Y.
+  const std::string secp = "secp256k1:" + core::base58_encode(*core::hex_decode(
+                                              "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
+                                              "483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8"));
+  ASSERT_TRUE(call("node0.near", "start_keygen_instance", {{"key_event_id", event_id(0, 1, 0)}}));
+  vote_all("vote_pk", {{"key_event_id", event_id(0, 1, 0)}, {"public_key", secp}});
+  json r = running();
+  ASSERT_EQ(r["keyset"]["domains"].size(), 2u);
+  EXPECT_EQ(r["keyset"]["domains"][0]["key"], extended);
+  EXPECT_EQ(r["keyset"]["domains"][1]["key"], (json{{"Secp256k1", {{"near_public_key", secp}}}}));
+}
+
 TEST_F(LifecycleTest, VotePkRefusesABlsKeyWithoutItsPrefix) {
   vote_all("vote_add_domains", {{"domains", json::array({{{"id", 0}, {"protocol", "DamgardEtAl"}}})}});
   json id = event_id(0, 0, 0);

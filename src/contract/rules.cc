@@ -3,6 +3,7 @@
 #include <set>
 
 #include "contract/internal/calls.h"
+#include "core/bytes.h"
 #include "core/near_key.h"
 #include "core/u128.h"
 
@@ -71,6 +72,29 @@ core::Result<model::DomainConfig> domain_value(const json& value, const std::str
 }
 
 core::Result<model::PublicKeyExtended> group_key_value(const json& value, const std::string& name) {
+  if (value.is_string()) {
+    // The reference's vote_pk argument (near-mpc-crypto-types PublicKey):
+    // "secp256k1:<base58 X||Y>", "ed25519:<base58>" or "bls12381g2:<base58>".
+    const auto& text = value.get_ref<const std::string&>();
+    model::PublicKeyExtended key;
+    if (text.starts_with("bls12381g2:")) {
+      auto raw = core::base58_decode(std::string_view(text).substr(11));
+      if (!raw || raw->size() != 96) return bad_args(name + " is not a BLS12-381 G2 public key (96 bytes in base58)");
+      key.kind = model::CurveKind::kBls12381;
+      key.bls_public_key = text;
+      return key;
+    }
+    auto parsed = core::NearPublicKey::parse(text);
+    if (!parsed) return bad_args(name + ": " + parsed.error().message);
+    if (const auto* ed = std::get_if<core::Ed25519PublicKey>(&parsed->key)) {
+      key.kind = model::CurveKind::kEd25519;
+      key.edwards_point = ed->bytes;
+    } else {
+      key.kind = model::CurveKind::kSecp256k1;
+    }
+    key.near_public_key = *parsed;
+    return key;
+  }
   MPC_ASSIGN(auto key, parse_value(model::parse_public_key_extended, value, "key", name));
   MPC_TRY(check_group_key_rules(key, name));
   return key;

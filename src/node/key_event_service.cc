@@ -299,7 +299,8 @@ void KeyEventService::step_locked() {
         spdlog::error("key events: the stored share of {} has an unusable group key: {}", id_text(*active), key.error().message);
         return;
       }
-      submit_locked("vote_pk", json{{"key_event_id", id_json(*active)}, {"public_key", model::to_json(*key)}});
+      // The reference's argument form: the key text with its curve prefix.
+      submit_locked("vote_pk", json{{"key_event_id", id_json(*active)}, {"public_key", key->near_public_key->to_string()}});
     } else {
       submit_locked("vote_reshared", json{{"key_event_id", id_json(*active)}});
     }
