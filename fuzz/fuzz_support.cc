@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 
@@ -18,6 +19,18 @@ void invariant_failed(const char* what) {
 }
 
 void quiet_logs() { spdlog::set_level(spdlog::level::off); }
+
+void check_refusal(const core::Error& error, std::string_view prefix) {
+  MPC_FUZZ_CHECK(error.code == core::ErrorCode::kInvalidArgument);
+  MPC_FUZZ_CHECK(!error.message.empty());
+  MPC_FUZZ_CHECK(std::ranges::all_of(error.message, [](unsigned char c) { return c >= 0x20 && c < 0x7f; }));
+  MPC_FUZZ_CHECK(error.message.starts_with(prefix));
+}
+
+void check_encodes_to(const core::Result<core::Bytes>& encoded, core::ByteView input) {
+  MPC_FUZZ_CHECK(encoded.has_value());
+  MPC_FUZZ_CHECK(std::ranges::equal(*encoded, input));
+}
 
 core::Ed25519SecretKey fixed_key(std::uint8_t tag) {
   std::array<std::uint8_t, 32> seed;

@@ -8,12 +8,15 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "contract/contract.h"
+#include "core/bytes.h"
 #include "core/crypto.h"
+#include "core/result.h"
 #include "model/types.h"
 #include "near/transaction.h"
 #include "sandbox/chain.h"
@@ -32,6 +35,15 @@ using json = nlohmann::json;
 
 // Silences spdlog (the paths under test log refusals at warn/error).
 void quiet_logs();
+
+// ---- binary message decoders (frost_message, key_event_message) ----
+
+// A decoder's refusal of hostile bytes: kInvalidArgument with a non-empty,
+// printable ASCII message (input bytes are never echoed) that starts with
+// `prefix` (what names the part that was wrong).
+void check_refusal(const core::Error& error, std::string_view prefix);
+// What decoded from `input` encodes (`encoded`) back to exactly `input`.
+void check_encodes_to(const core::Result<core::Bytes>& encoded, core::ByteView input);
 
 // The Ed25519 key whose seed is 32 x `tag`.
 core::Ed25519SecretKey fixed_key(std::uint8_t tag);
