@@ -225,6 +225,82 @@ Bytes tweak_share(KeyCurve curve, const Bytes& payload) {
   return *encode_key_event_message(*m);
 }
 
+// "<curve> seed <seed>", for SCOPED_TRACE.
+std::string trace(KeyCurve curve, std::uint64_t seed) {
+  return std::string(key_curve_name(curve)) + " seed " + std::to_string(seed);
+}
+
+// Runs `body` once per curve, under a trace naming the curve and the seed,
+// with a TestRandom of that seed; stops at the first fatal failure, as an
+// ASSERT in a loop over the curves would.
+void for_each_curve(const std::function<void(KeyCurve curve, std::uint64_t seed, TestRandom& rng)>& body) {
+  const std::uint64_t seed = test_seed();
+  for (KeyCurve curve : kCurves) {
+    SCOPED_TRACE(trace(curve, seed));
+    TestRandom rng(seed);
+    body(curve, seed, rng);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+}
+
+// A keygen of `ids` with threshold t, run to its end.
+void run_keygen(Network& net, KeyCurve curve, const std::vector<std::uint64_t>& ids, std::size_t t, TestRandom& rng) {
+  ASSERT_NO_FATAL_FAILURE(add_keygen(net, curve, ids, t, rng));
+  net.start();
+  ASSERT_TRUE(net.all_done());
+}
+
+// A Network filter: dealer `from`'s share to `to` arrives one more than it
+// was dealt (so `to` complains against `from`).
+std::function<bool(Envelope&)> bad_share(KeyCurve curve, std::uint64_t from, std::uint64_t to) {
+  return [curve, from, to](Envelope& e) {
+    if (e.from == from && e.to == to && type_of(e.payload) == KeyEventMessageType::kShare) {
+      e.payload = tweak_share(curve, e.payload);
+    }
+    return true;
+  };
+}
+
+// Dealer `cheat`, a puppet, sends `victim` a bad share, then echoes what
+// `honest` echoed; what `cheat` says next (its answer to `victim`'s
+// complaint, its confirmation) is the test's.
+void start_with_a_bad_share(Network& net, KeyCurve curve, std::uint64_t cheat, std::uint64_t victim,
+                            std::uint64_t honest) {
+  net.puppets = {cheat};
+  net.filter = bad_share(curve, cheat, victim);
+  net.start();
+  net.inject(cheat, net.broadcast_of(honest, KeyEventMessageType::kEcho));
+}
+
+// A Reveal in session `session` of one share: `participant`'s, the scalar `value`.
+Bytes reveal_of(KeyCurve curve, std::uint8_t session, std::uint64_t participant, std::uint64_t value) {
+  const Curve& c = Curve::of(curve);
+  auto bytes = encode_key_event_message(
+      RevealMessage{session_id(session), curve, {RevealEntry{participant, c.from_u64(value)}}});
+  EXPECT_TRUE(bytes.has_value()) << bytes.error().message;
+  return bytes.value_or(Bytes{});
+}
+
+// Every honest participant finished, excluding exactly `dealers`.
+void expect_excluded(const Network& net, const std::vector<std::uint64_t>& dealers) {
+  for (std::uint64_t id : net.honest()) EXPECT_EQ(net.out(id).excluded_dealers, dealers) << "participant " << id;
+}
+
+// Every honest participant failed with `reason` in its failure and has no
+// output; when `blamed` is given, each blames that participant.
+void expect_all_failed(const Network& net, const std::string& reason,
+                       std::optional<std::uint64_t> blamed = std::nullopt) {
+  ASSERT_TRUE(net.all_failed());
+  for (std::uint64_t id : net.honest()) {
+    const auto& s = net.sessions.at(id);
+    EXPECT_NE(s.failure()->find(reason), std::string::npos) << "participant " << id << ": " << *s.failure();
+    EXPECT_EQ(s.output(), nullptr) << "participant " << id;
+    if (blamed) {
+      EXPECT_EQ(s.blamed(), blamed) << "participant " << id;
+    }
+  }
+}
+
 // ---- keygen ----
 
 TEST(KeyEventKeygen, EveryThresholdSubsetReconstructsTheGroupKey) {
@@ -239,22 +315,19 @@ TEST(KeyEventKeygen, EveryThresholdSubsetReconstructsTheGroupKey) {
       net.start();
       EXPECT_TRUE(net.refusals.empty()) << net.refusals.front();
       ASSERT_NO_FATAL_FAILURE(expect_consistent(net, curve, t));
-      for (std::uint64_t id : net.ids) EXPECT_TRUE(net.out(id).excluded_dealers.empty());
+      expect_excluded(net, {});
     }
   }
 }
 
 TEST(KeyEventKeygen, SparseParticipantIdsWork) {
-  const std::uint64_t seed = test_seed();
-  for (KeyCurve curve : kCurves) {
-    SCOPED_TRACE(key_curve_name(curve));
-    TestRandom rng(seed);
+  for_each_curve([](KeyCurve curve, std::uint64_t seed, TestRandom& rng) {
     Network net;
     add_keygen(net, curve, {3, 17, 40, UINT64_MAX}, 3, rng);
     net.start();
     EXPECT_TRUE(net.refusals.empty());
     ASSERT_NO_FATAL_FAILURE(expect_consistent(net, curve, 3));
-  }
+  });
 }
 
 TEST(KeyEventKeygen, TwoRunsWithOtherRandomnessGiveOtherKeys) {
@@ -262,20 +335,14 @@ TEST(KeyEventKeygen, TwoRunsWithOtherRandomnessGiveOtherKeys) {
   for (KeyCurve curve : kCurves) {
     TestRandom a(seed), b(seed + 1);
     Network na, nb;
-    add_keygen(na, curve, first_ids(3), 2, a);
-    add_keygen(nb, curve, first_ids(3), 2, b);
-    na.start();
-    nb.start();
-    ASSERT_TRUE(na.all_done() && nb.all_done());
+    ASSERT_NO_FATAL_FAILURE(run_keygen(na, curve, first_ids(3), 2, a));
+    ASSERT_NO_FATAL_FAILURE(run_keygen(nb, curve, first_ids(3), 2, b));
     EXPECT_NE(na.out(0).group_key, nb.out(0).group_key);
   }
 }
 
 TEST(KeyEventKeygen, EquivocatingDealerFailsTheSessionAtEcho) {
-  const std::uint64_t seed = test_seed();
-  for (KeyCurve curve : kCurves) {
-    SCOPED_TRACE(std::string(key_curve_name(curve)) + " seed " + std::to_string(seed));
-    TestRandom rng(seed);
+  for_each_curve([](KeyCurve curve, std::uint64_t seed, TestRandom& rng) {
     Network net;
     add_keygen(net, curve, first_ids(4), 3, rng);
     // Dealer 1 deals a second polynomial to participant 2 only.
@@ -301,80 +368,50 @@ TEST(KeyEventKeygen, EquivocatingDealerFailsTheSessionAtEcho) {
     // The others see participant 2's echo disagree about dealer 1.
     EXPECT_NE(net.sessions.at(0).failure()->find("dealer 1"), std::string::npos) << *net.sessions.at(0).failure();
     for (std::uint64_t id : net.ids) EXPECT_EQ(net.sessions.at(id).output(), nullptr);
-  }
+  });
 }
 
 TEST(KeyEventKeygen, BadShareIsResolvedByARevealOfTheGoodShare) {
-  const std::uint64_t seed = test_seed();
-  for (KeyCurve curve : kCurves) {
-    SCOPED_TRACE(std::string(key_curve_name(curve)) + " seed " + std::to_string(seed));
-    TestRandom rng(seed);
+  for_each_curve([](KeyCurve curve, std::uint64_t seed, TestRandom& rng) {
     Network net;
     add_keygen(net, curve, first_ids(4), 3, rng);
     int reveals = 0;
-    net.filter = [&](Envelope& e) {
-      if (e.from == 1 && e.to == 0 && type_of(e.payload) == KeyEventMessageType::kShare) {
-        e.payload = tweak_share(curve, e.payload);
-      }
+    net.filter = [&, tweak = bad_share(curve, 1, 0)](Envelope& e) {
       if (type_of(e.payload) == KeyEventMessageType::kReveal) {
         EXPECT_EQ(e.from, 1u);
         ++reveals;
       }
-      return true;
+      return tweak(e);
     };
     net.start();
     EXPECT_TRUE(net.refusals.empty());
     EXPECT_EQ(reveals, 3);  // dealer 1 answered participant 0's complaint, to everyone
     ASSERT_NO_FATAL_FAILURE(expect_consistent(net, curve, 3));
-    for (std::uint64_t id : net.ids) EXPECT_TRUE(net.out(id).excluded_dealers.empty());
-  }
+    expect_excluded(net, {});
+  });
 }
 
 TEST(KeyEventKeygen, DealerWithABadRevealIsExcludedAndEveryoneAgrees) {
-  const std::uint64_t seed = test_seed();
-  for (KeyCurve curve : kCurves) {
-    SCOPED_TRACE(std::string(key_curve_name(curve)) + " seed " + std::to_string(seed));
-    TestRandom rng(seed);
+  for_each_curve([](KeyCurve curve, std::uint64_t seed, TestRandom& rng) {
     Network net;
     add_keygen(net, curve, first_ids(4), 2, rng);
     // Dealer 1 (played by hand) sends participant 0 a bad share, then
     // answers 0's complaint with another bad share, and otherwise echoes
     // and confirms what the honest participants do.
-    net.puppets = {1};
-    net.filter = [&](Envelope& e) {
-      if (e.from == 1 && e.to == 0 && type_of(e.payload) == KeyEventMessageType::kShare) {
-        e.payload = tweak_share(curve, e.payload);
-      }
-      return true;
-    };
-    net.start();
-    net.inject(1, net.broadcast_of(2, KeyEventMessageType::kEcho));
-    const Curve& c = Curve::of(curve);
-    RevealMessage bad{session_id(0x11), curve, {RevealEntry{0, c.from_u64(42)}}};
-    net.inject(1, *encode_key_event_message(bad));
+    start_with_a_bad_share(net, curve, 1, 0, 2);
+    net.inject(1, reveal_of(curve, 0x11, 0, 42));
     net.inject(1, net.broadcast_of(2, KeyEventMessageType::kConfirm));
     EXPECT_TRUE(net.refusals.empty()) << net.refusals.front();
     ASSERT_NO_FATAL_FAILURE(expect_consistent(net, curve, 2));
-    for (std::uint64_t id : net.honest()) EXPECT_EQ(net.out(id).excluded_dealers, std::vector<std::uint64_t>{1});
-  }
+    expect_excluded(net, {1});
+  });
 }
 
 TEST(KeyEventKeygen, DealerThatDoesNotAnswerIsExcludedAtTheTimeout) {
-  const std::uint64_t seed = test_seed();
-  for (KeyCurve curve : kCurves) {
-    SCOPED_TRACE(std::string(key_curve_name(curve)) + " seed " + std::to_string(seed));
-    TestRandom rng(seed);
+  for_each_curve([](KeyCurve curve, std::uint64_t seed, TestRandom& rng) {
     Network net;
     add_keygen(net, curve, first_ids(5), 3, rng);
-    net.puppets = {3};
-    net.filter = [&](Envelope& e) {
-      if (e.from == 3 && e.to == 4 && type_of(e.payload) == KeyEventMessageType::kShare) {
-        e.payload = tweak_share(curve, e.payload);
-      }
-      return true;
-    };
-    net.start();
-    net.inject(3, net.broadcast_of(0, KeyEventMessageType::kEcho));
+    start_with_a_bad_share(net, curve, 3, 4, 0);
     EXPECT_TRUE(net.refusals.empty());
     for (std::uint64_t id : net.honest()) {
       const auto& s = net.sessions.at(id);
@@ -385,27 +422,20 @@ TEST(KeyEventKeygen, DealerThatDoesNotAnswerIsExcludedAtTheTimeout) {
     net.inject(3, net.broadcast_of(0, KeyEventMessageType::kConfirm));
     EXPECT_TRUE(net.refusals.empty());
     ASSERT_NO_FATAL_FAILURE(expect_consistent(net, curve, 3));
-    for (std::uint64_t id : net.honest()) EXPECT_EQ(net.out(id).excluded_dealers, std::vector<std::uint64_t>{3});
+    expect_excluded(net, {3});
     // A late answer is refused.
-    const Curve& c = Curve::of(curve);
-    RevealMessage late{session_id(0x11), curve, {RevealEntry{4, c.from_u64(1)}}};
-    auto r = net.sessions.at(0).on_message(3, *encode_key_event_message(late));
+    auto r = net.sessions.at(0).on_message(3, reveal_of(curve, 0x11, 4, 1));
     EXPECT_FALSE(r.has_value());
     // The key is the other dealers' alone: not the key of the same run without exclusion.
     TestRandom again(seed);
     Network honest;
-    add_keygen(honest, curve, first_ids(5), 3, again);
-    honest.start();
-    ASSERT_TRUE(honest.all_done());
+    ASSERT_NO_FATAL_FAILURE(run_keygen(honest, curve, first_ids(5), 3, again));
     EXPECT_NE(honest.out(0).group_key, net.out(0).group_key);
-  }
+  });
 }
 
 TEST(KeyEventKeygen, BadProofOfKnowledgeExcludesTheDealer) {
-  const std::uint64_t seed = test_seed();
-  for (KeyCurve curve : kCurves) {
-    SCOPED_TRACE(std::string(key_curve_name(curve)) + " seed " + std::to_string(seed));
-    TestRandom rng(seed);
+  for_each_curve([](KeyCurve curve, std::uint64_t seed, TestRandom& rng) {
     Network net;
     add_keygen(net, curve, first_ids(4), 2, rng);
     net.puppets = {2};
@@ -424,36 +454,19 @@ TEST(KeyEventKeygen, BadProofOfKnowledgeExcludesTheDealer) {
     net.inject(2, net.broadcast_of(0, KeyEventMessageType::kConfirm));
     EXPECT_TRUE(net.refusals.empty());
     ASSERT_NO_FATAL_FAILURE(expect_consistent(net, curve, 2));
-    for (std::uint64_t id : net.honest()) EXPECT_EQ(net.out(id).excluded_dealers, std::vector<std::uint64_t>{2});
-  }
+    expect_excluded(net, {2});
+  });
 }
 
 TEST(KeyEventKeygen, FewerQualifiedDealersThanTheThresholdFails) {
-  const std::uint64_t seed = test_seed();
-  for (KeyCurve curve : kCurves) {
-    SCOPED_TRACE(std::string(key_curve_name(curve)) + " seed " + std::to_string(seed));
-    TestRandom rng(seed);
+  for_each_curve([](KeyCurve curve, std::uint64_t seed, TestRandom& rng) {
     Network net;
     add_keygen(net, curve, first_ids(3), 3, rng);
-    net.puppets = {0};
-    net.filter = [&](Envelope& e) {
-      if (e.from == 0 && e.to == 2 && type_of(e.payload) == KeyEventMessageType::kShare) {
-        e.payload = tweak_share(curve, e.payload);
-      }
-      return true;
-    };
-    net.start();
-    net.inject(0, net.broadcast_of(1, KeyEventMessageType::kEcho));
+    start_with_a_bad_share(net, curve, 0, 2, 1);
     net.timeout();
     EXPECT_TRUE(net.refusals.empty());
-    ASSERT_TRUE(net.all_failed());
-    for (std::uint64_t id : net.honest()) {
-      const auto& s = net.sessions.at(id);
-      EXPECT_NE(s.failure()->find("fewer than the threshold 3"), std::string::npos) << *s.failure();
-      EXPECT_EQ(s.blamed(), std::optional<std::uint64_t>(0));
-      EXPECT_EQ(s.output(), nullptr);
-    }
-  }
+    ASSERT_NO_FATAL_FAILURE(expect_all_failed(net, "fewer than the threshold 3", 0));
+  });
 }
 
 // ---- refusals ----
@@ -461,13 +474,11 @@ TEST(KeyEventKeygen, FewerQualifiedDealersThanTheThresholdFails) {
 TEST(KeyEventSession, RefusedMessagesChangeNothing) {
   const std::uint64_t seed = test_seed();
   for (KeyCurve curve : kCurves) {
-    SCOPED_TRACE(std::string(key_curve_name(curve)) + " seed " + std::to_string(seed));
+    SCOPED_TRACE(trace(curve, seed));
     // The control run: same randomness, no hostile messages.
     TestRandom control_rng(seed);
     Network control;
-    add_keygen(control, curve, first_ids(3), 2, control_rng);
-    control.start();
-    ASSERT_TRUE(control.all_done());
+    ASSERT_NO_FATAL_FAILURE(run_keygen(control, curve, first_ids(3), 2, control_rng));
 
     TestRandom rng(seed);
     Network net;
@@ -637,9 +648,7 @@ TEST(KeyEventReshare, ToALargerSetAndThresholdKeepsTheGroupKey) {
                    std::to_string(dealers.size()));
       TestRandom rng(seed);
       Network old;
-      add_keygen(old, curve, first_ids(3), 2, rng);
-      old.start();
-      ASSERT_TRUE(old.all_done());
+      ASSERT_NO_FATAL_FAILURE(run_keygen(old, curve, first_ids(3), 2, rng));
       Network next;
       add_reshare(next, curve, old, 2, dealers, first_ids(4), 3, rng);
       next.start();
@@ -663,14 +672,9 @@ TEST(KeyEventReshare, ToALargerSetAndThresholdKeepsTheGroupKey) {
 }
 
 TEST(KeyEventReshare, RefreshChangesTheSharesButNotTheKey) {
-  const std::uint64_t seed = test_seed();
-  for (KeyCurve curve : kCurves) {
-    SCOPED_TRACE(std::string(key_curve_name(curve)) + " seed " + std::to_string(seed));
-    TestRandom rng(seed);
+  for_each_curve([](KeyCurve curve, std::uint64_t seed, TestRandom& rng) {
     Network old;
-    add_keygen(old, curve, first_ids(4), 3, rng);
-    old.start();
-    ASSERT_TRUE(old.all_done());
+    ASSERT_NO_FATAL_FAILURE(run_keygen(old, curve, first_ids(4), 3, rng));
     Network next;
     add_reshare(next, curve, old, 3, first_ids(4), first_ids(4), 3, rng);
     next.start();
@@ -680,18 +684,13 @@ TEST(KeyEventReshare, RefreshChangesTheSharesButNotTheKey) {
       EXPECT_EQ(next.out(id).group_key, old.out(id).group_key);
       EXPECT_FALSE(next.out(id).share == old.out(id).share) << "participant " << id << "'s share did not change";
     }
-  }
+  });
 }
 
 TEST(KeyEventReshare, DealerWithAWrongConstantTermFailsTheSumCheck) {
-  const std::uint64_t seed = test_seed();
-  for (KeyCurve curve : kCurves) {
-    SCOPED_TRACE(std::string(key_curve_name(curve)) + " seed " + std::to_string(seed));
-    TestRandom rng(seed);
+  for_each_curve([](KeyCurve curve, std::uint64_t seed, TestRandom& rng) {
     Network old;
-    add_keygen(old, curve, first_ids(3), 2, rng);
-    old.start();
-    ASSERT_TRUE(old.all_done());
+    ASSERT_NO_FATAL_FAILURE(run_keygen(old, curve, first_ids(3), 2, rng));
     Network next;
     next.ids = first_ids(3);
     for (std::uint64_t id : next.ids) {
@@ -707,54 +706,28 @@ TEST(KeyEventReshare, DealerWithAWrongConstantTermFailsTheSumCheck) {
     }
     next.start();
     EXPECT_TRUE(next.refusals.empty());
-    ASSERT_TRUE(next.all_failed());
-    for (const auto& [id, s] : next.sessions) {
-      EXPECT_NE(s.failure()->find("do not add up to the old group key"), std::string::npos) << *s.failure();
-      EXPECT_EQ(s.output(), nullptr);
-    }
-  }
+    ASSERT_NO_FATAL_FAILURE(expect_all_failed(next, "do not add up to the old group key"));
+  });
 }
 
 TEST(KeyEventReshare, ExcludedDealerFailsTheReshareNamingIt) {
-  const std::uint64_t seed = test_seed();
-  for (KeyCurve curve : kCurves) {
-    SCOPED_TRACE(std::string(key_curve_name(curve)) + " seed " + std::to_string(seed));
-    TestRandom rng(seed);
+  for_each_curve([](KeyCurve curve, std::uint64_t seed, TestRandom& rng) {
     Network old;
-    add_keygen(old, curve, first_ids(3), 2, rng);
-    old.start();
-    ASSERT_TRUE(old.all_done());
+    ASSERT_NO_FATAL_FAILURE(run_keygen(old, curve, first_ids(3), 2, rng));
     Network next;
     add_reshare(next, curve, old, 2, {0, 1, 2}, first_ids(4), 2, rng);
-    next.puppets = {2};
-    next.filter = [&](Envelope& e) {
-      if (e.from == 2 && e.to == 3 && type_of(e.payload) == KeyEventMessageType::kShare) {
-        e.payload = tweak_share(curve, e.payload);
-      }
-      return true;
-    };
-    next.start();
-    next.inject(2, next.broadcast_of(0, KeyEventMessageType::kEcho));
-    const Curve& c = Curve::of(curve);
-    RevealMessage bad{session_id(0x22), curve, {RevealEntry{3, c.from_u64(42)}}};
-    next.inject(2, *encode_key_event_message(bad));
+    start_with_a_bad_share(next, curve, 2, 3, 0);
+    next.inject(2, reveal_of(curve, 0x22, 3, 42));
     EXPECT_TRUE(next.refusals.empty());
-    ASSERT_TRUE(next.all_failed());
-    for (std::uint64_t id : next.honest()) {
-      const auto& s = next.sessions.at(id);
-      EXPECT_EQ(s.blamed(), std::optional<std::uint64_t>(2));
-      EXPECT_NE(s.failure()->find("dealer 2 is excluded"), std::string::npos) << *s.failure();
-    }
-  }
+    ASSERT_NO_FATAL_FAILURE(expect_all_failed(next, "dealer 2 is excluded", 2));
+  });
 }
 
 TEST(KeyEventReshare, NonDealerCannotDeal) {
   const std::uint64_t seed = test_seed();
   TestRandom rng(seed);
   Network old;
-  add_keygen(old, KeyCurve::kEd25519, first_ids(3), 2, rng);
-  old.start();
-  ASSERT_TRUE(old.all_done());
+  ASSERT_NO_FATAL_FAILURE(run_keygen(old, KeyCurve::kEd25519, first_ids(3), 2, rng));
   Network next;
   add_reshare(next, KeyCurve::kEd25519, old, 2, {0, 1}, first_ids(3), 2, rng);
   // Participant 2 (not a dealer) sends what a dealer would.
