@@ -214,6 +214,25 @@ TEST(NetworkKeyEvents, ANodeDownDuringKeyGenerationIsWaitedForAndTheAttemptRetri
   sign_and_verify(net, 1, "after-retried-keygen", "still signing");
 }
 
+TEST(NetworkKeyEvents, ANodeKilledInTheMiddleOfKeyGenerationFinishesItAfterARestart) {
+  Network net;  // dealt: node 1 has no journal yet
+  const auto journal = net.devnet().path(net.node(1).home) / "key_event.journal";
+  ASSERT_FALSE(fs::exists(journal));
+  const json add = {{"domains", json::array({{{"id", 2}, {"protocol", "CaitSith"}, {"purpose", "Sign"}}})}};
+  for (std::size_t i = 0; i < 3; ++i) ASSERT_TRUE(net.operator_call(i, "vote_add_domains", add, false));
+  // kill -9 node 1 as soon as it has started the attempt, then bring it back:
+  // it finishes the attempt from its stored share, or votes to abort it.
+  ASSERT_TRUE(wait_for([&] { return fs::exists(journal); }, 30s));
+  net.stop_devnet_process("node1", true);
+  net.restart_devnet();
+  ASSERT_TRUE(wait_for([&] { return running_at(net, 0, 3); }, 90s)) << "key generation did not finish: " << net.state().name();
+  const auto keyset = net.keyset();
+  EXPECT_EQ(keyset.domains[2].key.kind, model::CurveKind::kSecp256k1);
+  for (std::size_t i = 0; i < 3; ++i) ASSERT_TRUE(wait_for([&] { return holds(net, i, keyset); })) << "node " << i;
+  expect_subsets_reconstruct(net, {0, 1, 2}, 2);
+  sign_and_verify(net, 0, "after-interrupted-keygen", "still signing");
+}
+
 TEST(NetworkKeyEvents, ANodeKilledInTheMiddleOfAResharingFinishesItAfterARestart) {
   Network net(generated_spec());
   const auto before = net.keyset();
