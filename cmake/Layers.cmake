@@ -9,13 +9,14 @@ set(MPC_LAYERS
   "mpc_p2p:mpc_core,mpc_tls,mpc_net"
   "mpc_threshold:mpc_core,mpc_model"
   "mpc_attest:mpc_core"
-  "mpc_contract:mpc_core,mpc_model"
+  "mpc_contract:mpc_core,mpc_model,mpc_attest"
   "mpc_near:mpc_core,mpc_model,mpc_net"
   "mpc_dealer:mpc_core,mpc_model"
   "mpc_cli:mpc_core"
   "mpc_sandbox:mpc_core,mpc_model,mpc_contract,mpc_near,mpc_net"
   "mpc_node:mpc_core,mpc_model,mpc_tls,mpc_net,mpc_near,mpc_threshold,mpc_p2p"
-  "mpc_backup:mpc_core,mpc_model,mpc_tls,mpc_net,mpc_near"
+  "mpc_tee:mpc_core,mpc_model,mpc_net,mpc_attest"
+  "mpc_backup:mpc_core,mpc_model,mpc_tls,mpc_net,mpc_near,mpc_tee,mpc_attest"
   "mpc_devnet:mpc_core,mpc_model,mpc_dealer,mpc_node,mpc_sandbox,mpc_net")
 
 function(mpc_check_layers)
