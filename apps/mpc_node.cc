@@ -172,6 +172,10 @@ int main(int argc, char** argv) {
   run->add_option("--sign-session-timeout-ms", session_ms, "Signing: how long a session may take before its leader retries")
       ->check(CLI::Range(50, 600'000))
       ->capture_default_str();
+  run->add_flag("--require-attested-backup-service", run_options.require_attested_backup_service,
+                "Hard launch: serve GET /get_keyshares and accept PUT /set_keyshares only for a backup service whose TEE "
+                "attestation the contract holds (valid, unexpired, binding the connecting TLS key); refusals are logged "
+                "and counted in mpc_connections_refused_total{reason}");
   run->add_option("--poll-interval-ms", poll_interval_ms, "How often to read the contract")
       ->envname("MPC_CHAIN_POLL_INTERVAL_MS")
       ->check(CLI::Range(50, 600'000))

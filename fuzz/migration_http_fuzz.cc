@@ -113,7 +113,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       return 0;
     }
     auto request = parser.release();
-    auto response = harness->service->handle(request);
+    // The connection authenticated as the registered backup service.
+    auto response = harness->service->handle(request, fuzz::fixed_key(0x50).public_key());
     if (trace) std::fprintf(stderr, "answer %u: %.200s\n", response.result_int(), response.body().c_str());
     MPC_FUZZ_CHECK(kStatuses.contains(response.result_int()));
     if (!request.keep_alive()) return 0;

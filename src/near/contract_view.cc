@@ -2,6 +2,31 @@
 
 namespace mpc::near {
 
+core::Result<BackupServiceAttestation> parse_backup_service_attestation(const nlohmann::json& j) {
+  if (!j.is_object()) return core::invalid("contract view `backup_service_attestation`: expected an object");
+  BackupServiceAttestation a;
+  if (auto it = j.find("tls_public_key"); it != j.end() && !it->is_null()) {
+    if (!it->is_string()) return core::invalid("contract view `backup_service_attestation`: tls_public_key must be a string");
+    auto key = core::parse_ed25519_public_key(it->get<std::string>());
+    if (!key) return core::invalid("contract view `backup_service_attestation`: tls_public_key: " + key.error().message);
+    a.tls_public_key = *key;
+  }
+  if (auto it = j.find("attested"); it != j.end()) {
+    if (!it->is_boolean()) return core::invalid("contract view `backup_service_attestation`: attested must be a boolean");
+    a.attested = it->get<bool>();
+  }
+  if (auto it = j.find("kind"); it != j.end() && !it->is_null()) {
+    if (!it->is_string()) return core::invalid("contract view `backup_service_attestation`: kind must be a string");
+    a.kind = it->get<std::string>();
+  }
+  if (auto it = j.find("expires_at_seconds"); it != j.end() && !it->is_null()) {
+    auto v = model::json_u64(*it);
+    if (!v) return core::invalid("contract view `backup_service_attestation`: expires_at_seconds must be an unsigned integer");
+    a.expires_at_seconds = *v;
+  }
+  return a;
+}
+
 core::Result<ContractView> read_contract_view(RpcClient& rpc, const std::string& contract_id, const ContractViewOptions& options) {
   MPC_ASSIGN(auto state_answer, rpc.view_answer(contract_id, "state"));
   const json& state_json = state_answer.value;
@@ -17,6 +42,16 @@ core::Result<ContractView> read_contract_view(RpcClient& rpc, const std::string&
     auto migrations = model::parse_migration_info(migrations_json);
     if (!migrations) return std::unexpected(migrations.error().context("contract view `migration_info`"));
     view.migrations = std::move(*migrations);
+  }
+  if (!options.backup_attestation_account.empty()) {
+    auto a = rpc.view(contract_id, "backup_service_attestation", {{"account_id", options.backup_attestation_account}});
+    if (!a) {
+      if (!is_contract_panic(a.error())) return std::unexpected(a.error());
+    } else {
+      auto parsed = parse_backup_service_attestation(*a);
+      if (!parsed) return std::unexpected(parsed.error());
+      view.backup_attestation = *parsed;
+    }
   }
   if (options.pending_signatures) {
     auto pending = rpc.view(contract_id, "pending_signature_requests", {{"limit", options.pending_limit}});

@@ -13,6 +13,17 @@
 
 namespace mpc::near {
 
+// The contract's word on one account's backup service attestation (view
+// `backup_service_attestation{account_id}`, ours).
+struct BackupServiceAttestation {
+  std::optional<core::Ed25519PublicKey> tls_public_key;  // the registered service's key, if any
+  bool attested = false;                                 // an attestation the contract accepted
+  std::string kind;                                      // "Mock", "Dstack" or empty
+  std::optional<std::uint64_t> expires_at_seconds;       // unix seconds
+  bool operator==(const BackupServiceAttestation&) const = default;
+};
+core::Result<BackupServiceAttestation> parse_backup_service_attestation(const nlohmann::json& j);
+
 struct ContractView {
   model::ProtocolState state;
   model::MigrationInfo migrations;
@@ -24,12 +35,17 @@ struct ContractView {
   // The block the `state` view was read at (0 when the RPC did not say):
   // key event attempts expire by block height.
   std::uint64_t block_height = 0;
+  // The attestation of ContractViewOptions::backup_attestation_account's
+  // backup service (read only when asked for; nullopt also when the contract
+  // has no such view).
+  std::optional<BackupServiceAttestation> backup_attestation;
   bool operator==(const ContractView&) const = default;
 };
 
 struct ContractViewOptions {
   bool pending_signatures = false;
   std::size_t pending_limit = 100;
+  std::string backup_attestation_account;  // empty: not read
 };
 
 // Reads both views (final finality). Errors name the view that failed:

@@ -27,11 +27,36 @@ NodeView derive_node_view(const near::ContractView& snapshot, const std::string&
     view.is_migration_destination =
         it->second.migration && it->second.migration->destination_node_info.tls_public_key == tls_key;
   }
+  view.backup_attestation = snapshot.backup_attestation;
   return view;
 }
 
 bool authorization_changed(const NodeView& before, const NodeView& after) {
-  return before.backup_service_key != after.backup_service_key;
+  return before.backup_service_key != after.backup_service_key || before.backup_attestation != after.backup_attestation;
+}
+
+std::optional<AttestationRefusal> backup_attestation_refusal(const NodeView& view, const core::Ed25519PublicKey& peer,
+                                                             std::int64_t now_seconds) {
+  const auto& a = view.backup_attestation;
+  if (!a) {
+    return AttestationRefusal{"backup_service_attestation_unknown",
+                              "the contract's backup_service_attestation view is not available (not this project's contract, or not read yet)"};
+  }
+  if (!a->attested) {
+    return AttestationRefusal{"backup_service_not_attested", "the contract holds no attestation for this account's backup service"};
+  }
+  if (!a->tls_public_key || !(*a->tls_public_key == peer)) {
+    return AttestationRefusal{"backup_service_attestation_other_key",
+                              "the contract's attestation binds another TLS key (" +
+                                  (a->tls_public_key ? core::ed25519_public_key_to_string(*a->tls_public_key) : std::string("none")) +
+                                  "), not the peer's " + core::ed25519_public_key_to_string(peer)};
+  }
+  if (!a->expires_at_seconds || static_cast<std::int64_t>(*a->expires_at_seconds) <= now_seconds) {
+    return AttestationRefusal{"backup_service_attestation_expired",
+                              "the backup service's attestation expired" +
+                                  (a->expires_at_seconds ? " at unix time " + std::to_string(*a->expires_at_seconds) : std::string())};
+  }
+  return std::nullopt;
 }
 
 core::Status may_accept_shares(const NodeView& view) {

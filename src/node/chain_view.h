@@ -26,9 +26,23 @@ struct NodeView {
   // This account is a participant and the contract lists this node's TLS key.
   bool is_active_participant = false;
   std::optional<std::uint64_t> participant_id;
+  // The contract's word on that backup service's attestation (read when the
+  // node requires an attested backup service).
+  std::optional<near::BackupServiceAttestation> backup_attestation;
 
   bool operator==(const NodeView&) const = default;
 };
+
+// With --require-attested-backup-service: why `peer` (already known to be
+// the registered backup service key) may not have the shares at unix time
+// `now_seconds`, as {metrics reason, text for the log}; nullopt when the
+// contract holds a valid, unexpired attestation for exactly that key.
+struct AttestationRefusal {
+  std::string reason;
+  std::string detail;
+};
+std::optional<AttestationRefusal> backup_attestation_refusal(const NodeView& view, const core::Ed25519PublicKey& peer,
+                                                             std::int64_t now_seconds);
 
 NodeView derive_node_view(const near::ContractView& snapshot, const std::string& account_id,
                           const core::Ed25519PublicKey& tls_key);

@@ -17,10 +17,7 @@ using json = nlohmann::json;
 
 namespace {
 
-std::string id_text(const model::KeyEventId& id) {
-  return "(epoch " + std::to_string(id.epoch_id) + ", domain " + std::to_string(id.domain_id) + ", attempt " +
-         std::to_string(id.attempt_id) + ")";
-}
+std::string id_text(const model::KeyEventId& id) { return key_id_text(id); }
 
 json id_json(const model::KeyEventId& id) {
   return json{{"epoch_id", id.epoch_id}, {"domain_id", id.domain_id}, {"attempt_id", id.attempt_id}};

@@ -12,12 +12,12 @@ namespace mpc::node {
 
 using json = nlohmann::json;
 
-namespace {
-
 std::string key_id_text(const model::KeyshareKeyId& id) {
   return "(epoch " + std::to_string(id.epoch_id) + ", domain " + std::to_string(id.domain_id) + ", attempt " +
          std::to_string(id.attempt_id) + ")";
 }
+
+namespace {
 
 // Why the held shares may not be replaced, in the node's words.
 std::string refusal_text(const model::ReplacementRefusal& r, const std::vector<model::Keyshare>& held) {

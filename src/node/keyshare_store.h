@@ -39,6 +39,10 @@
 
 namespace mpc::node {
 
+// "(epoch E, domain D, attempt A)": a share's key id (a key event's id) in
+// the node's messages.
+std::string key_id_text(const model::KeyshareKeyId& id);
+
 struct HeldDomain {
   std::uint64_t domain_id = 0;
   std::uint64_t attempt_id = 0;

@@ -52,16 +52,40 @@ NodeView MigrationService::view() const {
   return view_;
 }
 
+void MigrationService::require_attested_backup_service(std::function<std::int64_t()> unix_now) {
+  std::lock_guard lock(mu_);
+  attested_unix_now_ = std::move(unix_now);
+}
+
 std::optional<std::string> MigrationService::authorize(const core::Ed25519PublicKey& peer) const {
   std::lock_guard lock(mu_);
   if (!have_view_) return "chain_state_unknown";
   if (!view_.backup_service_key) return "no_backup_service_registered";
   if (!(peer == *view_.backup_service_key)) return "unauthorized_key";
+  if (attested_unix_now_) {
+    if (auto refusal = backup_attestation_refusal(view_, peer, attested_unix_now_())) {
+      spdlog::warn("migration: refusing the backup service {}: {}", core::ed25519_public_key_to_string(peer), refusal->detail);
+      return refusal->reason;
+    }
+  }
   return std::nullopt;
 }
 
-net::HttpResponse MigrationService::handle(const net::HttpRequest& req) {
+net::HttpResponse MigrationService::handle(const net::HttpRequest& req, const core::Ed25519PublicKey& peer) {
   const std::string path = net::request_path(req.target());
+  if (path == "/get_keyshares" || path == "/set_keyshares") {
+    std::optional<AttestationRefusal> refusal;
+    {
+      std::lock_guard lock(mu_);
+      if (attested_unix_now_) refusal = backup_attestation_refusal(view_, peer, attested_unix_now_());
+    }
+    if (refusal) {
+      // The attestation expired or changed while the connection was open.
+      metrics_.counter("mpc_connections_refused_total", "connections and requests refused", {{"reason", refusal->reason}}).inc();
+      spdlog::warn("migration: refusing a request of the backup service: {}", refusal->detail);
+      return answer(req, 403, "Refused: " + refusal->detail);
+    }
+  }
   if (path == "/hello" && req.method() == http::verb::get) return answer(req, 200, "Hello, world!");
   if (path == "/get_keyshares" && req.method() == http::verb::get) return get_keyshares(req);
   if (path == "/set_keyshares" && req.method() == http::verb::put) return set_keyshares(req);

@@ -38,6 +38,12 @@ class MigrationService {
   MigrationService(KeyshareStore& store, core::SecretBytes encryption_key, net::MetricsRegistry& metrics,
                    std::function<void()> on_imported = nullptr);
 
+  // --require-attested-backup-service: the registered backup service must
+  // also hold a valid, unexpired attestation on-chain for its TLS key
+  // (chain_view.h backup_attestation_refusal), checked per connection and
+  // per request. `unix_now` gives the time (seconds).
+  void require_attested_backup_service(std::function<std::int64_t()> unix_now);
+
   // The chain's latest word on this node (from the watcher).
   void update_view(NodeView view);
   NodeView view() const;
@@ -45,7 +51,8 @@ class MigrationService {
   // nullopt to accept the peer; otherwise the refusal reason (metrics label).
   std::optional<std::string> authorize(const core::Ed25519PublicKey& peer) const;
 
-  net::HttpResponse handle(const net::HttpRequest& request);
+  // `peer`: the connection's authenticated key.
+  net::HttpResponse handle(const net::HttpRequest& request, const core::Ed25519PublicKey& peer);
 
  private:
   net::HttpResponse get_keyshares(const net::HttpRequest& request);
@@ -58,6 +65,7 @@ class MigrationService {
   mutable std::mutex mu_;
   NodeView view_;
   bool have_view_ = false;
+  std::function<std::int64_t()> attested_unix_now_;  // set: attestation required
 };
 
 }  // namespace mpc::node

@@ -94,22 +94,22 @@ TEST_F(MigrationServiceTest, AuthorizesOnlyTheRegisteredBackupKey) {
 
 TEST_F(MigrationServiceTest, RoutesOnThePathOnly) {
   service_->update_view(view(false));
-  auto r = service_->handle(request(http::verb::get, "http://example/hello"));
+  auto r = service_->handle(request(http::verb::get, "http://example/hello"), key(5));
   EXPECT_EQ(r.result_int(), 200u);
   EXPECT_EQ(r.body(), "Hello, world!");
-  EXPECT_EQ(service_->handle(request(http::verb::get, "/nope")).result_int(), 404u);
-  EXPECT_EQ(service_->handle(request(http::verb::post, "/get_keyshares")).result_int(), 405u);
+  EXPECT_EQ(service_->handle(request(http::verb::get, "/nope"), key(5)).result_int(), 404u);
+  EXPECT_EQ(service_->handle(request(http::verb::post, "/get_keyshares"), key(5)).result_int(), 405u);
 }
 
 TEST_F(MigrationServiceTest, ServesTheHeldKeysetEncrypted) {
   service_->update_view(view(false));
-  auto bad = service_->handle(request(http::verb::get, "/get_keyshares", "{"));
+  auto bad = service_->handle(request(http::verb::get, "/get_keyshares", "{"), key(5));
   EXPECT_EQ(bad.result_int(), 400u);
   EXPECT_EQ(bad.body().rfind("Invalid keyset:", 0), 0u) << bad.body();
-  auto missing = service_->handle(request(http::verb::get, "/get_keyshares", to_json(keyset_).dump()));
+  auto missing = service_->handle(request(http::verb::get, "/get_keyshares", to_json(keyset_).dump()), key(5));
   EXPECT_EQ(missing.result_int(), 500u);
   ASSERT_TRUE(store_->import(clones(), keyset_));
-  auto ok = service_->handle(request(http::verb::get, "http://x/get_keyshares", to_json(keyset_).dump()));
+  auto ok = service_->handle(request(http::verb::get, "http://x/get_keyshares", to_json(keyset_).dump()), key(5));
   ASSERT_EQ(ok.result_int(), 200u) << ok.body();
   auto blob = core::base64_decode(ok.body());
   ASSERT_TRUE(blob);
@@ -123,35 +123,35 @@ TEST_F(MigrationServiceTest, ServesTheHeldKeysetEncrypted) {
 
 TEST_F(MigrationServiceTest, AcceptsSharesOnlyAsTheDestinationAndOnlyValidOnes) {
   service_->update_view(view(false));
-  auto refused = service_->handle(request(http::verb::put, "/set_keyshares", sealed(shares_, aes_)));
+  auto refused = service_->handle(request(http::verb::put, "/set_keyshares", sealed(shares_, aes_)), key(5));
   EXPECT_EQ(refused.result_int(), 409u);
   EXPECT_NE(refused.body().find("not the destination"), std::string::npos) << refused.body();
   EXPECT_EQ(refused[net::kRefusalHeader], net::kRefusalNotDestination);
   service_->update_view(view(true, false));
-  auto not_running = service_->handle(request(http::verb::put, "/set_keyshares", sealed(shares_, aes_)));
+  auto not_running = service_->handle(request(http::verb::put, "/set_keyshares", sealed(shares_, aes_)), key(5));
   EXPECT_EQ(not_running.result_int(), 409u);
   EXPECT_EQ(not_running[net::kRefusalHeader], net::kRefusalNotDestination);
 
   service_->update_view(view(true));
-  auto not_b64 = service_->handle(request(http::verb::put, "/set_keyshares", "%%%"));
+  auto not_b64 = service_->handle(request(http::verb::put, "/set_keyshares", "%%%"), key(5));
   EXPECT_EQ(not_b64.result_int(), 400u);
   EXPECT_EQ(not_b64.body().rfind("Invalid Json or encryption:", 0), 0u) << not_b64.body();
   core::SecretBytes other(32);
   core::random_fill(other.mutable_view());
-  auto wrong_key = service_->handle(request(http::verb::put, "/set_keyshares", sealed(shares_, other)));
+  auto wrong_key = service_->handle(request(http::verb::put, "/set_keyshares", sealed(shares_, other)), key(5));
   EXPECT_EQ(wrong_key.result_int(), 400u);
   EXPECT_NE(wrong_key.body().find("does not decrypt"), std::string::npos);
   EXPECT_EQ(wrong_key[net::kRefusalHeader], net::kRefusalDecryptFailed);
   EXPECT_EQ(not_b64.count(net::kRefusalHeader), 0u);  // only the refusals a client acts on are tagged
   auto stale = clones();
   for (auto& s : stale) s.key_id.epoch_id = 3;
-  auto wrong_epoch = service_->handle(request(http::verb::put, "/set_keyshares", sealed(stale, aes_)));
+  auto wrong_epoch = service_->handle(request(http::verb::put, "/set_keyshares", sealed(stale, aes_)), key(5));
   EXPECT_EQ(wrong_epoch.result_int(), 400u);
   EXPECT_NE(wrong_epoch.body().find("do not match the keyset"), std::string::npos) << wrong_epoch.body();
   EXPECT_FALSE(fs::exists(dir_ / "keyshares.enc"));
   EXPECT_EQ(imported_, 0);
 
-  auto ok = service_->handle(request(http::verb::put, "/set_keyshares", sealed(shares_, aes_)));
+  auto ok = service_->handle(request(http::verb::put, "/set_keyshares", sealed(shares_, aes_)), key(5));
   EXPECT_EQ(ok.result_int(), 200u) << ok.body();
   EXPECT_EQ(ok.body(), "Keyshares received.");
   EXPECT_TRUE(store_->holds(keyset_));
@@ -163,9 +163,9 @@ TEST_F(MigrationServiceTest, AcceptsSharesOnlyAsTheDestinationAndOnlyValidOnes) 
 TEST_F(MigrationServiceTest, PuttingTheSameSharesAgainIsANoOpAnswered200) {
   // backup-cli repeats a PUT whose answer it did not receive: that must be safe.
   service_->update_view(view(true));
-  ASSERT_EQ(service_->handle(request(http::verb::put, "/set_keyshares", sealed(shares_, aes_))).result_int(), 200u);
+  ASSERT_EQ(service_->handle(request(http::verb::put, "/set_keyshares", sealed(shares_, aes_)), key(5)).result_int(), 200u);
   const auto digest = store_->summary().digest;
-  auto again = service_->handle(request(http::verb::put, "/set_keyshares", sealed(shares_, aes_)));
+  auto again = service_->handle(request(http::verb::put, "/set_keyshares", sealed(shares_, aes_)), key(5));
   EXPECT_EQ(again.result_int(), 200u) << again.body();
   EXPECT_TRUE(store_->holds(keyset_));
   EXPECT_EQ(store_->summary().digest, digest);
@@ -175,17 +175,44 @@ TEST_F(MigrationServiceTest, PuttingTheSameSharesAgainIsANoOpAnswered200) {
 TEST_F(MigrationServiceTest, BodiesNestedTooDeepAreRefusedBeforeParsing) {
   const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
   service_->update_view(view(false));
-  auto get = service_->handle(request(http::verb::get, "/get_keyshares", deep));
+  auto get = service_->handle(request(http::verb::get, "/get_keyshares", deep), key(5));
   EXPECT_EQ(get.result_int(), 400u);
   EXPECT_EQ(get.body(), "Invalid keyset: JSON nested deeper than 64 levels");
 
   service_->update_view(view(true));
   auto put = service_->handle(
-      request(http::verb::put, "/set_keyshares", core::base64_encode(*core::aes_gcm_encrypt(aes_, core::as_bytes(deep)))));
+      request(http::verb::put, "/set_keyshares", core::base64_encode(*core::aes_gcm_encrypt(aes_, core::as_bytes(deep)))), key(5));
   EXPECT_EQ(put.result_int(), 400u);
   EXPECT_EQ(put.body(), "Invalid Json or encryption: the decrypted blob: JSON nested deeper than 64 levels");
   EXPECT_EQ(imported_, 0);
   EXPECT_NE(metrics_.render().find("mpc_keyshare_imports_total{outcome=\"bad_json\"} 1"), std::string::npos);
+}
+
+
+// --require-attested-backup-service: the registered key alone is not enough.
+TEST_F(MigrationServiceTest, ARequiredAttestationMustBeThereForThePeersKeyAndUnexpired) {
+  ASSERT_TRUE(store_->import(clones(), keyset_));
+  std::int64_t now = 1'000;
+  service_->require_attested_backup_service([&] { return now; });
+  NodeView v = view(false);
+  service_->update_view(v);
+  EXPECT_EQ(service_->authorize(key(5)), "backup_service_attestation_unknown");
+  v.backup_attestation = near::BackupServiceAttestation{key(5), false, "", std::nullopt};
+  service_->update_view(v);
+  EXPECT_EQ(service_->authorize(key(5)), "backup_service_not_attested");
+  v.backup_attestation = near::BackupServiceAttestation{key(6), true, "Mock", 2'000};
+  service_->update_view(v);
+  EXPECT_EQ(service_->authorize(key(5)), "backup_service_attestation_other_key");
+  v.backup_attestation = near::BackupServiceAttestation{key(5), true, "Mock", 2'000};
+  service_->update_view(v);
+  EXPECT_EQ(service_->authorize(key(5)), std::nullopt);
+  EXPECT_EQ(service_->handle(request(http::verb::get, "/get_keyshares", to_json(keyset_).dump()), key(5)).result_int(), 200u);
+  // It expires while the connection is open: the next request is refused.
+  now = 2'000;
+  auto refused = service_->handle(request(http::verb::get, "/get_keyshares", to_json(keyset_).dump()), key(5));
+  EXPECT_EQ(refused.result_int(), 403u);
+  EXPECT_NE(refused.body().find("expired"), std::string::npos) << refused.body();
+  EXPECT_EQ(service_->authorize(key(5)), "backup_service_attestation_expired");
 }
 
 }  // namespace

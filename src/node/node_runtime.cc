@@ -113,13 +113,21 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
   if (!core::is_valid_account_id(options.contract_id))
     return core::invalid("--contract-id: '" + options.contract_id + "' is not a valid NEAR account id");
   rt->signer_ = std::make_unique<near::Signer>(*rt->tx_rpc_, rt->home_->account_id, rt->home_->access_key.secret_key.clone());
-  rt->source_ = std::make_unique<RpcChainSource>(*rt->rpc_, options.contract_id, near::ContractViewOptions{.pending_signatures = true});
+  near::ContractViewOptions view_options{.pending_signatures = true};
+  if (options.require_attested_backup_service) view_options.backup_attestation_account = rt->home_->account_id;
+  rt->source_ = std::make_unique<RpcChainSource>(*rt->rpc_, options.contract_id, view_options);
 
   Impl* const self = rt;
   rt->service_ = std::make_unique<MigrationService>(*rt->store_, std::move(encryption_key), rt->metrics_,
                                                     [self] {
                                                       if (self->onboarding_) self->onboarding_->wake();
                                                     });
+  if (options.require_attested_backup_service) {
+    rt->service_->require_attested_backup_service([] {
+      return static_cast<std::int64_t>(
+          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+    });
+  }
   rt->onboarding_ = std::make_unique<Onboarding>(
       OnboardingDeps{[self]() -> std::optional<NodeView> {
                        std::lock_guard lock(self->view_mu_);
@@ -162,7 +170,7 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
   mopts.request_timeout = options.request_timeout;
   rt->migration_server_ = std::make_shared<net::MtlsServer>(
       rt->ioc_, tls_ctx, mopts, [self](const core::Ed25519PublicKey& peer) { return self->service_->authorize(peer); },
-      [self](net::HttpRequest&& req, const core::Ed25519PublicKey&, net::Responder respond) { respond(self->service_->handle(req)); },
+      [self](net::HttpRequest&& req, const core::Ed25519PublicKey& peer, net::Responder respond) { respond(self->service_->handle(req, peer)); },
       &rt->metrics_);
   MPC_ASSIGN(rt->migration_endpoint_, rt->migration_server_->listen(migration_ep));
   if (metrics_ep) {

@@ -42,6 +42,9 @@ struct NodeRunOptions {
   // participant ahead of the next one; a session without an answer ends after session_timeout.
   std::chrono::milliseconds sign_takeover_delay{3'000};
   std::chrono::milliseconds sign_session_timeout{5'000};
+  // Hard launch: serve and accept shares only for a backup service whose
+  // attestation the contract holds (valid, unexpired, for its TLS key).
+  bool require_attested_backup_service = false;
   std::chrono::milliseconds poll_interval{1000};
   std::chrono::milliseconds rpc_timeout{10'000};
   std::size_t threads = 2;
