@@ -6,10 +6,12 @@
 
 #include "backup/chain_checks.h"
 #include "backup/service.h"
+#include "backup/tee.h"
 #include "core/file_util.h"
 #include "core/json_limits.h"
 #include "core/near_key.h"
 #include "near/contract_view.h"
+#include "net/http_client.h"
 #include "net/http_server.h"
 
 namespace mpc::backup {
@@ -253,6 +255,81 @@ CommandResult status_command(const CommandOptions& o) {
   return text;
 }
 
+CommandResult provision_key_command(const CommandOptions& o) {
+  if (o.request_timeout_seconds < 1) return usage("--request-timeout-seconds must be at least 1");
+  ProvisionRequest request;
+  request.service_url = o.backup_service_url;
+  auto url = net::Url::parse(o.backup_service_url);
+  if (!url || url->scheme != "http")
+    return usage("--backup-service-url: expected http://HOST:PORT of `backup-cli run --tee`'s provisioning endpoint, got '" +
+                 o.backup_service_url + "'");
+  request.timeout = std::chrono::seconds(o.request_timeout_seconds);
+  if (!o.expected_tls_key.empty()) {
+    auto k = core::parse_ed25519_public_key(o.expected_tls_key);
+    if (!k) return usage("--expected-tls-key: expected ed25519:<base58 of 32 bytes>: " + k.error().message);
+    request.expected_tls_key = *k;
+  }
+  if (!o.expected_signer_key.empty()) {
+    auto k = core::parse_ed25519_public_key(o.expected_signer_key);
+    if (!k) return usage("--expected-signer-key: expected ed25519:<base58 of 32 bytes>: " + k.error().message);
+    request.expected_signer_key = *k;
+  }
+  std::optional<attest::AllowedSet> allowed;
+  if (!o.allowed_measurements_file.empty()) {
+    auto text = core::read_file(o.allowed_measurements_file, 4 << 20);
+    if (!text) return usage("--allowed-measurements: " + text.error().message);
+    auto parsed = attest::parse_allowed_set(*text);
+    if (!parsed) return usage("--allowed-measurements " + o.allowed_measurements_file + ": " + parsed.error().message);
+    allowed = std::move(*parsed);
+    request.policy.allowed = &*allowed;
+  }
+  request.policy.allow_mock = o.allow_mock_attestation;
+  request.policy.now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto aes = core::parse_aes256_key_hex(o.encryption_key_hex, "BACKUP_ENCRYPTION_KEY_HEX");
+  if (!aes) return usage(aes.error());
+  o.progress("checking the attestation of the backup service at " + o.backup_service_url);
+  auto out = provision_key(request, *aes);
+  if (!out) return failed(out.error().context("provision-key"));
+  return *out;
+}
+
+namespace {
+
+CommandResult run_tee_command(const CommandOptions& o, ServiceConfig config, const std::function<void()>& wait_for_stop) {
+  if (o.signer_account_id.empty())
+    return usage("--tee needs --signer-account-id (SIGNER_ACCOUNT_ID): the operator's account the service registers for");
+  if (o.reattest_interval_hours < 1 || o.reattest_interval_hours > 167)
+    return usage("--reattest-interval-hours must be 1..167 (the contract's attestations expire after 7 days)");
+  TeeServiceConfig tee;
+  tee.reattest_interval = std::chrono::hours(o.reattest_interval_hours);
+  auto ep = net::parse_listen_address(o.provision_addr);
+  if (!ep) return usage("--provision-addr: " + ep.error().message);
+  tee.provision_addr = *ep;
+  if (o.mock_attestation) {
+    if (!o.dstack_socket.empty() || !o.pccs_url.empty()) return usage("--mock-attestation excludes --dstack-socket and --pccs-url");
+    tee.source = std::make_shared<tee::MockAttestationSource>();
+  } else {
+    tee::DstackSourceOptions dstack;
+    if (!o.dstack_socket.empty()) dstack.socket = o.dstack_socket;
+    if (!o.pccs_url.empty()) {
+      auto url = net::Url::parse(o.pccs_url);
+      if (!url || (url->scheme != "http" && url->scheme != "https")) return usage("--pccs-url: expected an http(s) URL");
+      dstack.pccs_url = o.pccs_url;
+    }
+    dstack.timeout = std::chrono::seconds(o.request_timeout_seconds);
+    tee.source = std::make_shared<tee::DstackAttestationSource>(std::move(dstack));
+  }
+  if (!o.encryption_key_hex.empty())
+    spdlog::warn("--tee: ignoring BACKUP_ENCRYPTION_KEY_HEX (the AES key comes sealed from `backup-cli provision-key`)");
+  config.memory_only = true;
+  auto rpc = rpc_client(o);
+  if (!rpc) return usage(rpc.error());
+  if (auto st = run_tee_service(config, tee, **rpc, wait_for_stop); !st) return other(st.error());
+  return std::string();
+}
+
+}  // namespace
+
 CommandResult run_command(const CommandOptions& o, const std::function<void()>& wait_for_stop) {
   auto node = node_target(o);
   if (!node) return usage(node.error());
@@ -265,6 +342,9 @@ CommandResult run_command(const CommandOptions& o, const std::function<void()>& 
     if (!ep) return usage("--metrics-addr: " + ep.error().message);
     config.metrics = *ep;
   }
+  if (o.tee) return run_tee_command(o, std::move(config), wait_for_stop);
+  if (o.mock_attestation || !o.dstack_socket.empty() || !o.pccs_url.empty())
+    return usage("--mock-attestation, --dstack-socket and --pccs-url go with --tee");
   Session s;
   if (auto e = open_session(o, true, s)) return std::unexpected(*e);
   if (auto st = run_service(config, *s.rpc, *s.secrets, s.aes, wait_for_stop); !st) return other(st.error());

@@ -24,6 +24,13 @@ struct CommandOptions {
   std::string destination_url, destination_tls_key, destination_access_key, near_chain_id = "mainnet", metrics_addr;
   int request_timeout_seconds = 30, poll_interval_seconds = 60, destination_migration_port = kDefaultMigrationPort;
   bool force = false, memory_only = false;
+  // run --tee
+  bool tee = false, mock_attestation = false;
+  std::string dstack_socket, pccs_url, provision_addr;
+  int reattest_interval_hours = 144;
+  // provision-key (the AES key is encryption_key_hex, from BACKUP_ENCRYPTION_KEY_HEX only)
+  std::string backup_service_url, expected_tls_key, expected_signer_key, allowed_measurements_file;
+  bool allow_mock_attestation = false;
   // What a command is doing, for the operator (stderr in backup-cli).
   std::function<void(const std::string&)> progress = [](const std::string&) {};
 
@@ -55,8 +62,11 @@ CommandResult start_migration_command(const CommandOptions& o);
 CommandResult cancel_migration_command(const CommandOptions& o);
 CommandResult status_command(const CommandOptions& o);
 CommandResult verify_command(const CommandOptions& o);
+// provision-key: the AES key sealed to an attested `run --tee` service.
+CommandResult provision_key_command(const CommandOptions& o);
 // `run`: returns once `wait_for_stop` has returned and the current step is
-// done. REQUIRES: SIGINT/SIGTERM are already blocked (threads start here).
+// done. With o.tee: run_tee_service (no secrets.json, no AES key in the
+// environment; --signer-account-id required). REQUIRES: SIGINT/SIGTERM are already blocked (threads start here).
 CommandResult run_command(const CommandOptions& o, const std::function<void()>& wait_for_stop);
 
 }  // namespace mpc::backup
