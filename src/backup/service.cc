@@ -128,8 +128,8 @@ core::Status run_tee_service(const ServiceConfig& config, const TeeServiceConfig
   std::filesystem::remove(provision_addr_file(config.home_dir), ec);
 
   net::MetricsRegistry metrics;
-  auto& registered_gauge = metrics.gauge("mpc_backup_tee_registered", "1 once this TEE backup service registered with an attestation");
-  auto& provisioned_gauge = metrics.gauge("mpc_backup_aes_key_provisioned", "1 once the operator's AES key was provisioned");
+  auto& registered_gauge = metrics.gauge("backup_tee_registered", "1 once this TEE backup service registered with an attestation");
+  auto& provisioned_gauge = metrics.gauge("backup_aes_key_provisioned", "1 once the operator's AES key was provisioned");
   boost::asio::io_context ioc;
   std::shared_ptr<net::HttpServer> metrics_server;
   if (config.metrics) {

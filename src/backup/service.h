@@ -51,8 +51,8 @@ core::Status run_service(const ServiceConfig& config, near::RpcClient& rpc, cons
 // full-access signer key attaches the contract's 1 yoctoNEAR deposit, a
 // function-call key cannot attach one and calls without. The daemon starts
 // once the AES key is provisioned, connects with the identity's TLS key and
-// keeps shares in memory only. Metrics: mpc_backup_tee_registered and
-// mpc_backup_aes_key_provisioned (0/1).
+// keeps shares in memory only. Metrics: backup_tee_registered and
+// backup_aes_key_provisioned (0/1).
 struct TeeServiceConfig {
   std::shared_ptr<tee::AttestationSource> source;
   std::chrono::seconds reattest_interval{144 * 3600};
