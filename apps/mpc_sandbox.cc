@@ -112,6 +112,11 @@ int main(int argc, char** argv) {
                    "Blocks a key generation or resharing attempt lasts (the contract's key_event_timeout_blocks; default 30)")
       ->check(CLI::NonNegativeNumber)  // CLI11 would wrap -1 into an unsigned 2^64 - 1
       ->excludes("--genesis");
+  init->add_option("--attestation", spec.attestation,
+                   "TEE attestations the contract accepts: mock (development: Mock attestations, unattested backup "
+                   "services; the default) or dstack (production: verified Dstack attestations only)")
+      ->check(CLI::IsMember({"mock", "dstack"}))
+      ->excludes("--genesis");
 
   sandbox::ServerOptions run_options;
   int block_interval_ms = 500;

@@ -14,7 +14,7 @@ set(MPC_LAYERS
   "mpc_dealer:mpc_core,mpc_model"
   "mpc_cli:mpc_core"
   "mpc_sandbox:mpc_core,mpc_model,mpc_contract,mpc_near,mpc_net"
-  "mpc_node:mpc_core,mpc_model,mpc_tls,mpc_net,mpc_near,mpc_threshold,mpc_p2p"
+  "mpc_node:mpc_core,mpc_model,mpc_tls,mpc_net,mpc_near,mpc_threshold,mpc_p2p,mpc_attest,mpc_tee"
   "mpc_tee:mpc_core,mpc_model,mpc_net,mpc_attest"
   "mpc_backup:mpc_core,mpc_model,mpc_tls,mpc_net,mpc_near,mpc_tee,mpc_attest"
   "mpc_devnet:mpc_core,mpc_model,mpc_dealer,mpc_node,mpc_sandbox,mpc_net")

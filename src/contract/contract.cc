@@ -36,6 +36,13 @@ const std::map<std::string, internal::Method, std::less<>>& methods() {
       {"conclude_node_migration", internal::conclude_node_migration},
       {"cancel_node_migration", internal::cancel_node_migration},
       {"update_participant_url", internal::update_participant_url},
+      {"submit_participant_info", internal::submit_participant_info},
+      {"vote_code_hash", internal::vote_code_hash},
+      {"vote_add_launcher_compose_hash", internal::vote_add_launcher_compose_hash},
+      {"vote_add_os_measurement", internal::vote_add_os_measurement},
+      {"vote_backup_service_code_hash", internal::vote_backup_service_code_hash},
+      {"vote_backup_service_launcher_compose_hash", internal::vote_backup_service_launcher_compose_hash},
+      {"verify_tee", internal::verify_tee},
       {"sign", internal::sign},
       {"respond", internal::respond},
       {"return_signature_and_clean_state_on_success", internal::return_signature_and_clean_state_on_success},
@@ -102,7 +109,9 @@ core::Result<core::Bytes> MpcContract::view(std::string_view method, core::ByteV
   if (method == "migration_info") {
     out = migration_info(*state_);
   } else if (method == "config") {
-    out = internal::to_json(state_->config);
+    // The reference's Config view: its one setting this contract has (the
+    // attestation mode is the `attestation_mode` view).
+    out = json{{"key_event_timeout_blocks", state_->config.key_event_timeout_blocks}};
   } else if (method == "version") {
     out = "mpc-sandbox-contract 0.1.0";
   } else if (method == "get_pending_request") {
@@ -114,7 +123,7 @@ core::Result<core::Bytes> MpcContract::view(std::string_view method, core::ByteV
   } else if (method == "derived_public_key") {
     MPC_ASSIGN(out, internal::derived_public_key_view(*state_, args));
   } else {
-    return core::fail(ErrorCode::kNotFound, "Method " + std::string(method) + " not found");
+    MPC_ASSIGN(out, internal::tee_view(*state_, method, args));
   }
   std::string text = out.dump();
   return core::Bytes(text.begin(), text.end());
@@ -132,6 +141,7 @@ std::string MpcContract::serialize() const {
            {"migrations", std::move(migrations)}};
   // Only when there are any: a state without them keeps its earlier form.
   if (!state_->pending_signatures->empty()) out["pending_signature_requests"] = internal::pending_signatures_to_json(*state_);
+  if (state_->tee != internal::TeeState{}) out["tee"] = internal::to_json(state_->tee);
   return out.dump();
 }
 
@@ -162,6 +172,12 @@ core::Result<MpcContract> MpcContract::deserialize(std::string_view text) {
     }
   }
   if (j.contains("pending_signature_requests")) MPC_TRY(internal::pending_signatures_from_json(*s, j["pending_signature_requests"]));
+  if (j.contains("tee")) {
+    MPC_ASSIGN(s->tee, internal::tee_state_from_json(j["tee"]));
+    for (const auto& [account, a] : s->tee.backup_attestations) {
+      if (!s->backup_services.contains(account)) return core::invalid("tee.backup_attestations." + account + " has no backup service");
+    }
+  }
   return MpcContract(std::move(s));
 }
 

@@ -39,6 +39,9 @@ struct CallContext {
   // A callback's promise results, in order: the bytes a yield was resumed
   // with, or nullopt for a promise that failed (a yield that timed out).
   std::vector<std::optional<core::Bytes>> promise_results;
+  // The block's timestamp in nanoseconds since the Unix epoch (NEAR's
+  // env::block_timestamp()): what attestations are verified and expire at.
+  std::uint64_t block_timestamp_ns = 0;
 };
 
 // The call's result is a yielded promise: the host keeps the caller's

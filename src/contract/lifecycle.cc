@@ -256,18 +256,26 @@ core::Result<CallOutcome> vote_new_parameters(State& s, const CallContext& ctx, 
   const std::uint64_t n = proposal.participants.participants.size();
   if (n_votes < n) return unit_outcome(0, {"parameters vote recorded (" + count_text(n_votes, n) + ")"});
 
+  MPC_ASSIGN(std::string log, begin_resharing(s, std::move(proposal)));
+  return unit_outcome(0, {std::move(log)});
+}
+
+core::Result<std::string> begin_resharing(State& s, model::ThresholdParameters proposal) {
+  Running* running = s.as<Running>();
+  if (running == nullptr) return panic("The protocol is not Running.");
+  const std::uint64_t epoch = prospective_epoch_id(*running);
   // What a cancelled resharing returns to: this state without its votes.
   Running previous = running_state(running->domains, running->keyset, running->parameters);
   if (previous.domains.domains.empty()) {
     // Nothing to reshare: the new parameters take effect at once.
     s.transition(running_state(previous.domains, model::Keyset{epoch, {}}, std::move(proposal)));
-    return unit_outcome(0, {"new parameters: Running at epoch " + std::to_string(epoch) + " (no keys to reshare)"});
+    return "new parameters: Running at epoch " + std::to_string(epoch) + " (no keys to reshare)";
   }
   Resharing resharing;
   resharing.resharing_key = KeyEvent::create(epoch, previous.domains.domains[0], std::move(proposal));
   resharing.previous_running_state = std::move(previous);
   s.transition(std::move(resharing));
-  return unit_outcome(0, {"resharing started for epoch " + std::to_string(epoch)});
+  return "resharing started for epoch " + std::to_string(epoch);
 }
 
 core::Result<CallOutcome> start_reshare_instance(State& s, const CallContext& ctx, const json& args) {

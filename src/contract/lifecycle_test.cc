@@ -218,7 +218,7 @@ TEST_F(LifecycleTest, InitConfigSetsTheKeyEventTimeout) {
   EXPECT_EQ(unknown.error().code, core::ErrorCode::kInvalidArgument);
   EXPECT_EQ(unknown.error().message,
             "Failed to deserialize input from JSON: init_config.tee_upgrade_deadline_duration_seconds is not a setting of this "
-            "contract (it has key_event_timeout_blocks only)");
+            "contract (it has key_event_timeout_blocks and attestation_mode only)");
   EXPECT_FALSE(init({{"key_event_timeout_blocks", -5}}));
   EXPECT_EQ(core::to_string(fresh.view("state", {}).value()), "\"NotInitialized\"");
   ASSERT_TRUE(init({{"key_event_timeout_blocks", 5}}));

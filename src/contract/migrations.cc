@@ -51,8 +51,25 @@ core::Result<CallOutcome> register_backup_service(State& s, const CallContext& c
   MPC_ASSIGN(auto refund, require_deposit(ctx));
   MPC_ASSIGN(const json* value, arg(args, "backup_service_info"));
   MPC_ASSIGN(model::BackupServiceInfo info, backup_service_value(*value, "backup_service_info"));
+  // The hard launch's BackupServiceInfo{public_key, attestation}: the
+  // attestation binds public_key (TLS) and the access key signing this call.
+  // Optional in development mode (an unattested registration as before),
+  // required in production.
+  const json* attestation = value->contains("attestation") && !(*value)["attestation"].is_null() ? &(*value)["attestation"] : nullptr;
+  std::string kind = "unattested";
+  if (attestation != nullptr) {
+    MPC_ASSIGN(StoredAttestation a, verify_submitted(*attestation, "backup_service_info.attestation", info.public_key, ctx,
+                                                     s.config.attestation_mode, s.tee.allowed_for_backup_services()));
+    kind = a.kind == AttestationKind::kDstack ? "Dstack-attested" : "Mock-attested";
+    s.tee.backup_attestations[ctx.signer_account_id] = std::move(a);
+  } else if (s.config.attestation_mode == AttestationMode::kProduction) {
+    return panic("Invalid TEE Remote Attestation: a contract in production mode registers a backup service only with a Dstack "
+                 "attestation (backup_service_info.attestation is missing)");
+  } else {
+    s.tee.backup_attestations.erase(ctx.signer_account_id);
+  }
   s.backup_services[ctx.signer_account_id] = info;
-  return unit_outcome(refund, {"registered backup service " + core::ed25519_public_key_to_string(info.public_key) + " for " +
+  return unit_outcome(refund, {"registered " + kind + " backup service " + core::ed25519_public_key_to_string(info.public_key) + " for " +
                                ctx.signer_account_id});
 }
 
@@ -90,6 +107,17 @@ core::Result<CallOutcome> conclude_node_migration(State& s, const CallContext& c
                  ctx.signer_public_key.to_string() + ", expected: " + expected.to_string());
   }
   MPC_TRY(require_tls_key_unclaimed(s, ctx.signer_account_id, it->second.destination_node_info.tls_public_key));
+  // The destination node must be attested: an attestation submitted by this
+  // account with the destination's access key for the destination's TLS key
+  // (submit_participant_info), valid at this block.
+  MPC_ASSIGN(std::string problem, participant_attestation_problem(s, ctx.signer_account_id,
+                                                                  it->second.destination_node_info.tls_public_key,
+                                                                  it->second.signer_account_pk, block_seconds(ctx)));
+  if (!problem.empty()) {
+    return panic("Invalid TEE Remote Attestation: destination node TEE quote is invalid: " + problem +
+                 " (the destination node calls submit_participant_info with its TLS key, signed by its access key, before "
+                 "conclude_node_migration)");
+  }
   entry->info = it->second.destination_node_info;
   s.migrations.erase(it);
   return unit_outcome(0, {"concluded node migration for " + ctx.signer_account_id});

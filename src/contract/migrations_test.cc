@@ -155,6 +155,7 @@ TEST_F(MigrationsTest, ConcludeNodeMigrationReplacesTheParticipantInfoAndKeepsIt
   add_two_domains();
   json dest = destination(access_key_);
   ASSERT_TRUE(call("node1.near", "start_node_migration", {{"destination_node_info", dest}}, 1));
+  ASSERT_TRUE(submit_mock_attestation("node1.near", access_key_, dest["destination_node_info"]["tls_public_key"]));
   auto r = call("node1.near", "conclude_node_migration", {{"keyset", running()["keyset"]}});
   ASSERT_TRUE(r) << r.error().message;
   for (const auto& e : running()["parameters"]["participants"]["participants"]) {

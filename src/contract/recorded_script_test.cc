@@ -239,6 +239,16 @@ json record_everything() {
   s.call("node1.near", "conclude_node_migration", {{"keyset", {{"epoch_id", 1}, {"domains", json::array()}}}}, 0, 20);
   s.call("node1.near", "conclude_node_migration", {{"keyset", "x"}}, 0, 20);
   s.call("stranger.near", "conclude_node_migration", {{"keyset", empty_keyset}}, 0, 20);
+  // The destination must be attested first (submit_participant_info by
+  // its access key for its TLS key); Mock attestations: development mode.
+  s.call("node1.near", "conclude_node_migration", {{"keyset", empty_keyset}}, 0, 20);
+  s.call("node1.near", "submit_participant_info", {{"proposed_participant_attestation", {{"Mock", "Invalid"}}}, {"tls_public_key", pk_text(21)}}, 0, 20);
+  s.call("node1.near", "submit_participant_info", {{"proposed_participant_attestation", {{"Mock", "Valid"}}}, {"tls_public_key", "x"}}, 0, 20);
+  s.call("node1.near", "submit_participant_info", {{"proposed_participant_attestation", {{"Mock", "Valid"}}}, {"tls_public_key", pk_text(21)}}, 0, 19);
+  s.call("node1.near", "conclude_node_migration", {{"keyset", empty_keyset}}, 0, 20);
+  s.call("node1.near", "submit_participant_info", {{"proposed_participant_attestation", {{"Mock", "Valid"}}}, {"tls_public_key", pk_text(21)}}, 0, 20);
+  s.call("node2.near", "submit_participant_info", {{"proposed_participant_attestation", {{"Mock", "Valid"}}}, {"tls_public_key", pk_text(21)}}, 0, 20);
+  s.view("get_attestation", json{{"tls_public_key", pk_text(21)}}.dump());
   s.call("node1.near", "conclude_node_migration", {{"keyset", empty_keyset}}, 0, 20);
   s.call("node1.near", "conclude_node_migration", {{"keyset", empty_keyset}}, 0, 20);
   s.call("node2.near", "cancel_node_migration", json::object(), 1);
@@ -478,6 +488,7 @@ json record_everything() {
   s.view("migration_info");
   s.call("node0.near", "register_backup_service", {{"backup_service_info", {{"public_key", pk_text(15)}}}}, 1);
   s.call("node1.near", "start_node_migration", {{"destination_node_info", destination(35, 36)}}, 1);
+  s.call("node1.near", "submit_participant_info", {{"proposed_participant_attestation", {{"Mock", "Valid"}}}, {"tls_public_key", pk_text(36)}}, 0, 35);
   s.call("node1.near", "conclude_node_migration",
          {{"keyset", json::parse(core::to_string(s.contract().view("state", {}).value()))["Running"]["keyset"]}}, 0, 35);
   keep("final", s.contract());

@@ -43,6 +43,11 @@ void MpcContract::State::transition(internal::ProtocolState next) {
   auto orphan = [&](const std::string& a) { return !is_participant(a) && !is_prospective(a); };
   std::erase_if(backup_services, [&](const auto& kv) { return orphan(kv.first); });
   std::erase_if(migrations, [&](const auto& kv) { return orphan(kv.first); });
+  std::erase_if(tee.backup_attestations, [&](const auto& kv) { return orphan(kv.first); });
+  for (auto* votes : {&tee.node.image_votes, &tee.node.launcher_votes, &tee.backup.image_votes, &tee.backup.launcher_votes}) {
+    std::erase_if(votes->proposal_by_account, [&](const auto& kv) { return !is_participant(kv.first); });
+  }
+  std::erase_if(tee.measurement_votes.proposal_by_account, [&](const auto& kv) { return !is_participant(kv.first); });
 }
 
 namespace internal {
@@ -122,17 +127,29 @@ core::Status KeyEvent::vote_abort(const model::KeyEventId& id, std::string_view 
   return {};
 }
 
-json to_json(const Config& config) { return json{{"key_event_timeout_blocks", config.key_event_timeout_blocks}}; }
+json to_json(const Config& config) {
+  json out{{"key_event_timeout_blocks", config.key_event_timeout_blocks}};
+  // Only when not the default: a development state keeps its earlier form.
+  if (config.attestation_mode != AttestationMode::kDevelopment) out["attestation_mode"] = attestation_mode_name(config.attestation_mode);
+  return out;
+}
 
 core::Result<Config> config_from_json(const json& j, const Config& base, const std::string& path) {
   Config out = base;
   if (j.is_null()) return out;
   if (!j.is_object()) return core::invalid(path + " must be an object");
   for (const auto& [name, value] : j.items()) {
-    if (name != "key_event_timeout_blocks") {
-      return core::invalid(path + "." + name + " is not a setting of this contract (it has key_event_timeout_blocks only)");
+    if (name != "key_event_timeout_blocks" && name != "attestation_mode") {
+      return core::invalid(path + "." + name +
+                           " is not a setting of this contract (it has key_event_timeout_blocks and attestation_mode only)");
     }
     if (value.is_null()) continue;
+    if (name == "attestation_mode") {
+      auto mode = value.is_string() ? parse_attestation_mode(value.get<std::string>()) : std::nullopt;
+      if (!mode) return core::invalid(path + ".attestation_mode must be \"development\" or \"production\"");
+      out.attestation_mode = *mode;
+      continue;
+    }
     auto blocks = model::json_u64(value);
     if (!blocks) return core::invalid(path + ".key_event_timeout_blocks must be an unsigned integer (blocks)");
     out.key_event_timeout_blocks = *blocks;

@@ -122,6 +122,9 @@ TEST(StateGenesis, DeserializeAMainnetGenesisWithMigrationsLetsANodeConclude) {
   EXPECT_EQ(json::parse(info->begin(), info->end()), (json{{account, json::array({backup, dest})}}));
 
   CallContext ctx{account, account, "v1.signer", core::NearPublicKey{access.public_key()}, 0, 1};
+  const std::string attest = json{{"proposed_participant_attestation", {{"Mock", "Valid"}}},
+                                  {"tls_public_key", dest["destination_node_info"]["tls_public_key"]}}.dump();
+  ASSERT_TRUE(c->call(ctx, "submit_participant_info", core::as_bytes(attest)));
   const std::string args = json{{"keyset", fixture["Running"]["keyset"]}}.dump();
   auto r = c->call(ctx, "conclude_node_migration", core::as_bytes(args));
   ASSERT_TRUE(r) << r.error().message;
@@ -284,7 +287,7 @@ TEST(StateGenesis, DeserializeRefusesAConfigItCannotHonour) {
   EXPECT_EQ(error_of({{"key_event_timeout_blocks", "30"}}), "config.key_event_timeout_blocks must be an unsigned integer (blocks)");
   EXPECT_EQ(error_of({{"key_event_timeout_blocks", 30}, {"sign_call_gas_attachment_requirement_tera_gas", 15}}),
             "config.sign_call_gas_attachment_requirement_tera_gas is not a setting of this contract (it has "
-            "key_event_timeout_blocks only)");
+            "key_event_timeout_blocks and attestation_mode only)");
   EXPECT_EQ(error_of(json::array()), "config must be an object");
 }
 

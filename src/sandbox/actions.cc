@@ -120,6 +120,7 @@ ActionStatus function_call(const near::FunctionCallAction& fc, ActionContext& ct
   contract::CallContext call{tx.signer_id, tx.signer_id, ctx.env().contract_account_id, tx.public_key, fc.deposit,
                              ctx.env().height};
   call.prepaid_gas = fc.gas;
+  call.block_timestamp_ns = ctx.env().timestamp_ns;
   call.yield_data_id = yield_data_id(ctx.env().tx_hash);
   core::Result<contract::CallOutcome> out = core::fail(core::ErrorCode::kInternal, "not called");
   try {

@@ -33,6 +33,10 @@ struct ExecutionEnv {
   const core::Hash256& tx_hash;            // for logs
   std::uint64_t height;                    // the block being built
   const std::string& contract_account_id;  // the only account with code
+  // The contract's block timestamp (ns): the sandbox executes a transaction
+  // when it arrives, before its block's time is chosen, so this is the
+  // earliest that block can carry (its parent's timestamp + 1 ns).
+  std::uint64_t timestamp_ns = 0;
 };
 
 // The first action that failed, as NEAR's ActionError.

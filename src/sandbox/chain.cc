@@ -269,7 +269,7 @@ std::expected<core::Hash256, InvalidTx> Chain::accept(const near::SignedTransact
   signer->second.keys[tx.public_key].nonce = tx.nonce;
   signer->second.balance -= cost->deposits;
   pending_->dirty_accounts.insert(tx.signer_id);
-  Execution execution = execute_actions(ExecutionEnv{tx, hash, head_.height + 1, contract_account_id_}, accounts_, contract_);
+  Execution execution = execute_actions(ExecutionEnv{tx, hash, head_.height + 1, contract_account_id_, head_.timestamp_ns + 1}, accounts_, contract_);
   record(stx, hash, *cost, std::move(execution));
   return hash;
 }
@@ -330,6 +330,7 @@ void Chain::run_yield_callback(const core::Hash256& data_id, std::optional<core:
   auto call = [&](const std::string& method, core::ByteView args, std::vector<std::optional<core::Bytes>> results) {
     contract::CallContext ctx{y.signer_id, contract_account_id_, contract_account_id_, y.signer_public_key, 0, height};
     ctx.prepaid_gas = contract::kMaxPrepaidGas;
+    ctx.block_timestamp_ns = head_.timestamp_ns + 1;  // as for transactions (ExecutionEnv::timestamp_ns)
     ctx.promise_results = std::move(results);
     core::Result<contract::CallOutcome> out = core::fail(core::ErrorCode::kInternal, "not called");
     try {

@@ -24,6 +24,9 @@ core::Result<Genesis> write_local_genesis(const std::filesystem::path& home, con
   if (spec.participants > 0 && (spec.threshold < 1 || spec.threshold > spec.participants)) {
     return core::invalid("--threshold must be between 1 and the number of participants");
   }
+  if (spec.attestation && *spec.attestation != "mock" && *spec.attestation != "dstack") {
+    return core::invalid("--attestation must be mock or dstack, not " + *spec.attestation);
+  }
   if (std::filesystem::exists(database_path(home)) || std::filesystem::exists(home / "genesis.json")) {
     return core::fail(core::ErrorCode::kAlreadyExists,
                       home.string() + " already holds a chain; refusing to overwrite it (choose another --home)");
@@ -59,9 +62,12 @@ core::Result<Genesis> write_local_genesis(const std::filesystem::path& home, con
             {"parameters_votes", {{"proposal_by_account", json::object()}}},
             {"add_domains_votes", {{"proposal_by_account", json::object()}}}}}}}};
   }
-  if (spec.key_event_timeout_blocks) {
+  if (spec.key_event_timeout_blocks || spec.attestation) {
     if (genesis.contract_state.is_null()) genesis.contract_state = {{"protocol_state", "NotInitialized"}};
-    genesis.contract_state["config"] = {{"key_event_timeout_blocks", *spec.key_event_timeout_blocks}};
+    json config = json::object();
+    if (spec.key_event_timeout_blocks) config["key_event_timeout_blocks"] = *spec.key_event_timeout_blocks;
+    if (spec.attestation) config["attestation_mode"] = *spec.attestation == "dstack" ? "production" : "development";
+    genesis.contract_state["config"] = std::move(config);
   }
   MPC_TRY(core::write_file_exclusive(home / "genesis.json", core::as_bytes(genesis_to_json(genesis).dump(2) + "\n"), 0644));
   return genesis;

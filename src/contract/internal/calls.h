@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -94,6 +95,29 @@ core::Result<CallOutcome> start_node_migration(State& s, const CallContext& ctx,
 core::Result<CallOutcome> conclude_node_migration(State& s, const CallContext& ctx, const json& args);
 core::Result<CallOutcome> cancel_node_migration(State& s, const CallContext& ctx, const json& args);
 core::Result<CallOutcome> update_participant_url(State& s, const CallContext& ctx, const json& args);
+
+// tee.cc
+core::Result<CallOutcome> submit_participant_info(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> vote_code_hash(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> vote_add_launcher_compose_hash(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> vote_add_os_measurement(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> vote_backup_service_code_hash(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> vote_backup_service_launcher_compose_hash(State& s, const CallContext& ctx, const json& args);
+core::Result<CallOutcome> verify_tee(State& s, const CallContext& ctx, const json& args);
+// Why `account`'s node with `tls_key` (and, when given, access key
+// `account_key`) has no valid attestation at `now` seconds; empty when it has.
+core::Result<std::string> participant_attestation_problem(const State& s, const std::string& account,
+                                                          const core::Ed25519PublicKey& tls_key,
+                                                          const std::optional<core::Ed25519PublicKey>& account_key,
+                                                          std::uint64_t now);
+// The TEE views (allowed_*, get_attestation, get_tee_accounts,
+// backup_service_attestation, code_hash_votes, attestation_mode); kNotFound
+// for any other name.
+core::Result<json> tee_view(const State& s, std::string_view method, const json& args);
+
+// lifecycle.cc: from Running, a resharing to `proposal` at the next epoch
+// (Running at once when there are no domains). Returns the log line.
+core::Result<std::string> begin_resharing(State& s, model::ThresholdParameters proposal);
 
 // signing.cc
 core::Result<CallOutcome> sign(State& s, const CallContext& ctx, const json& args);

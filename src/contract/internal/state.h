@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "contract/contract.h"
+#include "contract/internal/tee.h"
 #include "core/key_derivation.h"
 #include "core/result.h"
 #include "model/types.h"
@@ -31,20 +32,27 @@ namespace internal {
 
 using json = nlohmann::json;
 
-// The contract's configuration (the reference's Config, of which this
-// contract has one setting). In the durable form as
-// "config": {"key_event_timeout_blocks": N}, and shown by the `config` view.
+// The contract's configuration: the reference's Config, of which this
+// contract has one setting, and our attestation mode. In the durable form as
+// "config": {"key_event_timeout_blocks": N, "attestation_mode":
+// "production"} (the mode only when production: a development state keeps
+// its earlier form); the `config` view shows the reference's
+// setting only, the `attestation_mode` view the mode.
 struct Config {
   // An attempt of a key event that has not completed within this many blocks
   // has failed (the reference's DEFAULT_KEY_EVENT_TIMEOUT_BLOCKS).
   static constexpr std::uint64_t kDefaultKeyEventTimeoutBlocks = 30;
   std::uint64_t key_event_timeout_blocks = kDefaultKeyEventTimeoutBlocks;
+  // Ours: development accepts the reference's Mock attestations (and
+  // unattested backup services); production only verified Dstack ones.
+  AttestationMode attestation_mode = AttestationMode::kDevelopment;
   bool operator==(const Config&) const = default;
 };
 json to_json(const Config& config);
 // The durable "config" object (or init's `init_config`, `path` naming it):
-// only key_event_timeout_blocks, an unsigned integer (null or absent: as
-// `base`). Any other field is refused: this contract has no such setting.
+// key_event_timeout_blocks, an unsigned integer, and attestation_mode,
+// "development" or "production" (each null or absent: as `base`). Any other
+// field is refused: this contract has no such setting.
 core::Result<Config> config_from_json(const json& j, const Config& base, const std::string& path);
 
 // An attempt of a key event (the reference's KeyEventInstance), started by
@@ -225,6 +233,7 @@ struct MpcContract::State {
   internal::Config config;
   std::map<std::string, model::BackupServiceInfo> backup_services;  // by account
   std::map<std::string, model::DestinationNodeInfo> migrations;     // by account
+  internal::TeeState tee;                                           // attestations and allowed sets (tee.cc)
 
   // Signature requests waiting for `respond` (signing.cc). Copies share
   // the map until one of them changes it (pending_signatures_mut), so the
@@ -261,8 +270,8 @@ struct MpcContract::State {
 
   // Moves to a new protocol state. Leaving Running for Initializing or
   // Resharing cancels every ongoing migration (protocol changes win); backup
-  // services and migrations of accounts that are neither current nor
-  // prospective participants are dropped.
+  // services (with their attestations), migrations and TEE votes of accounts
+  // that are neither current nor prospective participants are dropped.
   void transition(internal::ProtocolState next);
 };
 

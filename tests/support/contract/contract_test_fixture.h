@@ -117,6 +117,15 @@ class ContractTest : public ::testing::Test {
     return proposal;
   }
 
+  // What a destination node does before conclude_node_migration: submits
+  // a Mock attestation (the contract is in development mode) for its TLS
+  // key, signed by its access key.
+  core::Result<CallOutcome> submit_mock_attestation(const std::string& account, const core::Ed25519SecretKey& access,
+                                                    const json& tls_public_key) {
+    return call_with_key(account, core::NearPublicKey{access.public_key()}, "submit_participant_info",
+                         {{"proposed_participant_attestation", {{"Mock", "Valid"}}}, {"tls_public_key", tls_public_key}});
+  }
+
   json destination(const core::Ed25519SecretKey& access) {
     return json{{"signer_account_pk", key_text(access)},
                 {"destination_node_info", {{"url", "https://new-node"}, {"tls_public_key", new_key()}}}};
