@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
   prov->add_option("--expected-signer-key", o.expected_signer_key, "Refuse unless the service's signer key is this one, ed25519:<base58>");
   prov->add_flag("--allow-mock-attestation", o.allow_mock_attestation, "Accept a mock attestation (local networks only)");
   prov->add_option("--allowed-measurements", o.allowed_measurements_file,
-                   "JSON file of the allowed measurements, image and compose hashes (as `mpc-attest verify --allowed`); required for "
+                   "JSON file of the allowed measurements, image and compose hashes (as `mpc-attest verify --measurements`); required for "
                    "a Dstack attestation");
   prov->add_option("--request-timeout-seconds", o.request_timeout_seconds, "Deadline of each network request (>= 1)")
       ->envname("REQUEST_TIMEOUT_SECONDS")
