@@ -140,7 +140,9 @@ class MpcContract {
   //                                        a participant that has not voted success ends the attempt
   //   vote_cancel_keygen{next_domain_id}   threshold -> Running with the keys generated so far
   //   vote_cancel_resharing{}              threshold of the old participants -> previous Running
-  //   register_backup_service{backup_service_info}   payable (>= 1 yoctoNEAR, excess refunded)
+  //   register_backup_service{backup_service_info}   payable (>= 1 yoctoNEAR, excess refunded) without an
+  //                                                  attestation; with one (signed by the TEE's
+  //                                                  function-call key) no deposit is needed
   //   start_node_migration{destination_node_info}    payable
   //   conclude_node_migration{keyset}                non-payable, signed by the new node's key
   //   cancel_node_migration{}                        payable (our addition)

@@ -48,14 +48,23 @@ core::Result<CallOutcome> register_backup_service(State& s, const CallContext& c
   if (!s.is_participant(ctx.signer_account_id) && !s.is_prospective(ctx.signer_account_id)) {
     return not_participant(ctx.signer_account_id);
   }
-  MPC_ASSIGN(auto refund, require_deposit(ctx));
   MPC_ASSIGN(const json* value, arg(args, "backup_service_info"));
-  MPC_ASSIGN(model::BackupServiceInfo info, backup_service_value(*value, "backup_service_info"));
   // The hard launch's BackupServiceInfo{public_key, attestation}: the
   // attestation binds public_key (TLS) and the access key signing this call.
   // Optional in development mode (an unattested registration as before),
   // required in production.
-  const json* attestation = value->contains("attestation") && !(*value)["attestation"].is_null() ? &(*value)["attestation"] : nullptr;
+  const json* attestation =
+      value->is_object() && value->contains("attestation") && !(*value)["attestation"].is_null() ? &(*value)["attestation"] : nullptr;
+  // An unattested registration is the soft launch's payable call (>= 1
+  // yoctoNEAR). An attested one is signed by the key the TEE generated, which
+  // the operator adds as a function-call access key, and NEAR forbids a
+  // function-call key to attach a deposit: it needs none (any deposit is
+  // refunded), as the reference's submit_participant_info.
+  core::u128 refund = ctx.attached_deposit;
+  if (attestation == nullptr) {
+    MPC_ASSIGN(refund, require_deposit(ctx));
+  }
+  MPC_ASSIGN(model::BackupServiceInfo info, backup_service_value(*value, "backup_service_info"));
   std::string kind = "unattested";
   if (attestation != nullptr) {
     MPC_ASSIGN(StoredAttestation a, verify_submitted(*attestation, "backup_service_info.attestation", info.public_key, ctx,

@@ -210,10 +210,14 @@ TEST_F(TeeTest, BackupServiceAttestationIsOptionalInDevelopmentAndShownToTheNode
   EXPECT_EQ(view_with("backup_service_attestation", {{"account_id", "node0.near"}}),
             (json{{"tls_public_key", tls}, {"attested", false}, {"kind", nullptr}, {"expires_at_seconds", nullptr}}));
 
+  // Attested, it needs no deposit: the TEE's key is a function-call access
+  // key, which NEAR does not let attach one.
   CallContext c = at_time("node0.near", core::NearPublicKey{access_key_.public_key()}, 2000);
-  c.attached_deposit = 1;
+  c.attached_deposit = 0;
   auto r = call_at(c, "register_backup_service", {{"backup_service_info", {{"public_key", tls}, {"attestation", {{"Mock", "Valid"}}}}}});
   ASSERT_TRUE(r) << r.error().message;
+  // Unattested, it stays the soft launch's payable call.
+  EXPECT_FALSE(call("node1.near", "register_backup_service", {{"backup_service_info", {{"public_key", tls}}}}, 0));
   EXPECT_EQ(view_with("backup_service_attestation", {{"account_id", "node0.near"}}),
             (json{{"tls_public_key", tls}, {"attested", true}, {"kind", "Mock"}, {"expires_at_seconds", 2000 + kWeek}}));
   // migration_info keeps its shape.
