@@ -176,6 +176,14 @@ int main(int argc, char** argv) {
                 "Hard launch: serve GET /get_keyshares and accept PUT /set_keyshares only for a backup service whose TEE "
                 "attestation the contract holds (valid, unexpired, binding the connecting TLS key); refusals are logged "
                 "and counted in mpc_connections_refused_total{reason}");
+  run->add_option("--tee-attestation", run_options.tee_attestation,
+                  "Where this node's TEE attestation comes from: dstack (the dstack guest agent, collateral from --pccs-url), "
+                  "mock (the reference's Mock: only a contract configured for development accepts it), or none. It is "
+                  "submitted (submit_participant_info) before concluding a migration and every 6 days while a participant")
+      ->check(CLI::IsMember({"dstack", "mock", "none"}))
+      ->capture_default_str();
+  run->add_option("--dstack-socket", run_options.dstack_socket, "The dstack guest agent's unix socket")->capture_default_str();
+  run->add_option("--pccs-url", run_options.pccs_url, "Where the quote's collateral comes from (Intel PCS API v4)")->capture_default_str();
   run->add_option("--poll-interval-ms", poll_interval_ms, "How often to read the contract")
       ->envname("MPC_CHAIN_POLL_INTERVAL_MS")
       ->check(CLI::Range(50, 600'000))

@@ -105,7 +105,7 @@ say "the operator lets the new node's access key call the contract (a function-c
 new_url="$NODE_P2P_URL"
 MPC_BACKUP_ENCRYPTION_KEY_HEX="$BACKUP_ENCRYPTION_KEY_HEX" "$node_bin" run --home "$new_home" --rpc-url "$MPC_RPC_URL" \
   --contract-id "$MPC_CONTRACT_ID" --p2p-url "$new_url" --p2p-listen-addr "${new_url#https://}" --migration-addr 127.0.0.1:0 --poll-interval-ms "$poll_ms" \
-  >>"$dir/new-node.log" 2>&1 &
+  --tee-attestation mock >>"$dir/new-node.log" 2>&1 &
 new_pid=$!
 for _ in $(seq 200); do [ -s "$new_home/migration.addr" ] && break; sleep 0.05; done
 [ -s "$new_home/migration.addr" ] || fail "the new node did not start: $(tail -5 "$dir/new-node.log")"

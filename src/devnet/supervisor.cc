@@ -247,7 +247,9 @@ static core::Result<ProcessInfo> start_node_holding(Devnet& net, std::size_t ind
   std::vector<std::string> argv = {bin.string(), "run", "--home", net.path(n.home).string(), "--rpc-url", net.rpc_url(),
                                    "--contract-id", net.contract_id, "--p2p-url", n.p2p_url(), "--p2p-listen-fd", "3",
                                    "--migration-addr", n.migration_addr, "--metrics-addr",
-                                   n.metrics_addr, "--poll-interval-ms", std::to_string(options.poll_interval.count())};
+                                   n.metrics_addr, "--poll-interval-ms", std::to_string(options.poll_interval.count()),
+                                   // A local network: the contract is configured for development.
+                                   "--tee-attestation", "mock"};
   if (options.sign_takeover) argv.insert(argv.end(), {"--sign-takeover-ms", std::to_string(options.sign_takeover->count())});
   if (options.sign_session_timeout)
     argv.insert(argv.end(), {"--sign-session-timeout-ms", std::to_string(options.sign_session_timeout->count())});

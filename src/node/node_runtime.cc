@@ -24,6 +24,9 @@
 #include "node/migration_service.h"
 #include "node/onboarding.h"
 #include "node/signing_runtime.h"
+#include "node/tx_worker.h"
+#include "attest/report_data.h"
+#include "tee/attestation_source.h"
 #include "tls/tls.h"
 
 namespace mpc::node {
@@ -67,6 +70,12 @@ struct NodeRuntime::Impl {
   std::unique_ptr<ChainWatcher> watcher_;
   std::unique_ptr<Onboarding> onboarding_;
   std::unique_ptr<SigningRuntime> signing_;
+  // This node's own attestation (null: --tee-attestation none).
+  std::unique_ptr<tee::AttestationSource> attestation_;
+  TxWorker attest_tx_{4};
+  std::mutex attest_mu_;
+  std::optional<std::chrono::steady_clock::time_point> last_attested_;  // attest_mu_
+  core::Status submit_attestation();
   boost::asio::io_context ioc_;
   std::shared_ptr<net::MtlsServer> migration_server_;
   std::shared_ptr<net::HttpServer> metrics_server_;
@@ -113,6 +122,13 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
   if (!core::is_valid_account_id(options.contract_id))
     return core::invalid("--contract-id: '" + options.contract_id + "' is not a valid NEAR account id");
   rt->signer_ = std::make_unique<near::Signer>(*rt->tx_rpc_, rt->home_->account_id, rt->home_->access_key.secret_key.clone());
+  if (options.tee_attestation == "mock") {
+    rt->attestation_ = std::make_unique<tee::MockAttestationSource>();
+  } else if (options.tee_attestation == "dstack") {
+    rt->attestation_ = std::make_unique<tee::DstackAttestationSource>(tee::DstackSourceOptions{options.dstack_socket, options.pccs_url});
+  } else if (options.tee_attestation != "none") {
+    return core::invalid("--tee-attestation must be dstack, mock or none, not '" + options.tee_attestation + "'");
+  }
   near::ContractViewOptions view_options{.pending_signatures = true};
   if (options.require_attested_backup_service) view_options.backup_attestation_account = rt->home_->account_id;
   rt->source_ = std::make_unique<RpcChainSource>(*rt->rpc_, options.contract_id, view_options);
@@ -210,6 +226,20 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
 void NodeRuntime::Impl::on_chain_change(const near::ContractView& snapshot) {
   metrics_.counter("mpc_chain_changes_total", "Contract states read that differ from the previous one").inc();
   NodeView view = derive_node_view(snapshot, home_->account_id, home_->tls_key.public_key());
+  if (attestation_ && view.is_active_participant) {
+    bool due = false;
+    {
+      std::lock_guard lock(attest_mu_);
+      due = !last_attested_ || std::chrono::steady_clock::now() - *last_attested_ >= options_.reattest_interval;
+    }
+    // Off the watcher thread: obtaining a quote and a final transaction take a while.
+    if (due) {
+      attest_tx_.submit("attest", [this] {
+        if (auto st = submit_attestation(); !st) spdlog::warn("attestation: {}", st.error().message);
+        else spdlog::info("attestation: submitted this node's {} attestation", attestation_->name());
+      });
+    }
+  }
   std::optional<NodeView> before;
   {
     std::lock_guard lock(view_mu_);
@@ -249,7 +279,28 @@ void NodeRuntime::Impl::on_chain_change(const near::ContractView& snapshot) {
   if (signing_) signing_->on_chain(snapshot);
 }
 
+core::Status NodeRuntime::Impl::submit_attestation() {
+  if (!attestation_) return {};
+  const auto report_data = attest::report_data_v1(home_->tls_key.public_key(), home_->access_key.secret_key.public_key());
+  auto attestation = attestation_->attest(report_data);
+  if (!attestation) return std::unexpected(attestation.error().context("obtaining this node's " + attestation_->name() + " attestation"));
+  auto out = signer_->call(options_.contract_id, "submit_participant_info",
+                           {{"proposed_participant_attestation", *attestation},
+                            {"tls_public_key", core::ed25519_public_key_to_string(home_->tls_key.public_key())}});
+  if (!out) {
+    metrics_.counter("mpc_attestation_submissions_total", "this node's submit_participant_info calls", {{"outcome", "failed"}}).inc();
+    return std::unexpected(out.error().context("submit_participant_info"));
+  }
+  metrics_.counter("mpc_attestation_submissions_total", "this node's submit_participant_info calls", {{"outcome", "accepted"}}).inc();
+  std::lock_guard lock(attest_mu_);
+  last_attested_ = std::chrono::steady_clock::now();
+  return {};
+}
+
 core::Status NodeRuntime::Impl::conclude(const model::Keyset& keyset) {
+  // The contract requires the destination's attestation (its TLS key and
+  // access key in the report data) before it concludes.
+  if (auto st = submit_attestation(); !st) return std::unexpected(st.error());
   auto out = signer_->call(options_.contract_id, "conclude_node_migration", {{"keyset", to_json(keyset)}});
   if (!out) return std::unexpected(out.error());
   return {};
@@ -260,6 +311,7 @@ void NodeRuntime::Impl::stop() {
   stopped_ = true;
   if (watcher_) watcher_->stop();
   if (onboarding_) onboarding_->stop();
+  attest_tx_.stop();
   if (signing_) signing_->stop();
   if (migration_server_) migration_server_->stop();
   if (metrics_server_) metrics_server_->stop();

@@ -45,6 +45,16 @@ struct NodeRunOptions {
   // Hard launch: serve and accept shares only for a backup service whose
   // attestation the contract holds (valid, unexpired, for its TLS key).
   bool require_attested_backup_service = false;
+  // Where this node's own TEE attestation comes from ("dstack": the dstack
+  // guest agent + a PCCS for the collateral; "mock": the reference's Mock,
+  // which only a contract configured for development accepts; "none": never
+  // submit one). It is submitted (submit_participant_info) before concluding
+  // a migration to this node, and every `reattest_interval` while the node
+  // is an active participant.
+  std::string tee_attestation = "dstack";
+  std::filesystem::path dstack_socket = "/var/run/dstack.sock";
+  std::string pccs_url = "https://pccs.phala.network";
+  std::chrono::hours reattest_interval{24 * 6};
   std::chrono::milliseconds poll_interval{1000};
   std::chrono::milliseconds rpc_timeout{10'000};
   std::size_t threads = 2;

@@ -252,7 +252,7 @@ void Network::start(NewNode& n) {
   const std::uint16_t port = n.addr.empty() ? n.requested_migration_port : n.migration_port();
   std::vector<std::string> argv = {testsupport::binary("apps/mpc-node").string(), "run", "--home", n.home.string(), "--rpc-url",
                                    net_.rpc_url(), "--contract-id", net_.contract_id, "--p2p-url", n.url(), "--migration-addr",
-                                   net::HostPort{n.host, port}.to_string(), "--metrics-addr", "127.0.0.1:0", "--poll-interval-ms", "100",
+                                   net::HostPort{n.host, port}.to_string(), "--metrics-addr", "127.0.0.1:0", "--poll-interval-ms", "100", "--tee-attestation", "mock",
                                    "--sign-takeover-ms", std::to_string(kSignTakeover.count()), "--sign-session-timeout-ms",
                                    std::to_string(kSignSessionTimeout.count())};
   // The node listens for P2P on the port the test holds (its contract url's

@@ -190,7 +190,7 @@ TEST_F(NodeProcess, SlowHeadersAndAHundredMegabyteBodyAreCutOff) {
   testsupport::Child p({testsupport::binary("apps/mpc-node").string(), "run", "--home", n.home.string(), "--rpc-url",
                         net_->rpc_url(), "--contract-id", net_->contract(), "--p2p-url", n.url(), "--migration-addr", "127.0.0.1:0",
                         "--metrics-addr", "127.0.0.1:0", "--poll-interval-ms", "100", "--request-timeout-ms", "700",
-                        "--max-body-bytes", "1048576"},
+                        "--max-body-bytes", "1048576", "--tee-attestation", "mock"},
                        n.log);
   auto a = testsupport::wait_for_file(n.home / "migration.addr", 15s);
   ASSERT_TRUE(a);
