@@ -242,6 +242,13 @@ TEST(BackupTeeFlags, RunTeeRefusesBadFlagsBeforeAnyTraffic) {
                                   "http://127.0.0.1:1", "--mpc-contract-account-id", "mpc.test.near"});
   EXPECT_EQ(no_tee.exit_code, 2) << no_tee.output;
   EXPECT_NE(no_tee.output.find("go with --tee"), std::string::npos) << no_tee.output;
+  // Without --tee, run still needs the AES key from the environment.
+  ::unsetenv("BACKUP_ENCRYPTION_KEY_HEX");
+  auto no_key = testsupport::run({bin, "--home-dir", "/nonexistent/hG", "run", "--mpc-node-address", "127.0.0.1:1", "--mpc-node-p2p-key",
+                                  key_text(core::Ed25519SecretKey::generate().public_key()), "--rpc-url", "http://127.0.0.1:1",
+                                  "--mpc-contract-account-id", "mpc.test.near"});
+  EXPECT_EQ(no_key.exit_code, 2) << no_key.output;
+  EXPECT_NE(no_key.output.find("BACKUP_ENCRYPTION_KEY_HEX"), std::string::npos) << no_key.output;
 }
 
 }  // namespace
