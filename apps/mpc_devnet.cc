@@ -63,6 +63,9 @@ int main(int argc, char** argv) {
                    "(each a JSON array of that participant's keyshares), checked against their group keys and the threshold")
       ->excludes(nodes_opt)
       ->excludes(domains_opt);
+  create->add_flag("--hard-launch", spec.hard_launch,
+                   "Hard launch: the nodes give shares only to a backup service the contract holds an attestation for "
+                   "(--require-attested-backup-service; locally: backup-cli run --tee --mock-attestation)");
   bool dealer = false;
   create->add_flag("--dealer", dealer,
                    "Deal the keys with a trusted dealer now instead (the whole secret exists for a moment in this process): "

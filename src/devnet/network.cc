@@ -47,6 +47,7 @@ core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetS
   MPC_TRY(core::ensure_directory(tmp / "run", 0700, env));
   net.dir = final_dir;
   net.threshold = spec.threshold;
+  net.hard_launch = spec.hard_launch;
   // Listeners get their ports on the first `up`: each service binds port 0
   // and the bound address is recorded (Devnet::save); later `up`s bind the
   // same ports again.
@@ -293,7 +294,7 @@ json Devnet::to_json() const {
                           {"metrics_addr", n.metrics_addr},
                           {"operator_key", n.operator_key.string()},
                           {"encryption_key", n.encryption_key.string()}});
-  return {{"version", kLayoutVersion}, {"contract_id", contract_id}, {"rpc_addr", rpc_addr}, {"threshold", threshold}, {"nodes", nodes_json}};
+  return {{"version", kLayoutVersion}, {"contract_id", contract_id}, {"rpc_addr", rpc_addr}, {"threshold", threshold}, {"hard_launch", hard_launch}, {"nodes", nodes_json}};
 }
 
 core::Result<Devnet> Devnet::load(const fs::path& dir) {
@@ -315,6 +316,7 @@ core::Result<Devnet> Devnet::load(const fs::path& dir) {
     net.contract_id = j.at("contract_id").get<std::string>();
     net.rpc_addr = j.at("rpc_addr").get<std::string>();
     net.threshold = j.at("threshold").get<std::size_t>();
+    net.hard_launch = j.value("hard_launch", false);
     for (const auto& n : j.at("nodes")) {
       DevnetNode node;
       node.account_id = n.at("account_id").get<std::string>();

@@ -44,6 +44,11 @@ struct DevnetSpec {
   // `up` like the others, that are not participants: candidates a resharing
   // can add (participant ids nodes, nodes + 1, ...: the contract's next ids).
   std::size_t candidates = 0;
+  // Hard launch: every node runs with --require-attested-backup-service (it
+  // gives shares only to a backup service the contract holds an attestation
+  // for; local networks use mock attestations: `backup-cli run --tee
+  // --mock-attestation`).
+  bool hard_launch = false;
   std::size_t threshold = 2;
   std::vector<model::CurveKind> domains = {model::CurveKind::kSecp256k1, model::CurveKind::kEd25519};
   std::string host = "127.0.0.1";
@@ -79,6 +84,7 @@ struct Devnet {
   std::string contract_id = "mpc.devnet";
   std::string rpc_addr;  // HOST:PORT of the sandbox (port 0 until the first `up` binds one)
   std::size_t threshold = 0;
+  bool hard_launch = false;  // DevnetSpec::hard_launch
   std::vector<DevnetNode> nodes;
 
   std::string rpc_url() const { return "http://" + rpc_addr; }

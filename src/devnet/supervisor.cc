@@ -250,6 +250,7 @@ static core::Result<ProcessInfo> start_node_holding(Devnet& net, std::size_t ind
                                    n.metrics_addr, "--poll-interval-ms", std::to_string(options.poll_interval.count()),
                                    // A local network: the contract is configured for development.
                                    "--tee-attestation", "mock"};
+  if (net.hard_launch) argv.push_back("--require-attested-backup-service");
   if (options.sign_takeover) argv.insert(argv.end(), {"--sign-takeover-ms", std::to_string(options.sign_takeover->count())});
   if (options.sign_session_timeout)
     argv.insert(argv.end(), {"--sign-session-timeout-ms", std::to_string(options.sign_session_timeout->count())});

@@ -255,6 +255,7 @@ void Network::start(NewNode& n) {
                                    net::HostPort{n.host, port}.to_string(), "--metrics-addr", "127.0.0.1:0", "--poll-interval-ms", "100", "--tee-attestation", "mock",
                                    "--sign-takeover-ms", std::to_string(kSignTakeover.count()), "--sign-session-timeout-ms",
                                    std::to_string(kSignSessionTimeout.count())};
+  if (net_.hard_launch) argv.push_back("--require-attested-backup-service");
   // The node listens for P2P on the port the test holds (its contract url's
   // port; the held socket is bound to 127.0.0.1): handed down as descriptor 3.
   std::vector<std::pair<int, int>> inherit;

@@ -35,4 +35,19 @@ Daemon start_daemon(Network& net, std::size_t i, std::uint16_t migration_port = 
 // The metrics address a daemon wrote to its log (it binds port 0 itself).
 std::string bound_metrics_addr(const fs::path& log);
 
+// Hard launch: `backup-cli run --tee --mock-attestation` for operator i, as a
+// process: keys in memory, no AES key in its environment. Its signer key and
+// provisioning URL are read from its log and home.
+struct TeeDaemon {
+  Daemon daemon;
+  fs::path home;
+  core::Ed25519PublicKey signer_key{};
+  std::string provision_url;
+};
+TeeDaemon start_tee_daemon(Network& net, std::size_t i, std::uint16_t migration_port = 8079);
+// Operator i admits it: adds its signer key to the account as a function-call
+// access key, and seals the account's AES key to it with provision-key
+// (allowing the mock attestation) (gtest assertions).
+void admit_tee_daemon(Network& net, std::size_t i, const TeeDaemon& t);
+
 }  // namespace mpc::e2e
