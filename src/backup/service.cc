@@ -49,6 +49,17 @@ std::shared_ptr<net::HttpServer> small_http_server(boost::asio::io_context& ioc,
   return std::make_shared<net::HttpServer>(ioc, hopts, std::move(handler));
 }
 
+// The /metrics listener, when configured; its bound address goes to the log
+// (tests and operators read it there: it may be port 0).
+core::Result<std::shared_ptr<net::HttpServer>> listen_metrics(boost::asio::io_context& ioc, const ServiceConfig& config,
+                                                              net::MetricsRegistry& metrics) {
+  if (!config.metrics) return std::shared_ptr<net::HttpServer>();
+  auto server = small_http_server(ioc, net::metrics_handler(metrics));
+  MPC_ASSIGN(auto bound, server->listen(*config.metrics));
+  spdlog::info("metrics on http://{}/metrics", net::HostPort::from_endpoint(bound).to_string());
+  return server;
+}
+
 }  // namespace
 
 std::filesystem::path provision_addr_file(const std::filesystem::path& home) { return home / "provision.addr"; }
@@ -61,12 +72,7 @@ core::Status run_service(const ServiceConfig& config, near::RpcClient& rpc, cons
 
   net::MetricsRegistry metrics;
   boost::asio::io_context ioc;
-  std::shared_ptr<net::HttpServer> metrics_server;
-  if (config.metrics) {
-    metrics_server = small_http_server(ioc, net::metrics_handler(metrics));
-    MPC_ASSIGN(auto bound, metrics_server->listen(*config.metrics));
-    spdlog::info("metrics on http://{}/metrics", net::HostPort::from_endpoint(bound).to_string());
-  }
+  MPC_ASSIGN(auto metrics_server, listen_metrics(ioc, config, metrics));
   auto work = boost::asio::make_work_guard(ioc);
   std::thread io_thread([&ioc] { net::run_io_context(ioc, "backup-cli"); });
 
@@ -131,12 +137,7 @@ core::Status run_tee_service(const ServiceConfig& config, const TeeServiceConfig
   auto& registered_gauge = metrics.gauge("backup_tee_registered", "1 once this TEE backup service registered with an attestation");
   auto& provisioned_gauge = metrics.gauge("backup_aes_key_provisioned", "1 once the operator's AES key was provisioned");
   boost::asio::io_context ioc;
-  std::shared_ptr<net::HttpServer> metrics_server;
-  if (config.metrics) {
-    metrics_server = small_http_server(ioc, net::metrics_handler(metrics));
-    MPC_ASSIGN(auto bound, metrics_server->listen(*config.metrics));
-    spdlog::info("metrics on http://{}/metrics", net::HostPort::from_endpoint(bound).to_string());
-  }
+  MPC_ASSIGN(auto metrics_server, listen_metrics(ioc, config, metrics));
   auto provision_server = small_http_server(ioc, provisioning_handler(provisioning, identity.public_data()));
   MPC_ASSIGN(auto provision_bound, provision_server->listen(tee.provision_addr));
   const std::string provision_text = net::HostPort::from_endpoint(provision_bound).to_string();

@@ -32,18 +32,23 @@ core::Result<std::unique_ptr<SigningRuntime>> SigningRuntime::create(SigningRunt
   }
   std::unique_ptr<SigningRuntime> rt(new SigningRuntime(std::move(options), home, store, signer, metrics, std::move(poke_chain)));
   SigningRuntime* self = rt.get();
-  SigningPorts ports;
-  ports.send = [self](std::uint64_t to, core::Bytes message) {
-    // Called with the service's lock held: no mu_ here.
+  // The mesh as both services see it. Called with a service's lock held: no mu_ here.
+  auto send = [self](std::uint64_t to, core::Bytes message) {
     auto* mesh = self->mesh_ptr_.load();
     return mesh != nullptr && mesh->send(to, std::move(message));
   };
-  ports.reachable = [self]() -> std::set<std::uint64_t> {
+  auto reachable = [self]() -> std::set<std::uint64_t> {
     auto* mesh = self->mesh_ptr_.load();
     if (mesh == nullptr) return {};
     auto peers = mesh->connected_peers();
     return {peers.begin(), peers.end()};
   };
+  auto refresh_chain = [self] {
+    if (self->poke_chain_) self->poke_chain_();
+  };
+  SigningPorts ports;
+  ports.send = send;
+  ports.reachable = reachable;
   ports.key_package = [self](std::uint64_t domain_id) -> core::Result<threshold::KeyPackage> {
     std::optional<model::Keyset> keyset;
     {
@@ -57,21 +62,11 @@ core::Result<std::unique_ptr<SigningRuntime>> SigningRuntime::create(SigningRunt
     return core::fail(core::ErrorCode::kNotFound, "no share of domain " + std::to_string(domain_id));
   };
   ports.respond = [self](const PendingSignature& request, const core::Ed25519Signature& signature) { self->respond(request, signature); };
-  ports.refresh_chain = [self] {
-    if (self->poke_chain_) self->poke_chain_();
-  };
+  ports.refresh_chain = refresh_chain;
   rt->service_ = std::make_unique<SigningService>(std::move(ports), rt->options_.signing, core::steady_clock(), metrics);
   KeyEventPorts key_ports;
-  key_ports.send = [self](std::uint64_t to, core::Bytes message) {
-    auto* mesh = self->mesh_ptr_.load();
-    return mesh != nullptr && mesh->send(to, std::move(message));
-  };
-  key_ports.reachable = [self]() -> std::set<std::uint64_t> {
-    auto* mesh = self->mesh_ptr_.load();
-    if (mesh == nullptr) return {};
-    auto peers = mesh->connected_peers();
-    return {peers.begin(), peers.end()};
-  };
+  key_ports.send = send;
+  key_ports.reachable = reachable;
   key_ports.submit = [self](KeyEventTx tx) {
     const bool queued = self->tx_.submit(tx.key, [self, tx] {
       auto out = self->signer_.call(self->options_.contract_id, tx.method, tx.args);
@@ -85,9 +80,7 @@ core::Result<std::unique_ptr<SigningRuntime>> SigningRuntime::create(SigningRunt
     });
     if (!queued) spdlog::warn("key events: the transaction queue is full; {} is submitted again later", tx.method);
   };
-  key_ports.refresh_chain = [self] {
-    if (self->poke_chain_) self->poke_chain_();
-  };
+  key_ports.refresh_chain = refresh_chain;
   rt->key_events_ = std::make_unique<KeyEventService>(std::move(key_ports), rt->options_.key_events, store,
                                                       key_event_journal_file(home.dir), core::steady_clock(), metrics);
   rt->ticker_ = std::thread([self] { self->tick_loop(); });
