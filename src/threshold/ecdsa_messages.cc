@@ -14,7 +14,6 @@ using core::Result;
 namespace {
 
 using internal::Reader;
-using internal::Writer;
 
 constexpr const char* kHeaderName = "ecdsa message";
 
@@ -71,23 +70,27 @@ const SessionId& ecdsa_message_session(const EcdsaMessage& message) {
 
 Result<Bytes> encode_ecdsa_message(const EcdsaMessage& message) {
   const EcdsaMessageType type = ecdsa_message_type(message);
-  Writer w;
-  w.uint(kEcdsaWireVersion, 1);
-  w.uint(static_cast<std::uint8_t>(type), 1);
-  w.bytes(ecdsa_message_session(message));
+  // Reserved up front: PresignShares holds secrets, and no reallocation may
+  // leave copies of them behind.
+  Bytes out;
+  out.reserve(kMaxEcdsaMessageSize);
+  auto append = [&out](ByteView b) { out.insert(out.end(), b.begin(), b.end()); };
+  out.push_back(kEcdsaWireVersion);
+  out.push_back(static_cast<std::uint8_t>(type));
+  append(ecdsa_message_session(message));
   if (const auto* m = std::get_if<PresignSharesMessage>(&message)) {
-    for (const CurveScalar* s : {&m->k, &m->a, &m->b, &m->d, &m->e}) w.bytes(s->view());
+    for (const CurveScalar* s : {&m->k, &m->a, &m->b, &m->d, &m->e}) append(s->view());
   } else if (const auto* m = std::get_if<PresignOpenMessage>(&message)) {
     MPC_TRY(check_point(m->big_r, type, "R_i"));
-    w.bytes(m->big_r);
-    w.bytes(m->w.view());
+    append(m->big_r);
+    append(m->w.view());
   } else if (const auto* m = std::get_if<PresignWMessage>(&message)) {
     MPC_TRY(check_point(m->big_w, type, "W_i"));
-    w.bytes(m->big_w);
+    append(m->big_w);
   } else {
-    w.bytes(std::get<SignShareMessage>(message).s.view());
+    append(std::get<SignShareMessage>(message).s.view());
   }
-  return w.take();
+  return out;
 }
 
 Result<EcdsaMessage> decode_ecdsa_message(ByteView bytes) {

@@ -113,16 +113,25 @@ std::size_t ecdsa_signer_count(std::uint64_t threshold) {
 // ---- stored form ----
 
 core::SecretBytes encode_presignature(const Presignature& p) {
-  internal::Writer w;
-  w.uint(1, 1);
-  w.uint(p.participants.size(), 1);
-  for (std::uint64_t id : p.participants) w.uint(id, 8);
-  w.uint(p.threshold, 8);
-  w.uint(p.self, 8);
-  w.bytes(p.big_r);
-  for (const CurveScalar* s : {&p.alpha, &p.beta, &p.c, &p.e}) w.bytes(s->view());
-  Bytes out = w.take();
-  return core::SecretBytes::take(out);
+  // Written in place: no reallocation leaves copies of the secrets behind.
+  core::SecretBytes out(1 + 1 + 8 * p.participants.size() + 8 + 8 + p.big_r.size() + 4 * kCurveScalarSize);
+  std::uint8_t* at = out.data();
+  auto put = [&](std::uint64_t v, std::size_t width) {
+    internal::put_le(v, width, at);
+    at += width;
+  };
+  auto bytes = [&](ByteView b) {
+    std::copy(b.begin(), b.end(), at);
+    at += b.size();
+  };
+  put(1, 1);
+  put(p.participants.size(), 1);
+  for (std::uint64_t id : p.participants) put(id, 8);
+  put(p.threshold, 8);
+  put(p.self, 8);
+  bytes(p.big_r);
+  for (const CurveScalar* s : {&p.alpha, &p.beta, &p.c, &p.e}) bytes(s->view());
+  return out;
 }
 
 Result<Presignature> decode_presignature(ByteView bytes) {
