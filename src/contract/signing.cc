@@ -6,14 +6,33 @@
 // the yield callback returns the signature to the caller's transaction, or
 // on timeout pops the oldest yield and fails it through `fail_on_timeout`.
 //
-// Only Frost (Ed25519) domains sign here: there is no threshold ECDSA yet,
-// so CaitSith / DamgardEtAl requests are checked as the reference checks
-// them and then refused as not supported.
+// Frost domains sign Ed25519 and DamgardEtAl domains secp256k1 ECDSA. The
+// reference also signs CaitSith (its OT-based ECDSA) domains; this network
+// does not run that protocol, so a `sign` for one is checked as the
+// reference checks it and then refused (the domain's shares are still held,
+// backed up and migrated).
+//
+// A secp256k1 response is verified as the reference's ecrecover-based
+// verifier does (near-mpc-signature-verifier verify_ecdsa_signature): r is
+// big_r's 32 x-coordinate bytes (its prefix byte is not read), r < n,
+// 0 < s <= n/2 (low s), recovery id 0..3, and the key recovered from
+// (r, s, recovery id, payload hash) must be the derived key; on top of
+// that OpenSSL's ECDSA verification must accept (r, s) under the derived key.
 #include <algorithm>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+#include <openssl/params.h>
 
 #include "contract/internal/calls.h"
 #include "contract/internal/state.h"
 #include "core/key_derivation.h"
+#include "core/openssl_ptr.h"
 #include "core/u128.h"
 
 namespace mpc::contract::internal {
@@ -151,6 +170,137 @@ const char* scheme_name(const core::SignatureResponse& r) {
   return std::holds_alternative<core::Ed25519Signature>(r) ? "Ed25519" : "Secp256k1";
 }
 
+// The response as the reference serializes it (serde, `tag = "scheme"`):
+// the tag first, then the fields in declaration order, e.g.
+//   {"scheme":"Secp256k1","big_r":{"affine_point":"02…"},"s":{"scalar":"…"},"recovery_id":1}
+// What `respond` resumes the yields with and the caller's transaction returns.
+std::string response_text(const core::SignatureResponse& response) {
+  const json j = to_json(response);
+  nlohmann::ordered_json out;
+  out["scheme"] = j["scheme"];
+  if (std::holds_alternative<core::Ed25519Signature>(response)) {
+    out["signature"] = j["signature"];
+  } else {
+    out["big_r"] = j["big_r"];
+    out["s"] = j["s"];
+    out["recovery_id"] = j["recovery_id"];
+  }
+  return out.dump();
+}
+
+// ---- secp256k1 ECDSA verification (OpenSSL; every value here is public)
+
+enum class EcdsaCheck { kValid, kInvalid, kBadRecoveryId };
+
+struct Secp256k1Curve {
+  core::EcGroupPtr group{EC_GROUP_new_by_curve_name(NID_secp256k1)};
+  core::BnCtxPtr ctx{BN_CTX_new()};
+  core::BnPtr p{BN_new()};
+  bool ok = false;
+  Secp256k1Curve() {
+    ok = group && ctx && p && EC_GROUP_get_curve(group.get(), p.get(), nullptr, nullptr, ctx.get()) == 1;
+  }
+  const BIGNUM* n() const { return EC_GROUP_get0_order(group.get()); }
+};
+
+// OpenSSL's ECDSA verification of (r, s) over a 32-byte prehash under the
+// key X || Y.
+core::Result<bool> openssl_ecdsa_verify(const BIGNUM* r, const BIGNUM* s, const core::Bytes& hash,
+                                        const core::Secp256k1PublicKey& key) {
+  std::array<unsigned char, 65> point{};
+  point[0] = 0x04;
+  std::copy(key.bytes.begin(), key.bytes.end(), point.begin() + 1);
+  char group_name[] = "secp256k1";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group_name, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()),
+      OSSL_PARAM_construct_end(),
+  };
+  std::unique_ptr<EVP_PKEY_CTX, core::OpensslFree<EVP_PKEY_CTX_free>> from(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  EVP_PKEY* raw_key = nullptr;
+  if (!from || EVP_PKEY_fromdata_init(from.get()) != 1 || EVP_PKEY_fromdata(from.get(), &raw_key, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+    ERR_clear_error();
+    return core::fail(core::ErrorCode::kInternal, "OpenSSL cannot load the derived secp256k1 key");
+  }
+  core::EvpPkeyPtr pkey(raw_key);
+  std::unique_ptr<ECDSA_SIG, core::OpensslFree<ECDSA_SIG_free>> sig(ECDSA_SIG_new());
+  core::BnPtr r_copy(BN_dup(r));
+  core::BnPtr s_copy(BN_dup(s));
+  if (!sig || !r_copy || !s_copy || ECDSA_SIG_set0(sig.get(), r_copy.get(), s_copy.get()) != 1) {
+    return core::fail(core::ErrorCode::kInternal, "OpenSSL cannot hold an ECDSA signature");
+  }
+  (void)r_copy.release();  // owned by sig now
+  (void)s_copy.release();
+  unsigned char* der = nullptr;
+  const int der_len = i2d_ECDSA_SIG(sig.get(), &der);
+  if (der_len <= 0) return core::fail(core::ErrorCode::kInternal, "OpenSSL cannot encode an ECDSA signature");
+  std::unique_ptr<EVP_PKEY_CTX, core::OpensslFree<EVP_PKEY_CTX_free>> verify(EVP_PKEY_CTX_new(pkey.get(), nullptr));
+  const bool valid = verify && EVP_PKEY_verify_init(verify.get()) == 1 &&
+                     EVP_PKEY_verify(verify.get(), der, static_cast<std::size_t>(der_len), hash.data(), hash.size()) == 1;
+  OPENSSL_free(der);
+  ERR_clear_error();
+  return valid;
+}
+
+// The reference's verify_ecdsa_signature: ecrecover with the malleability
+// flag (r < n, s < n/2 + 1, recovery id < 4, else no key), then the
+// recovered key must be `derived`. Recovery: R is the point whose x is r
+// (plus n for recovery ids 2 and 3) and whose y has the parity of the
+// recovery id's low bit; the key is r⁻¹·(s·R − e·G), e the hash mod n.
+core::Result<EcdsaCheck> check_secp256k1_signature(const core::Secp256k1SignatureResponse& sig, const core::Bytes& hash,
+                                                   const core::Secp256k1PublicKey& derived) {
+  if (sig.recovery_id > 3) return EcdsaCheck::kBadRecoveryId;
+  Secp256k1Curve c;
+  if (!c.ok) return core::fail(core::ErrorCode::kInternal, "OpenSSL cannot set up secp256k1");
+  const BIGNUM* n = c.n();
+  core::BnPtr r(BN_bin2bn(sig.big_r.data() + 1, 32, nullptr));
+  core::BnPtr s(BN_bin2bn(sig.s.data(), static_cast<int>(sig.s.size()), nullptr));
+  core::BnPtr e(BN_bin2bn(hash.data(), static_cast<int>(hash.size()), nullptr));
+  core::BnPtr half_n(BN_new());
+  if (!r || !s || !e || !half_n || BN_rshift1(half_n.get(), n) != 1) {
+    return core::fail(core::ErrorCode::kInternal, "OpenSSL cannot hold the signature's values");
+  }
+  if (BN_is_zero(r.get()) || BN_cmp(r.get(), n) >= 0) return EcdsaCheck::kInvalid;
+  if (BN_is_zero(s.get()) || BN_cmp(s.get(), half_n.get()) > 0) return EcdsaCheck::kInvalid;  // high s
+
+  core::BnPtr x(BN_dup(r.get()));
+  if (!x || (sig.recovery_id >= 2 && BN_add(x.get(), x.get(), n) != 1)) {
+    return core::fail(core::ErrorCode::kInternal, "OpenSSL cannot compute R's x");
+  }
+  if (BN_cmp(x.get(), c.p.get()) >= 0) return EcdsaCheck::kInvalid;
+  core::EcPointPtr big_r(EC_POINT_new(c.group.get()));
+  if (!big_r) return core::fail(core::ErrorCode::kInternal, "OpenSSL cannot hold a point");
+  if (EC_POINT_set_compressed_coordinates(c.group.get(), big_r.get(), x.get(), sig.recovery_id & 1, c.ctx.get()) != 1) {
+    ERR_clear_error();
+    return EcdsaCheck::kInvalid;  // no point of the curve has that x
+  }
+  // u1 = −e·r⁻¹, u2 = s·r⁻¹ (mod n); key = u1·G + u2·R.
+  core::BnPtr r_inv(BN_mod_inverse(nullptr, r.get(), n, c.ctx.get()));
+  core::BnPtr u1(BN_new());
+  core::BnPtr u2(BN_new());
+  core::BnPtr zero(BN_new());
+  core::BnPtr e_mod_n(BN_new());
+  if (!r_inv || !u1 || !u2 || !zero || !e_mod_n || BN_nnmod(e_mod_n.get(), e.get(), n, c.ctx.get()) != 1 ||
+      BN_mod_mul(u1.get(), e_mod_n.get(), r_inv.get(), n, c.ctx.get()) != 1 || BN_set_word(zero.get(), 0) != 1 ||
+      BN_mod_sub(u1.get(), zero.get(), u1.get(), n, c.ctx.get()) != 1 ||
+      BN_mod_mul(u2.get(), s.get(), r_inv.get(), n, c.ctx.get()) != 1) {
+    return core::fail(core::ErrorCode::kInternal, "OpenSSL cannot compute the recovery scalars");
+  }
+  core::EcPointPtr key(EC_POINT_new(c.group.get()));
+  if (!key || EC_POINT_mul(c.group.get(), key.get(), u1.get(), big_r.get(), u2.get(), c.ctx.get()) != 1) {
+    return core::fail(core::ErrorCode::kInternal, "OpenSSL cannot recover the signing key");
+  }
+  if (EC_POINT_is_at_infinity(c.group.get(), key.get()) == 1) return EcdsaCheck::kInvalid;
+  std::array<std::uint8_t, 65> recovered{};
+  if (EC_POINT_point2oct(c.group.get(), key.get(), POINT_CONVERSION_UNCOMPRESSED, recovered.data(), recovered.size(),
+                         c.ctx.get()) != recovered.size()) {
+    return core::fail(core::ErrorCode::kInternal, "OpenSSL cannot encode the recovered key");
+  }
+  if (!std::equal(derived.bytes.begin(), derived.bytes.end(), recovered.begin() + 1)) return EcdsaCheck::kInvalid;
+  MPC_ASSIGN(const bool verified, openssl_ecdsa_verify(r.get(), s.get(), hash, derived));
+  return verified ? EcdsaCheck::kValid : EcdsaCheck::kInvalid;
+}
+
 json data_id_json(const core::Hash256& id) {
   json a = json::array();
   for (auto b : id) a.push_back(b);
@@ -195,12 +345,18 @@ core::Result<CallOutcome> sign(State& s, const CallContext& ctx, const json& arg
   if (protocol == "CaitSith" || protocol == "DamgardEtAl") {
     if (a.payload.kind != core::SignPayload::Kind::kEcdsa) return panic("Payload is not Ecdsa");
     if (!is_secp256k1_scalar(a.payload.bytes)) return panic("Ecdsa payload cannot be converted to Scalar");
-    return panic("Sign requests for domain " + domain_text + " (" + protocol +
-                 ") are not supported yet: this network has no threshold ECDSA; only Frost (Ed25519) domains sign.");
+    if (protocol == "CaitSith") {
+      return panic("Sign requests for domain " + domain_text +
+                   " (CaitSith) are not served: this network does not run the CaitSith protocol and signs secp256k1 "
+                   "only with DamgardEtAl domains. The domain's key shares are still held, backed up and migrated.");
+    }
+  } else if (protocol == "Frost") {
+    if (a.payload.kind != core::SignPayload::Kind::kEddsa) return panic("Payload is not EdDSA");
+  } else if (protocol == "ConfidentialKeyDerivation") {
+    return panic("ConfidentialKeyDerivation is not supported for signature responses");
+  } else {
+    return panic("Sign requests for domain " + domain_text + " (" + protocol + ") are not supported.");
   }
-  if (protocol == "ConfidentialKeyDerivation") return panic("ConfidentialKeyDerivation is not supported for signature responses");
-  if (protocol != "Frost") return panic("Sign requests for domain " + domain_text + " (" + protocol + ") are not supported.");
-  if (a.payload.kind != core::SignPayload::Kind::kEddsa) return panic("Payload is not EdDSA");
 
   core::SignatureRequest request =
       core::SignatureRequest::make(ctx.predecessor_account_id, a.path, std::move(a.payload), a.domain_id);
@@ -271,7 +427,13 @@ core::Result<CallOutcome> respond(State& s, const CallContext& ctx, const json& 
                                                      request.tweak);
     if (!derived) return panic("The provided tweak is not on the curve of the public key.");
     if (request.payload.kind != core::SignPayload::Kind::kEcdsa) return panic("Payload is not ECDSA");
-    return panic("Secp256k1 signature responses are not supported yet: this network has no threshold ECDSA.");
+    const auto& secp = std::get<core::Secp256k1SignatureResponse>(response);
+    MPC_ASSIGN(const EcdsaCheck check, check_secp256k1_signature(secp, request.payload.bytes, *derived));
+    if (check == EcdsaCheck::kBadRecoveryId) {
+      // The reference's ecrecover host error.
+      return panic("V recovery byte 0 through 3 are valid but was provided " + std::to_string(secp.recovery_id));
+    }
+    if (check != EcdsaCheck::kValid) return panic("The provided signature is invalid.");
   } else {
     return panic(std::string("The provided signature scheme does not match. MPC response: ") + scheme_name(response) +
                  ", user request: " + model::curve_name(key->key.kind));
@@ -284,7 +446,7 @@ core::Result<CallOutcome> respond(State& s, const CallContext& ctx, const json& 
   }
   CallOutcome out;
   out.logs.push_back("respond: signer=" + ctx.signer_account_id + ", request=" + request_text(request));
-  const std::string payload = to_json(response).dump();
+  const std::string payload = response_text(response);
   auto& pending = s.pending_signatures_mut();
   auto it = pending.find(request);
   for (const PendingYield& y : it->second.yields) out.resumed.push_back(YieldResume{y.data_id, core::Bytes(payload.begin(), payload.end())});
@@ -308,7 +470,7 @@ core::Result<CallOutcome> return_signature_and_clean_state_on_success(State& s, 
     auto response = j.is_discarded() ? core::Result<core::SignatureResponse>(core::invalid("not JSON"))
                                       : core::parse_signature_response(j, "response");
     if (!response) return panic("Failed to deserialize callback using JSON");
-    const std::string value = to_json(*response).dump();
+    const std::string value = response_text(*response);
     out.return_value.assign(value.begin(), value.end());
     return out;
   }

@@ -1,10 +1,20 @@
 // Signature requests as a specification: `sign` queues and yields, `respond`
 // verifies under the derived key and resumes every queued yield, the yield
 // callbacks return the signature or fail on timeout; every refusal's text.
+#include <set>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+#include <openssl/params.h>
 
 #include "core/key_derivation.h"
+#include "core/openssl_ptr.h"
 #include "support/contract/contract_test_fixture.h"
 
 namespace mpc::contract {
@@ -13,14 +23,120 @@ namespace {
 using namespace mpc::contract::fixture;
 
 // A Frost domain whose group secret the test knows, a CaitSith domain with a
-// real secp256k1 point, and a ForeignTx domain: installed as a genesis state.
+// real secp256k1 point, a ForeignTx domain, and a DamgardEtAl domain whose
+// secp256k1 group secret the test knows: installed as a genesis state.
 constexpr std::uint64_t kFrost = 0;
 constexpr std::uint64_t kCaitSith = 1;
 constexpr std::uint64_t kForeignTx = 2;
+constexpr std::uint64_t kDamgard = 3;
+constexpr std::string_view kSecpSecretHex = "3f1c2b9a8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a3928170615a2b7";
+constexpr std::string_view kSecpOrderHex = "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141";
 constexpr std::string_view kGroupSecretHex = "1be2d390d2a3b5c70752bdd3fd3b7151f064cd7ca05322c010d2ef76727fce31";
 constexpr std::string_view kSecpGroupHex =
     "77c1ff8a2593f5cbe17dd6f05d4fe21f9f3393d90d47cc67f0cf33593e2436e4"
     "34af6b6ea1bcdb3ca31808472fdda9bb66ab1db74c91da3c7f0c95509adeea3c";
+
+// ---- secp256k1 ECDSA made here with OpenSSL, from a known secret and nonce
+
+core::BnPtr bn(std::string_view hex) {
+  const core::Bytes b = *core::hex_decode(hex);
+  return core::BnPtr(BN_bin2bn(b.data(), static_cast<int>(b.size()), nullptr));
+}
+
+std::array<std::uint8_t, 32> be32(const BIGNUM* v) {
+  std::array<std::uint8_t, 32> out{};
+  EXPECT_EQ(BN_bn2binpad(v, out.data(), 32), 32);
+  return out;
+}
+
+struct Secp {
+  core::EcGroupPtr group{EC_GROUP_new_by_curve_name(NID_secp256k1)};
+  core::BnCtxPtr ctx{BN_CTX_new()};
+  const BIGNUM* n() const { return EC_GROUP_get0_order(group.get()); }
+
+  // secret·G as X || Y.
+  core::Secp256k1PublicKey public_key(const BIGNUM* secret) const {
+    core::EcPointPtr p(EC_POINT_new(group.get()));
+    EXPECT_EQ(EC_POINT_mul(group.get(), p.get(), secret, nullptr, nullptr, ctx.get()), 1);
+    std::array<std::uint8_t, 65> enc{};
+    EXPECT_EQ(EC_POINT_point2oct(group.get(), p.get(), POINT_CONVERSION_UNCOMPRESSED, enc.data(), enc.size(), ctx.get()), 65u);
+    core::Secp256k1PublicKey out;
+    std::copy(enc.begin() + 1, enc.end(), out.bytes.begin());
+    return out;
+  }
+
+  // (secret + tweak) mod n: the key the network signs a request with.
+  core::SecretBnPtr derived_secret(const BIGNUM* secret, const core::Tweak& tweak) const {
+    core::BnPtr t(BN_bin2bn(tweak.data(), 32, nullptr));
+    core::SecretBnPtr out(BN_secure_new());
+    EXPECT_EQ(BN_mod_add(out.get(), secret, t.get(), n(), ctx.get()), 1);
+    return out;
+  }
+
+  // Textbook ECDSA with the nonce k: R = k·G, r = R.x mod n,
+  // s = k⁻¹(e + r·d) mod n, then low s (s > n/2 becomes n − s, which
+  // mirrors R), recovery id = R.y's parity (+2 if R.x >= n). big_r as the
+  // reference's K256Signature::from_ecdsa_recoverable writes it: 02/03 by
+  // the recovery id's parity, then r.
+  core::Secp256k1SignatureResponse sign(const BIGNUM* d, const core::Bytes& hash, std::string_view nonce_hex) const {
+    core::BnPtr k = bn(nonce_hex);
+    core::BnPtr e(BN_bin2bn(hash.data(), static_cast<int>(hash.size()), nullptr));
+    core::EcPointPtr big_r(EC_POINT_new(group.get()));
+    core::BnPtr x(BN_new()), y(BN_new()), r(BN_new()), s(BN_new()), k_inv(BN_new()), half(BN_new());
+    EXPECT_EQ(EC_POINT_mul(group.get(), big_r.get(), k.get(), nullptr, nullptr, ctx.get()), 1);
+    EXPECT_EQ(EC_POINT_get_affine_coordinates(group.get(), big_r.get(), x.get(), y.get(), ctx.get()), 1);
+    EXPECT_EQ(BN_nnmod(r.get(), x.get(), n(), ctx.get()), 1);
+    EXPECT_EQ(BN_mod_mul(s.get(), r.get(), d, n(), ctx.get()), 1);
+    EXPECT_EQ(BN_mod_add(s.get(), s.get(), e.get(), n(), ctx.get()), 1);
+    EXPECT_NE(BN_mod_inverse(k_inv.get(), k.get(), n(), ctx.get()), nullptr);
+    EXPECT_EQ(BN_mod_mul(s.get(), s.get(), k_inv.get(), n(), ctx.get()), 1);
+    bool odd = BN_is_odd(y.get()) == 1;
+    EXPECT_EQ(BN_rshift1(half.get(), n()), 1);
+    if (BN_cmp(s.get(), half.get()) > 0) {
+      EXPECT_EQ(BN_sub(s.get(), n(), s.get()), 1);
+      odd = !odd;
+    }
+    core::Secp256k1SignatureResponse out;
+    out.recovery_id = static_cast<std::uint8_t>((odd ? 1 : 0) | (BN_cmp(x.get(), n()) >= 0 ? 2 : 0));
+    out.big_r[0] = odd ? 0x03 : 0x02;
+    const auto r_bytes = be32(r.get());
+    std::copy(r_bytes.begin(), r_bytes.end(), out.big_r.begin() + 1);
+    out.s = be32(s.get());
+    return out;
+  }
+
+  // OpenSSL's own ECDSA verification of (r, s) over the prehash `hash`.
+  bool verifies(const core::Secp256k1PublicKey& key, const core::Bytes& hash, const core::Secp256k1SignatureResponse& sig) const {
+    std::array<unsigned char, 65> point{};
+    point[0] = 0x04;
+    std::copy(key.bytes.begin(), key.bytes.end(), point.begin() + 1);
+    char name[] = "secp256k1";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, name, 0),
+                           OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()),
+                           OSSL_PARAM_construct_end()};
+    std::unique_ptr<EVP_PKEY_CTX, core::OpensslFree<EVP_PKEY_CTX_free>> from(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+    EVP_PKEY* raw = nullptr;
+    if (!from || EVP_PKEY_fromdata_init(from.get()) != 1 || EVP_PKEY_fromdata(from.get(), &raw, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+      return false;
+    }
+    core::EvpPkeyPtr pkey(raw);
+    std::unique_ptr<ECDSA_SIG, core::OpensslFree<ECDSA_SIG_free>> es(ECDSA_SIG_new());
+    ECDSA_SIG_set0(es.get(), BN_bin2bn(sig.big_r.data() + 1, 32, nullptr), BN_bin2bn(sig.s.data(), 32, nullptr));
+    unsigned char* der = nullptr;
+    const int len = i2d_ECDSA_SIG(es.get(), &der);
+    std::unique_ptr<EVP_PKEY_CTX, core::OpensslFree<EVP_PKEY_CTX_free>> v(EVP_PKEY_CTX_new(pkey.get(), nullptr));
+    const bool ok = len > 0 && v && EVP_PKEY_verify_init(v.get()) == 1 &&
+                    EVP_PKEY_verify(v.get(), der, static_cast<std::size_t>(len), hash.data(), hash.size()) == 1;
+    OPENSSL_free(der);
+    return ok;
+  }
+};
+
+// The reference's serde text of a secp256k1 response, written out by hand.
+std::string reference_text(const core::Secp256k1SignatureResponse& r) {
+  return R"({"scheme":"Secp256k1","big_r":{"affine_point":")" + core::hex_encode(r.big_r) + R"("},"s":{"scalar":")" +
+         core::hex_encode(r.s) + R"("},"recovery_id":)" + std::to_string(r.recovery_id) + "}";
+}
 
 core::Hash256 data_id(int n) {
   core::Hash256 id{};
@@ -38,16 +154,24 @@ class SigningTest : public ContractTest {
     json running = this->running();
     running["domains"] = {{"domains", json::array({{{"id", kFrost}, {"protocol", "Frost"}, {"purpose", "Sign"}},
                                                    {{"id", kCaitSith}, {"protocol", "CaitSith"}, {"purpose", "Sign"}},
-                                                   {{"id", kForeignTx}, {"protocol", "CaitSith"}, {"purpose", "ForeignTx"}}})},
-                          {"next_domain_id", 3}};
+                                                   {{"id", kForeignTx}, {"protocol", "CaitSith"}, {"purpose", "ForeignTx"}},
+                                                   {{"id", kDamgard}, {"protocol", "DamgardEtAl"}, {"purpose", "Sign"}}})},
+                          {"next_domain_id", 4}};
     json point = json::array();
     for (auto b : group_.bytes) point.push_back(b);
     const json ed_key = {{"Ed25519", {{"near_public_key_compressed", core::ed25519_public_key_to_string(group_)}, {"edwards_point", point}}}};
     const json secp_key = {{"Secp256k1", {{"near_public_key", "secp256k1:" + core::base58_encode(*core::hex_decode(kSecpGroupHex))}}}};
+    const core::SecretBytes secp_secret(*core::hex_decode(kSecpSecretHex));
+    secp_secret_.reset(BN_secure_new());
+    ASSERT_NE(BN_bin2bn(secp_secret.data(), static_cast<int>(secp_secret.size()), secp_secret_.get()), nullptr);
+    BN_set_flags(secp_secret_.get(), BN_FLG_CONSTTIME);
+    secp_group_ = secp_.public_key(secp_secret_.get());
+    const json damgard_key = {{"Secp256k1", {{"near_public_key", "secp256k1:" + core::base58_encode(secp_group_.bytes)}}}};
     running["keyset"] = {{"epoch_id", 0},
                          {"domains", json::array({{{"domain_id", kFrost}, {"key", ed_key}, {"attempt", 0}},
                                                   {{"domain_id", kCaitSith}, {"key", secp_key}, {"attempt", 0}},
-                                                  {{"domain_id", kForeignTx}, {"key", secp_key}, {"attempt", 0}}})}};
+                                                  {{"domain_id", kForeignTx}, {"key", secp_key}, {"attempt", 0}},
+                                                  {{"domain_id", kDamgard}, {"key", damgard_key}, {"attempt", 0}}})}};
     auto c = MpcContract::deserialize(json{{"protocol_state", {{"Running", running}}}}.dump());
     ASSERT_TRUE(c) << c.error().message;
     contract_ = std::move(*c);
@@ -106,8 +230,21 @@ class SigningTest : public ContractTest {
   }
   json pending() { return view_with("pending_signature_requests", json::object()); }
 
+  // A secp256k1 signature by the key derived for the request (nonce `k`).
+  core::Secp256k1SignatureResponse ecdsa_signature_for(const core::SignatureRequest& r,
+                                                       std::string_view k = "7a1f00c3d2e4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f40312233445566778f") const {
+    auto d = secp_.derived_secret(secp_secret_.get(), r.tweak);
+    return secp_.sign(d.get(), r.payload.bytes, k);
+  }
+  core::Secp256k1PublicKey secp_derived(const core::SignatureRequest& r) const {
+    return *core::derive_secp256k1_public_key(secp_group_, r.tweak);
+  }
+
   core::SecretBytes group_secret_;
   core::Ed25519PublicKey group_;
+  Secp secp_;
+  core::SecretBnPtr secp_secret_;
+  core::Secp256k1PublicKey secp_group_;
 };
 
 // ---------------------------------------------------------------- sign
@@ -170,10 +307,11 @@ TEST_F(SigningTest, SignChecksThePayloadAgainstTheDomainProtocol) {
   // The secp256k1 order n itself is no scalar.
   EXPECT_EQ(error_of(sign("user.near", ecdsa_request("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"))),
             "Ecdsa payload cannot be converted to Scalar");
-  // A good ECDSA request: there is no threshold ECDSA yet.
-  EXPECT_EQ(error_of(sign("user.near", ecdsa_request(std::string(64, '1')))),
-            "Sign requests for domain 1 (CaitSith) are not supported yet: this network has no threshold ECDSA; only Frost "
-            "(Ed25519) domains sign.");
+  EXPECT_EQ(error_of(sign("user.near", eddsa_request("01", kDamgard))), "Payload is not Ecdsa");
+  EXPECT_EQ(error_of(sign("user.near", ecdsa_request("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141", kDamgard))),
+            "Ecdsa payload cannot be converted to Scalar");
+  // n − 1 is the largest scalar.
+  EXPECT_TRUE(sign("user.near", ecdsa_request("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140", kDamgard), 1, 9));
   // Eddsa payloads: empty up to 1232 bytes.
   EXPECT_TRUE(sign("user.near", eddsa_request("")));
   EXPECT_TRUE(sign("user.near", eddsa_request(std::string(2 * 1232, 'a')), 1, 2));
@@ -183,7 +321,12 @@ TEST_F(SigningTest, SignChecksThePayloadAgainstTheDomainProtocol) {
 
 TEST_F(SigningTest, SignReadsTheLegacyPayloadAndKeyVersionAndRefusesBothFormsAtOnce) {
   const json legacy = {{"path", "p"}, {"payload", json(std::vector<int>(32, 7))}, {"key_version", kCaitSith}};
-  EXPECT_NE(error_of(sign("user.near", legacy)).find("not supported yet"), std::string::npos);  // read as Ecdsa, domain 1
+  EXPECT_NE(error_of(sign("user.near", legacy)).find("(CaitSith) are not served"), std::string::npos);  // read as Ecdsa, domain 1
+  json legacy_damgard = legacy;
+  legacy_damgard["key_version"] = kDamgard;
+  ASSERT_TRUE(sign("user.near", legacy_damgard));
+  EXPECT_EQ(pending()[0]["request"], to_json(core::SignatureRequest::make(
+                                         "user.near", "p", {core::SignPayload::Kind::kEcdsa, core::Bytes(32, 7)}, kDamgard)));
   json legacy_frost = legacy;
   legacy_frost["key_version"] = kFrost;
   EXPECT_EQ(error_of(sign("user.near", legacy_frost)), "Payload is not EdDSA");
@@ -287,14 +430,13 @@ TEST_F(SigningTest, RespondRefusesNonParticipantsDepositsUnknownDomainsAndMismat
             "Failed to deserialize input from JSON: response.signature is missing");
 }
 
-TEST_F(SigningTest, RespondRefusesAnEcdsaPayloadForAnEd25519KeyAndSecp256k1ResponsesForNow) {
+TEST_F(SigningTest, RespondRefusesAPayloadOfTheOtherKindForTheKeysCurve) {
   core::SignatureRequest ecdsa{core::derive_tweak("user.near", "p"), {core::SignPayload::Kind::kEcdsa, core::Bytes(32, 1)}, kFrost};
   EXPECT_EQ(error_of(respond("node0.near", ecdsa, signature_for(ecdsa))), "Payload is not EdDSA");
-  ecdsa.domain_id = kCaitSith;
-  core::Secp256k1SignatureResponse secp;
-  secp.big_r[0] = 2;
-  EXPECT_EQ(error_of(respond("node0.near", ecdsa, secp)),
-            "Secp256k1 signature responses are not supported yet: this network has no threshold ECDSA.");
+  core::SignatureRequest eddsa{core::derive_tweak("user.near", "p"), {core::SignPayload::Kind::kEddsa, core::Bytes(32, 1)}, kDamgard};
+  core::SignatureRequest as_ecdsa = eddsa;
+  as_ecdsa.payload.kind = core::SignPayload::Kind::kEcdsa;
+  EXPECT_EQ(error_of(respond("node0.near", eddsa, ecdsa_signature_for(as_ecdsa))), "Payload is not ECDSA");
 }
 
 TEST_F(SigningTest, RespondIsOpenToTheNewParticipantsWhileResharing) {
@@ -311,13 +453,180 @@ TEST_F(SigningTest, RespondIsOpenToTheNewParticipantsWhileResharing) {
 
 TEST_F(SigningTest, PendingRequestsSurviveAChangeOfProtocolStateAsInTheReference) {
   ASSERT_TRUE(sign("user.near", eddsa_request("0102")));
-  json domains = json::array({{{"id", 3}, {"protocol", "Frost"}, {"purpose", "Sign"}}});
+  json domains = json::array({{{"id", 4}, {"protocol", "Frost"}, {"purpose", "Sign"}}});
   vote_all("vote_add_domains", {{"domains", domains}});
   ASSERT_TRUE(state().contains("Initializing"));
   EXPECT_EQ(pending().size(), 1u);
   const core::SignatureRequest key = request_of("user.near", eddsa_request("0102"));
   EXPECT_EQ(error_of(respond("node0.near", key, signature_for(key))), "The protocol is not Running.");
   EXPECT_EQ(error_of(sign("user.near", eddsa_request("0103"))), "Protocol state is not running, nor resharing.");
+}
+
+// ---------------------------------------------------------------- secp256k1 (DamgardEtAl)
+
+TEST_F(SigningTest, SignQueuesAnEcdsaRequestForADamgardEtAlDomain) {
+  const json req = ecdsa_request(std::string(64, 'a'), kDamgard);
+  auto out = sign("user.near", req, 1, 4);
+  ASSERT_TRUE(out) << out.error().message;
+  ASSERT_TRUE(out->yield);
+  EXPECT_EQ(out->yield->callback_method, "return_signature_and_clean_state_on_success");
+  const core::SignatureRequest key = request_of("user.near", req);
+  EXPECT_EQ(json::parse(out->yield->callback_args.begin(), out->yield->callback_args.end()), (json{{"request", to_json(key)}}));
+  ASSERT_EQ(pending().size(), 1u);
+  EXPECT_EQ(pending()[0]["request"], to_json(key));
+  EXPECT_EQ(pending()[0]["request"]["payload"], (json{{"Ecdsa", std::string(64, 'a')}}));
+}
+
+TEST_F(SigningTest, SignRefusesCaitSithDomainsWhoseSharesAreOnlyHeld) {
+  EXPECT_EQ(error_of(sign("user.near", ecdsa_request(std::string(64, '1'), kCaitSith))),
+            "Sign requests for domain 1 (CaitSith) are not served: this network does not run the CaitSith protocol and "
+            "signs secp256k1 only with DamgardEtAl domains. The domain's key shares are still held, backed up and migrated.");
+  // The payload is checked first, as the reference does.
+  EXPECT_EQ(error_of(sign("user.near", eddsa_request("01", kCaitSith))), "Payload is not Ecdsa");
+  EXPECT_EQ(pending(), json::array());
+  // Its keys stay readable.
+  EXPECT_EQ(view_with("public_key", {{"domain_id", kCaitSith}}).get<std::string>(),
+            "secp256k1:" + core::base58_encode(*core::hex_decode(kSecpGroupHex)));
+}
+
+TEST_F(SigningTest, RespondWithARecoverableSecp256k1SignatureResumesEveryYieldWithTheReferenceJson) {
+  const json req = ecdsa_request("4a5c0f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f4031223344556677f", kDamgard);
+  ASSERT_TRUE(sign("user.near", req, 1, 1));
+  ASSERT_TRUE(sign("user.near", req, 1, 2));
+  const core::SignatureRequest key = request_of("user.near", req);
+  const core::Secp256k1SignatureResponse sig = ecdsa_signature_for(key);
+  // A real signature: OpenSSL verifies it under the derived key (the group
+  // key plus tweak·G, as derived_public_key shows it) and not the group key.
+  const core::Secp256k1PublicKey derived = secp_derived(key);
+  ASSERT_TRUE(secp_.verifies(derived, key.payload.bytes, sig));
+  ASSERT_FALSE(secp_.verifies(secp_group_, key.payload.bytes, sig));
+  EXPECT_EQ(view_with("derived_public_key", {{"path", "m/44'/60'"}, {"predecessor", "user.near"}, {"domain_id", kDamgard}}),
+            json("secp256k1:" + core::base58_encode(derived.bytes)));
+
+  auto out = respond("node1.near", key, sig);
+  ASSERT_TRUE(out) << out.error().message;
+  ASSERT_EQ(out->resumed.size(), 2u);
+  EXPECT_EQ(out->resumed[0].data_id, data_id(1));
+  EXPECT_EQ(out->resumed[1].data_id, data_id(2));
+  const std::string expected = reference_text(sig);
+  EXPECT_EQ(std::string(out->resumed[0].payload.begin(), out->resumed[0].payload.end()), expected);
+  EXPECT_EQ(out->resumed[1].payload, out->resumed[0].payload);
+  EXPECT_EQ(pending(), json::array());
+
+  // The yield callback hands the caller exactly that text.
+  auto back = callback("return_signature_and_clean_state_on_success", key, {out->resumed[0].payload});
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(std::string(back->return_value.begin(), back->return_value.end()), expected);
+  EXPECT_FALSE(back->then);
+  // Responding again finds nothing.
+  EXPECT_EQ(error_of(respond("node2.near", key, sig)), "This sign request has timed out, was completed, or never existed.");
+}
+
+TEST_F(SigningTest, RespondAcceptsBothRecoveryParitiesAndReadsOnlyRFromBigR) {
+  // Several nonces: the low-s normalization flips the parity for some.
+  const json req = ecdsa_request(std::string(64, '3'), kDamgard);
+  const core::SignatureRequest key = request_of("user.near", req);
+  std::set<int> parities;
+  const char* nonces[] = {"01", "02", "03", "04", "05", "06", "07", "08"};
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(sign("user.near", req, 1, i));
+    const auto sig = ecdsa_signature_for(key, nonces[i]);
+    parities.insert(sig.recovery_id);
+    ASSERT_TRUE(respond("node0.near", key, sig)) << i;
+  }
+  EXPECT_EQ(parities, (std::set<int>{0, 1}));
+  // As in the reference, big_r's prefix byte is not read (r is its x bytes;
+  // the recovery id gives the parity): a response carrying R's own prefix
+  // (which may differ after low-s normalization) verifies.
+  ASSERT_TRUE(sign("user.near", req, 1, 9));
+  auto sig = ecdsa_signature_for(key);
+  sig.big_r[0] ^= 1;
+  auto out = respond("node0.near", key, sig);
+  ASSERT_TRUE(out) << out.error().message;
+  EXPECT_EQ(std::string(out->resumed[0].payload.begin(), out->resumed[0].payload.end()), reference_text(sig));
+}
+
+TEST_F(SigningTest, RespondRefusesSecp256k1SignaturesThatDoNotRecoverTheDerivedKey) {
+  const json req = ecdsa_request("0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a090807060504030201000", kDamgard);
+  ASSERT_TRUE(sign("user.near", req));
+  const core::SignatureRequest key = request_of("user.near", req);
+  const core::Secp256k1SignatureResponse good = ecdsa_signature_for(key);
+  const std::string invalid = "The provided signature is invalid.";
+
+  // A corrupted s.
+  auto wrong = good;
+  wrong.s[31] ^= 1;
+  EXPECT_EQ(error_of(respond("node0.near", key, wrong)), invalid);
+  // A corrupted r.
+  wrong = good;
+  wrong.big_r[32] ^= 1;
+  EXPECT_EQ(error_of(respond("node0.near", key, wrong)), invalid);
+  // High s: n − s with the other parity is the same signature mirrored; OpenSSL
+  // accepts it, the reference's low-s rule does not.
+  auto high = good;
+  {
+    core::BnPtr s(BN_bin2bn(good.s.data(), 32, nullptr));
+    ASSERT_EQ(BN_sub(s.get(), secp_.n(), s.get()), 1);
+    high.s = be32(s.get());
+    high.recovery_id ^= 1;
+    high.big_r[0] ^= 1;
+  }
+  ASSERT_TRUE(secp_.verifies(secp_derived(key), key.payload.bytes, high));
+  EXPECT_EQ(error_of(respond("node0.near", key, high)), invalid);
+  // The other recovery id recovers another key; 2 and 3 name an R whose x is r + n.
+  for (std::uint8_t rid : {std::uint8_t(good.recovery_id ^ 1), std::uint8_t(good.recovery_id | 2), std::uint8_t(good.recovery_id ^ 3)}) {
+    wrong = good;
+    wrong.recovery_id = rid;
+    EXPECT_EQ(error_of(respond("node0.near", key, wrong)), invalid) << int(rid);
+  }
+  // Recovery ids above 3: the reference's ecrecover host error.
+  wrong = good;
+  wrong.recovery_id = 4;
+  EXPECT_EQ(error_of(respond("node0.near", key, wrong)), "V recovery byte 0 through 3 are valid but was provided 4");
+  // Signed by the group (underived) key.
+  const auto by_group = secp_.sign(secp_secret_.get(), key.payload.bytes, "1234");
+  ASSERT_TRUE(secp_.verifies(secp_group_, key.payload.bytes, by_group));
+  EXPECT_EQ(error_of(respond("node0.near", key, by_group)), invalid);
+  // Signed by the key derived for another caller.
+  EXPECT_EQ(error_of(respond("node0.near", key, ecdsa_signature_for(request_of("other.near", req)))), invalid);
+  // A signature of another hash.
+  core::SignatureRequest other_hash = key;
+  other_hash.payload.bytes[0] ^= 1;
+  EXPECT_EQ(error_of(respond("node0.near", key, ecdsa_signature_for(other_hash))), invalid);
+  // Out-of-range values: r = 0, s = 0, r = n, s = n.
+  const core::Bytes order = *core::hex_decode(kSecpOrderHex);
+  wrong = good;
+  std::fill(wrong.big_r.begin() + 1, wrong.big_r.end(), 0);
+  EXPECT_EQ(error_of(respond("node0.near", key, wrong)), invalid);
+  wrong = good;
+  wrong.s.fill(0);
+  EXPECT_EQ(error_of(respond("node0.near", key, wrong)), invalid);
+  wrong = good;
+  std::copy(order.begin(), order.end(), wrong.big_r.begin() + 1);
+  EXPECT_EQ(error_of(respond("node0.near", key, wrong)), invalid);
+  wrong = good;
+  std::copy(order.begin(), order.end(), wrong.s.begin());
+  EXPECT_EQ(error_of(respond("node0.near", key, wrong)), invalid);
+
+  // Nothing changed: the request still waits, and the good signature resumes it.
+  EXPECT_EQ(pending().size(), 1u);
+  EXPECT_TRUE(respond("node0.near", key, good));
+}
+
+TEST_F(SigningTest, RespondChecksTheSecp256k1SchemeAndTheCaller) {
+  const json req = ecdsa_request(std::string(64, '5'), kDamgard);
+  ASSERT_TRUE(sign("user.near", req));
+  const core::SignatureRequest key = request_of("user.near", req);
+  const auto sig = ecdsa_signature_for(key);
+  EXPECT_EQ(error_of(respond("user.near", key, sig)),
+            "assertion failed: `Err(CallerNotParticipant)` does not match `Ok(())`: Caller must be an attested participant");
+  EXPECT_EQ(error_of(respond("node0.near", key, core::Ed25519Signature{})),
+            "The provided signature scheme does not match. MPC response: Ed25519, user request: Secp256k1");
+  // The same signature for a request nobody made (another domain's key).
+  core::SignatureRequest unknown = key;
+  unknown.domain_id = kCaitSith;
+  EXPECT_EQ(error_of(respond("node0.near", unknown, sig)), "The provided signature is invalid.");
+  EXPECT_EQ(pending().size(), 1u);
 }
 
 // ---------------------------------------------------------------- the yield callbacks
