@@ -148,7 +148,7 @@ class MpcContract {
   //   cancel_node_migration{}                        payable (our addition)
   //   update_participant_url{url}                    payable
   //   sign{request}        payable (>= 1 yoctoNEAR, excess refunded), >= 15 TGas; yields
-  //                        (signing.cc: Frost domains only, others "not supported yet")
+  //                        (signing.cc: Frost and DamgardEtAl domains; CaitSith refused)
   //   respond{request, response}   a participant; resumes every yield of the request
   //   return_signature_and_clean_state_on_success, fail_on_timeout
   //                        private (predecessor == the contract): the yield callbacks
