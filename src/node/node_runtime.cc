@@ -23,7 +23,7 @@
 #include "node/keyshare_store.h"
 #include "node/migration_service.h"
 #include "node/onboarding.h"
-#include "node/signing_runtime.h"
+#include "node/protocol_runtime.h"
 #include "node/tx_worker.h"
 #include "attest/report_data.h"
 #include "tee/attestation_source.h"
@@ -69,7 +69,7 @@ struct NodeRuntime::Impl {
   std::unique_ptr<MigrationService> service_;
   std::unique_ptr<ChainWatcher> watcher_;
   std::unique_ptr<Onboarding> onboarding_;
-  std::unique_ptr<SigningRuntime> signing_;
+  std::unique_ptr<ProtocolRuntime> protocols_;
   // This node's own attestation (null: --tee-attestation none).
   std::unique_ptr<tee::AttestationSource> attestation_;
   TxWorker attest_tx_{4};
@@ -156,7 +156,7 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
                      }},
       OnboardingOptions{}, rt->metrics_);
   {
-    SigningRuntimeOptions sopts;
+    ProtocolRuntimeOptions sopts;
     sopts.contract_id = options.contract_id;
     sopts.listen_fd = options.p2p_listen_fd;
     sopts.listen_addr = options.p2p_listen_addr;
@@ -167,7 +167,7 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
     }
     sopts.signing.takeover_delay = options.sign_takeover_delay;
     sopts.signing.session_timeout = options.sign_session_timeout;
-    MPC_ASSIGN(rt->signing_, SigningRuntime::create(std::move(sopts), *rt->home_, *rt->store_, *rt->signer_, rt->metrics_, [self] {
+    MPC_ASSIGN(rt->protocols_, ProtocolRuntime::create(std::move(sopts), *rt->home_, *rt->store_, *rt->signer_, rt->metrics_, [self] {
                  if (self->watcher_) self->watcher_->poke();
                }));
   }
@@ -276,7 +276,7 @@ void NodeRuntime::Impl::on_chain_change(const near::ContractView& snapshot) {
   if (view.running_keyset)
     metrics_.gauge("mpc_contract_epoch", "Epoch of the contract's running keyset").set(static_cast<double>(view.running_keyset->epoch_id));
   if (onboarding_) onboarding_->wake();
-  if (signing_) signing_->on_chain(snapshot);
+  if (protocols_) protocols_->on_chain(snapshot);
 }
 
 core::Status NodeRuntime::Impl::submit_attestation() {
@@ -312,7 +312,7 @@ void NodeRuntime::Impl::stop() {
   if (watcher_) watcher_->stop();
   if (onboarding_) onboarding_->stop();
   attest_tx_.stop();
-  if (signing_) signing_->stop();
+  if (protocols_) protocols_->stop();
   if (migration_server_) migration_server_->stop();
   if (metrics_server_) metrics_server_->stop();
   work_.reset();

@@ -39,7 +39,7 @@
 
 namespace mpc::node {
 
-struct SigningRuntimeOptions {
+struct ProtocolRuntimeOptions {
   std::string contract_id;
   // Where the mesh listens: a bound, not yet listening socket inherited from
   // a supervisor (>= 0), else `listen_addr` (HOST:PORT).
@@ -58,16 +58,16 @@ std::filesystem::path p2p_addr_file(const std::filesystem::path& home);
 // "key_event.journal" in the home: the key event attempt this node last started.
 std::filesystem::path key_event_journal_file(const std::filesystem::path& home);
 
-class SigningRuntime {
+class ProtocolRuntime {
  public:
   // `home`, `store`, `signer` and `metrics` must outlive the runtime.
   // `poke_chain` asks the chain watcher for a read soon.
-  static core::Result<std::unique_ptr<SigningRuntime>> create(SigningRuntimeOptions options, const NodeHome& home,
+  static core::Result<std::unique_ptr<ProtocolRuntime>> create(ProtocolRuntimeOptions options, const NodeHome& home,
                                                               KeyshareStore& store, near::Signer& signer,
                                                               net::MetricsRegistry& metrics, std::function<void()> poke_chain);
-  ~SigningRuntime();
-  SigningRuntime(const SigningRuntime&) = delete;
-  SigningRuntime& operator=(const SigningRuntime&) = delete;
+  ~ProtocolRuntime();
+  ProtocolRuntime(const ProtocolRuntime&) = delete;
+  ProtocolRuntime& operator=(const ProtocolRuntime&) = delete;
 
   // A new contract snapshot. Errors (the mesh cannot listen, a participant
   // list the mesh refuses) are logged and retried with the next snapshot.
@@ -78,7 +78,7 @@ class SigningRuntime {
   std::optional<boost::asio::ip::tcp::endpoint> p2p_endpoint() const;
 
  private:
-  SigningRuntime(SigningRuntimeOptions options, const NodeHome& home, KeyshareStore& store, near::Signer& signer,
+  ProtocolRuntime(ProtocolRuntimeOptions options, const NodeHome& home, KeyshareStore& store, near::Signer& signer,
                  net::MetricsRegistry& metrics, std::function<void()> poke_chain);
   core::Status ensure_mesh(std::uint64_t self_id);
   // Starts the mesh if the contract lists our account and it is not running
@@ -87,7 +87,7 @@ class SigningRuntime {
   void tick_loop();
   void respond(const PendingSignature& request, const core::Ed25519Signature& signature);
 
-  SigningRuntimeOptions options_;
+  ProtocolRuntimeOptions options_;
   const NodeHome& home_;
   KeyshareStore& store_;
   near::Signer& signer_;

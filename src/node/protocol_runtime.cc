@@ -1,4 +1,4 @@
-#include "node/signing_runtime.h"
+#include "node/protocol_runtime.h"
 
 #include <spdlog/spdlog.h>
 
@@ -20,18 +20,18 @@ fs::path p2p_addr_file(const fs::path& home) { return home / "p2p.addr"; }
 fs::path key_event_journal_file(const fs::path& home) { return home / "key_event.journal"; }
 
 
-SigningRuntime::SigningRuntime(SigningRuntimeOptions options, const NodeHome& home, KeyshareStore& store, near::Signer& signer,
+ProtocolRuntime::ProtocolRuntime(ProtocolRuntimeOptions options, const NodeHome& home, KeyshareStore& store, near::Signer& signer,
                                net::MetricsRegistry& metrics, std::function<void()> poke_chain)
     : options_(std::move(options)), home_(home), store_(store), signer_(signer), metrics_(metrics), poke_chain_(std::move(poke_chain)) {}
 
-core::Result<std::unique_ptr<SigningRuntime>> SigningRuntime::create(SigningRuntimeOptions options, const NodeHome& home,
+core::Result<std::unique_ptr<ProtocolRuntime>> ProtocolRuntime::create(ProtocolRuntimeOptions options, const NodeHome& home,
                                                                      KeyshareStore& store, near::Signer& signer,
                                                                      net::MetricsRegistry& metrics, std::function<void()> poke_chain) {
   if (options.listen_fd < 0) {
     MPC_TRY(net::parse_listen_address(options.listen_addr));
   }
-  std::unique_ptr<SigningRuntime> rt(new SigningRuntime(std::move(options), home, store, signer, metrics, std::move(poke_chain)));
-  SigningRuntime* self = rt.get();
+  std::unique_ptr<ProtocolRuntime> rt(new ProtocolRuntime(std::move(options), home, store, signer, metrics, std::move(poke_chain)));
+  ProtocolRuntime* self = rt.get();
   // The mesh as both services see it. Called with a service's lock held: no mu_ here.
   auto send = [self](std::uint64_t to, core::Bytes message) {
     auto* mesh = self->mesh_ptr_.load();
@@ -87,9 +87,9 @@ core::Result<std::unique_ptr<SigningRuntime>> SigningRuntime::create(SigningRunt
   return rt;
 }
 
-SigningRuntime::~SigningRuntime() { stop(); }
+ProtocolRuntime::~ProtocolRuntime() { stop(); }
 
-void SigningRuntime::stop() {
+void ProtocolRuntime::stop() {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
@@ -110,12 +110,12 @@ void SigningRuntime::stop() {
   fs::remove(p2p_addr_file(home_.dir), ec);
 }
 
-std::optional<boost::asio::ip::tcp::endpoint> SigningRuntime::p2p_endpoint() const {
+std::optional<boost::asio::ip::tcp::endpoint> ProtocolRuntime::p2p_endpoint() const {
   std::lock_guard lock(mu_);
   return endpoint_;
 }
 
-core::Status SigningRuntime::ensure_mesh(std::uint64_t self_id) {
+core::Status ProtocolRuntime::ensure_mesh(std::uint64_t self_id) {
   std::unique_lock lock(mu_);
   if (stopping_) return {};
   if (mesh_ && mesh_self_ == self_id) return {};
@@ -175,7 +175,7 @@ std::vector<model::ParticipantEntry> mesh_participants(const model::ProtocolStat
 
 }  // namespace
 
-void SigningRuntime::on_chain(const near::ContractView& view) {
+void ProtocolRuntime::on_chain(const near::ContractView& view) {
   const auto* running = view.state.running();
   auto key_view = key_event_view_of(view.state, view.block_height, home_.account_id, home_.tls_key.public_key());
   if (!key_view) {
@@ -252,7 +252,7 @@ void SigningRuntime::on_chain(const near::ContractView& view) {
   cv_.notify_all();
 }
 
-p2p::Mesh* SigningRuntime::try_start_mesh() {
+p2p::Mesh* ProtocolRuntime::try_start_mesh() {
   std::optional<std::uint64_t> self;
   {
     std::lock_guard lock(mu_);
@@ -279,7 +279,7 @@ p2p::Mesh* SigningRuntime::try_start_mesh() {
   return mesh;
 }
 
-void SigningRuntime::tick_loop() {
+void ProtocolRuntime::tick_loop() {
   std::unique_lock lock(mu_);
   auto next_listen_try = std::chrono::steady_clock::now();
   while (!stopping_) {
@@ -302,7 +302,7 @@ void SigningRuntime::tick_loop() {
   }
 }
 
-void SigningRuntime::respond(const PendingSignature& request, const core::Ed25519Signature& signature) {
+void ProtocolRuntime::respond(const PendingSignature& request, const core::Ed25519Signature& signature) {
   const auto args = core::respond_args(request.request, core::SignatureResponse{signature});
   const bool queued = tx_.submit(request.request_json, [this, args, domain = request.domain_id] {
     auto out = signer_.call(options_.contract_id, "respond", args);
