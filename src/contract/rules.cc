@@ -86,14 +86,7 @@ core::Result<model::PublicKeyExtended> group_key_value(const json& value, const 
     }
     auto parsed = core::NearPublicKey::parse(text);
     if (!parsed) return bad_args(name + ": " + parsed.error().message);
-    if (const auto* ed = std::get_if<core::Ed25519PublicKey>(&parsed->key)) {
-      key.kind = model::CurveKind::kEd25519;
-      key.edwards_point = ed->bytes;
-    } else {
-      key.kind = model::CurveKind::kSecp256k1;
-    }
-    key.near_public_key = *parsed;
-    return key;
+    return model::public_key_extended_of(*parsed);
   }
   MPC_ASSIGN(auto key, parse_value(model::parse_public_key_extended, value, "key", name));
   MPC_TRY(check_group_key_rules(key, name));

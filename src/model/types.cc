@@ -619,29 +619,46 @@ Status check_keyshare_consistent(const Keyshare& share, std::uint64_t epoch_id, 
   }
   auto mismatch = [&] { return invalid(which + ": its group public key differs from the keyset's"); };
   auto pk = hex_decode(share.public_key);
-  if (!pk) return mismatch();
-  if (share.kind == CurveKind::kEd25519) {
-    if (!entry.key.near_public_key || !entry.key.near_public_key->is_ed25519() ||
-        !constant_time_equal(*pk, entry.key.near_public_key->ed25519().bytes)) {
-      return mismatch();
-    }
-    return {};
-  }
-  if (share.kind == CurveKind::kSecp256k1) {
-    // Compressed SEC1 (prefix || X) against the keyset's X || Y: X equal and
-    // the prefix naming Y's parity (02 even, 03 odd). No curve arithmetic.
-    if (!entry.key.near_public_key || entry.key.near_public_key->is_ed25519() || pk->size() != 33) return mismatch();
-    const auto& xy = std::get<Secp256k1PublicKey>(entry.key.near_public_key->key).bytes;
-    const std::uint8_t expected_prefix = (xy[63] & 1) ? 0x03 : 0x02;
-    if ((*pk)[0] != expected_prefix || !std::equal(pk->begin() + 1, pk->end(), xy.begin())) return mismatch();
-    return {};
-  }
-  // Bls12381: the keyset holds "bls12381g2:" + base58 of the group key bytes.
-  constexpr std::string_view kBlsPrefix = "bls12381g2:";
-  if (!entry.key.bls_public_key.starts_with(kBlsPrefix)) return mismatch();
-  auto expected = base58_decode(std::string_view(entry.key.bls_public_key).substr(kBlsPrefix.size()));
-  if (!expected || !constant_time_equal(*pk, *expected)) return mismatch();
+  auto expected = keyshare_group_key(entry.key);
+  if (!pk || !expected || !constant_time_equal(*pk, *expected)) return mismatch();
   return {};
+}
+
+Result<core::Bytes> keyshare_group_key(const PublicKeyExtended& key) {
+  switch (key.kind) {
+    case CurveKind::kEd25519:
+      if (!key.near_public_key || !key.near_public_key->is_ed25519()) break;
+      return core::Bytes(key.near_public_key->ed25519().bytes.begin(), key.near_public_key->ed25519().bytes.end());
+    case CurveKind::kSecp256k1: {
+      if (!key.near_public_key || key.near_public_key->is_ed25519()) break;
+      // Compressed SEC1: the prefix names Y's parity (02 even, 03 odd), then X.
+      const auto& xy = std::get<Secp256k1PublicKey>(key.near_public_key->key).bytes;
+      core::Bytes out;
+      out.push_back((xy[63] & 1) ? 0x03 : 0x02);
+      out.insert(out.end(), xy.begin(), xy.begin() + 32);
+      return out;
+    }
+    case CurveKind::kBls12381: {
+      constexpr std::string_view kBlsPrefix = "bls12381g2:";
+      if (!key.bls_public_key.starts_with(kBlsPrefix)) break;
+      auto bytes = base58_decode(std::string_view(key.bls_public_key).substr(kBlsPrefix.size()));
+      if (!bytes) break;
+      return std::move(*bytes);
+    }
+  }
+  return invalid(std::string("a ") + curve_name(key.kind) + " group key without its key bytes");
+}
+
+PublicKeyExtended public_key_extended_of(const NearPublicKey& key) {
+  PublicKeyExtended out;
+  if (key.is_ed25519()) {
+    out.kind = CurveKind::kEd25519;
+    out.edwards_point = key.ed25519().bytes;
+  } else {
+    out.kind = CurveKind::kSecp256k1;
+  }
+  out.near_public_key = key;
+  return out;
 }
 
 Status check_keyshares_cover_keyset(const std::vector<Keyshare>& shares, const Keyset& keyset) {

@@ -263,6 +263,16 @@ void wipe_private_shares(json& j);
 std::optional<Keyset> keyset_to_back_up(const ProtocolState& state);
 inline std::optional<Keyset> which_keyset_to_back_up(const ProtocolState& state) { return keyset_to_back_up(state); }
 
+// A group key as a keyshare's public_key holds it (bytes; the hex of these):
+// Ed25519 the 32-byte point, Secp256k1 the 33-byte compressed SEC1 point
+// (prefix from Y's parity || X: no curve arithmetic), Bls12381 the G2 bytes
+// of "bls12381g2:<base58>". Fails when the key has no such form.
+Result<core::Bytes> keyshare_group_key(const PublicKeyExtended& key);
+
+// The keyset's extended form of an Ed25519 or secp256k1 NEAR key (the
+// reference's vote_pk argument, "ed25519:…" / "secp256k1:…").
+PublicKeyExtended public_key_extended_of(const NearPublicKey& key);
+
 // Interop §5: key_id == (keyset.epoch_id, entry.domain_id, entry.attempt) and
 // the share's group public key equals the entry's key. The error says which.
 Status check_keyshare_consistent(const Keyshare& share, std::uint64_t epoch_id, const KeyForDomain& entry);

@@ -400,5 +400,33 @@ TEST(KeyEvents, ParseKeyEventErrorsNameTheField) {
   EXPECT_EQ(error_of(j).rfind("key_event.instance.public_key.Ed25519", 0), 0u) << error_of(j);
 }
 
+TEST(GroupKeys, TheKeysharesFormOfAKeyAndTheExtendedFormOfANearKey) {
+  // secp256k1: the generator's X || Y compresses to 02 || X (Y even).
+  auto xy = hex_decode("79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
+                       "483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8");
+  ASSERT_TRUE(xy);
+  Secp256k1PublicKey g;
+  std::copy(xy->begin(), xy->end(), g.bytes.begin());
+  const auto secp = public_key_extended_of(NearPublicKey{g});
+  EXPECT_EQ(secp.kind, CurveKind::kSecp256k1);
+  auto compressed = keyshare_group_key(secp);
+  ASSERT_TRUE(compressed);
+  EXPECT_EQ(hex_encode(*compressed), "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798");
+  // Ed25519: the point itself, and the extended form carries it twice.
+  Ed25519PublicKey ed;
+  ed.bytes.fill(7);
+  const auto edx = public_key_extended_of(NearPublicKey{ed});
+  EXPECT_EQ(edx.kind, CurveKind::kEd25519);
+  EXPECT_EQ(edx.edwards_point, ed.bytes);
+  EXPECT_EQ(*keyshare_group_key(edx), Bytes(ed.bytes.begin(), ed.bytes.end()));
+  // A key without its bytes has no such form.
+  PublicKeyExtended empty;
+  empty.kind = CurveKind::kSecp256k1;
+  EXPECT_FALSE(keyshare_group_key(empty));
+  empty.kind = CurveKind::kBls12381;
+  empty.bls_public_key = "no-prefix";
+  EXPECT_FALSE(keyshare_group_key(empty));
+}
+
 }  // namespace
 }  // namespace mpc::model

@@ -17,8 +17,6 @@ using json = nlohmann::json;
 
 namespace {
 
-std::string id_text(const model::KeyEventId& id) { return key_id_text(id); }
-
 json id_json(const model::KeyEventId& id) {
   return json{{"epoch_id", id.epoch_id}, {"domain_id", id.domain_id}, {"attempt_id", id.attempt_id}};
 }
@@ -66,20 +64,6 @@ std::vector<std::uint64_t> participant_ids(const model::ThresholdParameters& par
   return ids;
 }
 
-// The compressed encoding of a group key as the contract shows it.
-core::Result<core::Bytes> compressed_group_key(const model::PublicKeyExtended& key) {
-  if (key.kind == model::CurveKind::kEd25519) return core::Bytes(key.edwards_point.begin(), key.edwards_point.end());
-  if (key.kind == model::CurveKind::kSecp256k1 && key.near_public_key) {
-    const auto* xy = std::get_if<core::Secp256k1PublicKey>(&key.near_public_key->key);
-    if (xy == nullptr) return core::invalid("a secp256k1 group key holds another kind of NEAR key");
-    core::Bytes out;
-    out.push_back((xy->bytes[63] & 1) ? 0x03 : 0x02);
-    out.insert(out.end(), xy->bytes.begin(), xy->bytes.begin() + 32);
-    return out;
-  }
-  return core::invalid(std::string("no key event for ") + model::curve_name(key.kind) + " keys");
-}
-
 core::Result<threshold::KeyCurve> threshold_curve(model::CurveKind kind) {
   if (kind == model::CurveKind::kEd25519) return threshold::KeyCurve::kEd25519;
   if (kind == model::CurveKind::kSecp256k1) return threshold::KeyCurve::kSecp256k1;
@@ -99,20 +83,15 @@ std::optional<model::KeyEventId> read_journal(const std::filesystem::path& path,
 }  // namespace
 
 core::Result<model::PublicKeyExtended> group_key_extended(model::CurveKind kind, core::ByteView compressed) {
-  model::PublicKeyExtended key;
-  key.kind = kind;
   if (kind == model::CurveKind::kEd25519) {
     if (compressed.size() != 32) return core::invalid("an Ed25519 group key is 32 bytes");
     core::Ed25519PublicKey pk;
     std::copy(compressed.begin(), compressed.end(), pk.bytes.begin());
-    std::copy(compressed.begin(), compressed.end(), key.edwards_point.begin());
-    key.near_public_key = core::NearPublicKey{pk};
-    return key;
+    return model::public_key_extended_of(core::NearPublicKey{pk});
   }
   if (kind == model::CurveKind::kSecp256k1) {
     MPC_ASSIGN(auto xy, core::secp256k1_decompress(compressed));
-    key.near_public_key = core::NearPublicKey{xy};
-    return key;
+    return model::public_key_extended_of(core::NearPublicKey{xy});
   }
   return core::invalid(std::string("no key event for ") + model::curve_name(kind) + " keys");
 }
@@ -279,7 +258,7 @@ void KeyEventService::step_locked() {
     }
     if (missing.empty() || now - start_wanted_->second >= options_.start_grace) {
       if (submit_locked(keygen ? "start_keygen_instance" : "start_reshare_instance", json{{"key_event_id", id_json(next)}})) {
-        spdlog::info("key events: leading {} attempt {}{}", kind_name(view_.kind), id_text(next),
+        spdlog::info("key events: leading {} attempt {}{}", kind_name(view_.kind), key_id_text(next),
                      missing.empty() ? "" : " although " + std::to_string(missing.size()) + " participant(s) are not reachable");
       }
     }
@@ -293,7 +272,7 @@ void KeyEventService::step_locked() {
       auto raw = core::hex_decode(pending->public_key);
       auto key = raw ? group_key_extended(pending->kind, *raw) : core::Result<model::PublicKeyExtended>(core::invalid("bad hex"));
       if (!key) {
-        spdlog::error("key events: the stored share of {} has an unusable group key: {}", id_text(*active), key.error().message);
+        spdlog::error("key events: the stored share of {} has an unusable group key: {}", key_id_text(*active), key.error().message);
         return;
       }
       // The reference's argument form: the key text with its curve prefix.
@@ -312,7 +291,7 @@ void KeyEventService::step_locked() {
   if (journal_id_ && *journal_id_ == *active) {
     // We had started this attempt before a restart: our polynomial is gone,
     // so the others wait for messages we cannot send. Abort it.
-    spdlog::warn("key events: attempt {} was started before this node restarted; voting to abort it", id_text(*active));
+    spdlog::warn("key events: attempt {} was started before this node restarted; voting to abort it", key_id_text(*active));
     failed_attempts_.insert(attempt_key);
     submit_locked("vote_abort_key_event_instance", json{{"key_event_id", id_json(*active)}});
     return;
@@ -323,7 +302,7 @@ void KeyEventService::step_locked() {
 void KeyEventService::start_session_locked(const model::KeyEventId& id) {
   const std::string attempt_key = id_json(id).dump();
   auto fail = [&](const std::string& why) {
-    spdlog::error("key events: cannot take part in {} attempt {}: {}", kind_name(view_.kind), id_text(id), why);
+    spdlog::error("key events: cannot take part in {} attempt {}: {}", kind_name(view_.kind), key_id_text(id), why);
     failed_attempts_.insert(attempt_key);
     metrics_.counter("mpc_key_event_sessions_total", "key event attempts this node ran, by outcome",
                      {{"kind", kind_name(view_.kind)}, {"outcome", "failed"}}).inc();
@@ -347,7 +326,7 @@ void KeyEventService::start_session_locked(const model::KeyEventId& id) {
     setup.old_threshold = view_.previous_parameters.threshold;
     const auto* old_key = view_.previous_keyset.find(id.domain_id);
     if (old_key == nullptr) return fail("the previous keyset has no key for domain " + std::to_string(id.domain_id));
-    auto encoded = compressed_group_key(old_key->key);
+    auto encoded = model::keyshare_group_key(old_key->key);
     if (!encoded) return fail(encoded.error().message);
     setup.old_group_key = std::move(*encoded);
     if (std::binary_search(setup.dealers.begin(), setup.dealers.end(), setup.self)) {
@@ -373,7 +352,7 @@ void KeyEventService::start_session_locked(const model::KeyEventId& id) {
   auto protocol = threshold::KeyEventSession::create(std::move(setup), random_);
   if (!protocol) return fail(protocol.error().message);
   session_.reset(new Session{id, view_.kind, *curve, sid, std::move(parties), std::move(*protocol), clock_.now()});
-  spdlog::info("key events: running {} attempt {} with {} participants", kind_name(view_.kind), id_text(id), session_->parties.size());
+  spdlog::info("key events: running {} attempt {} with {} participants", kind_name(view_.kind), key_id_text(id), session_->parties.size());
   deliver_locked(session_->protocol.start());
   if (auto it = buffer_.find(sid); it != buffer_.end()) {
     auto buffered = std::move(it->second);
@@ -427,7 +406,7 @@ void KeyEventService::finish_locked() {
   if (auto why = s.protocol.failure()) {
     s.finished = true;
     const auto blamed = s.protocol.blamed();
-    spdlog::error("key events: {} attempt {} failed: {}{}", kind_name(s.kind), id_text(s.id), *why,
+    spdlog::error("key events: {} attempt {} failed: {}{}", kind_name(s.kind), key_id_text(s.id), *why,
                   blamed ? " (participant " + std::to_string(*blamed) + " to blame)" : "");
     metrics_.counter("mpc_key_event_sessions_total", "key event attempts this node ran, by outcome",
                      {{"kind", kind_name(s.kind)}, {"outcome", "failed"}}).inc();
@@ -445,14 +424,14 @@ void KeyEventService::finish_locked() {
   share.public_key = core::hex_encode(out.group_key);
   if (auto st = store_.put_pending(std::move(share)); !st) {
     // Not stored: never vote for it.
-    spdlog::error("key events: cannot store the output of {}: {}", id_text(s.id), st.error().message);
+    spdlog::error("key events: cannot store the output of {}: {}", key_id_text(s.id), st.error().message);
     failed_attempts_.insert(id_json(s.id).dump());
     submit_locked("vote_abort_key_event_instance", json{{"key_event_id", id_json(s.id)}});
     return;
   }
   metrics_.counter("mpc_key_event_sessions_total", "key event attempts this node ran, by outcome",
                    {{"kind", kind_name(s.kind)}, {"outcome", "stored"}}).inc();
-  spdlog::info("key events: {} attempt {} done, share stored ({} ms)", kind_name(s.kind), id_text(s.id),
+  spdlog::info("key events: {} attempt {} done, share stored ({} ms)", kind_name(s.kind), key_id_text(s.id),
                std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - s.started).count());
   step_locked();  // votes
   if (ports_.refresh_chain) ports_.refresh_chain();
