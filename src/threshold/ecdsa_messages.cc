@@ -41,7 +41,18 @@ core::Status check_point(const CurvePoint& p, EcdsaMessageType type, const char*
   return {};
 }
 
-bool known_type(std::uint8_t t) { return t >= 32 && t <= 35; }
+bool known_type(std::uint8_t t) { return t >= 32 && t <= 36; }
+
+core::Status check_participants(const std::vector<std::uint64_t>& ids) {
+  if (ids.size() < 3 || ids.size() > kMaxEcdsaParticipants) {
+    return invalid(internal::prefixed("PresignRequest", "participants: " + std::to_string(ids.size()) + " is not 3.." +
+                                                            std::to_string(kMaxEcdsaParticipants)));
+  }
+  for (std::size_t i = 1; i < ids.size(); ++i) {
+    if (ids[i] <= ids[i - 1]) return invalid(internal::prefixed("PresignRequest", "participants: not strictly ascending"));
+  }
+  return {};
+}
 
 }  // namespace
 
@@ -51,6 +62,7 @@ const char* ecdsa_message_type_name(EcdsaMessageType type) {
     case EcdsaMessageType::kPresignOpen: return "PresignOpen";
     case EcdsaMessageType::kPresignW: return "PresignW";
     case EcdsaMessageType::kSignShare: return "SignShare";
+    case EcdsaMessageType::kPresignRequest: return "PresignRequest";
   }
   return "unknown";
 }
@@ -60,7 +72,8 @@ EcdsaMessageType ecdsa_message_type(const EcdsaMessage& message) {
     case 0: return EcdsaMessageType::kPresignShares;
     case 1: return EcdsaMessageType::kPresignOpen;
     case 2: return EcdsaMessageType::kPresignW;
-    default: return EcdsaMessageType::kSignShare;
+    case 3: return EcdsaMessageType::kSignShare;
+    default: return EcdsaMessageType::kPresignRequest;
   }
 }
 
@@ -87,6 +100,18 @@ Result<Bytes> encode_ecdsa_message(const EcdsaMessage& message) {
   } else if (const auto* m = std::get_if<PresignWMessage>(&message)) {
     MPC_TRY(check_point(m->big_w, type, "W_i"));
     append(m->big_w);
+  } else if (const auto* m = std::get_if<PresignRequestMessage>(&message)) {
+    MPC_TRY(check_participants(m->participants));
+    std::uint8_t word[8];
+    internal::put_le(m->epoch_id, 8, word);
+    append(ByteView(word, 8));
+    internal::put_le(m->domain_id, 8, word);
+    append(ByteView(word, 8));
+    out.push_back(static_cast<std::uint8_t>(m->participants.size()));
+    for (auto id : m->participants) {
+      internal::put_le(id, 8, word);
+      append(ByteView(word, 8));
+    }
   } else {
     append(std::get<SignShareMessage>(message).s.view());
   }
@@ -102,7 +127,7 @@ Result<EcdsaMessage> decode_ecdsa_message(ByteView bytes) {
   }
   MPC_ASSIGN(std::uint64_t raw_type, header.uint(1, "type"));
   if (!known_type(static_cast<std::uint8_t>(raw_type))) {
-    return invalid(internal::prefixed(kHeaderName, "type " + std::to_string(raw_type) + " is not an ECDSA message type (32..35)"));
+    return invalid(internal::prefixed(kHeaderName, "type " + std::to_string(raw_type) + " is not an ECDSA message type (32..36)"));
   }
   const auto type = static_cast<EcdsaMessageType>(raw_type);
   MPC_ASSIGN(auto session, header.fixed<32>("session id"));
@@ -138,6 +163,21 @@ Result<EcdsaMessage> decode_ecdsa_message(ByteView bytes) {
       SignShareMessage m;
       m.session = session;
       MPC_ASSIGN(m.s, read_scalar(r, "s_i"));
+      MPC_TRY(r.finish());
+      return m;
+    }
+    case EcdsaMessageType::kPresignRequest: {
+      PresignRequestMessage m;
+      m.session = session;
+      MPC_ASSIGN(m.epoch_id, r.uint(8, "epoch id"));
+      MPC_ASSIGN(m.domain_id, r.uint(8, "domain id"));
+      MPC_ASSIGN(std::size_t count, r.fitting_count(3, kMaxEcdsaParticipants, 8, "participants"));
+      m.participants.reserve(count);
+      for (std::size_t i = 0; i < count; ++i) {
+        MPC_ASSIGN(std::uint64_t id, r.uint(8, "participant id"));
+        if (!m.participants.empty() && id <= m.participants.back()) return r.refuse("participants", "not strictly ascending");
+        m.participants.push_back(id);
+      }
       MPC_TRY(r.finish());
       return m;
     }

@@ -4,13 +4,17 @@
 // Wire format, version 1 (scalars 32 bytes big-endian < n, points 33-byte
 // SEC1 compressed, never the point at infinity; curve.h's secp256k1
 // encodings):
-//   u8 version (= 1) | u8 type (32..35) | session id (32) | body
+//   u8 version (= 1) | u8 type (32..36) | session id (32) | body
 //   type 32 PresignShares: 5 scalars k, a, b, d, e: the sender's five
 //                          polynomials at the receiver's x (secret; sent
 //                          privately)
 //   type 33 PresignOpen:   point R_i = k_i·G | scalar w_i = a_i·k_i + b_i
 //   type 34 PresignW:      point W_i = a_i·R
 //   type 35 SignShare:     scalar s_i (to the coordinator only)
+//   type 36 PresignRequest: u64 epoch id | u64 domain id | u8 count (3..63)
+//                          | count x u64 participant id, strictly ascending:
+//                          the initiator asks the others of the set to
+//                          presign with it (integers little-endian)
 // Signing messages (messages.h) use types 1..5 and key event messages
 // (key_event_messages.h) 16..20, all with the same version byte, so the type
 // byte alone tells the families apart (is_ecdsa_message). Nothing may follow
@@ -25,6 +29,7 @@
 #include <cstdint>
 #include <optional>
 #include <variant>
+#include <vector>
 
 #include "core/bytes.h"
 #include "core/result.h"
@@ -35,14 +40,17 @@ namespace mpc::threshold {
 
 inline constexpr std::uint8_t kEcdsaWireVersion = kWireVersion;
 inline constexpr std::size_t kEcdsaHeaderSize = 2 + 32;
-// The largest valid encoding (PresignShares).
-inline constexpr std::size_t kMaxEcdsaMessageSize = kEcdsaHeaderSize + 5 * kCurveScalarSize;
+// The largest presigning (and signing) set: 2T - 1 with T <= 32.
+inline constexpr std::size_t kMaxEcdsaParticipants = 63;
+// The largest valid encoding (a PresignRequest of 63 participants).
+inline constexpr std::size_t kMaxEcdsaMessageSize = kEcdsaHeaderSize + 8 + 8 + 1 + 8 * kMaxEcdsaParticipants;
 
 enum class EcdsaMessageType : std::uint8_t {
   kPresignShares = 32,
   kPresignOpen = 33,
   kPresignW = 34,
   kSignShare = 35,
+  kPresignRequest = 36,
 };
 const char* ecdsa_message_type_name(EcdsaMessageType type);
 
@@ -72,13 +80,26 @@ struct SignShareMessage {
   bool operator==(const SignShareMessage&) const = default;
 };
 
-using EcdsaMessage = std::variant<PresignSharesMessage, PresignOpenMessage, PresignWMessage, SignShareMessage>;
+// Presigning set-up: the initiator (the presignature's owner, the only node
+// that may later lead a signature with it) -> every other participant of the
+// set. Public.
+struct PresignRequestMessage {
+  SessionId session{};
+  std::uint64_t epoch_id = 0;
+  std::uint64_t domain_id = 0;
+  std::vector<std::uint64_t> participants;  // strictly ascending, 3..63
+  bool operator==(const PresignRequestMessage&) const = default;
+};
+
+using EcdsaMessage =
+    std::variant<PresignSharesMessage, PresignOpenMessage, PresignWMessage, SignShareMessage, PresignRequestMessage>;
 
 EcdsaMessageType ecdsa_message_type(const EcdsaMessage& message);
 const SessionId& ecdsa_message_session(const EcdsaMessage& message);
 
 // Fails (kInvalidArgument) when a point is not a valid secp256k1 point
-// encoding (so would not decode).
+// encoding or a PresignRequest's participants are not 3..63 strictly
+// ascending ids (so would not decode).
 core::Result<core::Bytes> encode_ecdsa_message(const EcdsaMessage& message);
 // Never crashes, never reads out of bounds; kInvalidArgument on anything
 // malformed.

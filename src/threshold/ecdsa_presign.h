@@ -64,12 +64,12 @@
 #include "core/result.h"
 #include "core/secret.h"
 #include "threshold/curve.h"
+#include "threshold/ecdsa_messages.h"  // kMaxEcdsaParticipants
 #include "threshold/key_event.h"        // Outgoing
 #include "threshold/signing_session.h"  // RandomSource, SessionId
 
 namespace mpc::threshold {
 
-inline constexpr std::size_t kMaxEcdsaParticipants = 63;  // 2T - 1 with T <= 32
 
 // 2·threshold - 1: the size of every presigning and signing set.
 std::size_t ecdsa_signer_count(std::uint64_t threshold);

@@ -570,7 +570,15 @@ TEST(EcdsaMessages, RoundTripAndRefuseMalformed) {
   SignShareMessage sign;
   sign.session = shares.session;
   sign.s = random_scalar(rng);
-  for (const EcdsaMessage& m : std::vector<EcdsaMessage>{shares, open, w, sign}) {
+  PresignRequestMessage request;
+  request.session = shares.session;
+  request.epoch_id = 7;
+  request.domain_id = 3;
+  request.participants = {0, 2, 5};
+  PresignRequestMessage largest = request;
+  largest.participants.clear();
+  for (std::uint64_t id = 0; id < kMaxEcdsaParticipants; ++id) largest.participants.push_back(id * 3);
+  for (const EcdsaMessage& m : std::vector<EcdsaMessage>{shares, open, w, sign, request, largest}) {
     auto bytes = encode_ecdsa_message(m);
     ASSERT_TRUE(bytes.has_value());
     EXPECT_LE(bytes->size(), kMaxEcdsaMessageSize);
@@ -596,8 +604,25 @@ TEST(EcdsaMessages, RoundTripAndRefuseMalformed) {
   auto pw = *encode_ecdsa_message(w);
   pw[kEcdsaHeaderSize] = 0x05;
   EXPECT_FALSE(decode_ecdsa_message(pw).has_value());
+  // A PresignRequest whose set is too small, too large or not ascending is
+  // neither encoded nor decoded.
+  for (const std::vector<std::uint64_t>& ids : std::vector<std::vector<std::uint64_t>>{{0, 1}, {0, 2, 2}, {3, 1, 2}}) {
+    PresignRequestMessage bad = request;
+    bad.participants = ids;
+    auto encoded = encode_ecdsa_message(bad);
+    ASSERT_FALSE(encoded.has_value());
+    EXPECT_NE(encoded.error().message.find("PresignRequest: participants"), std::string::npos) << encoded.error().message;
+  }
+  auto unordered = *encode_ecdsa_message(request);
+  std::swap_ranges(unordered.end() - 16, unordered.end() - 8, unordered.end() - 8);  // ids 2 and 5 swapped
+  auto refused = decode_ecdsa_message(unordered);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("not strictly ascending"), std::string::npos) << refused.error().message;
+  auto too_many = *encode_ecdsa_message(request);
+  too_many[kEcdsaHeaderSize + 16] = 64;
+  EXPECT_FALSE(decode_ecdsa_message(too_many).has_value());
   auto unknown = *encode_ecdsa_message(sign);
-  unknown[1] = 36;
+  unknown[1] = 37;
   EXPECT_FALSE(decode_ecdsa_message(unknown).has_value());
   EXPECT_FALSE(is_ecdsa_message(unknown));
   unknown[1] = 16;  // a key event type
