@@ -81,7 +81,11 @@ core::Status PresignatureStore::load() {
     for (const auto& p : doc.at("presignatures")) {
       auto bytes = core::hex_decode(p.at("data").get_ref<const std::string&>());
       if (!bytes) return core::fail(core::ErrorCode::kInternal, damaged + ": a presignature is not hex");
-      entries.push_back(Entry{p.at("id").get<std::string>(), core::SecretBytes::take(*bytes)});
+      PresignatureInfo info;
+      info.id = p.at("id").get<std::string>();
+      info.owner = p.at("owner").get<std::uint64_t>();
+      info.participants = p.at("participants").get<std::vector<std::uint64_t>>();
+      entries.push_back(Entry{std::move(info), core::SecretBytes::take(*bytes)});
     }
     for (const auto& id : doc.at("taken")) taken.push_back(id.get<std::string>());
   } catch (const json::exception&) {
@@ -96,7 +100,7 @@ core::Status PresignatureStore::load() {
 std::vector<PresignatureStore::Entry> PresignatureStore::clone_entries() const {
   std::vector<Entry> out;
   out.reserve(entries_.size());
-  for (const auto& e : entries_) out.push_back(Entry{e.id, e.encoded.clone()});
+  for (const auto& e : entries_) out.push_back(Entry{e.info, e.encoded.clone()});
   return out;
 }
 
@@ -106,7 +110,12 @@ core::Status PresignatureStore::write(const std::optional<PresignatureContext>& 
               {"context", context ? context_json(*context) : json()},
               {"presignatures", json::array()},
               {"taken", json::array()}};
-  for (const auto& e : entries) doc["presignatures"].push_back(json{{"id", e.id}, {"data", core::hex_encode(e.encoded.view())}});
+  for (const auto& e : entries) {
+    doc["presignatures"].push_back(json{{"id", e.info.id},
+                                        {"owner", e.info.owner},
+                                        {"participants", e.info.participants},
+                                        {"data", core::hex_encode(e.encoded.view())}});
+  }
   for (const auto& id : taken) doc["taken"].push_back(id);
   core::SecretString text(doc.dump());
   wipe_data(doc);
@@ -120,35 +129,51 @@ core::Status PresignatureStore::write(const std::optional<PresignatureContext>& 
   return {};
 }
 
-core::Status PresignatureStore::add(const PresignatureContext& context, const std::string& id, const core::SecretBytes& encoded) {
+core::Status PresignatureStore::add(const PresignatureContext& context, const PresignatureInfo& info, const core::SecretBytes& encoded) {
+  const std::string& id = info.id;
   if (!valid_id(id)) return core::invalid("a presignature id is 1 to " + std::to_string(kMaxIdSize) + " printable characters");
   if (encoded.empty() || encoded.size() > kMaxEncodedSize)
     return core::invalid("a stored presignature is 1 to " + std::to_string(kMaxEncodedSize) + " bytes");
+  if (info.participants.empty() || info.participants.size() > kMaxParticipants ||
+      !std::is_sorted(info.participants.begin(), info.participants.end()) ||
+      std::find(info.participants.begin(), info.participants.end(), info.owner) == info.participants.end())
+    return core::invalid("a presignature's participants are 1 to " + std::to_string(kMaxParticipants) +
+                         " ascending ids that include its owner");
   std::lock_guard lock(mu_);
   if (std::find(taken_.begin(), taken_.end(), id) != taken_.end())
     return core::fail(core::ErrorCode::kAlreadyExists, "presignature " + id + " was used already: it is never added again");
   const bool same_context = context_ && *context_ == context;
   std::vector<Entry> entries = same_context ? clone_entries() : std::vector<Entry>{};
-  if (std::any_of(entries.begin(), entries.end(), [&](const Entry& e) { return e.id == id; }))
+  if (std::any_of(entries.begin(), entries.end(), [&](const Entry& e) { return e.info.id == id; }))
     return core::fail(core::ErrorCode::kAlreadyExists, "presignature " + id + " is already in the pool");
   if (entries.size() >= kMaxPresignatures)
     return core::fail(core::ErrorCode::kFailedPrecondition, "the presignature pool is full (" + std::to_string(kMaxPresignatures) + ")");
-  entries.push_back(Entry{id, encoded.clone()});
+  entries.push_back(Entry{info, encoded.clone()});
   return write(context, std::move(entries), taken_);
+}
+
+core::Status PresignatureStore::use_context(const PresignatureContext& context) {
+  std::lock_guard lock(mu_);
+  if (context_ && *context_ == context) return {};
+  if (!context_ && entries_.empty()) {
+    context_ = context;  // nothing to discard; written with the first add
+    return {};
+  }
+  return write(context, {}, taken_);
 }
 
 core::Result<std::optional<TakenPresignature>> PresignatureStore::take(const PresignatureContext& context, const std::string& id) {
   std::lock_guard lock(mu_);
   if (!context_ || !(*context_ == context)) return std::optional<TakenPresignature>{};
   auto it = id.empty() ? entries_.begin()
-                       : std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.id == id; });
+                       : std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.info.id == id; });
   if (it == entries_.end()) return std::optional<TakenPresignature>{};
   const std::size_t index = static_cast<std::size_t>(it - entries_.begin());
   std::vector<Entry> entries = clone_entries();
-  TakenPresignature out{entries[index].id, std::move(entries[index].encoded)};
+  TakenPresignature out{entries[index].info, std::move(entries[index].encoded)};
   entries.erase(entries.begin() + static_cast<std::ptrdiff_t>(index));
   std::deque<std::string> taken = taken_;
-  taken.push_back(out.id);
+  taken.push_back(out.info.id);
   while (taken.size() > kMaxTakenIds) taken.pop_front();
   // Gone from disk before it is handed out: a crash after this can never
   // hand it out again.
@@ -159,6 +184,23 @@ core::Result<std::optional<TakenPresignature>> PresignatureStore::take(const Pre
 std::size_t PresignatureStore::available(const PresignatureContext& context) const {
   std::lock_guard lock(mu_);
   return context_ && *context_ == context ? entries_.size() : 0;
+}
+
+std::vector<PresignatureInfo> PresignatureStore::list(const PresignatureContext& context) const {
+  std::lock_guard lock(mu_);
+  std::vector<PresignatureInfo> out;
+  if (!context_ || !(*context_ == context)) return out;
+  out.reserve(entries_.size());
+  for (const auto& e : entries_) out.push_back(e.info);
+  return out;
+}
+
+std::optional<PresignatureInfo> PresignatureStore::find(const PresignatureContext& context, const std::string& id) const {
+  std::lock_guard lock(mu_);
+  if (!context_ || !(*context_ == context)) return std::nullopt;
+  for (const auto& e : entries_)
+    if (e.info.id == id) return e.info;
+  return std::nullopt;
 }
 
 bool PresignatureStore::was_taken(const std::string& id) const {

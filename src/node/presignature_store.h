@@ -6,8 +6,9 @@
 // atomically (temporary file, fsync, rename, directory fsync), like the
 // key-share store. It holds, for one context (the key they belong to: epoch,
 // domain, and the participant set of the presignatures), the presignatures
-// not used yet, each under an id (its presigning session), and the ids
-// already taken (bounded), so that a presignature is never added twice.
+// not used yet, each under an id (its presigning session) with its owner and
+// presigning set, and the ids already taken (bounded), so that a
+// presignature is never added twice.
 //
 // take() removes the presignature from the file durably BEFORE it hands it
 // out: after a crash at any instant it is either still in the pool (never
@@ -40,8 +41,19 @@ struct PresignatureContext {
   bool operator==(const PresignatureContext&) const = default;
 };
 
-struct TakenPresignature {
+// What the pool says of a presignature in the clear (inside its encrypted
+// file): which session made it, which participant may lead a signature with
+// it (the one that asked for it), and the set that made it (the only set
+// that can sign with it).
+struct PresignatureInfo {
   std::string id;
+  std::uint64_t owner = 0;
+  std::vector<std::uint64_t> participants;  // ascending
+  bool operator==(const PresignatureInfo&) const = default;
+};
+
+struct TakenPresignature {
+  PresignatureInfo info;
   core::SecretBytes encoded;  // threshold::encode_presignature's form
 };
 
@@ -49,6 +61,7 @@ class PresignatureStore {
  public:
   static constexpr std::size_t kMaxPresignatures = 4096;
   static constexpr std::size_t kMaxIdSize = 128;
+  static constexpr std::size_t kMaxParticipants = 63;
   static constexpr std::size_t kMaxEncodedSize = 4096;
   // How many taken ids are remembered (the newest).
   static constexpr std::size_t kMaxTakenIds = 65536;
@@ -62,7 +75,11 @@ class PresignatureStore {
   // discarded first). Refused: an id already in the pool or already taken
   // (kAlreadyExists), a full pool (kFailedPrecondition), an id or encoding
   // beyond the limits (kInvalidArgument).
-  core::Status add(const PresignatureContext& context, const std::string& id, const core::SecretBytes& encoded);
+  core::Status add(const PresignatureContext& context, const PresignatureInfo& info, const core::SecretBytes& encoded);
+
+  // Durably discards the pool unless it belongs to `context` (a new epoch,
+  // resharing or participant set voids every presignature).
+  core::Status use_context(const PresignatureContext& context);
 
   // Durably removes and returns presignature `id` of `context` (any one when
   // `id` is empty, the oldest); nullopt when there is none. Once this
@@ -71,11 +88,14 @@ class PresignatureStore {
 
   // Presignatures of `context` not yet taken.
   std::size_t available(const PresignatureContext& context) const;
+  // What the pool holds for `context`, oldest first (no secrets).
+  std::vector<PresignatureInfo> list(const PresignatureContext& context) const;
+  std::optional<PresignatureInfo> find(const PresignatureContext& context, const std::string& id) const;
   bool was_taken(const std::string& id) const;
 
  private:
   struct Entry {
-    std::string id;
+    PresignatureInfo info;
     core::SecretBytes encoded;
   };
   PresignatureStore(std::filesystem::path path, core::SecretBytes key, core::Env& env)

@@ -21,6 +21,8 @@ core::SecretBytes blob(std::uint8_t tag, std::size_t size = 120) {
 
 const PresignatureContext kCtx{3, 1, {0, 1, 2}};
 
+PresignatureInfo info(std::string id) { return PresignatureInfo{std::move(id), 1, {0, 1, 2}}; }
+
 class PresignatureStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -45,20 +47,20 @@ class PresignatureStoreTest : public ::testing::Test {
 
 TEST_F(PresignatureStoreTest, AddedPresignaturesSurviveAReopenAndAreTakenOldestFirstOnce) {
   auto store = open();
-  ASSERT_TRUE(store->add(kCtx, "a", blob(1)));
-  ASSERT_TRUE(store->add(kCtx, "b", blob(2)));
+  ASSERT_TRUE(store->add(kCtx, info("a"), blob(1)));
+  ASSERT_TRUE(store->add(kCtx, info("b"), blob(2)));
   auto reopened = open();
   EXPECT_EQ(reopened->available(kCtx), 2u);
   auto first = reopened->take(kCtx);
   ASSERT_TRUE(first && *first);
-  EXPECT_EQ((*first)->id, "a");
+  EXPECT_EQ((*first)->info.id, "a");
   EXPECT_TRUE((*first)->encoded == blob(1));
   auto again = open();
   EXPECT_EQ(again->available(kCtx), 1u) << "taken means gone from disk";
   EXPECT_TRUE(again->was_taken("a"));
   auto named = again->take(kCtx, "b");
   ASSERT_TRUE(named && *named);
-  EXPECT_EQ((*named)->id, "b");
+  EXPECT_EQ((*named)->info.id, "b");
   auto none = again->take(kCtx);
   ASSERT_TRUE(none);
   EXPECT_FALSE(*none);
@@ -66,12 +68,12 @@ TEST_F(PresignatureStoreTest, AddedPresignaturesSurviveAReopenAndAreTakenOldestF
 
 TEST_F(PresignatureStoreTest, AUsedOrDuplicateIdIsNeverAddedAgain) {
   auto store = open();
-  ASSERT_TRUE(store->add(kCtx, "a", blob(1)));
-  auto dup = store->add(kCtx, "a", blob(9));
+  ASSERT_TRUE(store->add(kCtx, info("a"), blob(1)));
+  auto dup = store->add(kCtx, info("a"), blob(9));
   ASSERT_FALSE(dup);
   EXPECT_EQ(dup.error().code, core::ErrorCode::kAlreadyExists);
   ASSERT_TRUE(store->take(kCtx, "a"));
-  auto reused = open()->add(kCtx, "a", blob(1));
+  auto reused = open()->add(kCtx, info("a"), blob(1));
   ASSERT_FALSE(reused);
   EXPECT_EQ(reused.error().code, core::ErrorCode::kAlreadyExists);
   EXPECT_NE(reused.error().message.find("used already"), std::string::npos);
@@ -79,29 +81,66 @@ TEST_F(PresignatureStoreTest, AUsedOrDuplicateIdIsNeverAddedAgain) {
 
 TEST_F(PresignatureStoreTest, AnotherContextDiscardsThePoolAndTakesNothingFromIt) {
   auto store = open();
-  ASSERT_TRUE(store->add(kCtx, "a", blob(1)));
+  ASSERT_TRUE(store->add(kCtx, info("a"), blob(1)));
   PresignatureContext next = kCtx;
   next.epoch_id = 4;  // a resharing: the old presignatures are void
   auto nothing = store->take(next);
   ASSERT_TRUE(nothing);
   EXPECT_FALSE(*nothing);
-  ASSERT_TRUE(store->add(next, "b", blob(2)));
+  ASSERT_TRUE(store->add(next, info("b"), blob(2)));
   EXPECT_EQ(open()->available(kCtx), 0u);
   EXPECT_EQ(open()->available(next), 1u);
 }
 
+TEST_F(PresignatureStoreTest, OwnersAndSetsAreKeptListedAndFoundWithoutTakingAnything) {
+  auto store = open();
+  const PresignatureInfo mine{"m", 1, {0, 1, 2}};
+  const PresignatureInfo theirs{"t", 2, {0, 1, 2}};
+  ASSERT_TRUE(store->add(kCtx, mine, blob(1)));
+  ASSERT_TRUE(store->add(kCtx, theirs, blob(2)));
+  auto reopened = open();
+  EXPECT_EQ(reopened->list(kCtx), (std::vector<PresignatureInfo>{mine, theirs}));
+  EXPECT_EQ(reopened->find(kCtx, "t"), std::optional<PresignatureInfo>(theirs));
+  EXPECT_FALSE(reopened->find(kCtx, "x"));
+  PresignatureContext other = kCtx;
+  other.domain_id = 9;
+  EXPECT_TRUE(reopened->list(other).empty());
+  EXPECT_FALSE(reopened->find(other, "t"));
+  EXPECT_EQ(reopened->available(kCtx), 2u) << "listing and finding take nothing";
+  auto taken = reopened->take(kCtx, "t");
+  ASSERT_TRUE(taken && *taken);
+  EXPECT_EQ((*taken)->info, theirs);
+}
+
+TEST_F(PresignatureStoreTest, UseContextDiscardsAnotherContextsPoolDurablyAndKeepsItsOwn) {
+  auto store = open();
+  ASSERT_TRUE(store->add(kCtx, info("a"), blob(1)));
+  ASSERT_TRUE(store->use_context(kCtx));
+  EXPECT_EQ(open()->available(kCtx), 1u) << "the same context keeps the pool";
+  PresignatureContext next = kCtx;
+  next.participants = {0, 1, 2, 3};  // a participant joined: the old presignatures are void
+  ASSERT_TRUE(store->use_context(next));
+  auto reopened = open();
+  EXPECT_EQ(reopened->available(kCtx), 0u);
+  EXPECT_EQ(reopened->available(next), 0u);
+  EXPECT_FALSE(reopened->was_taken("a")) << "discarded, not used";
+}
+
 TEST_F(PresignatureStoreTest, BadInputIsRefusedAndChangesNothing) {
   auto store = open();
-  EXPECT_FALSE(store->add(kCtx, "", blob(1)));
-  EXPECT_FALSE(store->add(kCtx, std::string(PresignatureStore::kMaxIdSize + 1, 'x'), blob(1)));
-  EXPECT_FALSE(store->add(kCtx, "a b", blob(1)));
-  EXPECT_FALSE(store->add(kCtx, "a", core::SecretBytes()));
-  EXPECT_FALSE(store->add(kCtx, "a", blob(1, PresignatureStore::kMaxEncodedSize + 1)));
+  EXPECT_FALSE(store->add(kCtx, info(""), blob(1)));
+  EXPECT_FALSE(store->add(kCtx, info(std::string(PresignatureStore::kMaxIdSize + 1, 'x')), blob(1)));
+  EXPECT_FALSE(store->add(kCtx, PresignatureInfo{"a", 7, {0, 1, 2}}, blob(1))) << "the owner is not in the set";
+  EXPECT_FALSE(store->add(kCtx, PresignatureInfo{"a", 1, {2, 1, 0}}, blob(1))) << "the set is not ascending";
+  EXPECT_FALSE(store->add(kCtx, PresignatureInfo{"a", 1, {}}, blob(1)));
+  EXPECT_FALSE(store->add(kCtx, info("a b"), blob(1)));
+  EXPECT_FALSE(store->add(kCtx, info("a"), core::SecretBytes()));
+  EXPECT_FALSE(store->add(kCtx, info("a"), blob(1, PresignatureStore::kMaxEncodedSize + 1)));
   EXPECT_FALSE(fs::exists(file()));
 }
 
 TEST_F(PresignatureStoreTest, AWrongKeyOrDamagedFileIsAClearErrorWithoutSecrets) {
-  ASSERT_TRUE(open()->add(kCtx, "a", blob(1)));
+  ASSERT_TRUE(open()->add(kCtx, info("a"), blob(1)));
   core::SecretBytes other(32);
   core::random_fill(other.mutable_view());
   auto wrong = PresignatureStore::open(file(), std::move(other));
@@ -121,7 +160,7 @@ TEST_F(PresignatureStoreTest, ACrashAtEveryStepOfATakeNeverLetsAPresignatureBeUs
   for (std::size_t n = 0;; ++n) {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    ASSERT_TRUE(open()->add(kCtx, "a", blob(1)));
+    ASSERT_TRUE(open()->add(kCtx, info("a"), blob(1)));
     testing::FaultInjectionEnv env;
     env.fail_after(n);
     auto store = PresignatureStore::open(file(), key_.clone(), env);
