@@ -23,6 +23,9 @@ echo
 echo "== FROST(Ed25519) in process: one signature against the group operations it makes"
 "$build/bench/frost_bench"
 echo
+echo "== threshold ECDSA (secp256k1, DamgardEtAl) in process: presignatures/s, signatures/s, sign CPU p50/p99, against secp256k1 mults and OpenSSL ECDSA"
+"$build/bench/ecdsa_bench"
+echo
 echo "== sign on local devnets (3 nodes threshold 2, 10 nodes threshold 7): latency, signatures/s, ratio to the group operations"
 "$build/bench/sign_bench"
 echo
