@@ -10,6 +10,7 @@
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "threshold/frost.h"
+#include "threshold/ecdsa_messages.h"
 #include "threshold/key_event.h"
 
 namespace mpc::node {
@@ -18,6 +19,7 @@ namespace fs = std::filesystem;
 
 fs::path p2p_addr_file(const fs::path& home) { return home / "p2p.addr"; }
 fs::path key_event_journal_file(const fs::path& home) { return home / "key_event.journal"; }
+fs::path presignature_dir(const fs::path& home) { return home / "presignatures"; }
 
 
 ProtocolRuntime::ProtocolRuntime(ProtocolRuntimeOptions options, const NodeHome& home, KeyshareStore& store, near::Signer& signer,
@@ -46,10 +48,8 @@ core::Result<std::unique_ptr<ProtocolRuntime>> ProtocolRuntime::create(ProtocolR
   auto refresh_chain = [self] {
     if (self->poke_chain_) self->poke_chain_();
   };
-  SigningPorts ports;
-  ports.send = send;
-  ports.reachable = reachable;
-  ports.key_package = [self](std::uint64_t domain_id) -> core::Result<threshold::KeyPackage> {
+  // This node's held share of a domain of the running keyset.
+  auto held_share = [self](std::uint64_t domain_id) -> core::Result<model::Keyshare> {
     std::optional<model::Keyset> keyset;
     {
       std::lock_guard lock(self->mu_);
@@ -57,11 +57,35 @@ core::Result<std::unique_ptr<ProtocolRuntime>> ProtocolRuntime::create(ProtocolR
     }
     if (!keyset) return core::fail(core::ErrorCode::kFailedPrecondition, "no running keyset");
     MPC_ASSIGN(auto shares, self->store_.shares_for(*keyset));
-    for (const auto& share : shares)
-      if (share.key_id.domain_id == domain_id) return threshold::key_package_from_keyshare(share);
+    for (auto& share : shares)
+      if (share.key_id.domain_id == domain_id) return std::move(share);
     return core::fail(core::ErrorCode::kNotFound, "no share of domain " + std::to_string(domain_id));
   };
-  ports.respond = [self](const PendingSignature& request, const core::Ed25519Signature& signature) { self->respond(request, signature); };
+  PresignPorts presign_ports;
+  presign_ports.send = send;
+  presign_ports.reachable = reachable;
+  presign_ports.key_share = [held_share](std::uint64_t domain_id) -> core::Result<core::SecretBytes> {
+    MPC_ASSIGN(auto share, held_share(domain_id));
+    auto bytes = core::hex_decode(share.private_share.reveal());
+    if (!bytes || bytes->size() != 32) return core::fail(core::ErrorCode::kInternal, "the held share of domain " + std::to_string(domain_id) + " is malformed");
+    return core::SecretBytes::take(*bytes);
+  };
+  rt->presign_ = std::make_unique<PresignService>(std::move(presign_ports), rt->options_.presign, presignature_dir(home.dir),
+                                                  home.local_storage_key.clone(), core::steady_clock(), metrics);
+  PresignService* presign = rt->presign_.get();
+  SigningPorts ports;
+  ports.send = send;
+  ports.reachable = reachable;
+  ports.key_package = [held_share](std::uint64_t domain_id) -> core::Result<threshold::KeyPackage> {
+    MPC_ASSIGN(auto share, held_share(domain_id));
+    return threshold::key_package_from_keyshare(share);
+  };
+  ports.take_own_presignature = [presign](std::uint64_t domain_id, const std::set<std::uint64_t>& reachable) {
+    return presign->take_own(domain_id, reachable);
+  };
+  ports.take_presignature = [presign](std::uint64_t domain_id, const threshold::SessionId& id, std::uint64_t owner,
+                                      const std::vector<std::uint64_t>& signers) { return presign->take_for(domain_id, id, owner, signers); };
+  ports.respond = [self](const PendingSignature& request, const core::SignatureResponse& response) { self->respond(request, response); };
   ports.refresh_chain = refresh_chain;
   rt->service_ = std::make_unique<SigningService>(std::move(ports), rt->options_.signing, core::steady_clock(), metrics);
   KeyEventPorts key_ports;
@@ -128,16 +152,20 @@ core::Status ProtocolRuntime::ensure_mesh(std::uint64_t self_id) {
   }
   SigningService* service = service_.get();
   KeyEventService* key_events = key_events_.get();
+  PresignService* presign = presign_.get();
   MPC_ASSIGN(auto mesh, p2p::Mesh::create(
                             self_id, home_.tls_key, options_.mesh,
-                            [service, key_events](std::uint64_t from, std::vector<std::uint8_t> payload) {
+                            [service, key_events, presign](std::uint64_t from, std::vector<std::uint8_t> payload) {
                               if (threshold::is_key_event_message(payload)) {
                                 key_events->on_message(from, payload);
-                                // A private Share message holds a secret scalar.
-                                core::secure_wipe(payload.data(), payload.size());
+                              } else if (threshold::is_ecdsa_message(payload) &&
+                                         payload[1] != static_cast<std::uint8_t>(threshold::EcdsaMessageType::kSignShare)) {
+                                presign->on_message(from, payload);
                               } else {
                                 service->on_message(from, payload);
                               }
+                              // A private Share / PresignShares message holds secret scalars.
+                              core::secure_wipe(payload.data(), payload.size());
                             },
                             &metrics_));
   core::Result<boost::asio::ip::tcp::endpoint> bound = core::invalid("");
@@ -183,6 +211,7 @@ void ProtocolRuntime::on_chain(const near::ContractView& view) {
     key_view = KeyEventChainView{};
   }
   SigningChainView sv;
+  PresignChainView pv;
   std::optional<std::uint64_t> account_id_in_contract;
   std::vector<p2p::Peer> peers;
   for (const auto& p : mesh_participants(view.state, *key_view)) {
@@ -211,7 +240,22 @@ void ProtocolRuntime::on_chain(const near::ContractView& view) {
     for (const auto& d : running->domains.domains) {
       const auto* key = running->keyset.find(d.id);
       if (key && key->key.kind == model::CurveKind::kEd25519 && d.protocol == "Frost") sv.eddsa_domains.insert(d.id);
+      if (key && key->key.kind == model::CurveKind::kSecp256k1 && d.protocol == "DamgardEtAl") {
+        auto group_key = model::keyshare_group_key(key->key);
+        if (!group_key) {
+          spdlog::error("signing: the key of domain {} does not parse: {}", d.id, group_key.error().message);
+          continue;
+        }
+        sv.ecdsa_domains.emplace(d.id, std::move(*group_key));
+        pv.ecdsa_domains.insert(d.id);
+      }
     }
+    pv.running = true;
+    pv.self = sv.self;
+    pv.epoch_id = running->keyset.epoch_id;
+    pv.participants = sv.participants;
+    std::sort(pv.participants.begin(), pv.participants.end());
+    pv.threshold = sv.threshold;
     if (!view.pending_signatures && !no_pending_view_logged_) {
       spdlog::warn("signing: the contract has no pending_signature_requests view (not this project's contract?): "
                    "this node cannot learn sign requests and signs nothing");
@@ -248,6 +292,7 @@ void ProtocolRuntime::on_chain(const near::ContractView& view) {
   // Key events first: a Running keyset is promoted into the held set before
   // the signing service asks for its shares.
   key_events_->on_chain(*key_view);
+  presign_->on_chain(pv);
   service_->on_chain(sv);
   cv_.notify_all();
 }
@@ -292,18 +337,20 @@ void ProtocolRuntime::tick_loop() {
     }
     lock.unlock();
     if (auto next = service_->next_wakeup(); next && *next < deadline) deadline = *next;
+    if (auto next = presign_->next_wakeup(); next && *next < deadline) deadline = *next;
     lock.lock();
     cv_.wait_until(lock, deadline, [&] { return stopping_; });
     if (stopping_) break;
     lock.unlock();
     service_->tick();
     key_events_->tick();
+    presign_->tick();
     lock.lock();
   }
 }
 
-void ProtocolRuntime::respond(const PendingSignature& request, const core::Ed25519Signature& signature) {
-  const auto args = core::respond_args(request.request, core::SignatureResponse{signature});
+void ProtocolRuntime::respond(const PendingSignature& request, const core::SignatureResponse& response) {
+  const auto args = core::respond_args(request.request, response);
   const bool queued = tx_.submit(request.request_json, [this, args, domain = request.domain_id] {
     auto out = signer_.call(options_.contract_id, "respond", args);
     if (!out) {

@@ -1,9 +1,14 @@
 // The node's threshold protocols, wired: the P2P mesh (p2p/mesh.h) to the
-// other participants, the signing service (node/signing_service.h) and the
+// other participants, the signing service (node/signing_service.h), the
 // key event service (node/key_event_service.h: key generation and
-// resharing), a timer thread that ticks both, and a transaction worker that
-// submits their transactions (`respond`, key event starts and votes) in order.
-// Mesh messages are routed by their header (threshold::is_key_event_message).
+// resharing) and the presigning service (node/presign_service.h: threshold
+// ECDSA presignatures, pooled in "presignatures/" of the home), a timer
+// thread that ticks them, and a transaction worker that submits their
+// transactions (`respond`, key event starts and votes) in order. Mesh
+// messages are routed by their header: key event messages
+// (threshold::is_key_event_message) to the key event service, ECDSA
+// presigning messages to the presigning service, the rest (signing, and the
+// ECDSA SignShare) to the signing service.
 //
 // It follows the chain through on_chain (the runtime's chain watcher): the
 // mesh starts once the contract lists this node's account as a participant
@@ -33,6 +38,7 @@
 #include "node/home.h"
 #include "node/key_event_service.h"
 #include "node/keyshare_store.h"
+#include "node/presign_service.h"
 #include "node/signing_service.h"
 #include "node/tx_worker.h"
 #include "p2p/mesh.h"
@@ -48,6 +54,7 @@ struct ProtocolRuntimeOptions {
   p2p::MeshOptions mesh;
   SigningOptions signing;
   KeyEventOptions key_events;
+  PresignOptions presign;
   // The service is ticked at its next deadline, and at least this often (a
   // peer coming back can make a request leadable).
   std::chrono::milliseconds max_tick{200};
@@ -57,6 +64,8 @@ struct ProtocolRuntimeOptions {
 std::filesystem::path p2p_addr_file(const std::filesystem::path& home);
 // "key_event.journal" in the home: the key event attempt this node last started.
 std::filesystem::path key_event_journal_file(const std::filesystem::path& home);
+// "presignatures" in the home: the threshold ECDSA presignature pools.
+std::filesystem::path presignature_dir(const std::filesystem::path& home);
 
 class ProtocolRuntime {
  public:
@@ -85,7 +94,7 @@ class ProtocolRuntime {
   // yet (then gives it the current peers); returns it (null if not running).
   p2p::Mesh* try_start_mesh();
   void tick_loop();
-  void respond(const PendingSignature& request, const core::Ed25519Signature& signature);
+  void respond(const PendingSignature& request, const core::SignatureResponse& response);
 
   ProtocolRuntimeOptions options_;
   const NodeHome& home_;
@@ -96,6 +105,7 @@ class ProtocolRuntime {
   TxWorker tx_;
   std::unique_ptr<SigningService> service_;
   std::unique_ptr<KeyEventService> key_events_;
+  std::unique_ptr<PresignService> presign_;
 
   mutable std::mutex mu_;  // mesh_, keyset_, endpoint_, stopping_
   std::condition_variable cv_;

@@ -24,9 +24,13 @@ struct SigningService::Tracked {
 
 struct SigningService::Led {
   std::string request_json;
-  threshold::Coordinator coordinator;
+  std::vector<std::uint64_t> signers;
+  std::optional<threshold::Coordinator> frost;           // an Ed25519 session
+  std::optional<threshold::EcdsaSignCoordinator> ecdsa;  // a threshold ECDSA session
   Clock::time_point deadline;
   Clock::time_point started;
+
+  std::vector<std::uint64_t> waiting_for() const { return frost ? frost->waiting_for() : ecdsa->waiting_for(); }
 };
 
 struct SigningService::Signing {
@@ -53,6 +57,16 @@ std::string ids_text(const std::vector<std::uint64_t>& ids) {
 }
 
 }  // namespace
+
+std::array<std::uint8_t, 32> ecdsa_sign_entropy(const std::string& request_json) {
+  const std::string_view label = "mpc-node ecdsa sign entropy v1";
+  core::Bytes input(label.begin(), label.end());
+  input.insert(input.end(), request_json.begin(), request_json.end());
+  const auto digest = core::sha256(input);
+  std::array<std::uint8_t, 32> out{};
+  std::copy(digest.begin(), digest.end(), out.begin());
+  return out;
+}
 
 SigningService::SigningService(SigningPorts ports, SigningOptions options, core::Clock& clock, net::MetricsRegistry& metrics,
                                threshold::RandomSource random)
@@ -140,7 +154,7 @@ void SigningService::tick_locked(Clock::time_point now) {
   for (const auto& [id, led] : led_)
     if (now >= led->deadline) expired.push_back(id);
   for (const auto& id : expired) {
-    auto waiting = led_.at(id)->coordinator.waiting_for();
+    auto waiting = led_.at(id)->waiting_for();
     end_led(id, "no answer within the session timeout from participant(s) " + ids_text(waiting),
             std::set<std::uint64_t>(waiting.begin(), waiting.end()), now, true);
   }
@@ -167,13 +181,15 @@ void SigningService::tick_locked(Clock::time_point now) {
   const auto reachable = ports_.reachable();
   for (auto& [key, t] : tracked_) {
     if (t->session || now < t->not_before) continue;
-    if (!view_.eddsa_domains.contains(t->request.domain_id)) continue;
+    const bool ecdsa = view_.ecdsa_domains.contains(t->request.domain_id);
+    if (!ecdsa && !view_.eddsa_domains.contains(t->request.domain_id)) continue;
     if (led_.size() >= options_.max_led) break;
     LeadInput in;
     in.order = leader_order(view_.participants, core::as_bytes(key));
     in.self = *view_.self;
     in.reachable = reachable;
-    in.threshold = view_.threshold;
+    // Threshold ECDSA signs with a presignature's whole set (2T - 1).
+    in.threshold = ecdsa ? threshold::ecdsa_signer_count(view_.threshold) : view_.threshold;
     in.waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - t->first_seen);
     in.takeover_delay = options_.takeover_delay;
     in.failed = t->failed;
@@ -186,7 +202,11 @@ void SigningService::tick_locked(Clock::time_point now) {
       continue;
     }
     t->logged_cannot_lead = false;
-    lead(*t, d.signers, now);
+    if (ecdsa) {
+      lead_ecdsa(*t, reachable, now);
+    } else {
+      lead(*t, d.signers, now);
+    }
   }
 }
 
@@ -216,7 +236,12 @@ void SigningService::lead(Tracked& t, const std::vector<std::uint64_t>& signers,
     return;
   }
   ++t.attempts;
-  auto led = std::make_unique<Led>(Led{t.request.request_json, std::move(*coordinator), now + options_.session_timeout, now});
+  auto led = std::make_unique<Led>();
+  led->request_json = t.request.request_json;
+  led->signers = signers;
+  led->frost.emplace(std::move(*coordinator));
+  led->deadline = now + options_.session_timeout;
+  led->started = now;
   const auto session = request.session;
   t.session = session;
   led_.emplace(session, std::move(led));
@@ -238,8 +263,8 @@ void SigningService::end_led(const SessionId& session, const std::string& why, c
   if (it == led_.end()) return;
   auto& led = *it->second;
   if (tell_signers) {
-    auto abort = led.coordinator.abort(why);
-    for (auto id : led.coordinator.request().signers)
+    auto abort = led.frost ? led.frost->abort(why) : threshold::make_abort(session, why);
+    for (auto id : led.signers)
       if (view_.self && id != *view_.self) send(id, abort);
   }
   if (auto t = tracked_.find(led.request_json); t != tracked_.end()) {
@@ -262,8 +287,15 @@ std::optional<std::string> SigningService::refuse_request(std::uint64_t from, co
   for (auto id : s)
     if (std::find(view_.participants.begin(), view_.participants.end(), id) == view_.participants.end())
       return "signer " + std::to_string(id) + " is not a current participant";
+  if (view_.ecdsa_domains.contains(request.domain_id)) {
+    const auto n = threshold::ecdsa_signer_count(view_.threshold);
+    if (s.size() != n) return "threshold ECDSA signs with exactly 2T - 1 = " + std::to_string(n) + " signers, not " + std::to_string(s.size());
+    if (request.message.size() != 32) return "a threshold ECDSA payload is a 32-byte hash";
+    return std::nullopt;
+  }
   if (s.size() < view_.threshold) return "fewer signers than the threshold";
-  if (!view_.eddsa_domains.contains(request.domain_id)) return "domain " + std::to_string(request.domain_id) + " is not an Ed25519 (Frost) domain";
+  if (!view_.eddsa_domains.contains(request.domain_id))
+    return "domain " + std::to_string(request.domain_id) + " is neither an Ed25519 (Frost) nor a DamgardEtAl domain";
   return std::nullopt;
 }
 
@@ -302,6 +334,10 @@ void SigningService::start_signing(std::uint64_t from, threshold::SignRequest re
     send_abort(from, request.session, "the session's domain, payload or tweak differ from the pending request's");
     metrics_.counter("mpc_sign_sessions_refused_total", "Signing sessions of other leaders this node refused", {{"reason", "mismatch"}}).inc();
     spdlog::warn("signing: refused session {} from participant {}: it does not match the pending request", short_id(request.session), from);
+    return;
+  }
+  if (view_.ecdsa_domains.contains(request.domain_id)) {
+    sign_ecdsa(from, request, *pending, now);
     return;
   }
   // One session per (leader, request): a newer one replaces the older.
@@ -345,6 +381,10 @@ void SigningService::start_signing(std::uint64_t from, threshold::SignRequest re
 void SigningService::on_message(std::uint64_t from, core::ByteView bytes) {
   std::lock_guard lock(mu_);
   const auto now = clock_.now();
+  if (threshold::is_ecdsa_message(bytes)) {
+    on_ecdsa_share(from, bytes, now);
+    return;
+  }
   auto message = threshold::decode_message(bytes);
   if (!message) {
     metrics_.counter("mpc_sign_messages_refused_total", "Signing messages refused", {{"reason", "malformed"}}).inc();
@@ -358,11 +398,21 @@ void SigningService::on_message(std::uint64_t from, core::ByteView bytes) {
   }
   if (auto it = led_.find(session); it != led_.end()) {
     auto& led = *it->second;
-    auto step = led.coordinator.handle(from, *message);
+    if (!led.frost) {
+      // A threshold ECDSA session: its signers send SignShare (above) or Abort.
+      const auto* abort = std::get_if<threshold::Abort>(&*message);
+      if (abort && from != *view_.self && std::find(led.signers.begin(), led.signers.end(), from) != led.signers.end()) {
+        end_led(session, "participant " + std::to_string(from) + " aborted: " + abort->reason, {from}, now, true);
+      } else {
+        metrics_.counter("mpc_sign_messages_refused_total", "Signing messages refused", {{"reason", "invalid"}}).inc();
+      }
+      return;
+    }
+    auto step = led.frost->handle(from, *message);
     if (!step) {
-      if (led.coordinator.state() == threshold::CoordinatorState::kFailed) {
+      if (led.frost->state() == threshold::CoordinatorState::kFailed) {
         std::set<std::uint64_t> blame;
-        if (auto b = led.coordinator.blamed()) blame.insert(*b);
+        if (auto b = led.frost->blamed()) blame.insert(*b);
         else if (std::holds_alternative<threshold::Abort>(*message)) blame.insert(from);
         end_led(session, step.error().message, blame, now, true);
       } else {
@@ -372,7 +422,7 @@ void SigningService::on_message(std::uint64_t from, core::ByteView bytes) {
       return;
     }
     if (step->broadcast) {
-      for (auto id : led.coordinator.request().signers) {
+      for (auto id : led.signers) {
         if (id == *view_.self) continue;
         if (!send(id, *step->broadcast)) {
           end_led(session, "participant " + std::to_string(id) + " is not reachable", {id}, now, true);
@@ -380,19 +430,7 @@ void SigningService::on_message(std::uint64_t from, core::ByteView bytes) {
         }
       }
     }
-    if (step->signature) {
-      auto t = tracked_.find(led.request_json);
-      const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - led.started);
-      metrics_.counter("mpc_signatures_total", "Signatures this node produced as leader").inc();
-      if (t != tracked_.end()) {
-        spdlog::info("signing: session {} produced a signature for domain {} in {} ms; responding", short_id(session),
-                     t->second->request.domain_id, elapsed.count());
-        ports_.respond(t->second->request, *step->signature);
-        t->second->session.reset();
-        t->second->not_before = now + options_.respond_grace;
-      }
-      led_.erase(it);
-    }
+    if (step->signature) responded(session, core::SignatureResponse{*step->signature}, now);
     return;
   }
   if (auto it = signing_.find(session); it != signing_.end()) {
@@ -420,6 +458,156 @@ void SigningService::on_message(std::uint64_t from, core::ByteView bytes) {
   }
   // A late message of a session that ended: nothing to do.
   metrics_.counter("mpc_sign_messages_refused_total", "Signing messages refused", {{"reason", "unknown_session"}}).inc();
+}
+
+void SigningService::responded(const SessionId& session, const core::SignatureResponse& response, Clock::time_point now) {
+  auto it = led_.find(session);
+  if (it == led_.end()) return;
+  auto& led = *it->second;
+  auto t = tracked_.find(led.request_json);
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - led.started);
+  metrics_.counter("mpc_signatures_total", "Signatures this node produced as leader").inc();
+  if (t != tracked_.end()) {
+    spdlog::info("signing: session {} produced a signature for domain {} in {} ms; responding", short_id(session),
+                 t->second->request.domain_id, elapsed.count());
+    ports_.respond(t->second->request, response);
+    t->second->session.reset();
+    t->second->not_before = now + options_.respond_grace;
+  }
+  led_.erase(it);
+}
+
+void SigningService::lead_ecdsa(Tracked& t, const std::set<std::uint64_t>& reachable, Clock::time_point now) {
+  const auto domain = t.request.domain_id;
+  const auto key = view_.ecdsa_domains.find(domain);
+  if (key == view_.ecdsa_domains.end() || t.request.payload.size() != 32) {
+    spdlog::error("signing: cannot lead a request for domain {}: not a 32-byte hash of a DamgardEtAl domain", domain);
+    t.not_before = now + options_.respond_grace;
+    return;
+  }
+  auto held = ports_.take_own_presignature ? ports_.take_own_presignature(domain, reachable)
+                                           : core::Result<std::optional<HeldPresignature>>(std::nullopt);
+  if (!held) {
+    spdlog::error("signing: cannot take a presignature of domain {}: {}", domain, held.error().message);
+    t.not_before = now + options_.respond_grace;
+    return;
+  }
+  if (!*held) {
+    // The pool refills in the background: try again shortly.
+    if (!t.logged_cannot_lead) spdlog::info("signing: no presignature of domain {} is ready; the request waits", domain);
+    t.logged_cannot_lead = true;
+    t.not_before = now + options_.retry_delay;
+    metrics_.counter("mpc_sign_presignature_waits_total", "Times a threshold ECDSA request waited for a presignature").inc();
+    return;
+  }
+  threshold::SignRequest request;
+  request.session = (*held)->id;
+  request.request_context = core::Bytes(t.request.request_json.begin(), t.request.request_json.end());
+  request.domain_id = domain;
+  request.message = t.request.payload;
+  request.tweak = t.request.tweak;
+  request.signers = (*held)->presignature.participants;
+  threshold::EcdsaSignRequest ecdsa;
+  ecdsa.session = request.session;
+  std::copy(t.request.payload.begin(), t.request.payload.end(), ecdsa.msg_hash.begin());
+  ecdsa.tweak = t.request.tweak;
+  ecdsa.entropy = ecdsa_sign_entropy(t.request.request_json);
+  ecdsa.group_key = key->second;
+  ecdsa.coordinator = *view_.self;
+  // The presignature is gone from the pool already: whatever happens now, it
+  // is never used again.
+  auto coordinator = threshold::EcdsaSignCoordinator::create(std::move((*held)->presignature), ecdsa);
+  if (!coordinator) {
+    spdlog::error("signing: cannot lead a request for domain {}: {}", domain, coordinator.error().message);
+    t.not_before = now + options_.retry_delay;
+    return;
+  }
+  ++t.attempts;
+  auto led = std::make_unique<Led>();
+  led->request_json = t.request.request_json;
+  led->signers = request.signers;
+  led->ecdsa.emplace(std::move(*coordinator));
+  led->deadline = now + options_.session_timeout;
+  led->started = now;
+  const auto session = request.session;
+  t.session = session;
+  led_.emplace(session, std::move(led));
+  metrics_.counter("mpc_sign_sessions_led_total", "Signing sessions this node started as leader").inc();
+  spdlog::info("signing: leading threshold ECDSA session {} for domain {} with signers {} (attempt {})", short_id(session), domain,
+               ids_text(request.signers), t.attempts);
+  for (auto id : request.signers) {
+    if (id == *view_.self) continue;
+    if (!send(id, request)) {
+      end_led(session, "participant " + std::to_string(id) + " is not reachable", {id}, now, true);
+      return;
+    }
+  }
+}
+
+void SigningService::sign_ecdsa(std::uint64_t from, const threshold::SignRequest& request, const PendingSignature& pending,
+                                Clock::time_point now) {
+  const auto key = view_.ecdsa_domains.find(request.domain_id);
+  if (key == view_.ecdsa_domains.end() || !ports_.take_presignature) {
+    send_abort(from, request.session, "this node does not sign domain " + std::to_string(request.domain_id));
+    return;
+  }
+  // Taken (gone from the durable pool) before anything is computed from it.
+  auto presignature = ports_.take_presignature(request.domain_id, request.session, from, request.signers);
+  if (!presignature) {
+    send_abort(from, request.session, presignature.error().message);
+    metrics_.counter("mpc_sign_sessions_refused_total", "Signing sessions of other leaders this node refused", {{"reason", "presignature"}})
+        .inc();
+    spdlog::warn("signing: refused threshold ECDSA session {} from participant {}: {}", short_id(request.session), from,
+                 presignature.error().message);
+    return;
+  }
+  threshold::EcdsaSignRequest ecdsa;
+  ecdsa.session = request.session;
+  std::copy(pending.payload.begin(), pending.payload.end(), ecdsa.msg_hash.begin());
+  ecdsa.tweak = pending.tweak;
+  ecdsa.entropy = ecdsa_sign_entropy(pending.request_json);
+  ecdsa.group_key = key->second;
+  ecdsa.coordinator = from;
+  auto share = threshold::ecdsa_sign_share(std::move(*presignature), ecdsa);
+  if (!share) {
+    send_abort(from, request.session, share.error().message);
+    return;
+  }
+  metrics_.counter("mpc_sign_sessions_joined_total", "Signing sessions of other leaders this node signed in").inc();
+  ports_.send(from, std::move(*share));
+  // The leader has what it needs from this node: do not take the request
+  // over while its respond lands.
+  if (auto t = tracked_.find(pending.request_json); t != tracked_.end())
+    t->second->not_before = std::max(t->second->not_before, now + options_.respond_grace);
+}
+
+void SigningService::on_ecdsa_share(std::uint64_t from, core::ByteView bytes, Clock::time_point now) {
+  auto session = threshold::ecdsa_session_of(bytes);
+  auto it = session ? led_.find(*session) : led_.end();
+  if (it == led_.end() || !it->second->ecdsa) {
+    metrics_.counter("mpc_sign_messages_refused_total", "Signing messages refused", {{"reason", "unknown_session"}}).inc();
+    return;
+  }
+  auto& led = *it->second;
+  auto out = led.ecdsa->on_message(from, bytes);
+  if (!out) {
+    if (led.ecdsa->failure()) {
+      // No redundancy locates a bad share: nobody is blamed; the retry
+      // uses another presignature.
+      end_led(*session, out.error().message, {}, now, true);
+    } else {
+      metrics_.counter("mpc_sign_messages_refused_total", "Signing messages refused", {{"reason", "invalid"}}).inc();
+      spdlog::warn("signing: session {}: refused a message from participant {}: {}", short_id(*session), from, out.error().message);
+    }
+    return;
+  }
+  if (*out) {
+    core::Secp256k1SignatureResponse response;
+    response.big_r = (*out)->big_r;
+    response.s = (*out)->s;
+    response.recovery_id = (*out)->recovery_id;
+    responded(*session, core::SignatureResponse{response}, now);
+  }
 }
 
 std::optional<Clock::time_point> SigningService::next_wakeup() const {

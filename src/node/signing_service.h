@@ -19,10 +19,26 @@
 //     tweak. A session for a request this node has not seen yet waits (at
 //     most `unknown_request_wait`, bounded in number) for the next chain read,
 //     which it asks for (refresh_chain);
-//   - the domain is an Ed25519 (Frost) domain whose share it holds.
+//   - the domain is an Ed25519 (Frost) domain whose share it holds, or a
+//     secp256k1 DamgardEtAl domain (threshold ECDSA) for which it holds its
+//     part of the presignature the session names: the session id is the
+//     presignature's id, the leader must be its owner and the signers its
+//     presigning set (exactly 2T - 1), the payload a 32-byte hash. The part
+//     is taken from the durable pool (node/presign_service.h) BEFORE the
+//     signature share is computed and sent, so it is never used twice, and
+//     the share goes only to the leader.
 // Per leader at most `max_sessions_per_peer` sessions run at once (a new one
 // from the same leader for the same request replaces the old one), and
 // `max_sessions` overall; anything beyond is refused with an Abort.
+//
+// Threshold ECDSA. A leader of a DamgardEtAl request takes one of its own
+// presignatures whose set it reaches (waiting `retry_delay` when it has
+// none), sends SignRequest (session = the presignature's id, signers = its
+// set) and combines the 2T - 1 shares; EcdsaSignCoordinator verifies the
+// signature before it is handed to `respond`. The rerandomizing entropy is
+// SHA-256 of a label and the request's JSON: public, the same at every
+// signer, and fixed before any presignature is chosen (see
+// ecdsa_sign_entropy).
 //
 // Failures. A leader whose session does not finish within `session_timeout`
 // aborts it, remembers who did not answer (or sent a bad share) and retries
@@ -32,6 +48,7 @@
 // leaves the pending list ends its sessions.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -49,6 +66,10 @@
 #include "core/key_derivation.h"
 #include "core/result.h"
 #include "net/metrics.h"
+#include "node/presign_service.h"  // HeldPresignature
+#include "threshold/curve.h"
+#include "threshold/ecdsa_presign.h"
+#include "threshold/ecdsa_sign.h"
 #include "threshold/frost.h"
 #include "threshold/messages.h"
 #include "threshold/signing_session.h"
@@ -72,6 +93,8 @@ struct SigningChainView {
   std::vector<std::uint64_t> participants;       // current participant ids
   std::size_t threshold = 0;
   std::set<std::uint64_t> eddsa_domains;         // domains the nodes sign with FROST
+  // DamgardEtAl domains (threshold ECDSA) and their group keys (33-byte compressed SEC1).
+  std::map<std::uint64_t, threshold::CurvePoint> ecdsa_domains;
   std::vector<PendingSignature> pending;
 };
 
@@ -82,8 +105,17 @@ struct SigningPorts {
   std::function<std::set<std::uint64_t>()> reachable;
   // This node's signing key for an Ed25519 domain (from its key-share store).
   std::function<core::Result<threshold::KeyPackage>(std::uint64_t domain_id)> key_package;
+  // The leader's presignature for an ECDSA domain: one it owns whose set is
+  // all reachable, taken from the durable pool (nullopt: none now).
+  std::function<core::Result<std::optional<HeldPresignature>>(std::uint64_t domain_id, const std::set<std::uint64_t>& reachable)>
+      take_own_presignature;
+  // A signer's part of presignature `id`, taken from the durable pool only
+  // when its owner is `owner` and its set `signers` (else an error saying why).
+  std::function<core::Result<threshold::Presignature>(std::uint64_t domain_id, const threshold::SessionId& id, std::uint64_t owner,
+                                                       const std::vector<std::uint64_t>& signers)>
+      take_presignature;
   // Submits `respond` (asynchronously: must not block).
-  std::function<void(const PendingSignature& request, const core::Ed25519Signature& signature)> respond;
+  std::function<void(const PendingSignature& request, const core::SignatureResponse& response)> respond;
   // Asks for a chain read soon (a leader knows of a request this node has not seen).
   std::function<void()> refresh_chain;
 };
@@ -100,6 +132,10 @@ struct SigningOptions {
   std::size_t max_waiting = 64;           // sessions waiting for their request to appear on chain
 };
 
+// The rerandomizing entropy of a threshold ECDSA signature for a request:
+// SHA-256("mpc-node ecdsa sign entropy v1" || request JSON).
+std::array<std::uint8_t, 32> ecdsa_sign_entropy(const std::string& request_json);
+
 class SigningService {
  public:
   SigningService(SigningPorts ports, SigningOptions options, core::Clock& clock, net::MetricsRegistry& metrics,
@@ -109,7 +145,8 @@ class SigningService {
   SigningService& operator=(const SigningService&) = delete;
 
   void on_chain(const SigningChainView& view);
-  // A message from an authenticated peer (its participant id).
+  // A message from an authenticated peer (its participant id): a signing
+  // message (threshold/messages.h) or a threshold ECDSA SignShare.
   void on_message(std::uint64_t from, core::ByteView bytes);
   // Starts what is due (leading, retries) and ends sessions past their deadline.
   void tick();
@@ -128,6 +165,10 @@ class SigningService {
 
   void tick_locked(core::Clock::time_point now);
   void lead(Tracked& t, const std::vector<std::uint64_t>& signers, core::Clock::time_point now);
+  void lead_ecdsa(Tracked& t, const std::set<std::uint64_t>& reachable, core::Clock::time_point now);
+  void sign_ecdsa(std::uint64_t from, const threshold::SignRequest& request, const PendingSignature& pending, core::Clock::time_point now);
+  void on_ecdsa_share(std::uint64_t from, core::ByteView bytes, core::Clock::time_point now);
+  void responded(const threshold::SessionId& session, const core::SignatureResponse& response, core::Clock::time_point now);
   void end_led(const threshold::SessionId& session, const std::string& why, const std::set<std::uint64_t>& blame,
                core::Clock::time_point now, bool tell_signers);
   void on_sign_request(std::uint64_t from, threshold::SignRequest request, core::Clock::time_point now);

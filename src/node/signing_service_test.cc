@@ -46,8 +46,9 @@ class Network {
         if (domain != 1) return core::invalid("no share of domain " + std::to_string(domain));
         return threshold::key_package_from_keyshare(node.share);
       };
-      ports.respond = [this, i](const PendingSignature& request, const core::Ed25519Signature& sig) {
-        responses_.push_back({i, request, sig});
+      ports.respond = [this, i](const PendingSignature& request, const core::SignatureResponse& response) {
+        ASSERT_TRUE(std::holds_alternative<core::Ed25519Signature>(response));
+        responses_.push_back({i, request, std::get<core::Ed25519Signature>(response)});
       };
       ports.refresh_chain = [this, i] { ++refreshes_[i]; };
       node.service = std::make_unique<SigningService>(std::move(ports), options(), clock_, node.metrics, seeded_random(i));
