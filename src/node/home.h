@@ -8,6 +8,9 @@
 //   local_storage.key  64 hex chars: the key that encrypts the key-share
 //                      store at rest                                   (0600)
 //   keyshares.enc      the key-share store (see keyshare_store.h)
+//   presignatures/     threshold ECDSA presignature pools, one file per
+//                      domain, sealed with the local storage key
+//                      (presign_service.h, presignature_store.h)  (0700)
 //
 // The directory is 0700. `init` refuses to touch a directory that already
 // holds any of these files.
