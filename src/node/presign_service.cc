@@ -60,7 +60,7 @@ PresignService::PresignService(PresignPorts ports, PresignOptions options, std::
 PresignService::~PresignService() = default;
 
 PresignatureContext PresignService::context_for(std::uint64_t domain_id) const {
-  return PresignatureContext{view_.epoch_id, domain_id, view_.participants};
+  return PresignatureContext{view_.epoch_id, domain_id, view_.participants, view_.members};
 }
 
 core::Result<PresignatureStore*> PresignService::pool(std::uint64_t domain_id) {
@@ -84,7 +84,7 @@ std::size_t PresignService::owned_locked(std::uint64_t domain_id) const {
 void PresignService::on_chain(const PresignChainView& view) {
   std::lock_guard lock(mu_);
   const auto now = clock_.now();
-  const bool key_changed = view.epoch_id != view_.epoch_id || view.participants != view_.participants ||
+  const bool key_changed = view.epoch_id != view_.epoch_id || view.participants != view_.participants || view.members != view_.members ||
                            view.threshold != view_.threshold || view.self != view_.self;
   if (key_changed && (!sessions_.empty() || !early_.empty())) {
     spdlog::info("presigning: the epoch or participants changed; {} running session(s) end", sessions_.size());

@@ -32,9 +32,10 @@
 // buffer for `session_timeout`.
 //
 // The pool of every domain belongs to one context: the epoch, the domain
-// and the current participants. A snapshot with another epoch or participant
-// set discards the pools (use_context) and ends every running session: their
-// shares were of the old key.
+// and the current participants (their ids, accounts and TLS keys). A
+// snapshot with another epoch or participant set — a migrated participant
+// too: its new machine holds none of its parts — discards the pools
+// (use_context) and ends every running session.
 #pragma once
 
 #include <chrono>
@@ -66,6 +67,8 @@ struct PresignChainView {
   std::optional<std::uint64_t> self;       // this node's participant id (its TLS key listed)
   std::uint64_t epoch_id = 0;
   std::vector<std::uint64_t> participants;  // current participant ids, ascending
+  // A digest of who they are (accounts and TLS keys): a migration changes it.
+  std::string members;
   std::size_t threshold = 0;
   std::set<std::uint64_t> ecdsa_domains;    // DamgardEtAl domains with a secp256k1 key
 };

@@ -49,6 +49,14 @@ class EcdsaNetwork {
   }
   ~EcdsaNetwork() { fs::remove_all(dir_); }
 
+  // Node i on a new machine: its services start without any pool file.
+  void new_machine(std::size_t i) {
+    nodes_[i]->signing.reset();
+    nodes_[i]->presign.reset();
+    fs::remove_all(dir_ / ("node" + std::to_string(i)));
+    start(i);
+  }
+
   // (Re)creates node i's services from its pool files, as a restart does.
   void start(std::size_t i) {
     Node& node = *nodes_[i];
@@ -101,6 +109,7 @@ class EcdsaNetwork {
     v.self = i;
     v.epoch_id = epoch_;
     for (std::size_t j = 0; j < nodes_.size(); ++j) v.participants.push_back(j);
+    v.members = members_;
     v.threshold = threshold_;
     v.ecdsa_domains = {kDomain};
     return v;
@@ -202,6 +211,7 @@ class EcdsaNetwork {
   const threshold::CurvePoint& group() const { return group_; }
   std::size_t size() const { return nodes_.size(); }
   void set_epoch(std::uint64_t epoch) { epoch_ = epoch; }
+  void set_members(std::string members) { members_ = std::move(members); }
 
   struct Response {
     std::size_t by;
@@ -232,6 +242,7 @@ class EcdsaNetwork {
   std::size_t threshold_;
   std::size_t pool_target_;
   std::uint64_t epoch_ = 5;
+  std::string members_ = "the first machines";
   fs::path dir_;
   threshold::CurvePoint group_;
   testing::ManualClock clock_;
@@ -429,6 +440,25 @@ TEST(PresignService, ANewEpochDiscardsEveryPoolAndEndsRunningSessions) {
   net.pump();
   net.fill_pools();  // refilled with presignatures of the new epoch
   for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(net.presign(i).available(kDomain), 6u);
+}
+
+TEST(PresignService, AMigratedParticipantVoidsThePoolsAndSigningGoesOnWithNewOnes) {
+  EcdsaNetwork net(3, 2, /*pool_target=*/2);
+  net.chain();
+  net.fill_pools();
+  ASSERT_EQ(net.presign(0).available(kDomain), 6u);
+  // Node 1 moves to a new machine: same id, a new TLS key, no pool at all.
+  net.new_machine(1);
+  net.set_members("node 1 migrated");
+  for (std::size_t i = 0; i < 3; ++i) net.presign(i).on_chain(net.presign_view(i));
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(net.presign(i).available(kDomain), 0u) << "node " << i << ": parts shared with the old machine are void";
+  net.fill_pools();
+  net.pending_ = {ecdsa_request("after the migration")};
+  net.chain();
+  for (int i = 0; i < 10 && net.responses_.empty(); ++i) net.advance(600ms);
+  ASSERT_EQ(net.responses_.size(), 1u);
+  expect_valid(net, net.responses_[0]);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(net.counter(i, "mpc_sign_sessions_refused_total", {{"reason", "presignature"}}), 0) << "node " << i;
 }
 
 TEST(PresignService, ANetworkTooSmallForItsThresholdPresignsNothingAndSaysSo) {

@@ -18,7 +18,7 @@ namespace {
 constexpr std::size_t kMaxFile = 64 << 20;
 
 json context_json(const PresignatureContext& c) {
-  return json{{"epoch_id", c.epoch_id}, {"domain_id", c.domain_id}, {"participants", c.participants}};
+  return json{{"epoch_id", c.epoch_id}, {"domain_id", c.domain_id}, {"participants", c.participants}, {"members", c.members}};
 }
 
 // Overwrites every "data" string (a hex presignature) of the document.
@@ -76,6 +76,7 @@ core::Status PresignatureStore::load() {
       ctx.epoch_id = c.at("epoch_id").get<std::uint64_t>();
       ctx.domain_id = c.at("domain_id").get<std::uint64_t>();
       ctx.participants = c.at("participants").get<std::vector<std::uint64_t>>();
+      ctx.members = c.at("members").get<std::string>();
       context = std::move(ctx);
     }
     for (const auto& p : doc.at("presignatures")) {

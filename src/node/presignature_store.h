@@ -38,6 +38,10 @@ struct PresignatureContext {
   std::uint64_t epoch_id = 0;
   std::uint64_t domain_id = 0;
   std::vector<std::uint64_t> participants;  // ascending
+  // Who the participants are: a digest of their accounts and TLS keys, so
+  // that a migrated participant (same id, new machine, no presignatures)
+  // voids the pools too.
+  std::string members;
   bool operator==(const PresignatureContext&) const = default;
 };
 

@@ -255,6 +255,11 @@ void ProtocolRuntime::on_chain(const near::ContractView& view) {
     pv.epoch_id = running->keyset.epoch_id;
     pv.participants = sv.participants;
     std::sort(pv.participants.begin(), pv.participants.end());
+    std::string members;
+    for (const auto& p : running->parameters.participants.participants)
+      members += std::to_string(p.id) + " " + p.account_id + " " + core::ed25519_public_key_to_string(p.info.tls_public_key) + "\n";
+    const auto digest = core::sha256(core::as_bytes(members));
+    pv.members = core::hex_encode(core::ByteView(digest.data(), digest.size()));
     pv.threshold = sv.threshold;
     if (!view.pending_signatures && !no_pending_view_logged_) {
       spdlog::warn("signing: the contract has no pending_signature_requests view (not this project's contract?): "
