@@ -8,8 +8,11 @@ packages=(
   libboost1.81-dev libssl-dev libsodium-dev nlohmann-json3-dev libcli11-dev
   libspdlog-dev libsqlite3-dev sqlite3 libgtest-dev libgmock-dev libbenchmark-dev
   openssl procps curl help2man dpkg-dev ccache
-  # The end-to-end tests' second Ed25519 verifier (tests/e2e/verify_ed25519.py).
-  python3 python3-cryptography
+  # The end-to-end tests' independent verifiers: Ed25519 and secp256k1 ECDSA
+  # with Python's `cryptography` (tests/e2e/verify_ed25519.py,
+  # verify_secp256k1.py), secp256k1 public key recovery with python3-ecdsa,
+  # and the openssl command line (openssl, above).
+  python3 python3-cryptography python3-ecdsa
 )
 
 # Node.js and npm (compatibility tests, demo): the machine's if present (it

@@ -3,11 +3,19 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include <array>
 #include <thread>
 
 #include "core/file_util.h"
 #include "core/json_limits.h"
 #include "core/key_derivation.h"
+#include "core/openssl_ptr.h"
 #include "near/transaction.h"
 #include "net/http_client.h"
 #include "node/home.h"
@@ -68,6 +76,100 @@ int python_verify_ed25519(const core::Ed25519PublicKey& key, core::ByteView mess
                             std::chrono::seconds(20));
   if (r.exit_code != 0 && r.exit_code != 1) std::cerr << "verify_ed25519.py: exit " << r.exit_code << ": " << r.output << "\n";
   return r.exit_code;
+}
+
+int python_verify_secp256k1(const std::string& derived_key, core::ByteView hash, const std::string& response_json) {
+  testsupport::RunResult r;
+  try {
+    r = testsupport::run({MPC_PYTHON3, MPC_VERIFY_SECP256K1_SCRIPT, derived_key, core::hex_encode(hash), response_json},
+                         std::chrono::seconds(20));
+  } catch (const std::exception& e) {
+    std::cerr << "verify_secp256k1.py: " << e.what() << "\n";
+    return -1;
+  }
+  if (r.exit_code != 0) std::cerr << "verify_secp256k1.py: exit " << r.exit_code << ": " << r.output << "\n";
+  return r.exit_code;
+}
+
+int openssl_verify_secp256k1(const core::Secp256k1PublicKey& derived, core::ByteView hash,
+                             const core::Secp256k1SignatureResponse& response) {
+  auto refuse = [](const std::string& why, int code) {
+    std::cerr << "openssl_verify_secp256k1: " << why << "\n";
+    ERR_clear_error();
+    return code;
+  };
+  if (hash.size() != 32) return refuse("the hash must be 32 bytes", 2);
+  // The key: an EC key of the uncompressed point 04 || X || Y, written as a
+  // SubjectPublicKeyInfo (DER) in a PEM file.
+  std::array<unsigned char, 65> point{};
+  point[0] = 0x04;
+  std::copy(derived.bytes.begin(), derived.bytes.end(), point.begin() + 1);
+  char group_name[] = "secp256k1";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group_name, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()),
+      OSSL_PARAM_construct_end(),
+  };
+  std::unique_ptr<EVP_PKEY_CTX, core::OpensslFree<EVP_PKEY_CTX_free>> from(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  EVP_PKEY* raw_key = nullptr;
+  if (!from || EVP_PKEY_fromdata_init(from.get()) != 1 || EVP_PKEY_fromdata(from.get(), &raw_key, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+    return refuse("the derived key is not a point of secp256k1", 2);
+  }
+  core::EvpPkeyPtr pkey(raw_key);
+  std::unique_ptr<EVP_PKEY_CTX, core::OpensslFree<EVP_PKEY_CTX_free>> check(EVP_PKEY_CTX_new(pkey.get(), nullptr));
+  if (!check || EVP_PKEY_public_check(check.get()) != 1) return refuse("the derived key is not a point of secp256k1", 2);
+  core::BioPtr pem(BIO_new(BIO_s_mem()));
+  if (!pem || PEM_write_bio_PUBKEY(pem.get(), pkey.get()) != 1) return refuse("cannot write the key as PEM", -1);
+  char* pem_data = nullptr;
+  const long pem_len = BIO_get_mem_data(pem.get(), &pem_data);
+  if (pem_len <= 0) return refuse("cannot write the key as PEM", -1);
+  // The signature: ECDSA-Sig-Value (DER) of r = big_r's x mod n and s.
+  core::EcGroupPtr group(EC_GROUP_new_by_curve_name(NID_secp256k1));
+  core::BnCtxPtr ctx(BN_CTX_new());
+  core::BnPtr x(BN_bin2bn(response.big_r.data() + 1, 32, nullptr));
+  core::BnPtr r(BN_new());
+  core::BnPtr s(BN_bin2bn(response.s.data(), static_cast<int>(response.s.size()), nullptr));
+  if (!group || !ctx || !x || !r || !s || BN_nnmod(r.get(), x.get(), EC_GROUP_get0_order(group.get()), ctx.get()) != 1) {
+    return refuse("cannot hold the signature's values", -1);
+  }
+  std::unique_ptr<ECDSA_SIG, core::OpensslFree<ECDSA_SIG_free>> sig(ECDSA_SIG_new());
+  if (!sig || ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1) return refuse("cannot hold an ECDSA signature", -1);
+  (void)r.release();  // owned by sig now
+  (void)s.release();
+  unsigned char* der = nullptr;
+  const int der_len = i2d_ECDSA_SIG(sig.get(), &der);
+  if (der_len <= 0) return refuse("cannot encode the signature as DER", -1);
+  const core::Bytes der_bytes(der, der + der_len);
+  OPENSSL_free(der);
+
+  const fs::path dir = unique_dir("openssl-secp256k1");
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  const auto cleanup = [&dir] {
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
+  };
+  if (ec || !core::write_file_exclusive(dir / "key.pem", core::ByteView(reinterpret_cast<const std::uint8_t*>(pem_data),
+                                                                        static_cast<std::size_t>(pem_len))) ||
+      !core::write_file_exclusive(dir / "sig.der", der_bytes) || !core::write_file_exclusive(dir / "hash.bin", hash)) {
+    cleanup();
+    return refuse("cannot write the files for openssl in " + dir.string(), -1);
+  }
+  testsupport::RunResult run;
+  try {
+    run = testsupport::run({MPC_OPENSSL, "pkeyutl", "-verify", "-pubin", "-inkey", (dir / "key.pem").string(), "-sigfile",
+                            (dir / "sig.der").string(), "-in", (dir / "hash.bin").string()},
+                           std::chrono::seconds(20));
+  } catch (const std::exception& e) {
+    cleanup();
+    return refuse(e.what(), -1);
+  }
+  cleanup();
+  // openssl exits 1 both when the signature is refused and on errors: the
+  // verdict is its message.
+  if (run.exit_code == 0 && run.output.find("Signature Verified Successfully") != std::string::npos) return 0;
+  if (run.exit_code == 1 && run.output.find("Signature Verification Failure") != std::string::npos) return 1;
+  return refuse("openssl pkeyutl gave no verdict (exit " + std::to_string(run.exit_code) + "): " + run.output, -1);
 }
 
 core::Status verify_ed25519_everywhere(const core::Ed25519PublicKey& key, core::ByteView message,

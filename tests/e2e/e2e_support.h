@@ -17,6 +17,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/crypto.h"
+#include "core/key_derivation.h"
+#include "core/near_key.h"
 #include "model/types.h"
 #include "devnet/network.h"
 #include "devnet/supervisor.h"
@@ -55,6 +57,28 @@ core::Status verify_everywhere(const core::Ed25519PublicKey& group_key, const st
                                core::ByteView payload, const core::Ed25519Signature& signature);
 // Python's verdict alone: 0 valid, 1 invalid, 2 bad input, other: could not run.
 int python_verify_ed25519(const core::Ed25519PublicKey& key, core::ByteView message, const core::Ed25519Signature& signature);
+
+// secp256k1 ECDSA `sign` responses (DamgardEtAl domains), checked outside the
+// project's code. Each returns 0 valid, 1 refused, 2 bad input, other: the
+// verifier could not run (the reason is printed to stderr).
+//
+// Python (tests/e2e/verify_secp256k1.py under the python3 CMake found):
+// `cryptography` verifies (r = big_r's x mod n, s) over the 32-byte `hash`
+// (prehashed) and s must be low; python-ecdsa recovers the key from (r, s,
+// recovery_id, hash) and it must be `derived_key`. `derived_key` as the
+// contract's derived_public_key view prints it ("secp256k1:<base58 X||Y>")
+// or SEC1 hex (33-byte compressed or 65-byte uncompressed); `response_json`
+// the response as the contract returns it ({"scheme":"Secp256k1","big_r":
+// {"affine_point":"<66 hex>"},"s":{"scalar":"<64 hex>"},"recovery_id":N}),
+// passed verbatim.
+int python_verify_secp256k1(const std::string& derived_key, core::ByteView hash, const std::string& response_json);
+// The `openssl` command line: `openssl pkeyutl -verify -pubin` with the
+// derived key as a SubjectPublicKeyInfo PEM, (r, s) as a DER ECDSA-Sig-Value
+// and `hash` as the raw digest. Checks the signature only (not the recovery
+// id, not low s); 2 when the key is not a point of the curve or `hash` is not
+// 32 bytes.
+int openssl_verify_secp256k1(const core::Secp256k1PublicKey& derived, core::ByteView hash,
+                             const core::Secp256k1SignatureResponse& response);
 
 // A `sign` transaction that is on the chain, its yield not necessarily resolved.
 struct SubmittedSign {
