@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
                   : dealer                       ? std::to_string(spec.domains.size()) + " dealt domain(s)"
                                                  : std::to_string(spec.domains.size()) + " domain(s) whose keys the nodes generate once up")
               << ", chain at " << net->rpc_url() << " (start it with `mpc-devnet up`)\n";
+    for (const auto& w : net->warnings) std::cerr << "warning: " << w << "\n";
     return 0;
   }
   auto net = devnet::Devnet::load(dir);

@@ -30,10 +30,6 @@ namespace {
 
 constexpr const char* kBalance = "1000000000000000000000000000";  // 1000 NEAR
 
-const char* protocol_for(model::CurveKind kind) {
-  return kind == model::CurveKind::kSecp256k1 ? "CaitSith" : "Frost";
-}
-
 core::Status write_layout(const Devnet& net, const fs::path& dir, core::Env& env) {
   std::string text = net.to_json().dump(2) + "\n";
   return core::write_file_exclusive(dir / "devnet.json", core::as_bytes(text), 0600, env);
@@ -114,12 +110,13 @@ core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetS
     for (std::size_t d = 0; d < spec.domains.size(); ++d) {
       model::DomainConfig config;
       config.id = d;
-      config.protocol = protocol_for(spec.domains[d]);
+      config.protocol = domain_protocol(spec.domains[d]);
       config.purpose = "Sign";
       config.extra["reconstruction_threshold"] = spec.threshold;
       init.domains.domains.push_back(config);
     }
     init.domains.next_domain_id = spec.domains.size();
+    net.warnings = signing_warnings(spec.nodes, spec.threshold, init.domains.domains);
     init.epoch_id = 0;
     init.generating_key = {{"epoch_id", 0},
                            {"domain", to_json(init.domains.domains.front())},
@@ -145,12 +142,13 @@ core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetS
     for (const auto& key : dealt.keyset.domains) {
       model::DomainConfig config;
       config.id = key.domain_id;
-      config.protocol = protocol_for(key.key.kind);
+      config.protocol = domain_protocol(key.key.kind);
       config.purpose = "Sign";
       running.domains.domains.push_back(config);
       next_domain_id = std::max(next_domain_id, key.domain_id + 1);
     }
     running.domains.next_domain_id = next_domain_id;
+    net.warnings = signing_warnings(spec.nodes, spec.threshold, running.domains.domains);
     running.keyset = dealt.keyset;
     running.parameters = parameters;
     for (std::size_t i = 0; i < spec.nodes; ++i) {
@@ -171,6 +169,34 @@ core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetS
 }
 
 }  // namespace
+
+const char* domain_protocol(model::CurveKind kind) {
+  return kind == model::CurveKind::kSecp256k1 ? "DamgardEtAl" : "Frost";
+}
+
+std::vector<std::string> signing_warnings(std::size_t participants, std::size_t threshold,
+                                          const std::vector<model::DomainConfig>& domains) {
+  std::string ids;
+  std::size_t count = 0;
+  for (const auto& d : domains) {
+    if (d.protocol != "DamgardEtAl") continue;
+    ids += (ids.empty() ? "" : ", ") + std::to_string(d.id);
+    ++count;
+  }
+  // Every presigning and signing set has 2T - 1 participants
+  // (threshold::ecdsa_signer_count; devnet's layer does not link threshold).
+  const std::size_t signers = 2 * threshold - 1;
+  if (count == 0 || threshold == 0 || signers <= participants) return {};
+  // The largest threshold whose signing sets fit (2T - 1 <= participants),
+  // if the contract allows it (T >= 2).
+  const std::size_t fitting = (participants + 1) / 2;
+  const std::string remedy = (fitting >= 2 ? "a threshold of at most " + std::to_string(fitting) + " or " : std::string()) +
+                             "at least " + std::to_string(signers) + " participants";
+  return {"secp256k1 domain" + std::string(count > 1 ? "s " : " ") + ids + " (DamgardEtAl) cannot be signed: threshold " +
+          std::to_string(threshold) + " needs 2*threshold-1 = " + std::to_string(signers) +
+          " participants in every threshold ECDSA signature, and this network has " + std::to_string(participants) +
+          ". The keys are still generated, held, backed up and migrated; signing with them needs " + remedy + "."};
+}
 
 core::Result<std::vector<model::CurveKind>> parse_domain_list(std::string_view text) {
   std::vector<model::CurveKind> out;

@@ -86,6 +86,9 @@ struct Devnet {
   std::size_t threshold = 0;
   bool hard_launch = false;  // DevnetSpec::hard_launch
   std::vector<DevnetNode> nodes;
+  // What create_devnet found worth telling whoever creates the network, not
+  // an error (signing_warnings); not saved in devnet.json, empty after load.
+  std::vector<std::string> warnings;
 
   std::string rpc_url() const { return "http://" + rpc_addr; }
   std::filesystem::path chain_home() const { return dir / "chain"; }
@@ -101,6 +104,17 @@ struct Devnet {
 // Parses "secp256k1,ed25519" (case-insensitive; duplicates allowed: each
 // entry is one domain).
 core::Result<std::vector<model::CurveKind>> parse_domain_list(std::string_view text);
+
+// The protocol of a domain that `create` makes for a curve: "DamgardEtAl"
+// (threshold ECDSA) for secp256k1, "Frost" for Ed25519.
+const char* domain_protocol(model::CurveKind kind);
+
+// Threshold ECDSA (DamgardEtAl) signs with 2*threshold-1 participants (the
+// size of threshold::ecdsa_signer_count's sets): with fewer participants its
+// domains are held but never signed. One warning naming those of `domains` when
+// 2*threshold-1 > participants, else none.
+std::vector<std::string> signing_warnings(std::size_t participants, std::size_t threshold,
+                                          const std::vector<model::DomainConfig>& domains);
 
 // The devnet's own directories and layout file, and the final rename into
 // place, run on `env` (the files of the homes and the chain inside are

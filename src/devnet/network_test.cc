@@ -92,6 +92,103 @@ TEST(CreateDevnet, ImportedSharesBecomeTheKeysetAndEachNodeHoldsItsOwn) {
   EXPECT_EQ(state["keyset"], to_json(dealt->keyset));
   EXPECT_EQ(state["domains"]["next_domain_id"], 5);
   EXPECT_EQ(state["parameters"]["threshold"], 3);
+  EXPECT_EQ(state["domains"]["domains"][0]["protocol"], "Frost");
+  EXPECT_EQ(state["domains"]["domains"][1]["protocol"], "DamgardEtAl");
+  // Threshold 3 needs 5 signers: the imported secp256k1 domain (id 4) is held, not signed.
+  ASSERT_EQ(net->warnings.size(), 1u);
+  EXPECT_NE(net->warnings[0].find("secp256k1 domain 4 (DamgardEtAl) cannot be signed"), std::string::npos) << net->warnings[0];
+}
+
+// New secp256k1 domains are threshold ECDSA (DamgardEtAl) domains, Ed25519
+// ones Frost, whether the nodes generate the keys or a dealer deals them.
+TEST(CreateDevnet, Secp256k1DomainsAreDamgardEtAlAndEd25519DomainsFrost) {
+  TempDir tmp;
+  for (auto keys : {DevnetSpec::Keys::kGenerate, DevnetSpec::Keys::kDealer}) {
+    const bool dealt = keys == DevnetSpec::Keys::kDealer;
+    SCOPED_TRACE(dealt ? "dealer" : "generate");
+    DevnetSpec spec;
+    spec.keys = keys;
+    spec.domains = {model::CurveKind::kSecp256k1, model::CurveKind::kEd25519, model::CurveKind::kSecp256k1};
+    const fs::path dir = tmp.path / (dealt ? "dealt" : "generated");
+    auto net = create_devnet(dir, spec);
+    ASSERT_TRUE(net) << net.error().message;
+    EXPECT_TRUE(net->warnings.empty()) << net->warnings.front();  // 3 nodes, threshold 2: 3 signers
+    auto genesis = core::read_file(dir / "chain.genesis.json");
+    ASSERT_TRUE(genesis);
+    const auto state = model::json::parse(*genesis)["contract_state"]["protocol_state"];
+    const auto& domains = state[dealt ? "Running" : "Initializing"]["domains"]["domains"];
+    ASSERT_EQ(domains.size(), 3u) << state.dump();
+    EXPECT_EQ(domains[0]["protocol"], "DamgardEtAl");
+    EXPECT_EQ(domains[1]["protocol"], "Frost");
+    EXPECT_EQ(domains[2]["protocol"], "DamgardEtAl");
+    if (!dealt) {
+      EXPECT_EQ(state["Initializing"]["generating_key"]["domain"]["protocol"], "DamgardEtAl");
+    }
+  }
+  EXPECT_STREQ(domain_protocol(model::CurveKind::kSecp256k1), "DamgardEtAl");
+  EXPECT_STREQ(domain_protocol(model::CurveKind::kEd25519), "Frost");
+}
+
+model::DomainConfig domain(std::uint64_t id, const std::string& protocol) {
+  model::DomainConfig d;
+  d.id = id;
+  d.protocol = protocol;
+  d.purpose = "Sign";
+  return d;
+}
+
+// Threshold ECDSA signs with 2T - 1 participants: a warning exactly when
+// there are fewer, naming the DamgardEtAl domains only.
+TEST(SigningWarnings, DamgardEtAlDomainsWarnWhenTwiceTheThresholdMinusOneExceedsTheParticipants) {
+  const std::vector<model::DomainConfig> both = {domain(0, "DamgardEtAl"), domain(1, "Frost")};
+  EXPECT_TRUE(signing_warnings(3, 2, both).empty());
+  EXPECT_TRUE(signing_warnings(5, 3, both).empty());
+  EXPECT_TRUE(signing_warnings(63, 32, both).empty());
+  EXPECT_TRUE(signing_warnings(4, 4, {domain(1, "Frost")}).empty());
+  EXPECT_TRUE(signing_warnings(4, 4, {domain(1, "CaitSith")}).empty());  // never signed here anyway
+
+  auto w = signing_warnings(4, 3, both);  // 5 signers needed
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0],
+            "secp256k1 domain 0 (DamgardEtAl) cannot be signed: threshold 3 needs 2*threshold-1 = 5 participants in every "
+            "threshold ECDSA signature, and this network has 4. The keys are still generated, held, backed up and migrated; "
+            "signing with them needs a threshold of at most 2 or at least 5 participants.");
+  w = signing_warnings(2, 2, {domain(0, "DamgardEtAl"), domain(1, "Frost"), domain(4, "DamgardEtAl")});
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("secp256k1 domains 0, 4 (DamgardEtAl) cannot be signed: threshold 2 needs 2*threshold-1 = 3"),
+            std::string::npos)
+      << w[0];
+  // No threshold of at least 2 fits 2 participants.
+  EXPECT_NE(w[0].find("signing with them needs at least 3 participants."), std::string::npos) << w[0];
+  w = signing_warnings(6, 4, both);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("threshold of at most 3 or at least 7 participants"), std::string::npos) << w[0];
+}
+
+// The warning reaches create's caller, and the devnet is created all the
+// same: its keys can be held and backed up. Candidates are not participants.
+TEST(CreateDevnet, AThresholdTooHighForThresholdEcdsaWarnsAndStillCreates) {
+  TempDir tmp;
+  DevnetSpec spec;
+  spec.keys = DevnetSpec::Keys::kDealer;
+  spec.nodes = 4;
+  spec.candidates = 2;
+  spec.threshold = 3;
+  auto net = create_devnet(tmp.path / "net", spec);
+  ASSERT_TRUE(net) << net.error().message;
+  EXPECT_EQ(net->nodes.size(), 6u);
+  ASSERT_EQ(net->warnings.size(), 1u);
+  EXPECT_NE(net->warnings[0].find("secp256k1 domain 0 (DamgardEtAl) cannot be signed: threshold 3 needs 2*threshold-1 = 5"),
+            std::string::npos)
+      << net->warnings[0];
+  EXPECT_NE(net->warnings[0].find("this network has 4."), std::string::npos) << net->warnings[0];
+  EXPECT_TRUE(Devnet::load(tmp.path / "net"));
+  EXPECT_TRUE(Devnet::load(tmp.path / "net")->warnings.empty());  // not saved
+
+  spec.domains = {model::CurveKind::kEd25519};
+  net = create_devnet(tmp.path / "ed25519-only", spec);
+  ASSERT_TRUE(net) << net.error().message;
+  EXPECT_TRUE(net->warnings.empty());
 }
 
 TEST(CreateDevnet, InconsistentOrMisnamedShareFilesAreRefusedAndNothingIsCreated) {

@@ -202,6 +202,28 @@ TEST_F(DevnetCli, MissingBinaryIsNamed) {
   EXPECT_NE(up.output.find("binary not found"), std::string::npos) << up.output;
 }
 
+// Threshold ECDSA (DamgardEtAl) signs with 2*threshold-1 participants: a
+// secp256k1 domain on fewer is created with a warning on stderr, not refused.
+TEST_F(DevnetCli, CreateWarnsWhenSecp256k1DomainsCannotBeSignedWithTheThreshold) {
+  const auto dir = (root_ / "net").string();
+  auto c = run({devnet_bin().string(), "create", "--dir", dir, "--nodes", "4", "--threshold", "3", "--dealer"});
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  EXPECT_NE(c.output.find("created devnet"), std::string::npos) << c.output;
+  EXPECT_NE(c.output.find("warning: secp256k1 domain 0 (DamgardEtAl) cannot be signed: threshold 3 needs 2*threshold-1 = 5 "
+                          "participants"),
+            std::string::npos)
+      << c.output;
+  EXPECT_TRUE(devnet::Devnet::load(dir));
+
+  c = run({devnet_bin().string(), "create", "--dir", (root_ / "fits").string(), "--nodes", "5", "--threshold", "3", "--dealer"});
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  EXPECT_EQ(c.output.find("warning"), std::string::npos) << c.output;
+  c = run({devnet_bin().string(), "create", "--dir", (root_ / "eddsa").string(), "--nodes", "4", "--threshold", "3",
+           "--domains", "ed25519", "--dealer"});
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  EXPECT_EQ(c.output.find("warning"), std::string::npos) << c.output;
+}
+
 TEST_F(DevnetCli, BadSpecIsAUsageError) {
   auto c = run({devnet_bin().string(), "create", "--dir", (root_ / "net").string(), "--nodes", "2", "--threshold", "3"});
   EXPECT_EQ(c.exit_code, 2) << c.output;
