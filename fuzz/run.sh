@@ -19,7 +19,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 seconds="${FUZZ_SECONDS:-60}"
 build="${FUZZ_BUILD_DIR:-build-fuzz}"
-all_targets="borsh_tx rpc contract_call keyshare_json keyshare_blob migration_http encodings json_limits p2p_frame frost_message key_event_message"
+all_targets="borsh_tx rpc contract_call keyshare_json keyshare_blob migration_http encodings json_limits p2p_frame frost_message key_event_message ecdsa_message"
 targets="${FUZZ_TARGETS:-$all_targets}"
 
 # -max_len per target: a little above the largest meaningful input.
@@ -36,6 +36,7 @@ max_len() {
     p2p_frame) echo 4096 ;;
     frost_message) echo 8192 ;;
     key_event_message) echo 3072 ;;  # the largest valid message (kMaxKeyEventMessageSize) is 2589 bytes
+    ecdsa_message) echo 4096 ;;  # records of messages: the seed of a whole 5-party presigning and signing is 1780 bytes
     *) echo "fuzz: unknown target $1 (known: $all_targets)" >&2; exit 2 ;;
   esac
 }
