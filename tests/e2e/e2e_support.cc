@@ -78,6 +78,27 @@ int python_verify_ed25519(const core::Ed25519PublicKey& key, core::ByteView mess
   return r.exit_code;
 }
 
+core::Result<std::string> near_api_js_sign_ecdsa(const std::string& rpc_url, const fs::path& credentials, const std::string& contract_id,
+                                                 std::uint64_t domain, const std::string& path, core::ByteView hash,
+                                                 std::chrono::milliseconds timeout) {
+  const std::string node = MPC_NODE_JS;
+  if (node.empty()) return core::fail(core::ErrorCode::kFailedPrecondition, "node (Node.js) was not found at configure time: run make test, which installs it");
+  testsupport::RunResult r;
+  try {
+    r = testsupport::run({node, MPC_SIGN_ECDSA_SCRIPT, rpc_url, credentials.string(), contract_id, std::to_string(domain), path,
+                          core::hex_encode(hash)},
+                         timeout);
+  } catch (const std::exception& e) {
+    return core::fail(core::ErrorCode::kInternal, std::string("sign_ecdsa.mjs: ") + e.what());
+  }
+  // The script prints one line "RESULT <json>" (near-api-js may print warnings too).
+  const auto at = r.output.find("RESULT ");
+  if (r.exit_code != 0 || at == std::string::npos)
+    return core::fail(core::ErrorCode::kInternal, "sign_ecdsa.mjs exited " + std::to_string(r.exit_code) + ": " + r.output);
+  const auto end = r.output.find('\n', at);
+  return r.output.substr(at + 7, end == std::string::npos ? std::string::npos : end - at - 7);
+}
+
 int python_verify_secp256k1(const std::string& derived_key, core::ByteView hash, const std::string& response_json) {
   testsupport::RunResult r;
   try {
@@ -403,6 +424,14 @@ core::Ed25519PublicKey Network::group_key(std::uint64_t domain) {
   return entry->key.near_public_key->ed25519();
 }
 
+core::Secp256k1PublicKey Network::secp256k1_group_key(std::uint64_t domain) {
+  const auto ks = keyset();
+  const auto* entry = ks.find(domain);
+  if (entry == nullptr || !entry->key.near_public_key || entry->key.near_public_key->is_ed25519())
+    throw std::runtime_error("domain " + std::to_string(domain) + " has no secp256k1 key in the keyset");
+  return std::get<core::Secp256k1PublicKey>(entry->key.near_public_key->key);
+}
+
 json Network::pending_requests() {
   auto j = rpc_->view(net_.contract_id, "pending_signature_requests");
   if (!j) throw std::runtime_error("view pending_signature_requests: " + j.error().message);
@@ -435,10 +464,11 @@ WatchedProcess Network::watched(NewNode& n, bool expect_running) {
 }
 
 core::Result<SubmittedSign> Network::submit_sign(const fs::path& credentials, std::uint64_t domain, const std::string& path,
-                                                 core::ByteView payload) {
+                                                 core::ByteView payload, core::SignPayload::Kind kind) {
   MPC_ASSIGN(auto creds, core::read_credentials_file(credentials));
   MPC_ASSIGN(auto rpc, near::RpcClient::create(net_.rpc_url(), near::RpcClientOptions{std::chrono::seconds(15)}));
-  const json args = {{"request", {{"domain_id", domain}, {"path", path}, {"payload_v2", {{"Eddsa", core::hex_encode(payload)}}}}}};
+  const char* variant = kind == core::SignPayload::Kind::kEcdsa ? "Ecdsa" : "Eddsa";
+  const json args = {{"request", {{"domain_id", domain}, {"path", path}, {"payload_v2", {{variant, core::hex_encode(payload)}}}}}};
   std::lock_guard lock(sign_mu_);
   near::Transaction tx;
   tx.signer_id = creds.account_id;
@@ -460,6 +490,30 @@ core::Result<SubmittedSign> Network::submit_sign(const fs::path& credentials, st
 }
 
 core::Result<core::Ed25519Signature> Network::await_signature(const SubmittedSign& sign, std::chrono::milliseconds timeout) {
+  MPC_ASSIGN(auto answer, await_response(sign, timeout));
+  if (!std::holds_alternative<core::Ed25519Signature>(answer.first))
+    return core::fail(core::ErrorCode::kInternal, "sign answered a signature that is not Ed25519: " + answer.second);
+  return std::get<core::Ed25519Signature>(answer.first);
+}
+
+core::Result<std::pair<core::Secp256k1SignatureResponse, std::string>> Network::sign_ecdsa(std::size_t i, std::uint64_t domain,
+                                                                                          const std::string& path, core::ByteView hash,
+                                                                                          std::chrono::milliseconds timeout) {
+  MPC_ASSIGN(auto submitted, submit_sign(operator_credentials(i), domain, path, hash, core::SignPayload::Kind::kEcdsa));
+  MPC_ASSIGN(auto answer, await_response(submitted, timeout));
+  if (!std::holds_alternative<core::Secp256k1SignatureResponse>(answer.first))
+    return core::fail(core::ErrorCode::kInternal, "sign answered a signature that is not secp256k1: " + answer.second);
+  return std::pair{std::get<core::Secp256k1SignatureResponse>(answer.first), answer.second};
+}
+
+core::Result<std::string> Network::derived_public_key(const std::string& predecessor, const std::string& path, std::uint64_t domain) {
+  MPC_ASSIGN(auto j, rpc_->view(net_.contract_id, "derived_public_key", json{{"path", path}, {"predecessor", predecessor}, {"domain_id", domain}}));
+  if (!j.is_string()) return core::fail(core::ErrorCode::kInternal, "derived_public_key answered no key text: " + j.dump());
+  return j.get<std::string>();
+}
+
+core::Result<std::pair<core::SignatureResponse, std::string>> Network::await_response(const SubmittedSign& sign,
+                                                                                      std::chrono::milliseconds timeout) {
   MPC_ASSIGN(auto rpc, near::RpcClient::create(net_.rpc_url(), near::RpcClientOptions{std::chrono::seconds(15)}));
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
@@ -471,9 +525,7 @@ core::Result<core::Ed25519Signature> Network::await_signature(const SubmittedSig
       auto j = core::parse_json(text, core::JsonLimits{});
       if (!j) return core::fail(core::ErrorCode::kInternal, "sign's SuccessValue is not JSON: " + text);
       MPC_ASSIGN(auto response, core::parse_signature_response(*j, "SuccessValue"));
-      if (!std::holds_alternative<core::Ed25519Signature>(response))
-        return core::fail(core::ErrorCode::kInternal, "sign answered a signature that is not Ed25519: " + text);
-      return std::get<core::Ed25519Signature>(response);
+      return std::pair{std::move(response), text};
     }
     if (outcome.error().code != core::ErrorCode::kTimeout) return std::unexpected(outcome.error());
     if (std::chrono::steady_clock::now() >= deadline)

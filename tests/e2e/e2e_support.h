@@ -80,6 +80,14 @@ int python_verify_secp256k1(const std::string& derived_key, core::ByteView hash,
 int openssl_verify_secp256k1(const core::Secp256k1PublicKey& derived, core::ByteView hash,
                              const core::Secp256k1SignatureResponse& response);
 
+// near-api-js (tests/compat's, from npm) calls `sign` for a 32-byte hash on
+// an ECDSA domain, signed with a near-cli credentials file, and waits for the
+// answer: tests/compat/sign_ecdsa.mjs. Returns the transaction's result (the
+// response JSON, compact) or the error the script printed.
+core::Result<std::string> near_api_js_sign_ecdsa(const std::string& rpc_url, const fs::path& credentials, const std::string& contract_id,
+                                                 std::uint64_t domain, const std::string& path, core::ByteView hash,
+                                                 std::chrono::milliseconds timeout = std::chrono::seconds(90));
+
 // A `sign` transaction that is on the chain, its yield not necessarily resolved.
 struct SubmittedSign {
   std::string tx_hash;      // base58
@@ -194,10 +202,22 @@ class Network {
   core::Result<core::Ed25519Signature> sign(std::size_t i, std::uint64_t domain, const std::string& path, core::ByteView payload,
                                             std::chrono::milliseconds timeout = std::chrono::seconds(60));
   // The two halves: submit (returns once the transaction is in a block) and await.
+  // `kind` Ecdsa: payload_v2 {"Ecdsa": "<64 hex>"} (a 32-byte hash, DamgardEtAl domains).
   core::Result<SubmittedSign> submit_sign(const fs::path& credentials, std::uint64_t domain, const std::string& path,
-                                          core::ByteView payload);
+                                          core::ByteView payload, core::SignPayload::Kind kind = core::SignPayload::Kind::kEddsa);
   core::Result<core::Ed25519Signature> await_signature(const SubmittedSign& sign,
                                                        std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  // Any scheme: the parsed response and the SuccessValue text as the chain returned it.
+  core::Result<std::pair<core::SignatureResponse, std::string>> await_response(const SubmittedSign& sign,
+                                                                               std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  // A threshold ECDSA signature of a 32-byte hash (a DamgardEtAl domain), as sign() for Ed25519.
+  core::Result<std::pair<core::Secp256k1SignatureResponse, std::string>> sign_ecdsa(
+      std::size_t i, std::uint64_t domain, const std::string& path, core::ByteView hash,
+      std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  // The contract's derived_public_key view ("secp256k1:…" / "ed25519:…").
+  core::Result<std::string> derived_public_key(const std::string& predecessor, const std::string& path, std::uint64_t domain);
+  // The secp256k1 group key of `domain` in the running keyset (64-byte X||Y).
+  core::Secp256k1PublicKey secp256k1_group_key(std::uint64_t domain);
   fs::path operator_credentials(std::size_t i) const { return net_.path(node(i).operator_key); }
   // Devnet node i as a watched process (its log in DIR/run/node<i>.log).
   WatchedProcess watched(std::size_t i, bool expect_running = true) const;
