@@ -26,6 +26,9 @@ echo
 echo "== threshold ECDSA (secp256k1, DamgardEtAl) in process: presignatures/s, signatures/s, sign CPU p50/p99, against secp256k1 mults and OpenSSL ECDSA"
 "$build/bench/ecdsa_bench"
 echo
+echo "== threshold ECDSA on local devnets of 3 and 5 nodes (real processes): presignatures/s and CPU per presignature, sign latency, burst signatures/s, against secp256k1 base mults"
+"$build/bench/ecdsa_net_bench"
+echo
 echo "== sign on local devnets (3 nodes threshold 2, 10 nodes threshold 7): latency, signatures/s, ratio to the group operations"
 "$build/bench/sign_bench"
 echo
