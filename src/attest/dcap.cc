@@ -21,6 +21,7 @@
 #include "attest/checks.h"
 #include "attest/intel_root_ca.h"
 #include "core/crypto.h"
+#include "core/ec_keys.h"
 #include "core/openssl_ptr.h"
 
 namespace mpc::attest {
@@ -268,25 +269,7 @@ bool is_p256_key(EVP_PKEY* key) {
 }
 
 // A P-256 public key from x || y (the point must be on the curve).
-core::EvpPkeyPtr p256_key(const std::array<std::uint8_t, 64>& xy) {
-  std::array<unsigned char, 65> point{};
-  point[0] = 0x04;
-  std::memcpy(point.data() + 1, xy.data(), 64);
-  char group[] = "prime256v1";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
-      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()),
-      OSSL_PARAM_construct_end(),
-  };
-  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-  EVP_PKEY* key = nullptr;
-  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-      EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-    ERR_clear_error();
-    return nullptr;
-  }
-  return core::EvpPkeyPtr(key);
-}
+core::EvpPkeyPtr p256_key(const std::array<std::uint8_t, 64>& xy) { return core::ec_public_key_xy("prime256v1", xy); }
 
 // A collateral document's signing chain, verified to the root.
 core::Result<std::vector<core::X509Ptr>> verified_signing_chain(const Trust& trust, std::string_view chain_pem,

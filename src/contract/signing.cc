@@ -32,6 +32,7 @@
 #include "contract/internal/calls.h"
 #include "contract/internal/state.h"
 #include "core/key_derivation.h"
+#include "core/ec_keys.h"
 #include "core/openssl_ptr.h"
 #include "core/u128.h"
 
@@ -207,39 +208,12 @@ struct Secp256k1Curve {
 // key X || Y.
 core::Result<bool> openssl_ecdsa_verify(const BIGNUM* r, const BIGNUM* s, const core::Bytes& hash,
                                         const core::Secp256k1PublicKey& key) {
-  std::array<unsigned char, 65> point{};
-  point[0] = 0x04;
-  std::copy(key.bytes.begin(), key.bytes.end(), point.begin() + 1);
-  char group_name[] = "secp256k1";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group_name, 0),
-      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()),
-      OSSL_PARAM_construct_end(),
-  };
-  std::unique_ptr<EVP_PKEY_CTX, core::OpensslFree<EVP_PKEY_CTX_free>> from(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-  EVP_PKEY* raw_key = nullptr;
-  if (!from || EVP_PKEY_fromdata_init(from.get()) != 1 || EVP_PKEY_fromdata(from.get(), &raw_key, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-    ERR_clear_error();
-    return core::fail(core::ErrorCode::kInternal, "OpenSSL cannot load the derived secp256k1 key");
-  }
-  core::EvpPkeyPtr pkey(raw_key);
-  std::unique_ptr<ECDSA_SIG, core::OpensslFree<ECDSA_SIG_free>> sig(ECDSA_SIG_new());
-  core::BnPtr r_copy(BN_dup(r));
-  core::BnPtr s_copy(BN_dup(s));
-  if (!sig || !r_copy || !s_copy || ECDSA_SIG_set0(sig.get(), r_copy.get(), s_copy.get()) != 1) {
+  auto pkey = core::ec_public_key_xy("secp256k1", key.bytes);
+  if (!pkey) return core::fail(core::ErrorCode::kInternal, "OpenSSL cannot load the derived secp256k1 key");
+  std::array<unsigned char, 32> r_bytes{}, s_bytes{};
+  if (BN_bn2binpad(r, r_bytes.data(), 32) != 32 || BN_bn2binpad(s, s_bytes.data(), 32) != 32)
     return core::fail(core::ErrorCode::kInternal, "OpenSSL cannot hold an ECDSA signature");
-  }
-  (void)r_copy.release();  // owned by sig now
-  (void)s_copy.release();
-  unsigned char* der = nullptr;
-  const int der_len = i2d_ECDSA_SIG(sig.get(), &der);
-  if (der_len <= 0) return core::fail(core::ErrorCode::kInternal, "OpenSSL cannot encode an ECDSA signature");
-  std::unique_ptr<EVP_PKEY_CTX, core::OpensslFree<EVP_PKEY_CTX_free>> verify(EVP_PKEY_CTX_new(pkey.get(), nullptr));
-  const bool valid = verify && EVP_PKEY_verify_init(verify.get()) == 1 &&
-                     EVP_PKEY_verify(verify.get(), der, static_cast<std::size_t>(der_len), hash.data(), hash.size()) == 1;
-  OPENSSL_free(der);
-  ERR_clear_error();
-  return valid;
+  return core::ecdsa_verify_prehash(pkey.get(), hash, r_bytes, s_bytes);
 }
 
 // The reference's verify_ecdsa_signature: ecrecover with the malleability

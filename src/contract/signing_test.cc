@@ -14,6 +14,7 @@
 #include <openssl/params.h>
 
 #include "core/key_derivation.h"
+#include "core/ec_keys.h"
 #include "core/openssl_ptr.h"
 #include "support/contract/contract_test_fixture.h"
 
@@ -107,29 +108,10 @@ struct Secp {
 
   // OpenSSL's own ECDSA verification of (r, s) over the prehash `hash`.
   bool verifies(const core::Secp256k1PublicKey& key, const core::Bytes& hash, const core::Secp256k1SignatureResponse& sig) const {
-    std::array<unsigned char, 65> point{};
-    point[0] = 0x04;
-    std::copy(key.bytes.begin(), key.bytes.end(), point.begin() + 1);
-    char name[] = "secp256k1";
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, name, 0),
-                           OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()),
-                           OSSL_PARAM_construct_end()};
-    std::unique_ptr<EVP_PKEY_CTX, core::OpensslFree<EVP_PKEY_CTX_free>> from(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-    EVP_PKEY* raw = nullptr;
-    if (!from || EVP_PKEY_fromdata_init(from.get()) != 1 || EVP_PKEY_fromdata(from.get(), &raw, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-      return false;
-    }
-    core::EvpPkeyPtr pkey(raw);
-    std::unique_ptr<ECDSA_SIG, core::OpensslFree<ECDSA_SIG_free>> es(ECDSA_SIG_new());
-    ECDSA_SIG_set0(es.get(), BN_bin2bn(sig.big_r.data() + 1, 32, nullptr), BN_bin2bn(sig.s.data(), 32, nullptr));
-    unsigned char* der = nullptr;
-    const int len = i2d_ECDSA_SIG(es.get(), &der);
-    std::unique_ptr<EVP_PKEY_CTX, core::OpensslFree<EVP_PKEY_CTX_free>> v(EVP_PKEY_CTX_new(pkey.get(), nullptr));
-    const bool ok = len > 0 && v && EVP_PKEY_verify_init(v.get()) == 1 &&
-                    EVP_PKEY_verify(v.get(), der, static_cast<std::size_t>(len), hash.data(), hash.size()) == 1;
-    OPENSSL_free(der);
-    return ok;
+    auto pkey = core::ec_public_key_xy("secp256k1", key.bytes);
+    return pkey && core::ecdsa_verify_prehash(pkey.get(), hash, core::ByteView(sig.big_r.data() + 1, 32), sig.s);
   }
+
 };
 
 // The reference's serde text of a secp256k1 response, written out by hand.

@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "core/ec_keys.h"
 #include "core/openssl_ptr.h"
 #include "core/secret.h"
 #include "threshold/ecdsa_messages.h"
@@ -145,35 +146,8 @@ bool greater(const std::array<std::uint8_t, 32>& a, const std::array<std::uint8_
 bool ecdsa_verify(const CurvePoint& public_key, const std::array<std::uint8_t, 32>& msg_hash,
                   const std::array<std::uint8_t, 32>& r, const std::array<std::uint8_t, 32>& s) {
   if (!secp().decode_point(public_key)) return false;
-  char group[] = "secp256k1";
-  Bytes pub(public_key.begin(), public_key.end());
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
-      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, pub.data(), pub.size()),
-      OSSL_PARAM_construct_end(),
-  };
-  std::unique_ptr<EVP_PKEY_CTX, core::OpensslFree<EVP_PKEY_CTX_free>> from(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-  EVP_PKEY* raw = nullptr;
-  if (!from || EVP_PKEY_fromdata_init(from.get()) != 1 ||
-      EVP_PKEY_fromdata(from.get(), &raw, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-    return false;
-  }
-  core::EvpPkeyPtr key(raw);
-  std::unique_ptr<ECDSA_SIG, core::OpensslFree<ECDSA_SIG_free>> sig(ECDSA_SIG_new());
-  BIGNUM* br = BN_bin2bn(r.data(), static_cast<int>(r.size()), nullptr);
-  BIGNUM* bs = BN_bin2bn(s.data(), static_cast<int>(s.size()), nullptr);
-  if (!sig || !br || !bs || ECDSA_SIG_set0(sig.get(), br, bs) != 1) {
-    BN_free(br);
-    BN_free(bs);
-    return false;
-  }
-  unsigned char* der = nullptr;
-  const int der_len = i2d_ECDSA_SIG(sig.get(), &der);
-  if (der_len <= 0) return false;
-  std::unique_ptr<unsigned char, core::OpensslFree<free_openssl>> der_owner(der);
-  std::unique_ptr<EVP_PKEY_CTX, core::OpensslFree<EVP_PKEY_CTX_free>> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
-  if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1) return false;
-  return EVP_PKEY_verify(ctx.get(), der, static_cast<std::size_t>(der_len), msg_hash.data(), msg_hash.size()) == 1;
+  auto key = core::ec_public_key("secp256k1", public_key);
+  return key && core::ecdsa_verify_prehash(key.get(), msg_hash, r, s);
 }
 
 Result<Bytes> ecdsa_sign_share(Presignature presignature, const EcdsaSignRequest& request) {

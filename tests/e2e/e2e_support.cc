@@ -15,6 +15,7 @@
 #include "core/file_util.h"
 #include "core/json_limits.h"
 #include "core/key_derivation.h"
+#include "core/ec_keys.h"
 #include "core/openssl_ptr.h"
 #include "near/transaction.h"
 #include "net/http_client.h"
@@ -122,21 +123,8 @@ int openssl_verify_secp256k1(const core::Secp256k1PublicKey& derived, core::Byte
   if (hash.size() != 32) return refuse("the hash must be 32 bytes", 2);
   // The key: an EC key of the uncompressed point 04 || X || Y, written as a
   // SubjectPublicKeyInfo (DER) in a PEM file.
-  std::array<unsigned char, 65> point{};
-  point[0] = 0x04;
-  std::copy(derived.bytes.begin(), derived.bytes.end(), point.begin() + 1);
-  char group_name[] = "secp256k1";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group_name, 0),
-      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()),
-      OSSL_PARAM_construct_end(),
-  };
-  std::unique_ptr<EVP_PKEY_CTX, core::OpensslFree<EVP_PKEY_CTX_free>> from(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-  EVP_PKEY* raw_key = nullptr;
-  if (!from || EVP_PKEY_fromdata_init(from.get()) != 1 || EVP_PKEY_fromdata(from.get(), &raw_key, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-    return refuse("the derived key is not a point of secp256k1", 2);
-  }
-  core::EvpPkeyPtr pkey(raw_key);
+  auto pkey = core::ec_public_key_xy("secp256k1", derived.bytes);
+  if (!pkey) return refuse("the derived key is not a point of secp256k1", 2);
   std::unique_ptr<EVP_PKEY_CTX, core::OpensslFree<EVP_PKEY_CTX_free>> check(EVP_PKEY_CTX_new(pkey.get(), nullptr));
   if (!check || EVP_PKEY_public_check(check.get()) != 1) return refuse("the derived key is not a point of secp256k1", 2);
   core::BioPtr pem(BIO_new(BIO_s_mem()));
