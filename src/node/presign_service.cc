@@ -86,10 +86,11 @@ void PresignService::on_chain(const PresignChainView& view) {
   const auto now = clock_.now();
   const bool key_changed = view.epoch_id != view_.epoch_id || view.participants != view_.participants || view.members != view_.members ||
                            view.threshold != view_.threshold || view.self != view_.self;
-  if (key_changed && (!sessions_.empty() || !early_.empty())) {
+  if (key_changed && !sessions_.empty()) {
+    // Buffered messages and held requests stay: they expire, or belong to
+    // a session of the new view (a node that just saw the network Running).
     spdlog::info("presigning: the epoch or participants changed; {} running session(s) end", sessions_.size());
     sessions_.clear();  // PresignSession wipes its secrets
-    early_.clear();
   }
   view_ = view;
   if (view_.running && view_.self) {
@@ -120,6 +121,7 @@ void PresignService::tick_locked(Clock::time_point now) {
     end(id, "no message within the session timeout from participant(s) " + ids_text(waiting), now);
   }
   std::erase_if(early_, [&](const auto& e) { return now >= e->deadline; });
+  if (!held_.empty()) retry_held(now);
 
   if (!view_.running || !view_.self) return;
   const auto n = threshold::ecdsa_signer_count(view_.threshold);
@@ -219,38 +221,82 @@ bool PresignService::send_all(Session& session, std::vector<threshold::Outgoing>
   return ok;
 }
 
-std::optional<std::string> PresignService::refuse_request(std::uint64_t from, const threshold::PresignRequestMessage& r) const {
-  if (!view_.running || !view_.self) return "this node is not a participant of a running network";
-  if (r.epoch_id != view_.epoch_id)
-    return "epoch " + std::to_string(r.epoch_id) + " is not the current epoch " + std::to_string(view_.epoch_id);
-  if (!contains(view_.participants, from)) return "the asker is not a current participant";
+std::optional<PresignService::Refusal> PresignService::refuse_request(std::uint64_t from,
+                                                                     const threshold::PresignRequestMessage& r) const {
+  auto later = [](std::string why) { return Refusal{std::move(why), true}; };
+  auto never = [](std::string why) { return Refusal{std::move(why), false}; };
+  if (!view_.running || !view_.self) return later("this node is not a participant of a running network");
+  if (r.epoch_id < view_.epoch_id)
+    return never("epoch " + std::to_string(r.epoch_id) + " is not the current epoch " + std::to_string(view_.epoch_id));
+  if (r.epoch_id > view_.epoch_id)
+    return later("epoch " + std::to_string(r.epoch_id) + " is not the current epoch " + std::to_string(view_.epoch_id));
+  if (!contains(view_.participants, from)) return never("the asker is not a current participant");
   if (!view_.ecdsa_domains.contains(r.domain_id))
-    return "domain " + std::to_string(r.domain_id) + " is not a DamgardEtAl secp256k1 domain";
+    return never("domain " + std::to_string(r.domain_id) + " is not a DamgardEtAl secp256k1 domain");
   const auto n = threshold::ecdsa_signer_count(view_.threshold);
   if (r.participants.size() != n)
-    return "the set has " + std::to_string(r.participants.size()) + " participants, not 2T - 1 = " + std::to_string(n);
-  if (!contains(r.participants, *view_.self)) return "this node is not in the set";
-  if (!contains(r.participants, from)) return "the asker is not in the set";
+    return never("the set has " + std::to_string(r.participants.size()) + " participants, not 2T - 1 = " + std::to_string(n));
+  if (!contains(r.participants, *view_.self)) return never("this node is not in the set");
+  if (!contains(r.participants, from)) return never("the asker is not in the set");
   for (auto id : r.participants)
-    if (!contains(view_.participants, id)) return "participant " + std::to_string(id) + " of the set is not a current participant";
-  if (sessions_.contains(r.session)) return "the session exists already";
+    if (!contains(view_.participants, id)) return never("participant " + std::to_string(id) + " of the set is not a current participant");
+  if (sessions_.contains(r.session)) return never("the session exists already");
   std::size_t of_others = 0, of_asker = 0;
   for (const auto& [id, s] : sessions_) {
     if (s->owner == *view_.self) continue;
     ++of_others;
     of_asker += s->owner == from;
   }
-  if (of_others >= options_.max_sessions || of_asker >= options_.max_sessions_per_peer) return "this node runs too many presigning sessions";
+  if (of_others >= options_.max_sessions || of_asker >= options_.max_sessions_per_peer) return never("this node runs too many presigning sessions");
+  const auto reachable = ports_.reachable();
+  for (auto id : r.participants)
+    if (id != *view_.self && !reachable.contains(id)) return later("participant " + std::to_string(id) + " of the set is not reachable yet");
   return std::nullopt;
 }
 
+void PresignService::retry_held(Clock::time_point now) {
+  std::vector<Held> held;
+  held.swap(held_);
+  for (auto& h : held) {
+    auto refusal = refuse_request(h.from, h.request);
+    if (!refusal) {
+      join(h.from, std::move(h.request), now);
+    } else if (refusal->may_pass && now < h.deadline) {
+      held_.push_back(std::move(h));
+    } else {
+      metrics_.counter("mpc_presign_sessions_refused_total", "Presigning sessions of other participants this node refused").inc();
+      spdlog::warn("presigning: refused session {} from participant {}: {}", short_id(h.request.session), h.from, refusal->why);
+      std::erase_if(early_, [&](const auto& e) { return e->id == h.request.session; });
+    }
+  }
+}
+
 void PresignService::on_request(std::uint64_t from, threshold::PresignRequestMessage request, Clock::time_point now) {
-  if (auto why = refuse_request(from, request)) {
+  auto refusal = refuse_request(from, request);
+  if (refusal && refusal->may_pass) {
+    std::size_t of_asker = 0;
+    bool duplicate = false;
+    for (const auto& h : held_) {
+      of_asker += h.from == from;
+      duplicate = duplicate || h.request.session == request.session;
+    }
+    if (!duplicate && held_.size() < options_.max_held_requests &&
+        of_asker < std::max<std::size_t>(1, options_.max_held_requests / 4)) {
+      held_.push_back(Held{from, std::move(request), now + options_.session_timeout});
+      if (ports_.refresh_chain) ports_.refresh_chain();
+      return;
+    }
+  }
+  if (refusal) {
     metrics_.counter("mpc_presign_sessions_refused_total", "Presigning sessions of other participants this node refused").inc();
-    spdlog::warn("presigning: refused session {} from participant {}: {}", short_id(request.session), from, *why);
+    spdlog::warn("presigning: refused session {} from participant {}: {}", short_id(request.session), from, refusal->why);
     std::erase_if(early_, [&](const auto& e) { return e->id == request.session; });
     return;
   }
+  join(from, std::move(request), now);
+}
+
+void PresignService::join(std::uint64_t from, threshold::PresignRequestMessage request, Clock::time_point now) {
   auto share = ports_.key_share(request.domain_id);
   if (!share) {
     spdlog::error("presigning: refused session {} from participant {}: no usable share of domain {}: {}", short_id(request.session), from,
@@ -319,13 +365,16 @@ void PresignService::on_message(std::uint64_t from, core::ByteView bytes) {
     return;
   }
   // Not joined (yet): another member's message overtook the asker's request.
-  if (!view_.running || !contains(view_.participants, from) || bytes.size() > threshold::kMaxEcdsaMessageSize) {
+  // (The mesh authenticated the sender as a participant; a node that has not
+  // read the network Running yet keeps them too, for a request it holds.)
+  if ((view_.running && !contains(view_.participants, from)) || bytes.size() > threshold::kMaxEcdsaMessageSize) {
     metrics_.counter("mpc_presign_messages_refused_total", "Presigning messages refused", {{"reason", "unknown_session"}}).inc();
     return;
   }
   std::size_t from_sender = 0;
   for (const auto& e : early_) from_sender += e->from == from;
-  const std::size_t per_sender = std::max<std::size_t>(1, options_.max_early_messages / std::max<std::size_t>(1, view_.participants.size()));
+  const std::size_t senders = std::max<std::size_t>(4, view_.participants.size());
+  const std::size_t per_sender = std::max<std::size_t>(1, options_.max_early_messages / senders);
   if (early_.size() >= options_.max_early_messages || from_sender >= per_sender) {
     metrics_.counter("mpc_presign_messages_refused_total", "Presigning messages refused", {{"reason", "busy"}}).inc();
     return;
@@ -410,6 +459,7 @@ std::optional<Clock::time_point> PresignService::next_wakeup() const {
   };
   for (const auto& [id, s] : sessions_) consider(s->deadline);
   for (const auto& e : early_) consider(e->deadline);
+  for (const auto& h : held_) consider(h.deadline);
   const auto now = clock_.now();
   for (const auto& [domain, t] : not_before_)
     if (t > now) consider(t);

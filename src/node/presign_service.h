@@ -29,7 +29,11 @@
 // per asker) and at most `max_pool_per_owner` stored presignatures of any one
 // owner per domain. Messages of a session this node has not joined yet (the
 // other members' shares can overtake the asker's request) wait in a bounded
-// buffer for `session_timeout`.
+// buffer for `session_timeout`. A request that may pass with the next chain
+// read (this node has not seen the network Running, the epoch or the domain
+// yet) or once the mesh reaches every member of the set waits too, at most
+// `max_held_requests` of them (a quarter per asker) for `session_timeout`;
+// so nodes that start together do not lose their first sessions.
 //
 // The pool of every domain belongs to one context: the epoch, the domain
 // and the current participants (their ids, accounts and TLS keys). A
@@ -78,6 +82,9 @@ struct PresignPorts {
   std::function<bool(std::uint64_t to, core::Bytes message)> send;
   // Peers with a live mesh channel.
   std::function<std::set<std::uint64_t>()> reachable;
+  // Asks for a chain read soon (a peer asked for a session this node cannot
+  // place yet). May be empty.
+  std::function<void()> refresh_chain;
   // This node's secp256k1 key share of a domain (32 bytes, big-endian).
   std::function<core::Result<core::SecretBytes>(std::uint64_t domain_id)> key_share;
 };
@@ -89,6 +96,7 @@ struct PresignOptions {
   std::size_t max_sessions = 64;           // sessions of others at once
   std::size_t max_sessions_per_peer = 8;   // sessions of one asker at once
   std::size_t max_early_messages = 1024;   // messages of sessions not joined yet
+  std::size_t max_held_requests = 64;      // requests waiting for a chain read or a connection
   std::chrono::milliseconds session_timeout{10'000};
   std::chrono::milliseconds retry_delay{1'000};  // after a failed own session
 };
@@ -138,6 +146,11 @@ class PresignService {
  private:
   struct Session;
   struct Early;
+  struct Held {
+    std::uint64_t from = 0;
+    threshold::PresignRequestMessage request;
+    core::Clock::time_point deadline;
+  };
 
   void tick_locked(core::Clock::time_point now);
   core::Result<PresignatureStore*> pool(std::uint64_t domain_id);
@@ -145,7 +158,16 @@ class PresignService {
   std::size_t owned_locked(std::uint64_t domain_id) const;
   bool lead(std::uint64_t domain_id, const std::set<std::uint64_t>& reachable, core::Clock::time_point now);
   void on_request(std::uint64_t from, threshold::PresignRequestMessage request, core::Clock::time_point now);
-  std::optional<std::string> refuse_request(std::uint64_t from, const threshold::PresignRequestMessage& request) const;
+  // Why a request is refused, and whether that may pass with the next chain
+  // read or mesh connection (the asker may be a read ahead of this node).
+  struct Refusal {
+    std::string why;
+    bool may_pass = false;
+  };
+  std::optional<Refusal> refuse_request(std::uint64_t from, const threshold::PresignRequestMessage& request) const;
+  void join(std::uint64_t from, threshold::PresignRequestMessage request, core::Clock::time_point now);
+  // Requests held for a later chain read or connection: joined, refused or expired.
+  void retry_held(core::Clock::time_point now);
   // Sends a session's outgoing messages; false when a peer is unreachable.
   bool send_all(Session& session, std::vector<threshold::Outgoing> out);
   // Feeds one message to a session; stores the output when it completes.
@@ -167,6 +189,7 @@ class PresignService {
   std::map<std::uint64_t, std::unique_ptr<PresignatureStore>> pools_;  // by domain, opened on first use
   std::map<threshold::SessionId, std::unique_ptr<Session>> sessions_;
   std::vector<std::unique_ptr<Early>> early_;  // oldest first
+  std::vector<Held> held_;                     // oldest first
   std::map<std::uint64_t, core::Clock::time_point> not_before_;  // own sessions per domain, after a failure
   std::size_t rotation_ = 0;                  // where the next own set starts among the others
   std::set<std::uint64_t> unsignable_logged_;  // domains whose threshold the network cannot serve

@@ -461,6 +461,37 @@ TEST(PresignService, AMigratedParticipantVoidsThePoolsAndSigningGoesOnWithNewOne
   for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(net.counter(i, "mpc_sign_sessions_refused_total", {{"reason", "presignature"}}), 0) << "node " << i;
 }
 
+TEST(PresignService, AMemberThatHasNotSeenTheNetworkRunningYetHoldsTheRequestAndJoinsOnItsNextRead) {
+  EcdsaNetwork net(3, 2, /*pool_target=*/2);
+  // Node 0 reads Running first and asks at once; 1 and 2 are a read behind.
+  net.presign(0).on_chain(net.presign_view(0));
+  net.pump();
+  EXPECT_EQ(net.presign(0).owned(kDomain), 0u);
+  EXPECT_EQ(net.counter(1, "mpc_presign_sessions_refused_total"), 0) << "held, not refused";
+  for (std::size_t i : {1, 2}) net.presign(i).on_chain(net.presign_view(i));
+  net.pump();
+  net.tick_all();
+  net.pump();
+  EXPECT_EQ(net.presign(0).owned(kDomain), 2u) << "node 0's first sessions completed without waiting for a timeout";
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(net.counter(i, "mpc_presign_sessions_failed_total"), 0) << "node " << i;
+}
+
+TEST(PresignService, AHeldRequestThatNeverBecomesValidIsRefusedAtItsDeadline) {
+  EcdsaNetwork net(3, 2, /*pool_target=*/1);
+  threshold::PresignRequestMessage r;
+  r.session.fill(3);
+  r.epoch_id = 99;  // an epoch node 1 may not have read yet
+  r.domain_id = kDomain;
+  r.participants = {0, 1, 2};
+  net.presign(1).on_chain(net.presign_view(1));
+  net.inject(0, 1, *threshold::encode_ecdsa_message(r));
+  net.pump();
+  EXPECT_EQ(net.counter(1, "mpc_presign_sessions_refused_total"), 0);
+  EXPECT_TRUE(net.presign(1).next_wakeup().has_value());
+  net.advance(11s);
+  EXPECT_EQ(net.counter(1, "mpc_presign_sessions_refused_total"), 1) << "refused once its wait ran out";
+}
+
 TEST(PresignService, ANetworkTooSmallForItsThresholdPresignsNothingAndSaysSo) {
   EcdsaNetwork net(4, 3, /*pool_target=*/2);  // 2T - 1 = 5 > 4
   net.chain();

@@ -64,6 +64,7 @@ core::Result<std::unique_ptr<ProtocolRuntime>> ProtocolRuntime::create(ProtocolR
   PresignPorts presign_ports;
   presign_ports.send = send;
   presign_ports.reachable = reachable;
+  presign_ports.refresh_chain = refresh_chain;
   presign_ports.key_share = [held_share](std::uint64_t domain_id) -> core::Result<core::SecretBytes> {
     MPC_ASSIGN(auto share, held_share(domain_id));
     auto bytes = core::hex_decode(share.private_share.reveal());

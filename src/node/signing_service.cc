@@ -235,20 +235,25 @@ void SigningService::lead(Tracked& t, const std::vector<std::uint64_t>& signers,
     t.not_before = now + options_.respond_grace;
     return;
   }
-  ++t.attempts;
   auto led = std::make_unique<Led>();
-  led->request_json = t.request.request_json;
-  led->signers = signers;
   led->frost.emplace(std::move(*coordinator));
+  begin_led(t, request, std::move(led), "session", now);
+}
+
+void SigningService::begin_led(Tracked& t, const threshold::SignRequest& request, std::unique_ptr<Led> led, std::string_view what,
+                               Clock::time_point now) {
+  ++t.attempts;
+  led->request_json = t.request.request_json;
+  led->signers = request.signers;
   led->deadline = now + options_.session_timeout;
   led->started = now;
   const auto session = request.session;
   t.session = session;
   led_.emplace(session, std::move(led));
   metrics_.counter("mpc_sign_sessions_led_total", "Signing sessions this node started as leader").inc();
-  spdlog::info("signing: leading session {} for domain {} with signers {} (attempt {})", short_id(session), t.request.domain_id,
-               ids_text(signers), t.attempts);
-  for (auto id : signers) {
+  spdlog::info("signing: leading {} {} for domain {} with signers {} (attempt {})", what, short_id(session), t.request.domain_id,
+               ids_text(request.signers), t.attempts);
+  for (auto id : request.signers) {
     if (id == *view_.self) continue;
     if (!send(id, request)) {
       end_led(session, "participant " + std::to_string(id) + " is not reachable", {id}, now, true);
@@ -522,26 +527,9 @@ void SigningService::lead_ecdsa(Tracked& t, const std::set<std::uint64_t>& reach
     t.not_before = now + options_.retry_delay;
     return;
   }
-  ++t.attempts;
   auto led = std::make_unique<Led>();
-  led->request_json = t.request.request_json;
-  led->signers = request.signers;
   led->ecdsa.emplace(std::move(*coordinator));
-  led->deadline = now + options_.session_timeout;
-  led->started = now;
-  const auto session = request.session;
-  t.session = session;
-  led_.emplace(session, std::move(led));
-  metrics_.counter("mpc_sign_sessions_led_total", "Signing sessions this node started as leader").inc();
-  spdlog::info("signing: leading threshold ECDSA session {} for domain {} with signers {} (attempt {})", short_id(session), domain,
-               ids_text(request.signers), t.attempts);
-  for (auto id : request.signers) {
-    if (id == *view_.self) continue;
-    if (!send(id, request)) {
-      end_led(session, "participant " + std::to_string(id) + " is not reachable", {id}, now, true);
-      return;
-    }
-  }
+  begin_led(t, request, std::move(led), "threshold ECDSA session", now);
 }
 
 void SigningService::sign_ecdsa(std::uint64_t from, const threshold::SignRequest& request, const PendingSignature& pending,

@@ -58,6 +58,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/bytes.h"
@@ -165,6 +166,9 @@ class SigningService {
 
   void tick_locked(core::Clock::time_point now);
   void lead(Tracked& t, const std::vector<std::uint64_t>& signers, core::Clock::time_point now);
+  // Registers a session this node leads and sends its SignRequest to the other signers.
+  void begin_led(Tracked& t, const threshold::SignRequest& request, std::unique_ptr<Led> led, std::string_view what,
+                 core::Clock::time_point now);
   void lead_ecdsa(Tracked& t, const std::set<std::uint64_t>& reachable, core::Clock::time_point now);
   void sign_ecdsa(std::uint64_t from, const threshold::SignRequest& request, const PendingSignature& pending, core::Clock::time_point now);
   void on_ecdsa_share(std::uint64_t from, core::ByteView bytes, core::Clock::time_point now);
