@@ -650,11 +650,6 @@ int main(int argc, char** argv) {
           for (std::string line; std::getline(metrics, line);)
             if (line.rfind("mpc_connections_refused_total{", 0) == 0) refused += " " + line.substr(line.find('{'));
           std::printf("    node's refusals so far (mpc_connections_refused_total):%s\n", refused.empty() ? " none" : refused.c_str());
-          std::istringstream log(core::read_file(net.devnet().run_dir() / "node0.log").value_or(""));
-          std::string last;
-          for (std::string line; std::getline(log, line);)
-            if (line.find("migration endpoint:") != std::string::npos && line.find("unknown client") == std::string::npos) last = line;
-          if (!last.empty()) std::printf("    node's log: %s\n", last.c_str());
         }
         if (row.nginx.errors() > 0) {
           const std::string log = server.log();
