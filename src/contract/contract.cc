@@ -92,18 +92,24 @@ core::Result<CallOutcome> MpcContract::call(const CallContext& ctx, std::string_
   if (it == methods().end()) return core::fail(ErrorCode::kNotFound, "Method " + std::string(method) + " not found");
   MPC_ASSIGN(json args, parse_args(args_json));
   // Execute on a copy: any error leaves the contract exactly as it was.
+  // The copy shares the protocol state until the call changes it.
   State scratch = *state_;
-  scratch.state_view.reset();
   MPC_ASSIGN(CallOutcome out, it->second(scratch, ctx, args));
+  if (scratch.protocol_ptr != state_->protocol_ptr) scratch.state_view.reset();
   *state_ = std::move(scratch);
   return out;
 }
 
 core::Result<core::Bytes> MpcContract::view(std::string_view method, core::ByteView args_json) const {
+  MPC_ASSIGN(auto text, view_text(method, args_json));
+  return core::Bytes(text->begin(), text->end());
+}
+
+core::Result<std::shared_ptr<const std::string>> MpcContract::view_text(std::string_view method, core::ByteView args_json) const {
   MPC_ASSIGN(json args, parse_args(args_json));
   if (method == "state") {
-    if (!state_->state_view) state_->state_view = std::make_shared<const std::string>(internal::to_json(state_->protocol).dump());
-    return core::Bytes(state_->state_view->begin(), state_->state_view->end());
+    state_view_text();
+    return state_->state_view;
   }
   json out;
   if (method == "migration_info") {
@@ -125,8 +131,7 @@ core::Result<core::Bytes> MpcContract::view(std::string_view method, core::ByteV
   } else {
     MPC_ASSIGN(out, internal::tee_view(*state_, method, args));
   }
-  std::string text = out.dump();
-  return core::Bytes(text.begin(), text.end());
+  return std::make_shared<const std::string>(out.dump());
 }
 
 std::string MpcContract::serialize() const {
@@ -134,15 +139,33 @@ std::string MpcContract::serialize() const {
   for (const auto& [a, b] : state_->backup_services) backups[a] = to_json(b);
   json migrations = json::object();
   for (const auto& [a, m] : state_->migrations) migrations[a] = to_json(m);
-  json out{{"version", 1},
-           {"protocol_state", internal::to_json(state_->protocol)},
-           {"config", internal::to_json(state_->config)},
-           {"backup_services", std::move(backups)},
-           {"migrations", std::move(migrations)}};
+  // The object's keys are written sorted; "protocol_state" (the `state`
+  // view's text, made once per protocol state: the host stores the state
+  // every block) goes between the keys before it and those after it, so the
+  // text is what dumping the whole object would write.
+  json before{{"config", internal::to_json(state_->config)},
+              {"backup_services", std::move(backups)},
+              {"migrations", std::move(migrations)}};
   // Only when there are any: a state without them keeps its earlier form.
-  if (!state_->pending_signatures->empty()) out["pending_signature_requests"] = internal::pending_signatures_to_json(*state_);
-  if (state_->tee != internal::TeeState{}) out["tee"] = internal::to_json(state_->tee);
-  return out.dump();
+  if (!state_->pending_signatures->empty()) before["pending_signature_requests"] = internal::pending_signatures_to_json(*state_);
+  json after{{"version", 1}};
+  if (state_->tee != internal::TeeState{}) after["tee"] = internal::to_json(state_->tee);
+  const std::string head = before.dump();
+  const std::string tail = after.dump();
+  const std::string& protocol = state_view_text();
+  std::string out;
+  out.reserve(head.size() + protocol.size() + tail.size() + 20);
+  out.append(head, 0, head.size() - 1);  // without its '}'
+  out += R"(,"protocol_state":)";
+  out += protocol;
+  out += ',';
+  out.append(tail, 1);  // without its '{'
+  return out;
+}
+
+const std::string& MpcContract::state_view_text() const {
+  if (!state_->state_view) state_->state_view = std::make_shared<const std::string>(internal::to_json(state_->protocol()).dump());
+  return *state_->state_view;
 }
 
 core::Result<MpcContract> MpcContract::deserialize(std::string_view text) {
@@ -154,7 +177,8 @@ core::Result<MpcContract> MpcContract::deserialize(std::string_view text) {
   if (j.contains("config")) {
     MPC_ASSIGN(s->config, internal::config_from_json(j["config"], s->config, "config"));
   }
-  MPC_ASSIGN(s->protocol, internal::protocol_state_from_json(j["protocol_state"], s->config));
+  MPC_ASSIGN(auto protocol, internal::protocol_state_from_json(j["protocol_state"], s->config));
+  s->protocol_ptr = std::make_shared<const internal::ProtocolState>(std::move(protocol));
   for (const char* map : {"backup_services", "migrations"}) {
     if (!j.contains(map)) continue;
     if (!j[map].is_object()) return core::invalid(std::string(map) + " must be an object keyed by account id");

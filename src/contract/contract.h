@@ -2,7 +2,7 @@
 // The sandbox hosts it; tests drive it with plain values.
 //
 // Thread safety: none; the host serialises calls, views included (view()
-// fills a cache of the `state` view).
+// and serialize() fill a cache of the `state` view).
 #pragma once
 
 #include <cstdint>
@@ -94,6 +94,10 @@ class MpcContract {
 
   // Executes a view method (`state`, `migration_info`, ...); returns JSON bytes.
   core::Result<core::Bytes> view(std::string_view method, core::ByteView args_json) const;
+  // The same text, shared instead of copied: the `state` view's is made
+  // once per protocol state, and every view until a call changes the
+  // protocol state gets it.
+  core::Result<std::shared_ptr<const std::string>> view_text(std::string_view method, core::ByteView args_json) const;
 
   // Durable form of the whole contract state (JSON text), and back:
   //   {"version":1,
@@ -171,6 +175,9 @@ class MpcContract {
 
  private:
   explicit MpcContract(std::unique_ptr<State> s);
+  // The `state` view's text, made on first use after a change of the
+  // protocol state.
+  const std::string& state_view_text() const;
   std::unique_ptr<State> state_;
 };
 

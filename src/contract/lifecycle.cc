@@ -110,7 +110,7 @@ core::Result<CallOutcome> vote_add_domains(State& s, const CallContext& ctx, con
   if (!args.contains("domains") || !args["domains"].is_array()) return bad_args("domains must be an array of DomainConfig");
   const json& list = args["domains"];
   MPC_TRY(require_no_deposit(ctx, "vote_add_domains"));
-  Running* running = s.as<Running>();
+  Running* running = s.as_mut<Running>();
   if (running == nullptr) return panic("The protocol is not Running.");
   MPC_TRY(require_participant(s, ctx));
   if (list.empty()) return panic("vote_add_domains must add at least one domain");
@@ -164,7 +164,7 @@ core::Result<CallOutcome> vote_add_domains(State& s, const CallContext& ctx, con
 core::Result<CallOutcome> start_keygen_instance(State& s, const CallContext& ctx, const json& args) {
   MPC_ASSIGN(model::KeyEventId id, key_event_id_arg(args));
   MPC_TRY(key_event_caller(ctx, "start_keygen_instance"));
-  Initializing* init = s.as<Initializing>();
+  Initializing* init = s.as_mut<Initializing>();
   if (init == nullptr) return panic("Protocol state is not initializing.");
   KeyEvent& event = init->generating_key;
   if (event.parameters.participants.find(ctx.signer_account_id) == nullptr) return not_participant(ctx.signer_account_id);
@@ -178,7 +178,7 @@ core::Result<CallOutcome> vote_pk(State& s, const CallContext& ctx, const json& 
   MPC_ASSIGN(const json* value, arg(args, "public_key"));
   MPC_ASSIGN(model::PublicKeyExtended key, group_key_value(*value, "public_key"));
   MPC_TRY(key_event_caller(ctx, "vote_pk"));
-  Initializing* init = s.as<Initializing>();
+  Initializing* init = s.as_mut<Initializing>();
   if (init == nullptr) return panic("Protocol state is not initializing.");
   KeyEvent& event = init->generating_key;
   MPC_ASSIGN(KeyEvent::Vote vote, event.vote_success(id, ctx.signer_account_id, key, ctx.block_height));
@@ -199,7 +199,7 @@ core::Result<CallOutcome> vote_pk(State& s, const CallContext& ctx, const json& 
 core::Result<CallOutcome> vote_cancel_keygen(State& s, const CallContext& ctx, const json& args) {
   MPC_ASSIGN(auto next_domain_id, u64_arg(args, "next_domain_id"));
   MPC_TRY(require_no_deposit(ctx, "vote_cancel_keygen"));
-  Initializing* init = s.as<Initializing>();
+  Initializing* init = s.as_mut<Initializing>();
   if (init == nullptr) return panic("Protocol state is not initializing.");
   const model::ThresholdParameters& parameters = init->generating_key.parameters;
   const model::ParticipantEntry* voter = parameters.participants.find(ctx.signer_account_id);
@@ -226,7 +226,7 @@ core::Result<CallOutcome> vote_new_parameters(State& s, const CallContext& ctx, 
   MPC_ASSIGN(auto epoch, u64_arg(args, "prospective_epoch_id"));
   if (!args.contains("proposal") || !args["proposal"].is_object()) return bad_args("proposal must be a ThresholdParameters object");
   MPC_TRY(require_no_deposit(ctx, "vote_new_parameters"));
-  Running* running = s.as<Running>();
+  Running* running = s.as_mut<Running>();
   if (running == nullptr) return panic("The protocol is not Running.");
   const std::uint64_t expected_epoch = prospective_epoch_id(*running);
   if (epoch != expected_epoch) {
@@ -261,7 +261,7 @@ core::Result<CallOutcome> vote_new_parameters(State& s, const CallContext& ctx, 
 }
 
 core::Result<std::string> begin_resharing(State& s, model::ThresholdParameters proposal) {
-  Running* running = s.as<Running>();
+  Running* running = s.as_mut<Running>();
   if (running == nullptr) return panic("The protocol is not Running.");
   const std::uint64_t epoch = prospective_epoch_id(*running);
   // What a cancelled resharing returns to: this state without its votes.
@@ -281,7 +281,7 @@ core::Result<std::string> begin_resharing(State& s, model::ThresholdParameters p
 core::Result<CallOutcome> start_reshare_instance(State& s, const CallContext& ctx, const json& args) {
   MPC_ASSIGN(model::KeyEventId id, key_event_id_arg(args));
   MPC_TRY(key_event_caller(ctx, "start_reshare_instance"));
-  Resharing* r = s.as<Resharing>();
+  Resharing* r = s.as_mut<Resharing>();
   if (r == nullptr) return panic("Protocol state is not resharing.");
   KeyEvent& event = r->resharing_key;
   if (event.parameters.participants.find(ctx.signer_account_id) == nullptr) return not_participant(ctx.signer_account_id);
@@ -293,7 +293,7 @@ core::Result<CallOutcome> start_reshare_instance(State& s, const CallContext& ct
 core::Result<CallOutcome> vote_reshared(State& s, const CallContext& ctx, const json& args) {
   MPC_ASSIGN(model::KeyEventId id, key_event_id_arg(args));
   MPC_TRY(key_event_caller(ctx, "vote_reshared"));
-  Resharing* r = s.as<Resharing>();
+  Resharing* r = s.as_mut<Resharing>();
   if (r == nullptr) return panic("Protocol state is not resharing.");
   KeyEvent& event = r->resharing_key;
   const Running& previous = r->previous_running_state;
@@ -324,8 +324,8 @@ core::Result<CallOutcome> vote_abort_key_event_instance(State& s, const CallCont
   MPC_ASSIGN(model::KeyEventId id, key_event_id_arg(args));
   MPC_TRY(key_event_caller(ctx, "vote_abort_key_event_instance"));
   KeyEvent* event = nullptr;
-  if (Initializing* init = s.as<Initializing>()) event = &init->generating_key;
-  if (Resharing* r = s.as<Resharing>()) event = &r->resharing_key;
+  if (Initializing* init = s.as_mut<Initializing>()) event = &init->generating_key;
+  if (Resharing* r = s.as_mut<Resharing>()) event = &r->resharing_key;
   // The reference's text for this case, though Running is refused too.
   if (event == nullptr) return panic("Protocol state is not running, nor resharing.");
   MPC_TRY(event->vote_abort(id, ctx.signer_account_id, ctx.block_height));
@@ -335,7 +335,7 @@ core::Result<CallOutcome> vote_abort_key_event_instance(State& s, const CallCont
 
 core::Result<CallOutcome> vote_cancel_resharing(State& s, const CallContext& ctx, const json&) {
   MPC_TRY(require_no_deposit(ctx, "vote_cancel_resharing"));
-  Resharing* r = s.as<Resharing>();
+  Resharing* r = s.as_mut<Resharing>();
   if (r == nullptr) return panic("Protocol state is not resharing.");
   const model::ThresholdParameters& parameters = r->previous_running_state.parameters;
   if (parameters.participants.find(ctx.signer_account_id) == nullptr) return not_participant(ctx.signer_account_id);

@@ -100,7 +100,7 @@ core::Result<CallOutcome> conclude_node_migration(State& s, const CallContext& c
   if (!args.contains("keyset") || !args["keyset"].is_object()) return bad_args("keyset must be a Keyset object");
   // Order as in the reference: state, participant, keyset (converted only
   // now, so the first two errors take precedence), migration, signer key.
-  Running* running = s.as<Running>();
+  Running* running = s.as_mut<Running>();
   if (running == nullptr) return panic("The protocol is not Running.");
   MPC_ASSIGN(model::ParticipantEntry * entry, caller_entry(*running, ctx));
   MPC_ASSIGN(model::Keyset keyset, keyset_value(args["keyset"], "keyset"));
@@ -146,7 +146,7 @@ core::Result<CallOutcome> update_participant_url(State& s, const CallContext& ct
   // Reference order: state, participant, deposit. The TLS key and id stay.
   MPC_TRY(require_direct_call(ctx));
   MPC_ASSIGN(std::string url, string_arg(args, "url"));
-  Running* running = s.as<Running>();
+  Running* running = s.as_mut<Running>();
   if (running == nullptr) return panic("The protocol is not Running.");
   MPC_ASSIGN(model::ParticipantEntry * entry, caller_entry(*running, ctx));
   MPC_ASSIGN(auto refund, require_deposit(ctx));

@@ -38,7 +38,7 @@ bool MpcContract::State::is_prospective(std::string_view account) const {
 
 void MpcContract::State::transition(internal::ProtocolState next) {
   const bool was_running = as<Running>() != nullptr;
-  protocol = std::move(next);
+  protocol_ptr = std::make_shared<const internal::ProtocolState>(std::move(next));
   if (was_running && (as<Initializing>() != nullptr || as<Resharing>() != nullptr)) migrations.clear();
   auto orphan = [&](const std::string& a) { return !is_participant(a) && !is_prospective(a); };
   std::erase_if(backup_services, [&](const auto& kv) { return orphan(kv.first); });

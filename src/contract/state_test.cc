@@ -27,6 +27,54 @@ TEST_F(StateTest, CallThatFailsLeavesTheStateByteIdentical) {
   EXPECT_EQ(contract_.serialize(), before);
 }
 
+// The `state` view is made once per protocol state and shared: after every
+// call it must equal the view of the same state loaded afresh, and a call
+// that leaves the protocol state alone (or fails) keeps the very same text.
+TEST_F(StateTest, TheStateViewFollowsEveryProtocolChangeAndIsKeptOtherwise) {
+  auto shared = [&] {
+    auto v = contract_.view_text("state", {});
+    EXPECT_TRUE(v);
+    return v ? *v : nullptr;
+  };
+  auto expect_fresh = [&](const std::string& when) {
+    auto loaded = MpcContract::deserialize(contract_.serialize());
+    ASSERT_TRUE(loaded) << loaded.error().message;
+    auto fresh = loaded->view("state", {});
+    ASSERT_TRUE(fresh);
+    EXPECT_EQ(*shared(), std::string(fresh->begin(), fresh->end())) << when;
+    EXPECT_EQ(contract_.view("state", {}).value(), *fresh) << when;
+  };
+  expect_fresh("initialized");
+  auto before = shared();
+  ASSERT_TRUE(call("node0.near", "register_backup_service", {{"backup_service_info", {{"public_key", new_key()}}}}, 1));
+  EXPECT_EQ(shared(), before) << "a backup service is not part of the state view";
+  EXPECT_FALSE(call("node0.near", "update_participant_url", {{"url", ""}}, 1));
+  EXPECT_EQ(shared(), before) << "a failed call changes nothing";
+  expect_fresh("after a backup service and a failed call");
+
+  ASSERT_TRUE(call("node0.near", "update_participant_url", {{"url", "https://moved"}}, 1));
+  EXPECT_NE(*shared(), *before);
+  EXPECT_NE(shared()->find("https://moved"), std::string::npos);
+  expect_fresh("after a url update");
+
+  // A clone shares the protocol state until one of the two changes it.
+  MpcContract copy = contract_.clone();
+  const auto kept = shared();
+  auto moved = copy.call(ctx("node1.near", 1), "update_participant_url", core::as_bytes(json{{"url", "https://copy"}}.dump()));
+  ASSERT_TRUE(moved) << moved.error().message;
+  EXPECT_EQ(shared(), kept);
+  EXPECT_EQ(shared()->find("https://copy"), std::string::npos);
+  EXPECT_NE((*copy.view_text("state", {}))->find("https://copy"), std::string::npos);
+
+  add_two_domains();
+  expect_fresh("after key generation");
+  start_resharing();
+  expect_fresh("resharing");
+  vote_all("vote_cancel_resharing", json::object(), {"node0.near", "node1.near"});
+  ASSERT_TRUE(state().contains("Running"));
+  expect_fresh("after a cancelled resharing");
+}
+
 TEST_F(StateTest, CallTellsAnUnknownMethodFromBadArguments) {
   auto unknown = contract_.call(ctx("node0.near"), "frobnicate", core::as_bytes("{}"));
   ASSERT_FALSE(unknown);

@@ -524,7 +524,7 @@ core::Result<std::string> participant_attestation_problem(const State& s, const 
 core::Result<CallOutcome> verify_tee(State& s, const CallContext& ctx, const json&) {
   MPC_TRY(require_direct_call(ctx));
   MPC_TRY(require_participant(s, ctx));
-  Running* running = s.as<Running>();
+  const Running* running = s.as<Running>();
   if (running == nullptr) return panic("The protocol is not Running.");
   const std::uint64_t now = block_seconds(ctx);
   model::ThresholdParameters kept = running->parameters;

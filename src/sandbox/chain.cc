@@ -536,12 +536,12 @@ std::expected<ViewResult, QueryError> Chain::call_view(const std::string& accoun
   if (!it->second.has_contract || account_id != contract_account_id_) {
     return std::unexpected(QueryError{QueryErrorKind::kNoContractCode, "contract code for account " + account_id + " does not exist"});
   }
-  core::Result<core::Bytes> out = core::fail(core::ErrorCode::kInternal, "not called");
+  core::Result<std::shared_ptr<const std::string>> out = core::fail(core::ErrorCode::kInternal, "not called");
   if (auto st = check_contract_args(args); !st) {
     out = std::unexpected(st.error());
   } else {
     try {
-      out = contract_.view(method, args);
+      out = contract_.view_text(method, args);
     } catch (const std::exception& e) {
       spdlog::error("contract view {} threw: {}", method, e.what());
       out = core::fail(core::ErrorCode::kInternal, "internal error while executing the view");

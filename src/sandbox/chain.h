@@ -61,8 +61,11 @@ json genesis_to_json(const Genesis& g);
 core::Result<Genesis> genesis_from_json(const json& j);
 
 struct ViewResult {
-  core::Bytes result;
+  // The view's JSON bytes, shared (the contract makes the `state` view's
+  // once per protocol state): read without a copy, outside the chain lock.
+  std::shared_ptr<const std::string> result;
   std::vector<std::string> logs;
+  core::ByteView bytes() const { return core::as_bytes(*result); }
 };
 
 // Errors of a view call, classified as NEAR RPC's query errors.

@@ -49,13 +49,18 @@ struct RpcService::Request {
 
 class RpcService::Reply {
  public:
-  Reply(json id, std::function<void(json)> send) : id_(std::move(id)), send_(std::move(send)) {}
-  void result(json r) const { send_(result_answer(id_, std::move(r))); }
-  void error(const RpcError& e) const { send_(error_answer(id_, e)); }
+  Reply(json id, std::function<void(RpcAnswer)> send) : id_(std::move(id)), send_(std::move(send)) {}
+  void result(json r) const { send_(RpcAnswer{result_answer(id_, std::move(r)), {}}); }
+  // `r` with "result": `bytes` as an array of numbers, rendered straight
+  // from the bytes (dump_bytes_result_answer).
+  void bytes_result(json r, core::ByteView bytes) const {
+    send_(RpcAnswer{nullptr, dump_bytes_result_answer(id_, std::move(r), bytes)});
+  }
+  void error(const RpcError& e) const { send_(RpcAnswer{error_answer(id_, e), {}}); }
 
  private:
   json id_;
-  std::function<void(json)> send_;
+  std::function<void(RpcAnswer)> send_;
 };
 
 struct RpcService::Query {
@@ -117,20 +122,25 @@ void RpcService::handle(net::HttpRequest&& request, net::Responder respond) {
                                "text/plain", version, keep_alive));
     return;
   }
-  handle_body(request.body(), [=](json r) {
+  handle_answer(request.body(), [=](RpcAnswer a) {
     // nearcore answers a TIMEOUT_ERROR with HTTP 408, which NEAR clients
     // (near-api-js) retry: the transaction may still finish.
-    const bool timed_out = r.contains("error") && r["error"].is_object() && r["error"].contains("cause") &&
+    const json& r = a.value;
+    const bool timed_out = !a.rendered() && r.contains("error") && r["error"].is_object() && r["error"].contains("cause") &&
                            r["error"]["cause"].is_object() && r["error"]["cause"].value("name", "") == "TIMEOUT_ERROR";
-    respond(net::make_response(timed_out ? 408 : 200, dump_answer(r), "application/json", version, keep_alive));
+    respond(net::make_response(timed_out ? 408 : 200, std::move(a).take_body(), "application/json", version, keep_alive));
   });
 }
 
 void RpcService::handle_body(const std::string& body, std::function<void(json)> respond) {
+  handle_answer(body, [respond = std::move(respond)](RpcAnswer a) { respond(std::move(a).take_value()); });
+}
+
+void RpcService::handle_answer(const std::string& body, std::function<void(RpcAnswer)> respond) {
   // Exactly one answer; a respond that throws is logged, never propagated
   // into the thread that happens to call it (a block producer, a timer).
   auto answered = std::make_shared<std::atomic<bool>>(false);
-  auto once = [answered, respond = std::move(respond)](json r) {
+  auto once = [answered, respond = std::move(respond)](RpcAnswer r) {
     if (answered->exchange(true)) return;
     try {
       respond(std::move(r));
@@ -142,22 +152,24 @@ void RpcService::handle_body(const std::string& body, std::function<void(json)> 
     dispatch(body, once);
   } catch (const std::exception& e) {
     spdlog::error("rpc: handling a request threw: {}", e.what());
-    once(error_answer(nullptr, handler_error("INTERNAL_ERROR", json::object(), "internal error while handling the request")));
+    once(RpcAnswer{error_answer(nullptr, handler_error("INTERNAL_ERROR", json::object(), "internal error while handling the request")), {}});
   }
 }
 
-void RpcService::dispatch(const std::string& body, const std::function<void(json)>& respond) {
+void RpcService::dispatch(const std::string& body, const std::function<void(RpcAnswer)>& respond) {
   // Untrusted: size and nesting are checked before any tree is built (a
   // 100,000-deep body would overflow the stack in a copy or a dump).
   auto parsed = core::parse_json(body, core::JsonLimits{options_.max_body_bytes, options_.max_json_depth, options_.max_json_values});
   if (!parsed) {
-    return respond(error_answer(nullptr, parse_error(parsed.error().message == core::kNotValidJson
-                                                         ? "the request body is not valid JSON"
-                                                         : "the request body: " + parsed.error().message)));
+    return respond(RpcAnswer{error_answer(nullptr, parse_error(parsed.error().message == core::kNotValidJson
+                                                                   ? "the request body is not valid JSON"
+                                                                   : "the request body: " + parsed.error().message)),
+                             {}});
   }
   const json req = std::move(*parsed);
   if (!req.is_object()) {
-    return respond(error_answer(nullptr, parse_error("the request must be a JSON-RPC 2.0 object (batches are not supported)")));
+    return respond(
+        RpcAnswer{error_answer(nullptr, parse_error("the request must be a JSON-RPC 2.0 object (batches are not supported)")), {}});
   }
   Request request{req.value("id", json(nullptr)), "", req.value("params", json::object())};
   const Reply reply(request.id, respond);
@@ -277,9 +289,8 @@ void RpcService::call_function(const Query& query, const Reply& reply) {
   auto out = chain_.call_view(query.account_id, method->get<std::string>(), arg_bytes);
   if (!out) return reply.error(query_error(out.error(), query.stamp, query.account_id));
   json r = query.stamp;
-  r["result"] = out->result;
   r["logs"] = out->logs;
-  reply.result(std::move(r));
+  reply.bytes_result(std::move(r), out->bytes());
 }
 
 // ---------------------------------------------------------------- transactions

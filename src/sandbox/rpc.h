@@ -18,6 +18,7 @@
 
 #include "net/http_server.h"
 #include "sandbox/chain.h"
+#include "sandbox/rpc_error.h"
 
 namespace mpc::sandbox {
 
@@ -34,9 +35,11 @@ class RpcService {
   // An HttpHandler.
   void handle(net::HttpRequest&& request, net::Responder respond);
 
-  // For tests: the JSON-RPC response for one request body. `respond` is
-  // called exactly once, possibly later and from another thread; nothing
-  // thrown while handling escapes (it is logged and answered INTERNAL_ERROR).
+  // The JSON-RPC response for one request body. `respond` is called
+  // exactly once, possibly later and from another thread; nothing thrown
+  // while handling escapes (it is logged and answered INTERNAL_ERROR).
+  void handle_answer(const std::string& body, std::function<void(RpcAnswer)> respond);
+  // For tests: the same, the answer as a JSON value.
   void handle_body(const std::string& body, std::function<void(json)> respond);
 
   // The JSON-RPC methods served (the method table's keys), in name order.
@@ -51,7 +54,7 @@ class RpcService {
   static const std::map<std::string, Method, std::less<>>& method_table();
   static const std::vector<std::pair<std::string, QueryMethod>>& query_table();
 
-  void dispatch(const std::string& body, const std::function<void(json)>& respond);
+  void dispatch(const std::string& body, const std::function<void(RpcAnswer)>& respond);
 
   // The methods.
   void status(const Request& request, const Reply& reply);

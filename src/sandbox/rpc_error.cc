@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
+#include <cstring>
+
 namespace mpc::sandbox {
 
 namespace {
@@ -69,5 +72,68 @@ std::string dump_answer(const json& answer) {
            R"("code":-32000,"message":"Server error","data":"internal error"}})";
   }
 }
+
+namespace {
+
+// "0".."255" as nlohmann writes unsigned numbers, each with its length.
+struct DecimalByte {
+  std::array<char, 3> digits{};
+  std::uint8_t length = 0;
+};
+
+constexpr std::array<DecimalByte, 256> make_decimal_bytes() {
+  std::array<DecimalByte, 256> table{};
+  for (int v = 0; v < 256; ++v) {
+    auto& d = table[static_cast<std::size_t>(v)];
+    if (v >= 100) d.digits[d.length++] = static_cast<char>('0' + v / 100);
+    if (v >= 10) d.digits[d.length++] = static_cast<char>('0' + v / 10 % 10);
+    d.digits[d.length++] = static_cast<char>('0' + v % 10);
+  }
+  return table;
+}
+
+constexpr std::array<DecimalByte, 256> kDecimalBytes = make_decimal_bytes();
+
+// Appends b0,b1,... (no brackets).
+void append_decimal_bytes(std::string& out, core::ByteView bytes) {
+  const std::size_t start = out.size();
+  // At most 3 digits and a comma each; written in place, never zero-filled.
+  out.resize_and_overwrite(start + bytes.size() * 4, [&](char* data, std::size_t) {
+    char* p = data + start;
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+      if (i != 0) *p++ = ',';
+      const DecimalByte& d = kDecimalBytes[bytes[i]];
+      std::memcpy(p, d.digits.data(), 3);  // the table entry is 3 chars; only `length` of them count
+      p += d.length;
+    }
+    return static_cast<std::size_t>(p - data);
+  });
+}
+
+}  // namespace
+
+std::string dump_bytes_result_answer(const json& id, json result, core::ByteView bytes) {
+  // The answer with an empty array in place of the bytes: object keys are
+  // written sorted, and "result" sorts last in both objects, so the text
+  // ends with the empty array and its two closing braces. Anything else
+  // (a key after "result" in `result`) takes the general path.
+  result["result"] = json::array();
+  std::string text = dump_answer(result_answer(id, std::move(result)));
+  constexpr std::string_view kTail = R"("result":[]}})";
+  if (!text.ends_with(kTail)) {
+    json answer = json::parse(text);
+    answer["result"]["result"] = json(core::Bytes(bytes.begin(), bytes.end()));
+    return dump_answer(answer);
+  }
+  text.resize(text.size() - 3);  // up to and including '['
+  text.reserve(text.size() + bytes.size() * 4 + 3);
+  append_decimal_bytes(text, bytes);
+  text += "]}}";
+  return text;
+}
+
+std::string RpcAnswer::take_body() && { return rendered() ? std::move(body) : dump_answer(value); }
+
+json RpcAnswer::take_value() && { return rendered() ? json::parse(body) : std::move(value); }
 
 }  // namespace mpc::sandbox

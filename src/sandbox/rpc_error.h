@@ -44,4 +44,23 @@ json error_answer(const json& id, const RpcError& error);
 // replaced); if serialising fails anyway, an INTERNAL_ERROR answer.
 std::string dump_answer(const json& answer);
 
+// The HTTP body of result_answer(id, result) where result["result"] holds
+// `bytes` as NEAR's array of numbers (a call_function answer), byte for
+// byte what dump_answer would write, rendered without a JSON value per byte
+// (a 134 KB view would otherwise be 134,000 values built, copied, dumped and
+// destroyed per call). A "result" already in `result` is replaced.
+std::string dump_bytes_result_answer(const json& id, json result, core::ByteView bytes);
+
+// An answer as RpcService hands it to its transport: a JSON value, or the
+// HTTP body already rendered (dump_bytes_result_answer), never an error.
+struct RpcAnswer {
+  json value;
+  std::string body;  // when not empty: the rendered answer, `value` unused
+  bool rendered() const { return !body.empty(); }
+  // The HTTP body (dump_answer of the value unless rendered).
+  std::string take_body() &&;
+  // The answer as a JSON value (a rendered one parsed back).
+  json take_value() &&;
+};
+
 }  // namespace mpc::sandbox

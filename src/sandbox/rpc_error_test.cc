@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <random>
+
 namespace mpc::sandbox {
 namespace {
 
@@ -54,6 +57,61 @@ TEST(RpcError, AnswersAreJsonrpc2EnvelopesWithTheRequestsId) {
 
 TEST(RpcError, AnAnswerWithTextThatIsNotUtf8IsStillSent) {
   EXPECT_EQ(dump_answer(json{{"data", "bad \xff"}}), "{\"data\":\"bad \xEF\xBF\xBD\"}");
+}
+
+// What dump_bytes_result_answer must equal: the answer built as a JSON value
+// with one number per byte, dumped.
+std::string slow_bytes_answer(const json& id, json result, const core::Bytes& bytes) {
+  result["result"] = bytes;
+  return dump_answer(result_answer(id, std::move(result)));
+}
+
+TEST(RpcError, ABytesResultIsRenderedExactlyAsTheJsonValueDumps) {
+  core::Bytes every;
+  for (int v = 0; v < 256; ++v) every.push_back(static_cast<std::uint8_t>(v));
+  const json stamp = {{"block_height", 4}, {"block_hash", "5Xz"}};
+  json with_logs = stamp;
+  with_logs["logs"] = {"a log", "bad \xff", "\"quoted\""};
+  for (const json& id : {json("bench"), json(7), json(nullptr), json{{"a", 1}}, json("\xfe")}) {
+    for (const json& result : {stamp, with_logs, json::object()}) {
+      for (const core::Bytes& bytes : {core::Bytes{}, core::Bytes{0}, core::Bytes{255}, core::Bytes{9, 10, 99, 100}, every}) {
+        SCOPED_TRACE(dump_answer(id) + " " + dump_answer(result) + " " + std::to_string(bytes.size()) + " bytes");
+        EXPECT_EQ(dump_bytes_result_answer(id, result, bytes), slow_bytes_answer(id, result, bytes));
+      }
+    }
+  }
+}
+
+TEST(RpcError, ARandomBytesResultIsRenderedExactlyAsTheJsonValueDumps) {
+  const auto seed = std::random_device{}();
+  std::printf("seed %u\n", seed);
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  for (int round = 0; round < 50; ++round) {
+    core::Bytes bytes(std::uniform_int_distribution<std::size_t>(0, 5000)(rng));
+    for (auto& b : bytes) b = static_cast<std::uint8_t>(rng());
+    const json result = {{"block_height", rng()}, {"block_hash", std::to_string(rng())}, {"logs", json::array()}};
+    ASSERT_EQ(dump_bytes_result_answer(round, result, bytes), slow_bytes_answer(round, result, bytes));
+  }
+}
+
+TEST(RpcError, ABytesResultWithAKeyAfterResultIsStillRenderedExactly) {
+  // "result" is not the last key here: the general path.
+  const json result = {{"block_height", 1}, {"zzz", "after"}};
+  EXPECT_EQ(dump_bytes_result_answer(1, result, core::Bytes{1, 2, 3}), slow_bytes_answer(1, result, core::Bytes{1, 2, 3}));
+}
+
+TEST(RpcError, ARenderedAnswerIsItsBodyAndParsesBackToItsValue) {
+  const json result = {{"block_height", 4}, {"logs", json::array()}};
+  RpcAnswer rendered{nullptr, dump_bytes_result_answer("x", result, core::Bytes{1, 200})};
+  ASSERT_TRUE(rendered.rendered());
+  const std::string body = rendered.body;
+  EXPECT_EQ(RpcAnswer(rendered).take_body(), body);
+  EXPECT_EQ(std::move(rendered).take_value(), json::parse(slow_bytes_answer("x", result, core::Bytes{1, 200})));
+  RpcAnswer value{result_answer(1, 5), {}};
+  EXPECT_FALSE(value.rendered());
+  EXPECT_EQ(RpcAnswer(value).take_body(), R"({"id":1,"jsonrpc":"2.0","result":5})");
+  EXPECT_EQ(std::move(value).take_value(), result_answer(1, 5));
 }
 
 }  // namespace

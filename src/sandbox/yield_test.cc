@@ -115,7 +115,7 @@ class SandboxYield : public ::testing::Test {
   json pending_view() {
     auto v = chain_->call_view(kContract, "pending_signature_requests", {});
     EXPECT_TRUE(v);
-    return v ? json::parse(v->result.begin(), v->result.end()) : json();
+    return v ? json::parse(*v->result) : json();
   }
 
   std::filesystem::path dir_;

@@ -229,7 +229,17 @@ core::Result<ProtocolState> protocol_state_from_json(const json& j, const Config
 // The whole contract state. Copyable: a call runs on a copy, so that any
 // error leaves the contract exactly as it was.
 struct MpcContract::State {
-  internal::ProtocolState protocol;
+  // The protocol state (participants, keysets, domains, votes): the largest
+  // part of the state and the one most calls only read. Copies share it
+  // until one of them changes it (protocol_mut, as_mut, transition), so the
+  // scratch copy of such a call costs nothing here, and an unchanged
+  // pointer means an unchanged protocol state.
+  std::shared_ptr<const internal::ProtocolState> protocol_ptr = std::make_shared<const internal::ProtocolState>();
+  const internal::ProtocolState& protocol() const { return *protocol_ptr; }
+  internal::ProtocolState& protocol_mut() {
+    if (protocol_ptr.use_count() != 1) protocol_ptr = std::make_shared<const internal::ProtocolState>(*protocol_ptr);
+    return const_cast<internal::ProtocolState&>(*protocol_ptr);
+  }
   internal::Config config;
   std::map<std::string, model::BackupServiceInfo> backup_services;  // by account
   std::map<std::string, model::DestinationNodeInfo> migrations;     // by account
@@ -246,18 +256,21 @@ struct MpcContract::State {
     return const_cast<internal::PendingSignatures&>(*pending_signatures);
   }
 
-  // The `state` view's text, made on first use after a change (nodes and
-  // backup services poll it far more often than the state changes). A
-  // call's scratch copy starts without it.
+  // The `state` view's text (of protocol_ptr), made on first use after a
+  // change of the protocol state (nodes and backup services poll it far
+  // more often than it changes). A call that leaves protocol_ptr as it was
+  // keeps it.
   mutable std::shared_ptr<const std::string> state_view;
 
-  template <typename T>
-  T* as() {
-    return std::get_if<T>(&protocol);
-  }
+  // The protocol state as a T, if it is one: to read, and to change (a
+  // private copy first, see protocol_ptr).
   template <typename T>
   const T* as() const {
-    return std::get_if<T>(&protocol);
+    return std::get_if<T>(protocol_ptr.get());
+  }
+  template <typename T>
+  T* as_mut() {
+    return std::holds_alternative<T>(*protocol_ptr) ? &std::get<T>(protocol_mut()) : nullptr;
   }
 
   // The participants who may act now: Running's, the generating key's
