@@ -400,22 +400,35 @@ core::Status Chain::produce_block(std::uint64_t timestamp_ns) {
     }
     commit.deleted_accounts.assign(pending_->deleted_accounts.begin(), pending_->deleted_accounts.end());
     if (pending_->contract_dirty) commit.contracts[contract_account_id_] = contract_.serialize();
-    commit.txs = pending_->txs;
+    // The pending records move into the commit (a copy of each was a good
+    // part of a transaction's cost); if the commit fails they move back as
+    // they were, for the next attempt.
+    const std::size_t n_pending = pending_->txs.size();
+    commit.txs = std::move(pending_->txs);
     for (const auto& hash : pending_->completed_txs) commit.txs.push_back(unfinished_txs_.at(hash));
     const std::string block_hash = hash_to_base58(commit.block.hash);
-    for (auto& tx : commit.txs) {
-      if (pending_->contains(tx.hash)) {
+    std::vector<json*> stamped;  // receipts of pending records given this block's hash
+    for (std::size_t i = 0; i < commit.txs.size(); ++i) {
+      TxRecord& tx = commit.txs[i];
+      if (i < n_pending) {
         tx.block_height = commit.block.height;
         tx.outcome["transaction_outcome"]["block_hash"] = block_hash;
       }
       // Receipts executed in this block: the new ones.
       for (auto& r : tx.outcome["receipts_outcome"]) {
-        if (!r.contains("block_hash")) r["block_hash"] = block_hash;
+        if (r.contains("block_hash")) continue;
+        r["block_hash"] = block_hash;
+        if (i < n_pending) stamped.push_back(&r);
       }
     }
     for (const auto& id : pending_->opened_yields) commit.opened_yields.push_back(open_yields_.at(id));
     commit.closed_yields = pending_->closed_yields;
-    MPC_TRY(store_->commit(commit));
+    if (auto st = store_->commit(commit); !st) {
+      for (json* r : stamped) r->erase("block_hash");
+      commit.txs.resize(n_pending);
+      pending_->txs = std::move(commit.txs);
+      return st;
+    }
     recent_blocks_->add(commit.block);
     head_ = commit.block;
     for (auto& tx : commit.txs) {
@@ -434,7 +447,7 @@ core::Status Chain::produce_block(std::uint64_t timestamp_ns) {
         return true;
       });
       if (w->second.empty()) waiters_.erase(w);
-      if (!due.empty()) ready.emplace_back(std::move(due), tx);
+      if (!due.empty()) ready.emplace_back(std::move(due), std::move(tx));  // the commit is done with it
     }
     pending_ = std::make_unique<Pending>();
   }

@@ -25,6 +25,11 @@ class Stmt {
   void blob(int i, const void* p, int n) { sqlite3_bind_blob(stmt_, i, p, n, SQLITE_TRANSIENT); }
   void i64(int i, std::int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
   int step() { return sqlite3_step(stmt_); }
+  // Ready for the next row's values (a statement prepared once per commit).
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
   std::string col_text(int i) {
     auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
     return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, i))) : std::string();
@@ -180,11 +185,12 @@ core::Status Store::commit(const BlockCommit& c) {
       s.text(2, v);
       if (s.step() != SQLITE_DONE) return std::unexpected(db_error(db_, "writing meta"));
     }
+    Stmt write_account(db_, "INSERT OR REPLACE INTO accounts(account_id, data) VALUES(?1, ?2)");
     for (const auto& [id, account] : c.accounts) {
-      Stmt s(db_, "INSERT OR REPLACE INTO accounts(account_id, data) VALUES(?1, ?2)");
-      s.text(1, id);
-      s.text(2, account_to_json(account).dump(-1, ' ', false, json::error_handler_t::replace));
-      if (s.step() != SQLITE_DONE) return std::unexpected(db_error(db_, "writing account"));
+      write_account.reset();
+      write_account.text(1, id);
+      write_account.text(2, account_to_json(account).dump(-1, ' ', false, json::error_handler_t::replace));
+      if (write_account.step() != SQLITE_DONE) return std::unexpected(db_error(db_, "writing account"));
     }
     for (const auto& id : c.deleted_accounts) {
       Stmt s(db_, "DELETE FROM accounts WHERE account_id = ?1");
@@ -197,15 +203,16 @@ core::Status Store::commit(const BlockCommit& c) {
       s.text(2, state);
       if (s.step() != SQLITE_DONE) return std::unexpected(db_error(db_, "writing contract state"));
     }
+    Stmt write_tx(db_, "INSERT OR REPLACE INTO transactions(hash, signer_id, block_height, outcome) VALUES(?1, ?2, ?3, ?4)");
     for (const auto& tx : c.txs) {
-      Stmt s(db_, "INSERT OR REPLACE INTO transactions(hash, signer_id, block_height, outcome) VALUES(?1, ?2, ?3, ?4)");
-      s.blob(1, tx.hash.data(), 32);
-      s.text(2, tx.signer_id);
-      s.i64(3, static_cast<std::int64_t>(tx.block_height));
+      write_tx.reset();
+      write_tx.blob(1, tx.hash.data(), 32);
+      write_tx.text(2, tx.signer_id);
+      write_tx.i64(3, static_cast<std::int64_t>(tx.block_height));
       // Never throws on a string that is not UTF-8 (U+FFFD stands in): one
       // odd outcome must not stop every later block from being committed.
-      s.text(4, tx.outcome.dump(-1, ' ', false, json::error_handler_t::replace));
-      if (s.step() != SQLITE_DONE) return std::unexpected(db_error(db_, "writing transaction"));
+      write_tx.text(4, tx.outcome.dump(-1, ' ', false, json::error_handler_t::replace));
+      if (write_tx.step() != SQLITE_DONE) return std::unexpected(db_error(db_, "writing transaction"));
     }
     for (const auto& y : c.opened_yields) {
       Stmt s(db_, "INSERT INTO yields(data_id, created_height, data) VALUES(?1, ?2, ?3)");

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <sqlite3.h>
 
 #include <filesystem>
 
@@ -182,6 +183,63 @@ TEST_F(SandboxYield, SignStaysStartedUntilRespondThenReturnsTheSignature) {
   EXPECT_TRUE(core::ed25519_verify(*derived, request.payload.bytes, sig));
   EXPECT_EQ(pending_view(), json::array());
   EXPECT_TRUE(chain_->open_yields().empty());
+}
+
+// A block whose commit fails leaves its transactions pending exactly as they
+// were: the next block commits them, stamped with that block's hash only.
+TEST_F(SandboxYield, ABlockWhoseCommitFailsIsCommittedWholeByTheNextOne) {
+  const core::Hash256 registered = call("node0.sandbox", "register_backup_service",
+                                        {{"backup_service_info", {{"public_key", core::ed25519_public_key_to_string(
+                                                                                     core::Ed25519SecretKey::generate().public_key())}}}},
+                                        1);
+  const core::Hash256 failed = call("node1.sandbox", "no_such_method", json::object());
+  const core::Hash256 signed_tx = sign("48656c6c6f");
+  std::vector<TxRecord> answered;
+  chain_->when_final(registered, Chain::TxWait::kIncluded, [&](std::optional<TxRecord> r) {
+    ASSERT_TRUE(r);
+    answered.push_back(*r);
+  });
+  const std::uint64_t height = chain_->head().height;
+
+  // Another connection makes every block insert fail, then allows it again.
+  auto set_trigger = [&](const char* sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "chain.sqlite").c_str(), &db), SQLITE_OK);
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
+    sqlite3_free(error);
+    sqlite3_close(db);
+  };
+  set_trigger("CREATE TRIGGER refuse_blocks BEFORE INSERT ON blocks BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
+  auto st = chain_->produce_block(++time_ns_);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("injected failure"), std::string::npos) << st.error().message;
+  EXPECT_EQ(chain_->head().height, height);
+  EXPECT_TRUE(answered.empty());
+  for (const auto& hash : {registered, failed, signed_tx}) {
+    EXPECT_TRUE(chain_->is_pending(hash));
+    auto stored = chain_->final_tx(hash);
+    ASSERT_TRUE(stored);
+    EXPECT_FALSE(stored->has_value());
+  }
+
+  set_trigger("DROP TRIGGER refuse_blocks;");
+  block();
+  const Block head = chain_->head();
+  EXPECT_EQ(head.height, height + 1);
+  EXPECT_EQ(head.tx_hashes, (std::vector<core::Hash256>{registered, failed, signed_tx}));
+  ASSERT_EQ(answered.size(), 1u);
+  EXPECT_EQ(answered[0].outcome, record(registered).outcome);
+  for (const auto& hash : {registered, failed, signed_tx}) {
+    SCOPED_TRACE(hash_to_base58(hash));
+    const TxRecord r = record(hash);
+    EXPECT_EQ(r.block_height, head.height);
+    EXPECT_EQ(r.outcome["transaction_outcome"]["block_hash"], hash_to_base58(head.hash));
+    ASSERT_FALSE(r.outcome["receipts_outcome"].empty());
+    for (const auto& receipt : r.outcome["receipts_outcome"]) EXPECT_EQ(receipt["block_hash"], hash_to_base58(head.hash));
+  }
+  EXPECT_TRUE(record(registered).finished());
+  EXPECT_FALSE(record(signed_tx).finished());
 }
 
 TEST_F(SandboxYield, SignFailsWithTheReferenceTimeoutMessageAfterTheYieldTimeout) {
