@@ -8,6 +8,8 @@
 #include <boost/beast/core.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+
 namespace mpc::net {
 
 namespace asio = boost::asio;
@@ -48,6 +50,61 @@ HttpResponse make_response(unsigned status, std::string body, std::string conten
   res.set(http::field::content_type, content_type);
   res.keep_alive(keep_alive);
   res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+void ResponseBody::writer::init(beast::error_code& ec) {
+  ec = {};
+  if (!body_.streamed) return;
+  auto stream = body_.streamed->open();
+  if (!stream) {
+    spdlog::error("http server: a streamed answer cannot start: {}", stream.error().message);
+    ec = boost::system::errc::make_error_code(boost::system::errc::io_error);
+    return;
+  }
+  stream_ = std::move(*stream);
+  chunk_ = std::make_unique_for_overwrite<char[]>(kChunk);
+}
+
+boost::optional<std::pair<ResponseBody::writer::const_buffers_type, bool>> ResponseBody::writer::get(beast::error_code& ec) {
+  ec = {};
+  if (!stream_) return {{const_buffers_type(body_.data(), body_.size()), false}};
+  auto n = stream_->read(chunk_.get(), kChunk);
+  if (!n) {
+    spdlog::error("http server: a streamed answer failed: {}", n.error().message);
+    ec = boost::system::errc::make_error_code(boost::system::errc::io_error);
+    return boost::none;
+  }
+  if (*n == 0) return boost::none;
+  return {{const_buffers_type(chunk_.get(), *n), true}};
+}
+
+core::Result<std::string> body_text(const HttpResponse& response) {
+  const auto& body = response.body();
+  if (!body.streamed) return std::string(body);
+  MPC_ASSIGN(auto stream, body.streamed->open());
+  std::string text(body.streamed->size(), '\0');
+  std::size_t at = 0;
+  for (;;) {
+    char chunk[ResponseBody::writer::kChunk];
+    MPC_ASSIGN(std::size_t n, stream->read(chunk, sizeof chunk));
+    if (n == 0) break;
+    if (n > text.size() - at) return core::fail(core::ErrorCode::kInternal, "a streamed body yields more than its size");
+    std::memcpy(text.data() + at, chunk, n);
+    at += n;
+  }
+  if (at != text.size()) return core::fail(core::ErrorCode::kInternal, "a streamed body yields less than its size");
+  return text;
+}
+
+HttpResponse make_streamed_response(unsigned status, std::shared_ptr<const StreamedBody> body, std::string content_type,
+                                    unsigned version, bool keep_alive) {
+  HttpResponse res{static_cast<http::status>(status), version};
+  res.set(http::field::server, "mpc-backup");
+  res.set(http::field::content_type, content_type);
+  res.keep_alive(keep_alive);
+  res.body().streamed = std::move(body);
   res.prepare_payload();
   return res;
 }

@@ -17,18 +17,80 @@
 #include <memory>
 #include <string>
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/optional.hpp>
 
 #include "core/result.h"
 #include "net/host_port.h"
 
 namespace mpc::net {
 
+// A response body produced while it is written, so that a large answer is
+// never held whole per connection (the node's GET /get_keyshares encrypts
+// and encodes a chunk at a time). Immutable: every open() starts a pass
+// that yields exactly size() bytes.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  // Writes the next bytes (at most `max`, at least 4) to `out`; 0 only at the end.
+  virtual core::Result<std::size_t> read(char* out, std::size_t max) = 0;
+};
+class StreamedBody {
+ public:
+  virtual ~StreamedBody() = default;
+  virtual std::uint64_t size() const = 0;
+  virtual core::Result<std::unique_ptr<BodyStream>> open() const = 0;
+};
+
+// The servers' response body (a Beast Body): text, as Beast's string_body
+// (value_type is a std::string), or, when `streamed` is set, the bytes of a
+// StreamedBody, written a chunk at a time (the text is then unused). A
+// streamed pass that fails ends the connection.
+struct ResponseBody {
+  struct value_type : std::string {
+    using std::string::string;
+    using std::string::operator=;
+    value_type() = default;
+    value_type(std::string text) : std::string(std::move(text)) {}
+    std::shared_ptr<const StreamedBody> streamed;
+  };
+
+  static std::uint64_t size(const value_type& body) {
+    return body.streamed ? body.streamed->size() : static_cast<const std::string&>(body).size();
+  }
+
+  // Parsing (not used by the servers, which only write these).
+  using reader = boost::beast::http::string_body::reader;
+
+  class writer {
+   public:
+    using const_buffers_type = boost::asio::const_buffer;
+    // One TLS record's worth.
+    static constexpr std::size_t kChunk = 16 * 1024;
+
+    template <bool isRequest, class Fields>
+    writer(const boost::beast::http::header<isRequest, Fields>&, const value_type& body) : body_(body) {}
+
+    void init(boost::beast::error_code& ec);
+    boost::optional<std::pair<const_buffers_type, bool>> get(boost::beast::error_code& ec);
+
+   private:
+    const value_type& body_;
+    std::unique_ptr<BodyStream> stream_;
+    std::unique_ptr<char[]> chunk_;
+  };
+};
+
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
-using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
+using HttpResponse = boost::beast::http::response<ResponseBody>;
 using Responder = std::function<void(HttpResponse)>;
+
+// The whole body of a response as text (a streamed one is read through);
+// for tests and logs.
+core::Result<std::string> body_text(const HttpResponse& response);
 using HttpHandler = std::function<void(HttpRequest&&, Responder)>;
 
 struct HttpServerOptions {
@@ -51,6 +113,9 @@ core::Result<boost::asio::ip::tcp::endpoint> bind_listener(boost::asio::ip::tcp:
 
 HttpResponse make_response(unsigned status, std::string body, std::string content_type = "text/plain",
                            unsigned version = 11, bool keep_alive = true);
+// The same with a streamed body (Content-Length is its size()).
+HttpResponse make_streamed_response(unsigned status, std::shared_ptr<const StreamedBody> body, std::string content_type,
+                                    unsigned version = 11, bool keep_alive = true);
 
 class HttpServer : public std::enable_shared_from_this<HttpServer> {
  public:

@@ -10,6 +10,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <spdlog/spdlog.h>
@@ -44,7 +45,7 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
         peer_text_(std::move(peer_text)),
         accepted_(std::chrono::steady_clock::now()),
         tcp_(std::in_place, std::move(socket)),
-        first_bytes_timer_(tcp_->get_executor()),
+        executor_(tcp_->get_executor()),
         server_(std::move(server)) {
     server_->open_.fetch_add(1);
   }
@@ -53,24 +54,23 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
     server_->open_.fetch_sub(1);
   }
 
-  // Waits for the first bytes of the ClientHello (a socket and a timer; no
-  // TLS state yet), then runs the handshake.
+  // Waits for the first bytes of the ClientHello (a socket and the
+  // connection's deadline; no TLS state yet), then runs the handshake.
   void start() {
-    asio::dispatch(first_bytes_timer_.get_executor(), [self = shared_from_this()] {
+    asio::dispatch(executor_, [self = shared_from_this()] {
       const auto& o = self->server_->options_;
-      self->first_bytes_timer_.expires_at(self->accepted_ + std::min(o.first_bytes_timeout, o.handshake_timeout));
-      self->first_bytes_timer_.async_wait([self](beast::error_code ec) { self->on_first_bytes_deadline(ec); });
+      self->set_deadline(self->accepted_ + std::min(o.first_bytes_timeout, o.handshake_timeout));
       self->tcp_->socket().async_wait(tcp::socket::wait_read, [self](beast::error_code ec) { self->on_first_bytes(ec); });
     });
   }
 
   // From any thread: closes at once (eviction of a pre-auth connection, stop()).
   void drop() {
-    asio::post(first_bytes_timer_.get_executor(), [self = shared_from_this()] { self->shut(); });
+    asio::post(executor_, [self = shared_from_this()] { self->close(); });
   }
   // From any thread: ends an authenticated connection after its exchange in flight.
   void close_gracefully() {
-    asio::post(first_bytes_timer_.get_executor(), [self = shared_from_this()] { self->close_after_exchange(); });
+    asio::post(executor_, [self = shared_from_this()] { self->close_after_exchange(); });
   }
 
   // Written under the server's mutex, before any request is read; read under
@@ -91,9 +91,13 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
   void on_closed() { server_->forget(id_); }
   void finish() {
     // A short, bounded TLS close_notify, then close. No request is read any
-    // more: the slot is free already.
+    // more: the slot is free already. The peer's close_notify is not waited
+    // for (RFC 8446 6.1 does not require it; nginx does not either): every
+    // answer is framed by its Content-Length, so nothing can be truncated
+    // unseen, and a connection does not linger for it.
     server_->forget(id_);
-    lowest().expires_after(std::chrono::seconds(1));
+    SSL_set_shutdown(stream_->native_handle(), SSL_get_shutdown(stream_->native_handle()) | SSL_RECEIVED_SHUTDOWN);
+    set_deadline_after(std::chrono::seconds(1));
     stream_->async_shutdown([self = shared_from_this()](beast::error_code) { self->close(); });
   }
 
@@ -102,21 +106,13 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
     return SessionLimits{o.body_limit, o.header_limit, o.request_timeout, o.idle_timeout, o.write_timeout};
   }
 
-  void shut() {
-    first_bytes_timer_.cancel();
-    close();
-  }
-
-  void on_first_bytes_deadline(beast::error_code ec) {
-    if (ec || closed() || stream_) return;  // cancelled, closed, or the ClientHello arrived
-    server_->refuse("timeout");
-    if (server_->may_log()) spdlog::info("migration endpoint: {} sent no TLS ClientHello in time; closed", peer_text());
-    close();  // completes the pending wait
-  }
-
   void on_first_bytes(beast::error_code ec) {
-    first_bytes_timer_.cancel();
-    if (closed()) return;  // evicted, timed out or stopped meanwhile
+    if (closed()) return;  // evicted or stopped meanwhile
+    if (timed_out()) {
+      server_->refuse("timeout");
+      if (server_->may_log()) spdlog::info("migration endpoint: {} sent no TLS ClientHello in time; closed", peer_text());
+      return close();
+    }
     if (ec) return close();
     if (tcp_->socket().available(ec) == 0 || ec) {
       // Readable with nothing to read: the peer closed (or reset) before its
@@ -126,7 +122,7 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
     }
     stream_.emplace(std::move(*tcp_), *server_->tls_);
     tcp_.reset();
-    lowest().expires_at(accepted_ + server_->options_.handshake_timeout);
+    set_deadline(accepted_ + server_->options_.handshake_timeout);
     stream_->async_handshake(asio::ssl::stream_base::server,
                              [self = shared_from_this()](beast::error_code e) { self->on_handshake(e); });
   }
@@ -136,7 +132,7 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
     if (ec) {
       const bool no_cert = ec.category() == asio::error::get_ssl_category() &&
                            ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE;
-      server_->refuse(ec == beast::error::timeout ? "timeout" : no_cert ? "no_client_cert" : "handshake_failed");
+      server_->refuse(timed_out() ? "timeout" : no_cert ? "no_client_cert" : "handshake_failed");
       if (server_->may_log()) spdlog::info("migration endpoint: TLS handshake with {} failed: {}", peer_text(), ec.message());
       return close();
     }
@@ -188,13 +184,14 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
   std::string peer_text_;
   std::chrono::steady_clock::time_point accepted_;
   std::optional<beast::tcp_stream> tcp_;                           // until the first bytes arrive
-  asio::steady_timer first_bytes_timer_;
+  asio::any_io_executor executor_;                                 // the connection's
   std::optional<beast::ssl_stream<beast::tcp_stream>> stream_;     // from then on
   std::shared_ptr<MtlsServer> server_;
 };
 
 MtlsServer::MtlsServer(asio::io_context& ioc, std::shared_ptr<asio::ssl::context> tls, MtlsServerOptions options,
-                       PeerAuthorizer authorize, MtlsHandler handler, MetricsRegistry* metrics)
+                       PeerAuthorizer authorize, MtlsHandler handler, MetricsRegistry* metrics,
+                       std::vector<asio::io_context*> connection_contexts)
     : ioc_(ioc),
       tls_(std::move(tls)),
       options_(options),
@@ -202,6 +199,7 @@ MtlsServer::MtlsServer(asio::io_context& ioc, std::shared_ptr<asio::ssl::context
       handler_(std::move(handler)),
       metrics_(metrics),
       acceptor_(asio::make_strand(ioc)),
+      connection_contexts_(std::move(connection_contexts)),
       budget_(ConnectionLimits{options.max_preauth_connections, options.max_preauth_per_source, options.max_connections}) {}
 
 MtlsServer::~MtlsServer() = default;
@@ -265,8 +263,14 @@ std::size_t MtlsServer::close_connections_if(const PeerPredicate& predicate) {
   return doomed.size();
 }
 
+asio::any_io_executor MtlsServer::next_connection_executor() {
+  if (connection_contexts_.empty()) return asio::make_strand(ioc_);
+  auto* context = connection_contexts_[next_context_++ % connection_contexts_.size()];
+  return context->get_executor();
+}
+
 void MtlsServer::do_accept() {
-  acceptor_.async_accept(asio::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+  acceptor_.async_accept(next_connection_executor(), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
     if (ec) {
       if (self->may_log()) spdlog::warn("migration endpoint: accept failed: {}; the listener keeps going", ec.message());

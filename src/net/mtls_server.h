@@ -24,6 +24,13 @@
 // Accept errors are logged and the listener keeps going. Everything runs on
 // the io_context, one strand per connection; nothing blocks.
 //
+// Threads: by default the acceptor and every connection run on `ioc` (one
+// strand per connection, any number of threads may run it). A server given
+// `connection_contexts` hands its connections out to them in turn, nginx's
+// model: each such context must be run by exactly one thread, so a
+// connection's handlers need no strand and never wake another thread (the
+// acceptor stays on `ioc`).
+//
 // close_connections_if() ends the authenticated connections whose peer key
 // matches a predicate, gracefully: the exchange in flight is answered (with
 // "Connection: close"), then a TLS close_notify. Handshakes in progress are
@@ -38,6 +45,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <boost/asio/ssl/context.hpp>
 
@@ -88,7 +96,8 @@ class MtlsServer : public std::enable_shared_from_this<MtlsServer> {
   // is the predicate of close_connections_if: neither may call back into
   // the server.
   MtlsServer(boost::asio::io_context& ioc, std::shared_ptr<boost::asio::ssl::context> tls, MtlsServerOptions options,
-             PeerAuthorizer authorize, MtlsHandler handler, MetricsRegistry* metrics);
+             PeerAuthorizer authorize, MtlsHandler handler, MetricsRegistry* metrics,
+             std::vector<boost::asio::io_context*> connection_contexts = {});
   ~MtlsServer();
 
   core::Result<boost::asio::ip::tcp::endpoint> listen(const boost::asio::ip::tcp::endpoint& endpoint);
@@ -108,6 +117,8 @@ class MtlsServer : public std::enable_shared_from_this<MtlsServer> {
  private:
   class Connection;
   void do_accept();
+  // Where the next connection runs (see "Threads" above).
+  boost::asio::any_io_executor next_connection_executor();
   void on_accept(boost::asio::ip::tcp::socket socket);
   void refuse(const std::string& reason);
   void forget(std::uint64_t id);
@@ -121,6 +132,8 @@ class MtlsServer : public std::enable_shared_from_this<MtlsServer> {
   MtlsHandler handler_;
   MetricsRegistry* metrics_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  std::vector<boost::asio::io_context*> connection_contexts_;
+  std::size_t next_context_ = 0;  // on the acceptor's strand
   std::atomic<std::size_t> open_{0};
   mutable std::mutex mu_;
   ConnectionBudget budget_;

@@ -69,6 +69,38 @@ struct Seen {
   core::Ed25519PublicKey peer;
 };
 
+// A streamed body: byte i is i % 251, several chunks long; or one that cannot start.
+constexpr std::size_t kStreamed = 100'003;
+std::string pattern(std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>(i % 251);
+  return s;
+}
+class Pattern final : public StreamedBody {
+ public:
+  Pattern(std::size_t size, bool fails) : size_(size), fails_(fails) {}
+  std::uint64_t size() const override { return size_; }
+  core::Result<std::unique_ptr<BodyStream>> open() const override {
+    if (fails_) return core::fail(core::ErrorCode::kInternal, "this body cannot start");
+    struct Pass final : BodyStream {
+      std::size_t at = 0, size = 0;
+      core::Result<std::size_t> read(char* out, std::size_t max) override {
+        const std::size_t n = std::min(max, size - at);
+        for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<char>((at + i) % 251);
+        at += n;
+        return n;
+      }
+    };
+    auto pass = std::make_unique<Pass>();
+    pass->size = size_;
+    return std::unique_ptr<BodyStream>(std::move(pass));
+  }
+
+ private:
+  std::size_t size_;
+  bool fails_;
+};
+
 class MtlsTest : public ::testing::Test {
  protected:
   static MtlsServerOptions fast_options() {
@@ -83,7 +115,15 @@ class MtlsTest : public ::testing::Test {
     return o;
   }
 
-  void start(MtlsServerOptions options = fast_options()) {
+  // `spread`: connections run on that many contexts of one thread each (the
+  // node's setting), the acceptor on ioc_.
+  void start(MtlsServerOptions options = fast_options(), std::size_t spread = 0) {
+    std::vector<asio::io_context*> contexts;
+    for (std::size_t i = 0; i < spread; ++i) {
+      workers_.push_back(std::make_unique<asio::io_context>(1));
+      worker_work_.emplace_back(workers_.back()->get_executor());
+      contexts.push_back(workers_.back().get());
+    }
     auto ctx = tls::make_server_context(server_key_);
     ASSERT_TRUE(ctx) << ctx.error().message;
     server_ = std::make_shared<MtlsServer>(
@@ -94,11 +134,12 @@ class MtlsTest : public ::testing::Test {
           return "unauthorized_key";
         },
         [this](HttpRequest&& req, const core::Ed25519PublicKey& peer, Responder respond) { handle(std::move(req), peer, std::move(respond)); },
-        &metrics_);
+        &metrics_, contexts);
     auto bound = server_->listen({asio::ip::make_address("127.0.0.1"), 0});
     ASSERT_TRUE(bound) << bound.error().message;
     port_ = bound->port();
     for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    for (auto& w : workers_) threads_.emplace_back([ctx = w.get()] { ctx->run(); });
   }
 
   void TearDown() override {
@@ -109,9 +150,12 @@ class MtlsTest : public ::testing::Test {
     }
     if (server_) server_->stop();
     work_.reset();
+    worker_work_.clear();
     // Everything must wind down by itself once the server is stopped.
     EXPECT_TRUE(eventually([this] { return ioc_.stopped(); }, 5s)) << "the server left work behind after stop()";
+    for (auto& w : workers_) EXPECT_TRUE(eventually([&] { return w->stopped(); }, 5s)) << "a connection context kept work";
     ioc_.stop();
+    for (auto& w : workers_) w->stop();
     for (auto& t : threads_) t.join();
   }
 
@@ -123,6 +167,8 @@ class MtlsTest : public ::testing::Test {
     }
     if (path == "/hello") return respond(make_response(200, "Hello, world!"));
     if (path == "/echo") return respond(make_response(200, req.body()));
+    if (path == "/stream") return respond(make_streamed_response(200, std::make_shared<Pattern>(kStreamed, false), "application/octet-stream"));
+    if (path == "/stream-fails") return respond(make_streamed_response(200, std::make_shared<Pattern>(kStreamed, true), "application/octet-stream"));
     if (path == "/never") {  // keeps the request unanswered
       std::lock_guard lock(mu_);
       held_.push_back(std::move(respond));
@@ -164,6 +210,8 @@ class MtlsTest : public ::testing::Test {
   MetricsRegistry metrics_;
   asio::io_context ioc_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{ioc_.get_executor()};
+  std::vector<std::unique_ptr<asio::io_context>> workers_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> worker_work_;
   std::vector<std::thread> threads_;
   std::shared_ptr<MtlsServer> server_;
   std::uint16_t port_ = 0;
@@ -288,13 +336,92 @@ TEST_F(MtlsTest, HeadersThatNeverEndAreCutOffAtTheRequestDeadline) {
   RawClient raw(reference_client_context(client_key_));
   ASSERT_FALSE(raw.connect(port_));
   ASSERT_FALSE(raw.handshake());
-  ASSERT_FALSE(raw.write("GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: "));
+  ASSERT_FALSE(raw.write("PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"));
   auto read = raw.read_until_close(3s);
   EXPECT_FALSE(read.timed_out);
   EXPECT_GE(read.elapsed, 250ms);
   EXPECT_EQ(read.data, "");
   EXPECT_TRUE(eventually([&] { return refused("timeout") == 1; }));
   EXPECT_EQ(handled(), 0u);
+}
+
+// The connection's deadline moves with the exchange: after an answer the
+// idle limit applies (5 s here) until the next request shows up (its
+// header), then the request limit (300 ms) counts from there.
+TEST_F(MtlsTest, AKeepAliveRequestThatStallsIsCutOffAtTheRequestDeadlineNotTheIdleOne) {
+  auto o = fast_options();
+  o.request_timeout = 300ms;
+  o.idle_timeout = 5s;
+  start(o);
+  RawClient raw(reference_client_context(client_key_));
+  ASSERT_FALSE(raw.connect(port_));
+  ASSERT_FALSE(raw.handshake());
+  ASSERT_FALSE(raw.write("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto status = raw.read_exactly(17);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(core::to_string(*status), "HTTP/1.1 200 OK\r\n");
+  // Idle past the first request's deadline: the connection stays (idle limit).
+  std::this_thread::sleep_for(600ms);
+  ASSERT_FALSE(raw.write("PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"));
+  auto read = raw.read_until_close(4s);
+  EXPECT_FALSE(read.timed_out) << "not cut off at the request deadline";
+  EXPECT_GE(read.elapsed, 250ms);
+  EXPECT_LT(read.elapsed, 2500ms);
+  EXPECT_NE(read.data.find("Hello, world!"), std::string::npos) << "the first answer was whole";
+  EXPECT_TRUE(eventually([&] { return refused("timeout") == 1; }));
+  EXPECT_EQ(handled(), 1u);
+}
+
+TEST_F(MtlsTest, StreamedBodiesArriveWholeAndTheConnectionGoesOn) {
+  start();
+  auto c = client();
+  for (int i = 0; i < 2; ++i) {
+    auto res = c.request(http::verb::get, "/stream");
+    ASSERT_TRUE(res) << res.error().message;
+    EXPECT_EQ(res->status, 200u);
+    ASSERT_EQ(res->body.size(), kStreamed);
+    EXPECT_TRUE(res->body == pattern(kStreamed));
+  }
+  auto echo = c.request(http::verb::get, "/echo", "after");
+  ASSERT_TRUE(echo) << echo.error().message;
+  EXPECT_EQ(echo->body, "after");
+  EXPECT_EQ(authorize_calls_.load(), 1);  // one connection throughout
+}
+
+TEST_F(MtlsTest, AStreamedBodyThatCannotStartEndsItsConnectionOnly) {
+  start();
+  auto c = client();
+  auto failed = c.request(http::verb::get, "/stream-fails");
+  EXPECT_FALSE(failed && failed->status == 200u) << "no answer can be claimed whole";
+  auto next = client().request(http::verb::get, "/hello");
+  ASSERT_TRUE(next) << next.error().message;
+  EXPECT_EQ(next->body, "Hello, world!");
+}
+
+// The node's threading: connections handed out in turn to contexts run by
+// one thread each. Concurrent clients, keep-alive and fresh, streamed and
+// plain answers; graceful closes still reach every connection.
+TEST_F(MtlsTest, ConnectionsSpreadOverSingleThreadContextsAllGetAnswered) {
+  start(fast_options(), 2);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 6; ++c)
+    clients.emplace_back([&, c] {
+      auto o = quick();
+      o.keep_alive = c % 2 == 0;
+      auto client = this->client(client_key_, server_key_.public_key(), o);
+      for (int i = 0; i < 5; ++i) {
+        auto res = client.request(http::verb::get, i % 2 ? "/stream" : "/echo", "c" + std::to_string(c));
+        if (res && res->status == 200u && (i % 2 ? res->body == pattern(kStreamed) : res->body == "c" + std::to_string(c))) ++ok;
+      }
+    });
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(ok.load(), 30);
+  EXPECT_TRUE(eventually([&] { return server_->authenticated_connections() == 0; })) << "the clients closed theirs";
+  auto idle = client();
+  ASSERT_TRUE(idle.request(http::verb::get, "/hello"));
+  EXPECT_EQ(server_->close_connections_if([](const core::Ed25519PublicKey&) { return true; }), 1u);
+  EXPECT_TRUE(eventually([&] { return server_->authenticated_connections() == 0; }));
 }
 
 TEST_F(MtlsTest, BodyOverTheLimitGets413AndNeverReachesTheHandler) {

@@ -4,7 +4,7 @@
 //
 // CRTP: Derived provides
 //   auto& stream();                   the Beast stream to read and write
-//   beast::tcp_stream& lowest();      its TCP layer (deadlines, close)
+//   beast::tcp_stream& lowest();      its TCP layer (socket, executor, close)
 //   void dispatch(HttpRequest&&, Responder);
 //   void on_timeout();                a peer was too slow (metrics, logs)
 //   void finish();                    orderly end after the last response
@@ -13,14 +13,23 @@
 // close_after_exchange() (on the connection's executor) ends the connection
 // gracefully: at once when it is idle (no byte of a next request received),
 // otherwise once the request in flight has been answered.
+//
+// Deadlines: one timer per connection, armed lazily. set_deadline() only
+// records the time when it is later than the one the timer waits for (the
+// timer, when it fires early, waits again for the rest), so a request costs
+// a timer operation or two, not one per socket read and write (as the
+// stream's own per-operation timeouts would). When a deadline passes the
+// socket is closed: the pending operation ends, and timed_out() says why.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
@@ -40,7 +49,13 @@ struct SessionLimits {
 template <class Derived>
 class HttpSession {
  protected:
-  explicit HttpSession(SessionLimits limits) : limits_(limits) {}
+  explicit HttpSession(SessionLimits limits) : limits_(limits), buffer_(limits.header_limit + kReadChunk) {}
+
+  // What one read asks the stream for: a whole TLS record's plaintext (16
+  // KiB), so a large body arrives in record-sized reads (an empty buffer
+  // would ask for 512 bytes at a time). Reserved when the first request is
+  // read, i.e. only by connections that got that far.
+  static constexpr std::size_t kReadChunk = 16 * 1024 + 512;
 
   void start_reading() { read_request(true); }
 
@@ -51,9 +66,24 @@ class HttpSession {
     auto& socket = self().lowest().socket();
     socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
     socket.close(ec);
+    if (timer_) timer_->cancel();
     if constexpr (requires(Derived& d) { d.on_closed(); }) self().on_closed();
   }
   bool closed() const { return closed_; }
+
+  using Clock = std::chrono::steady_clock;
+  // The connection's deadline (see the header comment); on the connection's executor.
+  void set_deadline(Clock::time_point at) {
+    deadline_ = at;
+    if (closed_) return;
+    if (!timer_) timer_.emplace(self().lowest().get_executor());
+    if (!timer_waiting_) return wait_for_deadline();
+    if (at < timer_->expiry()) timer_->cancel();  // its handler waits again, for `at`
+  }
+  void set_deadline_after(Clock::duration d) { set_deadline(Clock::now() + d); }
+  void clear_deadline() { deadline_ = Clock::time_point::max(); }
+  // A deadline passed (the socket was closed for it).
+  bool timed_out() const { return timed_out_; }
 
   // See the header comment. The response in flight, if any, carries
   // "Connection: close".
@@ -68,14 +98,33 @@ class HttpSession {
   Derived& self() { return static_cast<Derived&>(*this); }
   std::shared_ptr<Derived> shared() { return self().shared_from_this(); }
 
+  void wait_for_deadline() {
+    timer_waiting_ = true;
+    timer_->expires_at(deadline_);
+    // Weak: a pending wait does not keep the connection alive.
+    timer_->async_wait([w = self().weak_from_this()](boost::beast::error_code) {
+      if (auto s = w.lock()) s->on_deadline_timer();
+    });
+  }
+
+  void on_deadline_timer() {
+    timer_waiting_ = false;
+    if (closed_ || deadline_ == Clock::time_point::max()) return;
+    if (Clock::now() < deadline_) return wait_for_deadline();  // moved later (or earlier) meanwhile
+    timed_out_ = true;
+    boost::beast::error_code ec;
+    self().lowest().socket().close(ec);  // the pending operation ends; close() follows from its handler
+  }
+
   void read_request(bool first) {
     namespace http = boost::beast::http;
     parser_.emplace();
+    if (buffer_.capacity() < kReadChunk) buffer_.reserve(kReadChunk);
     parser_->body_limit(limits_.body_limit);
     parser_->header_limit(static_cast<std::uint32_t>(limits_.header_limit));
     // Before the first byte of a keep-alive request the idle limit applies;
     // from then on, the request deadline.
-    self().lowest().expires_after(first ? limits_.request_timeout : limits_.idle_timeout);
+    set_deadline_after(first ? limits_.request_timeout : limits_.idle_timeout);
     awaiting_first_byte_ = !first;
     if (close_requested_) return self().finish();
     reading_ = true;
@@ -94,17 +143,17 @@ class HttpSession {
       reading_ = false;
       return self().finish();  // asked to close while idle
     }
-    if (!ec && awaiting_first_byte_) {
-      awaiting_first_byte_ = false;
-      self().lowest().expires_after(limits_.request_timeout);
-    }
-    if (!ec && !parser_->is_done()) return read_some();
-    if (ec == boost::beast::error::timeout) {
+    if (timed_out_) {
       // An idle keep-alive connection timing out is normal; a request that
       // does not arrive in time is a slow (or hostile) peer.
       if (!awaiting_first_byte_) self().on_timeout();
       return close();
     }
+    if (!ec && awaiting_first_byte_) {
+      awaiting_first_byte_ = false;
+      set_deadline_after(limits_.request_timeout);
+    }
+    if (!ec && !parser_->is_done()) return read_some();
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
         ec == asio::error::operation_aborted || ec == asio::ssl::error::stream_truncated)
       return close();
@@ -114,7 +163,7 @@ class HttpSession {
     if (ec) return send_error(400, "malformed HTTP request: " + ec.message() + "\n");
 
     reading_ = false;
-    self().lowest().expires_never();
+    clear_deadline();
     auto request = parser_->release();
     keep_alive_ = request.keep_alive();
     version_ = request.version();
@@ -145,7 +194,7 @@ class HttpSession {
     if (!keep_alive_ || close_requested_) res.keep_alive(false);
     keep_alive_ = res.keep_alive();
     response_ = std::make_shared<HttpResponse>(std::move(res));
-    self().lowest().expires_after(limits_.write_timeout);
+    set_deadline_after(limits_.write_timeout);
     boost::beast::http::async_write(self().stream(), *response_, [s = shared()](boost::beast::error_code ec, std::size_t) {
       s->response_.reset();
       if (ec) return s->close();
@@ -156,9 +205,13 @@ class HttpSession {
 
  private:
   SessionLimits limits_;
-  boost::beast::flat_buffer buffer_{8192};
+  boost::beast::flat_buffer buffer_;  // at most a whole header and a read
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::shared_ptr<HttpResponse> response_;
+  std::optional<boost::asio::steady_timer> timer_;  // created with the first deadline
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool timer_waiting_ = false;
+  bool timed_out_ = false;
   bool keep_alive_ = true;
   bool awaiting_first_byte_ = false;
   bool reading_ = false;          // a read of the next request is pending
