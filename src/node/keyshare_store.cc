@@ -130,6 +130,8 @@ core::Status KeyshareStore::write(std::vector<model::Keyshare> held, std::vector
     return core::fail(core::ErrorCode::kInternal, "cannot write " + path_.string() + ": " + st.error().message);
   held_ = std::move(held);
   pending_ = std::move(pending);
+  plaintext_.reset();
+  generation_.fetch_add(1, std::memory_order_acq_rel);
   return {};
 }
 
@@ -213,15 +215,31 @@ core::Result<bool> KeyshareStore::promote(const model::Keyset& keyset) {
   return true;
 }
 
-core::Result<std::vector<model::Keyshare>> KeyshareStore::shares_for(const model::Keyset& keyset) const {
-  std::lock_guard lock(mu_);
+core::Status KeyshareStore::check_held_is(const model::Keyset& keyset) const {
   if (held_.empty())
     return core::fail(core::ErrorCode::kNotFound, "this node holds no key shares (requested epoch " + std::to_string(keyset.epoch_id) + ")");
   if (auto st = model::check_keyshares_cover_keyset(held_, keyset); !st)
     return core::fail(core::ErrorCode::kFailedPrecondition, "this node holds epoch " + std::to_string(held_.front().key_id.epoch_id) +
                                                                 " with " + std::to_string(held_.size()) +
                                                                 " domain(s), not the requested keyset: " + st.error().message);
+  return {};
+}
+
+core::Result<std::vector<model::Keyshare>> KeyshareStore::shares_for(const model::Keyset& keyset) const {
+  std::lock_guard lock(mu_);
+  MPC_TRY(check_held_is(keyset));
   return clone_all(held_);
+}
+
+const std::shared_ptr<const core::SecretString>& KeyshareStore::held_plaintext() const {
+  if (!plaintext_) plaintext_ = std::make_shared<const core::SecretString>(shares_plaintext(held_));
+  return plaintext_;
+}
+
+core::Result<KeyshareStore::Served> KeyshareStore::serve(const model::Keyset& keyset) const {
+  std::lock_guard lock(mu_);
+  MPC_TRY(check_held_is(keyset));
+  return Served{generation_.load(std::memory_order_relaxed), held_.size(), held_.front().key_id.epoch_id, held_plaintext()};
 }
 
 bool KeyshareStore::holds(const model::Keyset& keyset) const {
@@ -235,8 +253,7 @@ StoreSummary KeyshareStore::summary() const {
   if (held_.empty()) return s;
   s.epoch_id = held_.front().key_id.epoch_id;
   for (const auto& h : held_) s.domains.push_back({h.key_id.domain_id, h.key_id.attempt_id, h.kind, h.public_key});
-  auto text = shares_plaintext(held_);
-  s.digest = core::hex_encode(core::sha256(core::as_bytes(text.reveal())));
+  s.digest = core::hex_encode(core::sha256(core::as_bytes(held_plaintext()->reveal())));
   return s;
 }
 

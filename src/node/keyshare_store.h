@@ -25,6 +25,7 @@
 // Thread safety: all methods are serialised by one mutex.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -74,6 +75,23 @@ class KeyshareStore {
 
   // The held shares, if they are exactly the given keyset's.
   core::Result<std::vector<model::Keyshare>> shares_for(const model::Keyset& keyset) const;
+
+  // What GET /get_keyshares encrypts: the canonical plaintext of the held
+  // set (the JSON array of shares that summary() digests), if the held set
+  // is exactly the given keyset's (the same check and errors as shares_for).
+  // The text is built once per generation and shared, in a wiping buffer:
+  // the store drops its reference when the held set changes, and the text is
+  // wiped when its last holder lets it go.
+  struct Served {
+    std::uint64_t generation = 0;  // the generation() the check was made in
+    std::size_t count = 0;         // shares
+    std::uint64_t epoch_id = 0;
+    std::shared_ptr<const core::SecretString> plaintext;
+  };
+  core::Result<Served> serve(const model::Keyset& keyset) const;
+  // Changes with every successful write (held or pending shares): a Served
+  // whose generation is still current still answers for its keyset.
+  std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   bool holds(const model::Keyset& keyset) const;
 
   StoreSummary summary() const;
@@ -106,6 +124,10 @@ class KeyshareStore {
   core::Status load();
   // Seals and writes `held` + `pending` (mu_ held); the members change only on success.
   core::Status write(std::vector<model::Keyshare> held, std::vector<model::Keyshare> pending);
+  // shares_for's check (mu_ held).
+  core::Status check_held_is(const model::Keyset& keyset) const;
+  // The canonical plaintext of held_, built on first use (mu_ held).
+  const std::shared_ptr<const core::SecretString>& held_plaintext() const;
 
   std::filesystem::path path_;
   core::SecretBytes key_;
@@ -113,6 +135,8 @@ class KeyshareStore {
   mutable std::mutex mu_;
   std::vector<model::Keyshare> held_;  // sorted by domain_id
   std::vector<model::Keyshare> pending_;  // key event outputs, in the order stored
+  std::atomic<std::uint64_t> generation_{1};  // written under mu_
+  mutable std::shared_ptr<const core::SecretString> plaintext_;  // of held_, or null (not built yet)
 };
 
 }  // namespace mpc::node

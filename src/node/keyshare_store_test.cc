@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "core/bytes.h"
 #include "core/crypto.h"
 #include "core/file_util.h"
 #include "devnet/dealer.h"
@@ -199,6 +200,60 @@ TEST_F(KeyshareStoreTest, ServesOnlyTheHeldKeyset) {
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("holds epoch 3"), std::string::npos) << r.error().message;
   EXPECT_FALSE(store->holds(later.keyset));
+}
+
+// serve(): shares_for's check, and the held set's plaintext built once per
+// generation, dropped by the store (so wiped, once no answer holds it) when
+// the held set changes.
+TEST_F(KeyshareStoreTest, ServeAnswersWithTheHeldPlaintextOfTheCurrentGeneration) {
+  auto d = deal(3);
+  auto store = open();
+  auto none = store->serve(d.keyset);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, core::ErrorCode::kNotFound);
+  const auto empty_generation = store->generation();
+  ASSERT_TRUE(store->import(clone_all(d.shares[0]), d.keyset));
+  EXPECT_NE(store->generation(), empty_generation);
+  auto a = store->serve(d.keyset);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->generation, store->generation());
+  EXPECT_EQ(a->count, 2u);
+  EXPECT_EQ(a->epoch_id, 3u);
+  // The plaintext is the canonical JSON array of the shares, the one the digest is of.
+  auto parsed = model::parse_keyshares(nlohmann::json::parse(a->plaintext->reveal()));
+  ASSERT_TRUE(parsed);
+  EXPECT_TRUE(model::check_keyshares_cover_keyset(*parsed, d.keyset));
+  EXPECT_EQ(store->summary().digest, core::hex_encode(core::sha256(core::as_bytes(a->plaintext->reveal()))));
+  auto again = store->serve(d.keyset);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->plaintext, a->plaintext) << "built once per generation";
+
+  auto later = reshared(d, 4);
+  auto other = store->serve(later.keyset);
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, core::ErrorCode::kFailedPrecondition);
+  EXPECT_NE(other.error().message.find("holds epoch 3"), std::string::npos) << other.error().message;
+
+  std::weak_ptr<const core::SecretString> old = a->plaintext;
+  a->plaintext.reset();
+  again->plaintext.reset();
+  const auto before = store->generation();
+  ASSERT_TRUE(store->import(clone_all(later.shares[0]), later.keyset));
+  EXPECT_NE(store->generation(), before);
+  EXPECT_TRUE(old.expired()) << "the store let the old plaintext go";
+  EXPECT_FALSE(store->serve(d.keyset));
+  auto now = store->serve(later.keyset);
+  ASSERT_TRUE(now);
+  EXPECT_EQ(now->epoch_id, 4u);
+  // A pending share is a write too: the generation moves (answers are rebuilt).
+  const auto g = store->generation();
+  model::Keyshare pending = later.shares[0][0].clone();
+  pending.key_id.epoch_id = 5;
+  ASSERT_TRUE(store->put_pending(std::move(pending)));
+  EXPECT_NE(store->generation(), g);
+  auto still = store->serve(later.keyset);
+  ASSERT_TRUE(still);
+  EXPECT_EQ(still->plaintext->reveal(), now->plaintext->reveal());
 }
 
 TEST_F(KeyshareStoreTest, WrongKeyTruncatedOrTamperedFileIsAClearError) {

@@ -1,8 +1,14 @@
 #include "node/migration_service.h"
 
+#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
+#include <cstring>
 #include <limits>
+#include <memory>
+#include <optional>
 
 #include "core/bytes.h"
 #include "core/crypto.h"
@@ -24,6 +30,152 @@ constexpr core::JsonLimits kBodyJsonLimits{std::numeric_limits<std::size_t>::max
 net::HttpResponse answer(const net::HttpRequest& req, unsigned status, std::string body,
                          std::string content_type = "text/plain") {
   return net::make_response(status, std::move(body), std::move(content_type), req.version(), req.keep_alive());
+}
+
+// Standard padded base64 (core::base64_encode's alphabet), two characters
+// per table lookup: 3 bytes -> 2 lookups of 12 bits.
+struct Base64Pairs {
+  std::array<char, 8192> pairs{};
+  constexpr Base64Pairs() {
+    constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (std::size_t i = 0; i < 4096; ++i) {
+      pairs[2 * i] = kAlphabet[i >> 6];
+      pairs[2 * i + 1] = kAlphabet[i & 63];
+    }
+  }
+};
+constexpr Base64Pairs kBase64Pairs;
+
+// Encodes `in` into `out` (4 * ceil(n / 3) characters, padded); returns the end.
+char* base64_into(const std::uint8_t* in, std::size_t n, char* out) {
+  const char* pairs = kBase64Pairs.pairs.data();
+  std::size_t i = 0;
+  // 6 bytes (read as 8, big-endian) -> 8 characters.
+  for (; i + 8 <= n; i += 6, out += 8) {
+    std::uint64_t v;
+    std::memcpy(&v, in + i, 8);
+    v = __builtin_bswap64(v);
+    std::memcpy(out, pairs + 2 * ((v >> 52) & 0xfff), 2);
+    std::memcpy(out + 2, pairs + 2 * ((v >> 40) & 0xfff), 2);
+    std::memcpy(out + 4, pairs + 2 * ((v >> 28) & 0xfff), 2);
+    std::memcpy(out + 6, pairs + 2 * ((v >> 16) & 0xfff), 2);
+  }
+  for (; i + 3 <= n; i += 3, out += 4) {
+    const std::uint32_t v = std::uint32_t{in[i]} << 16 | std::uint32_t{in[i + 1]} << 8 | in[i + 2];
+    std::memcpy(out, pairs + 2 * (v >> 12), 2);
+    std::memcpy(out + 2, pairs + 2 * (v & 0xfff), 2);
+  }
+  if (const std::size_t rest = n - i; rest > 0) {
+    const std::uint32_t v = std::uint32_t{in[i]} << 16 | (rest == 2 ? std::uint32_t{in[i + 1]} << 8 : 0);
+    std::memcpy(out, pairs + 2 * (v >> 12), 2);
+    out[2] = rest == 2 ? pairs[2 * ((v >> 6) & 63) + 1] : '=';
+    out[3] = '=';
+    out += 4;
+  }
+  return out;
+}
+
+// The answer to GET /get_keyshares: base64(nonce(12) || AES-GCM(key,
+// plaintext) || tag(16)), exactly base64_encode(core::aes_gcm_encrypt(key,
+// plaintext)) (no AAD; the backup service opens it with aes_gcm_decrypt),
+// with the nonce drawn fresh for each answer. It is encrypted and encoded a
+// chunk at a time while it is written (net::StreamedBody): a connection
+// holds a chunk of it, never the whole answer. It keeps the plaintext (the
+// store's wiping buffer) and a copy of the key (wiped) until written.
+class SealedShares final : public net::StreamedBody {
+ public:
+  static constexpr std::size_t kNonce = 12, kTag = 16;
+
+  static core::Result<std::shared_ptr<const SealedShares>> make(const core::SecretBytes& key,
+                                                                std::shared_ptr<const core::SecretString> plaintext) {
+    if (key.size() != 32 && key.size() != 16)
+      return core::invalid("an AES-GCM key must be 16 or 32 bytes, got " + std::to_string(key.size()));
+    if (plaintext->reveal().size() > (1u << 30)) return core::invalid("plaintext too large for one AES-GCM message");
+    std::array<std::uint8_t, kNonce> nonce{};
+    core::random_fill(nonce);
+    return std::shared_ptr<const SealedShares>(new SealedShares(key.clone(), std::move(plaintext), nonce));
+  }
+
+  std::uint64_t size() const override { return (sealed_size() + 2) / 3 * 4; }
+  core::Result<std::unique_ptr<net::BodyStream>> open() const override;
+
+  std::size_t sealed_size() const { return kNonce + plaintext_->reveal().size() + kTag; }
+  const core::SecretBytes& key() const { return key_; }
+  std::string_view plaintext() const { return plaintext_->reveal(); }
+  const std::array<std::uint8_t, kNonce>& nonce() const { return nonce_; }
+
+ private:
+  SealedShares(core::SecretBytes key, std::shared_ptr<const core::SecretString> plaintext, std::array<std::uint8_t, kNonce> nonce)
+      : key_(std::move(key)), plaintext_(std::move(plaintext)), nonce_(nonce) {}
+
+  core::SecretBytes key_;
+  std::shared_ptr<const core::SecretString> plaintext_;
+  std::array<std::uint8_t, kNonce> nonce_;
+};
+
+// One pass: the sealed bytes in order, a whole number of base64 groups per
+// read (padding only at the very end).
+class SealedSharesPass final : public net::BodyStream {
+ public:
+  explicit SealedSharesPass(const SealedShares& body) : body_(body) {}
+
+  core::Status start() {
+    const EVP_CIPHER* cipher = body_.key().size() == 32 ? EVP_aes_256_gcm() : EVP_aes_128_gcm();
+    if (!ctx_ || EVP_EncryptInit_ex(ctx_.get(), cipher, nullptr, body_.key().data(), body_.nonce().data()) != 1)
+      return core::fail(core::ErrorCode::kInternal, "AES-GCM encryption failed");
+    return {};
+  }
+
+  core::Result<std::size_t> read(char* out, std::size_t max) override {
+    const std::size_t total = body_.sealed_size();
+    if (at_ == total) return std::size_t{0};
+    // Sealed bytes for at most `max` characters: whole groups of 3, up to the chunk buffer.
+    const std::size_t n = std::min({max / 4 * 3, sealed_.size(), total - at_});
+    const std::size_t text = body_.plaintext().size();
+    for (std::size_t done = 0; done < n;) {
+      const std::size_t pos = at_ + done;
+      std::size_t m = 0;
+      if (pos < SealedShares::kNonce) {  // the nonce
+        m = std::min(n - done, SealedShares::kNonce - pos);
+        std::memcpy(sealed_.data() + done, body_.nonce().data() + pos, m);
+      } else if (pos < SealedShares::kNonce + text) {  // the ciphertext
+        m = std::min(n - done, SealedShares::kNonce + text - pos);
+        int len = 0;
+        const auto* in = reinterpret_cast<const std::uint8_t*>(body_.plaintext().data()) + (pos - SealedShares::kNonce);
+        if (EVP_EncryptUpdate(ctx_.get(), sealed_.data() + done, &len, in, static_cast<int>(m)) != 1 ||
+            static_cast<std::size_t>(len) != m)
+          return core::fail(core::ErrorCode::kInternal, "AES-GCM encryption failed");
+      } else {  // the tag
+        if (!tag_) {
+          int len = 0;
+          std::array<std::uint8_t, SealedShares::kTag> tag{};
+          if (EVP_EncryptFinal_ex(ctx_.get(), tag.data(), &len) != 1 || len != 0 ||
+              EVP_CIPHER_CTX_ctrl(ctx_.get(), EVP_CTRL_GCM_GET_TAG, SealedShares::kTag, tag.data()) != 1)
+            return core::fail(core::ErrorCode::kInternal, "AES-GCM encryption failed");
+          tag_ = tag;
+        }
+        const std::size_t in_tag = pos - SealedShares::kNonce - text;
+        m = std::min(n - done, SealedShares::kTag - in_tag);
+        std::memcpy(sealed_.data() + done, tag_->data() + in_tag, m);
+      }
+      done += m;
+    }
+    at_ += n;
+    return static_cast<std::size_t>(base64_into(sealed_.data(), n, out) - out);
+  }
+
+ private:
+  const SealedShares& body_;
+  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx_{EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free};
+  std::array<std::uint8_t, net::ResponseBody::writer::kChunk / 4 * 3> sealed_;  // ciphertext (public) and nonce, tag
+  std::size_t at_ = 0;  // sealed bytes done
+  std::optional<std::array<std::uint8_t, SealedShares::kTag>> tag_;
+};
+
+core::Result<std::unique_ptr<net::BodyStream>> SealedShares::open() const {
+  auto pass = std::make_unique<SealedSharesPass>(*this);
+  MPC_TRY(pass->start());
+  return std::unique_ptr<net::BodyStream>(std::move(pass));
 }
 
 unsigned status_for_import_error(const core::Error& e) {
@@ -95,32 +247,66 @@ net::HttpResponse MigrationService::handle(const net::HttpRequest& req, const co
 }
 
 net::HttpResponse MigrationService::get_keyshares(const net::HttpRequest& req) {
-  auto parsed = core::parse_json(req.body(), kBodyJsonLimits);
-  if (!parsed) {
-    return answer(req, 400, parsed.error().message == core::kNotValidJson ? "Invalid keyset: the body is not JSON"
-                                                                          : "Invalid keyset: " + parsed.error().message);
+  std::shared_ptr<const ServedKeyset> last;
+  {
+    std::lock_guard lock(served_mu_);
+    last = last_served_;
   }
-  auto keyset = model::parse_keyset(*parsed);
-  if (!keyset) return answer(req, 400, "Invalid keyset: " + keyset.error().message);
-  auto shares = store_.shares_for(*keyset);
-  if (!shares) {
-    spdlog::warn("migration: refused get_keyshares for epoch {}: {}", keyset->epoch_id, shares.error().message);
-    metrics_.counter("mpc_keyshares_served_total", "GET /get_keyshares answers by outcome", {{"outcome", "not_held"}}).inc();
-    return answer(req, 500, "Cannot serve keyset: " + shares.error().message);
+  const bool same_body = last && last->body == req.body();
+  // The plaintext of the last answer, while the store still holds it unchanged.
+  std::shared_ptr<const core::SecretString> plaintext;
+  if (same_body && last->held && last->generation == store_.generation()) plaintext = last->plaintext.lock();
+  if (!plaintext) {
+    // A new keyset (parsed and validated in full), or the store changed since.
+    std::shared_ptr<const model::Keyset> keyset;
+    if (same_body) {
+      keyset = last->keyset;
+    } else {
+      auto parsed = core::parse_json(req.body(), kBodyJsonLimits);
+      if (!parsed) {
+        return answer(req, 400, parsed.error().message == core::kNotValidJson ? "Invalid keyset: the body is not JSON"
+                                                                              : "Invalid keyset: " + parsed.error().message);
+      }
+      auto ks = model::parse_keyset(*parsed);
+      if (!ks) return answer(req, 400, "Invalid keyset: " + ks.error().message);
+      keyset = std::make_shared<const model::Keyset>(std::move(*ks));
+    }
+    auto served = store_.serve(*keyset);
+    auto next = std::make_shared<ServedKeyset>();
+    next->body = same_body ? last->body : req.body();
+    next->keyset = std::move(keyset);
+    if (served) {
+      next->held = true;
+      next->generation = served->generation;
+      next->count = served->count;
+      next->plaintext = served->plaintext;
+      plaintext = std::move(served->plaintext);
+    }
+    {
+      std::lock_guard lock(served_mu_);
+      last_served_ = next;
+    }
+    last = std::move(next);
+    if (!served) {
+      spdlog::warn("migration: refused get_keyshares for epoch {}: {}", last->keyset->epoch_id, served.error().message);
+      metrics_.counter("mpc_keyshares_served_total", "GET /get_keyshares answers by outcome", {{"outcome", "not_held"}}).inc();
+      return answer(req, 500, "Cannot serve keyset: " + served.error().message);
+    }
   }
-  nlohmann::json array = nlohmann::json::array();
-  for (const auto& share : *shares) array.push_back(to_json(share));
-  core::SecretString plaintext(array.dump());
-  model::wipe_private_shares(array);
-  auto sealed = core::aes_gcm_encrypt(encryption_key_, core::as_bytes(plaintext.reveal()));
+  auto sealed = SealedShares::make(encryption_key_, std::move(plaintext));
   if (!sealed) return answer(req, 500, "Cannot encrypt the key shares: " + sealed.error().message);
-  metrics_.gauge("mpc_last_backup_served_epoch", "Epoch of the last keyset served to the backup service")
-      .set(static_cast<double>(keyset->epoch_id));
-  metrics_.gauge("mpc_last_backup_served_timestamp_seconds", "Unix time of the last keyset served to the backup service")
-      .set(net::unix_now_seconds());
-  metrics_.counter("mpc_keyshares_served_total", "GET /get_keyshares answers by outcome", {{"outcome", "served"}}).inc();
-  spdlog::info("migration: served {} key share(s) of epoch {} to the backup service", shares->size(), keyset->epoch_id);
-  return answer(req, 200, core::base64_encode(*sealed), "application/json");
+  const std::uint64_t epoch = last->keyset->epoch_id;
+  std::call_once(served_series_once_, [&] {
+    served_series_.epoch = &metrics_.gauge("mpc_last_backup_served_epoch", "Epoch of the last keyset served to the backup service");
+    served_series_.timestamp =
+        &metrics_.gauge("mpc_last_backup_served_timestamp_seconds", "Unix time of the last keyset served to the backup service");
+    served_series_.served = &metrics_.counter("mpc_keyshares_served_total", "GET /get_keyshares answers by outcome", {{"outcome", "served"}});
+  });
+  served_series_.epoch->set(static_cast<double>(epoch));
+  served_series_.timestamp->set(net::unix_now_seconds());
+  served_series_.served->inc();
+  if (served_log_.allow()) spdlog::info("migration: served {} key share(s) of epoch {} to the backup service", last->count, epoch);
+  return net::make_streamed_response(200, std::move(*sealed), "application/json", req.version(), req.keep_alive());
 }
 
 net::HttpResponse MigrationService::set_keyshares(const net::HttpRequest& req) {

@@ -6,6 +6,12 @@
 //   GET /hello           200 "Hello, world!"
 //   GET /get_keyshares   body: Keyset JSON -> 200, body: base64(AES-256-GCM(shares JSON))
 //                        400 "Invalid keyset: …"; 500 when the store does not hold that keyset
+//                        A body equal byte for byte to the last one served is not
+//                        parsed again, and the shares' plaintext is serialised once
+//                        per held set (KeyshareStore::serve, a wiping buffer):
+//                        the answer is reused only while the store's generation
+//                        is the one it was checked in; any other body is parsed
+//                        and checked in full. Encryption is fresh every time.
 //   PUT /set_keyshares   body: base64 blob -> validated and durably imported, then
 //                        200 "Keyshares received."; 400 "Invalid Json or encryption: …"
 //                        for a blob that does not decrypt or parse, 400/409 for shares
@@ -18,12 +24,14 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 
 #include "core/secret.h"
 #include "net/http_server.h"
+#include "net/log_limiter.h"
 #include "net/metrics.h"
 #include "node/chain_view.h"
 #include "node/keyshare_store.h"
@@ -55,6 +63,18 @@ class MigrationService {
   net::HttpResponse handle(const net::HttpRequest& request, const core::Ed25519PublicKey& peer);
 
  private:
+  // The last keyset body parsed, and what the store answered for it. The
+  // plaintext is only referenced weakly: the store owns it, so it is wiped
+  // as soon as the held set changes, not when the next request comes.
+  struct ServedKeyset {
+    std::string body;  // the request body, byte for byte (a keyset: public)
+    std::shared_ptr<const model::Keyset> keyset;  // parsed and valid
+    bool held = false;                            // the store held it, in:
+    std::uint64_t generation = 0;
+    std::size_t count = 0;
+    std::weak_ptr<const core::SecretString> plaintext;
+  };
+
   net::HttpResponse get_keyshares(const net::HttpRequest& request);
   net::HttpResponse set_keyshares(const net::HttpRequest& request);
 
@@ -66,6 +86,20 @@ class MigrationService {
   NodeView view_;
   bool have_view_ = false;
   std::function<std::int64_t()> attested_unix_now_;  // set: attestation required
+  mutable std::mutex served_mu_;
+  std::shared_ptr<const ServedKeyset> last_served_;  // served_mu_
+  // The series of a served answer, looked up once (at the first answer, so
+  // that they appear with it).
+  struct ServedSeries {
+    net::Gauge* epoch = nullptr;
+    net::Gauge* timestamp = nullptr;
+    net::Counter* served = nullptr;
+  };
+  std::once_flag served_series_once_;
+  ServedSeries served_series_;
+  // A backup service may ask often: at most 10 "served" lines per 10 s, the
+  // rest counted in mpc_keyshares_served_total.
+  net::LogLimiter served_log_{"migration: key share answers", "mpc_keyshares_served_total"};
 };
 
 }  // namespace mpc::node

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <set>
+
 #include "core/bytes.h"
 #include "core/crypto.h"
 #include "devnet/dealer.h"
@@ -38,6 +40,7 @@ class MigrationServiceTest : public ::testing::Test {
     auto dealt = devnet::deal_keyset(domains, ids, 2, 4);
     keyset_ = dealt->keyset;
     shares_ = std::move(dealt->shares[0]);
+    their_shares_ = std::move(dealt->shares[1]);
     service_ = std::make_unique<MigrationService>(*store_, aes_.clone(), metrics_, [this] { ++imported_; });
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -65,6 +68,25 @@ class MigrationServiceTest : public ::testing::Test {
     for (const auto& s : shares) a.push_back(to_json(s));
     return core::base64_encode(*core::aes_gcm_encrypt(k, core::as_bytes(a.dump())));
   }
+  // The shares a 200 answer of GET /get_keyshares carries: its whole body
+  // (streamed), as Content-Length says, strict base64, then AES-GCM.
+  core::Result<std::vector<model::Keyshare>> opened(const net::HttpResponse& r) {
+    auto text = net::body_text(r);
+    if (!text) return std::unexpected(text.error());
+    EXPECT_EQ(r[http::field::content_length], std::to_string(text->size()));
+    auto blob = core::base64_decode(*text);
+    if (!blob) return std::unexpected(blob.error());
+    auto plain = core::aes_gcm_decrypt(aes_, *blob);
+    if (!plain) return std::unexpected(plain.error());
+    return model::parse_keyshares(json::parse(core::to_string(plain->view())));
+  }
+  net::HttpResponse get(const model::Keyset& ks) { return get(to_json(ks).dump()); }
+  net::HttpResponse get(std::string body) { return service_->handle(request(http::verb::get, "/get_keyshares", std::move(body)), key(5)); }
+  static std::string private_shares(const std::vector<model::Keyshare>& v) {
+    std::string all;
+    for (const auto& s : v) all += s.private_share.reveal() + ",";
+    return all;
+  }
   std::vector<model::Keyshare> clones() {
     std::vector<model::Keyshare> v;
     for (const auto& s : shares_) v.push_back(s.clone());
@@ -76,6 +98,7 @@ class MigrationServiceTest : public ::testing::Test {
   core::SecretBytes aes_;
   model::Keyset keyset_;
   std::vector<model::Keyshare> shares_;
+  std::vector<model::Keyshare> their_shares_;  // participant 1's, of the same keyset
   net::MetricsRegistry metrics_;
   std::unique_ptr<MigrationService> service_;
   int imported_ = 0;
@@ -111,11 +134,7 @@ TEST_F(MigrationServiceTest, ServesTheHeldKeysetEncrypted) {
   ASSERT_TRUE(store_->import(clones(), keyset_));
   auto ok = service_->handle(request(http::verb::get, "http://x/get_keyshares", to_json(keyset_).dump()), key(5));
   ASSERT_EQ(ok.result_int(), 200u) << ok.body();
-  auto blob = core::base64_decode(ok.body());
-  ASSERT_TRUE(blob);
-  auto plain = core::aes_gcm_decrypt(aes_, *blob);
-  ASSERT_TRUE(plain);
-  auto shares = model::parse_keyshares(json::parse(core::to_string(plain->view())));
+  auto shares = opened(ok);
   ASSERT_TRUE(shares);
   EXPECT_TRUE(model::check_keyshares_cover_keyset(*shares, keyset_));
   EXPECT_NE(metrics_.render().find("mpc_last_backup_served_epoch 4"), std::string::npos) << metrics_.render();
@@ -188,6 +207,120 @@ TEST_F(MigrationServiceTest, BodiesNestedTooDeepAreRefusedBeforeParsing) {
   EXPECT_NE(metrics_.render().find("mpc_keyshare_imports_total{outcome=\"bad_json\"} 1"), std::string::npos);
 }
 
+// The answer of a body equal to the last one is not built again, but it is
+// the store's current answer: a change of the held shares, or another body,
+// is seen by the very next request.
+TEST_F(MigrationServiceTest, TheSameBodyAgainIsServedFromTheStoresCurrentSharesWithAFreshNonce) {
+  service_->update_view(view(false));
+  ASSERT_TRUE(store_->import(clones(), keyset_));
+  const std::string body = to_json(keyset_).dump();
+  auto first = get(body);
+  auto second = get(body);
+  ASSERT_EQ(first.result_int(), 200u);
+  ASSERT_EQ(second.result_int(), 200u);
+  EXPECT_NE(*net::body_text(first), *net::body_text(second)) << "each answer is encrypted afresh (nonce)";
+  auto a = opened(first), b = opened(second);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(private_shares(*a), private_shares(shares_));
+  EXPECT_EQ(private_shares(*b), private_shares(shares_));
+
+  // The other participant's shares of the same keyset (same key ids and
+  // group keys, other private shares): the same body now gets those.
+  std::vector<model::Keyshare> theirs;
+  for (const auto& s : their_shares_) theirs.push_back(s.clone());
+  ASSERT_TRUE(store_->import(std::move(theirs), keyset_)) << "same keyset, other private shares";
+  auto after = opened(get(body));
+  ASSERT_TRUE(after);
+  EXPECT_NE(private_shares(*after), private_shares(shares_));
+  EXPECT_EQ(private_shares(*after), private_shares(their_shares_));
+  EXPECT_NE(metrics_.render().find("mpc_keyshares_served_total{outcome=\"served\"} 3"), std::string::npos) << metrics_.render();
+}
+
+TEST_F(MigrationServiceTest, AnotherBodyIsParsedAndCheckedInFullAndBadBodiesAreStillRefused) {
+  service_->update_view(view(false));
+  ASSERT_TRUE(store_->import(clones(), keyset_));
+  const std::string body = to_json(keyset_).dump();
+  ASSERT_EQ(get(body).result_int(), 200u);
+  // Not JSON, not a keyset, too deep: refused as before, after a served body.
+  auto not_json = get(body.substr(0, body.size() - 1));
+  EXPECT_EQ(not_json.result_int(), 400u);
+  EXPECT_EQ(not_json.body(), "Invalid keyset: the body is not JSON");
+  json broken = to_json(keyset_);
+  broken["domains"][0]["key"] = "nonsense";
+  auto bad_keyset = get(broken.dump());
+  EXPECT_EQ(bad_keyset.result_int(), 400u);
+  EXPECT_EQ(bad_keyset.body().rfind("Invalid keyset: ", 0), 0u) << bad_keyset.body();
+  EXPECT_EQ(get(std::string(100, '[') + std::string(100, ']')).result_int(), 400u);
+  // The same keyset in other bytes (another field order and spacing): parsed and served.
+  auto spaced = get(to_json(keyset_).dump(2));
+  ASSERT_EQ(spaced.result_int(), 200u) << spaced.body();
+  EXPECT_TRUE(opened(spaced));
+  // Another epoch, another domain set: checked against the store, refused.
+  model::Keyset later = keyset_;
+  later.epoch_id = 5;
+  auto other_epoch = get(later);
+  EXPECT_EQ(other_epoch.result_int(), 500u);
+  EXPECT_NE(other_epoch.body().find("holds epoch 4"), std::string::npos) << other_epoch.body();
+  model::Keyset fewer = keyset_;
+  fewer.domains.pop_back();
+  EXPECT_EQ(get(fewer).result_int(), 500u);
+  EXPECT_EQ(get(fewer).result_int(), 500u) << "a body refused by the store stays refused";
+  // And the first body again: served.
+  EXPECT_TRUE(opened(get(body)));
+}
+
+TEST_F(MigrationServiceTest, AKeysetTheStoreNoLongerHoldsIsRefusedAtOnce) {
+  service_->update_view(view(false));
+  ASSERT_TRUE(store_->import(clones(), keyset_));
+  const std::string body = to_json(keyset_).dump();
+  ASSERT_EQ(get(body).result_int(), 200u);
+  // The held set moves on to epoch 5 (a resharing): the epoch 4 body is refused.
+  model::Keyset next = keyset_;
+  next.epoch_id = 5;
+  auto moved = clones();
+  for (auto& s : moved) s.key_id.epoch_id = 5;
+  ASSERT_TRUE(store_->import(std::move(moved), next));
+  auto old = get(body);
+  EXPECT_EQ(old.result_int(), 500u);
+  EXPECT_NE(old.body().find("holds epoch 5"), std::string::npos) << old.body();
+  auto now = opened(get(next));
+  ASSERT_TRUE(now);
+  EXPECT_EQ(now->front().key_id.epoch_id, 5u);
+}
+
+TEST_F(MigrationServiceTest, AnswersOfManyChunksDecryptWhole) {
+  // A plaintext of several 12 KiB chunks; sealed sizes of each remainder mod 3
+  // (so that each kind of final base64 group is written): every digit of the
+  // epoch adds 161 bytes (one per share), 2 mod 3.
+  std::set<std::size_t> remainders;
+  const std::size_t n = 161;
+  for (std::uint64_t epoch : {7u, 70u, 700u}) {
+    std::vector<devnet::DomainToDeal> domains;
+    for (std::size_t d = 0; d < n; ++d) domains.push_back({d, d % 2 ? model::CurveKind::kEd25519 : model::CurveKind::kSecp256k1, 0});
+    auto dealt = devnet::deal_keyset(domains, std::vector<std::uint64_t>{0, 1}, 2, epoch);
+    ASSERT_TRUE(dealt);
+    fs::remove(dir_ / ("big-" + std::to_string(epoch)));
+    core::SecretBytes local(32);
+    core::random_fill(local.mutable_view());
+    auto store = std::move(*KeyshareStore::open(dir_ / ("big-" + std::to_string(epoch)), std::move(local)));
+    std::vector<model::Keyshare> mine;
+    for (const auto& s : dealt->shares[0]) mine.push_back(s.clone());
+    ASSERT_TRUE(store->import(std::move(mine), dealt->keyset));
+    MigrationService service(*store, aes_.clone(), metrics_);
+    service.update_view(view(false));
+    auto r = service.handle(request(http::verb::get, "/get_keyshares", to_json(dealt->keyset).dump()), key(5));
+    ASSERT_EQ(r.result_int(), 200u);
+    auto served = store->serve(dealt->keyset);
+    ASSERT_TRUE(served);
+    EXPECT_GT(served->plaintext->reveal().size(), 3 * 12 * 1024u);
+    remainders.insert((12 + served->plaintext->reveal().size() + 16) % 3);
+    auto shares = opened(r);
+    ASSERT_TRUE(shares) << shares.error().message;
+    EXPECT_EQ(shares->size(), n);
+    EXPECT_EQ(private_shares(*shares), private_shares(dealt->shares[0]));
+  }
+  EXPECT_EQ(remainders.size(), 3u);
+}
 
 // --require-attested-backup-service: the registered key alone is not enough.
 TEST_F(MigrationServiceTest, ARequiredAttestationMustBeThereForThePeersKeyAndUnexpired) {

@@ -5,6 +5,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -76,10 +78,14 @@ struct NodeRuntime::Impl {
   std::mutex attest_mu_;
   std::optional<std::chrono::steady_clock::time_point> last_attested_;  // attest_mu_
   core::Status submit_attestation();
-  boost::asio::io_context ioc_;
+  // One io_context per I/O thread, each run by that thread alone (hint 1):
+  // the listeners run on the first, the migration endpoint's connections
+  // are handed out to all of them in turn (net/mtls_server.h "Threads").
+  std::vector<std::unique_ptr<boost::asio::io_context>> io_;
+  boost::asio::io_context& ioc() { return *io_.front(); }
   std::shared_ptr<net::MtlsServer> migration_server_;
   std::shared_ptr<net::HttpServer> metrics_server_;
-  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
   std::mutex io_mu_;
   std::condition_variable io_done_;
@@ -175,6 +181,12 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
                                                 [self](const near::ContractView& s) { self->on_chain_change(s); });
 
   // Listeners.
+  const std::size_t io_threads = std::max<std::size_t>(1, options.threads);
+  std::vector<boost::asio::io_context*> connection_contexts;
+  for (std::size_t i = 0; i < io_threads; ++i) {
+    rt->io_.push_back(std::make_unique<boost::asio::io_context>(1));
+    connection_contexts.push_back(rt->io_.back().get());
+  }
   MPC_ASSIGN(auto tls_ctx, tls::make_server_context(rt->home_->tls_key));
   net::MtlsServerOptions mopts;
   mopts.body_limit = options.body_limit;
@@ -185,21 +197,23 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
   mopts.handshake_timeout = options.handshake_timeout;
   mopts.request_timeout = options.request_timeout;
   rt->migration_server_ = std::make_shared<net::MtlsServer>(
-      rt->ioc_, tls_ctx, mopts, [self](const core::Ed25519PublicKey& peer) { return self->service_->authorize(peer); },
+      rt->ioc(), tls_ctx, mopts, [self](const core::Ed25519PublicKey& peer) { return self->service_->authorize(peer); },
       [self](net::HttpRequest&& req, const core::Ed25519PublicKey& peer, net::Responder respond) { respond(self->service_->handle(req, peer)); },
-      &rt->metrics_);
+      &rt->metrics_, std::move(connection_contexts));
   MPC_ASSIGN(rt->migration_endpoint_, rt->migration_server_->listen(migration_ep));
   if (metrics_ep) {
     net::HttpServerOptions hopts;
     hopts.max_connections = 32;
     hopts.body_limit = 4096;
-    rt->metrics_server_ = std::make_shared<net::HttpServer>(rt->ioc_, hopts, net::metrics_handler(rt->metrics_));
+    rt->metrics_server_ = std::make_shared<net::HttpServer>(rt->ioc(), hopts, net::metrics_handler(rt->metrics_));
     MPC_ASSIGN(auto bound, rt->metrics_server_->listen(*metrics_ep));
     MPC_TRY(core::write_file_atomic(metrics_addr_file(options.home), core::as_bytes(net::HostPort::from_endpoint(bound).to_string() + "\n"), 0644));
   }
-  rt->work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(rt->ioc_.get_executor());
-  for (std::size_t i = 0; i < std::max<std::size_t>(1, options.threads); ++i) rt->threads_.emplace_back([self] {
-      net::run_io_context(self->ioc_, "mpc-node");
+  for (auto& io : rt->io_) rt->work_.push_back(boost::asio::make_work_guard(*io));
+  for (std::size_t i = 0; i < rt->io_.size(); ++i) rt->threads_.emplace_back([self, i, ctx = rt->io_[i].get()] {
+      // Named, so that top -H, perf and /proc/PID/task tell the I/O threads apart.
+      pthread_setname_np(pthread_self(), ("mpc-io-" + std::to_string(i)).c_str());
+      net::run_io_context(*ctx, "mpc-node");
       {
         std::lock_guard lock(self->io_mu_);
         ++self->io_threads_done_;
@@ -315,15 +329,15 @@ void NodeRuntime::Impl::stop() {
   if (protocols_) protocols_->stop();
   if (migration_server_) migration_server_->stop();
   if (metrics_server_) metrics_server_->stop();
-  work_.reset();
+  work_.clear();
   // The servers dropped their connections: the io threads run out of work
   // once the cancelled handlers have run. Wait for that (an event), and only
-  // after a grace period stop the loop outright.
+  // after a grace period stop the loops outright.
   {
     std::unique_lock lock(io_mu_);
     io_done_.wait_for(lock, std::chrono::seconds(2), [&] { return io_threads_done_ == threads_.size(); });
   }
-  ioc_.stop();
+  for (auto& io : io_) io->stop();
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   std::error_code ec;
