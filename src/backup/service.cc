@@ -19,6 +19,19 @@ namespace mpc::backup {
 
 namespace {
 
+// The daemon's chain read: an unchanged view answer is not parsed again
+// (near::ContractViewCache).
+std::function<core::Result<near::ContractView>()> cached_chain_reader(near::RpcClient& rpc, const std::string& contract_id) {
+  struct Cached {
+    std::mutex mu;
+    near::ContractViewCache cache;
+  };
+  return [&rpc, contract_id, cached = std::make_shared<Cached>()] {
+    std::lock_guard lock(cached->mu);
+    return near::read_contract_view(rpc, contract_id, {}, cached->cache);
+  };
+}
+
 // The node over mutual TLS with `own_key`, the shares under `encryption_key`.
 void set_node_ports(DaemonPorts& ports, const core::Ed25519SecretKey& own_key, const core::SecretBytes& encryption_key,
                     std::chrono::milliseconds timeout) {
@@ -79,7 +92,7 @@ core::Status run_service(const ServiceConfig& config, near::RpcClient& rpc, cons
   const core::Ed25519SecretKey& own_key = secrets.p2p_private_key;
   const auto timeout = config.request_timeout;
   DaemonPorts ports;
-  ports.read_chain = [&rpc, &config] { return near::read_contract_view(rpc, config.contract_id); };
+  ports.read_chain = cached_chain_reader(rpc, config.contract_id);
   if (config.memory_only) {
     ports.load_newest = [&memory_store] { return memory_store.load_newest(); };
     ports.store = [&memory_store](const std::vector<model::Keyshare>& s) { return memory_store.store(s); };
@@ -207,7 +220,7 @@ core::Status run_tee_service(const ServiceConfig& config, const TeeServiceConfig
 
   MemoryBackupStore memory_store;
   DaemonPorts ports;
-  ports.read_chain = [&rpc, &config] { return near::read_contract_view(rpc, config.contract_id); };
+  ports.read_chain = cached_chain_reader(rpc, config.contract_id);
   ports.load_newest = [&memory_store] { return memory_store.load_newest(); };
   ports.store = [&memory_store](const std::vector<model::Keyshare>& s) { return memory_store.store(s); };
   core::SecretBytes encryption_key;  // set by the daemon thread before the daemon runs

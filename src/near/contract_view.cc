@@ -28,21 +28,34 @@ core::Result<BackupServiceAttestation> parse_backup_service_attestation(const nl
 }
 
 core::Result<ContractView> read_contract_view(RpcClient& rpc, const std::string& contract_id, const ContractViewOptions& options) {
-  MPC_ASSIGN(auto state_answer, rpc.view_answer(contract_id, "state"));
-  const json& state_json = state_answer.value;
-  MPC_ASSIGN(auto migrations_json, rpc.view(contract_id, "migration_info"));
+  ContractViewCache none;
+  return read_contract_view(rpc, contract_id, options, none);
+}
+
+core::Result<ContractView> read_contract_view(RpcClient& rpc, const std::string& contract_id, const ContractViewOptions& options,
+                                              ContractViewCache& cache) {
+  MPC_ASSIGN(auto state_answer, rpc.call_function(contract_id, "state", json::object()));
+  MPC_ASSIGN(auto migrations_answer, rpc.call_function(contract_id, "migration_info", json::object()));
   ContractView view;
-  {
+  view.block_height = state_answer.block_height;
+  if (!cache.state || cache.state_bytes != state_answer.result) {
+    cache.state.reset();
+    MPC_ASSIGN(json state_json, view_value(state_answer, contract_id, "state"));
     auto state = model::parse_protocol_state(state_json);
     if (!state) return std::unexpected(state.error().context("contract view `state`"));
-    view.state = std::move(*state);
-    view.block_height = state_answer.block_height;
+    cache.state = std::move(*state);
+    cache.state_bytes = std::move(state_answer.result);
   }
-  {
+  view.state = *cache.state;
+  if (!cache.migrations || cache.migrations_bytes != migrations_answer.result) {
+    cache.migrations.reset();
+    MPC_ASSIGN(json migrations_json, view_value(migrations_answer, contract_id, "migration_info"));
     auto migrations = model::parse_migration_info(migrations_json);
     if (!migrations) return std::unexpected(migrations.error().context("contract view `migration_info`"));
-    view.migrations = std::move(*migrations);
+    cache.migrations = std::move(*migrations);
+    cache.migrations_bytes = std::move(migrations_answer.result);
   }
+  view.migrations = *cache.migrations;
   if (!options.backup_attestation_account.empty()) {
     auto a = rpc.view(contract_id, "backup_service_attestation", {{"account_id", options.backup_attestation_account}});
     if (!a) {

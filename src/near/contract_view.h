@@ -55,4 +55,18 @@ struct ContractViewOptions {
 // view (ours); a contract without it leaves the field nullopt.
 core::Result<ContractView> read_contract_view(RpcClient& rpc, const std::string& contract_id, const ContractViewOptions& options = {});
 
+// The last `state` and `migration_info` answers a poller read, byte for
+// byte, and what they parsed to: most blocks change neither, and an answer
+// equal to the last one is not parsed and validated again (at 1,000 domains
+// that was most of an idle node's CPU). An answer that differs in any byte
+// is parsed and checked in full. Not thread-safe: one per poller.
+struct ContractViewCache {
+  core::Bytes state_bytes;
+  std::optional<model::ProtocolState> state;
+  core::Bytes migrations_bytes;
+  std::optional<model::MigrationInfo> migrations;
+};
+core::Result<ContractView> read_contract_view(RpcClient& rpc, const std::string& contract_id, const ContractViewOptions& options,
+                                              ContractViewCache& cache);
+
 }  // namespace mpc::near

@@ -15,6 +15,107 @@ constexpr core::JsonLimits kRpcAnswerLimits{std::size_t{64} << 20, 64};
 constexpr core::JsonLimits kContractValueLimits{std::size_t{64} << 20, 64};
 
 
+// A JSON-RPC answer's tree, built by nlohmann's SAX parser, except the
+// bytes of a call_function result (`result.result`: an array of numbers
+// 0..255 as long as the contract's value, 134 KB of state at 1,000
+// participants), which go straight into `bytes` instead of one tree node
+// each (the tree's allocation and destruction dominated a node's chain
+// poll). Everything else, errors included, is the tree parse_json would
+// have built (a repeated key: the last one wins, as there).
+class AnswerWithBytes {
+ public:
+  json root;
+  bool have_bytes = false;  // result.result was an array
+  bool bad_bytes = false;   // ... holding something other than numbers 0..255
+  core::Bytes bytes;
+
+  bool null() { return in_bytes_ ? not_a_byte() : value(nullptr); }
+  bool boolean(bool v) { return in_bytes_ ? not_a_byte() : value(v); }
+  bool number_integer(json::number_integer_t v) { return in_bytes_ ? not_a_byte() : value(v); }
+  bool number_unsigned(json::number_unsigned_t v) {
+    if (!in_bytes_) return value(v);
+    if (v > 255 || nested_ > 0) return not_a_byte();
+    bytes.push_back(static_cast<std::uint8_t>(v));
+    return true;
+  }
+  bool number_float(json::number_float_t v, const std::string&) { return in_bytes_ ? not_a_byte() : value(v); }
+  bool string(std::string& v) { return in_bytes_ ? not_a_byte() : value(std::move(v)); }
+  bool binary(json::binary_t& v) { return in_bytes_ ? not_a_byte() : value(std::move(v)); }
+  bool start_object(std::size_t) {
+    if (in_bytes_) return ++nested_, not_a_byte();
+    return open(json::object());
+  }
+  bool key(std::string& k) {
+    if (!in_bytes_) key_ = std::move(k);
+    return true;
+  }
+  bool end_object() {
+    if (in_bytes_) return --nested_, true;
+    open_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) {
+    if (in_bytes_) return ++nested_, not_a_byte();
+    // result.result: the second level, under the top-level "result".
+    if (open_.size() == 2 && open_[1].second && key_ == "result" && open_[0].second) {
+      in_bytes_ = have_bytes = true;
+      return true;
+    }
+    return open(json::array());
+  }
+  bool end_array() {
+    if (in_bytes_) {
+      if (nested_ == 0) in_bytes_ = false;
+      else --nested_;
+      return true;
+    }
+    open_.pop_back();
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
+
+ private:
+  bool not_a_byte() {
+    bad_bytes = true;
+    return true;
+  }
+  // Places a value where the parser is; returns it.
+  json* place(json&& v) {
+    if (open_.empty()) {
+      root = std::move(v);
+      return &root;
+    }
+    json& parent = *open_.back().first;
+    if (parent.is_array()) {
+      parent.push_back(std::move(v));
+      return &parent.back();
+    }
+    json& slot = parent[key_];
+    slot = std::move(v);
+    return &slot;
+  }
+  bool value(json&& v) {
+    place(std::move(v));
+    return true;
+  }
+  bool open(json&& container) {
+    // Whether this container is the top-level object's "result" object
+    // (first level) or the top-level object itself.
+    const bool on_path = open_.empty() ? container.is_object()
+                                       : open_.size() == 1 && open_[0].second && key_ == "result" && container.is_object();
+    open_.emplace_back(place(std::move(container)), on_path);
+    return true;
+  }
+
+  // The containers being filled, outermost first (a child is only appended
+  // to its parent when the parent is the innermost, so these stay valid),
+  // each with whether it is on the path to result.result.
+  std::vector<std::pair<json*, bool>> open_;
+  std::string key_;
+  bool in_bytes_ = false;
+  std::size_t nested_ = 0;  // containers inside result.result (not bytes)
+};
+
 // Null-safe member access: nullptr unless `j` is an object holding `key`.
 const json* field(const json& j, const char* key) {
   if (!j.is_object()) return nullptr;
@@ -162,7 +263,26 @@ core::Result<std::unique_ptr<RpcClient>> RpcClient::create(std::string_view url,
   return std::unique_ptr<RpcClient>(new RpcClient(std::move(*parsed), options));
 }
 
-core::Result<json> RpcClient::call(const std::string& method, const json& params) {
+namespace {
+// parse_json, or (with `bytes`) the same tree less result.result, whose
+// bytes go to `bytes` (AnswerWithBytes).
+core::Result<json> parse_answer(std::string_view text, RpcClient::ResultBytes* bytes) {
+  if (bytes == nullptr) return core::parse_json(text, kRpcAnswerLimits);
+  MPC_TRY(core::check_json_limits(text, kRpcAnswerLimits));
+  if (text.find('\0') != std::string_view::npos) return core::invalid(std::string(core::kNotValidJson));
+  AnswerWithBytes sax;
+  if (!json::sax_parse(text.begin(), text.end(), &sax, nlohmann::detail::input_format_t::json, /*strict=*/true))
+    return core::invalid(std::string(core::kNotValidJson));
+  bytes->present = sax.have_bytes;
+  bytes->valid = sax.have_bytes && !sax.bad_bytes;
+  bytes->bytes = std::move(sax.bytes);
+  return std::move(sax.root);
+}
+}  // namespace
+
+core::Result<json> RpcClient::call(const std::string& method, const json& params) { return call_with(method, params, nullptr); }
+
+core::Result<json> RpcClient::call_with(const std::string& method, const json& params, ResultBytes* bytes) {
   std::lock_guard lock(mu_);
   const std::string where = http_.url().host_port();
   const std::string id = std::to_string(next_id_++);
@@ -176,7 +296,7 @@ core::Result<json> RpcClient::call(const std::string& method, const json& params
   // The endpoint is not trusted to be well-formed: its answer is parsed
   // with depth and size limits (a view result holds its bytes as numbers,
   // so the value count is bounded by the body size only).
-  auto parsed = core::parse_json(res->body, kRpcAnswerLimits);
+  core::Result<json> parsed = parse_answer(res->body, bytes);
   json body = parsed ? std::move(*parsed) : json();
   if (!parsed || !body.is_object()) {
     if (res->status == 429 || res->status >= 500) {
@@ -275,23 +395,22 @@ core::Result<std::vector<AccessKeyInfo>> RpcClient::view_access_key_list(const s
 core::Result<CallResult> RpcClient::call_function(const std::string& contract_id, const std::string& method,
                                                   const json& args) {
   const std::string args_text = args.dump();
-  MPC_ASSIGN(json r, call("query", json{{"request_type", "call_function"},
-                                        {"finality", "final"},
-                                        {"account_id", contract_id},
-                                        {"method_name", method},
-                                        {"args_base64", core::base64_encode(core::as_bytes(args_text))}}));
-  const json* bytes = field(r, "result");
-  if (bytes == nullptr || !bytes->is_array()) {
+  ResultBytes bytes;
+  MPC_ASSIGN(json r, call_with("query",
+                               json{{"request_type", "call_function"},
+                                    {"finality", "final"},
+                                    {"account_id", contract_id},
+                                    {"method_name", method},
+                                    {"args_base64", core::base64_encode(core::as_bytes(args_text))}},
+                               &bytes));
+  if (!bytes.present) {
     return core::fail(core::ErrorCode::kInternal, "RPC call_function " + method + ": the answer has no result bytes");
   }
-  CallResult out;
-  out.result.reserve(bytes->size());
-  for (const auto& b : *bytes) {
-    if (!b.is_number_unsigned() || b.get<std::uint64_t>() > 255) {
-      return core::fail(core::ErrorCode::kInternal, "RPC call_function " + method + ": result is not an array of bytes");
-    }
-    out.result.push_back(static_cast<std::uint8_t>(b.get<std::uint64_t>()));
+  if (!bytes.valid) {
+    return core::fail(core::ErrorCode::kInternal, "RPC call_function " + method + ": result is not an array of bytes");
   }
+  CallResult out;
+  out.result = std::move(bytes.bytes);
   if (const json* logs = field(r, "logs"); logs != nullptr && logs->is_array()) {
     for (const auto& l : *logs) {
       if (l.is_string()) out.logs.push_back(l.get<std::string>());
@@ -310,12 +429,17 @@ core::Result<json> RpcClient::view(const std::string& contract_id, const std::st
 
 core::Result<ViewAnswer> RpcClient::view_answer(const std::string& contract_id, const std::string& method, const json& args) {
   MPC_ASSIGN(auto r, call_function(contract_id, method, args));
+  MPC_ASSIGN(json value, view_value(r, contract_id, method));
+  return ViewAnswer{std::move(value), r.block_height};
+}
+
+core::Result<json> view_value(const CallResult& r, const std::string& contract_id, const std::string& method) {
   auto j = core::parse_json(std::string_view(reinterpret_cast<const char*>(r.result.data()), r.result.size()), kContractValueLimits);
   if (!j) {
     return core::fail(core::ErrorCode::kInternal, "view " + method + " on " + contract_id + " did not return JSON" +
                                                       (j.error().message == core::kNotValidJson ? "" : " (" + j.error().message + ")"));
   }
-  return ViewAnswer{std::move(*j), r.block_height};
+  return std::move(*j);
 }
 
 core::Result<TxOutcome> parse_outcome(const json& outcome) {

@@ -99,6 +99,15 @@ class RpcClient {
 
   // One JSON-RPC call; returns "result" or the classified error.
   core::Result<json> call(const std::string& method, const json& params);
+  // What call_with found at result.result (a call_function's bytes).
+  struct ResultBytes {
+    bool present = false;  // an array was there
+    bool valid = false;    // ... of numbers 0..255 only
+    core::Bytes bytes;
+  };
+  // call(), with result.result's array read into `bytes` (when not null)
+  // instead of the returned tree (which then lacks it).
+  core::Result<json> call_with(const std::string& method, const json& params, ResultBytes* bytes);
 
   core::Result<json> status();
   // The latest final block (`block` with finality final).
@@ -131,6 +140,10 @@ class RpcClient {
   net::HttpClient http_;
   std::uint64_t next_id_ = 1;
 };
+
+// A call_function result parsed as a view's JSON value (what view() does
+// with it; kInternal "view M on C did not return JSON" otherwise).
+core::Result<json> view_value(const CallResult& result, const std::string& contract_id, const std::string& method);
 
 // Interprets a FinalExecutionOutcome (see the classification above).
 core::Result<TxOutcome> parse_outcome(const json& outcome);

@@ -1,10 +1,13 @@
 // The RPC client and signer against a fake NEAR JSON-RPC server on loopback
 // (net::HttpServer) returning canned answers for each outcome shape.
 #include "near/rpc_client.h"
+#include "near/contract_view.h"
+#include "support/fixtures.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <thread>
@@ -300,6 +303,141 @@ TEST(RpcClient, LegacyQueryErrorsInsideTheResultAreClassified) {
   ASSERT_FALSE(r);
   EXPECT_TRUE(is_contract_panic(r.error()));
   EXPECT_EQ(r.error().message, "contract panicked: nope");
+}
+
+TEST(RpcClient, CallFunctionResultBytesAreReadWithoutATreeAndCheckedLikeOne) {
+  // The bytes of result.result go straight into CallResult (no tree node
+  // per byte); every other field of the answer is read as before, and
+  // anything in the array that is not a number 0..255 is refused.
+  struct Case {
+    std::string result;  // the text of result.result
+    std::optional<std::string> error;
+  };
+  const std::vector<Case> cases = {
+      {"[]", std::nullopt},
+      {"[0,1,255,123]", std::nullopt},
+      {"[256]", "result is not an array of bytes"},
+      {"[-1]", "result is not an array of bytes"},
+      {"[1.5]", "result is not an array of bytes"},
+      {R"(["a"])", "result is not an array of bytes"},
+      {"[1,[2],3]", "result is not an array of bytes"},
+      {R"([1,{"a":[2]},3])", "result is not an array of bytes"},
+      {"[null]", "result is not an array of bytes"},
+      {R"("AQID")", "the answer has no result bytes"},
+      {"{}", "the answer has no result bytes"},
+  };
+  for (const auto& c : cases) {
+    const std::string body = R"({"jsonrpc":"2.0","id":"1","result":{"logs":["a","b"],"result":)" + c.result +
+                             R"(,"block_height":42,"nested":{"result":[999]}}})";
+    FakeRpc fake([&](const std::string&, const json&, const json&) { return Canned{200, body}; });
+    auto r = fake.client()->call_function("mpc.near", "state", json::object());
+    if (c.error) {
+      ASSERT_FALSE(r) << c.result;
+      EXPECT_EQ(r.error().code, core::ErrorCode::kInternal) << c.result;
+      EXPECT_NE(r.error().message.find(*c.error), std::string::npos) << c.result << " -> " << r.error().message;
+      continue;
+    }
+    ASSERT_TRUE(r) << c.result << ": " << r.error().message;
+    const auto expected = json::parse(c.result).get<std::vector<int>>();
+    EXPECT_EQ(std::vector<int>(r->result.begin(), r->result.end()), expected) << c.result;
+    EXPECT_EQ(r->logs, (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(r->block_height, 42u);
+  }
+  // Only result.result is read as bytes: a top-level "result" array, or a
+  // "result" deeper down, is an ordinary value.
+  {
+    FakeRpc fake([&](const std::string&, const json&, const json&) {
+      return Canned{200, R"({"jsonrpc":"2.0","id":"1","result":[1,2,3]})"};
+    });
+    auto r = fake.client()->call_function("mpc.near", "state", json::object());
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("the answer has no result bytes"), std::string::npos) << r.error().message;
+    auto plain = fake.client()->call("query", json::object());
+    ASSERT_TRUE(plain) << plain.error().message;
+    EXPECT_EQ(*plain, json::parse("[1,2,3]"));
+  }
+  // Errors are classified as they were, and a body that is not JSON is not
+  // mistaken for one with bytes.
+  for (const std::string body : {std::string("not json"), std::string(R"({"jsonrpc":"2.0","id":"1","result":{"result":[1,2)"),
+                                 std::string(R"({"jsonrpc":"2.0","id":"1","result":{"result":[1,2]}}trailing)")}) {
+    FakeRpc fake([&](const std::string&, const json&, const json&) { return Canned{200, body}; });
+    auto r = fake.client()->call_function("mpc.near", "state", json::object());
+    ASSERT_FALSE(r) << body;
+    EXPECT_EQ(r.error().code, core::ErrorCode::kInternal) << body;
+    EXPECT_NE(r.error().message.find("not JSON-RPC"), std::string::npos) << r.error().message;
+  }
+}
+
+TEST(ContractViewCache, AnUnchangedAnswerIsNotParsedAgainAndAnyChangedByteIs) {
+  json state;
+  {
+    std::ifstream in(mpc::testing::fixture_path("reference/contract_state_mainnet_running.json"));
+    ASSERT_TRUE(in) << "missing mainnet fixture";
+    state = json::parse(in);
+  }
+  std::mutex mu;
+  std::string state_text = state.dump(), migrations_text = "{}";
+  std::uint64_t height = 10;
+  FakeRpc fake([&](const std::string&, const json& params, const json& id) -> Canned {
+    std::lock_guard lock(mu);
+    const std::string& text = params.value("method_name", "") == "state" ? state_text : migrations_text;
+    return {200, ok(id, {{"result", json(core::Bytes(text.begin(), text.end()))}, {"logs", json::array()}, {"block_height", height}}).dump()};
+  });
+  auto rpc = fake.client();
+  ContractViewCache cache;
+  auto first = read_contract_view(*rpc, "mpc.near", {}, cache);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->block_height, 10u);
+  ASSERT_NE(first->state.running(), nullptr);
+  EXPECT_EQ(*first, *read_contract_view(*rpc, "mpc.near", {}));  // what an uncached read gives
+
+  // The same bytes again: the cached parse is what comes back (marked here
+  // to tell it apart), at the new block height.
+  ASSERT_TRUE(cache.state);
+  auto marked = *cache.state;
+  std::get<model::RunningState>(marked.state).keyset.epoch_id = 999;
+  cache.state = marked;
+  {
+    std::lock_guard lock(mu);
+    height = 11;
+  }
+  auto again = read_contract_view(*rpc, "mpc.near", {}, cache);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->block_height, 11u);
+  EXPECT_EQ(again->state.running()->keyset.epoch_id, 999u);
+
+  // One byte more (the same JSON value, other bytes) is parsed again.
+  {
+    std::lock_guard lock(mu);
+    state_text += " ";
+  }
+  auto reparsed = read_contract_view(*rpc, "mpc.near", {}, cache);
+  ASSERT_TRUE(reparsed) << reparsed.error().message;
+  EXPECT_EQ(reparsed->state, first->state);
+
+  // A changed answer that is not valid is refused in full and not cached; the
+  // valid answer after it is parsed again.
+  {
+    std::lock_guard lock(mu);
+    state_text = R"({"Running":{"keyset":"no"}})";
+  }
+  auto bad = read_contract_view(*rpc, "mpc.near", {}, cache);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("contract view `state`"), std::string::npos) << bad.error().message;
+  EXPECT_FALSE(cache.state);
+  {
+    std::lock_guard lock(mu);
+    migrations_text = "[]";
+  }
+  EXPECT_FALSE(read_contract_view(*rpc, "mpc.near", {}, cache));
+  {
+    std::lock_guard lock(mu);
+    state_text = state.dump();
+    migrations_text = "{}";
+  }
+  auto good = read_contract_view(*rpc, "mpc.near", {}, cache);
+  ASSERT_TRUE(good) << good.error().message;
+  EXPECT_EQ(good->state, first->state);
 }
 
 // ---------------------------------------------------------------- malformed

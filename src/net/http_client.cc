@@ -175,7 +175,11 @@ Exchange exchange(asio::io_context& ioc, Stream& stream, beast::tcp_stream& tcp_
   x.ec = run_op(ioc, [&](auto handler) { http::async_write(stream, req, handler); });
   if (x.ec) return x;
   x.wrote = true;
+  // Room for 64 KiB per read: Beast reads what the buffer can hold (512
+  // bytes when it starts empty), and a large answer (an RPC view of the
+  // state) would otherwise take a system call per 512 bytes.
   beast::flat_buffer buffer;
+  buffer.reserve(64 << 10);
   http::response_parser<http::string_body> parser;
   parser.body_limit(options.body_limit);
   parser.header_limit(64 << 10);

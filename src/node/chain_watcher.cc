@@ -4,7 +4,7 @@
 
 namespace mpc::node {
 
-core::Result<near::ContractView> RpcChainSource::fetch() { return near::read_contract_view(rpc_, contract_id_, options_); }
+core::Result<near::ContractView> RpcChainSource::fetch() { return near::read_contract_view(rpc_, contract_id_, options_, cache_); }
 
 ChainWatcher::ChainWatcher(ChainSource& source, ChainWatcherOptions options, OnChange on_change)
     : source_(source), options_(options), on_change_(std::move(on_change)) {}

@@ -39,6 +39,7 @@ class RpcChainSource : public ChainSource {
   near::RpcClient& rpc_;
   std::string contract_id_;
   near::ContractViewOptions options_;
+  near::ContractViewCache cache_;  // fetch() runs on the watcher's thread only
 };
 
 struct ChainWatcherOptions {
