@@ -10,7 +10,7 @@ install_missing bench nginx
 echo "== crypto micro-benchmarks"
 "$build/bench/crypto_bench" --benchmark_min_time=0.2
 echo
-echo "== mpc-sandbox: signed function calls over JSON-RPC on loopback, 100 participants"
+echo "== mpc-sandbox at 10, 100 and 1,000 participants: executed signed function calls/s against the single-core ed25519 verify rate, state view latency (500 ms, then 50 ms blocks)"
 "$build/bench/sandbox_load" --block-interval-ms 500 "$@"
 echo
 "$build/bench/sandbox_load" --block-interval-ms 50 --views 500 "$@"

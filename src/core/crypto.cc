@@ -15,12 +15,23 @@ namespace {
 constexpr std::size_t kGcmNonce = 12;
 constexpr std::size_t kGcmTag = 16;
 
-const EVP_CIPHER* gcm_cipher_for(std::size_t key_size) {
-  if (key_size == 16) return EVP_aes_128_gcm();
-  if (key_size == 32) return EVP_aes_256_gcm();
-  return nullptr;
+// Fetched once: EVP_aes_256_gcm() makes every EVP_EncryptInit_ex look the
+// implementation up again in the provider's tables, under a lock (it was a
+// visible share of a node answering GET /get_keyshares). Never freed: they
+// live as long as the process.
+const EVP_CIPHER* fetch_cipher(const char* name, const EVP_CIPHER* legacy) {
+  const EVP_CIPHER* fetched = EVP_CIPHER_fetch(nullptr, name, nullptr);
+  return fetched != nullptr ? fetched : legacy;
 }
 }  // namespace
+
+const EVP_CIPHER* gcm_cipher_for(std::size_t key_size) {
+  static const EVP_CIPHER* const k128 = fetch_cipher("AES-128-GCM", EVP_aes_128_gcm());
+  static const EVP_CIPHER* const k256 = fetch_cipher("AES-256-GCM", EVP_aes_256_gcm());
+  if (key_size == 16) return k128;
+  if (key_size == 32) return k256;
+  return nullptr;
+}
 
 Hash256 sha256(ByteView data) {
   Hash256 out{};

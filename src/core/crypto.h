@@ -2,6 +2,8 @@
 // is implemented here; this is a thin, typed layer over libcrypto.
 #pragma once
 
+#include <openssl/types.h>
+
 #include <array>
 #include <cstdint>
 #include <string>
@@ -59,6 +61,9 @@ bool ed25519_verify(const Ed25519PublicKey& key, ByteView message, ByteView sign
 // ---- AES-GCM ----
 // Layout: nonce(12) || ciphertext || tag(16). Fresh random nonce per call,
 // no AAD. Key length selects AES-128 (16 bytes) or AES-256 (32 bytes).
+// The AES-GCM cipher for a 16- or 32-byte key (null for any other size),
+// fetched from OpenSSL's provider once per process.
+const EVP_CIPHER* gcm_cipher_for(std::size_t key_size);
 Result<Bytes> aes_gcm_encrypt(const SecretBytes& key, ByteView plaintext);
 // Fails with kPermissionDenied on a wrong key or tampered data.
 Result<SecretBytes> aes_gcm_decrypt(const SecretBytes& key, ByteView sealed);

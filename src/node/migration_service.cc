@@ -120,8 +120,8 @@ class SealedSharesPass final : public net::BodyStream {
   explicit SealedSharesPass(const SealedShares& body) : body_(body) {}
 
   core::Status start() {
-    const EVP_CIPHER* cipher = body_.key().size() == 32 ? EVP_aes_256_gcm() : EVP_aes_128_gcm();
-    if (!ctx_ || EVP_EncryptInit_ex(ctx_.get(), cipher, nullptr, body_.key().data(), body_.nonce().data()) != 1)
+    const EVP_CIPHER* cipher = core::gcm_cipher_for(body_.key().size());
+    if (!ctx_ || cipher == nullptr || EVP_EncryptInit_ex(ctx_.get(), cipher, nullptr, body_.key().data(), body_.nonce().data()) != 1)
       return core::fail(core::ErrorCode::kInternal, "AES-GCM encryption failed");
     return {};
   }
