@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
-  libboost1.81-dev libssl-dev libsodium-dev nlohmann-json3-dev libcli11-dev
+  libboost1.81-dev libssl-dev libsodium-dev nlohmann-json3-dev libsimdjson-dev libcli11-dev
   libspdlog-dev libsqlite3-dev sqlite3 libgtest-dev libgmock-dev libbenchmark-dev
   openssl procps curl help2man dpkg-dev ccache
   # The end-to-end tests' independent verifiers: Ed25519 and secp256k1 ECDSA

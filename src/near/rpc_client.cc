@@ -2,6 +2,8 @@
 
 #include "core/json_limits.h"
 
+#include <simdjson.h>
+
 #include "core/u128.h"
 
 namespace mpc::near {
@@ -15,106 +17,123 @@ constexpr core::JsonLimits kRpcAnswerLimits{std::size_t{64} << 20, 64};
 constexpr core::JsonLimits kContractValueLimits{std::size_t{64} << 20, 64};
 
 
-// A JSON-RPC answer's tree, built by nlohmann's SAX parser, except the
-// bytes of a call_function result (`result.result`: an array of numbers
-// 0..255 as long as the contract's value, 134 KB of state at 1,000
-// participants), which go straight into `bytes` instead of one tree node
-// each (the tree's allocation and destruction dominated a node's chain
-// poll). Everything else, errors included, is the tree parse_json would
-// have built (a repeated key: the last one wins, as there).
-class AnswerWithBytes {
- public:
+// A JSON-RPC answer read with simdjson, for call_function: the bytes of
+// result.result (an array of numbers 0..255 as long as the contract's value:
+// 218 KB of state at 1,000 domains, ~800 KB of text) go straight into a byte
+// vector, and everything else becomes the nlohmann tree parse_json would
+// have built (a repeated key: the last one wins, as there; a non-negative
+// integer is unsigned, as there). nlohmann's lexer spent ~15 ms on such an
+// answer, most of an idle node's chain poll; simdjson validates the same
+// grammar (UTF-8 included) at memory speed.
+struct AnswerWithBytes {
   json root;
   bool have_bytes = false;  // result.result was an array
   bool bad_bytes = false;   // ... holding something other than numbers 0..255
   core::Bytes bytes;
-
-  bool null() { return in_bytes_ ? not_a_byte() : value(nullptr); }
-  bool boolean(bool v) { return in_bytes_ ? not_a_byte() : value(v); }
-  bool number_integer(json::number_integer_t v) { return in_bytes_ ? not_a_byte() : value(v); }
-  bool number_unsigned(json::number_unsigned_t v) {
-    if (!in_bytes_) return value(v);
-    if (v > 255 || nested_ > 0) return not_a_byte();
-    bytes.push_back(static_cast<std::uint8_t>(v));
-    return true;
-  }
-  bool number_float(json::number_float_t v, const std::string&) { return in_bytes_ ? not_a_byte() : value(v); }
-  bool string(std::string& v) { return in_bytes_ ? not_a_byte() : value(std::move(v)); }
-  bool binary(json::binary_t& v) { return in_bytes_ ? not_a_byte() : value(std::move(v)); }
-  bool start_object(std::size_t) {
-    if (in_bytes_) return ++nested_, not_a_byte();
-    return open(json::object());
-  }
-  bool key(std::string& k) {
-    if (!in_bytes_) key_ = std::move(k);
-    return true;
-  }
-  bool end_object() {
-    if (in_bytes_) return --nested_, true;
-    open_.pop_back();
-    return true;
-  }
-  bool start_array(std::size_t) {
-    if (in_bytes_) return ++nested_, not_a_byte();
-    // result.result: the second level, under the top-level "result".
-    if (open_.size() == 2 && open_[1].second && key_ == "result" && open_[0].second) {
-      in_bytes_ = have_bytes = true;
-      return true;
-    }
-    return open(json::array());
-  }
-  bool end_array() {
-    if (in_bytes_) {
-      if (nested_ == 0) in_bytes_ = false;
-      else --nested_;
-      return true;
-    }
-    open_.pop_back();
-    return true;
-  }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
-
- private:
-  bool not_a_byte() {
-    bad_bytes = true;
-    return true;
-  }
-  // Places a value where the parser is; returns it.
-  json* place(json&& v) {
-    if (open_.empty()) {
-      root = std::move(v);
-      return &root;
-    }
-    json& parent = *open_.back().first;
-    if (parent.is_array()) {
-      parent.push_back(std::move(v));
-      return &parent.back();
-    }
-    json& slot = parent[key_];
-    slot = std::move(v);
-    return &slot;
-  }
-  bool value(json&& v) {
-    place(std::move(v));
-    return true;
-  }
-  bool open(json&& container) {
-    // Whether this container is the top-level object's "result" object
-    // (first level) or the top-level object itself.
-    const bool on_path = open_.empty() ? container.is_object()
-                                       : open_.size() == 1 && open_[0].second && key_ == "result" && container.is_object();
-    open_.emplace_back(place(std::move(container)), on_path);
-    return true;
-  }
-
-  // The containers being filled, outermost first (a child is only appended
-  // to its parent when the parent is the innermost, so these stay valid),
-  // each with whether it is on the path to result.result.
-  std::vector<std::pair<json*, bool>> open_;
-  std::string key_;
-  bool in_bytes_ = false;
-  std::size_t nested_ = 0;  // containers inside result.result (not bytes)
 };
+
+json to_tree(simdjson::dom::element e) {
+  using simdjson::dom::element_type;
+  switch (e.type()) {
+    case element_type::ARRAY: {
+      json out = json::array();
+      simdjson::dom::array array;
+      if (e.get_array().get(array) != simdjson::SUCCESS) return out;  // cannot happen: e is an array
+      for (simdjson::dom::element v : array) out.push_back(to_tree(v));
+      return out;
+    }
+    case element_type::OBJECT: {
+      json out = json::object();
+      simdjson::dom::object object;
+      if (e.get_object().get(object) != simdjson::SUCCESS) return out;  // cannot happen: e is an object
+      for (simdjson::dom::key_value_pair kv : object) out[std::string(kv.key)] = to_tree(kv.value);
+      return out;
+    }
+    case element_type::INT64: {
+      std::int64_t v = 0;
+      if (e.get_int64().get(v) != simdjson::SUCCESS) return json();  // cannot happen: the type was checked
+      return v >= 0 ? json(static_cast<std::uint64_t>(v)) : json(v);
+    }
+    case element_type::UINT64: {
+      std::uint64_t v = 0;
+      if (e.get_uint64().get(v) != simdjson::SUCCESS) return json();  // cannot happen: the type was checked
+      return json(v);
+    }
+    case element_type::DOUBLE: {
+      double v = 0;
+      if (e.get_double().get(v) != simdjson::SUCCESS) return json();  // cannot happen: the type was checked
+      return json(v);
+    }
+    case element_type::STRING: {
+      std::string_view v;
+      if (e.get_string().get(v) != simdjson::SUCCESS) return json();  // cannot happen: the type was checked
+      return json(std::string(v));
+    }
+    case element_type::BOOL: {
+      bool v = false;
+      if (e.get_bool().get(v) != simdjson::SUCCESS) return json();  // cannot happen: the type was checked
+      return json(v);
+    }
+    case element_type::NULL_VALUE: return json(nullptr);
+  }
+  return json();
+}
+
+AnswerWithBytes read_answer_with_bytes(simdjson::dom::element root) {
+  AnswerWithBytes out;
+  simdjson::dom::element bytes_array;
+  bool found = false;
+  if (root.is_object()) {
+    json tree = json::object();
+    simdjson::dom::object top_object;
+    if (root.get_object().get(top_object) != simdjson::SUCCESS) return out;  // cannot happen: checked
+    for (simdjson::dom::key_value_pair top : top_object) {
+      if (top.key != "result" || !top.value.is_object()) {
+        tree[std::string(top.key)] = to_tree(top.value);
+        continue;
+      }
+      // The top-level "result" object: all of it but its "result" array.
+      json result = json::object();
+      found = false;
+      simdjson::dom::object result_object;
+      if (top.value.get_object().get(result_object) != simdjson::SUCCESS) continue;  // cannot happen: checked
+      for (simdjson::dom::key_value_pair kv : result_object) {
+        if (kv.key == "result" && kv.value.is_array()) {
+          bytes_array = kv.value;
+          found = true;
+          result.erase("result");
+        } else {
+          if (kv.key == "result") found = false;
+          result[std::string(kv.key)] = to_tree(kv.value);
+        }
+      }
+      tree["result"] = std::move(result);
+    }
+    // Only the last top-level "result" counts (the last key wins).
+    if (!tree.contains("result") || !tree["result"].is_object()) found = false;
+    out.root = std::move(tree);
+  } else {
+    out.root = to_tree(root);
+  }
+  if (found) {
+    out.have_bytes = true;
+    simdjson::dom::array array;
+    if (bytes_array.get_array().get(array) != simdjson::SUCCESS) {  // cannot happen: checked
+      out.bad_bytes = true;
+      return out;
+    }
+    out.bytes.reserve(array.size());
+    for (simdjson::dom::element b : array) {
+      std::uint64_t v = 0;
+      if (b.type() != simdjson::dom::element_type::INT64 || b.get_uint64().get(v) != simdjson::SUCCESS || v > 255) {
+        out.bad_bytes = true;
+        break;
+      }
+      out.bytes.push_back(static_cast<std::uint8_t>(v));
+    }
+  }
+  return out;
+}
 
 // Null-safe member access: nullptr unless `j` is an object holding `key`.
 const json* field(const json& j, const char* key) {
@@ -255,7 +274,10 @@ core::Result<AccessKeyPermission> parse_access_key_permission(const json& j) {
 }
 
 RpcClient::RpcClient(net::Url url, RpcClientOptions options)
-    : http_(std::move(url), net::HttpClientOptions{options.timeout, options.response_limit}) {}
+    : answer_parser_(std::make_unique<simdjson::dom::parser>()),
+      http_(std::move(url), net::HttpClientOptions{options.timeout, options.response_limit}) {}
+
+RpcClient::~RpcClient() = default;
 
 core::Result<std::unique_ptr<RpcClient>> RpcClient::create(std::string_view url, RpcClientOptions options) {
   auto parsed = net::Url::parse(url);
@@ -266,17 +288,17 @@ core::Result<std::unique_ptr<RpcClient>> RpcClient::create(std::string_view url,
 namespace {
 // parse_json, or (with `bytes`) the same tree less result.result, whose
 // bytes go to `bytes` (AnswerWithBytes).
-core::Result<json> parse_answer(std::string_view text, RpcClient::ResultBytes* bytes) {
+core::Result<json> parse_answer(std::string_view text, RpcClient::ResultBytes* bytes, simdjson::dom::parser& parser) {
   if (bytes == nullptr) return core::parse_json(text, kRpcAnswerLimits);
   MPC_TRY(core::check_json_limits(text, kRpcAnswerLimits));
   if (text.find('\0') != std::string_view::npos) return core::invalid(std::string(core::kNotValidJson));
-  AnswerWithBytes sax;
-  if (!json::sax_parse(text.begin(), text.end(), &sax, nlohmann::detail::input_format_t::json, /*strict=*/true))
-    return core::invalid(std::string(core::kNotValidJson));
-  bytes->present = sax.have_bytes;
-  bytes->valid = sax.have_bytes && !sax.bad_bytes;
-  bytes->bytes = std::move(sax.bytes);
-  return std::move(sax.root);
+  simdjson::dom::element root;
+  if (parser.parse(text.data(), text.size()).get(root) != simdjson::SUCCESS) return core::invalid(std::string(core::kNotValidJson));
+  AnswerWithBytes answer = read_answer_with_bytes(root);
+  bytes->present = answer.have_bytes;
+  bytes->valid = answer.have_bytes && !answer.bad_bytes;
+  bytes->bytes = std::move(answer.bytes);
+  return std::move(answer.root);
 }
 }  // namespace
 
@@ -296,7 +318,7 @@ core::Result<json> RpcClient::call_with(const std::string& method, const json& p
   // The endpoint is not trusted to be well-formed: its answer is parsed
   // with depth and size limits (a view result holds its bytes as numbers,
   // so the value count is bounded by the body size only).
-  core::Result<json> parsed = parse_answer(res->body, bytes);
+  core::Result<json> parsed = parse_answer(res->body, bytes, *answer_parser_);
   json body = parsed ? std::move(*parsed) : json();
   if (!parsed || !body.is_object()) {
     if (res->status == 429 || res->status >= 500) {

@@ -43,6 +43,10 @@
 #include "near/transaction.h"
 #include "net/http_client.h"
 
+namespace simdjson::dom {
+class parser;
+}
+
 namespace mpc::near {
 
 using json = nlohmann::json;
@@ -96,6 +100,7 @@ class RpcClient {
  public:
   // REQUIRES: url is http(s)://host[:port][/path][?query]. kInvalidArgument otherwise.
   static core::Result<std::unique_ptr<RpcClient>> create(std::string_view url, RpcClientOptions options = {});
+  ~RpcClient();
 
   // One JSON-RPC call; returns "result" or the classified error.
   core::Result<json> call(const std::string& method, const json& params);
@@ -137,6 +142,9 @@ class RpcClient {
  private:
   RpcClient(net::Url url, RpcClientOptions options);
   std::mutex mu_;
+  // call_function's answers are read with it (mu_); it keeps its buffers
+  // from one answer to the next.
+  std::unique_ptr<simdjson::dom::parser> answer_parser_;
   net::HttpClient http_;
   std::uint64_t next_id_ = 1;
 };

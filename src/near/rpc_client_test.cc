@@ -356,10 +356,53 @@ TEST(RpcClient, CallFunctionResultBytesAreReadWithoutATreeAndCheckedLikeOne) {
     ASSERT_TRUE(plain) << plain.error().message;
     EXPECT_EQ(*plain, json::parse("[1,2,3]"));
   }
+  // The rest of the answer is the tree nlohmann builds (numbers' kinds,
+  // strings with escapes and UTF-8, nesting, a repeated key's last value).
+  {
+    const std::string body =
+        R"({"jsonrpc":"2.0","id":"1","result":{"result":[7,8],"logs":["caf\u00e9 ☕","\"q\""],"block_height":18446744073709551615,)"
+        R"("neg":-3,"f":1.5,"e":1e3,"t":true,"n":null,"deep":{"a":[{"b":[]}],"result":[300]},"dup":1,"dup":2}})";
+    FakeRpc fake([&](const std::string&, const json&, const json&) { return Canned{200, body}; });
+    auto r = fake.client()->call_function("mpc.near", "state", json::object());
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(std::vector<int>(r->result.begin(), r->result.end()), (std::vector<int>{7, 8}));
+    EXPECT_EQ(r->block_height, 18446744073709551615ull);
+    RpcClient::ResultBytes bytes;
+    auto tree = fake.client()->call_with("query", json::object(), &bytes);
+    ASSERT_TRUE(tree) << tree.error().message;
+    json expected = json::parse(body)["result"];
+    expected.erase("result");
+    EXPECT_EQ(*tree, expected);
+    EXPECT_TRUE((*tree)["neg"].is_number_integer() && !(*tree)["neg"].is_number_unsigned());
+    EXPECT_TRUE((*tree)["dup"].is_number_unsigned());
+    EXPECT_EQ((*tree)["dup"], 2);
+    EXPECT_TRUE(bytes.present && bytes.valid);
+  }
+  // A repeated result.result: the last one counts, as in a tree.
+  for (const auto& [inner, valid, want] : std::vector<std::tuple<std::string, bool, std::vector<int>>>{
+           {R"("result":[1],"result":[2,3])", true, {2, 3}},
+           {R"("result":[1],"result":[256])", false, {}},
+           {R"("result":[999],"result":[4])", true, {4}},
+       }) {
+    const std::string body = R"({"jsonrpc":"2.0","id":"1","result":{)" + inner + "}}";
+    FakeRpc fake([&](const std::string&, const json&, const json&) { return Canned{200, body}; });
+    auto r = fake.client()->call_function("mpc.near", "state", json::object());
+    ASSERT_EQ(r.has_value(), valid) << body;
+    if (valid) EXPECT_EQ(std::vector<int>(r->result.begin(), r->result.end()), want) << body;
+  }
+  {
+    const std::string body = R"({"jsonrpc":"2.0","id":"1","result":{"result":[1]},"result":{"logs":[]}})";
+    FakeRpc fake([&](const std::string&, const json&, const json&) { return Canned{200, body}; });
+    auto r = fake.client()->call_function("mpc.near", "state", json::object());
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("the answer has no result bytes"), std::string::npos) << r.error().message;
+  }
   // Errors are classified as they were, and a body that is not JSON is not
   // mistaken for one with bytes.
   for (const std::string body : {std::string("not json"), std::string(R"({"jsonrpc":"2.0","id":"1","result":{"result":[1,2)"),
-                                 std::string(R"({"jsonrpc":"2.0","id":"1","result":{"result":[1,2]}}trailing)")}) {
+                                 std::string(R"({"jsonrpc":"2.0","id":"1","result":{"result":[1,2]}}trailing)"),
+                                 std::string("{\"jsonrpc\":\"2.0\",\"id\":\"1\",\"result\":{\"logs\":[\"\xff\"],\"result\":[1]}}"),
+                                 std::string("{\"jsonrpc\":\"2.0\",\"id\":\"1\",\"result\":{\"result\":[1]}}") + std::string(1, '\0')}) {
     FakeRpc fake([&](const std::string&, const json&, const json&) { return Canned{200, body}; });
     auto r = fake.client()->call_function("mpc.near", "state", json::object());
     ASSERT_FALSE(r) << body;
