@@ -244,7 +244,11 @@ core::Result<KeyshareStore::Served> KeyshareStore::serve(const model::Keyset& ke
 
 bool KeyshareStore::holds(const model::Keyset& keyset) const {
   std::lock_guard lock(mu_);
-  return !held_.empty() && model::check_keyshares_cover_keyset(held_, keyset).has_value();
+  const std::uint64_t generation = generation_.load(std::memory_order_relaxed);
+  if (holds_cache_ && holds_cache_->generation == generation && holds_cache_->keyset == keyset) return holds_cache_->result;
+  const bool result = !held_.empty() && model::check_keyshares_cover_keyset(held_, keyset).has_value();
+  holds_cache_ = HoldsAnswer{generation, keyset, result};
+  return result;
 }
 
 StoreSummary KeyshareStore::summary() const {

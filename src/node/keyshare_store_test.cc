@@ -194,7 +194,9 @@ TEST_F(KeyshareStoreTest, ServesOnlyTheHeldKeyset) {
   auto none = store->shares_for(d.keyset);
   ASSERT_FALSE(none);
   EXPECT_NE(none.error().message.find("holds no key shares"), std::string::npos);
+  EXPECT_FALSE(store->holds(d.keyset));
   ASSERT_TRUE(store->import(clone_all(d.shares[0]), d.keyset));
+  EXPECT_TRUE(store->holds(d.keyset)) << "the answer before the import must not be reused";
   auto later = reshared(d, 4);
   auto r = store->shares_for(later.keyset);
   ASSERT_FALSE(r);
@@ -369,6 +371,7 @@ TEST_F(KeyshareStoreTest, PromoteWaitsForEveryDomainThenHoldsTheKeysetAndDropsWh
   auto done = store->promote(d.keyset);
   ASSERT_TRUE(done) << done.error().message;
   EXPECT_TRUE(*done);
+  EXPECT_TRUE(store->holds(d.keyset)) << "the answer before the promotion must not be reused";
   EXPECT_TRUE(open()->holds(d.keyset));
   EXPECT_EQ(open()->pending_count(), 0u);
 }
