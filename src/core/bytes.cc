@@ -4,6 +4,8 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 
 namespace mpc::core {
 
@@ -106,30 +108,53 @@ Result<Bytes> base58_decode(std::string_view text) {
   return out;
 }
 
-std::string base64_encode(ByteView data) {
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
+namespace {
+// Two characters per table lookup: 3 bytes are 2 lookups of 12 bits.
+struct Base64Pairs {
+  std::array<char, 8192> pairs{};
+  constexpr Base64Pairs() {
+    for (std::size_t i = 0; i < 4096; ++i) {
+      pairs[2 * i] = kBase64Alphabet[i >> 6];
+      pairs[2 * i + 1] = kBase64Alphabet[i & 63];
+    }
+  }
+};
+constexpr Base64Pairs kBase64Pairs;
+}  // namespace
+
+char* base64_encode_into(ByteView data, char* out) {
+  const char* pairs = kBase64Pairs.pairs.data();
+  const std::uint8_t* in = data.data();
+  const std::size_t n = data.size();
   std::size_t i = 0;
-  for (; i + 3 <= data.size(); i += 3) {
-    std::uint32_t v = data[i] << 16 | data[i + 1] << 8 | data[i + 2];
-    out.push_back(kBase64Alphabet[v >> 18 & 63]);
-    out.push_back(kBase64Alphabet[v >> 12 & 63]);
-    out.push_back(kBase64Alphabet[v >> 6 & 63]);
-    out.push_back(kBase64Alphabet[v & 63]);
+  // 6 bytes (read as 8, big-endian) -> 8 characters.
+  for (; i + 8 <= n; i += 6, out += 8) {
+    std::uint64_t v;
+    std::memcpy(&v, in + i, 8);
+    v = __builtin_bswap64(v);
+    std::memcpy(out, pairs + 2 * ((v >> 52) & 0xfff), 2);
+    std::memcpy(out + 2, pairs + 2 * ((v >> 40) & 0xfff), 2);
+    std::memcpy(out + 4, pairs + 2 * ((v >> 28) & 0xfff), 2);
+    std::memcpy(out + 6, pairs + 2 * ((v >> 16) & 0xfff), 2);
   }
-  std::size_t rest = data.size() - i;
-  if (rest == 1) {
-    std::uint32_t v = data[i] << 16;
-    out.push_back(kBase64Alphabet[v >> 18 & 63]);
-    out.push_back(kBase64Alphabet[v >> 12 & 63]);
-    out.append("==");
-  } else if (rest == 2) {
-    std::uint32_t v = data[i] << 16 | data[i + 1] << 8;
-    out.push_back(kBase64Alphabet[v >> 18 & 63]);
-    out.push_back(kBase64Alphabet[v >> 12 & 63]);
-    out.push_back(kBase64Alphabet[v >> 6 & 63]);
-    out.push_back('=');
+  for (; i + 3 <= n; i += 3, out += 4) {
+    const std::uint32_t v = std::uint32_t{in[i]} << 16 | std::uint32_t{in[i + 1]} << 8 | in[i + 2];
+    std::memcpy(out, pairs + 2 * (v >> 12), 2);
+    std::memcpy(out + 2, pairs + 2 * (v & 0xfff), 2);
   }
+  if (const std::size_t rest = n - i; rest > 0) {
+    const std::uint32_t v = std::uint32_t{in[i]} << 16 | (rest == 2 ? std::uint32_t{in[i + 1]} << 8 : 0);
+    std::memcpy(out, pairs + 2 * (v >> 12), 2);
+    out[2] = rest == 2 ? pairs[2 * ((v >> 6) & 63) + 1] : '=';
+    out[3] = '=';
+    out += 4;
+  }
+  return out;
+}
+
+std::string base64_encode(ByteView data) {
+  std::string out((data.size() + 2) / 3 * 4, '\0');
+  base64_encode_into(data, out.data());
   return out;
 }
 

@@ -32,6 +32,10 @@ Result<Bytes> base58_decode(std::string_view text);
 // Standard base64 with padding. Decoding is strict: no whitespace, padding
 // required, non-zero trailing bits rejected.
 std::string base64_encode(ByteView data);
+// The same, written to `out` (room for 4 * ceil(size / 3) characters, no
+// terminator); returns the end. Encoding whole groups of 3 bytes at a time,
+// piece by piece, gives the encoding of the whole.
+char* base64_encode_into(ByteView data, char* out);
 Result<Bytes> base64_decode(std::string_view text);
 
 // Constant-time equality for equal-length buffers (false if lengths differ).

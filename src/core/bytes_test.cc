@@ -1,6 +1,7 @@
 #include "core/bytes.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 namespace mpc::core {
 namespace {
@@ -48,6 +49,28 @@ TEST(Base64, MatchesRfc4648Vectors) {
   for (int i = 0; i < 7; ++i) {
     EXPECT_EQ(base64_encode(as_bytes(plain[i])), enc[i]);
     EXPECT_EQ(to_string(*base64_decode(enc[i])), plain[i]);
+  }
+}
+
+TEST(Base64, EveryLengthMatchesOpenSslAndPiecewiseEncodingIsWhole) {
+  // Lengths around the 6-byte fast path and the 3-byte tail, every byte
+  // value; OpenSSL's EVP_EncodeBlock is the independent reference.
+  Bytes data(300);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 37 + 11);
+  for (std::size_t n = 0; n <= data.size(); ++n) {
+    const ByteView in(data.data(), n);
+    std::string reference(4 * ((n + 2) / 3) + 1, '\0');
+    const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(reference.data()), in.data(), static_cast<int>(n));
+    reference.resize(static_cast<std::size_t>(len));
+    EXPECT_EQ(base64_encode(in), reference) << n;
+    std::string into(reference.size() + 1, '#');
+    EXPECT_EQ(base64_encode_into(in, into.data()), into.data() + reference.size()) << n;
+    EXPECT_EQ(into.substr(0, reference.size()), reference) << n;
+    EXPECT_EQ(into.back(), '#') << "wrote past its end at " << n;
+    // Groups of 3 bytes at a time, then the rest: the encoding of the whole.
+    std::string pieces;
+    for (std::size_t at = 0; at < n; at += 9) pieces += base64_encode(in.subspan(at, std::min<std::size_t>(9, n - at)));
+    EXPECT_EQ(pieces, reference) << n;
   }
 }
 

@@ -32,49 +32,6 @@ net::HttpResponse answer(const net::HttpRequest& req, unsigned status, std::stri
   return net::make_response(status, std::move(body), std::move(content_type), req.version(), req.keep_alive());
 }
 
-// Standard padded base64 (core::base64_encode's alphabet), two characters
-// per table lookup: 3 bytes -> 2 lookups of 12 bits.
-struct Base64Pairs {
-  std::array<char, 8192> pairs{};
-  constexpr Base64Pairs() {
-    constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (std::size_t i = 0; i < 4096; ++i) {
-      pairs[2 * i] = kAlphabet[i >> 6];
-      pairs[2 * i + 1] = kAlphabet[i & 63];
-    }
-  }
-};
-constexpr Base64Pairs kBase64Pairs;
-
-// Encodes `in` into `out` (4 * ceil(n / 3) characters, padded); returns the end.
-char* base64_into(const std::uint8_t* in, std::size_t n, char* out) {
-  const char* pairs = kBase64Pairs.pairs.data();
-  std::size_t i = 0;
-  // 6 bytes (read as 8, big-endian) -> 8 characters.
-  for (; i + 8 <= n; i += 6, out += 8) {
-    std::uint64_t v;
-    std::memcpy(&v, in + i, 8);
-    v = __builtin_bswap64(v);
-    std::memcpy(out, pairs + 2 * ((v >> 52) & 0xfff), 2);
-    std::memcpy(out + 2, pairs + 2 * ((v >> 40) & 0xfff), 2);
-    std::memcpy(out + 4, pairs + 2 * ((v >> 28) & 0xfff), 2);
-    std::memcpy(out + 6, pairs + 2 * ((v >> 16) & 0xfff), 2);
-  }
-  for (; i + 3 <= n; i += 3, out += 4) {
-    const std::uint32_t v = std::uint32_t{in[i]} << 16 | std::uint32_t{in[i + 1]} << 8 | in[i + 2];
-    std::memcpy(out, pairs + 2 * (v >> 12), 2);
-    std::memcpy(out + 2, pairs + 2 * (v & 0xfff), 2);
-  }
-  if (const std::size_t rest = n - i; rest > 0) {
-    const std::uint32_t v = std::uint32_t{in[i]} << 16 | (rest == 2 ? std::uint32_t{in[i + 1]} << 8 : 0);
-    std::memcpy(out, pairs + 2 * (v >> 12), 2);
-    out[2] = rest == 2 ? pairs[2 * ((v >> 6) & 63) + 1] : '=';
-    out[3] = '=';
-    out += 4;
-  }
-  return out;
-}
-
 // The answer to GET /get_keyshares: base64(nonce(12) || AES-GCM(key,
 // plaintext) || tag(16)), exactly base64_encode(core::aes_gcm_encrypt(key,
 // plaintext)) (no AAD; the backup service opens it with aes_gcm_decrypt),
@@ -161,7 +118,7 @@ class SealedSharesPass final : public net::BodyStream {
       done += m;
     }
     at_ += n;
-    return static_cast<std::size_t>(base64_into(sealed_.data(), n, out) - out);
+    return static_cast<std::size_t>(core::base64_encode_into(core::ByteView(sealed_.data(), n), out) - out);
   }
 
  private:
