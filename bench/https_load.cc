@@ -104,16 +104,6 @@ struct Errors {
   }
 };
 
-std::string ssl_errors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out;
-}
 
 std::string read_whole(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -147,9 +137,9 @@ SSL_CTX* make_context(const Options& o) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   if (ctx == nullptr || SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
       SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1)
-    throw std::runtime_error("cannot make a TLS 1.3 context: " + ssl_errors());
+    throw std::runtime_error("cannot make a TLS 1.3 context: " + mpc::tls::openssl_errors());
   if (SSL_CTX_use_certificate_chain_file(ctx, o.cert_file.c_str()) != 1)
-    throw std::runtime_error("cannot load the certificate " + o.cert_file + ": " + ssl_errors());
+    throw std::runtime_error("cannot load the certificate " + o.cert_file + ": " + mpc::tls::openssl_errors());
   if (SSL_CTX_use_PrivateKey_file(ctx, o.key_file.c_str(), SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1)
     throw std::runtime_error("cannot load the private key " + o.key_file + " (or it does not match the certificate)");
   SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
@@ -247,7 +237,7 @@ class Connection {
     if (::connect(fd_, reinterpret_cast<const sockaddr*>(&t.addr), t.addr_len) != 0)
       return fail("connect", std::string("connect: ") + std::strerror(errno));
     ssl_ = SSL_new(s_.ctx);
-    if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) return fail("handshake", "SSL_new: " + ssl_errors());
+    if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) return fail("handshake", "SSL_new: " + mpc::tls::openssl_errors());
     if (!s_.o.sni.empty()) SSL_set_tlsext_host_name(ssl_, s_.o.sni.c_str());
     if (int rc = SSL_connect(ssl_); rc != 1) return fail("handshake", io_error(rc));
     if (s_.server_key) {
@@ -389,7 +379,8 @@ class Connection {
   std::string io_error(int rc) {
     const int err = SSL_get_error(ssl_, rc);
     const int saved = errno;
-    std::string text = ssl_errors();
+    // OpenSSL's queue, drained (it may be empty: then no detail).
+    const std::string text = ERR_peek_error() != 0 ? mpc::tls::openssl_errors() : std::string();
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
       return "timed out after " + std::to_string(s_.o.timeout_ms) + " ms (" + (err == SSL_ERROR_WANT_READ ? "reading" : "writing") + ")";
     if (err == SSL_ERROR_SYSCALL)
