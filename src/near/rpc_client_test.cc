@@ -485,6 +485,33 @@ TEST(ContractViewCache, AnUnchangedAnswerIsNotParsedAgainAndAnyChangedByteIs) {
 
 // ---------------------------------------------------------------- malformed
 
+TEST(RpcClient, CallFunctionAnswersNestedPastTheLimitAreRefusedAtAnySize) {
+  // An answer of 64 levels of objects around a value is read (the limit
+  // check_json_limits had set); 65, and 100,000 (which would overflow the
+  // stack of a recursive tree walk), are "not JSON-RPC", also when the
+  // answer is far larger than the parser's first buffer.
+  const std::string bytes = "[" + std::string(300'000, ' ') + "1]";
+  auto answer = [&](std::size_t levels) {
+    std::string nested;
+    for (std::size_t i = 0; i < levels; ++i) nested += R"({"a":)";
+    nested += "1" + std::string(levels, '}');
+    return R"({"jsonrpc":"2.0","id":"1","result":{"result":)" + bytes + R"(,"deep":)" + nested + "}}";
+  };
+  for (const auto& [levels, ok] : std::vector<std::pair<std::size_t, bool>>{{62, true}, {63, false}, {100'000, false}, {62, true}}) {
+    // The answer and its "result" are two more levels.
+    const std::string body = answer(levels);
+    FakeRpc fake([&](const std::string&, const json&, const json&) { return Canned{200, body}; });
+    auto r = fake.client()->call_function("mpc.near", "state", json::object());
+    ASSERT_EQ(r.has_value(), ok) << levels << " levels: " << (r ? std::string() : r.error().message);
+    if (ok) {
+      EXPECT_EQ(r->result, core::Bytes{1}) << levels;
+      continue;
+    }
+    EXPECT_EQ(r.error().code, core::ErrorCode::kInternal) << levels;
+    EXPECT_NE(r.error().message.find("not JSON-RPC"), std::string::npos) << r.error().message;
+  }
+}
+
 TEST(RpcClient, MalformedAnswersAreInternalErrorsNeverCrashes) {
   const std::vector<std::string> bodies = {
       "not json",
