@@ -183,7 +183,7 @@ core::Result<bool> KeyshareStore::promote(const model::Keyset& keyset) {
     const auto* entry = keyset.find(p.key_id.domain_id);
     return p.key_id.epoch_id == keyset.epoch_id && entry != nullptr && entry->attempt >= p.key_id.attempt_id;
   };
-  const bool already = !held_.empty() && model::check_keyshares_cover_keyset(held_, keyset).has_value();
+  const bool already = holds_locked(keyset);
   if (already || keyset.domains.empty()) {
     if (std::none_of(pending_.begin(), pending_.end(), stale)) return already;
     std::vector<model::Keyshare> pending;
@@ -244,6 +244,10 @@ core::Result<KeyshareStore::Served> KeyshareStore::serve(const model::Keyset& ke
 
 bool KeyshareStore::holds(const model::Keyset& keyset) const {
   std::lock_guard lock(mu_);
+  return holds_locked(keyset);
+}
+
+bool KeyshareStore::holds_locked(const model::Keyset& keyset) const {
   const std::uint64_t generation = generation_.load(std::memory_order_relaxed);
   if (holds_cache_ && holds_cache_->generation == generation && holds_cache_->keyset == keyset) return holds_cache_->result;
   const bool result = !held_.empty() && model::check_keyshares_cover_keyset(held_, keyset).has_value();

@@ -128,6 +128,8 @@ class KeyshareStore {
   core::Status check_held_is(const model::Keyset& keyset) const;
   // The canonical plaintext of held_, built on first use (mu_ held).
   const std::shared_ptr<const core::SecretString>& held_plaintext() const;
+  // holds() with mu_ held, through holds_cache_ (promote() asks it too).
+  bool holds_locked(const model::Keyset& keyset) const;
 
   std::filesystem::path path_;
   core::SecretBytes key_;
@@ -137,8 +139,8 @@ class KeyshareStore {
   std::vector<model::Keyshare> pending_;  // key event outputs, in the order stored
   std::atomic<std::uint64_t> generation_{1};  // written under mu_
   mutable std::shared_ptr<const core::SecretString> plaintext_;  // of held_, or null (not built yet)
-  // holds()'s last answer: the node asks it for the same keyset at every
-  // chain read, and comparing a keyset is far cheaper than checking every
+  // holds()'s last answer: the node asks it (and promote() asks the same)
+  // for the same keyset at every chain read, and comparing a keyset is far cheaper than checking every
   // share against it again (hex decoding included). Valid for its generation.
   struct HoldsAnswer {
     std::uint64_t generation = 0;
