@@ -120,16 +120,21 @@ int cmd_shares(const std::string& home_dir) {
 
 namespace {
 // The allocator. At 1,000 domains a request body is ~220 KB and a chain view
-// answer ~800 KB: with glibc's defaults (an arena per thread, and an mmap
+// answer ~800 KB. With glibc's defaults (an arena per thread, and an mmap
 // threshold that rises past such sizes once one is freed) those buffers stay
-// in the heaps after use, and 32 clients left a peak RSS of 57 MiB; with two
-// arenas and buffers of 128 KiB or more always mmapped (and returned when
-// freed) it is 35 MiB at the same CPU per request (bench/node_vs_nginx).
-// An operator's own GLIBC_TUNABLES malloc settings win.
+// in many heaps after use: 32 clients left a peak RSS of 57 MiB. Two arenas
+// bound that. Buffers below 1 MiB come from the heaps, not from mmap: a
+// freshly mapped 220 KB body costs ~55 page faults to fill and a munmap
+// with a TLB shootdown of every thread once freed, which was a seventh of
+// the node's CPU under keep-alive load at a 128 KiB threshold
+// (bench/node_vs_nginx, perf). Free memory is returned to the kernel past
+// 4 MiB at the top of a heap. Peak RSS under 32 clients at 1,000 domains:
+// ~41 MiB. An operator's own GLIBC_TUNABLES malloc settings win.
 void configure_allocator() {
   if (const char* t = std::getenv("GLIBC_TUNABLES"); t != nullptr && std::strstr(t, "glibc.malloc.") != nullptr) return;
   mallopt(M_ARENA_MAX, 2);
-  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
 }
 }  // namespace
 
