@@ -923,6 +923,42 @@ TEST_F(MtlsTest, CurlIsServedWithAnEd25519ClientCertificate) {
   EXPECT_TRUE(eventually([&] { return refused("unauthorized_key") == 1; }));
 }
 
+TEST_F(MtlsTest, BodiesOfManyRecordsAndChunkedBodiesArriveByteForByte) {
+  auto options = fast_options();
+  options.body_limit = 1 << 20;
+  start(options);
+  // Content-Length: the body is reserved once and appended record by record.
+  std::string body(600'000, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>((i * 131 + i / 7) & 0xff);
+  auto c = client();
+  for (int i = 0; i < 2; ++i) {  // twice on one connection: the second body starts empty
+    auto res = c.request(http::verb::put, "/echo", body);
+    ASSERT_TRUE(res) << res.error().message;
+    ASSERT_EQ(res->status, 200u);
+    EXPECT_TRUE(res->body == body) << "the echoed body differs (" << res->body.size() << " bytes)";
+  }
+  if (!have("curl")) GTEST_SKIP() << "curl is not installed (chunked bodies)";
+  // Transfer-Encoding: chunked (no length announced), within and over the limit.
+  CertDir files(client_key_);
+  const auto dir = files.path();
+  const std::string url = "https://127.0.0.1:" + std::to_string(port_) + "/echo";
+  auto send_chunked = [&](std::size_t size) {
+    std::string text;
+    for (std::size_t i = 0; i < size; ++i) text.push_back(static_cast<char>('a' + i % 26));
+    const auto file = dir / "chunked-body";
+    std::ofstream(file, std::ios::binary) << text;
+    return std::pair{text, sh("curl -sS --max-time 5 --tlsv1.3 -k --cert " + files.cert() + " --key " + files.key() +
+                              " -H 'Transfer-Encoding: chunked' --data-binary @" + file.string() + " -w '\n%{http_code}' " + url + " 2>&1")};
+  };
+  auto [within, ok] = send_chunked(100'000);
+  EXPECT_EQ(ok.status, 0) << ok.output.substr(0, 200);
+  EXPECT_TRUE(ok.output == within + "\n200") << ok.output.substr(0, 200);
+  const std::size_t seen = handled();
+  auto [over, refused_out] = send_chunked((1 << 20) + 1);
+  EXPECT_NE(refused_out.output.find("\n413"), std::string::npos) << refused_out.output.substr(0, 200);
+  EXPECT_EQ(handled(), seen);
+}
+
 TEST_F(MtlsTest, ClientTalksToOpensslSServerAndChecksItsKey) {
   if (!have("openssl")) GTEST_SKIP() << "openssl is not installed";
   // openssl s_server presents server_key_'s reference certificate and, in
