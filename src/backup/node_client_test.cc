@@ -201,12 +201,19 @@ TEST_F(NodeClientServer, ANodeThatKeepsClosingWithoutAnsweringIsANetworkFailureW
     ++handshakes;
     return "unauthorized_key";
   }, [](net::HttpRequest&&, const core::Ed25519PublicKey&, net::Responder) {});
+  // Retried until the deadline, then a network failure (exit 3), not an
+  // authentication one. Under load (ctest -j2 beside e2e suites) the last
+  // attempt may still be in its handshake when the deadline passes: that is
+  // a timeout, exit 3 as well. The deadline leaves room for two local
+  // handshakes on a busy machine; the bound on the time only catches
+  // retries that never stop.
   const auto t0 = std::chrono::steady_clock::now();
-  auto st = client(700ms).hello();
+  auto st = client(2000ms).hello();
   ASSERT_FALSE(st);
-  EXPECT_EQ(st.error().code, core::ErrorCode::kUnavailable) << st.error().message;  // exit 3, not "authentication"
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
-  EXPECT_GE(handshakes.load(), 2) << "not retried";
+  EXPECT_TRUE(st.error().code == core::ErrorCode::kUnavailable || st.error().code == core::ErrorCode::kTimeout)
+      << st.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+  EXPECT_GE(handshakes.load(), 2) << "not retried: " << st.error().message;
 }
 
 TEST(NodeClientDown, ANodeThatIsDownIsRetriedUntilTheDeadlineThenIsANetworkFailure) {
