@@ -166,9 +166,10 @@ TEST(ChainWatcher, ReportsChangesOnlyBacksOffOnOutagesAndKeepsTheLastState) {
   FakeSource source;
   source.snapshot = running(1, key(1));
   std::atomic<int> changes{0};
+  std::atomic<int> heights{0};  // reports of a new block with the same contents
   ChainWatcherOptions options{5ms, 20ms};
   options.clock = &clock;
-  ChainWatcher watcher(source, options, [&](const near::ContractView&) { ++changes; });
+  ChainWatcher watcher(source, options, [&](const near::ContractView&, bool contents_changed) { ++(contents_changed ? changes : heights); });
   ASSERT_TRUE(watcher.start());
   EXPECT_EQ(changes.load(), 1);
   std::size_t waits = clock.await_parked(0);
@@ -178,6 +179,21 @@ TEST(ChainWatcher, ReportsChangesOnlyBacksOffOnOutagesAndKeepsTheLastState) {
   }
   EXPECT_EQ(source.calls.load(), 5);
   EXPECT_EQ(changes.load(), 1);  // unchanged snapshots are not reported
+  EXPECT_EQ(heights.load(), 0);
+
+  // A later block with the same contents is reported as such, once, and
+  // becomes the latest height.
+  {
+    std::lock_guard lock(source.mu);
+    source.snapshot.block_height += 7;
+  }
+  clock.advance(5ms);
+  waits = clock.await_parked(waits);
+  clock.advance(5ms);
+  waits = clock.await_parked(waits);
+  EXPECT_EQ(heights.load(), 1);
+  EXPECT_EQ(changes.load(), 1);
+  EXPECT_EQ(watcher.latest()->block_height, source.snapshot.block_height);
 
   source.fail = true;
   const int before = source.calls.load();

@@ -48,15 +48,25 @@ core::Status ChainWatcher::poll_once() {
   last_success_unix_.store(std::chrono::duration_cast<std::chrono::seconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count());
-  bool changed = false;
+  bool contents_changed = false;
+  bool height_moved = false;
   {
     std::lock_guard lock(mu_);
-    if (!latest_ || !(*latest_ == *snapshot)) {
-      latest_ = *snapshot;
-      changed = true;
+    if (!latest_) {
+      contents_changed = true;
+    } else {
+      // Every field but the height, compared as the whole view compares
+      // (a field added later is compared too).
+      const std::uint64_t height = snapshot->block_height;
+      snapshot->block_height = latest_->block_height;
+      contents_changed = !(*latest_ == *snapshot);
+      snapshot->block_height = height;
+      height_moved = latest_->block_height != height;
     }
+    if (contents_changed) latest_ = *snapshot;
+    else if (height_moved) latest_->block_height = snapshot->block_height;
   }
-  if (changed && on_change_) on_change_(*snapshot);
+  if ((contents_changed || height_moved) && on_change_) on_change_(*snapshot, contents_changed);
   return {};
 }
 

@@ -4,7 +4,9 @@
 // down, garbage answer) is logged and retried with capped exponential
 // backoff; it is never fatal and the last good snapshot stays current. Each
 // new snapshot that differs from the previous one is handed to `on_change`
-// (on the watcher thread).
+// (on the watcher thread), saying whether its contents changed or only the
+// block it was read at (which moves at nearly every poll: key event
+// attempts expire by it, but nothing else need be derived again).
 #pragma once
 
 #include <atomic>
@@ -50,7 +52,7 @@ struct ChainWatcherOptions {
 
 class ChainWatcher {
  public:
-  using OnChange = std::function<void(const near::ContractView&)>;
+  using OnChange = std::function<void(const near::ContractView&, bool contents_changed)>;
   ChainWatcher(ChainSource& source, ChainWatcherOptions options, OnChange on_change);
   ~ChainWatcher();
   ChainWatcher(const ChainWatcher&) = delete;

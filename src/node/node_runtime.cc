@@ -56,7 +56,9 @@ core::Status check_listeners_apart(const std::string& p2p_url, const net::HostPo
 
 struct NodeRuntime::Impl {
   ~Impl() { stop(); }
-  void on_chain_change(const near::ContractView& snapshot);
+  void on_chain_change(const near::ContractView& snapshot, bool contents_changed);
+  void apply_contract_contents(const near::ContractView& snapshot);
+  void attest_if_due();
   core::Status conclude(const model::Keyset& keyset);
   void stop();
 
@@ -178,7 +180,7 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
                }));
   }
   rt->watcher_ = std::make_unique<ChainWatcher>(*rt->source_, ChainWatcherOptions{options.poll_interval, std::chrono::seconds(30)},
-                                                [self](const near::ContractView& s) { self->on_chain_change(s); });
+                                                [self](const near::ContractView& s, bool contents_changed) { self->on_chain_change(s, contents_changed); });
 
   // Listeners.
   const std::size_t io_threads = std::max<std::size_t>(1, options.threads);
@@ -237,23 +239,41 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
   return std::unique_ptr<NodeRuntime>(new NodeRuntime(std::move(impl)));
 }
 
-void NodeRuntime::Impl::on_chain_change(const near::ContractView& snapshot) {
+// At every poll that read a new block. What follows from the contract's
+// contents is derived again only when they changed; the protocols see every
+// block (key event attempts expire by height), and re-attestation falls due
+// with time.
+void NodeRuntime::Impl::on_chain_change(const near::ContractView& snapshot, bool contents_changed) {
+  if (contents_changed) apply_contract_contents(snapshot);
+  attest_if_due();
+  metrics_.gauge("mpc_chain_last_poll_timestamp_seconds", "Unix time of the last successful contract read").set(net::unix_now_seconds());
+  if (onboarding_) onboarding_->wake();
+  if (protocols_) protocols_->on_chain(snapshot);
+}
+
+void NodeRuntime::Impl::attest_if_due() {
+  if (!attestation_) return;
+  {
+    std::lock_guard lock(view_mu_);
+    if (!view_ || !view_->is_active_participant) return;
+  }
+  bool due = false;
+  {
+    std::lock_guard lock(attest_mu_);
+    due = !last_attested_ || std::chrono::steady_clock::now() - *last_attested_ >= options_.reattest_interval;
+  }
+  // Off the watcher thread: obtaining a quote and a final transaction take a while.
+  if (due) {
+    attest_tx_.submit("attest", [this] {
+      if (auto st = submit_attestation(); !st) spdlog::warn("attestation: {}", st.error().message);
+      else spdlog::info("attestation: submitted this node's {} attestation", attestation_->name());
+    });
+  }
+}
+
+void NodeRuntime::Impl::apply_contract_contents(const near::ContractView& snapshot) {
   metrics_.counter("mpc_chain_changes_total", "Contract states read that differ from the previous one").inc();
   NodeView view = derive_node_view(snapshot, home_->account_id, home_->tls_key.public_key());
-  if (attestation_ && view.is_active_participant) {
-    bool due = false;
-    {
-      std::lock_guard lock(attest_mu_);
-      due = !last_attested_ || std::chrono::steady_clock::now() - *last_attested_ >= options_.reattest_interval;
-    }
-    // Off the watcher thread: obtaining a quote and a final transaction take a while.
-    if (due) {
-      attest_tx_.submit("attest", [this] {
-        if (auto st = submit_attestation(); !st) spdlog::warn("attestation: {}", st.error().message);
-        else spdlog::info("attestation: submitted this node's {} attestation", attestation_->name());
-      });
-    }
-  }
   std::optional<NodeView> before;
   {
     std::lock_guard lock(view_mu_);
@@ -286,11 +306,8 @@ void NodeRuntime::Impl::on_chain_change(const near::ContractView& snapshot) {
       .set(view.is_migration_destination ? 1 : 0);
   metrics_.gauge("mpc_backup_service_registered", "1 while a backup service is registered for this node's account")
       .set(view.backup_service_key ? 1 : 0);
-  metrics_.gauge("mpc_chain_last_poll_timestamp_seconds", "Unix time of the last successful contract read").set(net::unix_now_seconds());
   if (view.running_keyset)
     metrics_.gauge("mpc_contract_epoch", "Epoch of the contract's running keyset").set(static_cast<double>(view.running_keyset->epoch_id));
-  if (onboarding_) onboarding_->wake();
-  if (protocols_) protocols_->on_chain(snapshot);
 }
 
 core::Status NodeRuntime::Impl::submit_attestation() {
