@@ -71,17 +71,44 @@ struct ResponseBody {
     // One TLS record's worth.
     static constexpr std::size_t kChunk = 16 * 1024;
 
+    // The first chunk leaves room for the response header, which goes out
+    // in the same write: header and first chunk fill one TLS record, and
+    // every later chunk fills one. (A whole first chunk made the header's
+    // record spill its last bytes into a small record of their own: one
+    // more send and one more wakeup of the client per answer.)
     template <bool isRequest, class Fields>
-    writer(const boost::beast::http::header<isRequest, Fields>&, const value_type& body) : body_(body) {}
+    writer(const boost::beast::http::header<isRequest, Fields>& header, const value_type& body)
+        : body_(body), first_max_(first_chunk_for(header)) {}
 
     void init(boost::beast::error_code& ec);
     boost::optional<std::pair<const_buffers_type, bool>> get(boost::beast::error_code& ec);
 
    private:
+    template <bool isRequest, class Fields>
+    static std::size_t first_chunk_for(const boost::beast::http::header<isRequest, Fields>& header) {
+      if constexpr (isRequest) {
+        return kChunk;
+      } else {
+        const std::size_t head = serialized_size(header);
+        return head <= kChunk / 2 ? kChunk - head : kChunk;
+      }
+    }
+
     const value_type& body_;
+    std::size_t first_max_;
+    bool first_ = true;
     std::unique_ptr<BodyStream> stream_;
     std::unique_ptr<char[]> chunk_;
   };
+
+  // The bytes Beast writes for a response header: the status line
+  // ("HTTP/1.1 200 OK"), one "Name: value" line per field, the empty line.
+  template <class Fields>
+  static std::size_t serialized_size(const boost::beast::http::header<false, Fields>& header) {
+    std::size_t n = std::string_view("HTTP/1.1 200 ").size() + header.reason().size() + 2 + 2;
+    for (const auto& field : header) n += field.name_string().size() + 2 + field.value().size() + 2;
+    return n;
+  }
 };
 
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;

@@ -20,7 +20,9 @@
 #include <functional>
 #include <fstream>
 #include <mutex>
+#include <numeric>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -370,6 +372,32 @@ TEST_F(MtlsTest, AKeepAliveRequestThatStallsIsCutOffAtTheRequestDeadlineNotTheId
   EXPECT_NE(read.data.find("Hello, world!"), std::string::npos) << "the first answer was whole";
   EXPECT_TRUE(eventually([&] { return refused("timeout") == 1; }));
   EXPECT_EQ(handled(), 1u);
+}
+
+TEST(ResponseBody, TheHeaderAndTheFirstChunkFillOneRecordThenEveryChunkFillsOne) {
+  for (const bool keep_alive : {true, false}) {
+    auto res = make_streamed_response(200, std::make_shared<Pattern>(kStreamed, false), "application/json", 11, keep_alive);
+    res.set(http::field::server, "a name of some length");
+    // The header as Beast writes it.
+    std::ostringstream whole;
+    whole << res;
+    const std::string text = whole.str();
+    const std::size_t head = text.find("\r\n\r\n") + 4;
+    ASSERT_EQ(ResponseBody::serialized_size(res.base()), head) << text.substr(0, head);
+    ASSERT_EQ(text.size(), head + kStreamed);
+    // The chunks: the first leaves room for the header, the others are whole.
+    ResponseBody::writer w(res.base(), res.body());
+    beast::error_code ec;
+    w.init(ec);
+    ASSERT_FALSE(ec);
+    std::vector<std::size_t> sizes;
+    while (auto chunk = w.get(ec)) sizes.push_back(chunk->first.size());
+    ASSERT_FALSE(ec);
+    ASSERT_GE(sizes.size(), 3u);
+    EXPECT_EQ(head + sizes.front(), ResponseBody::writer::kChunk);
+    for (std::size_t i = 1; i + 1 < sizes.size(); ++i) EXPECT_EQ(sizes[i], ResponseBody::writer::kChunk) << i;
+    EXPECT_EQ(std::accumulate(sizes.begin(), sizes.end(), std::size_t{0}), kStreamed);
+  }
 }
 
 TEST_F(MtlsTest, StreamedBodiesArriveWholeAndTheConnectionGoesOn) {
