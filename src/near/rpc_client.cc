@@ -4,6 +4,8 @@
 
 #include <simdjson.h>
 
+#include <optional>
+
 #include "core/u128.h"
 
 namespace mpc::near {
@@ -90,60 +92,57 @@ json to_tree(simdjson::dom::element e) {
   return json();
 }
 
+// The top-level "result" object as a tree without its "result" member when
+// that member is an array: the array is left in `bytes_array` instead (the
+// last "result" member counts, as the last key does in a tree).
+json result_without_bytes(simdjson::dom::object object, std::optional<simdjson::dom::element>& bytes_array) {
+  json result = json::object();
+  std::optional<simdjson::dom::element> last;
+  for (simdjson::dom::key_value_pair kv : object) {
+    if (kv.key == "result") last = kv.value;
+    else result[std::string(kv.key)] = to_tree(kv.value);
+  }
+  if (last && last->is_array()) bytes_array = *last;
+  else if (last) result["result"] = to_tree(*last);
+  return result;
+}
+
 AnswerWithBytes read_answer_with_bytes(simdjson::dom::element root) {
   AnswerWithBytes out;
-  simdjson::dom::element bytes_array;
-  bool found = false;
-  if (root.is_object()) {
-    json tree = json::object();
-    simdjson::dom::object top_object;
-    if (root.get_object().get(top_object) != simdjson::SUCCESS) return out;  // cannot happen: checked
-    for (simdjson::dom::key_value_pair top : top_object) {
-      if (top.key != "result" || !top.value.is_object()) {
-        tree[std::string(top.key)] = to_tree(top.value);
-        continue;
-      }
-      // The top-level "result" object: all of it but its "result" array.
-      json result = json::object();
-      found = false;
-      simdjson::dom::object result_object;
-      if (top.value.get_object().get(result_object) != simdjson::SUCCESS) continue;  // cannot happen: checked
-      for (simdjson::dom::key_value_pair kv : result_object) {
-        if (kv.key == "result" && kv.value.is_array()) {
-          bytes_array = kv.value;
-          found = true;
-          result.erase("result");
-        } else {
-          if (kv.key == "result") found = false;
-          result[std::string(kv.key)] = to_tree(kv.value);
-        }
-      }
-      tree["result"] = std::move(result);
-    }
-    // Only the last top-level "result" counts (the last key wins).
-    if (!tree.contains("result") || !tree["result"].is_object()) found = false;
-    out.root = std::move(tree);
-  } else {
+  simdjson::dom::object top_object;
+  if (root.get_object().get(top_object) != simdjson::SUCCESS) {  // not an object: no bytes
     out.root = to_tree(root);
+    return out;
   }
-  if (found) {
-    out.have_bytes = true;
-    simdjson::dom::array array;
-    if (bytes_array.get_array().get(array) != simdjson::SUCCESS) {  // cannot happen: checked
+  // The bytes of the last top-level "result" (the last key wins), when it
+  // is an object whose own last "result" is an array.
+  std::optional<simdjson::dom::element> bytes_array;
+  out.root = json::object();
+  for (simdjson::dom::key_value_pair top : top_object) {
+    if (top.key == "result") bytes_array.reset();
+    simdjson::dom::object result_object;
+    if (top.key == "result" && top.value.get_object().get(result_object) == simdjson::SUCCESS)
+      out.root["result"] = result_without_bytes(result_object, bytes_array);
+    else
+      out.root[std::string(top.key)] = to_tree(top.value);
+  }
+  if (!bytes_array) return out;
+  out.have_bytes = true;
+  simdjson::dom::array array;
+  if (bytes_array->get_array().get(array) != simdjson::SUCCESS) {  // cannot happen: checked
+    out.bad_bytes = true;
+    return out;
+  }
+  out.bytes.reserve(array.size());
+  for (simdjson::dom::element b : array) {
+    std::uint64_t v = 0;
+    // get_uint64 refuses a double, a string, a container and a negative
+    // number; an integer past 2^63 is refused by the bound.
+    if (b.get_uint64().get(v) != simdjson::SUCCESS || v > 255) {
       out.bad_bytes = true;
-      return out;
+      break;
     }
-    out.bytes.reserve(array.size());
-    for (simdjson::dom::element b : array) {
-      std::uint64_t v = 0;
-      // get_uint64 refuses a double, a string, a container and a negative
-      // number; an integer past 2^63 is refused by the bound.
-      if (b.get_uint64().get(v) != simdjson::SUCCESS || v > 255) {
-        out.bad_bytes = true;
-        break;
-      }
-      out.bytes.push_back(static_cast<std::uint8_t>(v));
-    }
+    out.bytes.push_back(static_cast<std::uint8_t>(v));
   }
   return out;
 }
