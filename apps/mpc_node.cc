@@ -129,7 +129,7 @@ namespace {
 // the node's CPU under keep-alive load at a 128 KiB threshold
 // (bench/node_vs_nginx, perf). Free memory is returned to the kernel past
 // 4 MiB at the top of a heap. Peak RSS under 32 clients at 1,000 domains:
-// ~41 MiB. An operator's own GLIBC_TUNABLES malloc settings win.
+// 44-45 MiB. An operator's own GLIBC_TUNABLES malloc settings win.
 void configure_allocator() {
   if (const char* t = std::getenv("GLIBC_TUNABLES"); t != nullptr && std::strstr(t, "glibc.malloc.") != nullptr) return;
   mallopt(M_ARENA_MAX, 2);

@@ -70,8 +70,8 @@ void ResponseBody::writer::init(beast::error_code& ec) {
 boost::optional<std::pair<ResponseBody::writer::const_buffers_type, bool>> ResponseBody::writer::get(beast::error_code& ec) {
   ec = {};
   if (!stream_) return {{const_buffers_type(body_.data(), body_.size()), false}};
-  auto n = stream_->read(chunk_.get(), first_ ? first_max_ : kChunk);
-  first_ = false;
+  auto n = stream_->read(chunk_.get(), next_max_);
+  next_max_ = kChunk;
   if (!n) {
     spdlog::error("http server: a streamed answer failed: {}", n.error().message);
     ec = boost::system::errc::make_error_code(boost::system::errc::io_error);

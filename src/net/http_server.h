@@ -78,7 +78,7 @@ struct ResponseBody {
     // more send and one more wakeup of the client per answer.)
     template <bool isRequest, class Fields>
     writer(const boost::beast::http::header<isRequest, Fields>& header, const value_type& body)
-        : body_(body), first_max_(first_chunk_for(header)) {}
+        : body_(body), next_max_(first_chunk_for(header)) {}
 
     void init(boost::beast::error_code& ec);
     boost::optional<std::pair<const_buffers_type, bool>> get(boost::beast::error_code& ec);
@@ -95,8 +95,7 @@ struct ResponseBody {
     }
 
     const value_type& body_;
-    std::size_t first_max_;
-    bool first_ = true;
+    std::size_t next_max_;  // the next chunk's size at most: the first one's, then kChunk
     std::unique_ptr<BodyStream> stream_;
     std::unique_ptr<char[]> chunk_;
   };

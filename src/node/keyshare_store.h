@@ -140,8 +140,9 @@ class KeyshareStore {
   std::atomic<std::uint64_t> generation_{1};  // written under mu_
   mutable std::shared_ptr<const core::SecretString> plaintext_;  // of held_, or null (not built yet)
   // holds()'s last answer: the node asks it (and promote() asks the same)
-  // for the same keyset at every chain read, and comparing a keyset is far cheaper than checking every
-  // share against it again (hex decoding included). Valid for its generation.
+  // for the same keyset at every chain read, and comparing a keyset is far
+  // cheaper than checking every share against it again (hex decoding
+  // included). Valid for its generation.
   struct HoldsAnswer {
     std::uint64_t generation = 0;
     model::Keyset keyset;
