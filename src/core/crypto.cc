@@ -3,8 +3,10 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
+#include <utility>
 
 #include "core/openssl_ptr.h"
 
@@ -160,6 +162,97 @@ Result<SecretBytes> aes_gcm_decrypt(const SecretBytes& key, ByteView sealed) {
                 "decryption failed: wrong encryption key or the data was tampered with");
   }
   return plain;
+}
+
+// ---- AesGcmSealer ----
+
+Result<std::shared_ptr<AesGcmSealer>> AesGcmSealer::make(const SecretBytes& key) {
+  if (gcm_cipher_for(key.size()) == nullptr)
+    return invalid("an AES-GCM key must be 16 or 32 bytes, got " + std::to_string(key.size()));
+  return std::shared_ptr<AesGcmSealer>(new AesGcmSealer(key));
+}
+
+AesGcmSealer::~AesGcmSealer() {
+  for (EVP_CIPHER_CTX* ctx : idle_) EVP_CIPHER_CTX_free(ctx);  // wipes its key schedule
+}
+
+EVP_CIPHER_CTX* AesGcmSealer::take_context() {
+  {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      EVP_CIPHER_CTX* ctx = idle_.back();
+      idle_.pop_back();
+      return ctx;
+    }
+  }
+  EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+  if (!ctx || EVP_EncryptInit_ex(ctx.get(), gcm_cipher_for(key_.size()), nullptr, key_.data(), nullptr) != 1) return nullptr;
+  return ctx.release();
+}
+
+void AesGcmSealer::give_back(EVP_CIPHER_CTX* ctx) {
+  {
+    std::lock_guard lock(mu_);
+    if (idle_.size() < kMaxIdle) {
+      idle_.push_back(ctx);
+      return;
+    }
+  }
+  EVP_CIPHER_CTX_free(ctx);
+}
+
+AesGcmSealer::Nonce AesGcmSealer::next_nonce() {
+  std::lock_guard lock(mu_);
+  if (nonces_used_ == kNonceBatch) {
+    random_fill(nonces_);
+    nonces_used_ = 0;
+  }
+  Nonce nonce;
+  std::uint8_t* at = nonces_.data() + nonces_used_++ * kNonce;
+  std::copy(at, at + kNonce, nonce.begin());
+  std::fill(at, at + kNonce, std::uint8_t{0});  // handed out: not kept
+  return nonce;
+}
+
+Result<AesGcmSealer::Message> AesGcmSealer::begin() {
+  EVP_CIPHER_CTX* ctx = take_context();
+  if (ctx == nullptr) return fail(ErrorCode::kInternal, "AES-GCM encryption failed");
+  Message message(shared_from_this(), ctx, next_nonce());
+  // The key stays; only the nonce (and with it the counter and GHASH state) is new.
+  if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, nullptr, message.nonce_.data()) != 1)
+    return fail(ErrorCode::kInternal, "AES-GCM encryption failed");
+  return message;
+}
+
+AesGcmSealer::Message::Message(Message&& other) noexcept
+    : sealer_(std::move(other.sealer_)), ctx_(std::exchange(other.ctx_, nullptr)), nonce_(other.nonce_), done_(other.done_) {}
+
+AesGcmSealer::Message::~Message() {
+  if (ctx_ != nullptr) sealer_->give_back(ctx_);
+}
+
+Status AesGcmSealer::Message::encrypt(ByteView in, std::uint8_t* out) {
+  if (done_) return fail(ErrorCode::kInternal, "AES-GCM: the message is already finished");
+  while (!in.empty()) {  // EVP takes an int length
+    const std::size_t n = std::min<std::size_t>(in.size(), 1u << 30);
+    int len = 0;
+    if (EVP_EncryptUpdate(ctx_, out, &len, in.data(), static_cast<int>(n)) != 1 || static_cast<std::size_t>(len) != n)
+      return fail(ErrorCode::kInternal, "AES-GCM encryption failed");
+    in = in.subspan(n);
+    out += n;
+  }
+  return {};
+}
+
+Result<AesGcmSealer::Tag> AesGcmSealer::Message::tag() {
+  if (done_) return fail(ErrorCode::kInternal, "AES-GCM: the message is already finished");
+  done_ = true;
+  Tag tag{};
+  int len = 0;
+  if (EVP_EncryptFinal_ex(ctx_, tag.data(), &len) != 1 || len != 0 ||
+      EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_GCM_GET_TAG, kTag, tag.data()) != 1)
+    return fail(ErrorCode::kInternal, "AES-GCM encryption failed");
+  return tag;
 }
 
 Result<SecretBytes> parse_aes256_key_hex(std::string_view text, std::string_view what) {

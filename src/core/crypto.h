@@ -6,7 +6,10 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "core/bytes.h"
 #include "core/result.h"
@@ -67,6 +70,73 @@ const EVP_CIPHER* gcm_cipher_for(std::size_t key_size);
 Result<Bytes> aes_gcm_encrypt(const SecretBytes& key, ByteView plaintext);
 // Fails with kPermissionDenied on a wrong key or tampered data.
 Result<SecretBytes> aes_gcm_decrypt(const SecretBytes& key, ByteView sealed);
+
+// One AES-GCM key sealing many messages, each as aes_gcm_encrypt lays it out
+// (nonce || ciphertext || tag, no AAD; aes_gcm_decrypt opens them), the
+// ciphertext written piece by piece (a node streams GET /get_keyshares
+// answers this way). What a message would otherwise pay each time is paid
+// once:
+//  - the key schedule: keyed cipher contexts are kept in a pool and reused,
+//    each message only sets its nonce (at most kMaxIdle of them stay idle);
+//  - the RNG: nonces are random, as aes_gcm_encrypt's, but drawn kNonceBatch
+//    at a time from the RNG (one DRBG call instead of one per message); each
+//    is handed out once and never again. A forked child must not use a
+//    sealer of its parent (the process that owns it does not fork).
+// The key's copies (the pool's contexts, the sealer's own) are wiped when
+// freed. Thread-safe: one sealer serves every I/O thread.
+class AesGcmSealer : public std::enable_shared_from_this<AesGcmSealer> {
+ public:
+  static constexpr std::size_t kNonce = 12, kTag = 16;
+  static constexpr std::size_t kNonceBatch = 256;
+  static constexpr std::size_t kMaxIdle = 64;
+  using Nonce = std::array<std::uint8_t, kNonce>;
+  using Tag = std::array<std::uint8_t, kTag>;
+
+  // A 16- or 32-byte key (AES-128 or AES-256), else kInvalidArgument.
+  static Result<std::shared_ptr<AesGcmSealer>> make(const SecretBytes& key);
+  ~AesGcmSealer();
+  AesGcmSealer(const AesGcmSealer&) = delete;
+  AesGcmSealer& operator=(const AesGcmSealer&) = delete;
+
+  // One message under a fresh nonce: encrypt() its plaintext in order, in
+  // pieces of any size, then tag(). Its context goes back to the pool when
+  // it is destroyed, finished or not.
+  class Message {
+   public:
+    Message(Message&&) noexcept;
+    Message& operator=(Message&&) = delete;
+    ~Message();
+    const Nonce& nonce() const { return nonce_; }
+    // Writes in.size() bytes of ciphertext to `out`. Not after tag().
+    Status encrypt(ByteView in, std::uint8_t* out);
+    // Ends the message; its authentication tag.
+    Result<Tag> tag();
+
+   private:
+    friend class AesGcmSealer;
+    Message(std::shared_ptr<AesGcmSealer> sealer, EVP_CIPHER_CTX* ctx, const Nonce& nonce)
+        : sealer_(std::move(sealer)), ctx_(ctx), nonce_(nonce) {}
+    std::shared_ptr<AesGcmSealer> sealer_;
+    EVP_CIPHER_CTX* ctx_;
+    Nonce nonce_;
+    bool done_ = false;
+  };
+
+  // A new message (kInternal if OpenSSL fails to set up a context).
+  Result<Message> begin();
+
+ private:
+  explicit AesGcmSealer(const SecretBytes& key) : key_(key.clone()) {}
+  EVP_CIPHER_CTX* take_context();  // keyed; null on failure
+  void give_back(EVP_CIPHER_CTX* ctx);
+  Nonce next_nonce();
+
+  const SecretBytes key_;
+  std::mutex mu_;
+  std::vector<EVP_CIPHER_CTX*> idle_;                     // keyed, under mu_
+  std::array<std::uint8_t, kNonce * kNonceBatch> nonces_{};  // under mu_
+  std::size_t nonces_used_ = kNonceBatch;                  // under mu_
+};
 
 // Parses an operator AES-256 key: exactly 64 hex characters, either case,
 // nothing else (no whitespace, no newline). The error names `what` (a flag or

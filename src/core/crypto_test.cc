@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <thread>
+#include <vector>
+
 namespace mpc::core {
 namespace {
 
@@ -76,6 +80,118 @@ TEST(AesGcm, WrongKeyTamperingAndTruncationFailCleanly) {
   EXPECT_EQ(aes_gcm_decrypt(key, tampered).error().code, ErrorCode::kPermissionDenied);
   EXPECT_EQ(aes_gcm_decrypt(key, ByteView(sealed).first(20)).error().code, ErrorCode::kInvalidArgument);
   EXPECT_FALSE(aes_gcm_encrypt(SecretBytes(random_bytes(24)), as_bytes("x")));
+}
+
+// Seals `plain` as one message of `sealer`, encrypting it in pieces of `piece` bytes.
+Bytes seal_in_pieces(AesGcmSealer& sealer, ByteView plain, std::size_t piece) {
+  auto message = sealer.begin();
+  EXPECT_TRUE(message);
+  Bytes out(message->nonce().begin(), message->nonce().end());
+  for (std::size_t at = 0; at < plain.size(); at += piece) {
+    const std::size_t n = std::min(piece, plain.size() - at);
+    Bytes part(n);
+    EXPECT_TRUE(message->encrypt(plain.subspan(at, n), part.data()));
+    out.insert(out.end(), part.begin(), part.end());
+  }
+  auto tag = message->tag();
+  EXPECT_TRUE(tag);
+  out.insert(out.end(), tag->begin(), tag->end());
+  return out;
+}
+
+TEST(AesGcmSealer, SealsWhatAesGcmDecryptOpensForBothKeySizesInAnyPieces) {
+  for (std::size_t n : {16u, 32u}) {
+    SecretBytes key(random_bytes(n));
+    auto sealer = AesGcmSealer::make(key);
+    ASSERT_TRUE(sealer);
+    const Bytes plain = random_bytes(1000);
+    for (std::size_t piece : {1u, 15u, 16u, 17u, 999u, 1000u}) {
+      const Bytes sealed = seal_in_pieces(**sealer, plain, piece);
+      ASSERT_EQ(sealed.size(), 12 + plain.size() + 16);
+      auto opened = aes_gcm_decrypt(key, sealed);
+      ASSERT_TRUE(opened) << "key " << n << " bytes, pieces of " << piece << ": " << opened.error().message;
+      EXPECT_EQ(Bytes(opened->view().begin(), opened->view().end()), plain);
+    }
+    const Bytes empty_message = seal_in_pieces(**sealer, {}, 1);
+    ASSERT_TRUE(aes_gcm_decrypt(key, empty_message));
+    EXPECT_EQ(aes_gcm_decrypt(key, empty_message)->size(), 0u);
+  }
+}
+
+TEST(AesGcmSealer, EveryMessageHasItsOwnNonceAcrossBatchesAndReusedContexts) {
+  SecretBytes key(random_bytes(32));
+  auto sealer = *AesGcmSealer::make(key);
+  std::set<Bytes> nonces;
+  const std::size_t count = 3 * AesGcmSealer::kNonceBatch + 7;
+  for (std::size_t i = 0; i < count; ++i) {
+    const Bytes sealed = seal_in_pieces(*sealer, as_bytes("share " + std::to_string(i)), 4);
+    nonces.insert(Bytes(sealed.begin(), sealed.begin() + 12));
+    ASSERT_EQ(to_string(aes_gcm_decrypt(key, sealed)->view()), "share " + std::to_string(i));
+  }
+  EXPECT_EQ(nonces.size(), count);
+}
+
+TEST(AesGcmSealer, MessagesInterleavedOrAbandonedDoNotDisturbEachOther) {
+  SecretBytes key(random_bytes(32));
+  auto sealer = *AesGcmSealer::make(key);
+  {
+    auto abandoned = sealer->begin();
+    ASSERT_TRUE(abandoned);
+    std::uint8_t out[5];
+    ASSERT_TRUE(abandoned->encrypt(as_bytes("hello"), out));
+  }  // its context goes back to the pool mid-message
+  auto a = sealer->begin();
+  auto b = sealer->begin();
+  ASSERT_TRUE(a && b);
+  EXPECT_NE(a->nonce(), b->nonce());
+  Bytes sealed_a(a->nonce().begin(), a->nonce().end()), sealed_b(b->nonce().begin(), b->nonce().end());
+  for (const std::string piece : {"alpha ", "beta ", "gamma"}) {
+    Bytes out_a(piece.size()), out_b(piece.size() + 1);
+    ASSERT_TRUE(a->encrypt(as_bytes(piece), out_a.data()));
+    ASSERT_TRUE(b->encrypt(as_bytes(piece + "!"), out_b.data()));
+    sealed_a.insert(sealed_a.end(), out_a.begin(), out_a.end());
+    sealed_b.insert(sealed_b.end(), out_b.begin(), out_b.end());
+  }
+  auto tag_b = b->tag();
+  auto tag_a = a->tag();
+  ASSERT_TRUE(tag_a && tag_b);
+  sealed_a.insert(sealed_a.end(), tag_a->begin(), tag_a->end());
+  sealed_b.insert(sealed_b.end(), tag_b->begin(), tag_b->end());
+  EXPECT_EQ(to_string(aes_gcm_decrypt(key, sealed_a)->view()), "alpha beta gamma");
+  EXPECT_EQ(to_string(aes_gcm_decrypt(key, sealed_b)->view()), "alpha !beta !gamma!");
+  // A finished message refuses more; a changed byte does not open.
+  std::uint8_t out[1];
+  EXPECT_FALSE(a->encrypt(as_bytes("x"), out));
+  EXPECT_FALSE(a->tag());
+  sealed_a.back() ^= 1;
+  EXPECT_EQ(aes_gcm_decrypt(key, sealed_a).error().code, ErrorCode::kPermissionDenied);
+}
+
+TEST(AesGcmSealer, ServesManyThreadsAtOnce) {
+  SecretBytes key(random_bytes(16));
+  auto sealer = *AesGcmSealer::make(key);
+  constexpr int kThreads = 4, kEach = 300;
+  std::vector<std::vector<Bytes>> sealed(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) sealed[t].push_back(seal_in_pieces(*sealer, as_bytes("t" + std::to_string(t)), 1));
+    });
+  for (auto& th : threads) th.join();
+  std::set<Bytes> nonces;
+  for (int t = 0; t < kThreads; ++t)
+    for (const auto& s : sealed[t]) {
+      nonces.insert(Bytes(s.begin(), s.begin() + 12));
+      ASSERT_EQ(to_string(aes_gcm_decrypt(key, s)->view()), "t" + std::to_string(t));
+    }
+  EXPECT_EQ(nonces.size(), static_cast<std::size_t>(kThreads * kEach));
+}
+
+TEST(AesGcmSealer, RefusesAKeyOfAnotherSize) {
+  auto sealer = AesGcmSealer::make(SecretBytes(random_bytes(24)));
+  ASSERT_FALSE(sealer);
+  EXPECT_EQ(sealer.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(sealer.error().message.find("24"), std::string::npos);
 }
 
 TEST(Aes256KeyHex, AcceptsExactly64HexCharsOfEitherCase) {

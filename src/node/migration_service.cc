@@ -1,6 +1,5 @@
 #include "node/migration_service.h"
 
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -35,53 +34,42 @@ net::HttpResponse answer(const net::HttpRequest& req, unsigned status, std::stri
 // The answer to GET /get_keyshares: base64(nonce(12) || AES-GCM(key,
 // plaintext) || tag(16)), exactly base64_encode(core::aes_gcm_encrypt(key,
 // plaintext)) (no AAD; the backup service opens it with aes_gcm_decrypt),
-// with the nonce drawn fresh for each answer. It is encrypted and encoded a
-// chunk at a time while it is written (net::StreamedBody): a connection
-// holds a chunk of it, never the whole answer. It keeps the plaintext (the
-// store's wiping buffer) and a copy of the key (wiped) until written.
+// with a fresh random nonce for each answer (core::AesGcmSealer: the key
+// schedule and the RNG call are shared between answers, the nonce never).
+// It is encrypted and encoded a chunk at a time while it is written
+// (net::StreamedBody): a connection holds a chunk of it, never the whole
+// answer. It keeps the plaintext (the store's wiping buffer) until written.
 class SealedShares final : public net::StreamedBody {
  public:
-  static constexpr std::size_t kNonce = 12, kTag = 16;
+  static constexpr std::size_t kNonce = core::AesGcmSealer::kNonce, kTag = core::AesGcmSealer::kTag;
 
-  static core::Result<std::shared_ptr<const SealedShares>> make(const core::SecretBytes& key,
+  static core::Result<std::shared_ptr<const SealedShares>> make(std::shared_ptr<core::AesGcmSealer> sealer,
                                                                 std::shared_ptr<const core::SecretString> plaintext) {
-    if (key.size() != 32 && key.size() != 16)
-      return core::invalid("an AES-GCM key must be 16 or 32 bytes, got " + std::to_string(key.size()));
     if (plaintext->reveal().size() > (1u << 30)) return core::invalid("plaintext too large for one AES-GCM message");
-    std::array<std::uint8_t, kNonce> nonce{};
-    core::random_fill(nonce);
-    return std::shared_ptr<const SealedShares>(new SealedShares(key.clone(), std::move(plaintext), nonce));
+    return std::shared_ptr<const SealedShares>(new SealedShares(std::move(sealer), std::move(plaintext)));
   }
 
   std::uint64_t size() const override { return (sealed_size() + 2) / 3 * 4; }
   core::Result<std::unique_ptr<net::BodyStream>> open() const override;
 
   std::size_t sealed_size() const { return kNonce + plaintext_->reveal().size() + kTag; }
-  const core::SecretBytes& key() const { return key_; }
   std::string_view plaintext() const { return plaintext_->reveal(); }
-  const std::array<std::uint8_t, kNonce>& nonce() const { return nonce_; }
 
  private:
-  SealedShares(core::SecretBytes key, std::shared_ptr<const core::SecretString> plaintext, std::array<std::uint8_t, kNonce> nonce)
-      : key_(std::move(key)), plaintext_(std::move(plaintext)), nonce_(nonce) {}
+  SealedShares(std::shared_ptr<core::AesGcmSealer> sealer, std::shared_ptr<const core::SecretString> plaintext)
+      : sealer_(std::move(sealer)), plaintext_(std::move(plaintext)) {}
 
-  core::SecretBytes key_;
+  std::shared_ptr<core::AesGcmSealer> sealer_;
   std::shared_ptr<const core::SecretString> plaintext_;
-  std::array<std::uint8_t, kNonce> nonce_;
 };
 
 // One pass: the sealed bytes in order, a whole number of base64 groups per
-// read (padding only at the very end).
+// read (padding only at the very end). Each pass is a message of its own,
+// under its own nonce.
 class SealedSharesPass final : public net::BodyStream {
  public:
-  explicit SealedSharesPass(const SealedShares& body) : body_(body) {}
-
-  core::Status start() {
-    const EVP_CIPHER* cipher = core::gcm_cipher_for(body_.key().size());
-    if (!ctx_ || cipher == nullptr || EVP_EncryptInit_ex(ctx_.get(), cipher, nullptr, body_.key().data(), body_.nonce().data()) != 1)
-      return core::fail(core::ErrorCode::kInternal, "AES-GCM encryption failed");
-    return {};
-  }
+  SealedSharesPass(const SealedShares& body, core::AesGcmSealer::Message message)
+      : body_(body), message_(std::move(message)) {}
 
   core::Result<std::size_t> read(char* out, std::size_t max) override {
     const std::size_t total = body_.sealed_size();
@@ -94,21 +82,14 @@ class SealedSharesPass final : public net::BodyStream {
       std::size_t m = 0;
       if (pos < SealedShares::kNonce) {  // the nonce
         m = std::min(n - done, SealedShares::kNonce - pos);
-        std::memcpy(sealed_.data() + done, body_.nonce().data() + pos, m);
+        std::memcpy(sealed_.data() + done, message_.nonce().data() + pos, m);
       } else if (pos < SealedShares::kNonce + text) {  // the ciphertext
         m = std::min(n - done, SealedShares::kNonce + text - pos);
-        int len = 0;
         const auto* in = reinterpret_cast<const std::uint8_t*>(body_.plaintext().data()) + (pos - SealedShares::kNonce);
-        if (EVP_EncryptUpdate(ctx_.get(), sealed_.data() + done, &len, in, static_cast<int>(m)) != 1 ||
-            static_cast<std::size_t>(len) != m)
-          return core::fail(core::ErrorCode::kInternal, "AES-GCM encryption failed");
+        MPC_TRY(message_.encrypt(core::ByteView(in, m), sealed_.data() + done));
       } else {  // the tag
         if (!tag_) {
-          int len = 0;
-          std::array<std::uint8_t, SealedShares::kTag> tag{};
-          if (EVP_EncryptFinal_ex(ctx_.get(), tag.data(), &len) != 1 || len != 0 ||
-              EVP_CIPHER_CTX_ctrl(ctx_.get(), EVP_CTRL_GCM_GET_TAG, SealedShares::kTag, tag.data()) != 1)
-            return core::fail(core::ErrorCode::kInternal, "AES-GCM encryption failed");
+          MPC_ASSIGN(auto tag, message_.tag());
           tag_ = tag;
         }
         const std::size_t in_tag = pos - SealedShares::kNonce - text;
@@ -123,16 +104,15 @@ class SealedSharesPass final : public net::BodyStream {
 
  private:
   const SealedShares& body_;
-  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx_{EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free};
+  core::AesGcmSealer::Message message_;
   std::array<std::uint8_t, net::ResponseBody::writer::kChunk / 4 * 3> sealed_;  // ciphertext (public) and nonce, tag
   std::size_t at_ = 0;  // sealed bytes done
-  std::optional<std::array<std::uint8_t, SealedShares::kTag>> tag_;
+  std::optional<core::AesGcmSealer::Tag> tag_;
 };
 
 core::Result<std::unique_ptr<net::BodyStream>> SealedShares::open() const {
-  auto pass = std::make_unique<SealedSharesPass>(*this);
-  MPC_TRY(pass->start());
-  return std::unique_ptr<net::BodyStream>(std::move(pass));
+  MPC_ASSIGN(auto message, sealer_->begin());
+  return std::unique_ptr<net::BodyStream>(std::make_unique<SealedSharesPass>(*this, std::move(message)));
 }
 
 unsigned status_for_import_error(const core::Error& e) {
@@ -148,7 +128,11 @@ unsigned status_for_import_error(const core::Error& e) {
 
 MigrationService::MigrationService(KeyshareStore& store, core::SecretBytes encryption_key,
                                    net::MetricsRegistry& metrics, std::function<void()> on_imported)
-    : store_(store), encryption_key_(std::move(encryption_key)), metrics_(metrics), on_imported_(std::move(on_imported)) {}
+    : store_(store), encryption_key_(std::move(encryption_key)), metrics_(metrics), on_imported_(std::move(on_imported)) {
+  auto sealer = core::AesGcmSealer::make(encryption_key_);
+  if (sealer) sealer_ = std::move(*sealer);
+  else sealer_error_ = sealer.error().message;
+}
 
 void MigrationService::update_view(NodeView view) {
   std::lock_guard lock(mu_);
@@ -250,7 +234,8 @@ net::HttpResponse MigrationService::get_keyshares(const net::HttpRequest& req) {
       return answer(req, 500, "Cannot serve keyset: " + served.error().message);
     }
   }
-  auto sealed = SealedShares::make(encryption_key_, std::move(plaintext));
+  if (!sealer_) return answer(req, 500, "Cannot encrypt the key shares: " + sealer_error_);
+  auto sealed = SealedShares::make(sealer_, std::move(plaintext));
   if (!sealed) return answer(req, 500, "Cannot encrypt the key shares: " + sealed.error().message);
   const std::uint64_t epoch = last->keyset->epoch_id;
   std::call_once(served_series_once_, [&] {

@@ -29,6 +29,7 @@
 #include <optional>
 #include <string>
 
+#include "core/crypto.h"
 #include "core/secret.h"
 #include "net/http_server.h"
 #include "net/log_limiter.h"
@@ -79,7 +80,11 @@ class MigrationService {
   net::HttpResponse set_keyshares(const net::HttpRequest& request);
 
   KeyshareStore& store_;
-  core::SecretBytes encryption_key_;
+  core::SecretBytes encryption_key_;  // opens PUT /set_keyshares bodies
+  // Seals GET /get_keyshares answers under the same key. Null if the key
+  // is not an AES key: every such answer is then a 500 saying why.
+  std::shared_ptr<core::AesGcmSealer> sealer_;
+  std::string sealer_error_;
   net::MetricsRegistry& metrics_;
   std::function<void()> on_imported_;
   mutable std::mutex mu_;

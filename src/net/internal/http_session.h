@@ -27,7 +27,7 @@
 #include <memory>
 #include <optional>
 
-#include <boost/asio/post.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
@@ -215,9 +215,12 @@ class HttpSession {
     version_ = request.version();
     auto s = shared();
     auto responded = std::make_shared<std::atomic<bool>>(false);
+    // An answer given at once (on this thread, from within dispatch()) is
+    // written at once; one given later, from any thread, is handed to the
+    // connection's executor.
     Responder responder = [s, responded](HttpResponse res) {
       if (responded->exchange(true)) return;
-      asio::post(s->stream().get_executor(), [s, res = std::move(res)]() mutable { s->write(std::move(res)); });
+      asio::dispatch(s->stream().get_executor(), [s, res = std::move(res)]() mutable { s->write(std::move(res)); });
     };
     try {
       self().dispatch(std::move(request), std::move(responder));
