@@ -125,7 +125,7 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection>, 
 
   // HttpSession hooks.
   beast::tcp_stream& stream() { return stream_; }
-  beast::tcp_stream& lowest() { return stream_; }
+  tcp::socket& socket() { return stream_.socket(); }
   void dispatch(HttpRequest&& request, Responder responder) { server_->handler_(std::move(request), std::move(responder)); }
   void on_timeout() {}
   void finish() {

@@ -1,20 +1,21 @@
 #include "net/mtls_server.h"
 #include "net/internal/http_session.h"
+#include "net/internal/tls_socket_stream.h"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <mutex>
 
+#include <signal.h>
 #include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
@@ -63,7 +64,7 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
     asio::dispatch(executor_, [self = shared_from_this()] {
       const auto& o = self->server_->options_;
       self->set_deadline(self->accepted_ + std::min(o.first_bytes_timeout, o.handshake_timeout));
-      self->tcp_->socket().async_wait(tcp::socket::wait_read, [self](beast::error_code ec) { self->on_first_bytes(ec); });
+      self->tcp_->async_wait(tcp::socket::wait_read, [self](beast::error_code ec) { self->on_first_bytes(ec); });
     });
   }
 
@@ -82,8 +83,8 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
   core::Ed25519PublicKey peer_;
 
   // HttpSession hooks.
-  beast::ssl_stream<beast::tcp_stream>& stream() { return *stream_; }
-  beast::tcp_stream& lowest() { return stream_ ? beast::get_lowest_layer(*stream_) : *tcp_; }
+  TlsSocketStream& stream() { return *stream_; }
+  tcp::socket& socket() { return stream_ ? stream_->socket() : *tcp_; }
   void dispatch(HttpRequest&& request, Responder responder) { server_->handler_(std::move(request), peer_, std::move(responder)); }
   void on_timeout() {
     server_->refuse("timeout");
@@ -124,20 +125,19 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
     // a few thousand); it once closed such a connection as if the peer had
     // gone, and the client saw its handshake cut off. It waits again.
     char first = 0;
-    const ssize_t peeked = ::recv(tcp_->socket().native_handle(), &first, 1, MSG_PEEK | MSG_DONTWAIT);
+    const ssize_t peeked = ::recv(tcp_->native_handle(), &first, 1, MSG_PEEK | MSG_DONTWAIT);
     if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-      tcp_->socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code e) { self->on_first_bytes(e); });
+      tcp_->async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code e) { self->on_first_bytes(e); });
       return;
     }
     if (peeked <= 0) {
       server_->refuse("handshake_failed");
       return close();
     }
-    stream_.emplace(std::move(*tcp_), *server_->tls_);
+    stream_.emplace(std::move(*tcp_), server_->tls_->native_handle());
     tcp_.reset();
     set_deadline(accepted_ + server_->options_.handshake_timeout);
-    stream_->async_handshake(asio::ssl::stream_base::server,
-                             [self = shared_from_this()](beast::error_code e) { self->on_handshake(e); });
+    stream_->async_handshake([self = shared_from_this()](beast::error_code e) { self->on_handshake(e); });
   }
 
   void on_handshake(beast::error_code ec) {
@@ -196,11 +196,31 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
   std::uint64_t id_;
   std::string peer_text_;
   std::chrono::steady_clock::time_point accepted_;
-  std::optional<beast::tcp_stream> tcp_;                           // until the first bytes arrive
+  std::optional<tcp::socket> tcp_;                                 // until the first bytes arrive
   asio::any_io_executor executor_;                                 // the connection's
-  std::optional<beast::ssl_stream<beast::tcp_stream>> stream_;     // from then on
+  std::optional<TlsSocketStream> stream_;                          // from then on (TLS on the same socket)
   std::shared_ptr<MtlsServer> server_;
 };
+
+namespace {
+// OpenSSL writes to a connection's socket with write(2) (TlsSocketStream):
+// a peer that reset the connection would raise SIGPIPE, whose default is to
+// kill the process. Ignored (once, and only if nobody chose a handler), so
+// that the write fails with EPIPE and only that connection ends; nginx does
+// the same.
+void ignore_sigpipe() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current{};
+    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+      struct sigaction ignore{};
+      ignore.sa_handler = SIG_IGN;
+      sigemptyset(&ignore.sa_mask);
+      ::sigaction(SIGPIPE, &ignore, nullptr);
+    }
+  });
+}
+}  // namespace
 
 MtlsServer::MtlsServer(asio::io_context& ioc, std::shared_ptr<asio::ssl::context> tls, MtlsServerOptions options,
                        PeerAuthorizer authorize, MtlsHandler handler, MetricsRegistry* metrics,
@@ -213,7 +233,9 @@ MtlsServer::MtlsServer(asio::io_context& ioc, std::shared_ptr<asio::ssl::context
       metrics_(metrics),
       acceptor_(asio::make_strand(ioc)),
       connection_contexts_(std::move(connection_contexts)),
-      budget_(ConnectionLimits{options.max_preauth_connections, options.max_preauth_per_source, options.max_connections}) {}
+      budget_(ConnectionLimits{options.max_preauth_connections, options.max_preauth_per_source, options.max_connections}) {
+  ignore_sigpipe();
+}
 
 MtlsServer::~MtlsServer() = default;
 

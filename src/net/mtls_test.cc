@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -73,6 +74,7 @@ struct Seen {
 
 // A streamed body: byte i is i % 251, several chunks long; or one that cannot start.
 constexpr std::size_t kStreamed = 100'003;
+constexpr std::size_t kStreamedLarge = 16u << 20;
 std::string pattern(std::size_t n) {
   std::string s(n, '\0');
   for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>(i % 251);
@@ -170,6 +172,8 @@ class MtlsTest : public ::testing::Test {
     if (path == "/hello") return respond(make_response(200, "Hello, world!"));
     if (path == "/echo") return respond(make_response(200, req.body()));
     if (path == "/stream") return respond(make_streamed_response(200, std::make_shared<Pattern>(kStreamed, false), "application/octet-stream"));
+    if (path == "/stream-large")  // more than the sockets hold: written while the client reads
+      return respond(make_streamed_response(200, std::make_shared<Pattern>(kStreamedLarge, false), "application/octet-stream"));
     if (path == "/stream-fails") return respond(make_streamed_response(200, std::make_shared<Pattern>(kStreamed, true), "application/octet-stream"));
     if (path == "/never") {  // keeps the request unanswered
       std::lock_guard lock(mu_);
@@ -414,6 +418,33 @@ TEST_F(MtlsTest, StreamedBodiesArriveWholeAndTheConnectionGoesOn) {
   ASSERT_TRUE(echo) << echo.error().message;
   EXPECT_EQ(echo->body, "after");
   EXPECT_EQ(authorize_calls_.load(), 1);  // one connection throughout
+}
+
+// A client that resets its connection while a long answer is still being
+// written: the server's writes fail (ECONNRESET, then EPIPE) and end that
+// connection only. OpenSSL writes with write(2), which raises SIGPIPE on a
+// reset connection: the server ignores it, or it would kill the process.
+TEST_F(MtlsTest, AClientThatResetsMidAnswerEndsOnlyItsConnection) {
+  start();
+  struct sigaction current{};
+  ASSERT_EQ(::sigaction(SIGPIPE, nullptr, &current), 0);
+  EXPECT_EQ(current.sa_handler, SIG_IGN) << "a server must not die of a peer's reset";
+  for (int round = 0; round < 3; ++round) {
+    asio::io_context io;
+    asio::ssl::stream<tcp::socket> s(io, *reference_client_context(client_key_));
+    s.next_layer().open(tcp::v4());
+    s.next_layer().set_option(asio::socket_base::receive_buffer_size(4096));
+    s.next_layer().connect({asio::ip::make_address("127.0.0.1"), port_});
+    s.handshake(asio::ssl::stream_base::client);
+    asio::write(s, asio::buffer(std::string("GET /stream-large HTTP/1.1\r\nHost: x\r\n\r\n")));
+    char first[64];
+    ASSERT_GT(s.read_some(asio::buffer(first)), 0u);  // the answer has started
+    s.next_layer().set_option(asio::socket_base::linger(true, 0));
+    s.next_layer().close();  // a reset, with most of the answer unsent
+  }
+  auto next = client().request(http::verb::get, "/hello");
+  ASSERT_TRUE(next) << next.error().message;
+  EXPECT_EQ(next->body, "Hello, world!");
 }
 
 TEST_F(MtlsTest, AStreamedBodyThatCannotStartEndsItsConnectionOnly) {

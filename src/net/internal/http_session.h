@@ -4,7 +4,7 @@
 //
 // CRTP: Derived provides
 //   auto& stream();                   the Beast stream to read and write
-//   beast::tcp_stream& lowest();      its TCP layer (socket, executor, close)
+//   tcp::socket& socket();            its socket (executor, cancel, close)
 //   void dispatch(HttpRequest&&, Responder);
 //   void on_timeout();                a peer was too slow (metrics, logs)
 //   void finish();                    orderly end after the last response
@@ -108,7 +108,7 @@ class HttpSession {
     if (closed_) return;
     closed_ = true;
     boost::beast::error_code ec;
-    auto& socket = self().lowest().socket();
+    auto& socket = self().socket();
     socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
     socket.close(ec);
     if (timer_) timer_->cancel();
@@ -121,7 +121,7 @@ class HttpSession {
   void set_deadline(Clock::time_point at) {
     deadline_ = at;
     if (closed_) return;
-    if (!timer_) timer_.emplace(self().lowest().get_executor());
+    if (!timer_) timer_.emplace(self().socket().get_executor());
     if (!timer_waiting_) return wait_for_deadline();
     if (at < timer_->expiry()) timer_->cancel();  // its handler waits again, for `at`
   }
@@ -136,7 +136,10 @@ class HttpSession {
     if (closed_ || close_requested_) return;
     close_requested_ = true;
     const bool idle = reading_ && buffer_.size() == 0 && !(parser_ && parser_->got_some());
-    if (idle) self().lowest().cancel();  // the pending read ends with operation_aborted, then finish()
+    if (idle) {
+      boost::beast::error_code ec;
+      self().socket().cancel(ec);  // the pending read ends with operation_aborted, then finish()
+    }
   }
 
  private:
@@ -158,7 +161,7 @@ class HttpSession {
     if (Clock::now() < deadline_) return wait_for_deadline();  // moved later (or earlier) meanwhile
     timed_out_ = true;
     boost::beast::error_code ec;
-    self().lowest().socket().close(ec);  // the pending operation ends; close() follows from its handler
+    self().socket().close(ec);  // the pending operation ends; close() follows from its handler
   }
 
   void read_request(bool first) {

@@ -1,0 +1,251 @@
+// A server-side TLS stream that runs OpenSSL directly on the connection's
+// non-blocking socket (SSL_set_fd), for MtlsServer's connections.
+//
+// Why not asio::ssl::stream: it runs OpenSSL on a memory BIO pair of 17 KB
+// and moves every byte through it, so every record costs a copy in each
+// direction and a trip of its own through the io_context (an answer of 20
+// records went out as 20 separately scheduled sends, interleaved with other
+// connections' work, and the client woke for each). Here SSL_write puts as
+// many records on the socket as it takes, back to back, and SSL_read decrypts
+// straight from it: what nginx does.
+//
+// It is an AsyncReadStream and AsyncWriteStream for Beast, plus the server
+// handshake and the sending of close_notify. Operations wait for the socket
+// with async_wait, so the socket's cancel() and close() end them with
+// operation_aborted, as they end any socket operation, and no operation
+// touches the descriptor once the socket is closed. One read and one write
+// may be in flight at once; all operations run on the socket's executor,
+// which must be a single thread or a strand.
+//
+// OpenSSL writes with write(2), so a peer's reset raises SIGPIPE: the
+// process must ignore it (MtlsServer makes sure it does).
+//
+// Errors are reported as asio::ssl::stream reports them, so callers tell the
+// same cases apart: the peer's close_notify is asio::error::eof; the stream
+// ending without one is asio::ssl::error::stream_truncated; an OpenSSL
+// failure is its first queued error in asio's SSL category (so
+// ERR_GET_REASON works on the value); a socket failure is its errno.
+#pragma once
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/compose.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/beast/core/buffers_range.hpp>
+#include <boost/beast/core/error.hpp>
+
+namespace mpc::net {
+
+class TlsSocketStream {
+ public:
+  using executor_type = boost::asio::any_io_executor;
+  using socket_type = boost::asio::ip::tcp::socket;
+  using error_code = boost::beast::error_code;
+
+  // Takes the accepted socket (made non-blocking) and a server context.
+  // Throws std::bad_alloc / std::runtime_error if OpenSSL cannot make the
+  // connection's state (asio::ssl::stream throws in the same case).
+  TlsSocketStream(socket_type socket, SSL_CTX* ctx) : socket_(std::move(socket)), ssl_(SSL_new(ctx)) {
+    if (ssl_ == nullptr) throw std::bad_alloc();
+    error_code ec;
+    socket_.non_blocking(true, ec);
+    if (ec || SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle())) != 1) {
+      SSL_free(ssl_);
+      throw std::runtime_error("cannot attach TLS to the socket");
+    }
+    // As asio::ssl::stream: a write may finish part of its bytes (whole
+    // records) and be retried from another address; idle connections give
+    // their record buffers back.
+    SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    SSL_set_accept_state(ssl_);
+  }
+  ~TlsSocketStream() { SSL_free(ssl_); }  // the socket closes itself; SSL_set_fd does not own it
+  TlsSocketStream(const TlsSocketStream&) = delete;
+  TlsSocketStream& operator=(const TlsSocketStream&) = delete;
+
+  executor_type get_executor() noexcept { return socket_.get_executor(); }
+  socket_type& socket() noexcept { return socket_; }
+  SSL* native_handle() noexcept { return ssl_; }
+
+  // The server handshake; completes with (error_code).
+  template <class Token>
+  auto async_handshake(Token&& token) {
+    return boost::asio::async_compose<Token, void(error_code)>(
+        Op<HandshakeStep, false>(*this, HandshakeStep{}), token, socket_);
+  }
+
+  // Sends close_notify (without waiting for the peer's unless OpenSSL
+  // must read it); completes with (error_code).
+  template <class Token>
+  auto async_shutdown(Token&& token) {
+    return boost::asio::async_compose<Token, void(error_code)>(Op<ShutdownStep, false>(*this, ShutdownStep{}), token,
+                                                              socket_);
+  }
+
+  // At least one byte of plaintext, at most one record's worth.
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    boost::asio::mutable_buffer first;
+    for (const boost::asio::mutable_buffer b : boost::beast::buffers_range_ref(buffers))
+      if (b.size() > 0) {
+        first = b;
+        break;
+      }
+    return boost::asio::async_compose<Token, void(error_code, std::size_t)>(Op<ReadStep, true>(*this, ReadStep{first}),
+                                                                           token, socket_);
+  }
+
+  // Some of the bytes, as whole records: the first buffer as it is when it
+  // is large, else as many leading buffers as fit in one record, coalesced
+  // (an HTTP header and the start of its body go out in one record).
+  template <class ConstBuffers, class Token>
+  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+    // The first non-empty buffer alone when it is a record or more (or the
+    // only one); else the leading buffers copied together, up to a record.
+    boost::asio::const_buffer data;
+    std::size_t staged = 0;
+    for (const boost::asio::const_buffer b : boost::beast::buffers_range_ref(buffers)) {
+      if (b.size() == 0) continue;
+      if (data.size() == 0 && staged == 0) {
+        data = b;
+        if (b.size() >= kRecord) break;
+        continue;
+      }
+      if (staged == 0) {  // a second buffer: coalesce from the first one on
+        if (!staging_) staging_ = std::make_unique<std::array<char, kRecord>>();
+        std::memcpy(staging_->data(), data.data(), data.size());
+        staged = data.size();
+      }
+      const std::size_t take = std::min(b.size(), kRecord - staged);
+      std::memcpy(staging_->data() + staged, b.data(), take);
+      staged += take;
+      if (staged == kRecord) break;
+    }
+    if (staged > 0) data = boost::asio::const_buffer(staging_->data(), staged);
+    return boost::asio::async_compose<Token, void(error_code, std::size_t)>(Op<WriteStep, true>(*this, WriteStep{data}),
+                                                                           token, socket_);
+  }
+
+ private:
+  static constexpr std::size_t kRecord = 16 * 1024;  // TLS's largest record plaintext
+
+  enum class Outcome { kDone, kWantRead, kWantWrite, kFailed };
+
+  // What an SSL_* call that returned `ok` (1 = success) means; on failure
+  // `ec` says why. `saved_errno` is errno right after the call.
+  Outcome outcome(int ok, int saved_errno, error_code& ec) {
+    if (ok == 1) return Outcome::kDone;
+    switch (SSL_get_error(ssl_, ok)) {
+      case SSL_ERROR_WANT_READ: return Outcome::kWantRead;
+      case SSL_ERROR_WANT_WRITE: return Outcome::kWantWrite;
+      case SSL_ERROR_ZERO_RETURN: ec = boost::asio::error::eof; break;
+      case SSL_ERROR_SYSCALL:
+        if (const unsigned long e = ERR_get_error(); e != 0) ec = error_code(static_cast<int>(e), boost::asio::error::get_ssl_category());
+        else if (saved_errno != 0 && saved_errno != EAGAIN && saved_errno != EWOULDBLOCK)
+          ec = error_code(saved_errno, boost::asio::error::get_system_category());
+        else ec = boost::asio::ssl::error::stream_truncated;
+        break;
+      default: {
+        const unsigned long e = ERR_get_error();
+        if (e == 0) ec = boost::asio::ssl::error::unspecified_system_error;
+        else if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) ec = boost::asio::ssl::error::stream_truncated;
+        else ec = error_code(static_cast<int>(e), boost::asio::error::get_ssl_category());
+      }
+    }
+    ERR_clear_error();
+    return Outcome::kFailed;
+  }
+
+  // One attempt of each operation: 1 on success (with `n` bytes), else 0.
+  struct HandshakeStep {
+    int attempt(SSL* ssl, std::size_t&) { return SSL_do_handshake(ssl) == 1 ? 1 : -1; }
+  };
+  struct ShutdownStep {
+    // 0: close_notify sent, the peer's not read; that is the end here.
+    int attempt(SSL* ssl, std::size_t&) { return SSL_shutdown(ssl) >= 0 ? 1 : -1; }
+  };
+  struct ReadStep {
+    boost::asio::mutable_buffer buffer;
+    int attempt(SSL* ssl, std::size_t& n) { return SSL_read_ex(ssl, buffer.data(), buffer.size(), &n); }
+  };
+  struct WriteStep {
+    boost::asio::const_buffer buffer;
+    int attempt(SSL* ssl, std::size_t& n) { return SSL_write_ex(ssl, buffer.data(), buffer.size(), &n); }
+  };
+
+  // An operation: attempts the step; waits for the socket as OpenSSL asks
+  // and attempts it again (the same step with the same bytes, as OpenSSL
+  // requires after WANT_READ / WANT_WRITE). A result known in the initiating
+  // call is delivered through the executor, never from within that call.
+  template <class Step, bool kBytes>
+  struct Op {
+    Op(TlsSocketStream& s, Step st) : stream(s), step(st) {}
+    TlsSocketStream& stream;
+    Step step;
+    bool started = false;
+    bool finished = false;  // the result below is set, to be delivered
+    error_code result;
+    std::size_t bytes = 0;
+
+    template <class Self>
+    void operator()(Self& self, error_code wait_error = {}) {
+      if (finished) return deliver(self);
+      const bool initiating = !started;
+      started = true;
+      if (wait_error) {  // the socket wait ended: cancelled or closed
+        result = wait_error;
+        return deliver(self);
+      }
+      // OpenSSL holds the descriptor's number, not the socket: once the
+      // socket is closed that number may already be another connection's.
+      if (!stream.socket_.is_open()) {
+        result = boost::asio::error::operation_aborted;
+        return finish(self, initiating);
+      }
+      if constexpr (kBytes) {
+        if (step.buffer.size() == 0) return finish(self, initiating);  // nothing to do: 0 bytes
+      }
+      ERR_clear_error();
+      errno = 0;
+      const int ok = step.attempt(stream.ssl_, bytes);
+      const int saved_errno = errno;
+      switch (stream.outcome(ok, saved_errno, result)) {
+        case Outcome::kDone:
+        case Outcome::kFailed: return finish(self, initiating);
+        case Outcome::kWantRead: return stream.socket_.async_wait(socket_type::wait_read, std::move(self));
+        case Outcome::kWantWrite: return stream.socket_.async_wait(socket_type::wait_write, std::move(self));
+      }
+    }
+
+    template <class Self>
+    void finish(Self& self, bool initiating) {
+      finished = true;
+      if (initiating) return boost::asio::post(stream.socket_.get_executor(), std::move(self));
+      deliver(self);
+    }
+
+    template <class Self>
+    void deliver(Self& self) {
+      if constexpr (kBytes) self.complete(result, result ? std::size_t{0} : bytes);
+      else self.complete(result);
+    }
+  };
+
+  socket_type socket_;
+  SSL* ssl_;
+  std::unique_ptr<std::array<char, kRecord>> staging_;  // coalesced small writes, made at the first
+};
+
+}  // namespace mpc::net
