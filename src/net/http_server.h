@@ -68,12 +68,14 @@ struct ResponseBody {
   class writer {
    public:
     using const_buffers_type = boost::asio::const_buffer;
-    // One TLS record's worth.
-    static constexpr std::size_t kChunk = 16 * 1024;
+    // Four TLS records' worth: one write puts four records on the socket
+    // (a connection holds one chunk of an answer in flight).
+    static constexpr std::size_t kRecord = 16 * 1024;
+    static constexpr std::size_t kChunk = 4 * kRecord;
 
     // The first chunk leaves room for the response header, which goes out
-    // in the same write: header and first chunk fill one TLS record, and
-    // every later chunk fills one. (A whole first chunk made the header's
+    // in the same write: header and first chunk fill whole TLS records, and
+    // so does every later chunk. (A whole first chunk made the header's
     // record spill its last bytes into a small record of their own: one
     // more send and one more wakeup of the client per answer.)
     template <bool isRequest, class Fields>
@@ -90,7 +92,7 @@ struct ResponseBody {
         return kChunk;
       } else {
         const std::size_t head = serialized_size(header);
-        return head <= kChunk / 2 ? kChunk - head : kChunk;
+        return head <= kRecord / 2 ? kChunk - head : kChunk;
       }
     }
 

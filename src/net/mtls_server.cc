@@ -134,7 +134,13 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
       server_->refuse("handshake_failed");
       return close();
     }
-    stream_.emplace(std::move(*tcp_), server_->tls_->native_handle());
+    try {
+      stream_.emplace(std::move(*tcp_), server_->tls_->native_handle());
+    } catch (const std::exception& e) {  // OpenSSL could not make the connection's state
+      server_->refuse("handshake_failed");
+      if (server_->may_log()) spdlog::warn("migration endpoint: cannot start TLS with {}: {}", peer_text(), e.what());
+      return close();
+    }
     tcp_.reset();
     set_deadline(accepted_ + server_->options_.handshake_timeout);
     stream_->async_handshake([self = shared_from_this()](beast::error_code e) { self->on_handshake(e); });

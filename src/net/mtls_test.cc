@@ -378,9 +378,11 @@ TEST_F(MtlsTest, AKeepAliveRequestThatStallsIsCutOffAtTheRequestDeadlineNotTheId
   EXPECT_EQ(handled(), 1u);
 }
 
-TEST(ResponseBody, TheHeaderAndTheFirstChunkFillOneRecordThenEveryChunkFillsOne) {
+TEST(ResponseBody, TheHeaderAndTheFirstChunkFillWholeRecordsThenEveryChunkFillsThem) {
+  constexpr std::size_t kSize = 3 * ResponseBody::writer::kChunk + 5;
+  static_assert(ResponseBody::writer::kChunk % ResponseBody::writer::kRecord == 0);
   for (const bool keep_alive : {true, false}) {
-    auto res = make_streamed_response(200, std::make_shared<Pattern>(kStreamed, false), "application/json", 11, keep_alive);
+    auto res = make_streamed_response(200, std::make_shared<Pattern>(kSize, false), "application/json", 11, keep_alive);
     res.set(http::field::server, "a name of some length");
     // The header as Beast writes it.
     std::ostringstream whole;
@@ -388,7 +390,7 @@ TEST(ResponseBody, TheHeaderAndTheFirstChunkFillOneRecordThenEveryChunkFillsOne)
     const std::string text = whole.str();
     const std::size_t head = text.find("\r\n\r\n") + 4;
     ASSERT_EQ(ResponseBody::serialized_size(res.base()), head) << text.substr(0, head);
-    ASSERT_EQ(text.size(), head + kStreamed);
+    ASSERT_EQ(text.size(), head + kSize);
     // The chunks: the first leaves room for the header, the others are whole.
     ResponseBody::writer w(res.base(), res.body());
     beast::error_code ec;
@@ -400,7 +402,7 @@ TEST(ResponseBody, TheHeaderAndTheFirstChunkFillOneRecordThenEveryChunkFillsOne)
     ASSERT_GE(sizes.size(), 3u);
     EXPECT_EQ(head + sizes.front(), ResponseBody::writer::kChunk);
     for (std::size_t i = 1; i + 1 < sizes.size(); ++i) EXPECT_EQ(sizes[i], ResponseBody::writer::kChunk) << i;
-    EXPECT_EQ(std::accumulate(sizes.begin(), sizes.end(), std::size_t{0}), kStreamed);
+    EXPECT_EQ(std::accumulate(sizes.begin(), sizes.end(), std::size_t{0}), kSize);
   }
 }
 

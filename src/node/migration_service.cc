@@ -71,10 +71,25 @@ class SealedSharesPass final : public net::BodyStream {
   SealedSharesPass(const SealedShares& body, core::AesGcmSealer::Message message)
       : body_(body), message_(std::move(message)) {}
 
+  // As many characters as fit in `max`, a record's worth (kPiece sealed
+  // bytes) at a time.
   core::Result<std::size_t> read(char* out, std::size_t max) override {
+    std::size_t written = 0;
+    while (max - written >= 4) {
+      MPC_ASSIGN(std::size_t n, read_piece(out + written, max - written));
+      if (n == 0) break;
+      written += n;
+    }
+    return written;
+  }
+
+ private:
+  static constexpr std::size_t kPiece = net::ResponseBody::writer::kRecord / 4 * 3;
+
+  core::Result<std::size_t> read_piece(char* out, std::size_t max) {
     const std::size_t total = body_.sealed_size();
     if (at_ == total) return std::size_t{0};
-    // Sealed bytes for at most `max` characters: whole groups of 3, up to the chunk buffer.
+    // Sealed bytes for at most `max` characters: whole groups of 3, up to the piece buffer.
     const std::size_t n = std::min({max / 4 * 3, sealed_.size(), total - at_});
     const std::size_t text = body_.plaintext().size();
     for (std::size_t done = 0; done < n;) {
@@ -102,10 +117,9 @@ class SealedSharesPass final : public net::BodyStream {
     return static_cast<std::size_t>(core::base64_encode_into(core::ByteView(sealed_.data(), n), out) - out);
   }
 
- private:
   const SealedShares& body_;
   core::AesGcmSealer::Message message_;
-  std::array<std::uint8_t, net::ResponseBody::writer::kChunk / 4 * 3> sealed_;  // ciphertext (public) and nonce, tag
+  std::array<std::uint8_t, kPiece> sealed_;  // ciphertext (public) and nonce, tag
   std::size_t at_ = 0;  // sealed bytes done
   std::optional<core::AesGcmSealer::Tag> tag_;
 };

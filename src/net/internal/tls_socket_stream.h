@@ -13,9 +13,9 @@
 // handshake and the sending of close_notify. Operations wait for the socket
 // with async_wait, so the socket's cancel() and close() end them with
 // operation_aborted, as they end any socket operation, and no operation
-// touches the descriptor once the socket is closed. One read and one write
-// may be in flight at once; all operations run on the socket's executor,
-// which must be a single thread or a strand.
+// touches the descriptor once the socket is closed. One operation at a time
+// (HttpSession never overlaps a read and a write), all on the socket's
+// executor, which must be a single thread or a strand.
 //
 // OpenSSL writes with write(2), so a peer's reset raises SIGPIPE: the
 // process must ignore it (MtlsServer makes sure it does).
@@ -30,11 +30,13 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <utility>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/buffer.hpp>
@@ -69,6 +71,10 @@ class TlsSocketStream {
     // records) and be retried from another address; idle connections give
     // their record buffers back.
     SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    // One recv for what is there, not one for each record's header and one
+    // for its body. Safe: every operation asks OpenSSL before it waits for
+    // the socket, so bytes OpenSSL holds are never left waiting.
+    SSL_set_read_ahead(ssl_, 1);
     SSL_set_accept_state(ssl_);
   }
   ~TlsSocketStream() { SSL_free(ssl_); }  // the socket closes itself; SSL_set_fd does not own it
@@ -107,34 +113,37 @@ class TlsSocketStream {
                                                                            token, socket_);
   }
 
-  // Some of the bytes, as whole records: the first buffer as it is when it
-  // is large, else as many leading buffers as fit in one record, coalesced
-  // (an HTTP header and the start of its body go out in one record).
+  // The bytes of the first buffer, or of the first ones: small leading
+  // buffers are copied together up to a record (an HTTP header goes out in
+  // one record with the start of its body) and the rest of the buffer cut
+  // there follows; SSL_write puts them on the socket as records back to
+  // back. Completes once all of that is written (or it fails).
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
-    // The first non-empty buffer alone when it is a record or more (or the
-    // only one); else the leading buffers copied together, up to a record.
-    boost::asio::const_buffer data;
+    boost::asio::const_buffer first, rest;  // rest: what follows `first` (staged) of a buffer cut by the staging
     std::size_t staged = 0;
     for (const boost::asio::const_buffer b : boost::beast::buffers_range_ref(buffers)) {
       if (b.size() == 0) continue;
-      if (data.size() == 0 && staged == 0) {
-        data = b;
+      if (first.size() == 0 && staged == 0) {
+        first = b;
         if (b.size() >= kRecord) break;
         continue;
       }
-      if (staged == 0) {  // a second buffer: coalesce from the first one on
-        if (!staging_) staging_ = std::make_unique<std::array<char, kRecord>>();
-        std::memcpy(staging_->data(), data.data(), data.size());
-        staged = data.size();
+      if (staged == 0) {  // a second buffer: stage from the first one on
+        if (!staging_) staging_ = std::make_unique_for_overwrite<char[]>(kRecord);
+        std::memcpy(staging_.get(), first.data(), first.size());
+        staged = first.size();
       }
       const std::size_t take = std::min(b.size(), kRecord - staged);
-      std::memcpy(staging_->data() + staged, b.data(), take);
+      std::memcpy(staging_.get() + staged, b.data(), take);
       staged += take;
-      if (staged == kRecord) break;
+      if (staged == kRecord) {
+        rest = boost::asio::const_buffer(static_cast<const char*>(b.data()) + take, b.size() - take);
+        break;
+      }
     }
-    if (staged > 0) data = boost::asio::const_buffer(staging_->data(), staged);
-    return boost::asio::async_compose<Token, void(error_code, std::size_t)>(Op<WriteStep, true>(*this, WriteStep{data}),
+    if (staged > 0) first = boost::asio::const_buffer(staging_.get(), staged);
+    return boost::asio::async_compose<Token, void(error_code, std::size_t)>(Op<WriteStep, true>(*this, WriteStep{first, rest}),
                                                                            token, socket_);
   }
 
@@ -152,17 +161,22 @@ class TlsSocketStream {
       case SSL_ERROR_WANT_WRITE: return Outcome::kWantWrite;
       case SSL_ERROR_ZERO_RETURN: ec = boost::asio::error::eof; break;
       case SSL_ERROR_SYSCALL:
-        if (const unsigned long e = ERR_get_error(); e != 0) ec = error_code(static_cast<int>(e), boost::asio::error::get_ssl_category());
+        if (const unsigned long e = ERR_get_error(); e != 0 && ERR_GET_LIB(e) != ERR_LIB_SYS)
+          ec = error_code(static_cast<int>(e), boost::asio::error::get_ssl_category());
+        else if (e != 0) ec = error_code(ERR_GET_REASON(e), boost::asio::error::get_system_category());
         else if (saved_errno != 0 && saved_errno != EAGAIN && saved_errno != EWOULDBLOCK)
           ec = error_code(saved_errno, boost::asio::error::get_system_category());
         else ec = boost::asio::ssl::error::stream_truncated;
         break;
-      default: {
+      case SSL_ERROR_SSL: {
         const unsigned long e = ERR_get_error();
         if (e == 0) ec = boost::asio::ssl::error::unspecified_system_error;
-        else if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) ec = boost::asio::ssl::error::stream_truncated;
+        else if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+          ec = boost::asio::ssl::error::stream_truncated;
         else ec = error_code(static_cast<int>(e), boost::asio::error::get_ssl_category());
+        break;
       }
+      default: ec = boost::asio::ssl::error::unexpected_result;  // as asio::ssl::stream
     }
     ERR_clear_error();
     return Outcome::kFailed;
@@ -180,9 +194,27 @@ class TlsSocketStream {
     boost::asio::mutable_buffer buffer;
     int attempt(SSL* ssl, std::size_t& n) { return SSL_read_ex(ssl, buffer.data(), buffer.size(), &n); }
   };
+  // Both parts, whole: SSL_write returns after each record (partial-write
+  // mode), so it is called again for the rest; after WANT_WRITE the call is
+  // repeated with the same remaining bytes, as OpenSSL requires. `n` counts
+  // what is written of both.
   struct WriteStep {
-    boost::asio::const_buffer buffer;
-    int attempt(SSL* ssl, std::size_t& n) { return SSL_write_ex(ssl, buffer.data(), buffer.size(), &n); }
+    boost::asio::const_buffer buffer, rest;
+    std::size_t done = 0;
+    int attempt(SSL* ssl, std::size_t& n) {
+      const std::size_t total = buffer.size() + rest.size();
+      while (done < total) {
+        const bool in_first = done < buffer.size();
+        const char* at = in_first ? static_cast<const char*>(buffer.data()) + done
+                                  : static_cast<const char*>(rest.data()) + (done - buffer.size());
+        const std::size_t left = in_first ? buffer.size() - done : total - done;
+        std::size_t wrote = 0;
+        if (SSL_write_ex(ssl, at, left, &wrote) != 1) return 0;
+        done += wrote;
+      }
+      n = done;
+      return 1;
+    }
   };
 
   // An operation: attempts the step; waits for the socket as OpenSSL asks
@@ -217,6 +249,7 @@ class TlsSocketStream {
       if constexpr (kBytes) {
         if (step.buffer.size() == 0) return finish(self, initiating);  // nothing to do: 0 bytes
       }
+
       ERR_clear_error();
       errno = 0;
       const int ok = step.attempt(stream.ssl_, bytes);
@@ -245,7 +278,7 @@ class TlsSocketStream {
 
   socket_type socket_;
   SSL* ssl_;
-  std::unique_ptr<std::array<char, kRecord>> staging_;  // coalesced small writes, made at the first
+  std::unique_ptr<char[]> staging_;  // small leading buffers copied together, made at the first such write
 };
 
 }  // namespace mpc::net
