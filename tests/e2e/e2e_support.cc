@@ -227,11 +227,11 @@ bool Network::wait_node_metric(std::size_t i, const std::string& series, const s
 }
 
 namespace {
-devnet::UpOptions up_options(std::chrono::milliseconds block) {
+devnet::UpOptions up_options(std::chrono::milliseconds block, std::chrono::milliseconds poll) {
   devnet::UpOptions o;
   o.bin_dir = testsupport::binary("apps");
   o.block_interval = block;
-  o.poll_interval = std::chrono::milliseconds(100);
+  o.poll_interval = poll;
   o.sign_takeover = Network::kSignTakeover;
   o.sign_session_timeout = Network::kSignSessionTimeout;
   return o;
@@ -244,13 +244,14 @@ devnet::DevnetSpec dealt_spec() {
   return spec;
 }
 
-Network::Network(devnet::DevnetSpec spec, std::chrono::milliseconds block) : dir_(unique_dir("net")), block_(block) {
+Network::Network(devnet::DevnetSpec spec, std::chrono::milliseconds block, std::chrono::milliseconds poll)
+    : dir_(unique_dir("net")), block_(block), poll_(poll) {
   fs::remove_all(dir_);
   fs::create_directories(dir_);
   auto net = devnet::create_devnet(dir_ / "devnet", spec);
   if (!net) throw std::runtime_error("create_devnet: " + net.error().message);
   net_ = *net;
-  auto up = devnet::devnet_up(net_, up_options(block_));
+  auto up = devnet::devnet_up(net_, up_options(block_, poll_));
   if (!up) {
     (void)devnet::devnet_down(net_);
     throw std::runtime_error("devnet_up: " + up.error().message);
@@ -534,7 +535,7 @@ void Network::stop_devnet_process(const std::string& name, bool hard) {
 }
 
 void Network::restart_devnet() {
-  auto up = devnet::devnet_up(net_, up_options(block_));
+  auto up = devnet::devnet_up(net_, up_options(block_, poll_));
   if (!up) throw std::runtime_error("devnet_up: " + up.error().message);
 }
 

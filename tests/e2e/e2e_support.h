@@ -137,7 +137,10 @@ class Network {
  public:
   // Creates and starts the devnet; one created without a dealer is returned
   // once the nodes have generated every domain's key (kKeygenTimeout).
-  explicit Network(devnet::DevnetSpec spec = dealt_spec(), std::chrono::milliseconds block = std::chrono::milliseconds(100));
+  // `block`: the sandbox's block interval; `poll`: how often the nodes read
+  // the contract (tests react fast; mpc-node's own default is 1 s).
+  explicit Network(devnet::DevnetSpec spec = dealt_spec(), std::chrono::milliseconds block = std::chrono::milliseconds(100),
+                   std::chrono::milliseconds poll = std::chrono::milliseconds(100));
   static constexpr std::chrono::seconds kKeygenTimeout{90};
   ~Network();
 
@@ -235,6 +238,7 @@ class Network {
   fs::path dir_;
   devnet::Devnet net_;
   std::chrono::milliseconds block_;
+  std::chrono::milliseconds poll_;
   std::unique_ptr<near::RpcClient> rpc_;
   std::vector<NewNode*> started_;
   std::mutex sign_mu_;                             // submit_sign: one transaction at a time
