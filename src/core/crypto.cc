@@ -14,8 +14,8 @@ namespace mpc::core {
 
 namespace {
 
-constexpr std::size_t kGcmNonce = 12;
-constexpr std::size_t kGcmTag = 16;
+constexpr std::size_t kGcmNonce = AesGcmSealer::kNonce;
+constexpr std::size_t kGcmTag = AesGcmSealer::kTag;
 
 // Fetched once: EVP_aes_256_gcm() makes every EVP_EncryptInit_ex look the
 // implementation up again in the provider's tables, under a lock (it was a

@@ -142,11 +142,11 @@ unsigned status_for_import_error(const core::Error& e) {
 
 MigrationService::MigrationService(KeyshareStore& store, core::SecretBytes encryption_key,
                                    net::MetricsRegistry& metrics, std::function<void()> on_imported)
-    : store_(store), encryption_key_(std::move(encryption_key)), metrics_(metrics), on_imported_(std::move(on_imported)) {
-  auto sealer = core::AesGcmSealer::make(encryption_key_);
-  if (sealer) sealer_ = std::move(*sealer);
-  else sealer_error_ = sealer.error().message;
-}
+    : store_(store),
+      encryption_key_(std::move(encryption_key)),
+      sealer_(core::AesGcmSealer::make(encryption_key_)),
+      metrics_(metrics),
+      on_imported_(std::move(on_imported)) {}
 
 void MigrationService::update_view(NodeView view) {
   std::lock_guard lock(mu_);
@@ -248,8 +248,8 @@ net::HttpResponse MigrationService::get_keyshares(const net::HttpRequest& req) {
       return answer(req, 500, "Cannot serve keyset: " + served.error().message);
     }
   }
-  if (!sealer_) return answer(req, 500, "Cannot encrypt the key shares: " + sealer_error_);
-  auto sealed = SealedShares::make(sealer_, std::move(plaintext));
+  if (!sealer_) return answer(req, 500, "Cannot encrypt the key shares: " + sealer_.error().message);
+  auto sealed = SealedShares::make(*sealer_, std::move(plaintext));
   if (!sealed) return answer(req, 500, "Cannot encrypt the key shares: " + sealed.error().message);
   const std::uint64_t epoch = last->keyset->epoch_id;
   std::call_once(served_series_once_, [&] {

@@ -81,10 +81,9 @@ class MigrationService {
 
   KeyshareStore& store_;
   core::SecretBytes encryption_key_;  // opens PUT /set_keyshares bodies
-  // Seals GET /get_keyshares answers under the same key. Null if the key
-  // is not an AES key: every such answer is then a 500 saying why.
-  std::shared_ptr<core::AesGcmSealer> sealer_;
-  std::string sealer_error_;
+  // Seals GET /get_keyshares answers under the same key; an error if the
+  // key is not an AES key (every such answer is then a 500 saying why).
+  core::Result<std::shared_ptr<core::AesGcmSealer>> sealer_;
   net::MetricsRegistry& metrics_;
   std::function<void()> on_imported_;
   mutable std::mutex mu_;

@@ -31,7 +31,6 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -249,7 +248,6 @@ class TlsSocketStream {
       if constexpr (kBytes) {
         if (step.buffer.size() == 0) return finish(self, initiating);  // nothing to do: 0 bytes
       }
-
       ERR_clear_error();
       errno = 0;
       const int ok = step.attempt(stream.ssl_, bytes);
