@@ -185,7 +185,7 @@ int main(int argc, char** argv) {
                   "the bound address is written to HOME/p2p.addr)")
       ->envname("MPC_P2P_LISTEN_ADDR");
   run->add_option("--p2p-listen-fd", run_options.p2p_listen_fd,
-                  "Listen on this inherited, bound TCP socket instead (a supervisor holding the P2P port)")
+                  "Listen on this inherited TCP socket, bound or already listening, instead (a supervisor holding the P2P port)")
       ->check(CLI::Range(0, 1 << 20));
   int takeover_ms = 3000, session_ms = 5000;
   run->add_option("--sign-takeover-ms", takeover_ms,

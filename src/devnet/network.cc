@@ -6,6 +6,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cctype>
+#include <fstream>
+#include <random>
 #include <optional>
 #include <set>
 
@@ -215,11 +217,63 @@ core::Result<std::vector<model::CurveKind>> parse_domain_list(std::string_view t
   return out;
 }
 
-core::Result<std::uint16_t> pick_free_port(const std::string& host) {
+namespace {
+
+// The ports the kernel hands to port-0 listeners and to outgoing
+// connections (net.ipv4.ip_local_port_range; Linux's default if unreadable).
+std::pair<unsigned, unsigned> ephemeral_port_range() {
+  std::pair<unsigned, unsigned> range{32768, 60999};
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned low = 0, high = 0;
+  if (in >> low >> high && low >= 1 && low <= high && high <= 65535) range = {low, high};
+  return range;
+}
+
+bool can_listen(const boost::asio::ip::address& address, std::uint16_t port) {
   boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor acceptor(ioc);
+  boost::system::error_code ec;
+  acceptor.open(address.is_v4() ? boost::asio::ip::tcp::v4() : boost::asio::ip::tcp::v6(), ec);
+  if (!ec) acceptor.bind({address, port}, ec);
+  if (!ec) acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
+  return !ec;
+}
+
+}  // namespace
+
+core::Result<std::uint16_t> pick_free_port(const std::string& host) {
   boost::system::error_code ec;
   auto address = boost::asio::ip::make_address(host, ec);
   if (ec) return core::invalid("not an IP address: " + host);
+  // Outside the ephemeral range: until its node listens on it, a port in
+  // that range can become the source port of anyone's outgoing connection
+  // (or another port-0 listener), and the node could not listen then.
+  const auto [low, high] = ephemeral_port_range();
+  std::vector<std::pair<unsigned, unsigned>> ranges;
+  constexpr unsigned kFirst = 10000;  // clear of the usual fixed service ports
+  if (low > kFirst) ranges.push_back({kFirst, low - 1});
+  if (high < 65535) ranges.push_back({std::max(high + 1, kFirst), 65535});
+  unsigned total = 0;
+  for (const auto& [a, b] : ranges) total += b - a + 1;
+  if (total > 0) {
+    std::mt19937 rng(std::random_device{}());
+    std::uniform_int_distribution<unsigned> pick(0, total - 1);
+    for (int attempt = 0; attempt < 64; ++attempt) {
+      unsigned k = pick(rng);
+      std::uint16_t port = 0;
+      for (const auto& [a, b] : ranges) {
+        if (k <= b - a) {
+          port = static_cast<std::uint16_t>(a + k);
+          break;
+        }
+        k -= b - a + 1;
+      }
+      if (can_listen(address, port)) return port;
+    }
+  }
+  // The ephemeral range is all there is (or all else is busy): a port the
+  // kernel chooses, as free as it is now.
+  boost::asio::io_context ioc;
   boost::asio::ip::tcp::acceptor acceptor(ioc);
   acceptor.open(address.is_v4() ? boost::asio::ip::tcp::v4() : boost::asio::ip::tcp::v6(), ec);
   if (!ec) acceptor.bind({address, 0}, ec);

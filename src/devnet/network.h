@@ -121,8 +121,9 @@ std::vector<std::string> signing_warnings(std::size_t participants, std::size_t 
 // written durably by their own modules before that).
 core::Result<Devnet> create_devnet(const std::filesystem::path& dir, const DevnetSpec& spec, core::Env& env = core::default_env());
 
-// A free TCP port on `host` (bound and released; racy by nature, checked
-// again when the service binds).
+// A TCP port on `host` that a listener could take now, outside the kernel's
+// ephemeral range where one is left (bound, listened on and released: racy
+// by nature; `devnet up` holds it, listening, until its node takes it over).
 core::Result<std::uint16_t> pick_free_port(const std::string& host);
 
 }  // namespace mpc::devnet

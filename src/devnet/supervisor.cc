@@ -214,18 +214,23 @@ std::vector<ProcessInfo> devnet_processes(const Devnet& net) {
   return out;
 }
 
-// Binds (without listening) the TCP address a node's P2P mesh will listen
-// on, so that nothing else — the devnet's own services binding port 0
-// included — takes it before the node inherits it. Waits for a port still
-// held by a just-killed process, like check_port_free.
-static core::Result<core::UniqueFd> hold_port(const std::string& addr, const std::string& what) {
+// Binds and listens on the TCP address a node's P2P mesh will listen on, so
+// that nothing else — the devnet's own services binding port 0 included —
+// takes it before the node inherits it. Waits for a port still held by a
+// just-killed process, like check_port_free.
+core::Result<core::UniqueFd> hold_port(const std::string& addr, const std::string& what) {
   MPC_ASSIGN(auto endpoint, net::parse_listen_address(addr));
   return retry_while_busy([&]() -> core::Result<core::UniqueFd> {
     core::UniqueFd fd(::socket(endpoint.address().is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) return core::fail(core::ErrorCode::kInternal, "cannot create a socket for " + what);
     const int one = 1;
     ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(fd.get(), endpoint.data(), static_cast<socklen_t>(endpoint.size())) == 0) return fd;
+    // Listening already: a port that another socket shares (say, as the
+    // source port of its connection) fails here, not in the node later.
+    // Dials that arrive meanwhile wait in the backlog for the node.
+    if (::bind(fd.get(), endpoint.data(), static_cast<socklen_t>(endpoint.size())) == 0 &&
+        ::listen(fd.get(), SOMAXCONN) == 0)
+      return fd;
     return core::fail(core::ErrorCode::kUnavailable, "port " + addr + " (" + what + ") is not free: " + std::strerror(errno) +
                                                          "; stop what uses it, or recreate the devnet to get new ports");
   });

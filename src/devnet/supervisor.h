@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/unique_fd.h"
 #include "devnet/network.h"
 
 namespace mpc::devnet {
@@ -55,6 +56,12 @@ std::vector<ProcessInfo> devnet_processes(const Devnet& net);
 // that keyset. kTimeout after `timeout`, saying which state the contract is
 // in (Initializing: which domain, which attempt) and what each node logged last.
 core::Result<model::Keyset> wait_for_keys(const Devnet& net, std::chrono::milliseconds timeout);
+
+// Binds and listens on `addr` (a node's P2P address, HOST:PORT) for the
+// node to inherit: from then on nothing else can bind that port, not even
+// with SO_REUSEADDR. kUnavailable, naming `what`, if the port stays busy for
+// 5 s.
+core::Result<core::UniqueFd> hold_port(const std::string& addr, const std::string& what);
 
 // Starts or stops a single node (used by tests and the demo's "machine fails").
 core::Result<ProcessInfo> start_node(Devnet& net, std::size_t index, const UpOptions& options);
