@@ -1,16 +1,13 @@
 // Test-only: where the committed fixtures live (tests/fixtures, see its
 // README). MPC_FIXTURES_DIR overrides the directory baked in at configure
-// time.
+// time (in fixtures.cc only, so that the test sources do not carry the
+// checkout's path and a fresh clone reuses their compiled objects).
 #pragma once
 
-#include <cstdlib>
 #include <string>
 
 namespace mpc::testing {
 
-inline std::string fixture_path(const std::string& relative) {
-  const char* dir = std::getenv("MPC_FIXTURES_DIR");
-  return std::string(dir != nullptr && *dir != '\0' ? dir : MPC_FIXTURES_DIR_DEFAULT) + "/" + relative;
-}
+std::string fixture_path(const std::string& relative);
 
 }  // namespace mpc::testing
