@@ -39,6 +39,19 @@ void BM_AesGcmSeal(benchmark::State& state) {
 }
 BENCHMARK(BM_AesGcmSeal)->Arg(1 << 10)->Arg(1 << 20);
 
+// A node's GET /get_keyshares answer at 1,000 domains is 243 KB sealed,
+// 324 KB encoded: the dispatched encoder (AVX2 where the CPU has it) against
+// the portable one on the same bytes.
+void BM_Base64Encode(benchmark::State& state) {
+  Bytes data = random_bytes(243 << 10);
+  std::string out((data.size() + 2) / 3 * 4, '\0');
+  const bool portable = state.range(0) != 0;
+  for (auto _ : state) benchmark::DoNotOptimize(portable ? base64_encode_into_portable(data, out.data()) : base64_encode_into(data, out.data()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(data.size()));
+  state.SetLabel(portable ? "portable" : "dispatched");
+}
+BENCHMARK(BM_Base64Encode)->Arg(0)->Arg(1);
+
 }  // namespace
 
 BENCHMARK_MAIN();

@@ -7,6 +7,10 @@
 #include <array>
 #include <cstring>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 namespace mpc::core {
 
 namespace {
@@ -122,7 +126,7 @@ struct Base64Pairs {
 constexpr Base64Pairs kBase64Pairs;
 }  // namespace
 
-char* base64_encode_into(ByteView data, char* out) {
+char* base64_encode_into_portable(ByteView data, char* out) {
   const char* pairs = kBase64Pairs.pairs.data();
   const std::uint8_t* in = data.data();
   const std::size_t n = data.size();
@@ -151,6 +155,56 @@ char* base64_encode_into(ByteView data, char* out) {
   }
   return out;
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+namespace {
+// 24 bytes -> 32 characters per step with AVX2 (W. Mula and D. Lemire,
+// "Faster Base64 Encoding and Decoding Using AVX2 Instructions", ACM TWEB
+// 2018): each 32-bit lane takes 3 input bytes, multiplies and masks split
+// them into four 6-bit indices, and a 16-entry table of offsets turns the
+// indices into the alphabet's characters. The rest goes the portable way.
+__attribute__((target("avx2"))) char* base64_encode_into_avx2(ByteView data, char* out) {
+  const std::uint8_t* in = data.data();
+  const std::size_t n = data.size();
+  std::size_t i = 0;
+  // Bytes s1 s0 s2 s1 of each group in each 32-bit lane (16 bytes read per
+  // half, 12 used: the loop stops 28 bytes before the end).
+  const __m256i shuffle = _mm256_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10,  //
+                                           1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10);
+  const __m256i mask_ac = _mm256_set1_epi32(0x0fc0fc00), mul_ac = _mm256_set1_epi32(0x04000040);
+  const __m256i mask_bd = _mm256_set1_epi32(0x003f03f0), mul_bd = _mm256_set1_epi32(0x01000010);
+  // Index -> character offset, by class: 0 'a'-26 (26..51), 1-10 '0'-52
+  // (52..61), 11 '+'-62, 12 '/'-63, 13 'A' (0..25).
+  const __m256i offsets = _mm256_setr_epi8('a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                                           '0' - 52, '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0,  //
+                                           'a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                                           '0' - 52, '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0);
+  const __m256i k51 = _mm256_set1_epi8(51), k26 = _mm256_set1_epi8(26), k13 = _mm256_set1_epi8(13);
+  for (; i + 28 <= n; i += 24, out += 32) {
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i + 12));
+    __m256i v = _mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), shuffle);
+    // Indices a, b, c, d of each group as its lane's 4 bytes, in order.
+    const __m256i ac = _mm256_mulhi_epu16(_mm256_and_si256(v, mask_ac), mul_ac);
+    const __m256i bd = _mm256_mullo_epi16(_mm256_and_si256(v, mask_bd), mul_bd);
+    const __m256i idx = _mm256_or_si256(ac, bd);
+    // Class of each index: 1-12 from saturating idx - 51, 13 for idx < 26, else 0.
+    __m256i cls = _mm256_subs_epu8(idx, k51);
+    cls = _mm256_or_si256(cls, _mm256_and_si256(_mm256_cmpgt_epi8(k26, idx), k13));
+    v = _mm256_add_epi8(idx, _mm256_shuffle_epi8(offsets, cls));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), v);
+  }
+  return base64_encode_into_portable(ByteView(in + i, n - i), out);
+}
+}  // namespace
+
+char* base64_encode_into(ByteView data, char* out) {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  return avx2 ? base64_encode_into_avx2(data, out) : base64_encode_into_portable(data, out);
+}
+#else
+char* base64_encode_into(ByteView data, char* out) { return base64_encode_into_portable(data, out); }
+#endif
 
 std::string base64_encode(ByteView data) {
   std::string out((data.size() + 2) / 3 * 4, '\0');

@@ -35,7 +35,9 @@ std::string base64_encode(ByteView data);
 // The same, written to `out` (room for 4 * ceil(size / 3) characters, no
 // terminator); returns the end. Encoding whole groups of 3 bytes at a time,
 // piece by piece, gives the encoding of the whole.
+// AVX2 where the CPU has it (24 bytes per step), else base64_encode_into_portable.
 char* base64_encode_into(ByteView data, char* out);
+char* base64_encode_into_portable(ByteView data, char* out);
 Result<Bytes> base64_decode(std::string_view text);
 
 // Constant-time equality for equal-length buffers (false if lengths differ).
