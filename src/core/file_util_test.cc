@@ -121,8 +121,11 @@ TEST_F(FileUtil, ExclusiveWriteSurvivesACrashAtEveryStep) {
     const bool returned = write_file_exclusive(p, as_bytes("content"), 0600, env).has_value();
     const bool finished = !env.failed();
     env.crash();
-    if (returned) EXPECT_EQ(read_file(p).value_or("<missing>"), "content") << "crash after " << n << " operations";
-    else if (std::filesystem::exists(p)) EXPECT_EQ(*read_file(p), "content") << "a half-written file after " << n << " operations";
+    if (returned) {
+      EXPECT_EQ(read_file(p).value_or("<missing>"), "content") << "crash after " << n << " operations";
+    } else if (std::filesystem::exists(p)) {
+      EXPECT_EQ(*read_file(p), "content") << "a half-written file after " << n << " operations";
+    }
     if (finished) break;
     ASSERT_LT(n, 100u);
   }
@@ -137,7 +140,9 @@ TEST_F(FileUtil, EnsureDirectorySurvivesACrashAtEveryStep) {
     const bool returned = ensure_directory(d, 0700, env).has_value();
     const bool finished = !env.failed();
     env.crash();
-    if (returned) EXPECT_TRUE(std::filesystem::is_directory(d)) << "crash after " << n << " operations";
+    if (returned) {
+      EXPECT_TRUE(std::filesystem::is_directory(d)) << "crash after " << n << " operations";
+    }
     if (finished) break;
     ASSERT_LT(n, 100u);
   }

@@ -135,8 +135,6 @@ void consume(Presignature& p) {
   p.e = CurveScalar();
 }
 
-void free_openssl(unsigned char* p) { OPENSSL_free(p); }
-
 bool greater(const std::array<std::uint8_t, 32>& a, const std::array<std::uint8_t, 32>& b) {
   return std::lexicographical_compare(b.begin(), b.end(), a.begin(), a.end());
 }
