@@ -8,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace mpc::net {
@@ -64,13 +65,16 @@ void ResponseBody::writer::init(beast::error_code& ec) {
     return;
   }
   stream_ = std::move(*stream);
-  chunk_ = std::make_unique_for_overwrite<char[]>(kChunk);
+  // No larger than the body: a small answer does not take (and free) a
+  // whole chunk, whose free makes glibc consolidate its fast bins.
+  chunk_size_ = static_cast<std::size_t>(std::clamp<std::uint64_t>(body_.streamed->size(), 4, kChunk));
+  chunk_ = std::make_unique_for_overwrite<char[]>(chunk_size_);
 }
 
 boost::optional<std::pair<ResponseBody::writer::const_buffers_type, bool>> ResponseBody::writer::get(beast::error_code& ec) {
   ec = {};
   if (!stream_) return {{const_buffers_type(body_.data(), body_.size()), false}};
-  auto n = stream_->read(chunk_.get(), next_max_);
+  auto n = stream_->read(chunk_.get(), std::min(next_max_, chunk_size_));
   next_max_ = kChunk;
   if (!n) {
     spdlog::error("http server: a streamed answer failed: {}", n.error().message);

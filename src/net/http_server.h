@@ -100,6 +100,7 @@ struct ResponseBody {
     std::size_t next_max_;  // the next chunk's size at most: the first one's, then kChunk
     std::unique_ptr<BodyStream> stream_;
     std::unique_ptr<char[]> chunk_;
+    std::size_t chunk_size_ = 0;  // kChunk, or less for a smaller body
   };
 
   // The bytes Beast writes for a response header: the status line

@@ -406,6 +406,28 @@ TEST(ResponseBody, TheHeaderAndTheFirstChunkFillWholeRecordsThenEveryChunkFillsT
   }
 }
 
+// A streamed body smaller than a chunk is written from a buffer of its own
+// size, in one piece.
+TEST(ResponseBody, ASmallStreamedBodyIsOnePieceOfItsOwnSize) {
+  for (const std::size_t size : {0u, 1u, 5u, 364u, 70'000u}) {
+    auto res = make_streamed_response(200, std::make_shared<Pattern>(size, false), "application/json");
+    ResponseBody::writer w(res.base(), res.body());
+    beast::error_code ec;
+    w.init(ec);
+    ASSERT_FALSE(ec);
+    std::string written;
+    std::size_t pieces = 0;
+    while (auto chunk = w.get(ec)) {
+      ++pieces;
+      EXPECT_LE(chunk->first.size(), std::max<std::size_t>(size, 4)) << size;
+      written.append(static_cast<const char*>(chunk->first.data()), chunk->first.size());
+    }
+    ASSERT_FALSE(ec);
+    EXPECT_TRUE(written == pattern(size)) << size;
+    if (size > 0 && size < ResponseBody::writer::kChunk / 2) EXPECT_EQ(pieces, 1u) << size;
+  }
+}
+
 TEST_F(MtlsTest, StreamedBodiesArriveWholeAndTheConnectionGoesOn) {
   start();
   auto c = client();
