@@ -20,6 +20,7 @@
 #include "devnet/dealer.h"
 #include "node/home.h"
 #include "net/host_port.h"
+#include "net/http_server.h"
 #include "node/keyshare_store.h"
 #include "sandbox/setup.h"
 
@@ -229,16 +230,6 @@ std::pair<unsigned, unsigned> ephemeral_port_range() {
   return range;
 }
 
-bool can_listen(const boost::asio::ip::address& address, std::uint16_t port) {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor acceptor(ioc);
-  boost::system::error_code ec;
-  acceptor.open(address.is_v4() ? boost::asio::ip::tcp::v4() : boost::asio::ip::tcp::v6(), ec);
-  if (!ec) acceptor.bind({address, port}, ec);
-  if (!ec) acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
-  return !ec;
-}
-
 }  // namespace
 
 core::Result<std::uint16_t> pick_free_port(const std::string& host) {
@@ -268,17 +259,18 @@ core::Result<std::uint16_t> pick_free_port(const std::string& host) {
         }
         k -= b - a + 1;
       }
-      if (can_listen(address, port)) return port;
+      // Listened on as the node will (net::bind_listener), then released.
+      boost::asio::io_context ioc;
+      boost::asio::ip::tcp::acceptor acceptor(ioc);
+      if (net::bind_listener(acceptor, {address, port})) return port;
     }
   }
   // The ephemeral range is all there is (or all else is busy): a port the
   // kernel chooses, as free as it is now.
   boost::asio::io_context ioc;
   boost::asio::ip::tcp::acceptor acceptor(ioc);
-  acceptor.open(address.is_v4() ? boost::asio::ip::tcp::v4() : boost::asio::ip::tcp::v6(), ec);
-  if (!ec) acceptor.bind({address, 0}, ec);
-  if (ec) return core::fail(core::ErrorCode::kUnavailable, "cannot bind a port on " + host + ": " + ec.message());
-  return acceptor.local_endpoint().port();
+  MPC_ASSIGN(auto bound, net::bind_listener(acceptor, {address, 0}));
+  return bound.port();
 }
 
 core::Result<std::vector<std::vector<model::Keyshare>>> read_keyshare_dir(const fs::path& dir) {
