@@ -62,6 +62,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu_time.h"
 #include "core/key_derivation.h"
 #include "core/openssl_ptr.h"
 #include "support/threshold/frost_testing.h"
@@ -158,14 +159,6 @@ namespace {
 using namespace mpc;
 using namespace mpc::threshold;
 
-// CPU time of this thread, in seconds: what the figures measure, so that other
-// processes on the machine do not inflate them (they may still share its
-// caches).
-double cpu_now() {
-  timespec ts{};
-  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) std::abort();
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "ecdsa_bench: %s\n", what.c_str());
@@ -197,12 +190,12 @@ double time_per_call(F&& f, double min_seconds) {
   std::vector<double> blocks;
   for (int b = 0; b < 5; ++b) {
     long n = 0;
-    const double start = cpu_now();
+    const double start = bench::thread_cpu_seconds();
     double elapsed = 0;
     do {
       for (int i = 0; i < 4; ++i) f();
       n += 4;
-      elapsed = cpu_now() - start;
+      elapsed = bench::thread_cpu_seconds() - start;
     } while (elapsed < min_seconds / 5);
     blocks.push_back(elapsed / static_cast<double>(n));
   }
@@ -486,13 +479,13 @@ CaseFigures run_case(std::size_t nodes, std::size_t threshold, double seconds, l
   counts = {};
   counting = true;
   const auto wall_start = std::chrono::steady_clock::now();
-  const double start = cpu_now();
+  const double start = bench::thread_cpu_seconds();
   do {
-    const double t = cpu_now();
+    const double t = bench::thread_cpu_seconds();
     made.push_back(presign_once(dealt, set, threshold, rng));
-    f.session_cpu.push_back(cpu_now() - t);
-  } while (static_cast<long>(made.size()) < min_sessions || cpu_now() - start < seconds);
-  f.presign_cpu = cpu_now() - start;
+    f.session_cpu.push_back(bench::thread_cpu_seconds() - t);
+  } while (static_cast<long>(made.size()) < min_sessions || bench::thread_cpu_seconds() - start < seconds);
+  f.presign_cpu = bench::thread_cpu_seconds() - start;
   f.presign_wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   counting = false;
   f.sessions = static_cast<long>(made.size());
@@ -514,13 +507,13 @@ CaseFigures run_case(std::size_t nodes, std::size_t threshold, double seconds, l
 
     counts = {};
     counting = true;
-    const double t0 = cpu_now();
+    const double t0 = bench::thread_cpu_seconds();
     std::vector<std::pair<std::uint64_t, core::Bytes>> shares;
     for (auto& [id, p] : presignatures) {
       if (id == coordinator) continue;
       shares.emplace_back(id, must(ecdsa_sign_share(std::move(p), request), "sign share"));
     }
-    const double t1 = cpu_now();
+    const double t1 = bench::thread_cpu_seconds();
     const Counts after_shares = counts;
     auto coord = must(EcdsaSignCoordinator::create(std::move(presignatures.at(coordinator)), request), "coordinator");
     std::optional<EcdsaSignature> sig;
@@ -528,7 +521,7 @@ CaseFigures run_case(std::size_t nodes, std::size_t threshold, double seconds, l
       auto r = must(coord.on_message(id, payload), "combine");
       if (r) sig = *r;
     }
-    const double t2 = cpu_now();
+    const double t2 = bench::thread_cpu_seconds();
     counting = false;
     // The coordinator verified it with OpenSSL under the derived key before
     // returning it; an absent signature is a failure.

@@ -70,6 +70,7 @@
 #include <thread>
 #include <vector>
 
+#include "cpu_time.h"
 #include "../tests/e2e/e2e_support.h"
 #include "core/json_limits.h"
 #include "core/key_derivation.h"
@@ -110,12 +111,6 @@ double seconds_since(steady_clock::time_point t0) { return duration<double>(stea
 // ---- the curve library's baseline: curve.h secp256k1 base_mul, this
 // thread's CPU seconds per call (the median of 5 blocks).
 
-double thread_cpu_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
 double base_mul_seconds(double min_seconds) {
   using threshold::Curve;
   const Curve& c = Curve::of(threshold::KeyCurve::kSecp256k1);
@@ -125,7 +120,7 @@ double base_mul_seconds(double min_seconds) {
   std::vector<double> blocks;
   for (int b = 0; b < 5; ++b) {
     long n = 0;
-    const double start = thread_cpu_s();
+    const double start = bench::thread_cpu_seconds();
     double elapsed = 0;
     do {
       for (int i = 0; i < 8; ++i) {
@@ -133,7 +128,7 @@ double base_mul_seconds(double min_seconds) {
         s.mutable_data()[31] ^= p[1];  // each call depends on the last
       }
       n += 8;
-      elapsed = thread_cpu_s() - start;
+      elapsed = bench::thread_cpu_seconds() - start;
     } while (elapsed < min_seconds / 5);
     blocks.push_back(elapsed / static_cast<double>(n));
   }

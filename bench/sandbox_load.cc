@@ -30,6 +30,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cpu_time.h"
 #include "core/crypto.h"
 #include "core/json_limits.h"
 #include "near/rpc_client.h"
@@ -50,12 +51,6 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
-double thread_cpu_seconds() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
 struct VerifyRate {
   double per_second = 0;      // wall clock: what the machine gives one thread now
   double per_cpu_second = 0;  // per second of this thread's CPU time: the cost of one verification
@@ -66,12 +61,12 @@ VerifyRate ed25519_verify_rate(double seconds) {
   core::Bytes msg = core::random_bytes(32);
   auto sig = key.sign(msg);
   std::uint64_t n = 0;
-  const double cpu_start = thread_cpu_seconds();
+  const double cpu_start = bench::thread_cpu_seconds();
   auto start = Clock::now();
   while (seconds_since(start) < seconds) {
     for (int i = 0; i < 256; ++i) n += core::ed25519_verify(key.public_key(), msg, sig) ? 1 : 0;
   }
-  return VerifyRate{static_cast<double>(n) / seconds_since(start), static_cast<double>(n) / (thread_cpu_seconds() - cpu_start)};
+  return VerifyRate{static_cast<double>(n) / seconds_since(start), static_cast<double>(n) / (bench::thread_cpu_seconds() - cpu_start)};
 }
 
 // HTTP/1.1 over one kept-alive blocking loopback connection, for timing the
