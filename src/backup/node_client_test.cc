@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -193,12 +194,17 @@ class NodeClientServer : public ::testing::Test {
   std::shared_ptr<net::MtlsServer> server_;
   std::thread thread_;
   std::uint16_t port_ = 0;
+  // What the server's callbacks count. Members, not locals of a test: the
+  // server may still finish a handshake the client has given up on (and
+  // call its authorizer) after the test body has returned, until TearDown
+  // has stopped it and joined its thread.
+  std::atomic<int> handshakes_{0};
+  std::atomic<int> puts_{0};
 };
 
 TEST_F(NodeClientServer, ANodeThatKeepsClosingWithoutAnsweringIsANetworkFailureWithinTheDeadline) {
-  std::atomic<int> handshakes{0};
-  start([&](const core::Ed25519PublicKey&) -> std::optional<std::string> {
-    ++handshakes;
+  start([this](const core::Ed25519PublicKey&) -> std::optional<std::string> {
+    ++handshakes_;
     return "unauthorized_key";
   }, [](net::HttpRequest&&, const core::Ed25519PublicKey&, net::Responder) {});
   // Retried until the deadline, then a network failure (exit 3), not an
@@ -213,7 +219,7 @@ TEST_F(NodeClientServer, ANodeThatKeepsClosingWithoutAnsweringIsANetworkFailureW
   EXPECT_TRUE(st.error().code == core::ErrorCode::kUnavailable || st.error().code == core::ErrorCode::kTimeout)
       << st.error().message;
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
-  EXPECT_GE(handshakes.load(), 2) << "not retried: " << st.error().message;
+  EXPECT_GE(handshakes_.load(), 2) << "not retried: " << st.error().message;
 }
 
 TEST(NodeClientDown, ANodeThatIsDownIsRetriedUntilTheDeadlineThenIsANetworkFailure) {
@@ -244,9 +250,8 @@ TEST(NodeClientDown, ANodeThatIsDownIsRetriedUntilTheDeadlineThenIsANetworkFailu
 }
 
 TEST_F(NodeClientServer, ANodeWithAnotherKeyIsAnAuthenticationFailureAtOnce) {
-  std::atomic<int> handshakes{0};
-  start([&](const core::Ed25519PublicKey&) -> std::optional<std::string> {
-    ++handshakes;
+  start([this](const core::Ed25519PublicKey&) -> std::optional<std::string> {
+    ++handshakes_;
     return std::nullopt;
   }, [](net::HttpRequest&&, const core::Ed25519PublicKey&, net::Responder respond) { respond(net::make_response(200, "x")); });
   auto st = client(5s, core::Ed25519SecretKey::generate().public_key()).hello();
@@ -256,10 +261,9 @@ TEST_F(NodeClientServer, ANodeWithAnotherKeyIsAnAuthenticationFailureAtOnce) {
 }
 
 TEST_F(NodeClientServer, APutIsRepeatedWhileTheNodeIsNotYetTheDestination) {
-  std::atomic<int> puts{0};
   start([](const core::Ed25519PublicKey&) -> std::optional<std::string> { return std::nullopt; },
-        [&](net::HttpRequest&& req, const core::Ed25519PublicKey&, net::Responder respond) {
-          if (++puts < 3) {
+        [this](net::HttpRequest&& req, const core::Ed25519PublicKey&, net::Responder respond) {
+          if (++puts_ < 3) {
             auto res = net::make_response(409, "Refused: not yet", "text/plain", req.version(), req.keep_alive());
             res.set(net::kRefusalHeader, net::kRefusalNotDestination);
             return respond(std::move(res));
@@ -271,7 +275,7 @@ TEST_F(NodeClientServer, APutIsRepeatedWhileTheNodeIsNotYetTheDestination) {
   shares.push_back(std::move(share));
   auto st = client(10s).put_keyshares(shares);
   ASSERT_TRUE(st) << st.error().message;
-  EXPECT_EQ(puts.load(), 3);
+  EXPECT_EQ(puts_.load(), 3);
 }
 
 TEST_F(NodeClientServer, ADecryptRefusalIsAnAuthenticationFailureByItsHeaderNotItsText) {
