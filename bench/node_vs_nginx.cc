@@ -536,6 +536,7 @@ int main(int argc, char** argv) {
   std::string nginx = "nginx";
   std::string serve_dir, client_key;
   bool verbose = false;
+  std::vector<std::string> modes = {"fresh", "keep-alive"};
   app.add_option("--domains", domain_counts, "Domain counts")->capture_default_str();
   app.add_option("--phases", phases, "Alternating phases per server and mode")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--seconds", seconds_per_phase, "Seconds per phase")->check(CLI::PositiveNumber)->capture_default_str();
@@ -546,6 +547,9 @@ int main(int argc, char** argv) {
   app.add_option("--nginx", nginx, "nginx binary")->capture_default_str();
   app.add_option("--poll-interval-ms", poll_ms, "How often the node reads the contract (default: mpc-node's)")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--modes", modes, "Modes to run (fewer: to profile one)")
+      ->check(CLI::IsMember({"fresh", "keep-alive"}))
       ->capture_default_str();
   app.add_flag("--verbose", verbose, "Print every phase");
   app.add_option("--serve-handshakes", serve_dir, "(internal) run the minimal handshake server, its address file in DIR");
@@ -688,7 +692,7 @@ int main(int argc, char** argv) {
       std::printf("\n%d domain(s): request %zu bytes, response %zu bytes (%s); devnet created in %.1f s; node idle CPU %.0f ms/s "
                   "(reading the contract every %d ms)\n",
                   domains, keyset.size(), answer->body.size(), content_type.c_str(), create_s, idle_ms_per_s, poll_ms);
-      for (const std::string mode : {"fresh", "keep-alive"}) {
+      for (const std::string& mode : modes) {
         Row row;
         row.domains = domains;
         row.request_bytes = keyset.size();
