@@ -15,6 +15,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "core/allocator.h"
 #include "core/file_util.h"
 #include "model/types.h"
 #include "near/rpc_client.h"
@@ -118,23 +119,50 @@ int cmd_shares(const std::string& home_dir) {
 
 }  // namespace
 
+// The allocator.
+//
+// jemalloc (linked unless a sanitizer is on; see CMakeLists.txt). A fresh
+// mutual-TLS handshake makes hundreds of small allocations inside OpenSSL,
+// and each request some dozens in Beast and the handler. glibc's
+// per-thread cache holds 7 blocks of a size, so the two I/O threads kept
+// falling through to their shared arena and its lock (strace -k: futex
+// calls under malloc on every handshake); jemalloc's thread caches are deep
+// enough that they rarely do. bench/node_vs_nginx, 1 domain, three runs
+// alternating the two builds: node CPU per fresh-handshake request
+// 1.13-1.21x nginx's with glibc, 1.04-1.11x with jemalloc (keep-alive
+// 1.45-1.55x and 1.27-1.48x). One arena for all threads (narenas:1): the
+// thread caches already keep the I/O threads apart, and each further arena
+// keeps freed 200-300 KB buffers of its own: peak RSS under 32 clients at
+// 1,000 domains 42-43 MiB (glibc: 41 MiB), 52 MiB with jemalloc's default
+// of 4 arenas per CPU. MALLOC_CONF in the environment adds to
+// or overrides this.
+#ifdef MPC_NODE_JEMALLOC
+extern "C" {
+// Read by jemalloc when it starts (its documented configuration symbol).
+extern const char* malloc_conf;
+const char* malloc_conf = "narenas:1";
+}
+#endif
+
 namespace {
-// The allocator. At 1,000 domains a request body is ~220 KB and a chain view
-// answer ~800 KB. With glibc's defaults (an arena per thread, and an mmap
-// threshold that rises past such sizes once one is freed) those buffers stay
-// in many heaps after use: 32 clients left a peak RSS of 57 MiB. Two arenas
-// bound that. Buffers below 1 MiB come from the heaps, not from mmap: a
-// freshly mapped 220 KB body costs ~55 page faults to fill and a munmap
-// with a TLB shootdown of every thread once freed, which was a seventh of
-// the node's CPU under keep-alive load at a 128 KiB threshold
+// glibc (sanitizer builds). At 1,000 domains a request body is ~220 KB and
+// a chain view answer ~800 KB. With glibc's defaults (an arena per thread,
+// and an mmap threshold that rises past such sizes once one is freed) those
+// buffers stay in many heaps after use: 32 clients left a peak RSS of 57
+// MiB. Two arenas bound that. Buffers below 1 MiB come from the heaps, not
+// from mmap: a freshly mapped 220 KB body costs ~55 page faults to fill and
+// a munmap with a TLB shootdown of every thread once freed, which was a
+// seventh of the node's CPU under keep-alive load at a 128 KiB threshold
 // (bench/node_vs_nginx, perf). Free memory is returned to the kernel past
-// 4 MiB at the top of a heap. Peak RSS under 32 clients at 1,000 domains:
-// 44-45 MiB. An operator's own GLIBC_TUNABLES malloc settings win.
+// 4 MiB at the top of a heap. An operator's own GLIBC_TUNABLES malloc
+// settings win.
 void configure_allocator() {
+#ifndef MPC_NODE_JEMALLOC
   if (const char* t = std::getenv("GLIBC_TUNABLES"); t != nullptr && std::strstr(t, "glibc.malloc.") != nullptr) return;
   mallopt(M_ARENA_MAX, 2);
   mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
+#endif
 }
 }  // namespace
 
@@ -259,6 +287,11 @@ int main(int argc, char** argv) {
 
   if (auto code = cli::parse(app, argc, argv)) return *code;
   cli::setup_logging(kApp, log_format);
+#ifdef MPC_NODE_JEMALLOC
+  if (run->parsed() && !core::allocator_name().starts_with("jemalloc"))
+    spdlog::warn("mpc-node was built with jemalloc but runs on {} (LD_PRELOAD of another allocator?); it works, with more CPU per handshake",
+                 core::allocator_name());
+#endif
 
   if (init->parsed()) {
     auto h = node::NodeHome::init(home, account_id);

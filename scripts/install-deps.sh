@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libssl-dev libsodium-dev nlohmann-json3-dev libsimdjson-dev libcli11-dev
   libspdlog-dev libsqlite3-dev sqlite3 libgtest-dev libgmock-dev libbenchmark-dev
+  libjemalloc-dev  # mpc-node's allocator (apps/mpc_node.cc)
   openssl procps curl help2man dpkg-dev ccache
   # The end-to-end tests' independent verifiers: Ed25519 and secp256k1 ECDSA
   # with Python's `cryptography` (tests/e2e/verify_ed25519.py,

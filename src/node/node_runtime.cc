@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/allocator.h"
 #include "core/file_util.h"
 #include "near/rpc_client.h"
 #include "net/http_client.h"
@@ -225,15 +226,16 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
 
   rt->metrics_.gauge("mpc_node_info", "Static node information", {{"account_id", rt->home_->account_id},
                                                                      {"tls_public_key", core::ed25519_public_key_to_string(rt->home_->tls_key.public_key())},
-                                                                     {"p2p_url", options.p2p_url}})
+                                                                     {"p2p_url", options.p2p_url},
+                                                                     {"allocator", core::allocator_name()}})
       .set(1);
   if (auto first = rt->watcher_->start(); !first)
     spdlog::warn("chain: first read of the contract failed ({}); the node keeps trying and refuses peers until it succeeds",
                  first.error().message);
   rt->onboarding_->start();
   MPC_TRY(core::write_file_atomic(migration_addr_file(options.home), core::as_bytes(net::HostPort::from_endpoint(rt->migration_endpoint_).to_string() + "\n"), 0644));
-  spdlog::info("mpc-node for {} (TLS key {}, P2P {}): migration endpoint (mutual TLS) on {}{}", rt->home_->account_id,
-               core::ed25519_public_key_to_string(rt->home_->tls_key.public_key()), options.p2p_url,
+  spdlog::info("mpc-node for {} (TLS key {}, P2P {}, allocator {}): migration endpoint (mutual TLS) on {}{}", rt->home_->account_id,
+               core::ed25519_public_key_to_string(rt->home_->tls_key.public_key()), options.p2p_url, core::allocator_name(),
                net::HostPort::from_endpoint(rt->migration_endpoint_).to_string(),
                metrics_ep ? ", metrics on http://" + options.metrics_addr + "/metrics" : "");
   return std::unique_ptr<NodeRuntime>(new NodeRuntime(std::move(impl)));

@@ -16,6 +16,10 @@ echo "package: $(basename "$deb")"
 info="$(dpkg-deb --info "$deb")"
 grep -q "Package: mpc-backup" <<<"$info" || { echo "FAIL: not the mpc-backup package"; exit 1; }
 grep -q "Depends: .*libssl3" <<<"$info" || { echo "FAIL: no library dependencies recorded"; echo "$info"; exit 1; }
+# mpc-node's allocator (jemalloc unless a sanitizer build) is a dependency too.
+if ldd "$build/apps/mpc-node" | grep -q libjemalloc; then
+  grep -q "Depends: .*libjemalloc2" <<<"$info" || { echo "FAIL: mpc-node links jemalloc, the package does not depend on it"; echo "$info"; exit 1; }
+fi
 
 contents="$(dpkg-deb --contents "$deb")"
 for f in usr/bin/mpc-node usr/bin/backup-cli usr/bin/mpc-sandbox usr/bin/mpc-devnet usr/bin/mpc-attest \

@@ -110,6 +110,12 @@ TEST_F(NodeProcess, ServesTheRegisteredBackupServiceSharesThatDecryptToWhatItHol
   EXPECT_NE(m.find("mpc_last_backup_served_epoch 0"), std::string::npos) << m;
   EXPECT_NE(m.find("mpc_last_backup_served_timestamp_seconds"), std::string::npos);
   EXPECT_NE(m.find("mpc_onboarding_state{state=\"done\"} 1"), std::string::npos) << m;
+  // The allocator the binary was linked with is the one it runs on.
+#ifdef MPC_NODE_JEMALLOC
+  EXPECT_NE(m.find("allocator=\"jemalloc 5."), std::string::npos) << m;
+#else
+  EXPECT_NE(m.find("allocator=\"glibc\""), std::string::npos) << m;
+#endif
 }
 
 TEST_F(NodeProcess, RefusesUnregisteredAndForeignKeysWithNoEffect) {
