@@ -510,7 +510,7 @@ struct Row {
 };
 
 void print_row(const Row& r) {
-  std::printf("  %-10s node %8.1f req/s  nginx %8.1f req/s  node/nginx %.2f (%.2f-%.2f)  CPU/req node %.3f ms (%.3f less idle) nginx %.3f ms (%.1fx)  "
+  std::printf("  %-10s node %8.1f req/s  nginx %8.1f req/s  node/nginx %.2f (%.2f-%.2f)  CPU/req node %.3f ms (%.3f less idle) nginx %.3f ms (%.2fx)  "
               "p50 node %.2f ms nginx %.2f ms  client CPU/req %.3f/%.3f ms  errors %zu/%zu\n",
               r.mode.c_str(), median(r.node.rps()), median(r.nginx.rps()), median(r.ratios),
               *std::min_element(r.ratios.begin(), r.ratios.end()), *std::max_element(r.ratios.begin(), r.ratios.end()),
@@ -758,7 +758,7 @@ int main(int argc, char** argv) {
     for (const auto& r : rows) {
       char vs_bare[32] = "";
       if (r.mode == "fresh" && bare_rps > 0) std::snprintf(vs_bare, sizeof vs_bare, "%.2f", median(r.node.rps()) / bare_rps);
-      std::printf("| %d | %zu / %zu | %s | %.0f | %.0f | %.2f (%.2f-%.2f) | %.3f / %.3f ms (%.1fx) | %.3f ms (idle %.0f ms/s) | %s |\n",
+      std::printf("| %d | %zu / %zu | %s | %.0f | %.0f | %.2f (%.2f-%.2f) | %.3f / %.3f ms (%.2fx) | %.3f ms (idle %.0f ms/s) | %s |\n",
                   r.domains, r.request_bytes,
                   r.response_bytes, r.mode.c_str(), median(r.node.rps()), median(r.nginx.rps()), median(r.ratios),
                   std::ranges::min(r.ratios), std::ranges::max(r.ratios), r.node.cpu_ms_per_request(),
