@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <mutex>
+#include <stdexcept>
 
 #include <signal.h>
 #include <sys/socket.h>
@@ -43,7 +44,7 @@ std::string request_path(std::string_view target) {
 
 class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, public HttpSession<Connection> {
  public:
-  Connection(tcp::socket socket, std::shared_ptr<MtlsServer> server, std::uint64_t id, std::string peer_text)
+  Connection(ConnectionSocket socket, std::shared_ptr<MtlsServer> server, std::uint64_t id, std::string peer_text)
       : HttpSession(limits(server->options_)),
         id_(id),
         peer_text_(std::move(peer_text)),
@@ -64,7 +65,7 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
     asio::dispatch(executor_, [self = shared_from_this()] {
       const auto& o = self->server_->options_;
       self->set_deadline(self->accepted_ + std::min(o.first_bytes_timeout, o.handshake_timeout));
-      self->tcp_->async_wait(tcp::socket::wait_read, [self](beast::error_code ec) { self->on_first_bytes(ec); });
+      self->tcp_->async_wait(ConnectionSocket::wait_read, [self](beast::error_code ec) { self->on_first_bytes(ec); });
     });
   }
 
@@ -84,7 +85,7 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
 
   // HttpSession hooks.
   TlsSocketStream& stream() { return *stream_; }
-  tcp::socket& socket() { return stream_ ? stream_->socket() : *tcp_; }
+  ConnectionSocket& socket() { return stream_ ? stream_->socket() : *tcp_; }
   void dispatch(HttpRequest&& request, Responder responder) { server_->handler_(std::move(request), peer_, std::move(responder)); }
   void on_timeout() {
     server_->refuse("timeout");
@@ -127,7 +128,7 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
     char first = 0;
     const ssize_t peeked = ::recv(tcp_->native_handle(), &first, 1, MSG_PEEK | MSG_DONTWAIT);
     if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-      tcp_->async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code e) { self->on_first_bytes(e); });
+      tcp_->async_wait(ConnectionSocket::wait_read, [self = shared_from_this()](beast::error_code e) { self->on_first_bytes(e); });
       return;
     }
     if (peeked <= 0) {
@@ -202,8 +203,8 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
   std::uint64_t id_;
   std::string peer_text_;
   std::chrono::steady_clock::time_point accepted_;
-  std::optional<tcp::socket> tcp_;                                 // until the first bytes arrive
-  asio::any_io_executor executor_;                                 // the connection's
+  std::optional<ConnectionSocket> tcp_;                            // until the first bytes arrive
+  asio::io_context::executor_type executor_;                       // the connection's
   std::optional<TlsSocketStream> stream_;                          // from then on (TLS on the same socket)
   std::shared_ptr<MtlsServer> server_;
 };
@@ -240,6 +241,8 @@ MtlsServer::MtlsServer(asio::io_context& ioc, std::shared_ptr<asio::ssl::context
       acceptor_(asio::make_strand(ioc)),
       connection_contexts_(std::move(connection_contexts)),
       budget_(ConnectionLimits{options.max_preauth_connections, options.max_preauth_per_source, options.max_connections}) {
+  if (connection_contexts_.empty() || std::ranges::find(connection_contexts_, nullptr) != connection_contexts_.end())
+    throw std::invalid_argument("MtlsServer: connections need at least one io_context (run by one thread each)");
   ignore_sigpipe();
 }
 
@@ -304,14 +307,12 @@ std::size_t MtlsServer::close_connections_if(const PeerPredicate& predicate) {
   return doomed.size();
 }
 
-asio::any_io_executor MtlsServer::next_connection_executor() {
-  if (connection_contexts_.empty()) return asio::make_strand(ioc_);
-  auto* context = connection_contexts_[next_context_++ % connection_contexts_.size()];
-  return context->get_executor();
+asio::io_context& MtlsServer::next_connection_context() {
+  return *connection_contexts_[next_context_++ % connection_contexts_.size()];
 }
 
 void MtlsServer::do_accept() {
-  acceptor_.async_accept(next_connection_executor(), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+  acceptor_.async_accept(next_connection_context(), [self = shared_from_this()](beast::error_code ec, ConnectionSocket socket) {
     if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
     if (ec) {
       if (self->may_log()) spdlog::warn("migration endpoint: accept failed: {}; the listener keeps going", ec.message());
@@ -328,7 +329,7 @@ void MtlsServer::do_accept() {
   });
 }
 
-void MtlsServer::on_accept(tcp::socket socket) {
+void MtlsServer::on_accept(ConnectionSocket socket) {
   beast::error_code ec;
   const auto remote = socket.remote_endpoint(ec);
   if (ec) return;  // already gone; the socket closes with this scope

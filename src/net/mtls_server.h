@@ -22,14 +22,13 @@
 // Then a deadline for each whole request (headers and body), a body limit
 // (413), a header limit (431), a keep-alive idle limit and a write deadline.
 // Accept errors are logged and the listener keeps going. Everything runs on
-// the io_context, one strand per connection; nothing blocks.
+// io_contexts (see "Threads"); nothing blocks.
 //
-// Threads: by default the acceptor and every connection run on `ioc` (one
-// strand per connection, any number of threads may run it). A server given
-// `connection_contexts` hands its connections out to them in turn, nginx's
-// model: each such context must be run by exactly one thread, so a
-// connection's handlers need no strand and never wake another thread (the
-// acceptor stays on `ioc`).
+// Threads: the acceptor runs on `ioc` (a strand: any number of threads may
+// run it). Connections are handed out in turn to `connection_contexts`,
+// nginx's model: each such context must be run by exactly one thread, so a
+// connection's handlers need no strand and never wake another thread. At
+// least one is required (it may be `ioc` itself when one thread runs it).
 //
 // close_connections_if() ends the authenticated connections whose peer key
 // matches a predicate, gracefully: the exchange in flight is answered (with
@@ -97,7 +96,7 @@ class MtlsServer : public std::enable_shared_from_this<MtlsServer> {
   // the server.
   MtlsServer(boost::asio::io_context& ioc, std::shared_ptr<boost::asio::ssl::context> tls, MtlsServerOptions options,
              PeerAuthorizer authorize, MtlsHandler handler, MetricsRegistry* metrics,
-             std::vector<boost::asio::io_context*> connection_contexts = {});
+             std::vector<boost::asio::io_context*> connection_contexts);
   ~MtlsServer();
 
   core::Result<boost::asio::ip::tcp::endpoint> listen(const boost::asio::ip::tcp::endpoint& endpoint);
@@ -117,9 +116,10 @@ class MtlsServer : public std::enable_shared_from_this<MtlsServer> {
  private:
   class Connection;
   void do_accept();
+  using ConnectionSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
   // Where the next connection runs (see "Threads" above).
-  boost::asio::any_io_executor next_connection_executor();
-  void on_accept(boost::asio::ip::tcp::socket socket);
+  boost::asio::io_context& next_connection_context();
+  void on_accept(ConnectionSocket socket);
   void refuse(const std::string& reason);
   void forget(std::uint64_t id);
   // At most 10 log lines per 10 s for what any stranger can cause.

@@ -119,9 +119,9 @@ class MtlsTest : public ::testing::Test {
     return o;
   }
 
-  // `spread`: connections run on that many contexts of one thread each (the
-  // node's setting), the acceptor on ioc_.
-  void start(MtlsServerOptions options = fast_options(), std::size_t spread = 0) {
+  // `spread`: connections run on that many contexts of one thread each (as
+  // the node's do), the acceptor on ioc_ (two threads).
+  void start(MtlsServerOptions options = fast_options(), std::size_t spread = 1) {
     std::vector<asio::io_context*> contexts;
     for (std::size_t i = 0; i < spread; ++i) {
       workers_.push_back(std::make_unique<asio::io_context>(1));
@@ -226,6 +226,17 @@ class MtlsTest : public ::testing::Test {
   std::vector<Seen> seen_;
   std::vector<Responder> held_;
 };
+
+TEST(MtlsServerSetup, ConnectionsNeedAContextToRunOn) {
+  asio::io_context ioc;
+  auto ctx = tls::make_server_context(core::Ed25519SecretKey::generate());
+  ASSERT_TRUE(ctx);
+  auto authorize = [](const core::Ed25519PublicKey&) -> std::optional<std::string> { return std::nullopt; };
+  auto handler = [](HttpRequest&&, const core::Ed25519PublicKey&, Responder) {};
+  EXPECT_THROW(MtlsServer(ioc, *ctx, {}, authorize, handler, nullptr, {}), std::invalid_argument);
+  EXPECT_THROW(MtlsServer(ioc, *ctx, {}, authorize, handler, nullptr, {nullptr}), std::invalid_argument);
+  EXPECT_NO_THROW(MtlsServer(ioc, *ctx, {}, authorize, handler, nullptr, {&ioc}));
+}
 
 TEST(RequestPath, OriginAndAbsoluteForms) {
   EXPECT_EQ(request_path("/hello"), "/hello");
