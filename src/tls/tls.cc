@@ -4,7 +4,6 @@
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
-#include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -127,15 +126,14 @@ core::Result<core::Ed25519PublicKey> certificate_key(X509* cert) {
     return core::fail(core::ErrorCode::kPermissionDenied, "the peer's certificate does not carry an Ed25519 key");
   // The key's bytes straight from the certificate's SubjectPublicKeyInfo
   // (RFC 8410: for Ed25519 they are the raw public key), which OpenSSL
-  // has already decoded into pk above. EVP_PKEY_get_raw_public_key would
-  // export them through the provider again (parameter builders, mallocs
-  // and locks), once for every connection.
-  ASN1_OBJECT* algorithm = nullptr;  // owned by the certificate
+  // has already decoded into pk above (so its algorithm is Ed25519's).
+  // EVP_PKEY_get_raw_public_key would export them through the provider
+  // again (parameter builders, mallocs and locks), once for every connection.
   const unsigned char* bits = nullptr;
   int len = 0;
   core::Ed25519PublicKey out;
-  if (X509_PUBKEY_get0_param(&algorithm, &bits, &len, nullptr, X509_get_X509_PUBKEY(cert)) != 1 ||
-      OBJ_obj2nid(algorithm) != NID_ED25519 || bits == nullptr || static_cast<std::size_t>(len) != out.bytes.size())
+  if (X509_PUBKEY_get0_param(nullptr, &bits, &len, nullptr, X509_get_X509_PUBKEY(cert)) != 1 || bits == nullptr ||
+      static_cast<std::size_t>(len) != out.bytes.size())
     return core::fail(core::ErrorCode::kPermissionDenied, "cannot read the peer's Ed25519 key");
   std::copy_n(bits, out.bytes.size(), out.bytes.begin());
   return out;
