@@ -133,13 +133,12 @@ int cmd_shares(const std::string& home_dir) {
 // 1.45-1.55x and 1.27-1.48x). One arena for all threads (narenas:1): the
 // thread caches already keep the I/O threads apart, and each further arena
 // keeps freed 200-300 KB buffers of its own: peak RSS under 32 clients at
-// 1,000 domains 42-43 MiB (glibc: 41 MiB), 52 MiB with jemalloc's default
+// 1,000 domains 42-44 MiB (glibc: 41-42 MiB), 52 MiB with jemalloc's default
 // of 4 arenas per CPU. MALLOC_CONF in the environment adds to
 // or overrides this.
 #ifdef MPC_NODE_JEMALLOC
-extern "C" {
 // Read by jemalloc when it starts (its documented configuration symbol).
-extern const char* malloc_conf;
+extern "C" {
 const char* malloc_conf = "narenas:1";
 }
 #endif
