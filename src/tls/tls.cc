@@ -41,6 +41,12 @@ core::Result<std::shared_ptr<boost::asio::ssl::context>> make_context(const core
       SSL_CTX_check_private_key(native) != 1)
     return std::unexpected(tls_error("cannot load the TLS certificate"));
   SSL_CTX_set_options(native, SSL_OP_NO_TICKET);
+  // The certificate goes out alone, as it is: without this mode OpenSSL
+  // builds a chain for it before every handshake (an X509_verify_cert of
+  // our own certificate, per connection, against an empty store) only to
+  // find that there is none. Peers refuse a chain anyway
+  // (accept_any_single_certificate). nginx sets the same mode.
+  SSL_CTX_set_mode(native, SSL_MODE_NO_AUTO_CHAIN);
   if (server) {
     SSL_CTX_set_num_tickets(native, 0);  // no resumption: every connection presents its certificate
     SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT | SSL_VERIFY_CLIENT_ONCE,

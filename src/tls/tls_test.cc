@@ -6,6 +6,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <atomic>
 #include <chrono>
 #include <optional>
 
@@ -229,6 +230,36 @@ TEST(Handshake, ClientRefusesAServerCertificateChain) {
   ASSERT_TRUE(h.client.done);
   ASSERT_TRUE(h.client.ec);
   EXPECT_NE(h.client.ec.message().find("certificate verify failed"), std::string::npos) << h.client.ec.message();
+}
+
+// OpenSSL builds a chain for a context's own certificate before every
+// handshake unless told not to: an X509_verify_cert against the context's
+// store, per connection, only to find no issuer (every certificate is
+// issued by the dummy issuer, whom no store holds, and peers refuse chains
+// anyway). The store's own verify callback sees each such build; the
+// verification of the peer's certificate runs under the context's
+// callback instead. So a handshake must not reach the store's callback.
+std::atomic<int> g_own_chain_builds{0};
+int count_own_chain_build(int ok, X509_STORE_CTX*) {
+  ++g_own_chain_builds;
+  return ok;
+}
+
+TEST(Handshake, NoChainIsBuiltForTheOwnCertificate) {
+  auto server_key = core::Ed25519SecretKey::generate(), client_key = core::Ed25519SecretKey::generate();
+  auto server_ctx = make_server_context(server_key);
+  auto client_ctx = make_client_context(client_key);
+  ASSERT_TRUE(server_ctx && client_ctx);
+  for (auto* ctx : {&**server_ctx, &**client_ctx})
+    X509_STORE_set_verify_cb(SSL_CTX_get_cert_store(ctx->native_handle()), count_own_chain_build);
+  g_own_chain_builds = 0;
+  auto h = handshake(**server_ctx, **client_ctx);
+  ASSERT_TRUE(h.server.done && h.client.done);
+  ASSERT_FALSE(h.server.ec) << h.server.ec.message();
+  ASSERT_FALSE(h.client.ec) << h.client.ec.message();
+  EXPECT_EQ(**h.server.peer, client_key.public_key());
+  EXPECT_EQ(**h.client.peer, server_key.public_key());
+  EXPECT_EQ(g_own_chain_builds.load(), 0);
 }
 
 TEST(Handshake, ANonEd25519ClientKeyIsNotAnIdentity) {
