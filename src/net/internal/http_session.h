@@ -96,11 +96,12 @@ class HttpSession {
  protected:
   explicit HttpSession(SessionLimits limits) : limits_(limits), buffer_(limits.header_limit + kReadChunk) {}
 
-  // What one read asks the stream for: a whole TLS record's plaintext (16
-  // KiB), so a large body arrives in record-sized reads (an empty buffer
-  // would ask for 512 bytes at a time). Reserved when the first request is
-  // read, i.e. only by connections that got that far.
-  static constexpr std::size_t kReadChunk = 16 * 1024 + 512;
+  // What one read asks the stream for: four TLS records' plaintext (16 KiB
+  // each), so a large body arrives in a few reads (an empty buffer would
+  // ask for 512 bytes at a time; TlsSocketStream fills it with the records
+  // already received). Reserved when the first request is read, i.e. only
+  // by connections that got that far.
+  static constexpr std::size_t kReadChunk = 4 * 16 * 1024 + 512;
 
   void start_reading() { read_request(true); }
 

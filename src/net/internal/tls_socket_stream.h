@@ -109,7 +109,11 @@ class TlsSocketStream {
                                                               socket_);
   }
 
-  // At least one byte of plaintext, at most one record's worth.
+  // At least one byte of plaintext; then, while OpenSSL holds more of what
+  // arrived (read-ahead: a record or the start of one), more records, up to
+  // the buffer's size. A large body (218 KB at 1,000 domains) then costs a
+  // few operations instead of one per 16 KiB record, without a read that
+  // would only find the socket empty.
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
     boost::asio::mutable_buffer first;
@@ -201,7 +205,21 @@ class TlsSocketStream {
   };
   struct ReadStep {
     boost::asio::mutable_buffer buffer;
-    int attempt(SSL* ssl, std::size_t& n) { return SSL_read_ex(ssl, buffer.data(), buffer.size(), &n); }
+    int attempt(SSL* ssl, std::size_t& n) {
+      if (SSL_read_ex(ssl, buffer.data(), buffer.size(), &n) != 1) return 0;
+      // Bytes are in hand: anything that stops the next records (no whole
+      // record yet, close_notify, an error) is left for the next operation,
+      // whose SSL_read_ex meets it again, and reports it then.
+      while (n < buffer.size() && SSL_has_pending(ssl) == 1) {
+        std::size_t more = 0;
+        if (SSL_read_ex(ssl, static_cast<char*>(buffer.data()) + n, buffer.size() - n, &more) != 1) {
+          ERR_clear_error();
+          break;
+        }
+        n += more;
+      }
+      return 1;
+    }
   };
   // Both parts, whole: SSL_write returns after each record (partial-write
   // mode), so it is called again for the rest; after WANT_WRITE the call is
