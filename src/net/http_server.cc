@@ -85,6 +85,26 @@ boost::optional<std::pair<ResponseBody::writer::const_buffers_type, bool>> Respo
   return {{const_buffers_type(chunk_.get(), *n), true}};
 }
 
+void append_response_head(std::string& out, const HttpResponse::header_type& header) {
+  const unsigned version = header.version(), code = header.result_int();
+  const std::string_view reason = header.reason();
+  out.reserve(out.size() + ResponseBody::serialized_size(header));
+  const char status_line[] = {'H', 'T', 'T', 'P', '/', static_cast<char>('0' + version / 10 % 10), '.',
+                              static_cast<char>('0' + version % 10), ' ', static_cast<char>('0' + code / 100 % 10),
+                              static_cast<char>('0' + code / 10 % 10), static_cast<char>('0' + code % 10), ' '};
+  out.append(status_line, sizeof status_line);
+  out.append(reason.data(), reason.size());
+  out += "\r\n";
+  for (const auto& field : header) {
+    const std::string_view name = field.name_string(), value = field.value();
+    out.append(name.data(), name.size());
+    out += ": ";
+    out.append(value.data(), value.size());
+    out += "\r\n";
+  }
+  out += "\r\n";
+}
+
 core::Result<std::string> body_text(const HttpResponse& response) {
   const auto& body = response.body();
   if (!body.streamed) return std::string(body);

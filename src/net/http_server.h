@@ -117,6 +117,11 @@ using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>
 using HttpResponse = boost::beast::http::response<ResponseBody>;
 using Responder = std::function<void(HttpResponse)>;
 
+// Appends the bytes of a response's header, as Beast's serializer writes
+// them: the status line (reason phrase as reason() gives it), one
+// "Name: value" line per field in order, the empty line.
+void append_response_head(std::string& out, const HttpResponse::header_type& header);
+
 // The whole body of a response as text (a streamed one is read through);
 // for tests and logs.
 core::Result<std::string> body_text(const HttpResponse& response);

@@ -417,6 +417,31 @@ TEST(ResponseBody, TheHeaderAndTheFirstChunkFillWholeRecordsThenEveryChunkFillsT
   }
 }
 
+// The header the sessions write is byte for byte the one Beast's serializer
+// writes, whatever the version, status, reason and fields.
+TEST(ResponseHead, IsWhatBeastsSerializerWrites) {
+  std::vector<HttpResponse> responses;
+  responses.push_back(make_response(200, "{}", "application/json"));
+  responses.push_back(make_response(413, "too large\n", "text/plain", 11, false));
+  responses.push_back(make_response(404, "", "text/plain", 10, true));
+  responses.push_back(make_streamed_response(200, std::make_shared<Pattern>(70'000, false), "application/json"));
+  responses.push_back(make_response(299, "x"));  // a code without a reason phrase of its own
+  auto custom = make_response(503, "later\n");
+  custom.reason("Come Back Later");
+  custom.insert("X-Repeated", "one");
+  custom.insert("X-Repeated", "two");
+  custom.set(http::field::retry_after, "");
+  responses.push_back(std::move(custom));
+  for (const auto& res : responses) {
+    std::ostringstream beast_text;
+    beast_text << res.base();
+    std::string ours = "kept ";  // appended to what is there
+    append_response_head(ours, res.base());
+    EXPECT_EQ(ours, "kept " + beast_text.str());
+    EXPECT_EQ(ResponseBody::serialized_size(res.base()), ours.size() - 5) << ours;
+  }
+}
+
 // A streamed body smaller than a chunk is written from a buffer of its own
 // size, in one piece.
 TEST(ResponseBody, ASmallStreamedBodyIsOnePieceOfItsOwnSize) {
