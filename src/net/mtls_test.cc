@@ -3,11 +3,13 @@
 // the openssl and curl command-line tools when they are installed.
 #include "net/mtls_client.h"
 #include "net/mtls_server.h"
+#include "net/internal/tls_socket_stream.h"
 
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -415,6 +417,51 @@ TEST(ResponseBody, TheHeaderAndTheFirstChunkFillWholeRecordsThenEveryChunkFillsT
     for (std::size_t i = 1; i + 1 < sizes.size(); ++i) EXPECT_EQ(sizes[i], ResponseBody::writer::kChunk) << i;
     EXPECT_EQ(std::accumulate(sizes.begin(), sizes.end(), std::size_t{0}), kSize);
   }
+}
+
+// A read takes every record already received, up to its buffer: here three
+// full records (all on the socket before the read starts) in one read.
+TEST(TlsSocketStream, AReadTakesTheRecordsAlreadyReceivedUpToItsBuffer) {
+  constexpr std::size_t kRecord = 16 * 1024, kRecordOnTheWire = kRecord + 5 + 16 + 1;  // header, tag, type
+  auto server_ctx = tls::make_server_context(core::Ed25519SecretKey::generate());
+  ASSERT_TRUE(server_ctx);
+  asio::io_context ioc(1);
+  tcp::acceptor acceptor(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  TlsSocketStream::socket_type accepted(ioc);
+  std::optional<TlsSocketStream> server;
+  std::optional<beast::error_code> handshake;
+  acceptor.async_accept(accepted, [&](beast::error_code ec) {
+    if (ec) return handshake.emplace(ec), void();
+    server.emplace(std::move(accepted), (*server_ctx)->native_handle());
+    server->async_handshake([&](beast::error_code e) { handshake = e; });
+  });
+  std::thread server_side([&] { ioc.run_for(5s); });  // returns once the handshake is done
+  RawClient client(*tls::make_client_context(core::Ed25519SecretKey::generate()));
+  const auto connected = client.connect(acceptor.local_endpoint().port());
+  const auto shaken = connected ? connected : client.handshake();
+  server_side.join();
+  ASSERT_FALSE(connected) << connected.message();
+  ASSERT_FALSE(shaken) << shaken.message();
+  ASSERT_TRUE(handshake.has_value() && !*handshake);
+
+  const std::string sent(3 * kRecord, 'r');  // three full records
+  ASSERT_FALSE(client.write(sent));
+  ASSERT_TRUE(eventually([&] {
+    int queued = 0;
+    return ::ioctl(server->socket().native_handle(), FIONREAD, &queued) == 0 &&
+           static_cast<std::size_t>(queued) >= 3 * kRecordOnTheWire;
+  })) << "the records did not all reach the server's socket";
+  std::string got(4 * kRecord, '\0');
+  std::optional<std::size_t> read;
+  server->async_read_some(asio::buffer(got), [&](beast::error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec) << ec.message();
+    read = n;
+  });
+  ioc.restart();
+  ioc.run_for(5s);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(*read, sent.size());
+  EXPECT_EQ(got.substr(0, *read), sent.substr(0, *read));
 }
 
 // The header the sessions write is byte for byte the one Beast's serializer
