@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -419,49 +420,91 @@ TEST(ResponseBody, TheHeaderAndTheFirstChunkFillWholeRecordsThenEveryChunkFillsT
   }
 }
 
+// A TlsSocketStream (server side, on its own io_context) and a RawClient,
+// connected and past the handshake.
+struct TlsStreamPair {
+  asio::io_context ioc{1};
+  std::optional<TlsSocketStream> server;
+  std::optional<RawClient> client;
+
+  // Empty on success, else what failed.
+  std::string connect() {
+    auto server_ctx = tls::make_server_context(core::Ed25519SecretKey::generate());
+    if (!server_ctx) return server_ctx.error().message;
+    tcp::acceptor acceptor(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    TlsSocketStream::socket_type accepted(ioc);
+    std::optional<beast::error_code> handshake;
+    acceptor.async_accept(accepted, [&](beast::error_code ec) {
+      if (ec) return handshake.emplace(ec), void();
+      server.emplace(std::move(accepted), (*server_ctx)->native_handle());
+      server->async_handshake([&](beast::error_code e) { handshake = e; });
+    });
+    std::thread server_side([&] { ioc.run_for(5s); });  // returns once the handshake is done
+    client.emplace(*tls::make_client_context(core::Ed25519SecretKey::generate()));
+    auto ec = client->connect(acceptor.local_endpoint().port());
+    if (!ec) ec = client->handshake();
+    server_side.join();
+    ioc.restart();
+    if (ec) return "client: " + ec.message();
+    if (!handshake) return "the server's handshake did not finish";
+    if (*handshake) return "server: " + handshake->message();
+    return "";
+  }
+};
+
+constexpr std::size_t kTlsRecord = 16 * 1024, kTlsRecordOnTheWire = kTlsRecord + 5 + 16 + 1;  // header, tag, type
+
 // A read takes every record already received, up to its buffer: here three
 // full records (all on the socket before the read starts) in one read.
 TEST(TlsSocketStream, AReadTakesTheRecordsAlreadyReceivedUpToItsBuffer) {
-  constexpr std::size_t kRecord = 16 * 1024, kRecordOnTheWire = kRecord + 5 + 16 + 1;  // header, tag, type
-  auto server_ctx = tls::make_server_context(core::Ed25519SecretKey::generate());
-  ASSERT_TRUE(server_ctx);
-  asio::io_context ioc(1);
-  tcp::acceptor acceptor(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  TlsSocketStream::socket_type accepted(ioc);
-  std::optional<TlsSocketStream> server;
-  std::optional<beast::error_code> handshake;
-  acceptor.async_accept(accepted, [&](beast::error_code ec) {
-    if (ec) return handshake.emplace(ec), void();
-    server.emplace(std::move(accepted), (*server_ctx)->native_handle());
-    server->async_handshake([&](beast::error_code e) { handshake = e; });
-  });
-  std::thread server_side([&] { ioc.run_for(5s); });  // returns once the handshake is done
-  RawClient client(*tls::make_client_context(core::Ed25519SecretKey::generate()));
-  const auto connected = client.connect(acceptor.local_endpoint().port());
-  const auto shaken = connected ? connected : client.handshake();
-  server_side.join();
-  ASSERT_FALSE(connected) << connected.message();
-  ASSERT_FALSE(shaken) << shaken.message();
-  ASSERT_TRUE(handshake.has_value() && !*handshake);
-
-  const std::string sent(3 * kRecord, 'r');  // three full records
-  ASSERT_FALSE(client.write(sent));
+  TlsStreamPair pair;
+  const std::string failed = pair.connect();
+  ASSERT_EQ(failed, "");
+  const std::string sent(3 * kTlsRecord, 'r');  // three full records
+  ASSERT_FALSE(pair.client->write(sent));
   ASSERT_TRUE(eventually([&] {
     int queued = 0;
-    return ::ioctl(server->socket().native_handle(), FIONREAD, &queued) == 0 &&
-           static_cast<std::size_t>(queued) >= 3 * kRecordOnTheWire;
+    return ::ioctl(pair.server->socket().native_handle(), FIONREAD, &queued) == 0 &&
+           static_cast<std::size_t>(queued) >= 3 * kTlsRecordOnTheWire;
   })) << "the records did not all reach the server's socket";
-  std::string got(4 * kRecord, '\0');
+  std::string got(4 * kTlsRecord, '\0');
   std::optional<std::size_t> read;
-  server->async_read_some(asio::buffer(got), [&](beast::error_code ec, std::size_t n) {
+  pair.server->async_read_some(asio::buffer(got), [&](beast::error_code ec, std::size_t n) {
     EXPECT_FALSE(ec) << ec.message();
     read = n;
   });
-  ioc.restart();
-  ioc.run_for(5s);
+  pair.ioc.run_for(5s);
   ASSERT_TRUE(read.has_value());
   EXPECT_EQ(*read, sent.size());
   EXPECT_EQ(got.substr(0, *read), sent.substr(0, *read));
+}
+
+// A write of several records corks the socket while it puts them on it, and
+// always leaves it uncorked (a corked socket would hold the answer's tail
+// back for 200 ms): after the records, and after a single short one.
+TEST(TlsSocketStream, AWriteLeavesTheSocketUncorked) {
+  TlsStreamPair pair;
+  const std::string failed = pair.connect();
+  ASSERT_EQ(failed, "");
+  const int fd = pair.server->socket().native_handle();
+  for (const std::size_t size : {3 * kTlsRecord + 100, std::size_t{100}}) {
+    const std::string sent(size, 'w');
+    std::optional<std::size_t> wrote;
+    asio::async_write(*pair.server, asio::buffer(sent), [&](beast::error_code ec, std::size_t n) {
+      EXPECT_FALSE(ec) << ec.message();
+      wrote = n;
+    });
+    pair.ioc.restart();
+    pair.ioc.run_for(5s);
+    ASSERT_EQ(wrote, size);
+    int corked = -1;
+    socklen_t len = sizeof corked;
+    ASSERT_EQ(::getsockopt(fd, IPPROTO_TCP, TCP_CORK, &corked, &len), 0);
+    EXPECT_EQ(corked, 0) << size;
+    const auto got = pair.client->read_exactly(size);
+    ASSERT_TRUE(got.has_value()) << size;
+    EXPECT_EQ(core::to_string(*got), sent);
+  }
 }
 
 // The header the sessions write is byte for byte the one Beast's serializer
