@@ -65,6 +65,7 @@ core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetS
     MPC_TRY(core::write_credentials_file(tmp / "operators" / (net.contract_id + ".json"), contract));
     genesis.accounts.push_back({net.contract_id, balance, {{core::NearPublicKey{contract.secret_key.public_key()}, {}}}});
   }
+  std::set<std::uint16_t> p2p_ports;  // given out: each is free again until `up`, and must not be given twice
   for (std::size_t i = 0; i < spec.nodes + spec.candidates; ++i) {
     DevnetNode n;
     n.account_id = "node" + std::to_string(i) + ".devnet";
@@ -72,7 +73,8 @@ core::Status build(const fs::path& tmp, const fs::path& final_dir, const DevnetS
     n.home = fs::path("nodes") / ("node" + std::to_string(i));
     // The P2P address is only named (in the contract), not served yet: a
     // port number that was free, distinct from every listener's.
-    MPC_ASSIGN(auto pport, pick_free_port(spec.host));
+    MPC_ASSIGN(auto pport, pick_free_port(spec.host, p2p_ports));
+    p2p_ports.insert(pport);
     n.p2p_addr = net::HostPort{spec.host, pport}.to_string();
     n.migration_addr = net::HostPort{spec.host, 0}.to_string();
     n.metrics_addr = net::HostPort{spec.host, 0}.to_string();
@@ -232,7 +234,7 @@ std::pair<unsigned, unsigned> ephemeral_port_range() {
 
 }  // namespace
 
-core::Result<std::uint16_t> pick_free_port(const std::string& host) {
+core::Result<std::uint16_t> pick_free_port(const std::string& host, const std::set<std::uint16_t>& taken) {
   boost::system::error_code ec;
   auto address = boost::asio::ip::make_address(host, ec);
   if (ec) return core::invalid("not an IP address: " + host);
@@ -259,18 +261,24 @@ core::Result<std::uint16_t> pick_free_port(const std::string& host) {
         }
         k -= b - a + 1;
       }
+      if (taken.contains(port)) continue;
       // Listened on as the node will (net::bind_listener), then released.
       boost::asio::io_context ioc;
       boost::asio::ip::tcp::acceptor acceptor(ioc);
       if (net::bind_listener(acceptor, {address, port})) return port;
     }
   }
-  // The ephemeral range is all there is (or all else is busy): a port the
-  // kernel chooses, as free as it is now.
+  // The ephemeral range is all there is (or all else is busy or taken): a
+  // port the kernel chooses, as free as it is now. Each one taken already
+  // stays bound while the kernel is asked again, so it is not chosen twice.
   boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor acceptor(ioc);
-  MPC_ASSIGN(auto bound, net::bind_listener(acceptor, {address, 0}));
-  return bound.port();
+  std::vector<boost::asio::ip::tcp::acceptor> held;
+  for (std::size_t attempt = 0; attempt <= taken.size(); ++attempt) {
+    auto& acceptor = held.emplace_back(ioc);
+    MPC_ASSIGN(auto bound, net::bind_listener(acceptor, {address, 0}));
+    if (!taken.contains(bound.port())) return bound.port();
+  }
+  return core::fail(core::ErrorCode::kUnavailable, "no free port on " + host + " outside the ones already given out");
 }
 
 core::Result<std::vector<std::vector<model::Keyshare>>> read_keyshare_dir(const fs::path& dir) {

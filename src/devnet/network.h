@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -123,7 +124,9 @@ core::Result<Devnet> create_devnet(const std::filesystem::path& dir, const Devne
 
 // A TCP port on `host` that a listener could take now, outside the kernel's
 // ephemeral range where one is left (bound, listened on and released: racy
-// by nature; `devnet up` holds it, listening, until its node takes it over).
-core::Result<std::uint16_t> pick_free_port(const std::string& host);
+// by nature; `devnet up` holds it, listening, until its node takes it over),
+// and not one of `taken` (the ports already given to other nodes: released,
+// so free again, until `devnet up`).
+core::Result<std::uint16_t> pick_free_port(const std::string& host, const std::set<std::uint16_t>& taken = {});
 
 }  // namespace mpc::devnet

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <fstream>
+#include <set>
 #include <gtest/gtest.h>
 
 #include "core/unique_fd.h"
@@ -40,6 +41,23 @@ TEST(DevnetPorts, APickedPortIsOutsideTheEphemeralRangeWhereThereIsRoom) {
     if (room) EXPECT_TRUE(*port < low || *port > high) << *port << " is in the ephemeral range " << low << "-" << high;
   }
   EXPECT_FALSE(pick_free_port("localhost"));  // an IP address, not a name
+}
+
+// A port given to one node is released until `devnet up`, so it is free
+// again; it must not be given to another. With every port outside the
+// ephemeral range given out already, the pick is one the kernel chooses.
+TEST(DevnetPorts, APortAlreadyGivenOutIsNeverPickedAgain) {
+  unsigned low = 32768, high = 60999;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low >> high;
+  std::set<std::uint16_t> taken;
+  for (unsigned p = 10000; p <= 65535; ++p)
+    if (p < low || p > high) taken.insert(static_cast<std::uint16_t>(p));
+  for (int i = 0; i < 5; ++i) {
+    auto port = pick_free_port("127.0.0.1", taken);
+    ASSERT_TRUE(port) << port.error().message;
+    EXPECT_FALSE(taken.contains(*port)) << *port;
+    taken.insert(*port);
+  }
 }
 
 TEST(DevnetPorts, AHeldPortCannotBeSharedEvenWithReuseAddr) {
