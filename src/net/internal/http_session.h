@@ -250,7 +250,7 @@ class HttpSession {
   // view over a dozen buffers per header, visited at every step of every
   // write) that cost about a tenth of the node's CPU per small answer.
   void write(HttpResponse res) {
-    if (closed_) return;
+    if (closed_ || response_) return;  // one answer per request: a second one is dropped, not written over the first
     res.version(version_ == 10 ? 10 : 11);
     if (!keep_alive_ || close_requested_) res.keep_alive(false);
     if (res.chunked()) res.prepare_payload();  // every body's size is known: Content-Length instead
