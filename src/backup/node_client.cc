@@ -95,6 +95,7 @@ core::Result<net::MtlsResponse> exchange_with_retries(const Attempt& attempt, st
   const RetryEnvironment env = with_real_defaults(environment);
   const auto start = env.now();
   const auto deadline = start + timeout;
+  const auto min_attempt = std::min(policy.min_attempt, timeout / 4);
   for (int n = 0;; ++n) {
     const auto left = std::max(ms_between(env.now(), deadline), std::chrono::milliseconds(1));
     auto res = attempt(left);
@@ -104,7 +105,7 @@ core::Result<net::MtlsResponse> exchange_with_retries(const Attempt& attempt, st
       return std::unexpected(core::Error(std::move(res).error()));
     }
     const auto delay = backoff_delay(n, policy, env.uniform());
-    if (env.now() + delay >= deadline) {
+    if (env.now() + delay + min_attempt >= deadline) {
       if (res) return std::move(*res);  // e.g. still 409: the caller quotes the node's reason
       core::Error e(std::move(res).error());
       e.message += " (" + std::to_string(n + 1) + " attempt" + (n == 0 ? "" : "s") + " in " +

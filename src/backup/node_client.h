@@ -45,6 +45,12 @@ namespace mpc::backup {
 struct RetryPolicy {
   std::chrono::milliseconds initial_backoff{50};
   std::chrono::milliseconds max_backoff{1'000};
+  // No attempt starts with less of the deadline left than this (or than a
+  // quarter of the whole timeout, if less): closer to it, the last result
+  // stands. An attempt begun with a few milliseconds left could only time
+  // out, and its timeout replaced the node's own answer (e.g. 409, not the
+  // destination) with "no answer".
+  std::chrono::milliseconds min_attempt{1'000};
 };
 
 // The clock, the sleep and the randomness of retries; tests inject fakes.

@@ -160,6 +160,24 @@ TEST(NodeClientRetry, AStill409AnswerIsReturnedWhenTimeRunsOut) {
   EXPECT_EQ(res->status, 409u);
 }
 
+// No attempt starts with less than a quarter of the deadline (here 250 ms)
+// left: one begun with a few milliseconds left (38 ms here, before) could
+// only time out, and that timeout replaced the node's 409 with "no answer".
+TEST(NodeClientRetry, NoAttemptStartsTooCloseToTheDeadline) {
+  FakeTime clock;
+  std::vector<std::chrono::milliseconds> given;
+  Attempt attempt = [&](std::chrono::milliseconds left) -> net::MtlsResult<net::MtlsResponse> {
+    given.push_back(left);
+    clock.t += 100ms;
+    return answer(409, net::kRefusalNotDestination);
+  };
+  auto res = exchange_with_retries(attempt, 1000ms, RetryPolicy{}, clock.env());
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 409u);
+  ASSERT_GE(given.size(), 2u);
+  for (const auto left : given) EXPECT_GE(left, 250ms) << left.count() << " ms";
+}
+
 // ---- against in-process mTLS servers ----
 
 class NodeClientServer : public ::testing::Test {
