@@ -88,7 +88,6 @@ boost::optional<std::pair<ResponseBody::writer::const_buffers_type, bool>> Respo
 void append_response_head(std::string& out, const HttpResponse::header_type& header) {
   const unsigned version = header.version(), code = header.result_int();
   const std::string_view reason = header.reason();
-  out.reserve(out.size() + ResponseBody::serialized_size(header));
   const char status_line[] = {'H', 'T', 'T', 'P', '/', static_cast<char>('0' + version / 10 % 10), '.',
                               static_cast<char>('0' + version % 10), ' ', static_cast<char>('0' + code / 100 % 10),
                               static_cast<char>('0' + code / 10 % 10), static_cast<char>('0' + code % 10), ' '};

@@ -103,7 +103,7 @@ class HttpSession {
   // ask for 512 bytes at a time; TlsSocketStream fills it with the records
   // already received). Reserved when the first request is read, i.e. only
   // by connections that got that far.
-  static constexpr std::size_t kReadChunk = 4 * 16 * 1024 + 512;
+  static constexpr std::size_t kReadChunk = 4 * ResponseBody::writer::kRecord + 512;
 
   void start_reading() { read_request(true); }
 

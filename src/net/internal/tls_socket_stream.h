@@ -229,10 +229,6 @@ class TlsSocketStream {
       return 1;
     }
   };
-  // Both parts, whole: SSL_write returns after each record (partial-write
-  // mode), so it is called again for the rest; after WANT_WRITE the call is
-  // repeated with the same remaining bytes, as OpenSSL requires. `n` counts
-  // what is written of both.
   // More than a record to write: the socket is corked while SSL_write puts
   // the records on it (one write(2) each) and uncorked when the attempt
   // ends (done, or waiting for room), so they leave together, in as few
@@ -256,6 +252,10 @@ class TlsSocketStream {
     int fd_;
   };
 
+  // Both parts, whole: SSL_write returns after each record (partial-write
+  // mode), so it is called again for the rest; after WANT_WRITE the call is
+  // repeated with the same remaining bytes, as OpenSSL requires. `n` counts
+  // what is written of both.
   struct WriteStep {
     boost::asio::const_buffer buffer, rest;
     std::size_t done = 0;
