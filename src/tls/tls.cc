@@ -123,6 +123,20 @@ core::Result<Certificate> make_certificate(const core::Ed25519SecretKey& key) {
 
   if (X509_set_pubkey(x, c.key.get()) != 1) return std::unexpected(tls_error("public key"));
   if (X509_sign(x, issuer.get(), nullptr) <= 0) return std::unexpected(tls_error("signing the certificate"));
+
+  // The certificate as a reader of its DER gets it (as nginx's, loaded from
+  // a file): a certificate built field by field keeps no encoding of its
+  // signed part, and OpenSSL then encodes every field again each time it
+  // writes the certificate, twice per handshake (5.6 us against 0.9 us
+  // for each of those writes).
+  unsigned char* der = nullptr;
+  const int der_len = i2d_X509(x, &der);
+  if (der_len <= 0) return std::unexpected(tls_error("encoding the certificate"));
+  const unsigned char* p = der;
+  core::X509Ptr parsed(d2i_X509(nullptr, &p, der_len));
+  OPENSSL_free(der);
+  if (!parsed) return std::unexpected(tls_error("reading the certificate back"));
+  c.cert = std::move(parsed);
   return c;
 }
 

@@ -80,6 +80,28 @@ TEST(Certificate, SerialsDiffer) {
   EXPECT_NE(ASN1_INTEGER_cmp(X509_get0_serialNumber(a->cert.get()), X509_get0_serialNumber(b->cert.get())), 0);
 }
 
+// The certificate is written (twice per handshake) from the DER it was read
+// back from, as a certificate loaded from a file is, not encoded field by
+// field each time. Observable: a field changed in place, behind the
+// certificate's back, does not reach what is written.
+TEST(Certificate, IsWrittenFromItsDerNotEncodedAgain) {
+  auto c = make_certificate(core::Ed25519SecretKey::generate());
+  ASSERT_TRUE(c);
+  auto der = [&] {
+    unsigned char* out = nullptr;
+    const int n = i2d_X509(c->cert.get(), &out);
+    std::string bytes(reinterpret_cast<const char*>(out), n > 0 ? static_cast<std::size_t>(n) : 0);
+    OPENSSL_free(out);
+    return bytes;
+  };
+  const std::string before = der();
+  ASSERT_FALSE(before.empty());
+  ASSERT_EQ(X509_NAME_add_entry_by_txt(X509_get_subject_name(c->cert.get()), "O", MBSTRING_ASC,
+                                       reinterpret_cast<const unsigned char*>("changed in place"), -1, -1, 0),
+            1);
+  EXPECT_EQ(der(), before);
+}
+
 TEST(Context, IsTls13Only) {
   auto ctx = make_server_context(core::Ed25519SecretKey::generate());
   ASSERT_TRUE(ctx);
