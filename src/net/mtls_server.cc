@@ -65,7 +65,10 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
     asio::dispatch(executor_, [self = shared_from_this()] {
       const auto& o = self->server_->options_;
       self->set_deadline(self->accepted_ + std::min(o.first_bytes_timeout, o.handshake_timeout));
-      self->tcp_->async_wait(ConnectionSocket::wait_read, [self](beast::error_code ec) { self->on_first_bytes(ec); });
+      // The ClientHello has usually arrived by the time the connection is
+      // accepted: look first, and wait for readiness only if it has not
+      // (each wait re-arms the socket in epoll: one more syscall).
+      self->on_first_bytes(beast::error_code{});
     });
   }
 
@@ -312,7 +315,7 @@ asio::io_context& MtlsServer::next_connection_context() {
 }
 
 void MtlsServer::do_accept() {
-  acceptor_.async_accept(next_connection_context(), [self = shared_from_this()](beast::error_code ec, ConnectionSocket socket) {
+  acceptor_.async_accept(next_connection_context(), accepting_peer_, [self = shared_from_this()](beast::error_code ec, ConnectionSocket socket) {
     if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
     if (ec) {
       if (self->may_log()) spdlog::warn("migration endpoint: accept failed: {}; the listener keeps going", ec.message());
@@ -321,7 +324,7 @@ void MtlsServer::do_accept() {
       return;
     }
     try {
-      self->on_accept(std::move(socket));
+      self->on_accept(std::move(socket), self->accepting_peer_);
     } catch (const std::exception& e) {  // e.g. bad_alloc: this connection is lost, the listener is not
       spdlog::error("migration endpoint: accepting a connection failed: {}", e.what());
     }
@@ -329,11 +332,14 @@ void MtlsServer::do_accept() {
   });
 }
 
-void MtlsServer::on_accept(ConnectionSocket socket) {
+void MtlsServer::on_accept(ConnectionSocket socket, const tcp::endpoint& remote) {
   beast::error_code ec;
-  const auto remote = socket.remote_endpoint(ec);
-  if (ec) return;  // already gone; the socket closes with this scope
   socket.set_option(tcp::no_delay(true), ec);  // small TLS records must not wait for delayed ACKs (Nagle)
+  // Non-blocking once, here: the wait for the first bytes and the TLS
+  // stream then find it so (asio's first wait and the stream each set it
+  // again otherwise, one ioctl apiece).
+  socket.non_blocking(true, ec);
+  if (ec) return;  // the socket closes with this scope
   std::shared_ptr<Connection> conn;
   std::shared_ptr<Connection> victim;  // released after the lock
   std::optional<Eviction> evicted;

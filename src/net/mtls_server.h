@@ -119,7 +119,7 @@ class MtlsServer : public std::enable_shared_from_this<MtlsServer> {
   using ConnectionSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
   // Where the next connection runs (see "Threads" above).
   boost::asio::io_context& next_connection_context();
-  void on_accept(ConnectionSocket socket);
+  void on_accept(ConnectionSocket socket, const boost::asio::ip::tcp::endpoint& remote);
   void refuse(const std::string& reason);
   void forget(std::uint64_t id);
   // At most 10 log lines per 10 s for what any stranger can cause.
@@ -134,6 +134,9 @@ class MtlsServer : public std::enable_shared_from_this<MtlsServer> {
   boost::asio::ip::tcp::acceptor acceptor_;
   std::vector<boost::asio::io_context*> connection_contexts_;
   std::size_t next_context_ = 0;  // on the acceptor's strand
+  // The peer of the accept in flight, as accept() reports it (no
+  // getpeername per connection); on the acceptor's strand.
+  boost::asio::ip::tcp::endpoint accepting_peer_;
   std::atomic<std::size_t> open_{0};
   mutable std::mutex mu_;
   ConnectionBudget budget_;

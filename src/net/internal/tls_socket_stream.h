@@ -70,7 +70,7 @@ class TlsSocketStream {
   TlsSocketStream(socket_type socket, SSL_CTX* ctx) : socket_(std::move(socket)), ssl_(SSL_new(ctx)) {
     if (ssl_ == nullptr) throw std::bad_alloc();
     error_code ec;
-    socket_.non_blocking(true, ec);
+    if (!socket_.non_blocking()) socket_.non_blocking(true, ec);  // MtlsServer has set it already
     if (ec || SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle())) != 1) {
       SSL_free(ssl_);
       throw std::runtime_error("cannot attach TLS to the socket");
