@@ -35,9 +35,17 @@ std::string base64_encode(ByteView data);
 // The same, written to `out` (room for 4 * ceil(size / 3) characters, no
 // terminator); returns the end. Encoding whole groups of 3 bytes at a time,
 // piece by piece, gives the encoding of the whole.
-// AVX2 where the CPU has it (24 bytes per step), else base64_encode_into_portable.
+// The fastest of base64_encoders() (AVX-512 VBMI, 48 bytes per step; AVX2,
+// 24; else the portable one).
 char* base64_encode_into(ByteView data, char* out);
 char* base64_encode_into_portable(ByteView data, char* out);
+// The encoders this CPU runs, fastest first, each with the contract of
+// base64_encode_into (tests hold every one of them to it).
+struct Base64Encoder {
+  const char* name;
+  char* (*encode)(ByteView data, char* out);
+};
+std::span<const Base64Encoder> base64_encoders();
 Result<Bytes> base64_decode(std::string_view text);
 
 // Constant-time equality for equal-length buffers (false if lengths differ).
