@@ -55,6 +55,52 @@ HttpResponse make_response(unsigned status, std::string body, std::string conten
   return res;
 }
 
+void RequestBody::reader::init(const boost::optional<std::uint64_t>& length, beast::error_code& ec) {
+  ec = {};
+  length_ = length.value_or(0);
+  body_.same_as.reset();
+  if (header_ != nullptr && body_.expect != nullptr && *body_.expect) expected_ = (*body_.expect)(*header_);
+  if (expected_ && (!length || *length != expected_->size())) expected_.reset();  // another length: another body
+  if (expected_ || !length) return;
+  if (*length > body_.max_size()) {
+    ec = http::error::buffer_overflow;
+    return;
+  }
+  body_.reserve(static_cast<std::size_t>(*length));
+}
+
+void RequestBody::reader::depart() {
+  body_.reserve(std::max<std::size_t>(static_cast<std::size_t>(length_), matched_));
+  body_.assign(expected_->data(), matched_);
+  expected_.reset();
+}
+
+bool RequestBody::reader::put_piece(std::string_view piece, beast::error_code& ec) {
+  if (expected_) {
+    if (piece.size() <= expected_->size() - matched_ && std::memcmp(piece.data(), expected_->data() + matched_, piece.size()) == 0) {
+      matched_ += piece.size();
+      return true;
+    }
+    depart();
+  }
+  if (piece.size() > body_.max_size() - body_.size()) {
+    ec = http::error::buffer_overflow;
+    return false;
+  }
+  body_.append(piece);
+  return true;
+}
+
+void RequestBody::reader::finish(beast::error_code& ec) {
+  ec = {};
+  if (!expected_) return;
+  if (matched_ == expected_->size()) {
+    body_.same_as = std::move(expected_);
+  } else {
+    depart();  // shorter than announced: the parser reports that; keep what came
+  }
+}
+
 void ResponseBody::writer::init(beast::error_code& ec) {
   ec = {};
   if (!body_.streamed) return;

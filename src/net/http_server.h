@@ -16,6 +16,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <type_traits>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
@@ -113,7 +115,92 @@ struct ResponseBody {
   }
 };
 
-using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+// A body a handler expects to receive again (the node: the keyset of its
+// last GET /get_keyshares answer, which a backup service sends again and
+// again, 218 KB at 1,000 domains).
+using SharedBody = std::shared_ptr<const std::string>;
+using RequestHeader = boost::beast::http::request_header<>;
+// Which body to expect for a request, judged from its header alone
+// (nullptr: none). Called on the connection's thread once the header is
+// read, before any byte of the body.
+using BodyExpectation = std::function<SharedBody(const RequestHeader&)>;
+
+// The servers' request body (a Beast Body). Its value is the body's bytes
+// as a std::string, as Beast's string_body has it, except for a body equal
+// byte for byte to the one its BodyExpectation named: that body is compared
+// a piece at a time as it arrives, never copied, and handed over shared
+// (`same_as`), the string itself left empty. text() is the bytes either way.
+// A body that departs from the expected one at any byte, or announces
+// another length, is read into the string in full, as any other.
+struct RequestBody {
+  struct value_type : std::string {
+    using std::string::string;
+    using std::string::operator=;
+    value_type() = default;
+    value_type(std::string text) : std::string(std::move(text)) {}
+    std::string_view text() const { return same_as ? std::string_view(*same_as) : std::string_view(*this); }
+    SharedBody same_as;                       // set: the bytes are *same_as's
+    const BodyExpectation* expect = nullptr;  // set by the server before the request is read
+  };
+
+  static std::uint64_t size(const value_type& body) { return body.text().size(); }
+
+  // Appends each piece to a string reserved at the announced
+  // Content-Length (which the parser has already held to the body limit).
+  // Beast's string_body grows its string with resize() instead, zero-filling
+  // every byte it is about to overwrite.
+  class reader {
+   public:
+    // Beast makes the reader with the parser, before the header is read;
+    // init() comes once it is.
+    template <bool isRequest, class Fields>
+    reader(boost::beast::http::header<isRequest, Fields>& header, value_type& body) : body_(body) {
+      if constexpr (isRequest && std::is_same_v<Fields, boost::beast::http::fields>) header_ = &header;
+    }
+
+    void init(const boost::optional<std::uint64_t>& length, boost::beast::error_code& ec);
+
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, boost::beast::error_code& ec) {
+      ec = {};
+      const std::size_t n = boost::beast::buffer_bytes(buffers);
+      for (const auto piece : boost::beast::buffers_range_ref(buffers)) {
+        if (!put_piece(std::string_view(static_cast<const char*>(piece.data()), piece.size()), ec)) return 0;
+      }
+      return n;
+    }
+
+    void finish(boost::beast::error_code& ec);
+
+   private:
+    bool put_piece(std::string_view piece, boost::beast::error_code& ec);
+    void depart();  // the body is not the expected one: its matched start goes into the string
+
+    value_type& body_;
+    const RequestHeader* header_ = nullptr;  // a request's: the one to judge by
+    SharedBody expected_;      // the body this one has equalled so far
+    std::size_t matched_ = 0;  // bytes of it equalled so far
+    std::uint64_t length_ = 0;  // announced (0: not announced)
+  };
+
+  // Writes text() (clients and tests send these too).
+  class writer {
+   public:
+    using const_buffers_type = boost::asio::const_buffer;
+    template <bool isRequest, class Fields>
+    writer(const boost::beast::http::header<isRequest, Fields>&, const value_type& body) : text_(body.text()) {}
+    void init(boost::beast::error_code& ec) { ec = {}; }
+    boost::optional<std::pair<const_buffers_type, bool>> get(boost::beast::error_code& ec) {
+      ec = {};
+      return {{const_buffers_type(text_.data(), text_.size()), false}};
+    }
+
+   private:
+    std::string_view text_;
+  };
+};
+
+using HttpRequest = boost::beast::http::request<RequestBody>;
 using HttpResponse = boost::beast::http::response<ResponseBody>;
 using Responder = std::function<void(HttpResponse)>;
 

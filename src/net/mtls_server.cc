@@ -89,6 +89,7 @@ class MtlsServer::Connection : public std::enable_shared_from_this<Connection>, 
   // HttpSession hooks.
   TlsSocketStream& stream() { return *stream_; }
   ConnectionSocket& socket() { return stream_ ? stream_->socket() : *tcp_; }
+  const BodyExpectation* body_expectation() { return server_->expect_bodies_ ? &server_->expect_bodies_ : nullptr; }
   void dispatch(HttpRequest&& request, Responder responder) { server_->handler_(std::move(request), peer_, std::move(responder)); }
   void on_timeout() {
     server_->refuse("timeout");

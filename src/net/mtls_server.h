@@ -100,6 +100,8 @@ class MtlsServer : public std::enable_shared_from_this<MtlsServer> {
   ~MtlsServer();
 
   core::Result<boost::asio::ip::tcp::endpoint> listen(const boost::asio::ip::tcp::endpoint& endpoint);
+  // The bodies the handler expects to receive again (RequestBody); before listen().
+  void expect_bodies(BodyExpectation expectation) { expect_bodies_ = std::move(expectation); }
   // Stops accepting and closes every connection at once.
   void stop();
   // Gracefully closes the authenticated connections whose peer key satisfies
@@ -130,6 +132,7 @@ class MtlsServer : public std::enable_shared_from_this<MtlsServer> {
   MtlsServerOptions options_;
   PeerAuthorizer authorize_;
   MtlsHandler handler_;
+  BodyExpectation expect_bodies_;
   MetricsRegistry* metrics_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::vector<boost::asio::io_context*> connection_contexts_;

@@ -73,6 +73,7 @@ struct Seen {
   bool has_host = false;
   std::string body;
   core::Ed25519PublicKey peer;
+  bool shared = false;  // handed over as the expected body (RequestBody::same_as)
 };
 
 // A streamed body: byte i is i % 251, several chunks long; or one that cannot start.
@@ -142,6 +143,7 @@ class MtlsTest : public ::testing::Test {
         },
         [this](HttpRequest&& req, const core::Ed25519PublicKey& peer, Responder respond) { handle(std::move(req), peer, std::move(respond)); },
         &metrics_, contexts);
+    if (expectation_) server_->expect_bodies(expectation_);
     auto bound = server_->listen({asio::ip::make_address("127.0.0.1"), 0});
     ASSERT_TRUE(bound) << bound.error().message;
     port_ = bound->port();
@@ -170,10 +172,11 @@ class MtlsTest : public ::testing::Test {
     const std::string path = request_path(req);
     {
       std::lock_guard lock(mu_);
-      seen_.push_back(Seen{std::string(req.target()), path, req.count(http::field::host) > 0, req.body(), peer});
+      seen_.push_back(Seen{std::string(req.target()), path, req.count(http::field::host) > 0, std::string(req.body().text()), peer,
+                           req.body().same_as != nullptr});
     }
     if (path == "/hello") return respond(make_response(200, "Hello, world!"));
-    if (path == "/echo") return respond(make_response(200, req.body()));
+    if (path == "/echo") return respond(make_response(200, std::string(req.body().text())));
     if (path == "/stream") return respond(make_streamed_response(200, std::make_shared<Pattern>(kStreamed, false), "application/octet-stream"));
     if (path == "/stream-large")  // more than the sockets hold: written while the client reads
       return respond(make_streamed_response(200, std::make_shared<Pattern>(kStreamedLarge, false), "application/octet-stream"));
@@ -216,6 +219,7 @@ class MtlsTest : public ::testing::Test {
   core::Ed25519SecretKey server_key_ = core::Ed25519SecretKey::generate();
   core::Ed25519SecretKey client_key_ = core::Ed25519SecretKey::generate();
   std::optional<core::Ed25519PublicKey> extra_authorized_;
+  BodyExpectation expectation_;  // given to the server when set before start()
   MetricsRegistry metrics_;
   asio::io_context ioc_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{ioc_.get_executor()};
@@ -1130,6 +1134,32 @@ TEST_F(MtlsTest, CurlIsServedWithAnEd25519ClientCertificate) {
   EXPECT_NE(refused_out.status, 0) << refused_out.output;
   EXPECT_EQ(handled(), 1u);
   EXPECT_TRUE(eventually([&] { return refused("unauthorized_key") == 1; }));
+}
+
+// A body equal to the one the handler expects is read against it, record by
+// record, and handed over shared; one that departs from it (here at its last
+// byte) arrives as its own bytes; both echo back exactly.
+TEST_F(MtlsTest, TheExpectedBodyIsHandedOverSharedAndAnyOtherAsItsOwnBytes) {
+  auto options = fast_options();
+  options.body_limit = 1 << 20;
+  auto expected = std::make_shared<const std::string>(pattern(300'001));
+  expectation_ = [expected](const RequestHeader& header) { return request_path(std::string_view(header.target())) == "/echo" ? expected : nullptr; };
+  start(options);
+  std::string departs = *expected;
+  departs.back() ^= 1;
+  auto c = client();
+  for (const std::string* body : std::initializer_list<const std::string*>{expected.get(), &departs, expected.get()}) {
+    auto res = c.request(http::verb::put, "/echo", *body);
+    ASSERT_TRUE(res) << res.error().message;
+    ASSERT_EQ(res->status, 200u);
+    EXPECT_TRUE(res->body == *body) << "the echoed body differs (" << res->body.size() << " bytes)";
+    const Seen seen = last_seen();
+    EXPECT_EQ(seen.shared, body == expected.get());
+    EXPECT_TRUE(seen.body == *body);
+  }
+  auto other = c.request(http::verb::put, "/elsewhere", *expected);
+  ASSERT_TRUE(other) << other.error().message;
+  EXPECT_FALSE(last_seen().shared) << "only the targets the expectation names";
 }
 
 TEST_F(MtlsTest, BodiesOfManyRecordsAndChunkedBodiesArriveByteForByte) {

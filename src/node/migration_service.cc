@@ -201,13 +201,23 @@ net::HttpResponse MigrationService::handle(const net::HttpRequest& req, const co
   return answer(req, 404, "Not found");
 }
 
+net::SharedBody MigrationService::expected_body(const net::RequestHeader& header) const {
+  if (header.method() != http::verb::get || net::request_path(std::string_view(header.target())) != "/get_keyshares") return nullptr;
+  std::lock_guard lock(served_mu_);
+  if (!last_served_) return nullptr;
+  return net::SharedBody(last_served_, &last_served_->body);
+}
+
 net::HttpResponse MigrationService::get_keyshares(const net::HttpRequest& req) {
   std::shared_ptr<const ServedKeyset> last;
   {
     std::lock_guard lock(served_mu_);
     last = last_served_;
   }
-  const bool same_body = last && last->body == req.body();
+  // Read against the last body (expected_body), or, if another answer came
+  // in between, held against it here.
+  const std::string_view body = req.body().text();
+  const bool same_body = last && (req.body().same_as.get() == &last->body || last->body == body);
   // The plaintext of the last answer, while the store still holds it unchanged.
   std::shared_ptr<const core::SecretString> plaintext;
   if (same_body && last->held && last->generation == store_.generation()) plaintext = last->plaintext.lock();
@@ -217,7 +227,7 @@ net::HttpResponse MigrationService::get_keyshares(const net::HttpRequest& req) {
     if (same_body) {
       keyset = last->keyset;
     } else {
-      auto parsed = core::parse_json(req.body(), kBodyJsonLimits);
+      auto parsed = core::parse_json(body, kBodyJsonLimits);
       if (!parsed) {
         return answer(req, 400, parsed.error().message == core::kNotValidJson ? "Invalid keyset: the body is not JSON"
                                                                               : "Invalid keyset: " + parsed.error().message);
@@ -228,7 +238,7 @@ net::HttpResponse MigrationService::get_keyshares(const net::HttpRequest& req) {
     }
     auto served = store_.serve(*keyset);
     auto next = std::make_shared<ServedKeyset>();
-    next->body = same_body ? last->body : req.body();
+    next->body = same_body ? last->body : std::string(body);
     next->keyset = std::move(keyset);
     if (served) {
       next->held = true;

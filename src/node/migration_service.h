@@ -63,6 +63,11 @@ class MigrationService {
   // `peer`: the connection's authenticated key.
   net::HttpResponse handle(const net::HttpRequest& request, const core::Ed25519PublicKey& peer);
 
+  // The body a GET /get_keyshares most likely carries: the keyset of the
+  // last answer (net::BodyExpectation). A request whose body equals it comes
+  // without a copy of its own, compared as it arrived.
+  net::SharedBody expected_body(const net::RequestHeader& header) const;
+
  private:
   // The last keyset body parsed, and what the store answered for it. The
   // plaintext is only referenced weakly: the store owns it, so it is wiped

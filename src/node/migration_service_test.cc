@@ -236,6 +236,52 @@ TEST_F(MigrationServiceTest, TheSameBodyAgainIsServedFromTheStoresCurrentSharesW
   EXPECT_NE(metrics_.render().find("mpc_keyshares_served_total{outcome=\"served\"} 3"), std::string::npos) << metrics_.render();
 }
 
+// The server reads a GET /get_keyshares body against the last one served
+// (net::RequestBody) and hands an equal one over shared, not copied: such a
+// request is answered as the same bytes would be, and so is one that names
+// a body served before another came in between.
+TEST_F(MigrationServiceTest, ABodyHandedOverAsTheExpectedOneIsAnsweredAsItsBytes) {
+  service_->update_view(view(false));
+  ASSERT_TRUE(store_->import(clones(), keyset_));
+  auto header = [](http::verb verb, std::string target) {
+    net::RequestHeader h;
+    h.method(verb);
+    h.target(target);
+    return h;
+  };
+  EXPECT_FALSE(service_->expected_body(header(http::verb::get, "/get_keyshares"))) << "nothing served yet";
+  const std::string body = to_json(keyset_).dump();
+  ASSERT_EQ(get(body).result_int(), 200u);
+  auto expected = service_->expected_body(header(http::verb::get, "/get_keyshares?x=1"));
+  ASSERT_TRUE(expected);
+  EXPECT_EQ(*expected, body);
+  EXPECT_FALSE(service_->expected_body(header(http::verb::put, "/set_keyshares")));
+  EXPECT_FALSE(service_->expected_body(header(http::verb::get, "/hello")));
+
+  auto shared_request = [&](net::SharedBody same_as) {
+    auto r = request(http::verb::get, "/get_keyshares");
+    r.body().same_as = std::move(same_as);
+    return r;
+  };
+  auto answer = service_->handle(shared_request(expected), key(5));
+  ASSERT_EQ(answer.result_int(), 200u) << *net::body_text(answer);
+  auto shares = opened(answer);
+  ASSERT_TRUE(shares);
+  EXPECT_EQ(private_shares(*shares), private_shares(shares_));
+
+  // Another body is served meanwhile; the older one, still handed over
+  // shared, is then judged by its bytes: the same keyset, the same shares.
+  model::Keyset other = keyset_;
+  other.epoch_id += 1;
+  EXPECT_EQ(get(other).result_int(), 500u) << "not held";
+  ASSERT_NE(service_->expected_body(header(http::verb::get, "/get_keyshares")), expected);
+  auto older = service_->handle(shared_request(expected), key(5));
+  ASSERT_EQ(older.result_int(), 200u) << *net::body_text(older);
+  shares = opened(older);
+  ASSERT_TRUE(shares);
+  EXPECT_EQ(private_shares(*shares), private_shares(shares_));
+}
+
 TEST_F(MigrationServiceTest, AnotherBodyIsParsedAndCheckedInFullAndBadBodiesAreStillRefused) {
   service_->update_view(view(false));
   ASSERT_TRUE(store_->import(clones(), keyset_));

@@ -9,6 +9,7 @@
 //   void on_timeout();                a peer was too slow (metrics, logs)
 //   void finish();                    orderly end after the last response
 //   void on_closed();                 (optional) the socket was just closed
+//   const BodyExpectation* body_expectation();  (optional) see RequestBody
 // and calls start_reading() once the connection is ready for requests.
 // close_after_exchange() (on the connection's executor) ends the connection
 // gracefully: at once when it is idle (no byte of a next request received),
@@ -39,51 +40,6 @@
 #include "net/http_server.h"
 
 namespace mpc::net {
-
-// A request body read into a std::string by appending. Beast's string_body
-// grows its string with resize(), which zero-fills every byte it is about to
-// overwrite (for a 220 KB body, a memset of fresh pages before the copy);
-// this reader reserves the announced Content-Length (which the parser has
-// already held to the body limit) and appends each piece. The string is
-// moved into an HttpRequest (string_body) once the request is complete.
-struct AppendedStringBody {
-  using value_type = std::string;
-  static std::uint64_t size(const value_type& body) { return body.size(); }
-
-  class reader {
-   public:
-    template <bool isRequest, class Fields>
-    reader(boost::beast::http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
-
-    void init(const boost::optional<std::uint64_t>& length, boost::beast::error_code& ec) {
-      ec = {};
-      if (!length) return;
-      if (*length > body_.max_size()) {
-        ec = boost::beast::http::error::buffer_overflow;
-        return;
-      }
-      body_.reserve(static_cast<std::size_t>(*length));
-    }
-
-    template <class ConstBufferSequence>
-    std::size_t put(const ConstBufferSequence& buffers, boost::beast::error_code& ec) {
-      const std::size_t extra = boost::beast::buffer_bytes(buffers);
-      if (extra > body_.max_size() - body_.size()) {
-        ec = boost::beast::http::error::buffer_overflow;
-        return 0;
-      }
-      ec = {};
-      for (const auto piece : boost::beast::buffers_range_ref(buffers))
-        body_.append(static_cast<const char*>(piece.data()), piece.size());
-      return extra;
-    }
-
-    void finish(boost::beast::error_code& ec) { ec = {}; }
-
-   private:
-    value_type& body_;
-  };
-};
 
 struct SessionLimits {
   std::size_t body_limit = 1 << 20;
@@ -170,6 +126,7 @@ class HttpSession {
   void read_request(bool first) {
     namespace http = boost::beast::http;
     parser_.emplace();
+    if constexpr (requires(Derived& d) { d.body_expectation(); }) parser_->get().body().expect = self().body_expectation();
     if (buffer_.capacity() < kReadChunk) buffer_.reserve(kReadChunk);
     parser_->body_limit(limits_.body_limit);
     parser_->header_limit(static_cast<std::uint32_t>(limits_.header_limit));
@@ -215,8 +172,8 @@ class HttpSession {
 
     reading_ = false;
     clear_deadline();
-    auto parsed = parser_->release();
-    HttpRequest request(std::move(parsed.base()), std::move(parsed.body()));
+    HttpRequest request = parser_->release();
+    request.body().expect = nullptr;  // the server's: not for the handler to keep
     keep_alive_ = request.keep_alive();
     version_ = request.version();
     auto s = shared();
@@ -293,7 +250,7 @@ class HttpSession {
  private:
   SessionLimits limits_;
   boost::beast::flat_buffer buffer_;  // at most a whole header and a read
-  std::optional<boost::beast::http::request_parser<AppendedStringBody>> parser_;
+  std::optional<boost::beast::http::request_parser<RequestBody>> parser_;
   std::optional<HttpResponse> response_;                // the answer being written
   std::optional<ResponseBody::writer> body_writer_;     // its body's pieces
   std::string head_;                                    // its header's bytes (the capacity stays)
