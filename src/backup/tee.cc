@@ -103,7 +103,7 @@ net::HttpHandler provisioning_handler(KeyProvisioning& provisioning, json public
     if (target != "/provision") return respond(net::make_response(404, "not found\n"));
     if (req.method() == http::verb::get) return respond(net::make_response(200, provisioning.offer().dump(), "application/json"));
     if (req.method() != http::verb::put) return respond(net::make_response(405, "GET or PUT\n"));
-    auto [status, reason] = provisioning.accept(req.body());
+    auto [status, reason] = provisioning.accept(req.body().text());
     if (status == 204) spdlog::info("the AES key was provisioned (sealed to the attested X25519 key)");
     else spdlog::warn("refused an AES key provisioning: {}", reason);
     respond(net::make_response(status, status == 204 ? std::string() : reason + "\n"));

@@ -59,8 +59,9 @@ void RequestBody::reader::init(const boost::optional<std::uint64_t>& length, bea
   ec = {};
   length_ = length.value_or(0);
   body_.same_as.reset();
-  if (header_ != nullptr && body_.expect != nullptr && *body_.expect) expected_ = (*body_.expect)(*header_);
-  if (expected_ && (!length || *length != expected_->size())) expected_.reset();  // another length: another body
+  // Only a body of announced length can be the expected one, and only of its length.
+  if (length && header_ != nullptr && body_.expect != nullptr && *body_.expect) expected_ = (*body_.expect)(*header_);
+  if (expected_ && *length != expected_->size()) expected_.reset();
   if (expected_ || !length) return;
   if (*length > body_.max_size()) {
     ec = http::error::buffer_overflow;
@@ -94,10 +95,12 @@ bool RequestBody::reader::put_piece(std::string_view piece, beast::error_code& e
 void RequestBody::reader::finish(beast::error_code& ec) {
   ec = {};
   if (!expected_) return;
+  // Beast calls finish() only once the announced length has come, which is
+  // the expected body's length; anything else keeps its own bytes all the same.
   if (matched_ == expected_->size()) {
     body_.same_as = std::move(expected_);
   } else {
-    depart();  // shorter than announced: the parser reports that; keep what came
+    depart();
   }
 }
 

@@ -129,7 +129,8 @@ using BodyExpectation = std::function<SharedBody(const RequestHeader&)>;
 // as a std::string, as Beast's string_body has it, except for a body equal
 // byte for byte to the one its BodyExpectation named: that body is compared
 // a piece at a time as it arrives, never copied, and handed over shared
-// (`same_as`), the string itself left empty. text() is the bytes either way.
+// (`same_as`), the string itself left empty. str() and text() are the bytes
+// either way: handlers read those, never the string itself.
 // A body that departs from the expected one at any byte, or announces
 // another length, is read into the string in full, as any other.
 struct RequestBody {
@@ -138,7 +139,8 @@ struct RequestBody {
     using std::string::operator=;
     value_type() = default;
     value_type(std::string text) : std::string(std::move(text)) {}
-    std::string_view text() const { return same_as ? std::string_view(*same_as) : std::string_view(*this); }
+    const std::string& str() const { return same_as ? *same_as : static_cast<const std::string&>(*this); }
+    std::string_view text() const { return str(); }
     SharedBody same_as;                       // set: the bytes are *same_as's
     const BodyExpectation* expect = nullptr;  // set by the server before the request is read
   };

@@ -287,7 +287,7 @@ net::HttpResponse MigrationService::set_keyshares(const net::HttpRequest& req) {
     res.set(net::kRefusalHeader, net::kRefusalNotDestination);  // may change with the chain: clients retry
     return res;
   }
-  auto sealed = core::base64_decode(req.body());
+  auto sealed = core::base64_decode(req.body().text());
   if (!sealed) {
     imports("bad_encoding").inc();
     return answer(req, 400, "Invalid Json or encryption: the body is not standard base64: " + sealed.error().message);

@@ -122,7 +122,7 @@ void RpcService::handle(net::HttpRequest&& request, net::Responder respond) {
                                "text/plain", version, keep_alive));
     return;
   }
-  handle_answer(request.body(), [=](RpcAnswer a) {
+  handle_answer(request.body().str(), [=](RpcAnswer a) {
     // nearcore answers a TIMEOUT_ERROR with HTTP 408, which NEAR clients
     // (near-api-js) retry: the transaction may still finish.
     const json& r = a.value;
