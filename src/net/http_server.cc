@@ -57,7 +57,6 @@ HttpResponse make_response(unsigned status, std::string body, std::string conten
 
 void RequestBody::reader::init(const boost::optional<std::uint64_t>& length, beast::error_code& ec) {
   ec = {};
-  length_ = length.value_or(0);
   body_.same_as.reset();
   // Only a body of announced length can be the expected one, and only of its length.
   if (length && header_ != nullptr && body_.expect != nullptr && *body_.expect) expected_ = (*body_.expect)(*header_);
@@ -71,7 +70,7 @@ void RequestBody::reader::init(const boost::optional<std::uint64_t>& length, bea
 }
 
 void RequestBody::reader::depart() {
-  body_.reserve(std::max<std::size_t>(static_cast<std::size_t>(length_), matched_));
+  body_.reserve(expected_->size());  // the announced length: an expected body has it (init)
   body_.assign(expected_->data(), matched_);
   expected_.reset();
 }

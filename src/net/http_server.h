@@ -147,10 +147,11 @@ struct RequestBody {
 
   static std::uint64_t size(const value_type& body) { return body.text().size(); }
 
-  // Appends each piece to a string reserved at the announced
-  // Content-Length (which the parser has already held to the body limit).
-  // Beast's string_body grows its string with resize() instead, zero-filling
-  // every byte it is about to overwrite.
+  // Compares each piece with the expected body while they agree; otherwise
+  // appends it to a string reserved at the announced Content-Length (which
+  // the parser has already held to the body limit). Beast's string_body
+  // grows its string with resize() instead, zero-filling every byte it is
+  // about to overwrite.
   class reader {
    public:
     // Beast makes the reader with the parser, before the header is read;
@@ -182,7 +183,6 @@ struct RequestBody {
     const RequestHeader* header_ = nullptr;  // a request's: the one to judge by
     SharedBody expected_;      // the body this one has equalled so far
     std::size_t matched_ = 0;  // bytes of it equalled so far
-    std::uint64_t length_ = 0;  // announced (0: not announced)
   };
 
   // Writes text() (clients and tests send these too).
