@@ -188,7 +188,7 @@ class NodeClientServer : public ::testing::Test {
     net::MtlsServerOptions o;
     o.handshake_timeout = 2s;
     o.request_timeout = 2s;
-    server_ = std::make_shared<net::MtlsServer>(ioc_, *ctx, o, std::move(authorize), std::move(handler), nullptr,
+    server_ = std::make_shared<net::MtlsServer>(*ctx, o, std::move(authorize), std::move(handler), nullptr,
                                                std::vector<boost::asio::io_context*>{&ioc_});  // one thread runs ioc_
     auto bound = server_->listen({boost::asio::ip::make_address("127.0.0.1"), 0});
     ASSERT_TRUE(bound);

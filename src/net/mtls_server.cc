@@ -6,7 +6,6 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -16,7 +15,9 @@
 #include <mutex>
 #include <stdexcept>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
@@ -233,20 +234,17 @@ void ignore_sigpipe() {
 }
 }  // namespace
 
-MtlsServer::MtlsServer(asio::io_context& ioc, std::shared_ptr<asio::ssl::context> tls, MtlsServerOptions options,
-                       PeerAuthorizer authorize, MtlsHandler handler, MetricsRegistry* metrics,
-                       std::vector<asio::io_context*> connection_contexts)
-    : ioc_(ioc),
-      tls_(std::move(tls)),
+MtlsServer::MtlsServer(std::shared_ptr<asio::ssl::context> tls, MtlsServerOptions options, PeerAuthorizer authorize,
+                       MtlsHandler handler, MetricsRegistry* metrics, std::vector<asio::io_context*> connection_contexts)
+    : tls_(std::move(tls)),
       options_(options),
       authorize_(std::move(authorize)),
       handler_(std::move(handler)),
       metrics_(metrics),
-      acceptor_(asio::make_strand(ioc)),
-      connection_contexts_(std::move(connection_contexts)),
       budget_(ConnectionLimits{options.max_preauth_connections, options.max_preauth_per_source, options.max_connections}) {
-  if (connection_contexts_.empty() || std::ranges::find(connection_contexts_, nullptr) != connection_contexts_.end())
+  if (connection_contexts.empty() || std::ranges::find(connection_contexts, nullptr) != connection_contexts.end())
     throw std::invalid_argument("MtlsServer: connections need at least one io_context (run by one thread each)");
+  for (asio::io_context* c : connection_contexts) listeners_.push_back(std::make_unique<Listener>(*c));
   ignore_sigpipe();
 }
 
@@ -276,16 +274,36 @@ std::size_t MtlsServer::authenticated_connections() const {
 }
 
 core::Result<tcp::endpoint> MtlsServer::listen(const tcp::endpoint& endpoint) {
-  MPC_ASSIGN(auto bound, bind_listener(acceptor_, endpoint));
-  do_accept();
+  Listener& first = *listeners_.front();
+  MPC_ASSIGN(auto bound, bind_listener(first.acceptor, endpoint));
+  // The other contexts' descriptors of the same socket: each in its own
+  // epoll, so whichever thread is free takes the next connection.
+  for (std::size_t i = 1; i < listeners_.size(); ++i) {
+    beast::error_code ec;
+    const int fd = ::fcntl(first.acceptor.native_handle(), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) ec.assign(errno, boost::system::system_category());
+    else listeners_[i]->acceptor.assign(bound.protocol(), fd, ec);
+    if (ec) {
+      if (fd >= 0 && !listeners_[i]->acceptor.is_open()) ::close(fd);
+      for (auto& l : listeners_) l->acceptor.close(ec);
+      return core::fail(core::ErrorCode::kUnavailable,
+                        "cannot listen on " + HostPort::from_endpoint(bound).to_string() + ": a descriptor for I/O thread " +
+                            std::to_string(i) + ": " + ec.message());
+    }
+  }
+  for (auto& l : listeners_) {
+    // Started on its own thread: a Listener is only ever used there.
+    asio::post(l->context, [self = shared_from_this(), l = l.get()] { self->do_accept(*l); });
+  }
   return bound;
 }
 
 void MtlsServer::stop() {
-  asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
-    beast::error_code ec;
-    self->acceptor_.close(ec);
-  });
+  for (auto& l : listeners_)
+    asio::post(l->context, [self = shared_from_this(), l = l.get()] {
+      beast::error_code ec;
+      l->acceptor.close(ec);
+    });
   std::vector<std::shared_ptr<Connection>> all;  // released after the lock
   {
     std::lock_guard lock(mu_);
@@ -311,25 +329,25 @@ std::size_t MtlsServer::close_connections_if(const PeerPredicate& predicate) {
   return doomed.size();
 }
 
-asio::io_context& MtlsServer::next_connection_context() {
-  return *connection_contexts_[next_context_++ % connection_contexts_.size()];
-}
-
-void MtlsServer::do_accept() {
-  acceptor_.async_accept(next_connection_context(), accepting_peer_, [self = shared_from_this()](beast::error_code ec, ConnectionSocket socket) {
-    if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+void MtlsServer::do_accept(Listener& l) {
+  // Accepted onto this listener's context: the connection runs on the thread
+  // that accepted it.
+  l.acceptor.async_accept(l.context, l.peer, [self = shared_from_this(), &l](beast::error_code ec, ConnectionSocket socket) {
+    if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) return;
     if (ec) {
       if (self->may_log()) spdlog::warn("migration endpoint: accept failed: {}; the listener keeps going", ec.message());
-      auto timer = std::make_shared<asio::steady_timer>(self->acceptor_.get_executor(), std::chrono::milliseconds(50));
-      timer->async_wait([self, timer](beast::error_code) { self->do_accept(); });
+      auto timer = std::make_shared<asio::steady_timer>(l.context, std::chrono::milliseconds(50));
+      timer->async_wait([self, timer, &l](beast::error_code) {
+        if (l.acceptor.is_open()) self->do_accept(l);
+      });
       return;
     }
     try {
-      self->on_accept(std::move(socket), self->accepting_peer_);
+      self->on_accept(std::move(socket), l.peer);
     } catch (const std::exception& e) {  // e.g. bad_alloc: this connection is lost, the listener is not
       spdlog::error("migration endpoint: accepting a connection failed: {}", e.what());
     }
-    self->do_accept();
+    self->do_accept(l);
   });
 }
 

@@ -24,11 +24,15 @@
 // Accept errors are logged and the listener keeps going. Everything runs on
 // io_contexts (see "Threads"); nothing blocks.
 //
-// Threads: the acceptor runs on `ioc` (a strand: any number of threads may
-// run it). Connections are handed out in turn to `connection_contexts`,
-// nginx's model: each such context must be run by exactly one thread, so a
-// connection's handlers need no strand and never wake another thread. At
-// least one is required (it may be `ioc` itself when one thread runs it).
+// Threads: nginx's model. Each of `connection_contexts` must be run by
+// exactly one thread; each accepts on the one listening socket (its own
+// descriptor of it, in its own epoll) and runs the connections it accepted,
+// so a connection's handlers need no strand and never wake another thread,
+// and a thread busy with a handshake leaves the next connection to one that
+// is free (one acceptor handing connections out in turn, before, made every
+// connection wait for that acceptor's thread: the CPUs idled 2-3% of a
+// fresh-handshake load that nginx keeps them busy through). At least one
+// context is required.
 //
 // close_connections_if() ends the authenticated connections whose peer key
 // matches a predicate, gracefully: the exchange in flight is answered (with
@@ -94,9 +98,8 @@ class MtlsServer : public std::enable_shared_from_this<MtlsServer> {
   // `authorize` is called with the server's connection lock held, and so
   // is the predicate of close_connections_if: neither may call back into
   // the server.
-  MtlsServer(boost::asio::io_context& ioc, std::shared_ptr<boost::asio::ssl::context> tls, MtlsServerOptions options,
-             PeerAuthorizer authorize, MtlsHandler handler, MetricsRegistry* metrics,
-             std::vector<boost::asio::io_context*> connection_contexts);
+  MtlsServer(std::shared_ptr<boost::asio::ssl::context> tls, MtlsServerOptions options, PeerAuthorizer authorize,
+             MtlsHandler handler, MetricsRegistry* metrics, std::vector<boost::asio::io_context*> connection_contexts);
   ~MtlsServer();
 
   core::Result<boost::asio::ip::tcp::endpoint> listen(const boost::asio::ip::tcp::endpoint& endpoint);
@@ -117,29 +120,31 @@ class MtlsServer : public std::enable_shared_from_this<MtlsServer> {
 
  private:
   class Connection;
-  void do_accept();
+  // One per connection context, each with its own descriptor of the
+  // listening socket (see "Threads" above); used on that context only.
+  struct Listener {
+    explicit Listener(boost::asio::io_context& c) : context(c), acceptor(c) {}
+    boost::asio::io_context& context;
+    boost::asio::ip::tcp::acceptor acceptor;
+    // The peer of the accept in flight, as accept() reports it (no
+    // getpeername per connection).
+    boost::asio::ip::tcp::endpoint peer;
+  };
+  void do_accept(Listener& listener);
   using ConnectionSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
-  // Where the next connection runs (see "Threads" above).
-  boost::asio::io_context& next_connection_context();
   void on_accept(ConnectionSocket socket, const boost::asio::ip::tcp::endpoint& remote);
   void refuse(const std::string& reason);
   void forget(std::uint64_t id);
   // At most 10 log lines per 10 s for what any stranger can cause.
   bool may_log();
 
-  boost::asio::io_context& ioc_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   MtlsServerOptions options_;
   PeerAuthorizer authorize_;
   MtlsHandler handler_;
   BodyExpectation expect_bodies_;
   MetricsRegistry* metrics_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  std::vector<boost::asio::io_context*> connection_contexts_;
-  std::size_t next_context_ = 0;  // on the acceptor's strand
-  // The peer of the accept in flight, as accept() reports it (no
-  // getpeername per connection); on the acceptor's strand.
-  boost::asio::ip::tcp::endpoint accepting_peer_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
   std::atomic<std::size_t> open_{0};
   mutable std::mutex mu_;
   ConnectionBudget budget_;

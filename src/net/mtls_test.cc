@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <fstream>
 #include <mutex>
 #include <numeric>
@@ -123,8 +124,8 @@ class MtlsTest : public ::testing::Test {
     return o;
   }
 
-  // `spread`: connections run on that many contexts of one thread each (as
-  // the node's do), the acceptor on ioc_ (two threads).
+  // `spread`: connections are accepted and run on that many contexts of one
+  // thread each, as the node's are.
   void start(MtlsServerOptions options = fast_options(), std::size_t spread = 1) {
     std::vector<asio::io_context*> contexts;
     for (std::size_t i = 0; i < spread; ++i) {
@@ -135,7 +136,7 @@ class MtlsTest : public ::testing::Test {
     auto ctx = tls::make_server_context(server_key_);
     ASSERT_TRUE(ctx) << ctx.error().message;
     server_ = std::make_shared<MtlsServer>(
-        ioc_, *ctx, options,
+        *ctx, options,
         [this](const core::Ed25519PublicKey& peer) -> std::optional<std::string> {
           ++authorize_calls_;
           if (peer == client_key_.public_key() || (extra_authorized_ && peer == *extra_authorized_)) return std::nullopt;
@@ -147,7 +148,6 @@ class MtlsTest : public ::testing::Test {
     auto bound = server_->listen({asio::ip::make_address("127.0.0.1"), 0});
     ASSERT_TRUE(bound) << bound.error().message;
     port_ = bound->port();
-    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
     for (auto& w : workers_) threads_.emplace_back([ctx = w.get()] { ctx->run(); });
   }
 
@@ -158,12 +158,9 @@ class MtlsTest : public ::testing::Test {
       held_.clear();  // unanswered requests keep their connection alive
     }
     if (server_) server_->stop();
-    work_.reset();
     worker_work_.clear();
     // Everything must wind down by itself once the server is stopped.
-    EXPECT_TRUE(eventually([this] { return ioc_.stopped(); }, 5s)) << "the server left work behind after stop()";
     for (auto& w : workers_) EXPECT_TRUE(eventually([&] { return w->stopped(); }, 5s)) << "a connection context kept work";
-    ioc_.stop();
     for (auto& w : workers_) w->stop();
     for (auto& t : threads_) t.join();
   }
@@ -221,8 +218,6 @@ class MtlsTest : public ::testing::Test {
   std::optional<core::Ed25519PublicKey> extra_authorized_;
   BodyExpectation expectation_;  // given to the server when set before start()
   MetricsRegistry metrics_;
-  asio::io_context ioc_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{ioc_.get_executor()};
   std::vector<std::unique_ptr<asio::io_context>> workers_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> worker_work_;
   std::vector<std::thread> threads_;
@@ -240,9 +235,9 @@ TEST(MtlsServerSetup, ConnectionsNeedAContextToRunOn) {
   ASSERT_TRUE(ctx);
   auto authorize = [](const core::Ed25519PublicKey&) -> std::optional<std::string> { return std::nullopt; };
   auto handler = [](HttpRequest&&, const core::Ed25519PublicKey&, Responder) {};
-  EXPECT_THROW(MtlsServer(ioc, *ctx, {}, authorize, handler, nullptr, {}), std::invalid_argument);
-  EXPECT_THROW(MtlsServer(ioc, *ctx, {}, authorize, handler, nullptr, {nullptr}), std::invalid_argument);
-  EXPECT_NO_THROW(MtlsServer(ioc, *ctx, {}, authorize, handler, nullptr, {&ioc}));
+  EXPECT_THROW(MtlsServer(*ctx, {}, authorize, handler, nullptr, {}), std::invalid_argument);
+  EXPECT_THROW(MtlsServer(*ctx, {}, authorize, handler, nullptr, {nullptr}), std::invalid_argument);
+  EXPECT_NO_THROW(MtlsServer(*ctx, {}, authorize, handler, nullptr, {&ioc}));
 }
 
 TEST(RequestPath, OriginAndAbsoluteForms) {
@@ -611,8 +606,8 @@ TEST_F(MtlsTest, AStreamedBodyThatCannotStartEndsItsConnectionOnly) {
   EXPECT_EQ(next->body, "Hello, world!");
 }
 
-// The node's threading: connections handed out in turn to contexts run by
-// one thread each. Concurrent clients, keep-alive and fresh, streamed and
+// The node's threading: connections accepted by each of the contexts, run
+// by one thread each. Concurrent clients, keep-alive and fresh, streamed and
 // plain answers; graceful closes still reach every connection.
 TEST_F(MtlsTest, ConnectionsSpreadOverSingleThreadContextsAllGetAnswered) {
   start(fast_options(), 2);
@@ -635,6 +630,31 @@ TEST_F(MtlsTest, ConnectionsSpreadOverSingleThreadContextsAllGetAnswered) {
   ASSERT_TRUE(idle.request(http::verb::get, "/hello"));
   EXPECT_EQ(server_->close_connections_if([](const core::Ed25519PublicKey&) { return true; }), 1u);
   EXPECT_TRUE(eventually([&] { return server_->authenticated_connections() == 0; }));
+}
+
+// Every context accepts on the listening socket: while one thread is busy
+// (here: held in a handler), the other takes every new connection. Handed
+// out in turn by one acceptor, every other connection would wait for the
+// busy thread.
+TEST_F(MtlsTest, AThreadBusyWithOneConnectionLeavesTheNextOnesToAFreeOne) {
+  start(fast_options(), 2);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  struct Release {  // whatever the test's outcome, before TearDown waits for the threads
+    std::promise<void>& p;
+    ~Release() { p.set_value(); }
+  } guard{release};
+  std::atomic<bool> held{false};
+  asio::post(*workers_[0], [&held, released] {
+    held = true;
+    released.wait();
+  });
+  ASSERT_TRUE(eventually([&] { return held.load(); })) << "the first context never ran";
+  for (int i = 0; i < 4; ++i) {
+    auto res = client().request(http::verb::get, "/hello");
+    ASSERT_TRUE(res) << "connection " << i << ": " << res.error().message;
+    EXPECT_EQ(res->body, "Hello, world!");
+  }
 }
 
 TEST_F(MtlsTest, BodyOverTheLimitGets413AndNeverReachesTheHandler) {

@@ -200,7 +200,7 @@ core::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRunOptio
   mopts.handshake_timeout = options.handshake_timeout;
   mopts.request_timeout = options.request_timeout;
   rt->migration_server_ = std::make_shared<net::MtlsServer>(
-      rt->ioc(), tls_ctx, mopts, [self](const core::Ed25519PublicKey& peer) { return self->service_->authorize(peer); },
+      tls_ctx, mopts, [self](const core::Ed25519PublicKey& peer) { return self->service_->authorize(peer); },
       [self](net::HttpRequest&& req, const core::Ed25519PublicKey& peer, net::Responder respond) { respond(self->service_->handle(req, peer)); },
       &rt->metrics_, std::move(connection_contexts));
   rt->migration_server_->expect_bodies([self](const net::RequestHeader& header) { return self->service_->expected_body(header); });
