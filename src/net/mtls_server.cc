@@ -274,18 +274,24 @@ std::size_t MtlsServer::authenticated_connections() const {
 }
 
 core::Result<tcp::endpoint> MtlsServer::listen(const tcp::endpoint& endpoint) {
+  if (stopped_) return core::fail(core::ErrorCode::kUnavailable, "the migration endpoint's server was stopped");
   Listener& first = *listeners_.front();
   MPC_ASSIGN(auto bound, bind_listener(first.acceptor, endpoint));
-  // The other contexts' descriptors of the same socket: each in its own
-  // epoll, so whichever thread is free takes the next connection.
-  for (std::size_t i = 1; i < listeners_.size(); ++i) {
+  // Every context gets its own descriptor of the socket, each in its own
+  // epoll, so whichever thread is free takes the next connection. All of
+  // them assigned, the first one too: asio then takes each out of its epoll
+  // when it closes (a socket it opened itself it leaves to close(2), which
+  // ends no registration while another descriptor of the socket is open).
+  const int listening = first.acceptor.release();
+  for (std::size_t i = 0; i < listeners_.size(); ++i) {
     beast::error_code ec;
-    const int fd = ::fcntl(first.acceptor.native_handle(), F_DUPFD_CLOEXEC, 0);
+    const int fd = i == 0 ? listening : ::fcntl(listening, F_DUPFD_CLOEXEC, 0);
     if (fd < 0) ec.assign(errno, boost::system::system_category());
     else listeners_[i]->acceptor.assign(bound.protocol(), fd, ec);
     if (ec) {
       if (fd >= 0 && !listeners_[i]->acceptor.is_open()) ::close(fd);
-      for (auto& l : listeners_) l->acceptor.close(ec);
+      beast::error_code ignored;
+      for (auto& l : listeners_) l->acceptor.close(ignored);
       return core::fail(core::ErrorCode::kUnavailable,
                         "cannot listen on " + HostPort::from_endpoint(bound).to_string() + ": a descriptor for I/O thread " +
                             std::to_string(i) + ": " + ec.message());
@@ -299,6 +305,7 @@ core::Result<tcp::endpoint> MtlsServer::listen(const tcp::endpoint& endpoint) {
 }
 
 void MtlsServer::stop() {
+  stopped_ = true;  // no accept starts or completes into a connection after this
   for (auto& l : listeners_)
     asio::post(l->context, [self = shared_from_this(), l = l.get()] {
       beast::error_code ec;
@@ -330,10 +337,11 @@ std::size_t MtlsServer::close_connections_if(const PeerPredicate& predicate) {
 }
 
 void MtlsServer::do_accept(Listener& l) {
+  if (stopped_) return;
   // Accepted onto this listener's context: the connection runs on the thread
   // that accepted it.
   l.acceptor.async_accept(l.context, l.peer, [self = shared_from_this(), &l](beast::error_code ec, ConnectionSocket socket) {
-    if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) return;
+    if (ec == asio::error::operation_aborted || !l.acceptor.is_open() || self->stopped_) return;
     if (ec) {
       if (self->may_log()) spdlog::warn("migration endpoint: accept failed: {}; the listener keeps going", ec.message());
       auto timer = std::make_shared<asio::steady_timer>(l.context, std::chrono::milliseconds(50));

@@ -105,7 +105,8 @@ class MtlsServer : public std::enable_shared_from_this<MtlsServer> {
   core::Result<boost::asio::ip::tcp::endpoint> listen(const boost::asio::ip::tcp::endpoint& endpoint);
   // The bodies the handler expects to receive again (RequestBody); before listen().
   void expect_bodies(BodyExpectation expectation) { expect_bodies_ = std::move(expectation); }
-  // Stops accepting and closes every connection at once.
+  // Stops accepting and closes every connection at once; final (listen()
+  // fails after it).
   void stop();
   // Gracefully closes the authenticated connections whose peer key satisfies
   // `predicate` (see above); returns how many were asked to close. From any
@@ -145,6 +146,7 @@ class MtlsServer : public std::enable_shared_from_this<MtlsServer> {
   BodyExpectation expect_bodies_;
   MetricsRegistry* metrics_;
   std::vector<std::unique_ptr<Listener>> listeners_;
+  std::atomic<bool> stopped_{false};
   std::atomic<std::size_t> open_{0};
   mutable std::mutex mu_;
   ConnectionBudget budget_;

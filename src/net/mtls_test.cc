@@ -229,6 +229,47 @@ class MtlsTest : public ::testing::Test {
   std::vector<Responder> held_;
 };
 
+// What NodeRuntime's teardown relies on: once stopped, the server leaves
+// nothing on its contexts that the work already queued there does not
+// finish (no accept, no connection, no timer), so running that work while
+// every context is alive releases every reference to the server, and none is
+// left to be destroyed with a context while a socket of another one is open.
+TEST(MtlsServerSetup, AfterStopTheQueuedWorkReleasesTheServer) {
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  for (int i = 0; i < 2; ++i) contexts.push_back(std::make_unique<asio::io_context>(1));
+  auto ctx = tls::make_server_context(core::Ed25519SecretKey::generate());
+  ASSERT_TRUE(ctx);
+  auto server = std::make_shared<MtlsServer>(
+      *ctx, MtlsServerOptions{}, [](const core::Ed25519PublicKey&) -> std::optional<std::string> { return std::nullopt; },
+      [](HttpRequest&&, const core::Ed25519PublicKey&, Responder) {}, nullptr,
+      std::vector<asio::io_context*>{contexts[0].get(), contexts[1].get()});
+  auto bound = server->listen({asio::ip::make_address("127.0.0.1"), 0});
+  ASSERT_TRUE(bound) << bound.error().message;
+  auto poll_all = [&] {
+    std::size_t ran = 0;
+    for (auto& c : contexts) {
+      c->restart();
+      ran += c->poll();
+    }
+    return ran;
+  };
+  // A connection that sends nothing: accepted, waiting for its first bytes
+  // under a deadline (a socket wait and a timer on its context).
+  asio::io_context client_ioc;
+  tcp::socket peer(client_ioc);
+  peer.connect(*bound);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (server->preauth_connections() == 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the connection was never accepted";
+    poll_all();
+  }
+  EXPECT_GT(server.use_count(), 1) << "the pending accepts and the connection hold the server";
+  server->stop();
+  for (int round = 0; poll_all() > 0; ++round) ASSERT_LT(round, 1000) << "the stopped server keeps posting work";
+  EXPECT_EQ(server.use_count(), 1) << "work the stopped server left on its contexts still holds it";
+  EXPECT_EQ(server->open_connections(), 0u);
+}
+
 TEST(MtlsServerSetup, ConnectionsNeedAContextToRunOn) {
   asio::io_context ioc;
   auto ctx = tls::make_server_context(core::Ed25519SecretKey::generate());

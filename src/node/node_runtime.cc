@@ -82,8 +82,9 @@ struct NodeRuntime::Impl {
   std::optional<std::chrono::steady_clock::time_point> last_attested_;  // attest_mu_
   core::Status submit_attestation();
   // One io_context per I/O thread, each run by that thread alone (hint 1):
-  // the listeners run on the first, the migration endpoint's connections
-  // are handed out to all of them in turn (net/mtls_server.h "Threads").
+  // each accepts the migration endpoint's connections and runs those it
+  // accepted (net/mtls_server.h "Threads"); the metrics listener runs on
+  // the first.
   std::vector<std::unique_ptr<boost::asio::io_context>> io_;
   boost::asio::io_context& ioc() { return *io_.front(); }
   std::shared_ptr<net::MtlsServer> migration_server_;
@@ -360,6 +361,20 @@ void NodeRuntime::Impl::stop() {
   for (auto& io : io_) io->stop();
   for (auto& t : threads_)
     if (t.joinable()) t.join();
+  // What is left on the contexts (after a start that failed once the
+  // listeners were up, or after the grace period above) runs now, while
+  // every context is alive: those handlers hold the servers, whose sockets
+  // belong to the contexts' services, and the last of them, destroyed with
+  // one context, would close a socket of another context already gone.
+  // The servers stopped: nothing they left posts work forever. Then only
+  // the members hold them, destroyed before io_ (declared after it).
+  for (bool ran = true; ran;) {
+    ran = false;
+    for (auto& io : io_) {
+      io->restart();
+      if (io->poll() > 0) ran = true;
+    }
+  }
   std::error_code ec;
   std::filesystem::remove(migration_addr_file(options_.home), ec);
   std::filesystem::remove(metrics_addr_file(options_.home), ec);

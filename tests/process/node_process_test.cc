@@ -189,6 +189,24 @@ TEST_F(NodeProcess, ForeignClientsNoCertificateAndTls12AreRefusedCurlWorks) {
   expect_node_serves();
 }
 
+// A listener that cannot be opened once the migration endpoint's is up (the
+// metrics port is taken): the node says which, exits 1 (not on a signal),
+// and leaves no address behind. (What its teardown relies on, that a
+// stopped MtlsServer leaves nothing on its contexts, is MtlsServerSetup's.)
+TEST_F(NodeProcess, AMetricsPortInUseEndsTheStartWithItsAddressAndNoCrash) {
+  auto n = net_->new_node(0, false, false);
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor taken(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});  // listening
+  const std::string metrics = "127.0.0.1:" + std::to_string(taken.local_endpoint().port());
+  ::setenv("MPC_BACKUP_ENCRYPTION_KEY_HEX", net_->encryption_key_hex(0).c_str(), 1);
+  const auto r = testsupport::run({testsupport::binary("apps/mpc-node").string(), "run", "--home", n.home.string(), "--rpc-url",
+                                   net_->rpc_url(), "--contract-id", net_->contract(), "--p2p-url", n.url(), "--migration-addr",
+                                   "127.0.0.1:0", "--metrics-addr", metrics, "--tee-attestation", "mock"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("cannot listen on " + metrics), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(n.home / "migration.addr")) << "a node that did not start left its address";
+}
+
 // A node of our own with short deadlines, for slow and oversized peers.
 TEST_F(NodeProcess, SlowHeadersAndAHundredMegabyteBodyAreCutOff) {
   auto n = net_->new_node(0, false, false);
