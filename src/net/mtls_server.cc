@@ -309,6 +309,7 @@ void MtlsServer::stop() {
   for (auto& l : listeners_)
     asio::post(l->context, [self = shared_from_this(), l = l.get()] {
       beast::error_code ec;
+      l->retry.cancel();
       l->acceptor.close(ec);
     });
   std::vector<std::shared_ptr<Connection>> all;  // released after the lock
@@ -344,9 +345,9 @@ void MtlsServer::do_accept(Listener& l) {
     if (ec == asio::error::operation_aborted || !l.acceptor.is_open() || self->stopped_) return;
     if (ec) {
       if (self->may_log()) spdlog::warn("migration endpoint: accept failed: {}; the listener keeps going", ec.message());
-      auto timer = std::make_shared<asio::steady_timer>(l.context, std::chrono::milliseconds(50));
-      timer->async_wait([self, timer, &l](beast::error_code) {
-        if (l.acceptor.is_open()) self->do_accept(l);
+      l.retry.expires_after(std::chrono::milliseconds(50));
+      l.retry.async_wait([self, &l](beast::error_code ec) {
+        if (!ec && l.acceptor.is_open()) self->do_accept(l);
       });
       return;
     }

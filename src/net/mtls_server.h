@@ -51,6 +51,7 @@
 #include <vector>
 
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "core/crypto.h"
 #include "net/connection_budget.h"
@@ -124,9 +125,12 @@ class MtlsServer : public std::enable_shared_from_this<MtlsServer> {
   // One per connection context, each with its own descriptor of the
   // listening socket (see "Threads" above); used on that context only.
   struct Listener {
-    explicit Listener(boost::asio::io_context& c) : context(c), acceptor(c) {}
+    explicit Listener(boost::asio::io_context& c) : context(c), acceptor(c), retry(c) {}
     boost::asio::io_context& context;
     boost::asio::ip::tcp::acceptor acceptor;
+    // After a failed accept (e.g. out of descriptors), the next try waits
+    // for this; stop() cancels it.
+    boost::asio::steady_timer retry;
     // The peer of the accept in flight, as accept() reports it (no
     // getpeername per connection).
     boost::asio::ip::tcp::endpoint peer;

@@ -270,6 +270,92 @@ TEST(MtlsServerSetup, AfterStopTheQueuedWorkReleasesTheServer) {
   EXPECT_EQ(server->open_connections(), 0u);
 }
 
+// Every descriptor this process may open, taken for the object's lifetime
+// (the soft limit lowered to just above those already open); restored after.
+class DescriptorsExhausted {
+ public:
+  DescriptorsExhausted() {
+    if (::getrlimit(RLIMIT_NOFILE, &old_) != 0) return;
+    const int lowest_free = ::dup(0);
+    if (lowest_free < 0) return;
+    taken_.push_back(lowest_free);
+    rlimit low = old_;
+    low.rlim_cur = static_cast<rlim_t>(lowest_free) + 8;
+    if (::setrlimit(RLIMIT_NOFILE, &low) != 0) return;
+    lowered_ = true;
+    for (int fd; (fd = ::dup(0)) >= 0;) taken_.push_back(fd);
+    exhausted_ = errno == EMFILE;
+  }
+  ~DescriptorsExhausted() {
+    for (int fd : taken_) ::close(fd);
+    if (lowered_) ::setrlimit(RLIMIT_NOFILE, &old_);
+  }
+  DescriptorsExhausted(const DescriptorsExhausted&) = delete;
+  DescriptorsExhausted& operator=(const DescriptorsExhausted&) = delete;
+  bool exhausted() const { return exhausted_; }
+
+ private:
+  rlimit old_{};
+  std::vector<int> taken_;
+  bool lowered_ = false, exhausted_ = false;
+};
+
+std::shared_ptr<MtlsServer> server_on(asio::io_context& context) {
+  auto ctx = tls::make_server_context(core::Ed25519SecretKey::generate());
+  if (!ctx) return nullptr;
+  return std::make_shared<MtlsServer>(
+      *ctx, MtlsServerOptions{}, [](const core::Ed25519PublicKey&) -> std::optional<std::string> { return std::nullopt; },
+      [](HttpRequest&&, const core::Ed25519PublicKey&, Responder) {}, nullptr, std::vector<asio::io_context*>{&context});
+}
+
+// Out of descriptors, an accept fails (EMFILE) and the listener tries
+// again a little later, without giving up: the connection waiting in the
+// backlog is accepted once descriptors are free.
+TEST(MtlsServerSetup, AFailedAcceptIsRetried) {
+  asio::io_context context;
+  auto server = server_on(context);
+  ASSERT_TRUE(server);
+  auto bound = server->listen({asio::ip::make_address("127.0.0.1"), 0});
+  ASSERT_TRUE(bound) << bound.error().message;
+  asio::io_context client_ioc;
+  tcp::socket peer(client_ioc);
+  peer.connect(*bound);  // in the backlog: the kernel completed the handshake
+  {
+    DescriptorsExhausted full;
+    ASSERT_TRUE(full.exhausted());
+    context.poll();  // the accept: it fails, and the next try waits
+    EXPECT_EQ(server->preauth_connections(), 0u);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (server->preauth_connections() == 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the listener gave up after a failed accept";
+    context.restart();
+    context.run_one_for(100ms);
+  }
+  EXPECT_EQ(server->open_connections(), 1u);
+}
+
+// A server stopped while it waits to try an accept again cancels that
+// wait: its context then holds nothing of it at once (not 50 ms later).
+TEST(MtlsServerSetup, AStopCancelsTheWaitToRetryAnAccept) {
+  asio::io_context context;
+  auto server = server_on(context);
+  ASSERT_TRUE(server);
+  auto bound = server->listen({asio::ip::make_address("127.0.0.1"), 0});
+  ASSERT_TRUE(bound) << bound.error().message;
+  asio::io_context client_ioc;
+  tcp::socket peer(client_ioc);
+  peer.connect(*bound);
+  DescriptorsExhausted full;
+  ASSERT_TRUE(full.exhausted());
+  context.poll();  // the accept fails; the retry waits
+  ASSERT_GT(server.use_count(), 1) << "the retry's wait holds the server";
+  server->stop();
+  context.restart();
+  context.poll();
+  EXPECT_EQ(server.use_count(), 1) << "the stopped server's retry still holds it";
+}
+
 TEST(MtlsServerSetup, ConnectionsNeedAContextToRunOn) {
   asio::io_context ioc;
   auto ctx = tls::make_server_context(core::Ed25519SecretKey::generate());
