@@ -300,60 +300,62 @@ class DescriptorsExhausted {
   bool lowered_ = false, exhausted_ = false;
 };
 
-std::shared_ptr<MtlsServer> server_on(asio::io_context& context) {
+// A server listening on `context` (run by the test itself) with one
+// connection, from `peer`, in its backlog (the kernel completed its
+// handshake; nothing accepted it yet). Null if any of that failed.
+std::shared_ptr<MtlsServer> server_with_one_waiting(asio::io_context& context, tcp::socket& peer) {
   auto ctx = tls::make_server_context(core::Ed25519SecretKey::generate());
   if (!ctx) return nullptr;
-  return std::make_shared<MtlsServer>(
+  auto server = std::make_shared<MtlsServer>(
       *ctx, MtlsServerOptions{}, [](const core::Ed25519PublicKey&) -> std::optional<std::string> { return std::nullopt; },
       [](HttpRequest&&, const core::Ed25519PublicKey&, Responder) {}, nullptr, std::vector<asio::io_context*>{&context});
+  auto bound = server->listen({asio::ip::make_address("127.0.0.1"), 0});
+  if (!bound) return nullptr;
+  boost::system::error_code ec;
+  peer.connect(*bound, ec);
+  return ec ? nullptr : server;
 }
 
-// Out of descriptors, an accept fails (EMFILE) and the listener tries
-// again a little later, without giving up: the connection waiting in the
-// backlog is accepted once descriptors are free.
-TEST(MtlsServerSetup, AFailedAcceptIsRetried) {
-  asio::io_context context;
-  auto server = server_on(context);
-  ASSERT_TRUE(server);
-  auto bound = server->listen({asio::ip::make_address("127.0.0.1"), 0});
-  ASSERT_TRUE(bound) << bound.error().message;
-  asio::io_context client_ioc;
-  tcp::socket peer(client_ioc);
-  peer.connect(*bound);  // in the backlog: the kernel completed the handshake
-  {
-    DescriptorsExhausted full;
-    ASSERT_TRUE(full.exhausted());
-    context.poll();  // the accept: it fails, and the next try waits
-    EXPECT_EQ(server->preauth_connections(), 0u);
+// A server with one connection in its backlog whose accept fails: out of
+// descriptors (EMFILE), for as long as `full` lives.
+class FailedAccept : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = server_with_one_waiting(context_, peer_);
+    ASSERT_TRUE(server_);
+    full_.emplace();
+    ASSERT_TRUE(full_->exhausted());
+    context_.poll();  // the accept: it fails, and the next try waits
+    ASSERT_EQ(server_->preauth_connections(), 0u);
   }
+
+  asio::io_context context_, client_ioc_;
+  tcp::socket peer_{client_ioc_};
+  std::shared_ptr<MtlsServer> server_;
+  std::optional<DescriptorsExhausted> full_;
+};
+
+// The listener tries again a little later, without giving up: the
+// connection waiting in the backlog is accepted once descriptors are free.
+TEST_F(FailedAccept, IsRetriedUntilTheConnectionIsAccepted) {
+  full_.reset();
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (server->preauth_connections() == 0) {
+  while (server_->preauth_connections() == 0) {
     ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the listener gave up after a failed accept";
-    context.restart();
-    context.run_one_for(100ms);
+    context_.restart();
+    context_.run_one_for(100ms);
   }
-  EXPECT_EQ(server->open_connections(), 1u);
+  EXPECT_EQ(server_->open_connections(), 1u);
 }
 
-// A server stopped while it waits to try an accept again cancels that
-// wait: its context then holds nothing of it at once (not 50 ms later).
-TEST(MtlsServerSetup, AStopCancelsTheWaitToRetryAnAccept) {
-  asio::io_context context;
-  auto server = server_on(context);
-  ASSERT_TRUE(server);
-  auto bound = server->listen({asio::ip::make_address("127.0.0.1"), 0});
-  ASSERT_TRUE(bound) << bound.error().message;
-  asio::io_context client_ioc;
-  tcp::socket peer(client_ioc);
-  peer.connect(*bound);
-  DescriptorsExhausted full;
-  ASSERT_TRUE(full.exhausted());
-  context.poll();  // the accept fails; the retry waits
-  ASSERT_GT(server.use_count(), 1) << "the retry's wait holds the server";
-  server->stop();
-  context.restart();
-  context.poll();
-  EXPECT_EQ(server.use_count(), 1) << "the stopped server's retry still holds it";
+// A server stopped while it waits to try again cancels that wait: its
+// context then holds nothing of it at once (not 50 ms later).
+TEST_F(FailedAccept, AStopCancelsTheWaitToRetry) {
+  ASSERT_GT(server_.use_count(), 1) << "the retry's wait holds the server";
+  server_->stop();
+  context_.restart();
+  context_.poll();
+  EXPECT_EQ(server_.use_count(), 1) << "the stopped server's retry still holds it";
 }
 
 TEST(MtlsServerSetup, ConnectionsNeedAContextToRunOn) {
