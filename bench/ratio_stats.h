@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstddef>
 #include <span>
+#include <vector>
 
 namespace mpc::bench {
 
@@ -38,21 +39,22 @@ inline double student_t95(std::size_t df) {
 
 inline RatioSummary summarize_ratios(std::span<const double> ratios) {
   RatioSummary s;
-  double sum = 0;
+  std::vector<double> logs;
   for (double r : ratios) {
     if (!(r > 0) || !std::isfinite(r)) continue;
-    s.min = s.n == 0 ? r : std::min(s.min, r);
-    s.max = s.n == 0 ? r : std::max(s.max, r);
-    sum += std::log(r);
-    ++s.n;
+    s.min = logs.empty() ? r : std::min(s.min, r);
+    s.max = logs.empty() ? r : std::max(s.max, r);
+    logs.push_back(std::log(r));
   }
+  s.n = logs.size();
   if (s.n == 0) return s;
+  double sum = 0;
+  for (double l : logs) sum += l;
   const double mean = sum / static_cast<double>(s.n);
   s.geomean = s.low = s.high = std::exp(mean);
   if (s.n < 2) return s;
   double ss = 0;
-  for (double r : ratios)
-    if (r > 0 && std::isfinite(r)) ss += (std::log(r) - mean) * (std::log(r) - mean);
+  for (double l : logs) ss += (l - mean) * (l - mean);
   const double se = std::sqrt(ss / static_cast<double>(s.n - 1) / static_cast<double>(s.n));
   const double half = student_t95(s.n - 1) * se;
   s.low = std::exp(mean - half);

@@ -347,7 +347,7 @@ void MtlsServer::do_accept(Listener& l) {
       if (self->may_log()) spdlog::warn("migration endpoint: accept failed: {}; the listener keeps going", ec.message());
       l.retry.expires_after(std::chrono::milliseconds(50));
       l.retry.async_wait([self, &l](beast::error_code ec) {
-        if (!ec && l.acceptor.is_open()) self->do_accept(l);
+        if (!ec) self->do_accept(l);  // cancelled by stop(); do_accept checks it too
       });
       return;
     }
